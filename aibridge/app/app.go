@@ -1,0 +1,345 @@
+// Package app is the AI bridge's composition root: configuration, the NATS connection, the
+// tenant view, the knowledge bases, the model clients, and the parts (the bot consumer, the
+// fence watcher, the assist responder) wired together and shut down in order.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/config"
+	"github.com/frontdesk-chat/frontdesk/services/lifecycle"
+	"github.com/frontdesk-chat/frontdesk/services/natsconn"
+	"github.com/frontdesk-chat/frontdesk/services/ops"
+	"github.com/frontdesk-chat/frontdesk/services/streams"
+	"github.com/frontdesk-chat/frontdesk/services/tenants"
+
+	"github.com/frontdesk-chat/frontdesk/aibridge/internal/assist"
+	"github.com/frontdesk-chat/frontdesk/aibridge/internal/bot"
+	"github.com/frontdesk-chat/frontdesk/aibridge/internal/convo"
+	"github.com/frontdesk-chat/frontdesk/aibridge/internal/kb"
+	"github.com/frontdesk-chat/frontdesk/aibridge/internal/llm"
+	"github.com/frontdesk-chat/frontdesk/aibridge/internal/metrics"
+)
+
+// DefaultOpsAddr is the AI bridge's ops port.
+const DefaultOpsAddr = ":9093"
+
+// Config is the AI bridge's configuration.
+type Config struct {
+	config.Base `mapstructure:",squash"`
+	// AIBridge holds the bridge's own settings.
+	AIBridge Settings `mapstructure:"aibridge"`
+}
+
+// Settings are the bridge's own settings (key prefix "aibridge.").
+type Settings struct {
+	// Provision declares the streams and buckets at start (default true). Off when the NATS
+	// account may not manage streams (a deploy job provisions them).
+	Provision bool `mapstructure:"provision"`
+	// Workers is how many customer messages one replica answers at once (default 32).
+	Workers int `mapstructure:"workers"`
+	// AckWait is how long a delivery may go without an ack or progress report before JetStream
+	// gives it to another replica (default 60s).
+	AckWait time.Duration `mapstructure:"ack_wait"`
+	// MaxDeliver bounds deliveries of one message before it is dead-lettered (default 5).
+	MaxDeliver int `mapstructure:"max_deliver"`
+	// PartialInterval is the least time between two streamed partial frames (default 50ms).
+	PartialInterval time.Duration `mapstructure:"partial_interval"`
+	// BotName is the display name of bot messages (default "Assistant").
+	BotName string `mapstructure:"bot_name"`
+	// KnowledgeRoot resolves relative knowledge paths of tenant configs (default: the working
+	// directory).
+	KnowledgeRoot string `mapstructure:"knowledge_root"`
+	// KnowledgePoll is how often knowledge files are checked for changes (default 5s).
+	KnowledgePoll time.Duration `mapstructure:"knowledge_poll"`
+	// ModelRetries is how many times a failed model request is retried before the first token
+	// (default 2).
+	ModelRetries int `mapstructure:"model_retries"`
+	// ModelBackoff is the first retry delay, doubled each retry (default 300ms).
+	ModelBackoff time.Duration `mapstructure:"model_backoff"`
+	// FirstTokenTimeout is the longest wait for a model's first token before the attempt
+	// counts as failed (default 15s; capped by the tenant's timeout_s).
+	FirstTokenTimeout time.Duration `mapstructure:"first_token_timeout"`
+	// BreakerFailures opens a tenant model's circuit breaker after this many consecutive
+	// failed requests (default 5).
+	BreakerFailures int `mapstructure:"breaker_failures"`
+	// BreakerCooldown is how long an open breaker refuses requests (default 30s).
+	BreakerCooldown time.Duration `mapstructure:"breaker_cooldown"`
+	// AssistWorkers bounds concurrent assist requests per replica (default 16).
+	AssistWorkers int `mapstructure:"assist_workers"`
+	// AssistTimeout bounds one suggestion (default 4s, below the gateway's default 5s request
+	// timeout; a model slower than this yields the knowledge-base suggestion instead).
+	AssistTimeout time.Duration `mapstructure:"assist_timeout"`
+	// HistoryCache is how many conversations' recent turns one replica caches (default 10000).
+	HistoryCache int `mapstructure:"history_cache"`
+}
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	b := config.DefaultBase()
+	b.Ops.Addr = DefaultOpsAddr
+	b.NATS.Name = "aibridge"
+	return Config{
+		Base: b,
+		AIBridge: Settings{
+			Provision:         true,
+			Workers:           32,
+			AckWait:           time.Minute,
+			MaxDeliver:        5,
+			PartialInterval:   50 * time.Millisecond,
+			BotName:           "Assistant",
+			KnowledgePoll:     5 * time.Second,
+			ModelRetries:      2,
+			ModelBackoff:      300 * time.Millisecond,
+			FirstTokenTimeout: 15 * time.Second,
+			BreakerFailures:   5,
+			BreakerCooldown:   30 * time.Second,
+			AssistWorkers:     16,
+			AssistTimeout:     4 * time.Second,
+			HistoryCache:      10000,
+		},
+	}
+}
+
+// Validate checks the configuration; errors name the key.
+func (c Config) Validate() error {
+	a := c.AIBridge
+	errs := []error{c.Base.Validate()}
+	for key, v := range map[string][3]int{
+		"aibridge.workers":          {a.Workers, 1, 4096},
+		"aibridge.max_deliver":      {a.MaxDeliver, 1, 100},
+		"aibridge.model_retries":    {a.ModelRetries, 0, 10},
+		"aibridge.breaker_failures": {a.BreakerFailures, 1, 1000},
+		"aibridge.assist_workers":   {a.AssistWorkers, 1, 4096},
+		"aibridge.history_cache":    {a.HistoryCache, 1, 10_000_000},
+	} {
+		if err := config.Between(key, v[0], v[1], v[2]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for key, d := range map[string]time.Duration{
+		"aibridge.partial_interval": a.PartialInterval, "aibridge.knowledge_poll": a.KnowledgePoll,
+		"aibridge.model_backoff": a.ModelBackoff, "aibridge.first_token_timeout": a.FirstTokenTimeout,
+		"aibridge.breaker_cooldown": a.BreakerCooldown, "aibridge.assist_timeout": a.AssistTimeout,
+	} {
+		if err := config.PositiveDuration(key, d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if a.AckWait < 3*time.Second {
+		errs = append(errs, &config.FieldError{Key: "aibridge.ack_wait", Msg: "must be at least 3s"})
+	}
+	return errors.Join(errs...)
+}
+
+// Option adjusts a Service for tests.
+type Option func(*Service)
+
+// WithGetenv replaces os.Getenv for reading tenants' model API keys.
+func WithGetenv(getenv func(string) string) Option { return func(s *Service) { s.getenv = getenv } }
+
+// Service is a running AI bridge.
+type Service struct {
+	cfg    Config
+	log    *zap.Logger
+	reg    *prometheus.Registry
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	ops    *ops.Server
+	stack  *lifecycle.Stack
+	getenv func(string) string
+
+	mu      sync.Mutex
+	running bool
+}
+
+// New connects to NATS (lazily: an outage at start shows in /readyz rather than failing the
+// process) and starts the ops server. Run does the rest.
+func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Option) (_ *Service, err error) {
+	s := &Service{cfg: cfg, log: log, reg: ops.NewRegistry(), stack: lifecycle.NewStack(log), getenv: os.Getenv}
+	for _, o := range opts {
+		o(s)
+	}
+	defer func() {
+		if err != nil {
+			_ = s.stack.Shutdown(ctx, cfg.Shutdown.Timeout)
+		}
+	}()
+	s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), s.reg)
+	if err != nil {
+		return nil, err
+	}
+	s.stack.Push("nats", func(ctx context.Context) error { return natsconn.Drain(ctx, s.nc) })
+	s.js, err = jetstream.New(s.nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	s.ops = ops.New(cfg.Ops.Addr, log.Named("ops"), s.reg)
+	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
+	s.ops.AddCheck("consumer", func(context.Context) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.running {
+			return errors.New("not consuming yet")
+		}
+		return nil
+	})
+	if err := s.ops.Start(ctx); err != nil {
+		return nil, err
+	}
+	s.stack.Push("ops", s.ops.Shutdown)
+	return s, nil
+}
+
+// Addr is the ops server's bound address.
+func (s *Service) Addr() string { return s.ops.Addr() }
+
+// Registry is the service's metrics registry.
+func (s *Service) Registry() *prometheus.Registry { return s.reg }
+
+// Run prepares the streams and the tenant view, then answers until ctx ends, and shuts down
+// within cfg.Shutdown.Timeout: the consumer stops pulling, replies in flight finish (or are
+// left for redelivery at the deadline), the assist subscription drains, then NATS.
+func (s *Service) Run(ctx context.Context) error {
+	err := s.run(ctx)
+	s.ops.SetDraining()
+	if serr := s.stack.Shutdown(context.WithoutCancel(ctx), s.cfg.Shutdown.Timeout); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+func (s *Service) run(ctx context.Context) error {
+	a := s.cfg.AIBridge
+	if err := natsconn.WaitConnected(ctx, s.nc); err != nil {
+		return lifecycle.IgnoreCanceled(ctx, err)
+	}
+	if a.Provision {
+		topo := streams.Declared(streams.Options{Replicas: s.cfg.NATS.Replicas}).Only(
+			subjects.StreamMessages, subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters,
+			subjects.BucketTenants, subjects.BucketConversations)
+		if err := lifecycle.RetryUntil(ctx, s.log, "provision streams", func() error { return streams.Provision(ctx, s.js, topo) }); err != nil {
+			return lifecycle.IgnoreCanceled(ctx, err)
+		}
+	}
+	var (
+		store  *tenants.Store
+		convKV jetstream.KeyValue
+		msgs   jetstream.Stream
+	)
+	// Workers outlive ctx so that shutdown can let replies in flight finish.
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stack.Push("watchers", func(context.Context) error { stop(); return nil })
+	if err := lifecycle.RetryUntil(ctx, s.log, "open streams", func() (err error) {
+		kv, err := s.js.KeyValue(ctx, subjects.BucketTenants)
+		if err != nil {
+			return err
+		}
+		if err := tenants.SeedFile(ctx, kv, s.cfg.Tenants.File); err != nil {
+			return err
+		}
+		if store == nil {
+			if store, err = tenants.Watch(wctx, kv, s.log.Named("tenants")); err != nil {
+				return err
+			}
+		}
+		if convKV, err = s.js.KeyValue(ctx, subjects.BucketConversations); err != nil {
+			return err
+		}
+		msgs, err = s.js.Stream(ctx, subjects.StreamMessages)
+		return err
+	}); err != nil {
+		return lifecycle.IgnoreCanceled(ctx, err)
+	}
+	s.ops.AddCheck("tenants", store.Ready())
+
+	met := metrics.New(s.reg)
+	fence := convo.NewFence(s.log.Named("fence"))
+	fenceDone := make(chan error, 1)
+	go func() { fenceDone <- fence.Run(wctx, convKV) }()
+	select {
+	case <-fence.Ready():
+	case <-ctx.Done():
+		return nil
+	}
+	s.ops.AddCheck("fence", func(context.Context) error {
+		select {
+		case err := <-fenceDone:
+			fenceDone <- err
+			return fmt.Errorf("conversation watcher stopped: %v", err)
+		default:
+			return nil
+		}
+	})
+
+	library := kb.NewLibrary(a.KnowledgeRoot, a.KnowledgePoll, s.log.Named("kb"))
+	models := llm.NewPool(nil)
+	history := convo.NewHistory(msgs, a.HistoryCache)
+	modelBase := llm.Settings{
+		Retries: a.ModelRetries, Backoff: a.ModelBackoff, FirstTokenTimeout: a.FirstTokenTimeout,
+		BreakerFailures: a.BreakerFailures, BreakerCooldown: a.BreakerCooldown,
+	}
+	b := bot.New(bot.Config{
+		Workers: a.Workers, AckWait: a.AckWait, MaxDeliver: a.MaxDeliver, PartialInterval: a.PartialInterval,
+		BotName: a.BotName, Model: modelBase,
+	}, bot.Deps{
+		JS: s.js, Conversations: convKV, Tenants: store, Knowledge: library, Models: models, History: history,
+		Fence: fence, Metrics: met, Log: s.log.Named("bot"), Getenv: s.getenv,
+	})
+	as := assist.New(assist.Config{Workers: a.AssistWorkers, Timeout: a.AssistTimeout, Model: modelBase}, assist.Deps{
+		NC: s.nc, Conversations: convKV, Tenants: store, Knowledge: library, Models: models, History: history,
+		Metrics: met, Log: s.log.Named("assist"), Getenv: s.getenv,
+	})
+
+	consumeCtx, stopConsume := context.WithCancel(context.WithoutCancel(ctx))
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); errc <- b.Run(consumeCtx) }()
+	go func() { defer wg.Done(); errc <- as.Run(consumeCtx, nil) }()
+	s.stack.Push("workers", func(ctx context.Context) error {
+		stopConsume()
+		wg.Wait()
+		if err := b.Wait(ctx); err != nil {
+			return fmt.Errorf("replies still in flight: %w", err)
+		}
+		return nil
+	})
+	select {
+	case <-b.Started():
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+	s.mu.Lock()
+	s.running = true
+	s.mu.Unlock()
+	s.log.Info("aibridge running")
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+// Run runs the AI bridge until ctx ends.
+func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	s, err := New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}

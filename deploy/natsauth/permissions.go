@@ -1,0 +1,287 @@
+// Package natsauth derives each Frontdesk service's least-privilege NATS permissions from the
+// subject catalogue (proto/subjects) and generates the NATS security configuration for a
+// deployment: an operator, a system account and a FRONTDESK account (JWTs for the server's
+// memory resolver) and one user per service whose JWT carries its permissions, written as a
+// .creds file the Helm chart mounts.
+//
+// Permissions follow proto/README.md: a service may publish what the catalogue lists it as
+// publisher of and subscribe to what it consumes, use the JetStream API only for the streams,
+// buckets and consumers it works with, and never touch another service's durable consumer or
+// dead-letter subject. Subjects are built with the catalogue's own functions and "*" for every
+// id, so a change of subject layout in proto/ changes the permissions with it.
+//
+// Provisioning: every service provisions the streams and buckets it uses at start
+// (streams.Provision is idempotent), so each user may create and update exactly those assets
+// and nothing else; no service may delete or purge a stream (except the gateway's own
+// attachment store, whose object deletes purge chunks).
+package natsauth
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+)
+
+// Service names, as used for users, credentials files, Helm values and dead-letter subjects.
+const (
+	Gateway    = "gateway"
+	Dispatcher = "dispatcher"
+	Persister  = "persister"
+	AIBridge   = "aibridge"
+)
+
+// Services lists every service that gets a NATS user, in a stable order.
+var Services = []string{Gateway, Dispatcher, Persister, AIBridge}
+
+// Rules is an allow list and a deny list of subjects; deny wins.
+type Rules struct {
+	Allow []string `json:"allow,omitempty"`
+	Deny  []string `json:"deny,omitempty"`
+}
+
+// Permissions is one user's publish and subscribe rules.
+type Permissions struct {
+	Publish   Rules `json:"publish"`
+	Subscribe Rules `json:"subscribe"`
+	// AllowResponses lets the user publish one reply to the reply subject of each request it
+	// received (request/reply responders), without a blanket publish right on _INBOX.>.
+	AllowResponses bool `json:"allow_responses,omitempty"`
+	// Provisions names the streams, KV buckets and object stores the service may create and
+	// update (the names streams.Topology.Only takes).
+	Provisions []string `json:"provisions"`
+}
+
+// Consumer names a durable consumer on a stream.
+type Consumer struct {
+	Stream  string
+	Durable string
+}
+
+// Durables are the durable consumers each service owns (names from persister/app and
+// aibridge/internal/bot). Another service is denied every API call on them. The dispatcher
+// has none: it reads FD_COMMANDS with ordered consumers per tenant partition.
+var Durables = map[string][]Consumer{
+	Persister: {
+		{subjects.StreamMessages, "persister-messages"},
+		{subjects.StreamEvents, "persister-events"},
+		{subjects.StreamReads, "persister-reads"},
+	},
+	AIBridge: {
+		{subjects.StreamMessages, "aibridge"},
+	},
+}
+
+// Options adjust the derived permissions.
+type Options struct {
+	// TenantSeeder is the service that seeds the tenants bucket from the tenants YAML file
+	// (FRONTDESK_TENANTS_FILE); only it may write fd_tenants. Default: dispatcher.
+	TenantSeeder string
+}
+
+func (o Options) seeder() string {
+	if o.TenantSeeder == "" {
+		return Dispatcher
+	}
+	return o.TenantSeeder
+}
+
+// builder accumulates one service's rules.
+type builder struct {
+	pub, sub   []string
+	denyPub    []string
+	denySub    []string
+	responses  bool
+	provisions []string // asset names (streams.Topology.Only) this service provisions
+}
+
+func (b *builder) publish(s ...string)   { b.pub = append(b.pub, s...) }
+func (b *builder) subscribe(s ...string) { b.sub = append(b.sub, s...) }
+
+// provision grants create/update of a stream the service declares at start. asset is the
+// stream, bucket or object store name; stream the name of the stream behind it.
+func (b *builder) provision(asset, stream string) {
+	b.provisions = append(b.provisions, asset)
+	b.publish(streamProvision(stream)...)
+}
+
+// kvRead grants reading and watching a bucket (Get, Keys, Watch) and provisioning it.
+func (b *builder) kvRead(bucket string) {
+	s := kvStream(bucket)
+	b.provision(bucket, s)
+	b.publish(directGet(s)...)
+	b.publish(ephemeralConsumers(s)...)
+}
+
+// kvWrite grants Put, Create, Update and Delete of keys matching key in bucket.
+func (b *builder) kvWrite(bucket, key string) {
+	b.kvRead(bucket)
+	b.publish(kvKey(bucket, key))
+}
+
+// For returns the permissions of service.
+func For(service string, opts Options) (Permissions, error) {
+	b := &builder{}
+	const any = "*"
+	b.subscribe(inbox)
+	b.publish(accountInfo()...)
+	// Every service watches tenant settings; one seeds them.
+	b.kvRead(subjects.BucketTenants)
+	if service == opts.seeder() {
+		b.kvWrite(subjects.BucketTenants, any)
+	}
+
+	switch service {
+	case Gateway:
+		b.publish(
+			subjects.Messages(any, any),
+			subjects.Events(any, any), // `opened` only; the dispatcher publishes the rest
+			subjects.Live(any, any),
+			subjects.Reads(any, any, any),
+			subjects.Session(any, any),
+			subjects.Presence(any, any),
+			// A `state` frame (reason "opened") to the customer's other sessions when a send
+			// opens a conversation (gateway/internal/session); the catalogue lists only the
+			// dispatcher as publisher of User, see the report.
+			subjects.User(any, any),
+			subjects.ConvCommands(any, any),
+			subjects.AgentCommands(any, any),
+			subjects.HistoryQuery(any),
+			subjects.ConversationsQuery(any),
+			subjects.UnreadQuery(any),
+			subjects.SearchQuery(any),
+			subjects.Assist(any, any),
+		)
+		b.subscribe(
+			// Conversations are followed on the stream's republished copies; the stored
+			// subjects are only read through ordered consumers (sync, gap fills).
+			subjects.Deliver(any, any),
+			subjects.Events(any, any),
+			subjects.Live(any, any),
+			subjects.Reads(any, any, any),
+			subjects.User(any, any),
+			subjects.Session(any, any),
+			subjects.Overview(any),
+		)
+		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamCommands, subjects.StreamReads} {
+			b.provision(s, s)
+		}
+		// Sync and gap fills read a conversation with a short-lived ordered consumer; read
+		// positions are looked up by subject.
+		b.publish(ephemeralConsumers(subjects.StreamMessages)...)
+		// A conversation's last stored sequence (welcome's last_seq, where live delivery of
+		// a newly followed conversation starts, the end of a sync or gap fill).
+		b.publish(directGet(subjects.StreamMessages)...)
+		b.publish(directGet(subjects.StreamReads)...)
+		b.kvWrite(subjects.BucketConversations, subjects.ConversationKey(any, any))
+		b.kvWrite(subjects.BucketParticipants, subjects.ParticipantKey(any, any, any))
+		b.kvWrite(subjects.BucketOpen, subjects.OpenKey(any, any))
+		o := objStream(subjects.ObjectAttachments)
+		b.provision(subjects.ObjectAttachments, o)
+		b.publish("$O."+subjects.ObjectAttachments+".>", jsAPI+"STREAM.PURGE."+o)
+		b.publish(directGet(o)...)
+		b.publish(ephemeralConsumers(o)...)
+
+	case Dispatcher:
+		b.publish(
+			subjects.Messages(any, any), // system notices
+			subjects.Events(any, any),
+			subjects.User(any, any),
+			subjects.Overview(any),
+			subjects.Route(any), // request to a platform team's router
+			subjects.DeadLetters(Dispatcher),
+		)
+		b.subscribe(subjects.AllPresence())
+		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters} {
+			b.provision(s, s)
+		}
+		// Each owned tenant partition reads its commands with an ordered consumer; a new owner
+		// rebuilds a conversation from its last event.
+		b.publish(ephemeralConsumers(subjects.StreamCommands)...)
+		b.publish(directGet(subjects.StreamEvents)...)
+		b.kvWrite(subjects.BucketConversations, subjects.ConversationKey(any, any))
+		b.kvWrite(subjects.BucketParticipants, subjects.ParticipantKey(any, any, any))
+		b.kvWrite(subjects.BucketOpen, subjects.OpenKey(any, any)) // deletes on close
+		b.kvWrite(subjects.BucketDispatcher, ">")
+
+	case Persister:
+		b.publish(subjects.DeadLetters(Persister))
+		b.responses = true
+		for _, kind := range []string{"history", "conversations", "unread", "search"} {
+			b.subscribe(subjects.AllQueries(kind))
+		}
+		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamDeadLetters} {
+			b.provision(s, s)
+		}
+
+	case AIBridge:
+		b.publish(
+			subjects.Messages(any, any), // final bot replies
+			subjects.Live(any, any),     // streamed partial text
+			subjects.ConvCommands(any, any),
+			subjects.DeadLetters(AIBridge),
+		)
+		b.responses = true
+		b.subscribe(subjects.AllAssist())
+		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters} {
+			b.provision(s, s)
+		}
+		b.kvRead(subjects.BucketConversations)
+		// The conversation history for the model prompt is read by sequence and subject.
+		b.publish(directGet(subjects.StreamMessages)...)
+
+	default:
+		return Permissions{}, fmt.Errorf("natsauth: unknown service %q", service)
+	}
+
+	for _, c := range Durables[service] {
+		b.publish(durable(c.Stream, c.Durable)...)
+		// Dead-lettering: the max-deliveries advisory names the stream sequence, which is
+		// then read back to be copied to the dead-letter stream.
+		b.subscribe(maxDeliveriesAdvisory(c.Stream, c.Durable))
+		b.publish(directGet(c.Stream)...)
+	}
+	// Wildcard consumer grants (ephemeral consumers) would reach other services' durables on
+	// the same stream: deny those by name.
+	for _, other := range Services {
+		if other == service {
+			continue
+		}
+		for _, c := range Durables[other] {
+			if slices.Contains(Durables[service], c) {
+				continue
+			}
+			b.denyPub = append(b.denyPub, foreignDurable(c.Stream, c.Durable)...)
+		}
+	}
+	return Permissions{
+		Publish:        Rules{Allow: uniq(b.pub), Deny: uniq(b.denyPub)},
+		Subscribe:      Rules{Allow: uniq(b.sub), Deny: uniq(b.denySub)},
+		AllowResponses: b.responses,
+		Provisions:     uniq(b.provisions),
+	}, nil
+}
+
+// All returns the permissions of every service.
+func All(opts Options) (map[string]Permissions, error) {
+	out := make(map[string]Permissions, len(Services))
+	for _, s := range Services {
+		p, err := For(s, opts)
+		if err != nil {
+			return nil, err
+		}
+		out[s] = p
+	}
+	return out, nil
+}
+
+// uniq sorts and deduplicates subjects so generated files are stable.
+func uniq(in []string) []string {
+	if len(in) == 0 {
+		return nil
+	}
+	out := slices.Clone(in)
+	sort.Strings(out)
+	return slices.Compact(out)
+}

@@ -1,0 +1,162 @@
+// Package app is the dispatcher's composition root: configuration, and the wiring of NATS,
+// the JetStream topology it uses, the tenants view, the dispatch engine and the ops server.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/frontdesk-chat/frontdesk/dispatcher/internal/engine"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/config"
+	"github.com/frontdesk-chat/frontdesk/services/lifecycle"
+	"github.com/frontdesk-chat/frontdesk/services/natsconn"
+	"github.com/frontdesk-chat/frontdesk/services/ops"
+	"github.com/frontdesk-chat/frontdesk/services/streams"
+	"github.com/frontdesk-chat/frontdesk/services/tenants"
+)
+
+// DefaultOpsAddr is the dispatcher's ops port.
+const DefaultOpsAddr = ":9091"
+
+// Settings are the dispatcher's own settings (key "dispatcher", env FRONTDESK_DISPATCHER_*),
+// documented on engine.Settings. Tenant settings (grace period, offer timeout, missed offers,
+// hook timeout) override the matching defaults per tenant.
+type Settings = engine.Settings
+
+// Config is the dispatcher's configuration.
+type Config struct {
+	config.Base `mapstructure:",squash"`
+	// Dispatcher holds the dispatcher's own settings.
+	Dispatcher Settings `mapstructure:"dispatcher"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	b := config.DefaultBase()
+	b.NATS.Name = "dispatcher"
+	b.Ops.Addr = DefaultOpsAddr
+	return Config{Base: b, Dispatcher: engine.DefaultSettings()}
+}
+
+// Validate checks the configuration; errors name the key.
+func (c Config) Validate() error {
+	d := c.Dispatcher
+	errs := []error{c.Base.Validate(), config.Between("dispatcher.partitions", d.Partitions, 1, 4096)}
+	for _, x := range []struct {
+		key string
+		v   time.Duration
+	}{{"dispatcher.lease_ttl", d.LeaseTTL}, {"dispatcher.tick", d.Tick}, {"dispatcher.coalesce", d.Coalesce},
+		{"dispatcher.grace", d.Grace}, {"dispatcher.presence_ttl", d.PresenceTTL}, {"dispatcher.offer_timeout", d.OfferTimeout},
+		{"dispatcher.hook_timeout", d.HookTimeout}, {"dispatcher.handle_prior", d.HandlePrior}} {
+		errs = append(errs, config.PositiveDuration(x.key, x.v))
+	}
+	if d.StarveAfter < 0 {
+		errs = append(errs, &config.FieldError{Key: "dispatcher.starve_after", Msg: "must not be negative (0 turns it off)"})
+	}
+	if d.LeaseTTL > 0 && d.Tick > 0 && d.LeaseTTL < 4*d.Tick {
+		errs = append(errs, &config.FieldError{Key: "dispatcher.lease_ttl", Msg: "must be at least 4 x dispatcher.tick"})
+	}
+	if d.MaxMissedOffers < 1 {
+		errs = append(errs, &config.FieldError{Key: "dispatcher.max_missed_offers", Msg: "must be at least 1"})
+	}
+	return errors.Join(errs...)
+}
+
+// Service is a running dispatcher replica.
+type Service struct {
+	cfg    Config
+	log    *zap.Logger
+	stack  *lifecycle.Stack
+	nc     *nats.Conn
+	ops    *ops.Server
+	engine *engine.Engine
+	store  *tenants.Store
+}
+
+// New connects, provisions what the dispatcher uses, and wires the engine; Run dispatches.
+// On error everything already started is stopped.
+func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err error) {
+	s = &Service{cfg: cfg, log: log, stack: lifecycle.NewStack(log)}
+	defer func() {
+		if err != nil {
+			_ = s.stack.Shutdown(ctx, cfg.Shutdown.Timeout)
+		}
+	}()
+	reg := ops.NewRegistry()
+	s.ops = ops.New(cfg.Ops.Addr, log.Named("ops"), reg)
+	s.stack.Push("ops", s.ops.Shutdown)
+	if s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), reg); err != nil {
+		return nil, err
+	}
+	// The chassis drain waits for the connection to close under the shutdown deadline and keeps
+	// natsconn's own closed handler (and its logging) in place.
+	s.stack.Push("nats", func(ctx context.Context) error { return natsconn.Drain(ctx, s.nc) })
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas}).Only(subjects.StreamMessages,
+		subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters, subjects.BucketTenants, subjects.BucketConversations,
+		subjects.BucketParticipants, subjects.BucketOpen, subjects.BucketDispatcher)
+	if err := streams.Provision(ctx, js, top); err != nil {
+		return nil, err
+	}
+	kvTenants, err := js.KeyValue(ctx, subjects.BucketTenants)
+	if err != nil {
+		return nil, fmt.Errorf("tenants bucket: %w", err)
+	}
+	if err := tenants.SeedFile(ctx, kvTenants, cfg.Tenants.File); err != nil {
+		return nil, err
+	}
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	s.stack.Push("tenants", func(context.Context) error { stopWatch(); return nil })
+	if s.store, err = tenants.Watch(watchCtx, kvTenants, log.Named("tenants")); err != nil {
+		return nil, err
+	}
+	set := cfg.Dispatcher
+	if set.Instance == "" {
+		host, _ := os.Hostname()
+		set.Instance = host + "-" + nats.NewInbox()[len(nats.InboxPrefix):][:6]
+	}
+	if s.engine, err = engine.New(ctx, s.nc, js, s.store, set, log.Named("engine"), reg); err != nil {
+		return nil, err
+	}
+	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
+	s.ops.AddCheck("tenants", s.store.Ready())
+	if err := s.ops.Start(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpsAddr is the bound ops address.
+func (s *Service) OpsAddr() string { return s.ops.Addr() }
+
+// Engine is the dispatch engine (tests).
+func (s *Service) Engine() *engine.Engine { return s.engine }
+
+// Run dispatches until ctx is cancelled, then hands its partitions over (state flushed,
+// leases released) and shuts down within cfg.Shutdown.Timeout.
+func (s *Service) Run(ctx context.Context) error {
+	s.log.Info("dispatcher running", zap.String("instance", s.engine.Instance()), zap.String("ops", s.OpsAddr()))
+	err := s.engine.Run(ctx)
+	s.ops.SetDraining()
+	return errors.Join(err, s.stack.Shutdown(context.WithoutCancel(ctx), s.cfg.Shutdown.Timeout))
+}
+
+// Run runs a dispatcher with cfg until ctx is cancelled.
+func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	s, err := New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}

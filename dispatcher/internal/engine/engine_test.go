@@ -1,0 +1,529 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/testkit"
+)
+
+func TestQueuedPositionsAndService(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t, baseTenant("acme"))
+	v.waitOwner(v.start("r1", testSettings()))
+	boxes := map[string]*inbox{}
+	for i := 1; i <= 3; i++ {
+		cust := fmt.Sprint("u", i)
+		boxes[cust] = v.inbox(cust)
+		v.openConv(fmt.Sprint("c", i), cust, frames.StateQueued, 0)
+	}
+	for i := 1; i <= 3; i++ {
+		boxes[fmt.Sprint("u", i)].wantPosition(t, fmt.Sprint("c", i), int32(i))
+	}
+	// Nobody is online: every customer was told so at once, with the choices they have.
+	for _, b := range boxes {
+		n := b.last(frames.TypeNotice)
+		if n == nil || n.GetReason() != reasonNoAgents || !slices.Contains(n.GetActions(), frames.ActionLeaveMessage) {
+			t.Fatalf("no-agents notice = %v", n)
+		}
+	}
+	if ev := v.wantEvents("c2", evQueued, 1); ev[0].GetPosition() != 2 || ev[0].GetState() != frames.StateQueued {
+		t.Fatalf("queued events of c2 = %v", ev)
+	}
+
+	// An agent with one slot becomes available: c1 goes to them, the others move up.
+	agentBox := v.inbox("a1")
+	v.online("a1", "s1", 1)
+	v.status("a1", frames.StatusAvailable)
+	v.wantState("c1", frames.StateAssigned, "a1")
+	boxes["u2"].wantPosition(t, "c2", 1)
+	boxes["u3"].wantPosition(t, "c3", 2)
+	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		f := agentBox.last(frames.TypeAssigned)
+		if f == nil || f.GetConv() != "c1" || f.GetCustomer().GetId() != "u1" {
+			return fmt.Errorf("agent frame %v", f)
+		}
+		return nil
+	})
+	// With an agent online the estimate exists (one slot, the prior handling time each).
+	if f := boxes["u3"].last(frames.TypeQueued); f.EtaS == nil || f.GetEtaS() <= 0 {
+		t.Fatalf("eta of u3 = %v", f)
+	}
+	if ev := v.wantEvents("c1", evAssigned, 1); ev[0].GetAgent().GetId() != "a1" || ev[0].GetRevision() == 0 {
+		t.Fatalf("assigned events of c1 = %v", ev)
+	}
+	if _, err := v.part.Get(context.Background(), subjects.ParticipantKey("acme", "a1", "c1")); err != nil {
+		t.Fatalf("agent participant key: %v", err)
+	}
+
+	// Closing frees the slot: the next customer is pulled immediately.
+	v.convCmd(cmdClose, "c1", agentP("a1"), nil)
+	v.wantState("c2", frames.StateAssigned, "a1")
+	boxes["u3"].wantPosition(t, "c3", 1)
+	if c := v.get("c1"); c.GetState() != frames.StateClosed {
+		t.Fatalf("c1 = %v", c)
+	}
+	if ev := v.wantEvents("c1", evClosed, 1); ev[0].GetPreviousAgent().GetId() != "a1" || ev[0].GetReason() != reasonClosedByAgent {
+		t.Fatalf("closed events of c1 = %v", ev)
+	}
+	ctx := context.Background()
+	for _, k := range []string{subjects.ParticipantKey("acme", "a1", "c1"), subjects.ParticipantKey("acme", "u1", "c1")} {
+		if _, err := v.part.Get(ctx, k); err == nil {
+			t.Fatalf("participant key %s not deleted", k)
+		}
+	}
+	if _, err := v.open.Get(ctx, subjects.OpenKey("acme", "u1")); err == nil {
+		t.Fatal("open key not deleted")
+	}
+}
+
+func TestAgentComesOnlineAndPullsNext(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t, baseTenant("acme"))
+	v.waitOwner(v.start("r1", testSettings()))
+	// The agent said available in an earlier session, then left.
+	stop := v.online("a1", "s1", 2)
+	v.status("a1", frames.StatusAvailable)
+	overview := make(chan *fd.ServerFrame, 64)
+	sub, _ := v.nc.Subscribe(subjects.Overview("acme"), func(m *nats.Msg) {
+		f := &fd.ServerFrame{}
+		if proto.Unmarshal(m.Data, f) == nil {
+			overview <- f
+		}
+	})
+	defer func() { _ = sub.Unsubscribe() }()
+	waitOverview := func(avail, qlen int32) {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case f := <-overview:
+				if f.GetType() == frames.TypePresence && f.GetAgentsAvailable() == avail && f.GetQueueLength() == qlen {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no overview with %d available, %d queued", avail, qlen)
+			}
+		}
+	}
+	waitOverview(1, 0)
+	stop(true)
+	waitOverview(0, 0)
+	box := v.inbox("u1")
+	v.openConv("c1", "u1", frames.StateQueued, 0)
+	box.wantPosition(t, "c1", 1)
+	waitOverview(0, 1)
+	// A second device alone does not make an away agent available; a reconnect of an agent
+	// whose status was available does (status persists across sessions).
+	v.online("a1", "s2", 2)
+	v.wantState("c1", frames.StateAssigned, "a1")
+	waitOverview(1, 0)
+}
+
+func TestSecondDeviceDoesNotChangeStatus(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t, baseTenant("acme"))
+	v.waitOwner(v.start("r1", testSettings()))
+	v.online("a1", "phone", 2)
+	v.online("a1", "laptop", 2)
+	box := v.inbox("u1")
+	v.openConv("c1", "u1", frames.StateQueued, 0)
+	box.wantPosition(t, "c1", 1)
+	// New agents are away: online twice, still nobody routable.
+	if n := box.last(frames.TypeNotice); n == nil || n.GetReason() != reasonNoAgents {
+		t.Fatalf("notice = %v", n)
+	}
+	if c := v.get("c1"); c.GetState() != frames.StateQueued {
+		t.Fatalf("assigned to an away agent: %v", c)
+	}
+	v.status("a1", frames.StatusAvailable)
+	v.wantState("c1", frames.StateAssigned, "a1")
+}
+
+// TestCapacityUnderLoad opens 50 conversations at once for 5 agents of capacity 3 who close
+// each conversation shortly after getting it. No agent ever holds more than 3, nobody is
+// assigned twice, and everyone is served.
+func TestCapacityUnderLoad(t *testing.T) {
+	t.Parallel()
+	const customers, agents, capacity = 50, 5, 3
+	v := newEnv(t, baseTenant("acme"))
+	v.waitOwner(v.start("r1", testSettings()))
+
+	var mu sync.Mutex
+	holding := map[string]map[string]bool{}
+	served := map[string]int{}
+	var violations []string
+	for i := range agents {
+		id := fmt.Sprint("a", i)
+		holding[id] = map[string]bool{}
+		sub, err := v.nc.Subscribe(subjects.User("acme", id), func(m *nats.Msg) {
+			f := &fd.ServerFrame{}
+			if proto.Unmarshal(m.Data, f) != nil || f.GetType() != frames.TypeAssigned {
+				return
+			}
+			mu.Lock()
+			holding[id][f.GetConv()] = true
+			served[f.GetConv()]++
+			if n := len(holding[id]); n > capacity {
+				violations = append(violations, fmt.Sprintf("%s holds %d", id, n))
+			}
+			mu.Unlock()
+			go func() {
+				time.Sleep(time.Duration(5+rand.IntN(30)) * time.Millisecond)
+				mu.Lock()
+				delete(holding[id], f.GetConv())
+				mu.Unlock()
+				v.convCmd(cmdClose, f.GetConv(), agentP(id), nil)
+			}()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
+		v.online(id, "s-"+id, capacity)
+		v.status(id, frames.StatusAvailable)
+	}
+	var wg sync.WaitGroup
+	for i := range customers {
+		wg.Go(func() { v.openConv(fmt.Sprintf("c%02d", i), fmt.Sprint("u", i), frames.StateQueued, 0) })
+	}
+	wg.Wait()
+	testkit.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		for i := range customers {
+			if c := v.get(fmt.Sprintf("c%02d", i)); c.GetState() != frames.StateClosed {
+				return fmt.Errorf("c%02d is %s", i, c.GetState())
+			}
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(violations) > 0 {
+		t.Fatalf("capacity violated: %v", violations)
+	}
+	assigned := map[string]int{}
+	for _, ev := range v.events() {
+		if ev.GetType() == evAssigned {
+			assigned[ev.GetConv()]++
+		}
+	}
+	for i := range customers {
+		conv := fmt.Sprintf("c%02d", i)
+		if assigned[conv] != 1 || served[conv] != 1 {
+			t.Errorf("%s assigned %d times (frames %d)", conv, assigned[conv], served[conv])
+		}
+	}
+}
+
+func TestAgentLostRequeuedAtFront(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t, baseTenant("acme"))
+	v.waitOwner(v.start("r1", testSettings()))
+	stop := v.online("a1", "s1", 2)
+	v.status("a1", frames.StatusAvailable)
+	boxes := map[string]*inbox{}
+	for i := 1; i <= 4; i++ {
+		boxes[fmt.Sprint("c", i)] = v.inbox(fmt.Sprint("u", i))
+		v.openConv(fmt.Sprint("c", i), fmt.Sprint("u", i), frames.StateQueued, 0)
+	}
+	v.wantState("c1", frames.StateAssigned, "a1")
+	v.wantState("c2", frames.StateAssigned, "a1")
+	boxes["c4"].wantPosition(t, "c4", 2)
+	// The agent's gateway dies: no goodbye, heartbeats just stop. After the session TTL (1 s)
+	// and the grace period (1 s) their conversations go back to the front of the line.
+	lostAt := time.Now()
+	stop(false)
+	v.wantState("c1", frames.StateQueued, "")
+	v.wantState("c2", frames.StateQueued, "")
+	if d := time.Since(lostAt); d < 1500*time.Millisecond {
+		t.Fatalf("re-queued after %v, before TTL + grace", d)
+	}
+	for conv, pos := range map[string]int32{"c1": 1, "c2": 2, "c3": 3, "c4": 4} {
+		boxes[conv].wantPosition(t, conv, pos)
+	}
+	ev := v.wantEvents("c1", evRequeued, 1)
+	if ev[0].GetReason() != reasonAgentOffline || ev[0].GetPreviousAgent().GetId() != "a1" {
+		t.Fatalf("requeued events = %v", ev)
+	}
+	// Back online: they get their first two customers again, in order.
+	v.online("a1", "s2", 2)
+	v.wantState("c1", frames.StateAssigned, "a1")
+	v.wantState("c2", frames.StateAssigned, "a1")
+}
+
+func TestTransferAndClose(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t, baseTenant("acme"))
+	v.waitOwner(v.start("r1", testSettings()))
+	v.online("a1", "s1", 1)
+	v.status("a1", frames.StatusAvailable)
+	v.openConv("c1", "u1", frames.StateQueued, 0)
+	v.wantState("c1", frames.StateAssigned, "a1")
+
+	// To a full agent: refused, the agent is told.
+	a1box := v.inbox("a1")
+	v.online("a2", "s2", 1)
+	v.status("a2", frames.StatusAvailable)
+	v.openConv("c2", "u2", frames.StateQueued, 0)
+	v.wantState("c2", frames.StateAssigned, "a2")
+	v.convCmd(cmdTransfer, "c1", agentP("a1"), func(c *fd.Command) { c.ToAgent = "a2" })
+	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n := a1box.last(frames.TypeNotice); n == nil || n.GetReason() != reasonTransferRefuse {
+			return errors.New("no refusal")
+		}
+		return nil
+	})
+	// a2 closes c2, then c1 goes to a2.
+	a2box := v.inbox("a2")
+	v.convCmd(cmdClose, "c2", agentP("a2"), nil)
+	v.wantState("c2", frames.StateClosed, "")
+	v.convCmd(cmdTransfer, "c1", agentP("a1"), func(c *fd.Command) { c.ToAgent = "a2" })
+	v.wantState("c1", frames.StateAssigned, "a2")
+	ev := v.wantEvents("c1", evTransferred, 1)
+	if ev[0].GetAgent().GetId() != "a2" || ev[0].GetPreviousAgent().GetId() != "a1" {
+		t.Fatalf("transferred events = %v", ev)
+	}
+	if f := a2box.last(frames.TypeAssigned); f == nil || f.GetConv() != "c1" {
+		t.Fatalf("a2 assigned frame = %v", f)
+	}
+	ctx := context.Background()
+	if _, err := v.part.Get(ctx, subjects.ParticipantKey("acme", "a1", "c1")); err == nil {
+		t.Fatal("old agent's participant key kept")
+	}
+
+	// To the billing queue: only a billing agent can take it.
+	v.convCmd(cmdTransfer, "c1", agentP("a2"), func(c *fd.Command) { c.ToQueue = "billing" })
+	v.wantState("c1", frames.StateQueued, "")
+	if c := v.get("c1"); c.GetQueue() != "billing" {
+		t.Fatalf("queue = %s", c.GetQueue())
+	}
+	v.online("b1", "s3", 2, "billing")
+	v.status("b1", frames.StatusAvailable)
+	v.wantState("c1", frames.StateAssigned, "b1")
+
+	// The customer closes.
+	v.convCmd(cmdClose, "c1", customer("u1"), nil)
+	v.wantState("c1", frames.StateClosed, "")
+	if ev := v.wantEvents("c1", evClosed, 1); ev[0].GetReason() != reasonClosedCustomer || ev[0].GetPreviousAgent().GetId() != "b1" {
+		t.Fatalf("closed = %v", ev)
+	}
+	// Redelivered close: nothing new.
+	v.convCmd(cmdClose, "c1", customer("u1"), nil)
+	v.openConv("c3", "u3", frames.StateQueued, 0) // a marker processed after it
+	v.wantState("c3", frames.StateAssigned, "a1")
+	if ev := v.eventsOf("c1", evClosed); len(ev) != 1 {
+		t.Fatalf("closed twice: %v", ev)
+	}
+}
+
+func TestOfferNotAcceptedGoesToNext(t *testing.T) {
+	t.Parallel()
+	ten := baseTenant("acme")
+	ten.Routing = &fd.Routing{OfferAccept: true, OfferTimeoutS: 1, MaxMissedOffers: 1}
+	v := newEnv(t, ten)
+	v.waitOwner(v.start("r1", testSettings()))
+	a1, a2 := v.inbox("a1"), v.inbox("a2")
+	v.online("a1", "s1", 2)
+	v.status("a1", frames.StatusAvailable)
+	v.openConv("c1", "u1", frames.StateQueued, 0)
+	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if f := a1.last(frames.TypeOffer); f == nil || f.GetConv() != "c1" || f.GetEtaS() != 1 {
+			return fmt.Errorf("a1 offer = %v", f)
+		}
+		return nil
+	})
+	v.online("a2", "s2", 2)
+	v.status("a2", frames.StatusAvailable)
+	// a1 does not answer: after a second the offer goes to a2, and a1 is set away.
+	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if f := a2.last(frames.TypeOffer); f == nil || f.GetConv() != "c1" {
+			return fmt.Errorf("a2 offer = %v", f)
+		}
+		return nil
+	})
+	if c := v.get("c1"); c.GetState() != frames.StateQueued {
+		t.Fatalf("assigned before accept: %v", c)
+	}
+	if n := a1.all(frames.TypeNotice); len(n) == 0 {
+		t.Fatal("a1 not told the offer expired")
+	}
+	v.convCmd(cmdAccept, "c1", agentP("a1"), nil) // too late: ignored
+	v.convCmd(cmdAccept, "c1", agentP("a2"), nil)
+	v.wantState("c1", frames.StateAssigned, "a2")
+	// a1 is away now: a new customer is offered to a2 only.
+	v.openConv("c2", "u2", frames.StateQueued, 0)
+	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if f := a2.last(frames.TypeOffer); f == nil || f.GetConv() != "c2" {
+			return fmt.Errorf("a2 offer = %v", f)
+		}
+		return nil
+	})
+	for _, f := range a1.all(frames.TypeOffer) {
+		if f.GetConv() == "c2" {
+			t.Fatal("offered to an agent set away")
+		}
+	}
+	// Decline: back to the queue, not offered to the decliner again.
+	v.convCmd(cmdDecline, "c2", agentP("a2"), nil)
+	// Commands are applied in stream order, so c3 arrives after the decline.
+	v.openConv("c3", "u3", frames.StateQueued, 0)
+	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if f := a2.last(frames.TypeOffer); f == nil || f.GetConv() != "c3" {
+			return fmt.Errorf("a2 offer = %v", f)
+		}
+		return nil
+	})
+}
+
+func TestOutsideHoursToldAtOnce(t *testing.T) {
+	t.Parallel()
+	ten := baseTenant("acme")
+	// Open only on a day that is neither today nor yesterday anywhere.
+	day := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}[(int(time.Now().UTC().Weekday())+3)%7]
+	ten.Hours = &fd.BusinessHours{TimeZone: "Asia/Shanghai", Windows: []*fd.HoursWindow{{Days: []string{day}, Open: "09:00", Close: "10:00"}}}
+	v := newEnv(t, ten)
+	v.waitOwner(v.start("r1", testSettings()))
+	box := v.inbox("u1")
+	// A bot conversation handed off outside hours.
+	v.openConv("c1", "u1", frames.StateBot, 0)
+	start := time.Now()
+	v.convCmd(cmdHandoff, "c1", customer("u1"), func(c *fd.Command) { c.Reason = "customer"; c.Summary = "wants a refund" })
+	testkit.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		n := box.last(frames.TypeNotice)
+		if n == nil || n.GetReason() != reasonOutsideHours || !slices.Equal(n.GetActions(), []string{frames.ActionLeaveMessage, frames.ActionBot}) {
+			return fmt.Errorf("notice = %v", n)
+		}
+		return nil
+	})
+	t.Logf("told after %v", time.Since(start))
+	// The customer leaves a message: it is stored in the conversation, which stays queued for
+	// agents to see when they come online.
+	v.convCmd(cmdLeaveMessage, "c1", customer("u1"), func(c *fd.Command) { c.Text = "Please call me back" })
+	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if len(v.eventsOf("c1", evMessageLeft)) != 1 {
+			return errors.New("no message_left event")
+		}
+		return nil
+	})
+	s, _ := v.js.Stream(context.Background(), subjects.StreamMessages)
+	m, err := s.GetLastMsgForSubject(context.Background(), subjects.Messages("acme", "c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg fd.Message
+	if proto.Unmarshal(m.Data, &msg) != nil || msg.GetText() != "Please call me back" || msg.GetFrom().GetId() != "u1" {
+		t.Fatalf("left message = %v", &msg)
+	}
+	if c := v.get("c1"); c.GetState() != frames.StateQueued || c.GetSummary() != "wants a refund" {
+		t.Fatalf("conversation = %v", c)
+	}
+	v.online("a1", "s1", 2)
+	v.status("a1", frames.StatusAvailable)
+	v.wantState("c1", frames.StateAssigned, "a1")
+}
+
+func TestMaxWaitAndToBot(t *testing.T) {
+	t.Parallel()
+	ten := baseTenant("acme")
+	ten.Queues[0].MaxWaitS = 1
+	v := newEnv(t, ten)
+	v.waitOwner(v.start("r1", testSettings()))
+	v.online("a1", "s1", 1)
+	v.status("a1", frames.StatusAvailable)
+	v.openConv("c0", "u0", frames.StateQueued, 0) // keeps a1 busy
+	v.wantState("c0", frames.StateAssigned, "a1")
+	box := v.inbox("u1")
+	v.openConv("c1", "u1", frames.StateQueued, 0)
+	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n := box.last(frames.TypeNotice); n == nil || n.GetReason() != reasonMaxWait {
+			return fmt.Errorf("notice = %v", n)
+		}
+		return nil
+	})
+	v.convCmd(cmdToBot, "c1", customer("u1"), nil)
+	v.wantState("c1", frames.StateBot, "")
+	v.convCmd(cmdClose, "c0", agentP("a1"), nil)
+	v.wantState("c0", frames.StateClosed, "")
+	if c := v.get("c1"); c.GetState() != frames.StateBot {
+		t.Fatalf("bot conversation assigned: %v", c)
+	}
+}
+
+func TestRoutingHook(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		answer string // "" = no responder
+		want   string
+	}{
+		{name: "hook chooses", answer: "a2", want: "a2"},
+		{name: "unknown agent falls back", answer: "nobody", want: "a1"},
+		{name: "silent hook falls back", answer: "", want: "a1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ten := baseTenant("acme")
+			ten.Routing = &fd.Routing{Hook: true, HookTimeoutMs: 100}
+			v := newEnv(t, ten)
+			if tt.answer != "" {
+				sub, _ := v.nc.Subscribe(subjects.Route("acme"), func(m *nats.Msg) {
+					var req fd.RouteRequest
+					if proto.Unmarshal(m.Data, &req) != nil || len(req.GetCandidates()) != 2 || req.GetCustomer().GetId() != "u1" {
+						t.Errorf("route request = %v", &req)
+					}
+					data, _ := proto.Marshal(&fd.RouteReply{Agent: tt.answer})
+					_ = m.Respond(data)
+				})
+				defer func() { _ = sub.Unsubscribe() }()
+			}
+			v.waitOwner(v.start("r1", testSettings()))
+			for _, a := range []string{"a1", "a2"} {
+				v.online(a, "s-"+a, 2)
+				v.status(a, frames.StatusAvailable)
+			}
+			// Heartbeats reach the dispatcher before commands stored after them.
+			v.openConv("c1", "u1", frames.StateQueued, 0)
+			v.wantState("c1", frames.StateAssigned, tt.want)
+		})
+	}
+}
+
+func TestSkillAndLanguageQueues(t *testing.T) {
+	t.Parallel()
+	ten := baseTenant("acme")
+	ten.Queues = append(ten.Queues, &fd.Queue{Name: "french", Language: "fr"})
+	v := newEnv(t, ten)
+	v.waitOwner(v.start("r1", testSettings()))
+	v.online("plain", "s1", 5)
+	v.status("plain", frames.StatusAvailable)
+	v.openConv("fr1", "u1", frames.StateBot, 0)
+	v.convCmd(cmdHandoff, "fr1", customer("u1"), func(c *fd.Command) { c.Language = "fr" })
+	v.openConv("bill1", "u2", frames.StateQueued, 0, "billing")
+	v.openConv("gen1", "u3", frames.StateQueued, 0)
+	v.wantState("gen1", frames.StateAssigned, "plain")
+	for conv, q := range map[string]string{"fr1": "french", "bill1": "billing", "gen1": "general"} {
+		if c := v.get(conv); c.GetQueue() != q {
+			t.Fatalf("%s in queue %q, want %q", conv, c.GetQueue(), q)
+		}
+	}
+	if c := v.get("fr1"); c.GetState() != frames.StateQueued {
+		t.Fatalf("fr1 given to an agent without French: %v", c)
+	}
+	v.online("polyglot", "s2", 5, "fr", "billing")
+	v.status("polyglot", frames.StatusAvailable)
+	v.wantState("fr1", frames.StateAssigned, "polyglot")
+	v.wantState("bill1", frames.StateAssigned, "polyglot")
+}

@@ -1,0 +1,279 @@
+// Package app is the gateway's composition root: configuration, and the wiring of NATS, the
+// tenants view, the shared subscriptions, sessions, the public HTTP server and the ops server.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/metrics"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/server"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/session"
+	"github.com/frontdesk-chat/frontdesk/gateway/web"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/config"
+	"github.com/frontdesk-chat/frontdesk/services/lifecycle"
+	"github.com/frontdesk-chat/frontdesk/services/natsconn"
+	"github.com/frontdesk-chat/frontdesk/services/ops"
+	"github.com/frontdesk-chat/frontdesk/services/streams"
+	"github.com/frontdesk-chat/frontdesk/services/tenants"
+)
+
+// Settings are the gateway's own settings (key "gateway", env FRONTDESK_GATEWAY_*).
+type Settings struct {
+	// Listen is the public address (default ":8080").
+	Listen string `mapstructure:"listen"`
+	// Secret is the HS256 token secret (required, at least 16 bytes).
+	Secret string `mapstructure:"secret" secret:"true"`
+	// ID names this instance in presence heartbeats (default: host name and a random suffix).
+	ID string `mapstructure:"id"`
+	// VisitorTTL is the lifetime of anonymous visitor tokens (default 24h).
+	VisitorTTL time.Duration `mapstructure:"visitor_ttl"`
+	// PingInterval is how often idle sockets are pinged (default 10s).
+	PingInterval time.Duration `mapstructure:"ping_interval"`
+	// DeadTimeout closes a connection silent for this long (default 30s).
+	DeadTimeout time.Duration `mapstructure:"dead_timeout"`
+	// PresenceTTL is the ttl of session heartbeats, sent every third of it (default 30s).
+	PresenceTTL time.Duration `mapstructure:"presence_ttl"`
+	// WriteTimeout bounds one socket write (default 10s).
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	// RequestTimeout bounds NATS requests and publishes (default 5s).
+	RequestTimeout time.Duration `mapstructure:"request_timeout"`
+	// QueueFrames bounds a connection's outbound queue; over it the client is dropped (default 512).
+	QueueFrames int `mapstructure:"queue_frames"`
+	// QueueBytes bounds a connection's outbound queue in bytes (default 1 MiB).
+	QueueBytes int `mapstructure:"queue_bytes"`
+	// AbuseLimit is the number of consecutive rate-limited frames before close 1008 (default 10).
+	AbuseLimit int `mapstructure:"abuse_limit"`
+	// Workers is the number of delivery workers for shared subscriptions (default 4).
+	Workers int `mapstructure:"workers"`
+}
+
+// Config is the gateway's configuration.
+type Config struct {
+	config.Base `mapstructure:",squash"`
+	// Gateway holds the gateway's own settings.
+	Gateway Settings `mapstructure:"gateway"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	b := config.DefaultBase()
+	b.NATS.Name = "gateway"
+	d := session.DefaultConfig()
+	return Config{Base: b, Gateway: Settings{
+		Listen: ":8080", VisitorTTL: 24 * time.Hour, PingInterval: d.PingInterval, DeadTimeout: d.DeadTimeout,
+		PresenceTTL: d.PresenceTTL, WriteTimeout: d.WriteTimeout, RequestTimeout: d.RequestTimeout,
+		QueueFrames: d.QueueFrames, QueueBytes: d.QueueBytes, AbuseLimit: d.AbuseLimit, Workers: 4,
+	}}
+}
+
+// Validate checks the configuration; errors name the key.
+func (c Config) Validate() error {
+	g := c.Gateway
+	var errs []error
+	errs = append(errs, c.Base.Validate(), config.Required("gateway.listen", g.Listen))
+	if len(g.Secret) < 16 {
+		errs = append(errs, &config.FieldError{Key: "gateway.secret", Msg: "must be at least 16 bytes"})
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"gateway.visitor_ttl", g.VisitorTTL}, {"gateway.ping_interval", g.PingInterval}, {"gateway.dead_timeout", g.DeadTimeout},
+		{"gateway.presence_ttl", g.PresenceTTL}, {"gateway.write_timeout", g.WriteTimeout}, {"gateway.request_timeout", g.RequestTimeout}} {
+		errs = append(errs, config.PositiveDuration(d.key, d.v))
+	}
+	if g.DeadTimeout <= g.PingInterval {
+		errs = append(errs, &config.FieldError{Key: "gateway.dead_timeout", Msg: "must be longer than gateway.ping_interval"})
+	}
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"gateway.queue_frames", g.QueueFrames}, {"gateway.queue_bytes", g.QueueBytes}, {"gateway.abuse_limit", g.AbuseLimit}, {"gateway.workers", g.Workers}} {
+		if n.v <= 0 {
+			errs = append(errs, &config.FieldError{Key: n.key, Msg: "must be positive"})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Service is a running gateway.
+type Service struct {
+	cfg      Config
+	log      *zap.Logger
+	stack    *lifecycle.Stack
+	nc       *nats.Conn
+	sessions *session.Manager
+	http     *http.Server
+	ln       net.Listener
+	ops      *ops.Server
+	stopping atomic.Bool // set when shutdown starts: consumers ending then are no errors
+}
+
+// New connects and wires the gateway and binds its listeners; Run serves. On error everything
+// already started is stopped.
+func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err error) {
+	s = &Service{cfg: cfg, log: log, stack: lifecycle.NewStack(log)}
+	defer func() {
+		if err != nil {
+			_ = s.stack.Shutdown(ctx, cfg.Shutdown.Timeout)
+		}
+	}()
+	reg := ops.NewRegistry()
+	m := metrics.New(reg)
+	s.ops = ops.New(cfg.Ops.Addr, log.Named("ops"), reg)
+	s.stack.Push("ops", s.ops.Shutdown)
+	if s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), reg); err != nil {
+		return nil, err
+	}
+	s.nc.SetErrorHandler(quietWhileStopping(s.nc.Opts.AsyncErrorCB, s.stopping.Load, log.Named("nats")))
+	closed := make(chan struct{})
+	prevClosed := s.nc.Opts.ClosedCB // natsconn's (logging); keep it
+	s.nc.SetClosedHandler(func(nc *nats.Conn) {
+		if prevClosed != nil {
+			prevClosed(nc)
+		}
+		close(closed)
+	})
+	s.stack.Push("nats", func(ctx context.Context) error {
+		s.stopping.Store(true)
+		if err := s.nc.Drain(); err != nil {
+			s.nc.Close()
+		}
+		select {
+		case <-closed:
+			return nil
+		case <-ctx.Done():
+			s.nc.Close()
+			return ctx.Err()
+		}
+	})
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas}).Only(subjects.StreamMessages, subjects.StreamEvents,
+		subjects.StreamCommands, subjects.StreamReads, subjects.BucketTenants, subjects.BucketConversations,
+		subjects.BucketParticipants, subjects.BucketOpen, subjects.ObjectAttachments)
+	if err := streams.Provision(ctx, js, top); err != nil {
+		return nil, err
+	}
+	kvTenants, err := js.KeyValue(ctx, subjects.BucketTenants)
+	if err != nil {
+		return nil, fmt.Errorf("tenants bucket: %w", err)
+	}
+	if err := tenants.SeedFile(ctx, kvTenants, cfg.Tenants.File); err != nil {
+		return nil, err
+	}
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	s.stack.Push("tenants", func(context.Context) error { stopWatch(); return nil })
+	store, err := tenants.Watch(watchCtx, kvTenants, log)
+	if err != nil {
+		return nil, err
+	}
+	h, err := hub.New(s.nc, log.Named("hub"), m, hub.Options{Workers: cfg.Gateway.Workers})
+	if err != nil {
+		return nil, err
+	}
+	watchHub, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	go h.Watch(watchHub, 250*time.Millisecond)
+	s.stack.Push("hub", func(context.Context) error { stopHub(); h.Close(); return nil })
+	g := cfg.Gateway
+	id := g.ID
+	if id == "" {
+		host, _ := os.Hostname()
+		id = host + "-" + session.NewID("")[:6]
+	}
+	s.sessions, err = session.New(ctx, session.Config{GatewayID: id, QueueFrames: g.QueueFrames, QueueBytes: g.QueueBytes,
+		PingInterval: g.PingInterval, DeadTimeout: g.DeadTimeout, PresenceTTL: g.PresenceTTL, WriteTimeout: g.WriteTimeout,
+		RequestTimeout: g.RequestTimeout, AbuseLimit: g.AbuseLimit}, log.Named("session"), s.nc, h, store, m)
+	if err != nil {
+		return nil, err
+	}
+	store.OnChange(s.sessions.TenantChanged)
+	janitorCtx, stopJanitor := context.WithCancel(context.WithoutCancel(ctx))
+	go func() { _ = s.sessions.Run(janitorCtx) }()
+	s.stack.Push("janitor", func(context.Context) error { stopJanitor(); return nil })
+
+	srv := server.New(server.Config{Secret: []byte(g.Secret), VisitorTTL: g.VisitorTTL}, log.Named("http"), s.sessions, m,
+		web.Handler())
+	s.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: zap.NewStdLog(log.Named("http"))}
+	if s.ln, err = net.Listen("tcp", g.Listen); err != nil {
+		return nil, fmt.Errorf("listen %s: %w", g.Listen, err)
+	}
+	// Reverse order at shutdown: sessions get 1012 (and refuse newcomers) while the listener
+	// closes, then the janitor, NATS drain, hub and ops server stop.
+	s.stack.Push("sessions", func(ctx context.Context) error {
+		errc := make(chan error, 1)
+		go func() { errc <- s.http.Shutdown(ctx) }()
+		err := s.sessions.Shutdown(ctx)
+		return errors.Join(err, <-errc)
+	})
+	// A forced collection on the internal port lets the load generator measure memory per
+	// connection as RSS after GC, the way BENCHMARKS.md reports it.
+	s.ops.Handle("POST /debug/gc", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		runtime.GC()
+		debug.FreeOSMemory()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	s.ops.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
+	s.ops.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
+	s.ops.AddCheck("tenants", store.Ready())
+	if err := s.ops.Start(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Addr is the bound public address.
+func (s *Service) Addr() string { return s.ln.Addr().String() }
+
+// OpsAddr is the bound ops address.
+func (s *Service) OpsAddr() string { return s.ops.Addr() }
+
+// Sessions is the session manager (tests).
+func (s *Service) Sessions() *session.Manager { return s.sessions }
+
+// Run serves until ctx is cancelled, then shuts down within cfg.Shutdown.Timeout.
+func (s *Service) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() {
+		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("serve: %w", err)
+		}
+	}()
+	s.log.Info("gateway listening", zap.String("addr", s.Addr()), zap.String("ops", s.OpsAddr()))
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.stopping.Store(true)
+	s.ops.SetDraining()
+	return errors.Join(err, s.stack.Shutdown(context.WithoutCancel(ctx), s.cfg.Shutdown.Timeout))
+}
+
+// Run runs a gateway with cfg until ctx is cancelled.
+func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	s, err := New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}

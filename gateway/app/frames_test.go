@@ -1,0 +1,546 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/frontdesk-chat/frontdesk/gateway/app"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/assign"
+	"github.com/frontdesk-chat/frontdesk/gateway/token"
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/testkit"
+)
+
+// setup opens a conversation for customer and assigns it to agent.
+func setup(t *testing.T, e *env, g *gateway, tenant, customer, agent string) (cust, ag *client, conv string) {
+	t.Helper()
+	cust, _ = g.dial(t, tok(t, tenant, customer, frames.RoleCustomer))
+	ag, _ = g.dial(t, tok(t, tenant, agent, frames.RoleAgent))
+	cust.send(text("open", "", "hello"))
+	conv = cust.await(frames.TypeAck, hasID("open")).GetConv()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := assign.Assign(ctx, e.nc, e.js, tenant, conv, &fd.Participant{Id: agent, Role: frames.RoleAgent, Name: "Agent"}); err != nil {
+		t.Fatal(err)
+	}
+	ag.await(frames.TypeAssigned, inConv(conv))
+	cust.await(frames.TypeAssigned, inConv(conv))
+	return cust, ag, conv
+}
+
+// TestClientFrames covers every client frame type and what it does on NATS.
+func TestClientFrames(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway()
+	cust, ag, conv := setup(t, e, g, "acme", "fc1", "fa1")
+
+	t.Run("ping", func(t *testing.T) {
+		cust.send(&fd.ClientFrame{Type: frames.TypePing})
+		cust.await(frames.TypePong)
+	})
+	t.Run("typing", func(t *testing.T) {
+		cust.send(&fd.ClientFrame{Type: frames.TypeTyping, Conv: conv})
+		if f := ag.await(frames.TypeTyping); f.GetConv() != conv || f.GetFrom().GetId() != "fc1" {
+			t.Fatalf("typing = %v", f)
+		}
+		cust.quiet(frames.TypeTyping, 100*time.Millisecond) // not echoed to the typist
+	})
+	t.Run("read", func(t *testing.T) {
+		reads := e.sub(subjects.AllReads())
+		ag.send(&fd.ClientFrame{Type: frames.TypeRead, Conv: conv, Seq: i64(1)})
+		if f := cust.await(frames.TypeRead); f.GetConv() != conv || f.GetSeq() != 1 || f.GetFrom().GetId() != "fa1" {
+			t.Fatalf("read = %v", f)
+		}
+		var rp fd.ReadPosition
+		recv(t, reads, &rp)
+		if rp.GetUser().GetId() != "fa1" || rp.GetSeq() != 1 {
+			t.Fatalf("read position = %v", &rp)
+		}
+	})
+	cmds := e.sub(subjects.AllCommands())
+	command := func(t *testing.T, c *client, f *fd.ClientFrame, typ string) *fd.Command {
+		t.Helper()
+		c.send(f)
+		if a := c.await(frames.TypeAck, hasID(f.GetId())); f.GetConv() != "" && a.GetConv() != f.GetConv() {
+			t.Fatalf("ack = %v", a)
+		}
+		var cmd fd.Command
+		recv(t, cmds, &cmd)
+		if cmd.GetType() != typ || cmd.GetTenant() != "acme" {
+			t.Fatalf("command = %v", &cmd)
+		}
+		return &cmd
+	}
+	t.Run("handoff", func(t *testing.T) {
+		cmd := command(t, cust, &fd.ClientFrame{Type: frames.TypeHandoff, Id: "h1", Conv: conv}, "handoff")
+		if cmd.GetConv() != conv || cmd.GetActor().GetId() != "fc1" || cmd.GetReason() != "customer" {
+			t.Fatalf("handoff = %v", cmd)
+		}
+	})
+	t.Run("leave_message and to_bot", func(t *testing.T) {
+		cust.send(&fd.ClientFrame{Type: frames.TypeLeaveMessage, Id: "lm1", Conv: conv, Text: "call me\x07 back"})
+		if a := cust.await(frames.TypeAck, hasID("lm1")); a.GetConv() != conv || a.Seq != nil {
+			t.Fatalf("leave_message ack = %v", a)
+		}
+		cmd := &fd.Command{}
+		recv(t, cmds, cmd)
+		if cmd.GetType() != "leave_message" || cmd.GetConv() != conv || cmd.GetText() != "call me back" ||
+			cmd.GetActor().GetId() != "fc1" || cmd.GetCustomer().GetId() != "fc1" {
+			t.Fatalf("leave_message = %v", cmd)
+		}
+		cmd = command(t, cust, &fd.ClientFrame{Type: frames.TypeToBot, Id: "tb1", Conv: conv}, "to_bot")
+		if cmd.GetConv() != conv || cmd.GetText() != "" {
+			t.Fatalf("to_bot = %v", cmd)
+		}
+		for _, typ := range []string{frames.TypeLeaveMessage, frames.TypeToBot} {
+			ag.send(&fd.ClientFrame{Type: typ, Id: "ag-" + typ, Conv: conv})
+			if f := ag.await(frames.TypeError, hasID("ag-"+typ)); f.GetCode() != frames.CodeForbidden {
+				t.Fatalf("agent %s = %v", typ, f)
+			}
+		}
+	})
+	t.Run("status", func(t *testing.T) {
+		cmd := command(t, ag, &fd.ClientFrame{Type: frames.TypeStatus, Id: "st1", Status: frames.StatusAvailable}, "status")
+		if cmd.GetStatus() != frames.StatusAvailable || cmd.GetMaxChats() != 3 || cmd.GetActor().GetId() != "fa1" {
+			t.Fatalf("status = %v", cmd)
+		}
+	})
+	t.Run("transfer", func(t *testing.T) {
+		cmd := command(t, ag, &fd.ClientFrame{Type: frames.TypeTransfer, Id: "tr1", Conv: conv, ToQueue: "billing"}, "transfer")
+		if cmd.GetToQueue() != "billing" || cmd.GetConv() != conv {
+			t.Fatalf("transfer = %v", cmd)
+		}
+	})
+	t.Run("accept and decline", func(t *testing.T) {
+		command(t, ag, &fd.ClientFrame{Type: frames.TypeAccept, Id: "ac1", Conv: conv}, "accept")
+		command(t, ag, &fd.ClientFrame{Type: frames.TypeDecline, Id: "de1", Conv: conv}, "decline")
+	})
+	t.Run("close", func(t *testing.T) {
+		cmd := command(t, ag, &fd.ClientFrame{Type: frames.TypeClose, Id: "cl1", Conv: conv}, "close")
+		if cmd.GetConv() != conv {
+			t.Fatalf("close = %v", cmd)
+		}
+	})
+	t.Run("history", func(t *testing.T) {
+		e.persister("acme", func(req *fd.HistoryRequest) *fd.HistoryReply {
+			if req.GetConv() != conv || req.GetBefore() != 10 || req.GetLimit() != 2 {
+				return &fd.HistoryReply{Error: "unexpected request"}
+			}
+			return &fd.HistoryReply{More: true, Messages: []*fd.StoredMessage{
+				{Seq: 3, Message: &fd.Message{Id: "m_3", Conv: conv, Text: "three"}},
+				{Seq: 4, Message: &fd.Message{Id: "m_4", Conv: conv, Text: "four", CreatedAt: timestamppb.Now()}}}}
+		})
+		cust.send(&fd.ClientFrame{Type: frames.TypeHistory, Id: "hi", Conv: conv, Before: i64(10), Limit: proto.Int32(2)})
+		h := cust.await(frames.TypeHistory)
+		if h.GetConv() != conv || !h.GetMore() || len(h.GetMessages()) != 2 || h.GetMessages()[1].GetText() != "four" ||
+			h.GetMessages()[0].GetSeq() != 3 {
+			t.Fatalf("history = %v", h)
+		}
+	})
+	t.Run("assist", func(t *testing.T) {
+		s, _ := e.nc.Subscribe(subjects.Assist("acme", conv), func(m *nats.Msg) {
+			b, _ := proto.Marshal(&fd.AssistReply{Text: "Try turning it off and on"})
+			_ = m.Respond(b)
+		})
+		defer s.Unsubscribe()
+		_ = e.nc.Flush()
+		ag.send(&fd.ClientFrame{Type: frames.TypeAssist, Id: "as", Conv: conv})
+		if f := ag.await(frames.TypeSuggestion); f.GetText() != "Try turning it off and on" {
+			t.Fatalf("suggestion = %v", f)
+		}
+	})
+}
+
+// TestDispatcherFrames: what the dispatcher publishes becomes frames for the right sessions.
+func TestDispatcherFrames(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway()
+	cust, ag, conv := setup(t, e, g, "acme", "dc1", "da1")
+	sup, _ := g.dial(t, tok(t, "acme", "boss", frames.RoleSupervisor))
+	pub := func(subject string, m proto.Message) {
+		t.Helper()
+		b, _ := proto.Marshal(m)
+		if err := e.nc.Publish(subject, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("queued", func(t *testing.T) {
+		pub(subjects.User("acme", "dc1"), &fd.ServerFrame{Type: frames.TypeQueued, Conv: conv, Position: proto.Int32(2), EtaS: proto.Int32(60)})
+		if f := cust.await(frames.TypeQueued); f.GetPosition() != 2 || f.GetEtaS() != 60 {
+			t.Fatalf("queued = %v", f)
+		}
+	})
+	t.Run("notice, offer and suggestion", func(t *testing.T) {
+		pub(subjects.User("acme", "dc1"), &fd.ServerFrame{Type: frames.TypeNotice, Conv: conv, Reason: "outside_hours",
+			Actions: []string{frames.ActionLeaveMessage}})
+		if f := cust.await(frames.TypeNotice); f.GetReason() != "outside_hours" || f.GetActions()[0] != frames.ActionLeaveMessage {
+			t.Fatalf("notice = %v", f)
+		}
+		pub(subjects.User("acme", "da1"), &fd.ServerFrame{Type: frames.TypeOffer, Conv: "c_OFFERED000000000000", EtaS: proto.Int32(20)})
+		if f := ag.await(frames.TypeOffer); f.GetEtaS() != 20 {
+			t.Fatalf("offer = %v", f)
+		}
+		pub(subjects.User("acme", "da1"), &fd.ServerFrame{Type: frames.TypeSuggestion, Conv: conv, Text: "try this"})
+		ag.await(frames.TypeSuggestion)
+	})
+	t.Run("presence", func(t *testing.T) {
+		pub(subjects.Overview("acme"), &fd.ServerFrame{Type: frames.TypePresence, AgentsAvailable: proto.Int32(4), QueueLength: proto.Int32(7)})
+		for _, c := range []*client{ag, sup} {
+			if f := c.await(frames.TypePresence); f.GetAgentsAvailable() != 4 || f.GetQueueLength() != 7 {
+				t.Fatalf("presence = %v", f)
+			}
+		}
+		cust.quiet(frames.TypePresence, 100*time.Millisecond)
+	})
+	t.Run("partial bot text", func(t *testing.T) {
+		pub(subjects.Live("acme", conv), &fd.ServerFrame{Type: frames.TypeMessage, Conv: conv, Id: "m_bot", Text: "Hel",
+			Partial: proto.Bool(true), From: &fd.Participant{Id: "bot", Role: frames.RoleBot}})
+		if f := cust.await(frames.TypeMessage, func(f *fd.ServerFrame) bool { return f.GetPartial() }); f.GetText() != "Hel" {
+			t.Fatalf("partial = %v", f)
+		}
+	})
+	t.Run("requeued leaves the agent", func(t *testing.T) {
+		ev := &fd.ConversationEvent{Id: "rq1", Tenant: "acme", Conv: conv, Type: "requeued", State: frames.StateQueued,
+			PreviousAgent: &fd.Participant{Id: "da1"}, Reason: "agent_offline"}
+		b, _ := proto.Marshal(ev)
+		if _, err := e.js.Publish(context.Background(), subjects.Events("acme", conv), b); err != nil {
+			t.Fatal(err)
+		}
+		if f := ag.await(frames.TypeState, inConv(conv), stateIs(frames.StateQueued)); f.GetReason() != "agent_offline" {
+			t.Fatalf("agent state = %v", f)
+		}
+		cust.await(frames.TypeState, inConv(conv), stateIs(frames.StateQueued))
+		cust.send(text("after", conv, "anyone?"))
+		cust.await(frames.TypeMessage, hasIDClient("after"))
+		ag.quiet(frames.TypeMessage, 200*time.Millisecond)
+	})
+	t.Run("transferred tells the customer the new agent", func(t *testing.T) {
+		ev := &fd.ConversationEvent{Id: "tr1", Tenant: "acme", Conv: conv, Type: "transferred", State: frames.StateAssigned,
+			Agent: &fd.Participant{Id: "da2", Role: frames.RoleAgent, Name: "Second"}, PreviousAgent: &fd.Participant{Id: "da1"},
+			Customer: &fd.Participant{Id: "dc1", Role: frames.RoleCustomer}}
+		b, _ := proto.Marshal(ev)
+		if _, err := e.js.Publish(context.Background(), subjects.Events("acme", conv), b); err != nil {
+			t.Fatal(err)
+		}
+		f := cust.await(frames.TypeAssigned, inConv(conv))
+		if f.GetAgent().GetId() != "da2" || f.GetAgent().GetName() != "Second" || f.GetCustomer().GetId() != "dc1" {
+			t.Fatalf("assigned after transfer = %v", f)
+		}
+		cust.await(frames.TypeState, inConv(conv), stateIs(frames.StateAssigned))
+	})
+	t.Run("closed", func(t *testing.T) {
+		ev := &fd.ConversationEvent{Id: "cl1", Tenant: "acme", Conv: conv, Type: "closed", State: frames.StateClosed, Reason: "closed_by_agent"}
+		b, _ := proto.Marshal(ev)
+		if _, err := e.js.Publish(context.Background(), subjects.Events("acme", conv), b); err != nil {
+			t.Fatal(err)
+		}
+		cust.await(frames.TypeState, inConv(conv), stateIs(frames.StateClosed))
+	})
+}
+
+func stateIs(s string) func(*fd.ServerFrame) bool {
+	return func(f *fd.ServerFrame) bool { return f.GetState() == s }
+}
+
+// TestErrors covers every error code of PROTOCOL.md.
+func TestErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway()
+	c, _ := g.dial(t, tok(t, "acme", "ec1", frames.RoleCustomer))
+	c.send(text("o", "", "hi"))
+	conv := c.await(frames.TypeAck).GetConv()
+	other, _ := g.dial(t, tok(t, "acme", "ec2", frames.RoleCustomer))
+	other.send(text("o", "", "mine"))
+	otherConv := other.await(frames.TypeAck).GetConv()
+	tests := []struct {
+		name string
+		raw  string
+		f    *fd.ClientFrame
+		code string
+	}{
+		{"unparseable", `{"type":`, nil, frames.CodeBadFrame},
+		{"unknown type", `{"type":"dance","id":"d1"}`, nil, frames.CodeBadFrame},
+		{"send without id", `{"type":"send","text":"x"}`, nil, frames.CodeBadFrame},
+		{"sync without conv", `{"type":"sync","id":"s1"}`, nil, frames.CodeBadFrame},
+		{"unknown conversation", "", &fd.ClientFrame{Type: frames.TypeSync, Id: "u1", Conv: "c_NOSUCHCONVERSATION0", After: i64(0)}, frames.CodeUnknownConversation},
+		{"bad conversation token", "", &fd.ClientFrame{Type: frames.TypeSync, Id: "u2", Conv: "a.b.>", After: i64(0)}, frames.CodeUnknownConversation},
+		{"other's conversation", "", text("f1", otherConv, "hi"), frames.CodeForbidden},
+		{"customer status", "", &fd.ClientFrame{Type: frames.TypeStatus, Id: "f2", Status: frames.StatusAway}, frames.CodeForbidden},
+		{"customer transfer", "", &fd.ClientFrame{Type: frames.TypeTransfer, Id: "f3", Conv: conv, ToAgent: "x"}, frames.CodeForbidden},
+		{"too large text", "", text("big", conv, strings.Repeat("x", 40<<10)), frames.CodeTooLarge},
+		{"internal: no persister", "", &fd.ClientFrame{Type: frames.TypeHistory, Id: "h1", Conv: conv}, frames.CodeInternal},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.f != nil {
+				c.send(tc.f)
+			} else if err := c.sendRaw([]byte(tc.raw)); err != nil {
+				t.Fatal(err)
+			}
+			er := c.await(frames.TypeError)
+			if er.GetCode() != tc.code {
+				t.Fatalf("error = %v, want %s", er, tc.code)
+			}
+			if tc.f != nil && er.GetId() != tc.f.GetId() {
+				t.Fatalf("error id = %q, want %q", er.GetId(), tc.f.GetId())
+			}
+		})
+	}
+	t.Run("rate limited then 1008", func(t *testing.T) {
+		rl, _ := g.dial(t, tok(t, "tiny", "rl1", frames.RoleCustomer))
+		limited := 0
+		for i := 0; i < 30; i++ {
+			if err := rl.sendRaw([]byte(`{"type":"typing","conv":"c_X"}`)); err != nil {
+				break
+			}
+		}
+		code := rl.closed()
+		close(rl.frames)
+		for f := range rl.frames {
+			if f.GetCode() == frames.CodeRateLimited {
+				limited++
+			}
+		}
+		if limited == 0 {
+			t.Fatalf("no rate_limited error")
+		}
+		if code != frames.ClosePolicyViolation {
+			t.Fatalf("close = %d, want 1008", code)
+		}
+	})
+}
+
+// TestCloseCodes covers the close codes of PROTOCOL.md.
+func TestCloseCodes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway()
+	t.Run("1000 normal", func(t *testing.T) {
+		c, _ := g.dial(t, tok(t, "acme", "cc0", frames.RoleCustomer))
+		_ = c.c.Close(1000, "bye")
+		if code := c.closed(); code != 1000 {
+			t.Fatalf("close = %d", code)
+		}
+	})
+	t.Run("1009 frame too big", func(t *testing.T) {
+		c, _ := g.dial(t, tok(t, "tiny", "cc1", frames.RoleCustomer))
+		_ = c.sendRaw([]byte(`{"type":"send","id":"x","text":"` + strings.Repeat("a", 2000) + `"}`))
+		if code := c.closed(); code != frames.CloseTooBig {
+			t.Fatalf("close = %d, want 1009", code)
+		}
+	})
+	t.Run("4001 token expired", func(t *testing.T) {
+		s, _ := token.Sign(secret, token.Claims{Subject: "cc2", Tenant: "acme", Role: frames.RoleCustomer}, 1500*time.Millisecond)
+		c, _ := g.dial(t, s)
+		if code := c.closed(); code != frames.CloseTokenExpired {
+			t.Fatalf("close = %d, want 4001", code)
+		}
+	})
+	t.Run("4002 session replaced", func(t *testing.T) {
+		old, _ := g.dial(t, tok(t, "globex", "cc3", frames.RoleCustomer))
+		g2 := e.gateway()
+		newer, _ := g2.dial(t, tok(t, "globex", "cc3", frames.RoleCustomer))
+		if code := old.closed(); code != frames.CloseSessionReplaced {
+			t.Fatalf("close = %d, want 4002", code)
+		}
+		newer.send(&fd.ClientFrame{Type: frames.TypePing})
+		newer.await(frames.TypePong)
+	})
+	t.Run("max connections per user", func(t *testing.T) {
+		k := tok(t, "tiny", "cc4", frames.RoleCustomer)
+		g.dial(t, k)
+		g.dial(t, k)
+		_, resp, err := g.dialRaw(t, k, dialOpts{})
+		if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("third connection: %v %v", resp, err)
+		}
+	})
+	t.Run("1012 restarting", func(t *testing.T) {
+		g3 := e.gateway()
+		c, _ := g3.dial(t, tok(t, "acme", "cc5", frames.RoleCustomer))
+		g3.cancel()
+		if code := c.closed(); code != frames.CloseRestarting {
+			t.Fatalf("close = %d, want 1012", code)
+		}
+	})
+}
+
+// TestHeartbeats: a peer that stops answering pings is closed within the dead timeout and its
+// presence is withdrawn; live sessions send presence heartbeats.
+func TestHeartbeats(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway(func(c *app.Config) {
+		c.Gateway.PingInterval = 300 * time.Millisecond
+		c.Gateway.DeadTimeout = 1200 * time.Millisecond
+		c.Gateway.PresenceTTL = 900 * time.Millisecond
+	})
+	pres := e.sub(subjects.Presence("acme", "hb1"))
+	// A client that never reads never answers pings.
+	c, _ := g.dial(t, tok(t, "acme", "hb1", frames.RoleAgent), dialOpts{noRead: true})
+	var p fd.SessionPresence
+	recv(t, pres, &p)
+	if !p.GetOnline() || p.GetRole() != frames.RoleAgent || p.GetTtlS() != 0 && p.GetSession() == "" {
+		t.Fatalf("presence = %v", &p)
+	}
+	start := time.Now()
+	for {
+		recv(t, pres, &p)
+		if !p.GetOnline() {
+			break
+		}
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("dead connection withdrawn after %s", d)
+	}
+	_ = c
+	// A reading client stays.
+	alive, _ := g.dial(t, tok(t, "acme", "hb2", frames.RoleCustomer))
+	alive.quiet("none", 2*time.Second)
+	alive.send(&fd.ClientFrame{Type: frames.TypePing})
+	alive.await(frames.TypePong)
+}
+
+// TestMetrics: the ops server exposes the gateway's metrics.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway()
+	c, _ := g.dial(t, tok(t, "acme", "me1", frames.RoleCustomer))
+	c.send(text("x", "", "hi"))
+	c.await(frames.TypeAck)
+	_, _, _ = g.dialRaw(t, "bad", dialOpts{})
+	resp, err := http.Get("http://" + g.OpsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`gateway_connections{role="customer",transport="ws"} 1`, `gateway_frames_in_total{type="send"} 1`,
+		`gateway_frames_out_total{type="ack"} 1`, "gateway_publish_seconds_count 1", "gateway_delivery_seconds_count",
+		`gateway_auth_failures_total{reason="bad_token"} 1`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// TestServerErrorClose: a session that cannot start (here the participants bucket is gone) is
+// closed with 1011.
+func TestServerErrorClose(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway(func(c *app.Config) { c.Gateway.RequestTimeout = time.Second })
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := e.js.DeleteKeyValue(ctx, subjects.BucketParticipants); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := g.dialRaw(t, tok(t, "acme", "agent500", frames.RoleAgent), dialOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	_, _, err = c.Read(ctx)
+	if code := websocket.CloseStatus(err); code != frames.CloseServerError {
+		t.Fatalf("close = %v, want 1011", err)
+	}
+}
+
+// TestTenantRemoved: deleting a tenant from the bucket closes its sessions and refuses new ones.
+func TestTenantRemoved(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway()
+	c, _ := g.dial(t, tok(t, "tiny", "tr1", frames.RoleCustomer))
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	kv, err := e.js.KeyValue(ctx, subjects.BucketTenants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(ctx, "tiny"); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.closed(); code != frames.ClosePolicyViolation {
+		t.Fatalf("close = %d, want 1008", code)
+	}
+	_, resp, _ := g.dialRaw(t, tok(t, "tiny", "tr1", frames.RoleCustomer), dialOpts{})
+	if resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("new session of a removed tenant: %v", resp)
+	}
+}
+
+// TestNATSRestart: after the NATS server restarts, the gateway's shared subscriptions (core and
+// the conversation's consumer) come back, sends are stored and delivered again, and a client
+// that missed messages meanwhile recovers them with sync.
+func TestNATSRestart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway(func(c *app.Config) {
+		c.NATS.ReconnectWait = 50 * time.Millisecond
+		c.Gateway.RequestTimeout = time.Second
+	})
+	cust, ag, conv := setup(t, e, g, "acme", "nr1", "nra")
+	cust.send(text("before", conv, "before"))
+	before := ag.await(frames.TypeMessage, hasIDClient("before"))
+
+	e.nats.Restart(t)
+
+	// Sends may fail while the gateway reconnects; the client retries with the same id.
+	var ack *fd.ServerFrame
+	testkit.CheckFor(t, 15*time.Second, 200*time.Millisecond, func() error {
+		cust.send(text("after", conv, "after"))
+		for {
+			select {
+			case f := <-cust.frames:
+				if f.GetType() == frames.TypeAck && f.GetId() == "after" {
+					ack = f
+					return nil
+				}
+				if f.GetType() == frames.TypeError && f.GetId() == "after" {
+					return errors.New(f.GetMessage())
+				}
+			case <-time.After(2 * time.Second):
+				return errors.New("no answer")
+			}
+		}
+	})
+	// The agent gets it live, or (if its conversation consumer was still being recreated)
+	// through sync: either way, nothing acked is missing.
+	ag.send(&fd.ClientFrame{Type: frames.TypeSync, Id: "resync", Conv: conv, After: i64(before.GetSeq())})
+	got := false
+	for {
+		f := ag.next()
+		if f.GetType() == frames.TypeMessage && f.GetSeq() == ack.GetSeq() {
+			got = true
+		}
+		if f.GetType() == frames.TypeSynced && f.GetId() == "resync" {
+			if !f.GetRecovered() || f.GetLastSeq() < ack.GetSeq() {
+				t.Fatalf("synced = %v", f)
+			}
+			break
+		}
+	}
+	if !got {
+		t.Fatal("message sent after the restart never reached the agent")
+	}
+	// Live delivery works again.
+	cust.send(text("later", conv, "later"))
+	ag.await(frames.TypeMessage, hasIDClient("later"))
+}

@@ -1,0 +1,45 @@
+package app_test
+
+import (
+	"fmt"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	"github.com/frontdesk-chat/frontdesk/services/testkit"
+)
+
+// TestCleanShutdown: a gateway stopped while sessions follow conversations (and just replayed
+// them) logs no error: consumers that end with the connection's drain are not failures.
+func TestCleanShutdown(t *testing.T) {
+	t.Parallel()
+	for i := range 3 {
+		t.Run(fmt.Sprint("run", i), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			core, logs := observer.New(zapcore.WarnLevel)
+			e.log = zap.New(zapcore.NewTee(testkit.Logger(t).Core(), core))
+			g := e.gateway()
+			cust, ag, conv := setup(t, e, g, "acme", "sd1", "sda")
+			for j := range 5 {
+				cust.send(text(fmt.Sprint("m", j), conv, "hello"))
+				ag.await(frames.TypeMessage, hasIDClient(fmt.Sprint("m", j)))
+			}
+			// Replays leave ordered consumers behind them as the gateway stops.
+			cust.send(&fd.ClientFrame{Type: frames.TypeSync, Id: "s1", Conv: conv})
+			ag.send(&fd.ClientFrame{Type: frames.TypeSync, Id: "s2", Conv: conv})
+			cust.await(frames.TypeSynced, hasID("s1"))
+			g.stop()
+			for _, l := range logs.All() {
+				if l.Level >= zapcore.ErrorLevel {
+					t.Errorf("logged at shutdown: %s %s %v", l.Level, l.Message, l.ContextMap())
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantOut string
+		wantErr string
+	}{
+		{"version", []string{"gateway", "--version"}, nil, "gateway ", ""},
+		{"missing secret", []string{"gateway"}, nil, "", "gateway.secret"},
+		{"bad duration", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SECRET": "0123456789abcdef",
+			"FRONTDESK_GATEWAY_DEAD_TIMEOUT": "1s", "FRONTDESK_GATEWAY_PING_INTERVAL": "2s"}, "", "gateway.dead_timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			err := run(context.Background(), tc.args, func(k string) string { return tc.env[k] }, &out)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to name %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !strings.HasPrefix(out.String(), tc.wantOut) {
+				t.Fatalf("out = %q, err = %v", out.String(), err)
+			}
+		})
+	}
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Gateway-only load run: an embedded JetStream server, one gateway and the load generator, on
+# loopback. Usage (from the repository root):
+#
+#   gateway/cmd/loadgen/bench.sh idle  [loadgen idle flags]    # e.g. -n 10000 -procs 5
+#   gateway/cmd/loadgen/bench.sh chat  [loadgen chat flags]    # e.g. -customers 1000 -agents 100 -rate 1 -duration 60s
+#
+# Ports: NATS 14222, gateway 18080, ops 19090 (override with NATS_PORT, GW_PORT, OPS_PORT).
+set -euo pipefail
+mode=${1:?idle or chat}; shift
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+bin=$(mktemp -d)
+pids=()
+cleanup() { for ((i=${#pids[@]}-1; i>=0; i--)); do kill "${pids[i]}" 2>/dev/null || true; wait "${pids[i]}" 2>/dev/null || true; done; rm -rf "$bin"; }
+trap cleanup EXIT
+(cd "$root" && go build -o "$bin/" ./gateway/cmd/gateway ./gateway/cmd/loadgen)
+NATS_PORT=${NATS_PORT:-14222} GW_PORT=${GW_PORT:-18080} OPS_PORT=${OPS_PORT:-19090}
+"$bin/loadgen" nats -addr "127.0.0.1:$NATS_PORT" >"$bin/nats.log" 2>&1 & pids+=($!)
+sleep 1
+export FRONTDESK_GATEWAY_SECRET=loadtest-secret-0123456789
+FRONTDESK_NATS_URL="nats://127.0.0.1:$NATS_PORT" FRONTDESK_GATEWAY_LISTEN="127.0.0.1:$GW_PORT" \
+FRONTDESK_OPS_ADDR="127.0.0.1:$OPS_PORT" FRONTDESK_TENANTS_FILE="$root/gateway/cmd/loadgen/tenants.yaml" \
+FRONTDESK_LOG_LEVEL=warn "$bin/gateway" >"$bin/gateway.log" 2>&1 & pids+=($!)
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$OPS_PORT/readyz" >/dev/null && break; sleep 0.2; done
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+args=(-url "http://127.0.0.1:$GW_PORT" -ops "http://127.0.0.1:$OPS_PORT")
+[ "$mode" = chat ] && args+=(-nats "nats://127.0.0.1:$NATS_PORT")
+"$bin/loadgen" "$mode" "${args[@]}" "$@"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

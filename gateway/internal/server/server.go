@@ -1,0 +1,299 @@
+// Package server is the gateway's public HTTP surface: the WebSocket endpoint, the SSE
+// fallback, anonymous visitor tokens and attachments. Authentication and origin checks happen
+// here, before any upgrade; the protocol itself is the session package's.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"path"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/zap"
+
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/metrics"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/session"
+	"github.com/frontdesk-chat/frontdesk/gateway/token"
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+)
+
+// Config configures the HTTP surface.
+type Config struct {
+	// Secret signs and verifies tokens (HS256).
+	Secret []byte
+	// VisitorTTL is the lifetime of anonymous visitor tokens.
+	VisitorTTL time.Duration
+}
+
+// Server serves the public endpoints.
+type Server struct {
+	cfg      Config
+	log      *zap.Logger
+	sessions *session.Manager
+	verifier *token.Verifier
+	metrics  *metrics.Metrics
+	mux      *http.ServeMux
+}
+
+// New creates the server; Handler returns its routes. extra, when not nil, serves everything
+// else (the widget and agent console).
+func New(cfg Config, log *zap.Logger, sessions *session.Manager, m *metrics.Metrics, extra http.Handler) *Server {
+	if cfg.VisitorTTL <= 0 {
+		cfg.VisitorTTL = 24 * time.Hour
+	}
+	s := &Server{cfg: cfg, log: log, sessions: sessions, verifier: token.NewVerifier(cfg.Secret), metrics: m,
+		mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /v1/ws", s.handleWS)
+	s.mux.HandleFunc("POST /v1/visitors", s.handleVisitors)
+	s.mux.HandleFunc("GET /v1/sse", s.handleSSE)
+	s.mux.HandleFunc("POST /v1/sse", s.handleSSEPost)
+	s.mux.HandleFunc("POST /v1/attachments", s.handleUpload)
+	s.mux.HandleFunc("GET /v1/attachments/{id}", s.handleDownload)
+	s.mux.HandleFunc("OPTIONS /v1/", s.handlePreflight)
+	if extra != nil {
+		s.mux.Handle("/", extra)
+	}
+	return s
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// authError is an HTTP refusal with its metric reason.
+type authError struct {
+	status int
+	reason string
+}
+
+func (e *authError) Error() string { return e.reason }
+
+// authenticate checks the request's token, its tenant and the Origin.
+func (s *Server) authenticate(r *http.Request) (*token.Claims, *fd.Tenant, error) {
+	tok := ""
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		tok = strings.TrimPrefix(h, "Bearer ")
+	} else {
+		tok = r.URL.Query().Get("token")
+	}
+	if tok == "" {
+		return nil, nil, &authError{http.StatusUnauthorized, "no_token"}
+	}
+	c, err := s.verifier.Verify(tok)
+	if err != nil {
+		return nil, nil, &authError{http.StatusUnauthorized, "bad_token"}
+	}
+	t, ok := s.sessions.Tenant(c.Tenant)
+	if !ok {
+		return nil, nil, &authError{http.StatusForbidden, "unknown_tenant"}
+	}
+	if !OriginAllowed(r, t.GetAllowedOrigins()) {
+		return nil, nil, &authError{http.StatusForbidden, "origin"}
+	}
+	return c, t, nil
+}
+
+func (s *Server) refuse(w http.ResponseWriter, err error) {
+	var ae *authError
+	if errors.As(err, &ae) {
+		s.metrics.AuthFailures.WithLabelValues(ae.reason).Inc()
+		http.Error(w, http.StatusText(ae.status)+": "+ae.reason, ae.status)
+		return
+	}
+	s.log.Warn("request failed", zap.Error(err))
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+// OriginAllowed reports whether the request's Origin matches one of patterns, as
+// websocket.AcceptOptions.OriginPatterns does: a pattern without "://" matches the host
+// (path.Match syntax, e.g. "*.acme.com"), one with it matches scheme://host. Requests without
+// Origin (not from a browser) and same-origin requests are allowed.
+func OriginAllowed(r *http.Request, patterns []string) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, p := range patterns {
+		target := u.Host
+		if strings.Contains(p, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(target)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// cors allows a permitted cross-origin browser to read the response.
+func cors(w http.ResponseWriter, r *http.Request) {
+	if o := r.Header.Get("Origin"); o != "" {
+		w.Header().Set("Access-Control-Allow-Origin", o)
+		w.Header().Add("Vary", "Origin")
+	}
+}
+
+func (s *Server) handlePreflight(w http.ResponseWriter, r *http.Request) {
+	// Preflights carry no token, so they cannot be checked per tenant; the real request is.
+	cors(w, r)
+	w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
+	w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	w.Header().Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	c, t, err := s.authenticate(r)
+	if err != nil {
+		s.refuse(w, err)
+		return
+	}
+	if s.sessions.Draining() {
+		http.Error(w, "gateway restarting", http.StatusServiceUnavailable)
+		return
+	}
+	lim := session.TenantLimits(t)
+	if s.sessions.UserSessions(c.Tenant, c.Subject) >= lim.MaxConnsPerUser {
+		s.metrics.AuthFailures.WithLabelValues("too_many_connections").Inc()
+		http.Error(w, "too many connections", http.StatusTooManyRequests)
+		return
+	}
+	mode := websocket.CompressionDisabled
+	if t.GetCompression() {
+		mode = websocket.CompressionContextTakeover
+	}
+	tr := &wsTransport{}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:    []string{frames.SubprotocolJSON, frames.SubprotocolProto},
+		OriginPatterns:  t.GetAllowedOrigins(),
+		CompressionMode: mode,
+	})
+	if err != nil {
+		return // Accept wrote the response
+	}
+	conn.SetReadLimit(int64(lim.MaxFrameBytes))
+	tr.c = conn
+	tr.binary = conn.Subprotocol() == frames.SubprotocolProto
+	sess, err := s.sessions.Open(c, t, tr)
+	if err != nil {
+		code := websocket.StatusTryAgainLater
+		if errors.Is(err, session.ErrDraining) {
+			code = websocket.StatusServiceRestart
+		}
+		_ = conn.Close(code, err.Error())
+		runtime.SetFinalizer(conn, nil)
+		return
+	}
+	tr.sess = sess
+	// The connection is served on a goroutine of its own so this handler returns: net/http keeps
+	// the request (headers and all) alive for as long as a handler runs, a few KB per idle
+	// socket.
+	go s.serveWS(conn, sess)
+}
+
+func (s *Server) serveWS(conn *websocket.Conn, sess *session.Session) {
+	// coder/websocket sets a finalizer on Conn, which its internal back-pointers (msgReader.c,
+	// mu.c, ...) make part of a cycle: Go never collects a cycle holding a finalizer, so every
+	// connection's buffers (about 19 KB) would leak. We always close the connection ourselves, so
+	// the finalizer is dropped and the Conn becomes ordinary garbage.
+	defer runtime.SetFinalizer(conn, nil)
+	defer sess.Finish()
+	ctx := context.Background()
+	if err := sess.Start(ctx); err != nil {
+		s.log.Warn("session start", zap.Error(err))
+		_ = conn.Close(websocket.StatusInternalError, "internal error")
+		return
+	}
+	for {
+		_, data, err := conn.Read(ctx)
+		if err != nil {
+			return
+		}
+		sess.Handle(ctx, data)
+	}
+}
+
+// wsTransport adapts a WebSocket to session.Transport.
+type wsTransport struct {
+	c      *websocket.Conn
+	sess   *session.Session
+	binary bool
+	once   sync.Once
+}
+
+func (t *wsTransport) Name() string { return "ws" }
+func (t *wsTransport) Binary() bool { return t.binary }
+
+func (t *wsTransport) Write(ctx context.Context, b []byte) error {
+	typ := websocket.MessageText
+	if t.binary {
+		typ = websocket.MessageBinary
+	}
+	return t.c.Write(ctx, typ, b)
+}
+
+func (t *wsTransport) Close(code int, reason string) {
+	t.once.Do(func() { go t.c.Close(websocket.StatusCode(code), reason) })
+}
+
+func (t *wsTransport) Abort() { t.once.Do(func() {}); _ = t.c.CloseNow() }
+
+func (t *wsTransport) Ping(ctx context.Context) error { return t.c.Ping(ctx) }
+
+type visitorRequest struct {
+	Tenant string `json:"tenant"`
+	Name   string `json:"name"`
+}
+
+type visitorReply struct {
+	Token string `json:"token"`
+	User  string `json:"user"`
+}
+
+func (s *Server) handleVisitors(w http.ResponseWriter, r *http.Request) {
+	cors(w, r)
+	var req visitorRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	t, ok := s.sessions.Tenant(req.Tenant)
+	if !ok || !subjects.ValidToken(req.Tenant) || !t.GetAnonymousVisitors() {
+		s.metrics.AuthFailures.WithLabelValues("visitors_refused").Inc()
+		http.Error(w, "anonymous visitors are not allowed", http.StatusForbidden)
+		return
+	}
+	if !OriginAllowed(r, t.GetAllowedOrigins()) {
+		s.metrics.AuthFailures.WithLabelValues("origin").Inc()
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	name := frames.CleanText(req.Name)
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	user := session.NewID("v_")
+	tok, err := token.Sign(s.cfg.Secret, token.Claims{Subject: user, Tenant: req.Tenant, Role: frames.RoleCustomer, Name: name},
+		s.cfg.VisitorTTL)
+	if err != nil {
+		s.refuse(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(visitorReply{Token: tok, User: user})
+}

@@ -1,0 +1,157 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/session"
+)
+
+// The SSE fallback: GET /v1/sse opens a session whose server frames arrive as Server-Sent
+// Events ("data: <frame JSON>"); client frames are POSTed to /v1/sse. A POST naming a session
+// this gateway holds (?session=s_...) is handled by that session and answered on its stream, in
+// order with everything else; otherwise (load balancers need no stickiness) the POST is handled
+// on its own and answered in the response body, as a JSON array of frames. Same frames, same
+// auth, same recovery (sync) as the WebSocket.
+
+func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
+	cors(w, r)
+	c, t, err := s.authenticate(r)
+	if err != nil {
+		s.refuse(w, err)
+		return
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	tr := &sseTransport{w: w, fl: fl, done: make(chan struct{})}
+	sess, err := s.sessions.Open(c, t, tr)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusTooManyRequests)
+		return
+	}
+	defer sess.Finish()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	ctx := context.WithoutCancel(r.Context())
+	if err := sess.Start(ctx); err != nil {
+		s.log.Warn("sse session start", zap.Error(err))
+		tr.Close(1011, "internal error")
+	}
+	select {
+	case <-r.Context().Done():
+	case <-tr.done:
+	}
+	tr.mu.Lock()
+	tr.ended = true
+	tr.mu.Unlock()
+}
+
+// sseTransport writes frames as events; the session's writer is its only concurrent user,
+// besides Close.
+type sseTransport struct {
+	mu    sync.Mutex
+	w     http.ResponseWriter
+	fl    http.Flusher
+	ended bool
+	once  sync.Once
+	done  chan struct{}
+}
+
+func (t *sseTransport) Name() string { return "sse" }
+func (t *sseTransport) Binary() bool { return false }
+
+func (t *sseTransport) write(parts ...[]byte) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ended {
+		return io.ErrClosedPipe
+	}
+	for _, p := range parts {
+		if _, err := t.w.Write(p); err != nil {
+			return err
+		}
+	}
+	t.fl.Flush()
+	return nil
+}
+
+func (t *sseTransport) Write(_ context.Context, b []byte) error {
+	// Frames are single-line JSON (newlines in text are escaped), so one data line each.
+	return t.write([]byte("data: "), b, []byte("\n\n"))
+}
+
+func (t *sseTransport) Close(code int, reason string) {
+	t.once.Do(func() {
+		b, _ := json.Marshal(map[string]any{"code": code, "reason": reason})
+		_ = t.write([]byte("event: close\ndata: "), b, []byte("\n\n"))
+		close(t.done)
+	})
+}
+
+func (t *sseTransport) Abort() { t.once.Do(func() { close(t.done) }) }
+
+func (t *sseTransport) Ping(context.Context) error { return t.write([]byte(": ping\n\n")) }
+
+// collectTransport gathers a POST's answers.
+type collectTransport struct {
+	mu     sync.Mutex
+	frames []json.RawMessage
+}
+
+func (t *collectTransport) Name() string { return "sse_post" }
+func (t *collectTransport) Binary() bool { return false }
+func (t *collectTransport) Write(_ context.Context, b []byte) error {
+	t.mu.Lock()
+	t.frames = append(t.frames, append(json.RawMessage(nil), b...))
+	t.mu.Unlock()
+	return nil
+}
+func (t *collectTransport) Close(int, string)          {}
+func (t *collectTransport) Abort()                     {}
+func (t *collectTransport) Ping(context.Context) error { return nil }
+
+func (s *Server) handleSSEPost(w http.ResponseWriter, r *http.Request) {
+	cors(w, r)
+	c, t, err := s.authenticate(r)
+	if err != nil {
+		s.refuse(w, err)
+		return
+	}
+	lim := session.TenantLimits(t)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(lim.MaxFrameBytes)))
+	if err != nil {
+		http.Error(w, "frame over "+strconv.Itoa(lim.MaxFrameBytes)+" bytes", http.StatusRequestEntityTooLarge)
+		return
+	}
+	if id := r.URL.Query().Get("session"); id != "" {
+		if sess, ok := s.sessions.Lookup(id); ok && sess.Tenant() == c.Tenant && sess.User() == c.Subject {
+			sess.Handle(context.WithoutCancel(r.Context()), body)
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+	}
+	tr := &collectTransport{}
+	sess := s.sessions.Detached(c, t, tr)
+	sess.Handle(context.WithoutCancel(r.Context()), body)
+	sess.Drain()
+	tr.mu.Lock()
+	out := tr.frames
+	tr.mu.Unlock()
+	if out == nil {
+		out = []json.RawMessage{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}

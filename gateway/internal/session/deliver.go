@@ -1,0 +1,121 @@
+package session
+
+import (
+	"context"
+
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+)
+
+// Conversation event types that change who takes part.
+const (
+	evAssigned    = "assigned"
+	evTransferred = "transferred"
+	evRequeued    = "requeued"
+	evClosed      = "closed"
+)
+
+// Deliver implements hub.Listener. It runs on a hub worker and only queues frames; anything
+// that needs a NATS round trip runs on its own goroutine.
+func (s *Session) Deliver(d *hub.Delivery) {
+	switch d.Kind {
+	case hub.Messages:
+		s.mu.Lock()
+		cs := s.convs[d.Conv]
+		switch {
+		case cs == nil:
+		case cs.syncing > 0:
+			// A replay is running: hold live messages so the client sees seq order.
+			if len(cs.pending) < s.m.cfg.QueueFrames {
+				cs.pending = append(cs.pending, d)
+			} else {
+				cs.overflow = true // the replay goes on from where it stopped
+			}
+		case d.Seq > cs.lastSent:
+			cs.lastSent = d.Seq
+			s.enqueueLocked(d.Encoded(s.binary), frames.TypeMessage)
+		}
+		s.mu.Unlock()
+	case hub.Live, hub.Reads:
+		if d.Frame.GetType() == frames.TypeTyping && d.Frame.GetFrom().GetId() == s.user {
+			return // one's own typing is not news
+		}
+		s.mu.Lock()
+		if s.convs[d.Conv] != nil {
+			s.enqueueLocked(d.Encoded(s.binary), d.Frame.GetType())
+		}
+		s.mu.Unlock()
+	case hub.Overview:
+		s.mu.Lock()
+		s.enqueueLocked(d.Encoded(s.binary), d.Frame.GetType())
+		s.mu.Unlock()
+	case hub.Events:
+		s.onEvent(d.Event, d.Conv)
+	case hub.User:
+		s.onUser(d)
+	case hub.Session:
+		p := d.Presence
+		if p.GetSession() != s.id && p.GetAt().AsTime().After(s.created) {
+			s.Close(frames.CloseSessionReplaced, "session replaced")
+		}
+	}
+}
+
+func (s *Session) onEvent(ev *fd.ConversationEvent, conv string) {
+	if !s.joined(conv) {
+		return
+	}
+	// The customer learns who serves them now: on assignment and on a transfer to an agent
+	// (a transfer to a queue names none, and its state frame says queued).
+	newAgent := ev.GetType() == evAssigned || (ev.GetType() == evTransferred && ev.GetAgent().GetId() != "")
+	if newAgent && s.role == frames.RoleCustomer {
+		s.send(&fd.ServerFrame{Type: frames.TypeAssigned, Conv: conv, Agent: ev.GetAgent(), Customer: ev.GetCustomer(),
+			Queue: ev.GetQueue()})
+	}
+	s.send(&fd.ServerFrame{Type: frames.TypeState, Conv: conv, State: ev.GetState(), Reason: ev.GetReason()})
+	leave := ev.GetType() == evClosed
+	if (ev.GetType() == evTransferred || ev.GetType() == evRequeued) && s.role != frames.RoleCustomer &&
+		ev.GetPreviousAgent().GetId() == s.user && ev.GetAgent().GetId() != s.user {
+		leave = true
+	}
+	if leave {
+		go s.leave(conv)
+	}
+}
+
+// onUser forwards a frame addressed to the user. A frame about a conversation the session does
+// not follow yet (an agent's assignment, a customer's conversation opened in another tab) makes
+// it join first, so nothing sent afterwards is missed; a customer also gets the conversation
+// replayed from the start, since it began elsewhere.
+func (s *Session) onUser(d *hub.Delivery) {
+	f := d.Frame
+	conv := f.GetConv()
+	joinable := f.GetType() == frames.TypeAssigned || (f.GetType() == frames.TypeState && f.GetState() != frames.StateClosed)
+	if conv != "" && joinable && !s.joined(conv) {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), s.m.cfg.RequestTimeout)
+			defer cancel()
+			ok, err := s.m.Participant(ctx, s.tenant, s.user, conv)
+			if err != nil || !ok {
+				return
+			}
+			if err := s.join(conv); err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.enqueueLocked(d.Encoded(s.binary), f.GetType())
+			s.mu.Unlock()
+			if s.role == frames.RoleCustomer {
+				s.replay(ctx, "", conv, 0)
+			}
+		}()
+		return
+	}
+	s.mu.Lock()
+	s.enqueueLocked(d.Encoded(s.binary), f.GetType())
+	s.mu.Unlock()
+	if f.GetType() == frames.TypeState && f.GetState() == frames.StateClosed && conv != "" {
+		go s.leave(conv)
+	}
+}

@@ -1,0 +1,463 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+)
+
+// MaxTextBytes bounds a message's text; longer text is refused with too_large (the frame limit
+// closes the connection; this is the polite limit below it).
+const MaxTextBytes = 32 << 10
+
+// Handle processes one client frame. It runs on the connection's reader goroutine, so a
+// client's frames are handled in order.
+func (s *Session) Handle(ctx context.Context, data []byte) {
+	s.handleMu.Lock()
+	defer s.handleMu.Unlock()
+	s.Alive()
+	f, err := DecodeFrame(s.binary, data)
+	if err != nil {
+		s.m.metrics.FramesIn.WithLabelValues("invalid").Inc()
+		s.sendError(f.GetId(), frames.CodeBadFrame, err.Error())
+		return
+	}
+	s.m.metrics.FramesIn.WithLabelValues(f.GetType()).Inc()
+	if f.GetType() == frames.TypePing {
+		s.send(&fd.ServerFrame{Type: frames.TypePong})
+		return
+	}
+	if !s.allow(f) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*s.m.cfg.RequestTimeout)
+	defer cancel()
+	switch f.GetType() {
+	case frames.TypeSend:
+		err = s.handleSend(ctx, f)
+	case frames.TypeSync:
+		if err = s.access(ctx, f.GetConv(), true); err == nil {
+			s.replay(ctx, f.GetId(), f.GetConv(), f.GetAfter())
+		}
+	case frames.TypeHistory:
+		err = s.handleHistory(ctx, f)
+	case frames.TypeTyping:
+		if err = s.access(ctx, f.GetConv(), false); err == nil {
+			err = s.m.publishProto(subjects.Live(s.tenant, f.GetConv()),
+				&fd.ServerFrame{Type: frames.TypeTyping, Conv: f.GetConv(), From: s.me})
+		}
+	case frames.TypeRead:
+		if err = s.access(ctx, f.GetConv(), false); err == nil {
+			err = s.m.publishProto(subjects.Reads(s.tenant, f.GetConv(), s.user),
+				&fd.ReadPosition{Tenant: s.tenant, Conv: f.GetConv(), User: s.me, Seq: f.GetSeq(), At: now()})
+		}
+	case frames.TypeHandoff:
+		err = s.handleHandoff(ctx, f)
+	case frames.TypeStatus:
+		if s.role == frames.RoleCustomer {
+			err = errForbidden
+			break
+		}
+		err = s.command(ctx, f, subjects.AgentCommands(s.tenant, s.user), &fd.Command{Type: "status",
+			Status: f.GetStatus(), MaxChats: int32(s.claims.Capacity()), AgentSkills: s.claims.Skills})
+	case frames.TypeTransfer:
+		if s.role == frames.RoleCustomer {
+			err = errForbidden
+			break
+		}
+		if (f.GetToAgent() != "" && !subjects.ValidToken(f.GetToAgent())) || (f.GetToQueue() != "" && !subjects.ValidToken(f.GetToQueue())) {
+			s.sendError(f.GetId(), frames.CodeBadFrame, "bad to_agent or to_queue")
+			return
+		}
+		if err = s.access(ctx, f.GetConv(), s.role == frames.RoleSupervisor); err == nil {
+			err = s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), &fd.Command{Type: "transfer",
+				Conv: f.GetConv(), ToAgent: f.GetToAgent(), ToQueue: f.GetToQueue()})
+		}
+	case frames.TypeClose:
+		if err = s.access(ctx, f.GetConv(), s.role == frames.RoleSupervisor); err == nil {
+			err = s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), &fd.Command{Type: "close", Conv: f.GetConv()})
+		}
+	case frames.TypeAccept, frames.TypeDecline:
+		if s.role == frames.RoleCustomer {
+			err = errForbidden
+			break
+		}
+		// An offered conversation has no participant key for the agent yet.
+		var c *fd.Conversation
+		if c, err = s.m.conversation(ctx, s.tenant, f.GetConv()); err == nil {
+			if c == nil {
+				err = errUnknownConv
+				break
+			}
+			err = s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), &fd.Command{Type: f.GetType(), Conv: f.GetConv()})
+		}
+	case frames.TypeAssist:
+		err = s.handleAssist(ctx, f)
+	case frames.TypeLeaveMessage, frames.TypeToBot:
+		err = s.handleNoticeAnswer(ctx, f)
+	}
+	if err != nil {
+		s.fail(f.GetId(), err)
+	}
+}
+
+// DecodeFrame decodes and validates one client frame: protobuf when binary, else JSON. On error
+// the returned frame holds what could be decoded (its id answers the error).
+func DecodeFrame(binary bool, data []byte) (*fd.ClientFrame, error) {
+	f := &fd.ClientFrame{}
+	var err error
+	if binary {
+		err = frames.DecodeProto(data, f)
+	} else {
+		err = frames.DecodeJSON(data, f)
+	}
+	if err == nil {
+		err = frames.Validate(f)
+	}
+	return f, err
+}
+
+// allow applies the connection's and the user's token buckets. Persistent abuse closes the
+// connection with 1008.
+func (s *Session) allow(f *fd.ClientFrame) bool {
+	scope := ""
+	switch {
+	case !s.limiter.Allow():
+		scope = "connection"
+	case !s.userLimiter.Allow():
+		scope = "user"
+	}
+	if scope == "" {
+		s.abuse = 0
+		return true
+	}
+	s.m.metrics.RateLimited.WithLabelValues(scope).Inc()
+	s.abuse++
+	if s.abuse > s.m.cfg.AbuseLimit {
+		s.Close(frames.ClosePolicyViolation, "rate limit exceeded")
+		return false
+	}
+	s.sendError(f.GetId(), frames.CodeRateLimited, "too many frames, slow down")
+	return false
+}
+
+func (s *Session) sendError(id, code, msg string) {
+	s.send(&fd.ServerFrame{Type: frames.TypeError, Id: id, Code: code, Message: msg})
+}
+
+// fail answers a frame with the error code its error maps to.
+func (s *Session) fail(id string, err error) {
+	switch {
+	case errors.Is(err, errUnknownConv):
+		s.sendError(id, frames.CodeUnknownConversation, "unknown conversation")
+	case errors.Is(err, errForbidden):
+		s.sendError(id, frames.CodeForbidden, "not allowed")
+	case errors.Is(err, errTooLarge):
+		s.sendError(id, frames.CodeTooLarge, err.Error())
+	case errors.Is(err, errBadFrame):
+		s.sendError(id, frames.CodeBadFrame, err.Error())
+	default:
+		s.m.log.Warn("frame failed", zap.String("session", s.id), zap.Error(err))
+		s.sendError(id, frames.CodeInternal, "internal error, retry")
+	}
+}
+
+var (
+	errTooLarge = errors.New("too large")
+	errBadFrame = errors.New("bad frame")
+)
+
+func (s *Session) handleSend(ctx context.Context, f *fd.ClientFrame) error {
+	if len(f.GetText()) > MaxTextBytes {
+		return fmt.Errorf("%w: text over %d bytes", errTooLarge, MaxTextBytes)
+	}
+	conv, err := s.conversationFor(ctx, f)
+	if err != nil {
+		return err
+	}
+	kind := f.GetKind()
+	if kind == "" {
+		kind = frames.KindText
+	}
+	att, err := s.m.checkAttachment(ctx, s.tenant, conv, f.GetAttachment())
+	if err != nil {
+		return err
+	}
+	msg := &fd.Message{Id: NewID("m_"), ClientId: f.GetId(), Tenant: s.tenant, Conv: conv, From: s.me, Kind: kind,
+		Text: frames.CleanText(f.GetText()), Attachment: att, CreatedAt: now()}
+	t0 := time.Now()
+	ack, err := s.m.jsPublish(ctx, subjects.Messages(s.tenant, conv), subjects.DedupID(s.tenant, s.user, f.GetId()), msg)
+	if err != nil {
+		return err
+	}
+	s.m.metrics.PublishLatency.Observe(time.Since(t0).Seconds())
+	seq := int64(ack.Sequence)
+	s.send(&fd.ServerFrame{Type: frames.TypeAck, Id: f.GetId(), Conv: conv, Seq: &seq, Ts: frames.Timestamp(t0)})
+	return nil
+}
+
+// conversationFor resolves the conversation of a send or handoff: the named one (checked), or a
+// customer's open one, opened now if there is none.
+func (s *Session) conversationFor(ctx context.Context, f *fd.ClientFrame) (string, error) {
+	if conv := f.GetConv(); conv != "" {
+		return conv, s.access(ctx, conv, false)
+	}
+	if s.role != frames.RoleCustomer {
+		return "", fmt.Errorf("%w: conv is required", errBadFrame)
+	}
+	conv, created, err := s.m.customerConversation(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	if err := s.join(conv); err != nil {
+		return "", err
+	}
+	if created {
+		// Tell the user's other sessions, on every gateway, to follow the new conversation.
+		t, _ := s.m.tenants.Get(s.tenant)
+		state := frames.StateQueued
+		if t.GetBot().GetEnabled() {
+			state = frames.StateBot
+		}
+		if err := s.m.publishProto(subjects.User(s.tenant, s.user),
+			&fd.ServerFrame{Type: frames.TypeState, Conv: conv, State: state, Reason: "opened"}); err != nil {
+			return "", fmt.Errorf("announce conversation: %w", err)
+		}
+	}
+	return conv, nil
+}
+
+func (s *Session) handleHandoff(ctx context.Context, f *fd.ClientFrame) error {
+	if s.role != frames.RoleCustomer {
+		return errForbidden
+	}
+	conv, err := s.conversationFor(ctx, f)
+	if err != nil {
+		return err
+	}
+	return s.command(ctx, f, subjects.ConvCommands(s.tenant, conv), &fd.Command{Type: "handoff", Conv: conv,
+		Reason: "customer", Priority: int32(s.claims.Priority), Language: s.claims.Language, Customer: s.me})
+}
+
+// handleNoticeAnswer turns a customer's answer to a notice (leave a message, back to the
+// assistant) into the dispatcher command of the same name.
+func (s *Session) handleNoticeAnswer(ctx context.Context, f *fd.ClientFrame) error {
+	if s.role != frames.RoleCustomer {
+		return errForbidden
+	}
+	if len(f.GetText()) > MaxTextBytes {
+		return fmt.Errorf("%w: text over %d bytes", errTooLarge, MaxTextBytes)
+	}
+	if err := s.access(ctx, f.GetConv(), false); err != nil {
+		return err
+	}
+	cmd := &fd.Command{Type: f.GetType(), Conv: f.GetConv(), Customer: s.me}
+	if f.GetType() == frames.TypeLeaveMessage {
+		cmd.Text = frames.CleanText(f.GetText())
+	}
+	return s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), cmd)
+}
+
+// command publishes a dispatcher command and acks the frame. A frame id makes the command id,
+// so a retried frame is one command.
+func (s *Session) command(ctx context.Context, f *fd.ClientFrame, subject string, cmd *fd.Command) error {
+	cmd.Tenant = s.tenant
+	cmd.Actor = s.me
+	cmd.At = now()
+	if f.GetId() != "" {
+		cmd.Id = "cmd/" + subjects.DedupID(s.tenant, s.user, f.GetId())
+	} else {
+		cmd.Id = NewID("cmd_")
+	}
+	if _, err := s.m.jsPublish(ctx, subject, cmd.Id, cmd); err != nil {
+		return err
+	}
+	if f.GetId() != "" {
+		s.send(&fd.ServerFrame{Type: frames.TypeAck, Id: f.GetId(), Conv: cmd.GetConv(), Ts: frames.Timestamp(time.Now())})
+	}
+	return nil
+}
+
+func (s *Session) handleHistory(ctx context.Context, f *fd.ClientFrame) error {
+	if err := s.access(ctx, f.GetConv(), true); err != nil {
+		return err
+	}
+	limit := f.GetLimit()
+	if limit <= 0 {
+		limit = frames.DefaultHistoryLimit
+	}
+	limit = min(limit, frames.MaxHistoryLimit)
+	reply, err := s.m.history(ctx, &fd.HistoryRequest{Tenant: s.tenant, Conv: f.GetConv(), Before: f.GetBefore(), Limit: limit})
+	if err != nil {
+		return err
+	}
+	more := reply.GetMore()
+	out := &fd.ServerFrame{Type: frames.TypeHistory, Id: f.GetId(), Conv: f.GetConv(), More: &more,
+		Messages: make([]*fd.ServerFrame, 0, len(reply.GetMessages()))}
+	for _, sm := range reply.GetMessages() {
+		out.Messages = append(out.Messages, frames.MessageFrame(sm.GetMessage(), sm.GetSeq()))
+	}
+	s.send(out)
+	return nil
+}
+
+func (s *Session) handleAssist(ctx context.Context, f *fd.ClientFrame) error {
+	if s.role == frames.RoleCustomer {
+		return errForbidden
+	}
+	if err := s.access(ctx, f.GetConv(), false); err != nil {
+		return err
+	}
+	b, _ := proto.Marshal(&fd.AssistRequest{Tenant: s.tenant, Conv: f.GetConv(), Agent: s.me})
+	msg, err := s.m.nc.RequestWithContext(ctx, subjects.Assist(s.tenant, f.GetConv()), b)
+	if err != nil {
+		return fmt.Errorf("assist: %w", err)
+	}
+	reply := &fd.AssistReply{}
+	if err := proto.Unmarshal(msg.Data, reply); err != nil {
+		return fmt.Errorf("assist reply: %w", err)
+	}
+	if reply.GetError() != "" {
+		return fmt.Errorf("assist: %s", reply.GetError())
+	}
+	s.send(&fd.ServerFrame{Type: frames.TypeSuggestion, Id: f.GetId(), Conv: f.GetConv(), Text: reply.GetText()})
+	return nil
+}
+
+// history asks the persister for a page.
+func (m *Manager) history(ctx context.Context, req *fd.HistoryRequest) (*fd.HistoryReply, error) {
+	b, err := proto.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("marshal history request: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
+	defer cancel()
+	msg, err := m.nc.RequestWithContext(ctx, subjects.HistoryQuery(req.GetTenant()), b)
+	if err != nil {
+		return nil, fmt.Errorf("history request: %w", err)
+	}
+	reply := &fd.HistoryReply{}
+	if err := proto.Unmarshal(msg.Data, reply); err != nil {
+		return nil, fmt.Errorf("history reply: %w", err)
+	}
+	if reply.GetError() != "" {
+		return nil, fmt.Errorf("history: %s", reply.GetError())
+	}
+	return reply, nil
+}
+
+// replay sends a conversation's messages after `after`, then synced. Live messages of the
+// conversation are held meanwhile and released after, in seq order without duplicates.
+func (s *Session) replay(ctx context.Context, id, conv string, after int64) {
+	s.mu.Lock()
+	cs := s.convs[conv]
+	if cs != nil {
+		cs.syncing++
+	}
+	s.mu.Unlock()
+	last, recovered := s.m.replay(ctx, s, conv, after)
+	for recovered && cs != nil {
+		// More live messages came than could be held: replay them from the stream too.
+		s.mu.Lock()
+		again := cs.overflow
+		cs.overflow = false
+		if again {
+			cs.pending = nil
+		}
+		s.mu.Unlock()
+		if !again {
+			break
+		}
+		last, recovered = s.m.replay(ctx, s, conv, last)
+	}
+	s.mu.Lock()
+	if cs != nil {
+		cs.syncing--
+		cs.lastSent = max(cs.lastSent, last)
+		if cs.syncing == 0 {
+			for _, d := range cs.pending {
+				if d.Seq > cs.lastSent {
+					cs.lastSent = d.Seq
+					s.enqueueLocked(d.Encoded(s.binary), frames.TypeMessage)
+				}
+			}
+			cs.pending = nil
+		}
+	}
+	s.enqueueLocked(s.encode(&fd.ServerFrame{Type: frames.TypeSynced, Id: id, Conv: conv, LastSeq: &last,
+		Recovered: &recovered}), frames.TypeSynced)
+	s.mu.Unlock()
+}
+
+// replay sends the messages of conv after `after` to s: first what the stream no longer holds,
+// from the record, then the rest from the stream. It returns the last sequence sent and whether
+// everything was; it stops at the first gap it cannot fill so the client can resume from last.
+func (m *Manager) replay(ctx context.Context, s *Session, conv string, after int64) (last int64, recovered bool) {
+	last = after
+	end, err := m.lastSeqOf(ctx, s.tenant, conv)
+	if err != nil {
+		m.log.Warn("sync: last sequence", zap.Error(err))
+		return last, false
+	}
+	if end <= after {
+		return last, true
+	}
+	info, err := m.msgs.Info(ctx)
+	if err != nil {
+		m.log.Warn("sync: stream info", zap.Error(err))
+		return last, false
+	}
+	first := int64(info.State.FirstSeq)
+	emit := func(msg *fd.Message, seq int64) {
+		msg.Conv = conv
+		f := frames.MessageFrame(msg, seq)
+		s.mu.Lock()
+		s.enqueueLocked(s.encode(f), frames.TypeMessage)
+		s.mu.Unlock()
+		last = seq
+	}
+	for last+1 < first {
+		reply, err := m.history(ctx, &fd.HistoryRequest{Tenant: s.tenant, Conv: conv, After: last, Limit: frames.MaxHistoryLimit})
+		if err != nil {
+			m.log.Warn("sync: record unreachable", zap.String("conv", conv), zap.Error(err))
+			return last, false
+		}
+		for _, sm := range reply.GetMessages() {
+			if sm.GetSeq() <= last {
+				continue
+			}
+			if sm.GetSeq() >= first {
+				break
+			}
+			emit(sm.GetMessage(), sm.GetSeq())
+		}
+		s.waitQueue(ctx)
+		if !reply.GetMore() || len(reply.GetMessages()) == 0 {
+			break
+		}
+		if reply.GetMessages()[len(reply.GetMessages())-1].GetSeq() >= first {
+			break
+		}
+	}
+	if last >= end {
+		return last, true
+	}
+	err = hub.ReadStream(ctx, m.js, subjects.Messages(s.tenant, conv), last, end, func(msg *fd.Message, seq int64) {
+		emit(msg, seq)
+		s.waitQueue(ctx)
+	})
+	if err != nil {
+		m.log.Warn("sync: stream", zap.String("conv", conv), zap.Error(err))
+		return last, false
+	}
+	return last, true
+}

@@ -1,0 +1,459 @@
+// Package session is the gateway's protocol engine: one Session per client connection, whatever
+// the transport (WebSocket or SSE), and the Manager that registers sessions, shares NATS
+// subscriptions between them (through the hub) and runs one janitor for heartbeats, token
+// expiry and dead connections instead of timers per connection.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/metrics"
+	"github.com/frontdesk-chat/frontdesk/gateway/token"
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+)
+
+// Tenants looks up live tenant settings. Unknown tenants are refused.
+type Tenants interface {
+	Get(id string) (*fd.Tenant, bool)
+}
+
+// Config tunes sessions. Zero fields take the defaults of DefaultConfig.
+type Config struct {
+	// GatewayID names this gateway instance in presence heartbeats.
+	GatewayID string
+	// QueueFrames bounds a connection's outbound queue in frames; a client that lets it fill
+	// is disconnected.
+	QueueFrames int
+	// QueueBytes bounds a connection's outbound queue in bytes.
+	QueueBytes int
+	// PingInterval is how often the server pings an idle connection.
+	PingInterval time.Duration
+	// DeadTimeout closes a connection that showed no sign of life for this long.
+	DeadTimeout time.Duration
+	// PresenceTTL is the ttl_s of presence heartbeats; they are sent every third of it.
+	PresenceTTL time.Duration
+	// WriteTimeout bounds one write to a socket.
+	WriteTimeout time.Duration
+	// RequestTimeout bounds NATS requests (persister, aibridge) and JetStream publishes.
+	RequestTimeout time.Duration
+	// AbuseLimit is the number of consecutive rate-limited frames before close 1008.
+	AbuseLimit int
+	// JanitorEvery is the janitor's tick; each tick visits one of janitorSlots slices of the
+	// sessions, so every session is looked at every janitorSlots ticks and the pings and
+	// heartbeats of many sessions are spread instead of sent in bursts that delay messages.
+	JanitorEvery time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		QueueFrames:    512,
+		QueueBytes:     1 << 20,
+		PingInterval:   10 * time.Second,
+		DeadTimeout:    30 * time.Second,
+		PresenceTTL:    30 * time.Second,
+		WriteTimeout:   10 * time.Second,
+		RequestTimeout: 5 * time.Second,
+		AbuseLimit:     10,
+		JanitorEvery:   100 * time.Millisecond,
+	}
+}
+
+func (c *Config) fill() {
+	d := DefaultConfig()
+	if c.QueueFrames <= 0 {
+		c.QueueFrames = d.QueueFrames
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = d.QueueBytes
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = d.PingInterval
+	}
+	if c.DeadTimeout <= 0 {
+		c.DeadTimeout = d.DeadTimeout
+	}
+	if c.PresenceTTL <= 0 {
+		c.PresenceTTL = d.PresenceTTL
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.AbuseLimit <= 0 {
+		c.AbuseLimit = d.AbuseLimit
+	}
+	if c.JanitorEvery <= 0 {
+		c.JanitorEvery = d.JanitorEvery
+	}
+	if c.GatewayID == "" {
+		c.GatewayID = "gw_" + rand.Text()[:10]
+	}
+}
+
+// Limits are a tenant's limits with defaults applied.
+type Limits struct {
+	MaxFrameBytes   int
+	PerSecond       float64
+	Burst           int
+	UserPerSecond   float64
+	MaxConnsPerUser int
+}
+
+// TenantLimits applies the documented defaults to a tenant's limits.
+func TenantLimits(t *fd.Tenant) Limits {
+	l := t.GetLimits()
+	out := Limits{
+		MaxFrameBytes:   int(l.GetMaxFrameBytes()),
+		PerSecond:       l.GetMessagesPerSecond(),
+		Burst:           int(l.GetBurst()),
+		UserPerSecond:   l.GetUserMessagesPerSecond(),
+		MaxConnsPerUser: int(l.GetMaxConnectionsPerUser()),
+	}
+	if out.MaxFrameBytes <= 0 {
+		out.MaxFrameBytes = 64 << 10
+	}
+	if out.PerSecond <= 0 {
+		out.PerSecond = 10
+	}
+	if out.Burst <= 0 {
+		out.Burst = 20
+	}
+	if out.UserPerSecond <= 0 {
+		out.UserPerSecond = 20
+	}
+	if out.MaxConnsPerUser <= 0 {
+		out.MaxConnsPerUser = 10
+	}
+	return out
+}
+
+// Manager registers sessions and holds what they share.
+type Manager struct {
+	cfg     Config
+	log     *zap.Logger
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	hub     *hub.Hub
+	tenants Tenants
+	metrics *metrics.Metrics
+
+	msgs   jetstream.Stream
+	kvConv jetstream.KeyValue
+	kvPart jetstream.KeyValue
+	kvOpen jetstream.KeyValue
+
+	objMu sync.Mutex
+	obj   jetstream.ObjectStore
+
+	draining atomic.Bool
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+	users    map[string]*userState // tenant/user
+	idle     chan struct{}         // closed when sessions becomes empty while draining
+}
+
+type userState struct {
+	sessions []*Session
+	limiter  *rate.Limiter
+}
+
+// New creates a Manager. The streams and buckets of the contract must exist.
+func New(ctx context.Context, cfg Config, log *zap.Logger, nc *nats.Conn, h *hub.Hub, tenants Tenants, m *metrics.Metrics) (*Manager, error) {
+	cfg.fill()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	mg := &Manager{cfg: cfg, log: log, nc: nc, js: js, hub: h, tenants: tenants, metrics: m,
+		sessions: map[string]*Session{}, users: map[string]*userState{}}
+	if mg.msgs, err = js.Stream(ctx, subjects.StreamMessages); err != nil {
+		return nil, fmt.Errorf("stream %s: %w", subjects.StreamMessages, err)
+	}
+	for _, b := range []struct {
+		name string
+		kv   *jetstream.KeyValue
+	}{{subjects.BucketConversations, &mg.kvConv}, {subjects.BucketParticipants, &mg.kvPart}, {subjects.BucketOpen, &mg.kvOpen}} {
+		if *b.kv, err = js.KeyValue(ctx, b.name); err != nil {
+			return nil, fmt.Errorf("kv %s: %w", b.name, err)
+		}
+	}
+	return mg, nil
+}
+
+// Config returns the effective configuration.
+func (m *Manager) Config() Config { return m.cfg }
+
+// Tenant returns a tenant's settings.
+func (m *Manager) Tenant(id string) (*fd.Tenant, bool) { return m.tenants.Get(id) }
+
+// JetStream returns the manager's JetStream handle (attachments).
+func (m *Manager) JetStream() jetstream.JetStream { return m.js }
+
+// ErrTooManyConnections is returned by Open when the user has max_connections_per_user sessions
+// on this gateway.
+var ErrTooManyConnections = errors.New("too many connections for this user")
+
+// ErrDraining is returned by Open while the gateway shuts down.
+var ErrDraining = errors.New("gateway is shutting down")
+
+// Sessions returns the number of open sessions.
+func (m *Manager) Sessions() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.sessions)
+}
+
+// Lookup returns an open session by id.
+func (m *Manager) Lookup(id string) (*Session, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.sessions[id]
+	return s, ok
+}
+
+func userKey(tenant, user string) string { return tenant + "/" + user }
+
+// Open registers a session for an authenticated user on transport tr and returns it; Start
+// must follow. It refuses users over their connection limit and everything while draining.
+func (m *Manager) Open(c *token.Claims, t *fd.Tenant, tr Transport) (*Session, error) {
+	if m.draining.Load() {
+		return nil, ErrDraining
+	}
+	lim := TenantLimits(t)
+	s := newSession(m, c, t, lim, tr)
+	k := userKey(c.Tenant, c.Subject)
+	m.mu.Lock()
+	u := m.users[k]
+	if u == nil {
+		u = &userState{limiter: rate.NewLimiter(rate.Limit(lim.UserPerSecond), lim.Burst)}
+		m.users[k] = u
+	}
+	if len(u.sessions) >= lim.MaxConnsPerUser {
+		if len(u.sessions) == 0 {
+			delete(m.users, k)
+		}
+		m.mu.Unlock()
+		return nil, ErrTooManyConnections
+	}
+	u.sessions = append(u.sessions, s)
+	s.userLimiter = u.limiter
+	m.sessions[s.id] = s
+	m.mu.Unlock()
+	m.metrics.Connections.WithLabelValues(c.Role, tr.Name()).Inc()
+	return s, nil
+}
+
+// UserSessions returns the number of sessions the user has on this gateway.
+func (m *Manager) UserSessions(tenant, user string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if u := m.users[userKey(tenant, user)]; u != nil {
+		return len(u.sessions)
+	}
+	return 0
+}
+
+func (m *Manager) unregister(s *Session) {
+	k := userKey(s.tenant, s.user)
+	m.mu.Lock()
+	if _, ok := m.sessions[s.id]; !ok {
+		m.mu.Unlock()
+		return
+	}
+	delete(m.sessions, s.id)
+	if u := m.users[k]; u != nil {
+		for i, x := range u.sessions {
+			if x == s {
+				u.sessions = append(u.sessions[:i], u.sessions[i+1:]...)
+				break
+			}
+		}
+		if len(u.sessions) == 0 {
+			delete(m.users, k)
+		}
+	}
+	if len(m.sessions) == 0 && m.idle != nil {
+		close(m.idle)
+		m.idle = nil
+	}
+	m.mu.Unlock()
+	m.metrics.Connections.WithLabelValues(s.role, s.tr.Name()).Dec()
+}
+
+func (m *Manager) snapshot() []*Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Run runs the janitor until ctx is done: pings, dead-connection detection, token expiry and
+// presence heartbeats for every session, from one goroutine.
+func (m *Manager) Run(ctx context.Context) error {
+	t := time.NewTicker(m.cfg.JanitorEvery)
+	defer t.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			m.tick(now, n%janitorSlots)
+		}
+	}
+}
+
+// janitorSlots is the number of slices the janitor visits in turn.
+const janitorSlots = 10
+
+func (m *Manager) slot(slot int) []*Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*Session
+	for _, s := range m.sessions {
+		if s.slot == slot {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (m *Manager) tick(now time.Time, slot int) {
+	nowNs := now.UnixNano()
+	beat := int64(m.cfg.PresenceTTL / 3)
+	for _, s := range m.slot(slot) {
+		switch {
+		case !s.exp.IsZero() && now.After(s.exp):
+			s.Close(frames.CloseTokenExpired, "token expired")
+			continue
+		case nowNs-s.lastSeen.Load() > int64(m.cfg.DeadTimeout):
+			s.abort("dead connection")
+			continue
+		}
+		if nowNs-s.lastPing >= int64(m.cfg.PingInterval) {
+			s.lastPing = nowNs
+			go s.ping()
+		}
+		if nowNs-s.lastBeat >= beat {
+			s.lastBeat = nowNs
+			s.publishPresence(true)
+		}
+	}
+}
+
+// Shutdown closes every session with 1012 (clients reconnect elsewhere and sync) and waits for
+// them to end or ctx to expire. New sessions are refused from the first call.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.draining.Store(true)
+	m.mu.Lock()
+	var idle chan struct{}
+	if len(m.sessions) > 0 {
+		idle = make(chan struct{})
+		m.idle = idle
+	}
+	m.mu.Unlock()
+	if idle == nil {
+		return nil
+	}
+	for _, s := range m.snapshot() {
+		s.Close(frames.CloseRestarting, "gateway restarting")
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		for _, s := range m.snapshot() {
+			s.abort("shutdown deadline")
+		}
+		return fmt.Errorf("sessions still open at shutdown deadline: %w", ctx.Err())
+	}
+}
+
+// Draining reports whether Shutdown started.
+func (m *Manager) Draining() bool { return m.draining.Load() }
+
+func (m *Manager) publishProto(subject string, msg proto.Message) error {
+	b, err := proto.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("marshal for %s: %w", subject, err)
+	}
+	return m.nc.Publish(subject, b)
+}
+
+func (m *Manager) jsPublish(ctx context.Context, subject, msgID string, msg proto.Message) (*jetstream.PubAck, error) {
+	b, err := proto.Marshal(msg)
+	if err != nil {
+		return nil, fmt.Errorf("marshal for %s: %w", subject, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
+	defer cancel()
+	ack, err := m.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: b,
+		Header: nats.Header{jetstream.MsgIDHeader: []string{msgID}}})
+	if err != nil {
+		return nil, fmt.Errorf("publish %s: %w", subject, err)
+	}
+	return ack, nil
+}
+
+func now() *timestamppb.Timestamp { return timestamppb.Now() }
+
+// Detached returns a session that is not registered and subscribes to nothing: it answers the
+// frames given to Handle (an SSE POST that reached a gateway not holding the stream). Call Drain
+// after Handle, then Finish is not needed.
+func (m *Manager) Detached(c *token.Claims, t *fd.Tenant, tr Transport) *Session {
+	lim := TenantLimits(t)
+	s := newSession(m, c, t, lim, tr)
+	s.started = true
+	s.detached = true
+	m.mu.Lock()
+	if u := m.users[userKey(c.Tenant, c.Subject)]; u != nil {
+		s.userLimiter = u.limiter
+	}
+	m.mu.Unlock()
+	if s.userLimiter == nil {
+		s.userLimiter = rate.NewLimiter(rate.Limit(lim.UserPerSecond), lim.Burst)
+	}
+	return s
+}
+
+// TenantChanged applies a tenant change to open sessions (tenants.Store.OnChange): new limits
+// apply at once, and a deleted tenant's sessions are closed with 1008, since an unknown tenant
+// is refused. It does not block.
+func (m *Manager) TenantChanged(id string, t *fd.Tenant) {
+	for _, s := range m.snapshot() {
+		if s.tenant != id {
+			continue
+		}
+		if t == nil {
+			s.Close(frames.ClosePolicyViolation, "tenant removed")
+			continue
+		}
+		lim := TenantLimits(t)
+		s.limiter.SetLimit(rate.Limit(lim.PerSecond))
+		s.limiter.SetBurst(lim.Burst)
+		s.userLimiter.SetLimit(rate.Limit(lim.UserPerSecond))
+		s.userLimiter.SetBurst(lim.Burst)
+	}
+}

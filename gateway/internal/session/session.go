@@ -1,0 +1,364 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	mrand "math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
+	"github.com/frontdesk-chat/frontdesk/gateway/token"
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+)
+
+// Transport is a client connection as a session sees it.
+type Transport interface {
+	// Name is the transport's metric label: ws or sse.
+	Name() string
+	// Binary reports whether frames are protobuf (subprotocol frontdesk.v1.proto).
+	Binary() bool
+	// Write sends one encoded frame.
+	Write(ctx context.Context, frame []byte) error
+	// Close ends the connection with a close code; it must not block and may be called more
+	// than once.
+	Close(code int, reason string)
+	// Abort drops the connection without a close handshake.
+	Abort()
+	// Ping checks the peer is alive (WebSocket ping; SSE comment).
+	Ping(ctx context.Context) error
+}
+
+// NewID returns prefix followed by 20 random base32 characters (c_, m_, s_, v_, att_ ids).
+func NewID(prefix string) string { return prefix + rand.Text()[:20] }
+
+// Session is one client connection.
+type Session struct {
+	m       *Manager
+	id      string
+	claims  *token.Claims
+	tenant  string
+	user    string
+	role    string
+	me      *fd.Participant
+	created time.Time
+	exp     time.Time
+	single  bool
+	tr      Transport
+	binary  bool
+
+	limiter     *rate.Limiter
+	userLimiter *rate.Limiter
+	handleMu    sync.Mutex // serialises Handle (SSE POSTs may arrive concurrently)
+	abuse       int        // consecutive rate-limited frames, under handleMu
+	detached    bool       // answers frames only: never subscribes (SSE POST elsewhere)
+
+	lastSeen atomic.Int64 // unix nanos of the last sign of life
+	slot     int          // janitor slice
+	lastPing int64        // janitor only
+	lastBeat int64        // janitor only
+
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	writing  bool
+	queue    [][]byte
+	queued   int
+	convs    map[string]*convState
+	userSubs []string // subjects of user-level subscriptions
+
+	closeCode   int // a close asked for, sent once the queue is written
+	closeReason string
+}
+
+// convState is what a session knows of one conversation it takes part in.
+type convState struct {
+	lastSent int64
+	syncing  int
+	pending  []*hub.Delivery
+	overflow bool // live messages were dropped from pending during a replay
+}
+
+func newSession(m *Manager, c *token.Claims, t *fd.Tenant, lim Limits, tr Transport) *Session {
+	s := &Session{
+		m: m, id: NewID("s_"), claims: c, tenant: c.Tenant, user: c.Subject, role: c.Role,
+		me:      &fd.Participant{Id: c.Subject, Role: c.Role, Name: c.Name},
+		created: time.Now(), exp: c.Expiry(), single: t.GetSingleSession(), tr: tr, binary: tr.Binary(),
+		limiter: rate.NewLimiter(rate.Limit(lim.PerSecond), lim.Burst),
+		convs:   map[string]*convState{},
+	}
+	s.lastSeen.Store(s.created.UnixNano())
+	// Random phases spread the pings and heartbeats of sessions opened together.
+	s.slot = mrand.IntN(janitorSlots)
+	s.lastPing = s.created.UnixNano() - mrand.Int64N(int64(m.cfg.PingInterval))
+	s.lastBeat = s.created.UnixNano() - mrand.Int64N(int64(m.cfg.PresenceTTL/3))
+	return s
+}
+
+// ID returns the session id (s_...).
+func (s *Session) ID() string { return s.id }
+
+// User returns the session's user id.
+func (s *Session) User() string { return s.user }
+
+// Tenant returns the session's tenant id.
+func (s *Session) Tenant() string { return s.tenant }
+
+// Alive records a sign of life (a frame or a pong).
+func (s *Session) Alive() { s.lastSeen.Store(time.Now().UnixNano()) }
+
+// Start subscribes the session, sends welcome and announces the session. Frames that arrive
+// meanwhile are held so welcome is always first.
+func (s *Session) Start(ctx context.Context) error {
+	m := s.m
+	subs := []struct {
+		kind hub.Kind
+		subj string
+	}{{hub.User, subjects.User(s.tenant, s.user)}}
+	if s.single {
+		subs = append(subs, struct {
+			kind hub.Kind
+			subj string
+		}{hub.Session, subjects.Session(s.tenant, s.user)})
+	}
+	if s.role != frames.RoleCustomer {
+		subs = append(subs, struct {
+			kind hub.Kind
+			subj string
+		}{hub.Overview, subjects.Overview(s.tenant)})
+	}
+	for _, sub := range subs {
+		if err := m.hub.Subscribe(sub.kind, sub.subj, "", s); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.userSubs = append(s.userSubs, sub.subj)
+		s.mu.Unlock()
+	}
+	summaries, err := m.openConversations(ctx, s)
+	if err != nil {
+		return err
+	}
+	for _, cs := range summaries {
+		if err := s.join(cs.GetConv()); err != nil {
+			return err
+		}
+	}
+	// last_seq is read after subscribing, so nothing falls between it and live delivery.
+	for _, cs := range summaries {
+		last, err := m.lastSeqOf(ctx, s.tenant, cs.GetConv())
+		if err != nil {
+			return err
+		}
+		cs.LastSeq = &last
+	}
+	if summaries == nil {
+		summaries = []*fd.ConversationSummary{}
+	} else {
+		m.unread(ctx, s, summaries)
+	}
+	welcome := s.encode(&fd.ServerFrame{Type: frames.TypeWelcome, Session: s.id, User: s.user, Role: s.role,
+		Tenant: s.tenant, Conversations: summaries})
+	s.mu.Lock()
+	s.queue = append([][]byte{welcome}, s.queue...)
+	s.queued += len(welcome)
+	s.started = true
+	s.kick()
+	s.mu.Unlock()
+	m.metrics.FramesOut.WithLabelValues(frames.TypeWelcome).Inc()
+	if s.single {
+		_ = m.publishProto(subjects.Session(s.tenant, s.user), s.presence(true))
+	}
+	s.publishPresence(true)
+	return nil
+}
+
+// Finish releases everything the session holds; the transport calls it once its connection
+// ended.
+func (s *Session) Finish() {
+	s.mu.Lock()
+	s.closed = true
+	s.queue = nil
+	convs := make([]string, 0, len(s.convs))
+	for c := range s.convs {
+		convs = append(convs, c)
+	}
+	s.convs = map[string]*convState{}
+	userSubs := s.userSubs
+	s.userSubs = nil
+	s.mu.Unlock()
+	for _, c := range convs {
+		s.unsubscribeConv(c)
+	}
+	for _, subj := range userSubs {
+		s.m.hub.Unsubscribe(subj, s)
+	}
+	s.m.unregister(s)
+	s.publishPresence(false)
+}
+
+// Close closes the connection with code once what is already queued is written (an error
+// frame explaining a policy close, say); Finish follows when the connection ends.
+func (s *Session) Close(code int, reason string) {
+	s.mu.Lock()
+	if s.closed || s.closeCode != 0 {
+		s.mu.Unlock()
+		return
+	}
+	s.closeCode, s.closeReason = code, reason
+	if s.writing || (s.started && len(s.queue) > 0) {
+		s.mu.Unlock()
+		return // the writer closes when done
+	}
+	s.mu.Unlock()
+	s.tr.Close(code, reason)
+}
+
+func (s *Session) abort(reason string) {
+	s.m.log.Debug("aborting session", zap.String("session", s.id), zap.String("reason", reason))
+	s.tr.Abort()
+}
+
+func (s *Session) ping() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.m.cfg.PingInterval)
+	defer cancel()
+	if err := s.tr.Ping(ctx); err == nil {
+		s.Alive()
+	}
+}
+
+func (s *Session) presence(online bool) *fd.SessionPresence {
+	return &fd.SessionPresence{Tenant: s.tenant, User: s.user, Session: s.id, Role: s.role, Name: s.claims.Name,
+		Gateway: s.m.cfg.GatewayID, Skills: s.claims.Skills, MaxChats: int32(s.claims.Capacity()), Online: online,
+		TtlS: int32(s.m.cfg.PresenceTTL / time.Second), At: now(), Language: s.claims.Language,
+		Priority: int32(s.claims.Priority)}
+}
+
+func (s *Session) publishPresence(online bool) {
+	if err := s.m.publishProto(subjects.Presence(s.tenant, s.user), s.presence(online)); err != nil {
+		s.m.log.Debug("presence", zap.Error(err))
+	}
+}
+
+// encode encodes a frame for this session's subprotocol.
+func (s *Session) encode(f *fd.ServerFrame) []byte {
+	if s.binary {
+		b, _ := frames.AppendProto(nil, f)
+		return b
+	}
+	return frames.AppendJSON(nil, f)
+}
+
+// send queues a frame made for this session only.
+func (s *Session) send(f *fd.ServerFrame) {
+	s.mu.Lock()
+	s.enqueueLocked(s.encode(f), f.GetType())
+	s.mu.Unlock()
+}
+
+// enqueueLocked queues an encoded frame; a full queue disconnects the client, which is too slow
+// to read, rather than let it hold memory or anyone else back.
+func (s *Session) enqueueLocked(b []byte, typ string) {
+	if s.closed || s.closeCode != 0 {
+		return
+	}
+	if len(s.queue) >= s.m.cfg.QueueFrames || s.queued+len(b) > s.m.cfg.QueueBytes {
+		s.closed = true
+		s.queue = nil
+		s.m.metrics.Drops.WithLabelValues("slow_client").Inc()
+		go s.tr.Abort()
+		return
+	}
+	s.queue = append(s.queue, b)
+	s.queued += len(b)
+	s.m.metrics.FramesOut.WithLabelValues(typ).Inc()
+	if s.started {
+		s.kick()
+	}
+}
+
+// kick starts the writer if it is not running. The writer lives only while there is something
+// to write, so an idle connection costs no goroutine of its own.
+func (s *Session) kick() {
+	if s.writing || len(s.queue) == 0 {
+		return
+	}
+	s.writing = true
+	go s.write()
+}
+
+func (s *Session) write() {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 || s.closed {
+			s.writing = false
+			code, reason := s.closeCode, s.closeReason
+			closed := s.closed
+			s.mu.Unlock()
+			if code != 0 && !closed {
+				s.tr.Close(code, reason)
+			}
+			return
+		}
+		batch := s.queue
+		s.queue = nil
+		s.queued = 0
+		s.mu.Unlock()
+		for _, b := range batch {
+			ctx, cancel := context.WithTimeout(context.Background(), s.m.cfg.WriteTimeout)
+			err := s.tr.Write(ctx, b)
+			cancel()
+			if err != nil {
+				s.mu.Lock()
+				s.writing = false
+				s.closed = true
+				s.mu.Unlock()
+				s.tr.Abort()
+				return
+			}
+		}
+	}
+}
+
+// QueueLen returns the number of queued frames (tests, flow control).
+func (s *Session) QueueLen() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// waitQueue waits until the queue is at most half full, for long replays.
+func (s *Session) waitQueue(ctx context.Context) {
+	for {
+		s.mu.Lock()
+		n, closed := len(s.queue), s.closed
+		s.mu.Unlock()
+		if closed || n < s.m.cfg.QueueFrames/2 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// Drain waits until everything queued was written.
+func (s *Session) Drain() {
+	for {
+		s.mu.Lock()
+		done := len(s.queue) == 0 && !s.writing
+		s.mu.Unlock()
+		if done {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}

@@ -1,0 +1,773 @@
+// The agent console: sign in with a token, set availability, work assigned conversations.
+
+import { isImage, upload } from '../core/attach.js';
+import { Client, newId } from '../core/client.js';
+import { Conversations } from '../core/convs.js';
+import { clear, enterToSend, h, icon } from '../core/dom.js';
+import { pickLang, translator } from '../core/i18n.js';
+import { claims, expired } from '../core/jwt.js';
+import { Announcer, MessageList } from '../core/messages.js';
+
+const TOKEN_KEY = 'fd:agent:token';
+const STATUS_KEY = 'fd:agent:status';
+const TYPING_SEND_MS = 3000;
+const TYPING_SHOW_MS = 6000;
+const LATE_REPLY_S = 120;
+
+const t = translator(pickLang(new URLSearchParams(location.search).get('lang')));
+document.documentElement.lang = t.lang;
+document.title = t('consoleTitle');
+
+class Console {
+  constructor(root) {
+    this.root = root;
+    this.token = '';
+    this.me = null;
+    /** @type {Map<string, {conv:string, customer:object, summary:string, state:string, openedAt:number,
+     *   ended:string, typingUntil:number, draft:string, unreadBase:number|null}>} */
+    this.items = new Map();
+    this.order = [];
+    this.offers = new Map();
+    this.current = '';
+    this.presence = null;
+    this.status = sessionStorage.getItem(STATUS_KEY) || 'away';
+    this.lastTypingSent = 0;
+    this.file = null;
+    this.announcer = new Announcer();
+  }
+
+  // ---- sign in -----------------------------------------------------------------------------
+
+  boot() {
+    const m = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
+    if (m) {
+      localStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+      history.replaceState(null, '', location.pathname + location.search);
+    }
+    const tok = localStorage.getItem(TOKEN_KEY) || '';
+    if (this.validToken(tok)) this.signIn(tok);
+    else this.showSignIn(tok ? t('badToken') : '');
+    this.root.setAttribute('aria-busy', 'false');
+  }
+
+  validToken(tok) {
+    const c = claims(tok);
+    return !!c && !!c.sub && (c.role === 'agent' || c.role === 'supervisor') && !expired(tok, 0);
+  }
+
+  showSignIn(error) {
+    this.client?.stop();
+    this.client = null;
+    clear(this.root);
+    const ta = h('textarea', { id: 'token', class: 'token-input', rows: '5', spellcheck: 'false', autocomplete: 'off', required: true,
+      placeholder: 'eyJhbGciOi…' });
+    const err = h('p', { class: 'error', role: 'alert' }, error || '');
+    const form = h('form', { class: 'signin-card', onsubmit: (ev) => {
+      ev.preventDefault();
+      const tok = ta.value.trim();
+      if (!this.validToken(tok)) {
+        err.textContent = t('badToken');
+        ta.focus();
+        return;
+      }
+      localStorage.setItem(TOKEN_KEY, tok);
+      this.signIn(tok);
+    } },
+    h('div', { class: 'logo', 'aria-hidden': 'true' }, icon('chat', 26)),
+    h('h1', null, t('consoleTitle')),
+    h('p', { class: 'muted' }, t('signInHelp')),
+    h('label', { for: 'token' }, t('token')), ta, err,
+    h('button', { class: 'btn primary wide', type: 'submit' }, t('signIn')));
+    this.root.append(h('main', { class: 'signin' }, form));
+    ta.focus();
+  }
+
+  signOut() {
+    localStorage.removeItem(TOKEN_KEY);
+    location.reload();
+  }
+
+  signIn(tok) {
+    this.token = tok;
+    this.me = claims(tok);
+    this.build();
+    this.client = new Client({
+      base: location.origin,
+      transport: new URLSearchParams(location.search).get('transport') || '',
+      getToken: async (fresh) => {
+        if (fresh || !this.validToken(this.token)) {
+          localStorage.removeItem(TOKEN_KEY);
+          this.showSignIn(t('badToken'));
+          throw new Error('token expired');
+        }
+        return this.token;
+      },
+      onFrame: (f) => this.onFrame(f),
+      onState: (s) => this.renderConn(s),
+    });
+    this.convs = new Conversations({
+      client: this.client,
+      store: null,
+      onChange: (conv, what, e) => this.onConvChange(conv, what, e),
+    });
+    this.client.start();
+    setInterval(() => this.tick(), 1000);
+  }
+
+  // ---- layout ------------------------------------------------------------------------------
+
+  build() {
+    clear(this.root);
+    const name = this.me?.name || this.me?.sub || '';
+    this.statusBtn = h('button', { class: 'switch', type: 'button', role: 'switch', 'aria-checked': 'false',
+      'aria-label': t('availability'), onclick: () => this.setStatus(this.status === 'available' ? 'away' : 'available') },
+    h('span', { class: 'knob', 'aria-hidden': 'true' }), h('span', { class: 'switch-label' }));
+    this.notifyBtn = h('button', { class: 'icon-btn', type: 'button', 'aria-label': t('notifications'), title: t('notifications'),
+      onclick: () => this.askNotifications() }, icon('bell', 18));
+    this.connEl = h('div', { class: 'conn', role: 'status' });
+    this.queueEl = h('div', { class: 'overview', 'aria-live': 'polite' });
+    this.offersEl = h('div', { class: 'offers', 'aria-live': 'assertive' });
+    this.listEl = h('ul', { class: 'conv-list', 'aria-label': t('conversations') });
+    const side = h('aside', { class: 'side' },
+      h('div', { class: 'me' },
+        h('div', { class: 'avatar' }, initials(name)),
+        h('div', { class: 'me-text' }, h('strong', null, name), h('span', { class: 'muted small' }, this.me?.tenant || '')),
+        this.notifyBtn,
+        h('button', { class: 'icon-btn', type: 'button', 'aria-label': t('signOut'), title: t('signOut'), onclick: () => this.signOut() }, icon('logout', 18))),
+      h('div', { class: 'status-row' }, this.statusBtn, this.connEl),
+      this.queueEl, this.offersEl,
+      h('h2', { class: 'side-h' }, t('conversations')), this.listEl,
+      h('p', { class: 'shortcuts muted small' }, t('shortcutList')));
+
+    this.headName = h('h2', { class: 'conv-title' });
+    this.headMeta = h('div', { class: 'conv-meta muted small' });
+    this.suggestBtn = h('button', { class: 'btn', type: 'button', onclick: () => this.suggest(), title: 'Alt+S' }, icon('spark', 16), t('suggest'));
+    this.transferBtn = h('button', { class: 'btn', type: 'button', onclick: () => this.openTransfer() }, icon('swap', 16), t('transfer'));
+    this.closeBtn = h('button', { class: 'btn danger', type: 'button', onclick: () => this.closeConv() }, t('closeConv'));
+    this.head = h('header', { class: 'conv-head' },
+      h('div', { class: 'conv-head-text' }, this.headName, this.headMeta),
+      h('div', { class: 'conv-actions' }, this.suggestBtn, this.transferBtn, this.closeBtn));
+    this.summaryEl = h('div', { class: 'summary', hidden: true });
+    this.list = new MessageList({
+      t, base: location.origin, token: () => this.token, me: () => this.client?.welcome?.user || this.me?.sub || '',
+      mineRole: 'agent', onNearTop: () => this.current && this.convs.loadOlder(this.current),
+      onRetry: (id) => this.retry(id),
+    });
+    this.typingEl = h('div', { class: 'typing muted small', hidden: true, 'aria-live': 'polite' });
+    this.input = h('textarea', { class: 'composer-input', rows: '2', 'aria-label': t('placeholder'), placeholder: t('placeholder'), maxlength: '4000' });
+    enterToSend(this.input, () => this.submit(), true);
+    this.input.addEventListener('input', () => this.sendTyping());
+    this.input.addEventListener('paste', (ev) => {
+      const f = [...(ev.clipboardData?.files || [])][0];
+      if (f) {
+        ev.preventDefault();
+        this.pickFile(f);
+      }
+    });
+    this.fileInput = h('input', { type: 'file', class: 'hidden-file', tabindex: '-1', 'aria-hidden': 'true' });
+    this.fileInput.addEventListener('change', () => this.pickFile(this.fileInput.files?.[0]));
+    this.preview = h('div', { class: 'preview', hidden: true });
+    this.composer = h('form', { class: 'composer', onsubmit: (ev) => { ev.preventDefault(); this.submit(); } },
+      this.preview,
+      h('div', { class: 'composer-row' },
+        h('button', { class: 'icon-btn', type: 'button', 'aria-label': t('attach'), title: t('attach'), onclick: () => this.fileInput.click() }, icon('clip', 20)),
+        this.input,
+        h('button', { class: 'btn primary send', type: 'submit', 'aria-label': t('send') }, icon('send', 18), h('span', null, t('send')))),
+      this.fileInput);
+    this.endedEl = h('div', { class: 'ended', hidden: true });
+    this.empty = h('div', { class: 'empty' }, icon('chat', 40), h('p', null, t('selectConversation')));
+    this.pane = h('section', { class: 'pane', hidden: true, 'aria-label': t('messages') },
+      this.head, this.summaryEl, this.list.el, this.typingEl, this.endedEl, this.composer);
+    this.pane.addEventListener('dragover', (ev) => ev.preventDefault());
+    this.pane.addEventListener('drop', (ev) => {
+      ev.preventDefault();
+      const f = ev.dataTransfer?.files?.[0];
+      if (f) this.pickFile(f);
+    });
+    this.dialog = this.buildTransfer();
+    this.toastEl = h('div', { class: 'toast', role: 'alert', hidden: true });
+    this.root.append(side, h('main', { class: 'main' }, this.empty, this.pane), this.dialog, this.toastEl, this.announcer.el);
+    document.addEventListener('keydown', (ev) => this.onKey(ev));
+    addEventListener('focus', () => this.markRead());
+    document.addEventListener('visibilitychange', () => this.markRead());
+    this.renderStatus();
+    this.renderNotify();
+    this.renderOverview();
+  }
+
+  buildTransfer() {
+    const agent = h('input', { type: 'text', id: 'to-agent', name: 'target', autocomplete: 'off', placeholder: 'agent id' });
+    const queue = h('input', { type: 'text', id: 'to-queue', name: 'target-q', autocomplete: 'off', placeholder: 'default' });
+    const kindAgent = h('input', { type: 'radio', name: 'kind', id: 'kind-agent', value: 'agent', checked: true });
+    const kindQueue = h('input', { type: 'radio', name: 'kind', id: 'kind-queue', value: 'queue' });
+    const form = h('form', { method: 'dialog', class: 'dialog-body' },
+      h('h2', null, t('transferTo')),
+      h('div', { class: 'field' }, kindAgent, h('label', { for: 'kind-agent' }, t('toAgent')), agent),
+      h('div', { class: 'field' }, kindQueue, h('label', { for: 'kind-queue' }, t('toQueue')), queue),
+      h('div', { class: 'dialog-actions' },
+        h('button', { class: 'btn', type: 'button', onclick: () => dlg.close() }, t('cancel')),
+        h('button', { class: 'btn primary', type: 'submit', value: 'ok' }, t('confirm'))));
+    agent.addEventListener('focus', () => { kindAgent.checked = true; });
+    queue.addEventListener('focus', () => { kindQueue.checked = true; });
+    const dlg = h('dialog', { class: 'dialog', 'aria-label': t('transferTo') }, form);
+    form.addEventListener('submit', () => {
+      const conv = this.current;
+      if (!conv) return;
+      const f = { type: 'transfer', id: newId('t'), conv };
+      if (kindAgent.checked && agent.value.trim()) f.to_agent = agent.value.trim();
+      else f.to_queue = queue.value.trim() || 'default';
+      this.client.raw(f);
+    });
+    this.transferInputs = { agent, queue };
+    return dlg;
+  }
+
+  // ---- frames ------------------------------------------------------------------------------
+
+  onFrame(f) {
+    if (f.type === 'welcome') return this.onWelcome(f);
+    if (this.convs.frame(f)) {
+      if (f.type === 'message' && !f.partial) this.onMessage(f);
+      return;
+    }
+    switch (f.type) {
+      case 'presence':
+        this.presence = { agents: f.agents_available ?? 0, queue: f.queue_length ?? 0 };
+        this.renderOverview();
+        break;
+      case 'assigned':
+        this.onAssigned(f);
+        break;
+      case 'offer':
+        this.onOffer(f);
+        break;
+      case 'state': {
+        const it = this.items.get(f.conv);
+        if (!it) break;
+        it.state = f.state;
+        const stillMine = f.state === 'assigned' && f.reason !== 'transfer' && f.reason !== 'transferred';
+        if (!stillMine) {
+          it.ended = f.state === 'closed' ? t('closedBy') : t('transferred');
+          this.offers.delete(f.conv);
+        }
+        this.renderList();
+        if (f.conv === this.current) this.renderPane();
+        break;
+      }
+      case 'typing': {
+        const it = this.items.get(f.conv);
+        if (!it || f.from?.id === this.client.welcome?.user) break;
+        it.typingUntil = Date.now() + TYPING_SHOW_MS;
+        it.typingName = f.from?.name || t('customer');
+        if (f.conv === this.current) this.renderTyping();
+        break;
+      }
+      case 'suggestion': {
+        const it = this.items.get(f.conv);
+        if (!it) break;
+        it.suggesting = false;
+        if (f.conv === this.current) {
+          this.input.value = f.text || '';
+          this.input.focus();
+          this.renderPane();
+        } else {
+          it.draft = f.text || '';
+        }
+        break;
+      }
+      case 'error':
+        if (f.message || f.code) this.toast(f.message || f.code);
+        break;
+    }
+  }
+
+  onWelcome(f) {
+    if (this.status === 'available') this.client.raw({ type: 'status', status: 'available' });
+    const open = new Set();
+    for (const s of f.conversations || []) {
+      open.add(s.conv);
+      this.upsertItem(s.conv, { customer: s.customer, state: s.state, openedAt: Date.parse(s.opened_at) || Date.now(),
+        unreadBase: typeof s.unread === 'number' || typeof s.unread === 'string' ? Number(s.unread) : null });
+      this.convs.resume(s.conv, s);
+    }
+    for (const [conv, it] of this.items) {
+      if (!open.has(conv) && !it.ended) it.ended = t('closedBy');
+    }
+    if (!this.current && this.order.length) this.select(this.order[0]);
+    this.renderList();
+    this.renderPane();
+  }
+
+  upsertItem(conv, patch) {
+    let it = this.items.get(conv);
+    if (!it) {
+      it = { conv, customer: {}, summary: '', state: 'assigned', openedAt: Date.now(), ended: '', typingUntil: 0, draft: '', unreadBase: null };
+      this.items.set(conv, it);
+      this.order.push(conv);
+    }
+    for (const [k, v] of Object.entries(patch)) if (v != null && v !== '') it[k] = v;
+    return it;
+  }
+
+  onAssigned(f) {
+    const mine = !f.agent?.id || f.agent.id === this.client.welcome?.user;
+    this.offers.delete(f.conv);
+    this.renderOffers();
+    if (!mine) return;
+    const isNew = !this.items.has(f.conv) || this.items.get(f.conv).ended;
+    const it = this.upsertItem(f.conv, { customer: f.customer, summary: f.summary, state: 'assigned' });
+    if (isNew) {
+      it.ended = '';
+      it.openedAt = Date.now();
+      this.convs.delete(f.conv);
+      this.convs.resume(f.conv, { last_seq: 0 });
+      const name = displayName(f.customer);
+      this.notify(t('newAssignment', { name }), f.summary || '');
+      this.announcer.say(t('newAssignment', { name }));
+      if (!this.current) this.select(f.conv);
+    }
+    this.renderList();
+    if (f.conv === this.current) this.renderPane();
+  }
+
+  onOffer(f) {
+    const until = Date.now() + (Number(f.eta_s) || 20) * 1000;
+    this.offers.set(f.conv, { conv: f.conv, customer: f.customer || {}, until, summary: f.summary || '' });
+    this.notify(t('offer', { name: f.customer?.name || t('customer') }), f.summary || '');
+    this.renderOffers();
+  }
+
+  onMessage(f) {
+    const it = this.items.get(f.conv);
+    if (!it) return;
+    const mine = f.from?.id === this.client.welcome?.user;
+    if (!mine && f.from?.role === 'customer') {
+      it.typingUntil = 0;
+      if (f.conv !== this.current || document.hidden) {
+        this.notify(t('newMessage', { name: f.from?.name || t('customer') }), f.text || '', true);
+      }
+      if (f.conv === this.current) this.announcer.say((f.from?.name || t('customer')) + ': ' + (f.text || t('image')));
+    }
+  }
+
+  onConvChange(conv, what) {
+    const it = this.items.get(conv);
+    if (!it) return;
+    if (what === 'history' && it.unreadBase != null) this.applyUnreadBase(conv, it);
+    if (conv === this.current) {
+      this.renderMessages();
+      if (what === 'message' || what === 'synced' || what === 'history') this.markRead();
+      if (what === 'message') this.renderTyping();
+    }
+    this.renderList();
+  }
+
+  /** applyUnreadBase turns the welcome's unread count into a read position once messages are in. */
+  applyUnreadBase(conv, it) {
+    const c = this.convs.map.get(conv);
+    const me = this.client.welcome?.user;
+    const others = c.tl.list().filter((e) => e.seq && e.from?.id !== me && e.from?.role === 'customer').reverse();
+    const n = it.unreadBase;
+    it.unreadBase = null;
+    if (n <= 0) c.myRead = Math.max(c.myRead, c.tl.maxSeq);
+    else if (n <= others.length) c.myRead = Math.max(c.myRead, others[n - 1].seq - 1);
+  }
+
+  // ---- actions -----------------------------------------------------------------------------
+
+  select(conv) {
+    if (!conv || !this.items.has(conv)) return;
+    const prev = this.items.get(this.current);
+    if (prev) prev.draft = this.input.value;
+    this.current = conv;
+    this.list.reset();
+    const it = this.items.get(conv);
+    this.input.value = it.draft || '';
+    this.clearFile();
+    this.renderList();
+    this.renderPane();
+    this.list.scrollToEnd();
+    this.markRead();
+  }
+
+  move(delta) {
+    if (!this.order.length) return;
+    const i = this.order.indexOf(this.current);
+    const n = (i + delta + this.order.length) % this.order.length;
+    this.select(this.order[n]);
+    this.listEl.querySelector('[aria-current="true"]')?.focus();
+  }
+
+  setStatus(s) {
+    this.status = s;
+    sessionStorage.setItem(STATUS_KEY, s);
+    this.client?.raw({ type: 'status', status: s });
+    this.renderStatus();
+  }
+
+  async submit() {
+    const conv = this.current;
+    const it = this.items.get(conv);
+    if (!conv || !it || it.ended) return;
+    const text = this.input.value.trim();
+    const file = this.file;
+    if (!text && !file) return;
+    this.input.value = '';
+    it.draft = '';
+    this.clearFile();
+    const c = this.convs.get(conv);
+    const me = { id: this.client.welcome?.user || this.me?.sub, role: this.me?.role || 'agent', name: this.me?.name };
+    if (file) {
+      const clientId = newId();
+      const kind = isImage(file) ? 'image' : 'file';
+      c.tl.addPending({ clientId, kind, attachment: { name: file.name, type: file.type, size: file.size }, from: me, localUrl: URL.createObjectURL(file) });
+      this.renderMessages(true);
+      try {
+        const a = await upload(location.origin, this.token, file, conv);
+        this.post(conv, { id: clientId, type: 'send', conv, kind, attachment: { id: a.id, url: a.url, type: a.type, size: a.size, name: a.name } });
+      } catch (err) {
+        c.tl.fail(clientId);
+        this.renderMessages();
+        this.toast(t('uploadFailed', { reason: err.status === 413 ? t('tooLarge') : err.status === 415 ? t('badType') : String(err.status || err.message) }));
+      }
+    }
+    if (text) {
+      const clientId = newId();
+      c.tl.addPending({ clientId, text, from: me });
+      this.renderMessages(true);
+      this.post(conv, { id: clientId, type: 'send', conv, kind: 'text', text });
+    }
+  }
+
+  post(conv, frame) {
+    this.sent = this.sent || new Map();
+    this.sent.set(frame.id, frame);
+    this.client.send(frame).then(() => this.sent.delete(frame.id), (err) => {
+      this.convs.map.get(conv)?.tl.fail(frame.id);
+      this.renderMessages();
+      this.toast(err.message);
+    });
+  }
+
+  retry(clientId) {
+    const frame = this.sent?.get(clientId);
+    const c = frame && this.convs.map.get(frame.conv);
+    const e = c && [...c.tl.byKey.values()].find((x) => x.clientId === clientId);
+    if (!e) return;
+    c.tl.remove(e.k);
+    c.tl.addPending({ ...e, clientId });
+    this.renderMessages();
+    this.post(frame.conv, frame);
+  }
+
+  suggest() {
+    const it = this.items.get(this.current);
+    if (!it || it.ended) return;
+    it.suggesting = true;
+    this.client.raw({ type: 'assist', id: newId('a'), conv: this.current });
+    this.renderPane();
+    setTimeout(() => {
+      if (it.suggesting) {
+        it.suggesting = false;
+        this.renderPane();
+      }
+    }, 20000);
+  }
+
+  openTransfer() {
+    if (!this.current || this.items.get(this.current)?.ended) return;
+    this.dialog.showModal();
+    this.transferInputs.agent.focus();
+  }
+
+  closeConv() {
+    const conv = this.current;
+    const it = this.items.get(conv);
+    if (!it) return;
+    if (it.ended) {
+      this.dismiss(conv);
+      return;
+    }
+    // Two clicks rather than window.confirm: no blocking modal, and the second click is where
+    // the first one was.
+    if (this.confirmClose !== conv) {
+      this.confirmClose = conv;
+      this.closeBtn.textContent = t('closeConfirm');
+      this.closeBtn.classList.add('confirming');
+      clearTimeout(this.confirmTimer);
+      this.confirmTimer = setTimeout(() => {
+        this.confirmClose = '';
+        this.closeBtn.classList.remove('confirming');
+        this.renderPane();
+      }, 4000);
+      return;
+    }
+    this.confirmClose = '';
+    this.closeBtn.classList.remove('confirming');
+    this.client.raw({ type: 'close', id: newId('x'), conv });
+  }
+
+  dismiss(conv) {
+    this.items.delete(conv);
+    this.order = this.order.filter((c) => c !== conv);
+    this.convs.delete(conv);
+    if (this.current === conv) {
+      this.current = '';
+      this.list.reset();
+      if (this.order.length) this.select(this.order[0]);
+    }
+    this.renderList();
+    this.renderPane();
+  }
+
+  answerOffer(conv, accept) {
+    this.client.raw({ type: accept ? 'accept' : 'decline', id: newId('o'), conv });
+    this.offers.delete(conv);
+    this.renderOffers();
+  }
+
+  sendTyping() {
+    const now = Date.now();
+    if (!this.current || now - this.lastTypingSent < TYPING_SEND_MS || !this.input.value) return;
+    this.lastTypingSent = now;
+    this.client.raw({ type: 'typing', conv: this.current });
+  }
+
+  markRead() {
+    if (!this.current || document.visibilityState !== 'visible' || !document.hasFocus()) return;
+    this.convs.markRead(this.current);
+    this.renderList();
+  }
+
+  pickFile(f) {
+    if (!f || !this.current) return;
+    this.file = f;
+    clear(this.preview);
+    if (isImage(f)) this.preview.append(h('img', { src: URL.createObjectURL(f), alt: f.name }));
+    else this.preview.append(icon('file', 22));
+    this.preview.append(h('span', { class: 'preview-name' }, f.name),
+      h('button', { class: 'icon-btn', type: 'button', 'aria-label': t('removeAttachment'), onclick: () => this.clearFile() }, icon('close', 16)));
+    this.preview.hidden = false;
+    this.input.focus();
+  }
+
+  clearFile() {
+    this.file = null;
+    if (this.fileInput) this.fileInput.value = '';
+    if (this.preview) {
+      this.preview.hidden = true;
+      clear(this.preview);
+    }
+  }
+
+  async askNotifications() {
+    if (!('Notification' in window)) return;
+    if (Notification.permission === 'default') await Notification.requestPermission();
+    this.renderNotify();
+  }
+
+  notify(title, body, quiet) {
+    if (!('Notification' in window) || Notification.permission !== 'granted') return;
+    if (quiet && !document.hidden) return;
+    try {
+      const n = new Notification(title, { body: String(body).slice(0, 140), tag: 'fd-' + title, silent: !!quiet });
+      n.onclick = () => {
+        focus();
+        n.close();
+      };
+    } catch { /* some platforms only allow notifications from a service worker */ }
+  }
+
+  onKey(ev) {
+    if (!this.client) return;
+    if (ev.altKey && (ev.key === 'ArrowDown' || ev.key === 'ArrowUp')) {
+      ev.preventDefault();
+      this.move(ev.key === 'ArrowDown' ? 1 : -1);
+    } else if (ev.altKey && (ev.key === 's' || ev.key === 'S' || ev.code === 'KeyS')) {
+      ev.preventDefault();
+      this.suggest();
+    } else if (ev.key === 'Escape') {
+      if (this.dialog.open) return; // the dialog closes itself
+      if (this.file) this.clearFile();
+      else if (document.activeElement === this.input && this.input.value) this.input.value = '';
+      else this.input.blur();
+    }
+  }
+
+  toast(text) {
+    this.toastEl.textContent = text;
+    this.toastEl.hidden = false;
+    clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => { this.toastEl.hidden = true; }, 5000);
+  }
+
+  tick() {
+    this.renderList();
+    if (this.offers.size) this.renderOffers();
+    const it = this.items.get(this.current);
+    if (it && it.typingUntil && it.typingUntil < Date.now()) {
+      it.typingUntil = 0;
+      this.renderTyping();
+    }
+  }
+
+  // ---- rendering ---------------------------------------------------------------------------
+
+  renderConn(s) {
+    if (!this.connEl) return;
+    const label = s === 'open' ? (this.client?.kind === 'sse' ? 'SSE' : '') : s === 'offline' ? t('offline') : s === 'replaced' ? t('replaced') : s === 'connecting' || s === 'reconnecting' ? t('reconnecting') : '';
+    this.connEl.textContent = label;
+    this.connEl.className = 'conn ' + (s === 'open' ? 'ok' : 'bad');
+  }
+
+  renderStatus() {
+    const on = this.status === 'available';
+    this.statusBtn.setAttribute('aria-checked', String(on));
+    this.statusBtn.classList.toggle('on', on);
+    this.statusBtn.lastChild.textContent = on ? t('available') : t('away');
+  }
+
+  renderNotify() {
+    const p = 'Notification' in window ? Notification.permission : 'denied';
+    this.notifyBtn.hidden = p === 'denied';
+    this.notifyBtn.classList.toggle('on', p === 'granted');
+    this.notifyBtn.setAttribute('aria-label', p === 'granted' ? t('notificationsOn') : t('notifications'));
+    this.notifyBtn.title = this.notifyBtn.getAttribute('aria-label');
+  }
+
+  renderOverview() {
+    clear(this.queueEl);
+    const p = this.presence;
+    this.queueEl.append(
+      h('div', { class: 'stat' + (p && p.queue > 0 ? ' hot' : '') }, h('b', null, p ? String(p.queue) : '–'), h('span', null, t('queue'))),
+      h('div', { class: 'stat' }, h('b', null, p ? String(p.agents) : '–'), h('span', null, t('agentsOnline'))));
+  }
+
+  renderOffers() {
+    clear(this.offersEl);
+    const now = Date.now();
+    for (const [conv, o] of this.offers) {
+      const left = Math.ceil((o.until - now) / 1000);
+      if (left <= 0) {
+        this.offers.delete(conv);
+        continue;
+      }
+      this.offersEl.append(h('div', { class: 'offer' },
+        h('div', { class: 'offer-text' }, h('strong', null, t('offer', { name: o.customer.name || t('customer') })),
+          o.summary ? h('span', { class: 'small' }, o.summary) : null),
+        h('div', { class: 'offer-actions' },
+          h('span', { class: 'countdown', 'aria-label': left + ' s' }, left + 's'),
+          h('button', { class: 'btn', type: 'button', onclick: () => this.answerOffer(conv, false) }, t('decline')),
+          h('button', { class: 'btn primary', type: 'button', onclick: () => this.answerOffer(conv, true) }, t('accept')))));
+    }
+  }
+
+  renderList() {
+    if (!this.listEl) return;
+    const ul = this.listEl;
+    const now = Date.now();
+    const me = this.client?.welcome?.user;
+    if (!this.order.length) {
+      if (!ul.querySelector('.none')) {
+        clear(ul);
+        ul.append(h('li', { class: 'none muted small' }, t('noConversations')));
+      }
+      return;
+    }
+    const nodes = [];
+    for (const conv of this.order) {
+      const it = this.items.get(conv);
+      const c = this.convs.map.get(conv);
+      const list = c ? c.tl.list() : [];
+      const last = [...list].reverse().find((e) => !e.partial) || list[list.length - 1];
+      const unread = conv === this.current && document.hasFocus() ? 0 : this.convs.unread(conv);
+      const name = displayName(it.customer);
+      let wait = 0;
+      if (last && last.from?.role === 'customer' && last.ts) wait = (now - Date.parse(last.ts)) / 1000;
+      else if (!last) wait = (now - it.openedAt) / 1000;
+      const late = !it.ended && wait > LATE_REPLY_S;
+      const preview = last ? (last.text || (last.kind === 'image' ? '📷 ' + t('image') : '📎 ' + (last.attachment?.name || ''))) : it.summary || '';
+      const key = [conv, name, preview, unread, Math.floor(wait / 10), it.ended, conv === this.current, late, last?.from?.id === me].join('|');
+      let li = this.rowCache?.get(conv);
+      if (!li || li.dataset.key !== key) {
+        const btn = h('button', { type: 'button', class: 'conv', 'aria-current': conv === this.current ? 'true' : 'false',
+          onclick: () => this.select(conv) },
+        h('div', { class: 'avatar sm' }, initials(name)),
+        h('div', { class: 'conv-text' },
+          h('div', { class: 'conv-top' }, h('strong', null, name),
+            it.ended ? h('span', { class: 'pill' }, it.ended)
+              : wait > 0 ? h('span', { class: 'wait' + (late ? ' late' : '') }, t.duration(wait)) : null),
+          h('div', { class: 'conv-bottom' }, h('span', { class: 'preview-text' }, preview),
+            unread > 0 ? h('span', { class: 'unread', 'aria-label': t('unread', { n: unread }) }, String(unread)) : null)));
+        li = h('li', { class: it.ended ? 'ended' : '' }, btn);
+        li.dataset.key = key;
+        this.rowCache = this.rowCache || new Map();
+        this.rowCache.set(conv, li);
+      }
+      nodes.push(li);
+    }
+    const focused = ul.contains(document.activeElement) ? document.activeElement.closest('li') : null;
+    if (nodes.length !== ul.children.length || nodes.some((n, i) => ul.children[i] !== n)) {
+      clear(ul);
+      ul.append(...nodes);
+      if (focused && !focused.isConnected) ul.querySelector('[aria-current="true"]')?.focus();
+    }
+  }
+
+  renderPane() {
+    const it = this.items.get(this.current);
+    this.empty.hidden = !!it;
+    this.pane.hidden = !it;
+    if (!it) return;
+    const name = displayName(it.customer);
+    this.headName.textContent = name;
+    const meta = [it.customer?.id && it.customer.id !== name ? it.customer.id : '', t('openedAgo', { t: t.duration((Date.now() - it.openedAt) / 1000) })];
+    this.headMeta.textContent = meta.filter(Boolean).join(' · ');
+    this.summaryEl.hidden = !it.summary;
+    clear(this.summaryEl);
+    if (it.summary) this.summaryEl.append(h('strong', null, t('summary') + ': '), it.summary);
+    this.suggestBtn.disabled = !!it.ended || !!it.suggesting;
+    this.suggestBtn.lastChild.textContent = it.suggesting ? t('suggesting') : t('suggest');
+    this.transferBtn.disabled = !!it.ended;
+    if (this.confirmClose !== this.current) this.closeBtn.textContent = it.ended ? '✓' : t('closeConv');
+    this.closeBtn.setAttribute('aria-label', it.ended ? 'Dismiss' : t('closeConv'));
+    this.composer.hidden = !!it.ended;
+    this.endedEl.hidden = !it.ended;
+    this.endedEl.textContent = it.ended || '';
+    this.renderMessages();
+    this.renderTyping();
+  }
+
+  renderMessages(scroll) {
+    const c = this.convs.map.get(this.current);
+    if (!c) return;
+    this.list.loadingOlder(c.loadingOlder);
+    this.list.render(c.tl);
+    if (scroll) this.list.scrollToEnd();
+  }
+
+  renderTyping() {
+    const it = this.items.get(this.current);
+    const on = !!it && it.typingUntil > Date.now();
+    this.typingEl.hidden = !on;
+    if (on) this.typingEl.textContent = t('typing', { name: it.typingName || t('customer') });
+  }
+}
+
+/** displayName names a customer: their name, or "Visitor" and a short id for anonymous ones. */
+function displayName(p) {
+  if (p?.name) return p.name;
+  const id = p?.id || '';
+  if (id.startsWith('v_')) return t('visitor') + ' ' + id.slice(2, 6);
+  return id || t('customer');
+}
+
+function initials(name) {
+  return String(name || '?').trim().split(/\s+/).slice(0, 2).map((p) => [...p][0] || '').join('').toUpperCase() || '?';
+}
+
+new Console(document.getElementById('app')).boot();
+// A link with #token= opened while the console is already loaded signs in with that token.
+addEventListener('hashchange', () => {
+  if (/(?:^|[#&])token=/.test(location.hash)) location.reload();
+});

@@ -1,0 +1,624 @@
+// The customer widget. mount() is called by the loader (/widget.js) with the embed settings; it
+// draws a launcher and a chat panel inside a shadow root, so the host page's CSS cannot reach it.
+
+import { upload, isImage } from '../core/attach.js';
+import { Client, newId } from '../core/client.js';
+import { Conversations } from '../core/convs.js';
+import { clear, enterToSend, h, icon, readableColor } from '../core/dom.js';
+import { pickLang, translator } from '../core/i18n.js';
+import { expired } from '../core/jwt.js';
+import { Announcer, MessageList } from '../core/messages.js';
+import { Store } from '../core/store.js';
+
+const TYPING_SEND_MS = 3000;
+const TYPING_SHOW_MS = 6000;
+
+/**
+ * mount starts the widget.
+ * @param {{gateway:string, tenant:string, color?:string, greeting?:string, lang?:string, token?:string,
+ *   tokenFn?:Function, staticBase:string, open?:boolean, transport?:string, position?:string}} cfg
+ */
+export function mount(cfg) {
+  const w = new Widget(cfg);
+  w.start();
+  return w.api();
+}
+
+class Widget {
+  constructor(cfg) {
+    this.cfg = cfg;
+    this.t = translator(pickLang(cfg.lang));
+    this.store = new Store('fd:' + cfg.tenant + ':');
+    this.token = '';
+    this.conv = '';
+    this.state = '';
+    this.queue = null;
+    this.agent = null;
+    this.notice = null;
+    this.typing = null;
+    this.leaveMode = false;
+    this.leaveConv = '';
+    this.file = null;
+    this.isOpen = false;
+    this.lastTypingSent = 0;
+    this.connState = 'connecting';
+    /** conversations the customer has moved on from: late frames about them are ignored */
+    this.left = new Set();
+
+    this.client = new Client({
+      base: cfg.gateway,
+      transport: cfg.transport,
+      getToken: (fresh) => this.getToken(fresh),
+      onFrame: (f) => this.onFrame(f),
+      onState: (s) => {
+        this.connState = s;
+        this.renderBanner();
+      },
+    });
+    this.convs = new Conversations({
+      client: this.client,
+      store: null, // set once the user is known (the cache is per visitor)
+      onChange: (conv, what, e) => this.onConvChange(conv, what, e),
+    });
+    this.build();
+  }
+
+  api() {
+    return {
+      open: () => this.setOpen(true),
+      close: () => this.setOpen(false),
+      toggle: () => this.setOpen(!this.isOpen),
+      transport: () => this.client.kind,
+      conversation: () => this.conv,
+    };
+  }
+
+  // ---- token -------------------------------------------------------------------------------
+
+  async getToken(fresh) {
+    const cfg = this.cfg;
+    if (cfg.tokenFn) {
+      const v = await cfg.tokenFn(fresh);
+      if (v) return (this.token = String(v));
+    }
+    if (cfg.token && !fresh) return (this.token = cfg.token);
+    let tok = fresh ? '' : this.store.get('token', '');
+    if (tok && expired(tok)) tok = '';
+    if (!tok) {
+      const res = await fetch(new URL('/v1/visitors', cfg.gateway), {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ tenant: cfg.tenant }),
+      });
+      if (!res.ok) throw new Error('visitor token: HTTP ' + res.status);
+      const body = await res.json();
+      tok = body.token;
+      this.store.set('token', tok);
+    }
+    return (this.token = tok);
+  }
+
+  // ---- DOM ---------------------------------------------------------------------------------
+
+  build() {
+    const t = this.t;
+    const accent = this.cfg.color || '#4f46e5';
+    this.host = h('div', { id: 'frontdesk-widget', 'data-frontdesk': '' });
+    this.host.style.setProperty('--fd-accent', accent);
+    this.host.style.setProperty('--fd-on-accent', readableColor(accent));
+    if (this.cfg.position === 'left') this.host.classList.add('fd-left');
+    const root = this.host.attachShadow({ mode: 'open' });
+    this.root = root;
+    const css = h('link', { rel: 'stylesheet', href: this.cfg.staticBase + '/css/widget.css' });
+    const wrap = h('div', { class: 'fd-root', lang: t.lang, hidden: true });
+    css.addEventListener('load', () => { wrap.hidden = false; });
+    css.addEventListener('error', () => { wrap.hidden = false; });
+
+    this.badge = h('span', { class: 'fd-badge', hidden: true, 'aria-hidden': 'true' });
+    this.launcher = h('button', { class: 'fd-launcher', type: 'button', 'aria-label': t('open'),
+      'aria-expanded': 'false', 'aria-controls': 'fd-panel', onclick: () => this.setOpen(!this.isOpen) },
+    icon('chat', 28), this.badge);
+
+    this.subtitle = h('div', { class: 'fd-subtitle' }, t('subtitleBot'));
+    this.avatar = h('div', { class: 'fd-avatar', 'aria-hidden': 'true' }, icon('chat', 20));
+    const header = h('header', { class: 'fd-header' },
+      this.avatar,
+      h('div', { class: 'fd-titles' }, h('h2', { class: 'fd-title', id: 'fd-title' }, t('title')), this.subtitle),
+      h('button', { class: 'fd-icon-btn', type: 'button', 'aria-label': t('minimize'), onclick: () => this.setOpen(false) }, icon('close', 20)));
+
+    this.banner = h('div', { class: 'fd-banner', hidden: true, role: 'status' });
+    this.list = new MessageList({
+      t, base: this.cfg.gateway, token: () => this.token, me: () => this.client.welcome?.user || '',
+      mineRole: 'customer', label: t('messages'),
+      onNearTop: () => this.conv && this.convs.loadOlder(this.conv),
+      onRetry: (id) => this.retry(id),
+    });
+    this.greeting = this.cfg.greeting
+      ? h('div', { class: 'fd-msg fd-theirs fd-role-bot fd-greeting' }, h('div', { class: 'fd-bubble' }, h('p', { class: 'fd-text' }, this.cfg.greeting)))
+      : null;
+    if (this.greeting) this.list.items.before(this.greeting);
+    this.typingEl = h('div', { class: 'fd-typing', hidden: true, 'aria-live': 'polite' },
+      h('span', { class: 'fd-dots', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')), h('span', { class: 'fd-typing-text' }));
+
+    this.humanBtn = h('button', { class: 'fd-chip', type: 'button', hidden: true, onclick: () => this.handoff() }, icon('user', 16), t('human'));
+    this.actions = h('div', { class: 'fd-actions' }, this.humanBtn);
+
+    this.preview = h('div', { class: 'fd-preview', hidden: true });
+    this.fileInput = h('input', { type: 'file', class: 'fd-file-input', tabindex: '-1', 'aria-hidden': 'true',
+      accept: 'image/*,application/pdf,text/plain,.doc,.docx,.xls,.xlsx,.csv,.zip' });
+    this.fileInput.addEventListener('change', () => this.pickFile(this.fileInput.files?.[0]));
+    this.input = h('textarea', { class: 'fd-input', rows: '1', placeholder: t('placeholder'), 'aria-label': t('placeholder'), maxlength: '4000' });
+    enterToSend(this.input, () => this.submit());
+    this.input.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') {
+        this.setOpen(false);
+        this.launcher.focus();
+      }
+    });
+    this.input.addEventListener('input', () => {
+      this.autosize();
+      this.sendTyping();
+    });
+    this.input.addEventListener('paste', (ev) => {
+      const f = [...(ev.clipboardData?.files || [])][0];
+      if (f) {
+        ev.preventDefault();
+        this.pickFile(f);
+      }
+    });
+    this.sendBtn = h('button', { class: 'fd-send', type: 'submit', 'aria-label': t('send') }, icon('send', 20));
+    // Uploads belong to a conversation, so attaching waits for the first message.
+    const attachBtn = h('button', { class: 'fd-icon-btn fd-attach', type: 'button', 'aria-label': t('attach'), title: t('attach'),
+      disabled: true, onclick: () => this.fileInput.click() }, icon('clip', 20));
+    this.attachBtn = attachBtn;
+    const form = h('form', { class: 'fd-composer', onsubmit: (ev) => { ev.preventDefault(); this.submit(); } },
+      attachBtn, this.input, this.sendBtn, this.fileInput);
+    this.composer = form;
+    this.closedBox = h('div', { class: 'fd-closed', hidden: true },
+      h('p', null, t('closed')),
+      h('button', { class: 'fd-primary', type: 'button', onclick: () => this.newConversation() }, t('newConversation')));
+
+    this.announcer = new Announcer();
+    this.panel = h('section', { class: 'fd-panel', id: 'fd-panel', role: 'dialog', 'aria-labelledby': 'fd-title', hidden: true },
+      header, this.banner, this.list.el, this.typingEl, this.actions, this.preview, this.closedBox, form,
+      h('div', { class: 'fd-footer' }, t('poweredBy')));
+    this.panel.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') {
+        this.setOpen(false);
+        this.launcher.focus();
+      }
+    });
+    wrap.append(this.panel, this.launcher, this.announcer.el);
+    root.append(css, wrap);
+    this.panel.addEventListener('dragover', (ev) => ev.preventDefault());
+    this.panel.addEventListener('drop', (ev) => {
+      ev.preventDefault();
+      const f = ev.dataTransfer?.files?.[0];
+      if (f) this.pickFile(f);
+    });
+  }
+
+  start() {
+    (document.body || document.documentElement).append(this.host);
+    if (this.cfg.open || this.store.get('open', false)) this.setOpen(true);
+    addEventListener('focus', () => this.markRead());
+    document.addEventListener('visibilitychange', () => this.markRead());
+    this.client.start();
+    setInterval(() => this.tick(), 1000);
+  }
+
+  setOpen(open) {
+    this.isOpen = open;
+    this.panel.hidden = !open;
+    this.launcher.setAttribute('aria-expanded', String(open));
+    this.launcher.setAttribute('aria-label', open ? this.t('close') : this.t('open'));
+    this.launcher.classList.toggle('fd-open', open);
+    this.store.set('open', open);
+    if (open) {
+      this.list.scrollToEnd();
+      this.input.focus({ preventScroll: true });
+      this.markRead();
+    }
+    this.renderBadge();
+  }
+
+  autosize() {
+    this.input.style.height = 'auto';
+    this.input.style.height = Math.min(this.input.scrollHeight, 140) + 'px';
+  }
+
+  // ---- frames ------------------------------------------------------------------------------
+
+  onFrame(f) {
+    if (f.type === 'welcome') return this.onWelcome(f);
+    if (f.conv && this.left.has(f.conv)) return;
+    if (this.convs.frame(f)) {
+      if (f.conv && !this.conv && f.type !== 'read') this.setConv(f.conv);
+      return;
+    }
+    if (f.conv && this.conv && f.conv !== this.conv && f.type !== 'notice') return;
+    switch (f.type) {
+      case 'queued':
+        if (f.conv && !this.conv) this.setConv(f.conv);
+        this.queue = { position: f.position || 0, eta: f.eta_s, at: Date.now() };
+        this.setState('queued');
+        break;
+      case 'assigned':
+        this.agent = f.agent || null;
+        this.queue = null;
+        this.notice = null;
+        this.setState('assigned');
+        if (this.agent?.name) this.announcer.say(this.t('assigned', { name: this.agent.name }));
+        break;
+      case 'state':
+        if (f.conv && !this.conv) this.setConv(f.conv);
+        if (f.state !== 'queued') this.queue = null;
+        if (f.state === 'bot') this.agent = null;
+        this.setState(f.state);
+        break;
+      case 'typing':
+        if (f.from?.id === this.client.welcome?.user) break;
+        this.typing = { name: f.from?.name || (f.from?.role === 'bot' ? this.t('bot') : this.t('agent')), until: Date.now() + TYPING_SHOW_MS };
+        this.renderTyping();
+        break;
+      case 'notice':
+        this.notice = { conv: f.conv || this.conv, reason: f.reason || '', message: f.message || '', actions: f.actions || [] };
+        this.renderBanner();
+        break;
+      case 'error':
+        if (f.code === 'unknown_conversation' && this.conv && !f.id) this.setState('closed');
+        break;
+    }
+  }
+
+  onWelcome(f) {
+    const user = f.user;
+    if (this.user !== user) {
+      // A different visitor (new token): start from a clean slate for this identity.
+      this.user = user;
+      this.convs.o.store = new Store('fd:' + this.cfg.tenant + ':' + user + ':');
+      this.convs.map.clear();
+      this.list.reset();
+    }
+    const us = this.convs.o.store;
+    const open = f.conversations || [];
+    const remembered = us.get('current', '');
+    let cur = open.find((c) => c.conv === remembered) || open[0];
+    if (!cur && remembered && !this.conv) {
+      // Our conversation is no longer open: it was closed while we were away. Show it, closed.
+      this.setConv(remembered);
+      this.setState('closed');
+    }
+    for (const c of this.convs.map.values()) c.tl.dropPartials();
+    for (const c of open) this.convs.resume(c.conv, c);
+    if (cur) {
+      this.setConv(cur.conv);
+      if (cur.agent?.name) this.agent = cur.agent;
+      this.setState(cur.state || 'bot');
+    }
+    this.render();
+  }
+
+  setConv(conv) {
+    if (!conv || this.conv === conv) return;
+    if (this.conv && this.conv !== conv) {
+      this.convs.delete(this.conv);
+      this.list.reset();
+    }
+    if (!this.convs.adopt(conv)) this.convs.get(conv);
+    this.conv = conv;
+    this.convs.o.store?.set('current', conv);
+    this.render();
+  }
+
+  setState(s) {
+    this.state = s || this.state;
+    if (this.state !== 'bot') this.convs.map.get(this.conv)?.tl.dropPartials();
+    if (s === 'closed') {
+      this.queue = null;
+      this.typing = null;
+    }
+    this.render();
+  }
+
+  onConvChange(conv, what, e) {
+    if (conv !== this.conv && conv !== '') return;
+    if (what === 'message' && e && !e.partial && e.from?.id !== this.client.welcome?.user && e.from?.role !== 'customer') {
+      this.typing = null;
+      this.renderTyping();
+      this.announcer.say((e.from?.name || (e.from?.role === 'bot' ? this.t('bot') : this.t('agent'))) + ': ' + (e.text || this.t('image')));
+    }
+    if (what === 'message' && e?.partial) {
+      this.typing = null;
+      this.renderTyping();
+    }
+    this.renderMessages();
+    if (what === 'message' || what === 'synced' || what === 'history') this.markRead();
+    if (what === 'message' || what === 'myread' || what === 'synced') this.renderBadge();
+  }
+
+  // ---- actions -----------------------------------------------------------------------------
+
+  async submit() {
+    const text = this.input.value.trim();
+    const file = this.file;
+    if (!text && !file) return;
+    if (this.leaveMode && text && !file && this.leaveConv) {
+      // The dispatcher stores the left message in the conversation, which stays queued for
+      // the agents; it comes back as a message like any other.
+      this.input.value = '';
+      this.autosize();
+      this.command({ type: 'leave_message', conv: this.leaveConv, text });
+      this.leaveMode = false;
+      this.leaveConv = '';
+      this.flash(this.t('messageLeft'));
+      this.render();
+      return;
+    }
+    if (this.state === 'closed') this.newConversation(true);
+    this.input.value = '';
+    this.autosize();
+    this.clearFile();
+    const me = { id: this.client.welcome?.user, role: 'customer' };
+    const key = this.conv || '';
+    const c = this.convs.get(key);
+    if (file) {
+      const clientId = newId();
+      const kind = isImage(file) ? 'image' : 'file';
+      const localUrl = URL.createObjectURL(file);
+      c.tl.addPending({ clientId, kind, text: '', attachment: { name: file.name, type: file.type, size: file.size }, from: me, localUrl });
+      this.renderMessages(true);
+      try {
+        const att = await upload(this.cfg.gateway, this.token || await this.getToken(false), file, this.conv);
+        this.post({ id: clientId, type: 'send', kind, attachment: { id: att.id, url: att.url, type: att.type, size: att.size, name: att.name } }, key);
+      } catch (err) {
+        c.tl.fail(clientId);
+        this.renderMessages();
+        const reason = err.status === 413 ? this.t('tooLarge') : err.status === 415 ? this.t('badType') : String(err.status || err.message);
+        this.flash(this.t('uploadFailed', { reason }));
+      }
+    }
+    if (text) {
+      const clientId = newId();
+      c.tl.addPending({ clientId, text, from: me });
+      this.renderMessages(true);
+      this.post({ id: clientId, type: 'send', kind: 'text', text }, key);
+    }
+  }
+
+  post(frame, key) {
+    if (this.conv) frame.conv = this.conv;
+    this.pendingFrames = this.pendingFrames || new Map();
+    this.pendingFrames.set(frame.id, frame);
+    this.client.send(frame).then((ack) => {
+      this.pendingFrames.delete(frame.id);
+      if (ack.conv && !this.conv) this.setConv(ack.conv);
+    }, (err) => {
+      const c = this.convs.map.get(this.conv) || this.convs.map.get(key);
+      c?.tl.fail(frame.id);
+      this.renderMessages();
+      if (err.code === 'unknown_conversation' || err.code === 'forbidden') this.setState('closed');
+    });
+  }
+
+  retry(clientId) {
+    const frame = this.pendingFrames?.get(clientId);
+    const c = this.convs.map.get(this.conv) || this.convs.map.get('');
+    const e = c && [...c.tl.byKey.values()].find((x) => x.clientId === clientId);
+    if (!frame || !e) return;
+    c.tl.remove(e.k);
+    c.tl.addPending({ ...e, clientId });
+    this.renderMessages();
+    this.post(frame, this.conv || '');
+  }
+
+  handoff() {
+    const f = { type: 'handoff', id: newId('h') };
+    if (this.conv) f.conv = this.conv;
+    this.client.raw(f);
+    this.humanBtn.disabled = true;
+    setTimeout(() => { this.humanBtn.disabled = false; }, 3000);
+  }
+
+  newConversation(keepInput) {
+    if (this.conv) {
+      this.left.add(this.conv);
+      this.convs.delete(this.conv);
+    }
+    this.conv = '';
+    this.convs.o.store?.del('current');
+    this.state = 'bot';
+    this.agent = null;
+    this.queue = null;
+    this.notice = null;
+    this.leaveMode = false;
+    this.leaveConv = '';
+    this.list.reset();
+    this.render();
+    if (!keepInput) this.input.focus();
+  }
+
+  noticeAction(a) {
+    const conv = this.notice?.conv || this.conv;
+    if (a === 'human') this.handoff();
+    if (a === 'leave_message' && conv) {
+      // What the customer types next is the message they leave (leave_message with its text).
+      this.leaveMode = true;
+      this.leaveConv = conv;
+      this.input.placeholder = this.t('placeholderLeave');
+      this.input.focus();
+    }
+    if (a === 'bot') {
+      this.leaveMode = false;
+      this.leaveConv = '';
+      this.input.placeholder = this.t('placeholder');
+      if (conv) this.command({ type: 'to_bot', conv });
+    }
+    this.notice = null;
+    this.renderBanner();
+  }
+
+  /** command sends a command frame (kept until acked, re-sent after a reconnect). */
+  command(frame) {
+    frame.id = newId('c');
+    this.client.send(frame).catch((err) => {
+      if (err.code === 'unknown_conversation' || err.code === 'forbidden') this.setState('closed');
+      else this.flash(this.t('commandFailed'));
+    });
+  }
+
+  sendTyping() {
+    const now = Date.now();
+    if (!this.conv || now - this.lastTypingSent < TYPING_SEND_MS || !this.input.value) return;
+    this.lastTypingSent = now;
+    this.client.raw({ type: 'typing', conv: this.conv });
+  }
+
+  markRead() {
+    if (!this.isOpen || !this.conv || document.visibilityState !== 'visible') return;
+    this.convs.markRead(this.conv);
+    this.renderBadge();
+  }
+
+  pickFile(f) {
+    if (!f) return;
+    this.file = f;
+    clear(this.preview);
+    const remove = h('button', { class: 'fd-icon-btn fd-remove', type: 'button', 'aria-label': this.t('removeAttachment'), onclick: () => this.clearFile() }, icon('close', 16));
+    if (isImage(f)) {
+      const url = URL.createObjectURL(f);
+      this.previewUrl = url;
+      this.preview.append(h('img', { src: url, alt: f.name }));
+    } else {
+      this.preview.append(icon('file', 22));
+    }
+    this.preview.append(h('span', { class: 'fd-preview-name' }, f.name), remove);
+    this.preview.hidden = false;
+    this.input.focus();
+  }
+
+  clearFile() {
+    this.file = null;
+    this.fileInput.value = '';
+    this.preview.hidden = true;
+    clear(this.preview);
+  }
+
+  flash(text) {
+    this.flashText = text;
+    this.renderBanner();
+    clearTimeout(this.flashTimer);
+    this.flashTimer = setTimeout(() => {
+      this.flashText = '';
+      this.renderBanner();
+    }, 6000);
+  }
+
+  tick() {
+    if (this.typing && this.typing.until < Date.now()) {
+      this.typing = null;
+      this.renderTyping();
+    }
+  }
+
+  // ---- rendering ---------------------------------------------------------------------------
+
+  render() {
+    const t = this.t;
+    const s = this.state;
+    let sub = t('subtitleBot');
+    if (s === 'queued') sub = t('subtitleQueued');
+    if (s === 'assigned' && this.agent?.name) sub = t('subtitleAssigned', { name: this.agent.name });
+    if (s === 'closed') sub = t('subtitleClosed');
+    this.subtitle.textContent = sub;
+    clear(this.avatar);
+    if (s === 'assigned' && this.agent?.name) this.avatar.append(initials(this.agent.name));
+    else this.avatar.append(icon('chat', 20));
+    this.humanBtn.hidden = !(s === 'bot' || s === '');
+    this.closedBox.hidden = s !== 'closed';
+    this.attachBtn.disabled = !this.conv || s === 'closed';
+    this.composer.hidden = s === 'closed';
+    if (!this.leaveMode) this.input.placeholder = t('placeholder');
+    this.renderBanner();
+    this.renderMessages();
+    this.renderTyping();
+  }
+
+  renderMessages(scroll) {
+    const c = this.convs.map.get(this.conv) || this.convs.map.get('');
+    if (!c) {
+      this.list.reset();
+      return;
+    }
+    this.list.loadingOlder(c.loadingOlder);
+    this.list.render(c.tl);
+    if (scroll) this.list.scrollToEnd();
+  }
+
+  renderTyping() {
+    const on = !!this.typing && this.state !== 'closed';
+    this.typingEl.hidden = !on;
+    if (on) this.typingEl.lastChild.textContent = this.t('typing', { name: this.typing.name });
+  }
+
+  renderBanner() {
+    const t = this.t;
+    const b = this.banner;
+    clear(b);
+    b.className = 'fd-banner';
+    let show = true;
+    const cs = this.connState;
+    if (this.flashText) {
+      b.classList.add('fd-warn');
+      b.append(this.flashText);
+    } else if (cs === 'offline') {
+      b.classList.add('fd-warn');
+      b.append(t('offline'));
+    } else if (cs === 'replaced') {
+      b.classList.add('fd-warn');
+      b.append(t('replaced'), ' ', h('button', { class: 'fd-link', type: 'button', onclick: () => this.client.reconnectNow() }, t('useHere')));
+    } else if (cs === 'refused' || cs === 'auth') {
+      b.classList.add('fd-warn');
+      b.append(cs === 'auth' ? t('authFailed') : t('refused'));
+    } else if (cs === 'reconnecting' || (cs === 'connecting' && this.client.welcome)) {
+      b.classList.add('fd-muted');
+      b.append(h('span', { class: 'fd-spinner', 'aria-hidden': 'true' }), t('reconnecting'));
+    } else if (this.notice || (this.state === 'queued' && this.queue)) {
+      // The queue position and a notice (no agents, closed, long wait) can both apply.
+      if (this.state === 'queued' && this.queue) {
+        const q = this.queue;
+        b.classList.add('fd-queue');
+        const pos = q.position <= 1 ? t('queuedNext') : t('queued', { position: q.position });
+        const line = h('p', { class: 'fd-queue-line' }, h('strong', null, pos));
+        if (q.eta > 0) line.append(' · ' + t('eta', { eta: t.duration(q.eta) }));
+        b.append(line);
+      }
+      const n = this.notice;
+      if (n) {
+        b.classList.add('fd-notice');
+        b.append(h('p', null, n.message || t('notice_' + n.reason)));
+        const acts = h('div', { class: 'fd-notice-actions' });
+        for (const a of n.actions) {
+          const label = a === 'leave_message' ? t('leaveMessage') : a === 'bot' ? t('backToBot') : a === 'human' ? t('human') : a;
+          acts.append(h('button', { class: 'fd-chip', type: 'button', onclick: () => this.noticeAction(a) }, label));
+        }
+        if (n.actions.length) b.append(acts);
+      }
+    } else {
+      show = false;
+    }
+    b.hidden = !show;
+  }
+
+  renderBadge() {
+    const n = this.conv ? this.convs.unread(this.conv) : 0;
+    const show = !this.isOpen && n > 0;
+    this.badge.hidden = !show;
+    this.badge.textContent = n > 9 ? '9+' : String(n);
+    this.launcher.setAttribute('aria-label', (this.isOpen ? this.t('close') : this.t('open')) + (show ? ' (' + n + ')' : ''));
+  }
+}
+
+function initials(name) {
+  return String(name).trim().split(/\s+/).slice(0, 2).map((p) => [...p][0] || '').join('').toUpperCase();
+}

@@ -1,0 +1,373 @@
+// Package app is the persister's composition root: configuration, connections, and the parts
+// (migrations, stream ingest, query responders, retention) wired together and shut down in
+// order.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/config"
+	"github.com/frontdesk-chat/frontdesk/services/lifecycle"
+	"github.com/frontdesk-chat/frontdesk/services/natsconn"
+	"github.com/frontdesk-chat/frontdesk/services/ops"
+	"github.com/frontdesk-chat/frontdesk/services/pg"
+	"github.com/frontdesk-chat/frontdesk/services/streams"
+	"github.com/frontdesk-chat/frontdesk/services/tenants"
+
+	"github.com/frontdesk-chat/frontdesk/persister/internal/ingest"
+	"github.com/frontdesk-chat/frontdesk/persister/internal/migrate"
+	"github.com/frontdesk-chat/frontdesk/persister/internal/query"
+	"github.com/frontdesk-chat/frontdesk/persister/internal/retention"
+	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
+)
+
+// DefaultOpsAddr is the persister's ops port.
+const DefaultOpsAddr = ":9092"
+
+// Durable consumer names, shared by every replica.
+const (
+	DurableMessages = "persister-messages"
+	DurableEvents   = "persister-events"
+	DurableReads    = "persister-reads"
+)
+
+// Config is the persister's configuration.
+type Config struct {
+	config.Base `mapstructure:",squash"`
+	// Database is the Postgres record.
+	Database config.Database `mapstructure:"database"`
+	// Persister holds the persister's own settings.
+	Persister Settings `mapstructure:"persister"`
+}
+
+// Settings are the persister's own settings (key prefix "persister.").
+type Settings struct {
+	// Migrate applies the schema migrations at start (default true). Turn it off when a Helm
+	// hook job runs `persister migrate` before the rollout.
+	Migrate bool `mapstructure:"migrate"`
+	// Provision declares the streams at start (default true). Off when the NATS account may
+	// not manage streams (a deploy job provisions them).
+	Provision bool `mapstructure:"provision"`
+	// BatchSize is the most messages written in one transaction (default 2000: measured ~8%
+	// less CPU per row than 1000 with a backlog, see BENCHMARKS.md; batch_wait bounds latency).
+	BatchSize int `mapstructure:"batch_size"`
+	// Workers is the number of batches each replica writes concurrently per stream
+	// (default 2).
+	Workers int `mapstructure:"workers"`
+	// BatchWait is the longest a partial batch waits before it is written (default 50ms).
+	BatchWait time.Duration `mapstructure:"batch_wait"`
+	// AckWait is how long JetStream waits for an ack before redelivering to another replica
+	// (default 30s).
+	AckWait time.Duration `mapstructure:"ack_wait"`
+	// MaxAckPending bounds unacked messages per consumer across replicas (default 20000).
+	MaxAckPending int `mapstructure:"max_ack_pending"`
+	// RetryMin and RetryMax bound the backoff between write attempts while Postgres fails
+	// (defaults 100ms and 5s).
+	RetryMin time.Duration `mapstructure:"retry_min"`
+	RetryMax time.Duration `mapstructure:"retry_max"`
+	// QueryTimeout bounds one query (default 5s).
+	QueryTimeout time.Duration `mapstructure:"query_timeout"`
+	// QueryConcurrency bounds queries in flight per replica (default 16).
+	QueryConcurrency int `mapstructure:"query_concurrency"`
+	// RetentionInterval is the time between retention runs (default 10m).
+	RetentionInterval time.Duration `mapstructure:"retention_interval"`
+	// RetentionBatch is the most messages one retention statement changes (default 1000).
+	RetentionBatch int `mapstructure:"retention_batch"`
+	// RetentionMaxBatches bounds the batches per tenant per run (default 100).
+	RetentionMaxBatches int `mapstructure:"retention_max_batches"`
+}
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	b := config.DefaultBase()
+	b.Ops.Addr = DefaultOpsAddr
+	b.NATS.Name = "persister"
+	return Config{
+		Base:     b,
+		Database: config.DefaultDatabase(),
+		Persister: Settings{
+			Migrate:             true,
+			Provision:           true,
+			BatchSize:           2000,
+			Workers:             2,
+			BatchWait:           50 * time.Millisecond,
+			AckWait:             30 * time.Second,
+			MaxAckPending:       20000,
+			RetryMin:            100 * time.Millisecond,
+			RetryMax:            5 * time.Second,
+			QueryTimeout:        5 * time.Second,
+			QueryConcurrency:    16,
+			RetentionInterval:   10 * time.Minute,
+			RetentionBatch:      1000,
+			RetentionMaxBatches: 100,
+		},
+	}
+}
+
+// Validate checks the configuration; errors name the key.
+func (c Config) Validate() error {
+	p := c.Persister
+	errs := []error{c.Base.Validate(), c.Database.Check("database")}
+	if err := config.Between("persister.batch_size", p.BatchSize, 1, 10000); err != nil {
+		errs = append(errs, err)
+	}
+	if err := config.Between("persister.workers", p.Workers, 1, 64); err != nil {
+		errs = append(errs, err)
+	}
+	for key, d := range map[string]time.Duration{
+		"persister.batch_wait": p.BatchWait, "persister.ack_wait": p.AckWait,
+		"persister.retry_min": p.RetryMin, "persister.retry_max": p.RetryMax,
+		"persister.query_timeout": p.QueryTimeout, "persister.retention_interval": p.RetentionInterval,
+	} {
+		if err := config.PositiveDuration(key, d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if p.RetryMax < p.RetryMin {
+		errs = append(errs, &config.FieldError{Key: "persister.retry_max", Msg: "must not be below retry_min"})
+	}
+	if p.AckWait < time.Second {
+		errs = append(errs, &config.FieldError{Key: "persister.ack_wait", Msg: "must be at least 1s"})
+	}
+	if p.MaxAckPending < p.BatchSize {
+		errs = append(errs, &config.FieldError{Key: "persister.max_ack_pending", Msg: "must be at least batch_size"})
+	}
+	if p.QueryConcurrency < 1 {
+		errs = append(errs, &config.FieldError{Key: "persister.query_concurrency", Msg: "must be at least 1"})
+	}
+	if p.RetentionBatch < 1 || p.RetentionMaxBatches < 1 {
+		errs = append(errs, &config.FieldError{Key: "persister.retention_batch", Msg: "retention_batch and retention_max_batches must be at least 1"})
+	}
+	return errors.Join(errs...)
+}
+
+// Service is a running persister.
+type Service struct {
+	cfg   Config
+	log   *zap.Logger
+	reg   *prometheus.Registry
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	pool  *pgxpool.Pool
+	ops   *ops.Server
+	stack *lifecycle.Stack
+
+	migrated atomic.Bool
+	parts    []func(context.Context) error
+}
+
+// New connects to NATS and Postgres (both lazily: an outage at start shows in /readyz rather
+// than failing the process) and starts the ops server. Run does the rest.
+func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err error) {
+	s := &Service{cfg: cfg, log: log, reg: ops.NewRegistry(), stack: lifecycle.NewStack(log)}
+	defer func() {
+		if err != nil {
+			_ = s.stack.Shutdown(ctx, cfg.Shutdown.Timeout)
+		}
+	}()
+	s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), s.reg)
+	if err != nil {
+		return nil, err
+	}
+	// Drain flushes the last acks and replies before closing.
+	s.stack.Push("nats", func(ctx context.Context) error { return natsconn.Drain(ctx, s.nc) })
+	s.js, err = jetstream.New(s.nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	s.pool, err = pg.Connect(ctx, cfg.Database, log.Named("pg"))
+	if err != nil {
+		return nil, err
+	}
+	s.stack.Push("postgres", func(context.Context) error { s.pool.Close(); return nil })
+
+	s.ops = ops.New(cfg.Ops.Addr, log.Named("ops"), s.reg)
+	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
+	s.ops.AddCheck("postgres", pg.Ready(s.pool))
+	s.ops.AddCheck("schema", func(context.Context) error {
+		if !s.migrated.Load() {
+			return errors.New("migrations not applied yet")
+		}
+		return nil
+	})
+	if err := s.ops.Start(ctx); err != nil {
+		return nil, err
+	}
+	s.stack.Push("ops", s.ops.Shutdown)
+	return s, nil
+}
+
+// Addr is the ops server's bound address.
+func (s *Service) Addr() string { return s.ops.Addr() }
+
+// Registry is the service's metrics registry.
+func (s *Service) Registry() *prometheus.Registry { return s.reg }
+
+// Run prepares the record (migrations), the streams and the tenant view, then ingests and
+// answers queries until ctx ends, and shuts down within cfg.Shutdown.Timeout.
+func (s *Service) Run(ctx context.Context) error {
+	err := s.run(ctx)
+	s.ops.SetDraining()
+	if serr := s.stack.Shutdown(ctx, s.cfg.Shutdown.Timeout); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+func (s *Service) run(ctx context.Context) error {
+	// Everything below needs live servers; until they answer, /readyz says why.
+	if err := natsconn.WaitConnected(ctx, s.nc); err != nil {
+		return lifecycle.IgnoreCanceled(ctx, err)
+	}
+	if s.cfg.Persister.Provision {
+		// Only what the persister uses, and the tenants bucket only when it seeds it: with
+		// least-privilege credentials (deploy/natsauth) it may not manage anything else.
+		names := []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamDeadLetters}
+		if s.cfg.Tenants.File != "" {
+			names = append(names, subjects.BucketTenants)
+		}
+		topo := streams.Declared(streams.Options{Replicas: s.cfg.NATS.Replicas}).Only(names...)
+		if err := lifecycle.RetryUntil(ctx, s.log, "provision streams", func() error { return streams.Provision(ctx, s.js, topo) }); err != nil {
+			return lifecycle.IgnoreCanceled(ctx, err)
+		}
+	}
+	if s.cfg.Persister.Migrate {
+		var changed error
+		if err := lifecycle.RetryUntil(ctx, s.log, "migrate", func() error {
+			_, err := migrate.Apply(ctx, s.pool, s.log.Named("migrate"))
+			if errors.Is(err, migrate.ErrChanged) {
+				// An edited migration does not fix itself: stop retrying and fail the start.
+				changed = err
+				return nil
+			}
+			return err
+		}); err != nil {
+			return lifecycle.IgnoreCanceled(ctx, err)
+		}
+		if changed != nil {
+			return changed
+		}
+	}
+	s.migrated.Store(true)
+
+	var ts *tenants.Store
+	if err := lifecycle.RetryUntil(ctx, s.log, "watch tenants", func() error {
+		kv, err := s.js.KeyValue(ctx, subjects.BucketTenants)
+		if err != nil {
+			return err
+		}
+		if err := tenants.SeedFile(ctx, kv, s.cfg.Tenants.File); err != nil {
+			return err
+		}
+		// The watch outlives ctx until the stack stops it, so retention and queries keep
+		// their tenant view while they drain.
+		wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		ts, err = tenants.Watch(wctx, kv, s.log.Named("tenants"))
+		if err != nil {
+			stop()
+			return err
+		}
+		s.stack.Push("tenants", func(context.Context) error { stop(); return nil })
+		return nil
+	}); err != nil {
+		return lifecycle.IgnoreCanceled(ctx, err)
+	}
+	s.ops.AddCheck("tenants", ts.Ready())
+	known := func(id string) bool { _, ok := ts.Get(id); return ok }
+
+	st := store.New(s.pool)
+	p := s.cfg.Persister
+	met := ingest.NewMetrics(s.reg)
+	opts := func(stream, durable string) ingest.Options {
+		return ingest.Options{
+			Stream: stream, Durable: durable, BatchSize: p.BatchSize, BatchWait: p.BatchWait,
+			AckWait: p.AckWait, MaxAckPending: p.MaxAckPending, RetryMin: p.RetryMin, RetryMax: p.RetryMax,
+			ShutdownGrace: s.cfg.Shutdown.Timeout / 2, Workers: p.Workers,
+		}
+	}
+	msgs := ingest.NewConsumer(s.js, opts(subjects.StreamMessages, DurableMessages),
+		ingest.Handler[store.MessageRow]{Decode: ingest.DecodeMessage, Write: st.WriteMessages}, met, s.log.Named("ingest"))
+	events := ingest.NewConsumer(s.js, opts(subjects.StreamEvents, DurableEvents),
+		ingest.Handler[store.EventRow]{Decode: ingest.DecodeEvent, Write: st.WriteEvents}, met, s.log.Named("ingest"))
+	reads := ingest.NewConsumer(s.js, opts(subjects.StreamReads, DurableReads),
+		ingest.Handler[store.ReadRow]{Decode: ingest.DecodeRead, Write: st.WriteReads}, met, s.log.Named("ingest"))
+	s.ops.AddCheck("ingest", func(ctx context.Context) error {
+		return errors.Join(msgs.Ready(ctx), events.Ready(ctx), reads.Ready(ctx))
+	})
+
+	qs := query.New(s.nc, st, query.Options{
+		Timeout: p.QueryTimeout, Concurrency: p.QueryConcurrency, KnownTenant: known,
+	}, s.reg, s.log.Named("query"))
+	ret := retention.New(st, ts, retention.Options{
+		Interval: p.RetentionInterval, BatchSize: p.RetentionBatch, MaxBatches: p.RetentionMaxBatches,
+	}, s.reg, s.log.Named("retention"))
+
+	// The workers stop before the connections (the stack stops in reverse): consumers finish
+	// and ack their batch, queries in flight are answered.
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context) error{msgs.Run, events.Run, reads.Run, ret.Run} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(wctx); err != nil {
+				s.log.Error("worker stopped", zap.Error(err))
+			}
+		}()
+	}
+	s.stack.Push("ingest", func(ctx context.Context) error {
+		stop()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("workers still running: %w", ctx.Err())
+		}
+	})
+	if err := qs.Start(); err != nil {
+		return err
+	}
+	s.stack.Push("queries", qs.Stop)
+	s.log.Info("persister running")
+	<-ctx.Done()
+	return nil
+}
+
+// Migrate applies the migrations once and returns: the `persister migrate` command, for a
+// Helm hook job that runs before the rollout.
+func Migrate(ctx context.Context, cfg Config, log *zap.Logger) error {
+	pool, err := pg.Connect(ctx, cfg.Database, log.Named("pg"))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	res, err := migrate.Apply(ctx, pool, log.Named("migrate"))
+	if err != nil {
+		return err
+	}
+	log.Info("schema up to date", zap.Int("version", res.Current), zap.Ints("applied", res.Applied))
+	return nil
+}
+
+// Run runs the persister until ctx ends.
+func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	s, err := New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}

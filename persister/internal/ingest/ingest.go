@@ -1,0 +1,457 @@
+// Package ingest copies JetStream streams into the record: durable pull consumers shared by
+// every persister replica, batches bounded by size and time, one transaction per batch, acks
+// only after the commit.
+//
+// Delivery contract: a batch is acked only after its transaction committed, and every write
+// is idempotent (package store), so a crash between commit and ack costs a redelivery, never
+// a duplicate row. While Postgres fails the consumer keeps the batch, backs off and retries,
+// telling JetStream the messages are still in progress, and fetches nothing new; the stream
+// keeps everything else. The consumer's MaxDeliver is unlimited on purpose: a message that
+// decodes is never dropped because the database was down for a while. Messages that can never
+// be written (undecodable, inconsistent, or refused by Postgres as bad data) go to the
+// dead-letter subject and are terminated, so they never block the stream.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+
+	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
+)
+
+// ServiceName names the persister in dead letters and on its dead-letter subject.
+const ServiceName = "persister"
+
+// Options tune one consumer.
+type Options struct {
+	// Stream is the stream to consume.
+	Stream string
+	// Durable is the consumer's durable name, shared by every replica.
+	Durable string
+	// BatchSize is the most messages written in one transaction.
+	BatchSize int
+	// BatchWait is the longest a partial batch waits for more messages before it is written.
+	BatchWait time.Duration
+	// AckWait is how long JetStream waits for an ack before redelivering (a crashed
+	// replica's batch comes back after it).
+	AckWait time.Duration
+	// MaxAckPending bounds unacked messages across all replicas.
+	MaxAckPending int
+	// RetryMin and RetryMax bound the exponential backoff between write attempts.
+	RetryMin, RetryMax time.Duration
+	// ShutdownGrace is how long a batch already fetched may take to commit once ctx ends.
+	ShutdownGrace time.Duration
+	// Workers is the number of batches written concurrently by this process (default 2):
+	// while one transaction commits, the next batch is decoded and sent on another
+	// connection. Each worker pulls from the same durable consumer, like a replica.
+	Workers int
+}
+
+func (o *Options) defaults() {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 2000
+	}
+	if o.BatchWait <= 0 {
+		o.BatchWait = 50 * time.Millisecond
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = 30 * time.Second
+	}
+	if o.MaxAckPending <= 0 {
+		o.MaxAckPending = 20 * o.BatchSize
+	}
+	if o.RetryMin <= 0 {
+		o.RetryMin = 100 * time.Millisecond
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = 5 * time.Second
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = 5 * time.Second
+	}
+}
+
+// Handler decodes and writes one stream's records.
+type Handler[T any] struct {
+	// Decode turns a stream message into a record; a PoisonError dead-letters it.
+	Decode func(subject string, seq uint64, data []byte) (T, error)
+	// Write writes a batch in one transaction; nil means committed.
+	Write func(ctx context.Context, recs []T) (store.WriteResult, error)
+}
+
+// Consumer is one stream's ingest loop.
+type Consumer[T any] struct {
+	js  jetstream.JetStream
+	opt Options
+	h   Handler[T]
+	log *zap.Logger
+	met *Metrics
+
+	mu       sync.Mutex
+	failing  error
+	failedAt time.Time
+}
+
+// NewConsumer returns a consumer of opt.Stream writing through h.
+func NewConsumer[T any](js jetstream.JetStream, opt Options, h Handler[T], met *Metrics, log *zap.Logger) *Consumer[T] {
+	opt.defaults()
+	return &Consumer[T]{js: js, opt: opt, h: h, met: met, log: log.With(zap.String("stream", opt.Stream))}
+}
+
+// Ready reports the consumer healthy unless its last write attempt failed.
+func (c *Consumer[T]) Ready(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failing != nil {
+		return fmt.Errorf("%s: writes failing since %s: %w", c.opt.Stream, c.failedAt.Format(time.RFC3339), c.failing)
+	}
+	return nil
+}
+
+func (c *Consumer[T]) setFailing(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil {
+		c.failing = nil
+		return
+	}
+	if c.failing == nil {
+		c.failedAt = time.Now()
+	}
+	c.failing = err
+}
+
+// ConsumerConfig is the durable consumer's configuration.
+func (c *Consumer[T]) ConsumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       c.opt.Durable,
+		Description:   "Frontdesk persister: copies " + c.opt.Stream + " to Postgres.",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		// Explicit, never AckAll: replicas share the consumer, and an ack-all from one
+		// replica would ack another's uncommitted batch.
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.opt.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: c.opt.MaxAckPending,
+	}
+}
+
+// Run consumes until ctx ends. A batch already fetched when ctx ends is still written and
+// acked within ShutdownGrace; a batch whose write is failing is left unacked for redelivery.
+func (c *Consumer[T]) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range c.opt.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.runWorker(ctx)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (c *Consumer[T]) runWorker(ctx context.Context) {
+	retry := c.backoff()
+	for ctx.Err() == nil {
+		cons, err := c.js.CreateOrUpdateConsumer(ctx, c.opt.Stream, c.ConsumerConfig())
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			c.log.Warn("create consumer failed; retrying", zap.Error(err))
+			sleep(ctx, retry())
+			continue
+		}
+		retry = c.backoff()
+		err = c.consume(ctx, cons)
+		switch {
+		case ctx.Err() != nil:
+		case errors.Is(err, errHeld):
+			// The iterator was stopped during a write outage; start a fresh one.
+		case err != nil:
+			c.log.Warn("consumer interrupted; restarting", zap.Error(err))
+			sleep(ctx, c.opt.RetryMin)
+		}
+	}
+}
+
+// errHeld ends consume after a batch was held through a write outage, which stopped the
+// iterator's prefetching.
+var errHeld = errors.New("iterator stopped while a batch was held")
+
+// consume runs one message iterator until ctx ends or the iterator must be rebuilt.
+func (c *Consumer[T]) consume(ctx context.Context, cons jetstream.Consumer) error {
+	// Prefetch up to two batches so the next batch streams in while this one commits.
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * c.opt.BatchSize))
+	if err != nil {
+		return fmt.Errorf("messages: %w", err)
+	}
+	defer it.Stop()
+	batch := make([]jetstream.Msg, 0, c.opt.BatchSize)
+	for {
+		batch = batch[:0]
+		iterErr := c.collect(ctx, it, &batch)
+		if len(batch) > 0 {
+			wctx := ctx
+			if ctx.Err() != nil {
+				// Finish what was fetched rather than leave it to redelivery after AckWait.
+				var cancel context.CancelFunc
+				wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), c.opt.ShutdownGrace)
+				defer cancel()
+			}
+			if held := c.process(wctx, it, batch); held && ctx.Err() == nil {
+				return errHeld
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if iterErr != nil {
+			return iterErr
+		}
+	}
+}
+
+// collect fills batch: it blocks for the first message, then takes more until BatchSize or
+// BatchWait after the first. It returns an error only when the iterator must be rebuilt.
+func (c *Consumer[T]) collect(ctx context.Context, it jetstream.MessagesContext, batch *[]jetstream.Msg) error {
+	var deadline context.Context
+	for len(*batch) < c.opt.BatchSize {
+		nctx := ctx
+		if deadline != nil {
+			nctx = deadline
+		}
+		msg, err := it.Next(jetstream.NextContext(nctx))
+		if err != nil {
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case deadline != nil && deadline.Err() != nil:
+				return nil
+			case errors.Is(err, jetstream.ErrMsgIteratorClosed), errors.Is(err, jetstream.ErrConsumerDeleted),
+				errors.Is(err, jetstream.ErrConsumerNotFound), errors.Is(err, nats.ErrConnectionClosed):
+				return err
+			default:
+				// Missed heartbeats and reconnects: the iterator recovers by itself.
+				c.log.Debug("next", zap.Error(err))
+				if len(*batch) > 0 {
+					return nil
+				}
+				continue
+			}
+		}
+		*batch = append(*batch, msg)
+		if deadline == nil {
+			var cancel context.CancelFunc
+			deadline, cancel = context.WithTimeout(ctx, c.opt.BatchWait)
+			defer cancel()
+		}
+	}
+	return nil
+}
+
+type item[T any] struct {
+	msg jetstream.Msg
+	seq uint64
+	rec T
+}
+
+// process writes one batch and acks it; it returns once every message is acked, terminated
+// (dead-lettered) or, when ctx ended, left for redelivery. held reports that writes failed
+// for a while, which stopped the iterator.
+func (c *Consumer[T]) process(ctx context.Context, it jetstream.MessagesContext, batch []jetstream.Msg) (held bool) {
+	items := make([]item[T], 0, len(batch))
+	var lastPending uint64
+	for _, m := range batch {
+		md, err := m.Metadata()
+		if err != nil {
+			// Not a JetStream delivery; nothing to ack, nothing to write.
+			c.log.Warn("message without metadata", zap.String("subject", m.Subject()))
+			continue
+		}
+		lastPending = md.NumPending
+		if md.NumDelivered > 1 {
+			c.met.redelivered.WithLabelValues(c.opt.Stream).Inc()
+		}
+		rec, err := c.h.Decode(m.Subject(), md.Sequence.Stream, m.Data())
+		if err != nil {
+			// On failure the message stays unacked and comes back after AckWait.
+			_ = c.deadLetter(ctx, m, md.Sequence.Stream, err)
+			continue
+		}
+		items = append(items, item[T]{msg: m, seq: md.Sequence.Stream, rec: rec})
+	}
+	c.met.pending.WithLabelValues(c.opt.Stream).Set(float64(lastPending))
+	if len(items) == 0 {
+		return false
+	}
+	ok, held := c.writeRetrying(ctx, it, items)
+	if !ok {
+		return held
+	}
+	for _, x := range items {
+		// A lost ack only costs a redelivery, which the idempotent write absorbs; DoubleAck
+		// would add a round trip per message for no safety gained.
+		if err := x.msg.Ack(); err != nil {
+			c.log.Debug("ack", zap.Uint64("seq", x.seq), zap.Error(err))
+		}
+	}
+	if held {
+		c.log.Info("batch written after the outage", zap.Int("messages", len(items)))
+	}
+	return held
+}
+
+// writeRetrying writes items until it succeeds (ok) or ctx ends. Rows Postgres refuses as
+// bad data are split out and dead-lettered; every other error is retried. stopped says the
+// iterator was stopped on the way.
+func (c *Consumer[T]) writeRetrying(ctx context.Context, it jetstream.MessagesContext, items []item[T]) (ok, stopped bool) {
+	retry := c.backoff()
+	lastProgress := time.Now()
+	for {
+		err := c.write(ctx, items)
+		if err == nil {
+			c.setFailing(nil)
+			return true, stopped
+		}
+		if ctx.Err() != nil {
+			return false, stopped
+		}
+		c.met.writeErrors.WithLabelValues(c.opt.Stream).Inc()
+		c.setFailing(err)
+		if !stopped {
+			// Stop prefetching: what the iterator buffered would only age into redelivery.
+			it.Stop()
+			stopped = true
+			c.log.Error("batch write failed; holding the batch and retrying", zap.Int("messages", len(items)), zap.Error(err))
+		} else {
+			c.log.Debug("batch write failed again", zap.Error(err))
+		}
+		// Keep the held messages ours: without this JetStream would redeliver them (possibly
+		// to another replica, which would then be stuck on the same outage) every AckWait.
+		if time.Since(lastProgress) > c.opt.AckWait/3 {
+			for _, x := range items {
+				_ = x.msg.InProgress()
+			}
+			lastProgress = time.Now()
+		}
+		if !sleep(ctx, min(retry(), c.opt.AckWait/3)) {
+			return false, stopped
+		}
+	}
+}
+
+// write commits items, isolating rows that Postgres refuses as bad data by halving the batch.
+func (c *Consumer[T]) write(ctx context.Context, items []item[T]) error {
+	recs := make([]T, len(items))
+	for i, x := range items {
+		recs[i] = x.rec
+	}
+	start := time.Now()
+	res, err := c.h.Write(ctx, recs)
+	if err == nil {
+		c.met.commit.WithLabelValues(c.opt.Stream).Observe(time.Since(start).Seconds())
+		c.met.batchSize.WithLabelValues(c.opt.Stream).Observe(float64(len(items)))
+		c.met.rows.WithLabelValues(c.opt.Stream, "inserted").Add(float64(res.Inserted))
+		c.met.rows.WithLabelValues(c.opt.Stream, "duplicate").Add(float64(res.Duplicates))
+		return nil
+	}
+	if !isDataError(err) {
+		return err
+	}
+	if len(items) == 1 {
+		// If the dead letter cannot be published the row must not be acked: fail the write.
+		return c.deadLetter(ctx, items[0].msg, items[0].seq, &PoisonError{Kind: "rejected", Err: err})
+	}
+	half := len(items) / 2
+	if err := c.write(ctx, items[:half]); err != nil {
+		return err
+	}
+	return c.write(ctx, items[half:])
+}
+
+// isDataError reports whether Postgres refused the content itself (SQLSTATE classes 22, data
+// exception, and 23, integrity violation), which no retry will fix.
+func isDataError(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) < 2 {
+		return false
+	}
+	return pe.Code[:2] == "22" || pe.Code[:2] == "23"
+}
+
+// deadLetter publishes m to the dead-letter subject and terminates it. If the publish fails
+// it returns the error and m must be left unacked, so it comes back and is tried again.
+func (c *Consumer[T]) deadLetter(ctx context.Context, m jetstream.Msg, seq uint64, cause error) error {
+	kind := "decode"
+	var pe *PoisonError
+	if errors.As(cause, &pe) {
+		kind = pe.Kind
+	}
+	dl := &fd.DeadLetter{
+		Service: ServiceName,
+		Stream:  c.opt.Stream,
+		Subject: m.Subject(),
+		Seq:     seq,
+		Reason:  cause.Error(),
+		Data:    m.Data(),
+		At:      timestamppb.Now(),
+	}
+	data, err := proto.Marshal(dl)
+	if err != nil {
+		return fmt.Errorf("marshal dead letter: %w", err)
+	}
+	// The id makes a retried dead letter (crash after publish, before term) land once.
+	id := fmt.Sprintf("%s/%s/%d", ServiceName, c.opt.Stream, seq)
+	if _, err := c.js.Publish(ctx, subjects.DeadLetters(ServiceName), data, jetstream.WithMsgID(id)); err != nil {
+		c.log.Warn("dead letter publish failed; message left for redelivery", zap.Uint64("seq", seq), zap.Error(err))
+		return fmt.Errorf("publish dead letter: %w", err)
+	}
+	c.met.deadLetters.WithLabelValues(c.opt.Stream, kind).Inc()
+	c.log.Warn("message dead-lettered", zap.Uint64("seq", seq), zap.String("subject", m.Subject()), zap.String("reason", dl.Reason))
+	if err := m.TermWithReason(kind); err != nil {
+		c.log.Debug("term", zap.Uint64("seq", seq), zap.Error(err))
+	}
+	return nil
+}
+
+// backoff returns a jittered exponential backoff generator between RetryMin and RetryMax.
+func (c *Consumer[T]) backoff() func() time.Duration {
+	d := c.opt.RetryMin
+	return func() time.Duration {
+		cur := d
+		d = min(2*d, c.opt.RetryMax)
+		// Full jitter on half the delay keeps replicas from retrying in lockstep.
+		return cur/2 + rand.N(cur/2+1)
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether the full wait elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,260 @@
+// Package query answers the record's NATS request/reply API (history, conversations, unread,
+// search) from Postgres. Every replica subscribes in the queue group "persister", so any one
+// of them answers each request.
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+
+	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
+)
+
+// QueueGroup is the queue group of every responder.
+const QueueGroup = "persister"
+
+// Kinds of query, as in subjects.AllQueries.
+const (
+	KindHistory       = "history"
+	KindConversations = "conversations"
+	KindUnread        = "unread"
+	KindSearch        = "search"
+)
+
+// Errors put in replies' error field. They are stable strings a client may match.
+var (
+	ErrUnknownTenant  = errors.New("unknown tenant")
+	ErrTenantMismatch = errors.New("request tenant does not match the subject")
+	ErrBadRequest     = errors.New("bad request")
+	ErrUnavailable    = errors.New("record unavailable")
+)
+
+// Options tune the server.
+type Options struct {
+	// Timeout bounds one query (default 5s).
+	Timeout time.Duration
+	// Concurrency bounds queries in flight in this replica (default 16).
+	Concurrency int
+	// KnownTenant reports whether a tenant is configured; nil accepts every tenant.
+	KnownTenant func(id string) bool
+}
+
+// Server answers queries.
+type Server struct {
+	nc   *nats.Conn
+	st   *store.Store
+	opt  Options
+	log  *zap.Logger
+	sem  chan struct{}
+	subs []*nats.Subscription
+
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
+
+	total   *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+// New returns a server answering from st; Start subscribes it.
+func New(nc *nats.Conn, st *store.Store, opt Options, reg prometheus.Registerer, log *zap.Logger) *Server {
+	if opt.Timeout <= 0 {
+		opt.Timeout = 5 * time.Second
+	}
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 16
+	}
+	s := &Server{
+		nc: nc, st: st, opt: opt, log: log, sem: make(chan struct{}, opt.Concurrency),
+		total: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "persister_queries_total",
+			Help: "Queries answered, by kind and result (ok or error).",
+		}, []string{"kind", "result"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "persister_query_seconds",
+			Help:    "Time to answer a query.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"kind"}),
+	}
+	reg.MustRegister(s.total, s.latency)
+	return s
+}
+
+// Start subscribes to every query subject in the queue group.
+func (s *Server) Start() error {
+	for _, kind := range []string{KindHistory, KindConversations, KindUnread, KindSearch} {
+		sub, err := s.nc.QueueSubscribe(subjects.AllQueries(kind), QueueGroup, s.dispatch(kind))
+		if err != nil {
+			return fmt.Errorf("subscribe %s queries: %w", kind, err)
+		}
+		s.subs = append(s.subs, sub)
+	}
+	// The subscriptions must reach the server before the service reports ready.
+	if err := s.nc.Flush(); err != nil {
+		return fmt.Errorf("flush query subscriptions: %w", err)
+	}
+	return nil
+}
+
+// Stop unsubscribes (other replicas take the queries) and waits for queries in flight until
+// ctx ends.
+func (s *Server) Stop(ctx context.Context) error {
+	for _, sub := range s.subs {
+		_ = sub.Unsubscribe()
+	}
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("queries in flight at shutdown: %w", ctx.Err())
+	}
+}
+
+// dispatch runs each request in its own goroutine, at most Concurrency at once: a slow
+// search must not hold up history pages behind it.
+func (s *Server) dispatch(kind string) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		s.mu.Lock()
+		if s.stopped {
+			s.mu.Unlock()
+			return
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		s.sem <- struct{}{}
+		go func() {
+			defer func() { <-s.sem; s.wg.Done() }()
+			s.handle(kind, m)
+		}()
+	}
+}
+
+func (s *Server) handle(kind string, m *nats.Msg) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), s.opt.Timeout)
+	defer cancel()
+	reply, err := s.answer(ctx, kind, m)
+	result := "ok"
+	if err != nil {
+		result = "error"
+		if !errors.Is(err, ErrBadRequest) && !errors.Is(err, ErrUnknownTenant) && !errors.Is(err, ErrTenantMismatch) {
+			s.log.Warn("query failed", zap.String("kind", kind), zap.String("subject", m.Subject), zap.Error(err))
+			// Database details stay in the log; the client learns only that it failed.
+			err = ErrUnavailable
+		}
+		reply = errorReply(kind, err.Error())
+	}
+	s.total.WithLabelValues(kind, result).Inc()
+	s.latency.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	if m.Reply == "" {
+		return
+	}
+	data, err := proto.Marshal(reply)
+	if err != nil {
+		s.log.Error("marshal reply", zap.String("kind", kind), zap.Error(err))
+		return
+	}
+	if err := m.Respond(data); err != nil {
+		s.log.Debug("respond", zap.Error(err))
+	}
+}
+
+func errorReply(kind, msg string) proto.Message {
+	switch kind {
+	case KindHistory:
+		return &fd.HistoryReply{Error: msg}
+	case KindConversations:
+		return &fd.ConversationsReply{Error: msg}
+	case KindUnread:
+		return &fd.UnreadReply{Error: msg}
+	default:
+		return &fd.SearchReply{Error: msg}
+	}
+}
+
+// tenantOf checks the request's tenant against the subject's, which NATS permissions
+// enforced: a request can never read another tenant's record.
+func (s *Server) tenantOf(subject, reqTenant string) (string, error) {
+	p, err := subjects.Parse(subject)
+	if err != nil || p.Kind != "query" || p.Tenant == "" {
+		return "", fmt.Errorf("%w: subject %s", ErrBadRequest, subject)
+	}
+	if reqTenant != "" && reqTenant != p.Tenant {
+		return "", ErrTenantMismatch
+	}
+	if s.opt.KnownTenant != nil && !s.opt.KnownTenant(p.Tenant) {
+		return "", ErrUnknownTenant
+	}
+	return p.Tenant, nil
+}
+
+func (s *Server) answer(ctx context.Context, kind string, m *nats.Msg) (proto.Message, error) {
+	switch kind {
+	case KindHistory:
+		var req fd.HistoryRequest
+		if err := proto.Unmarshal(m.Data, &req); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		t, err := s.tenantOf(m.Subject, req.GetTenant())
+		if err != nil {
+			return nil, err
+		}
+		if !subjects.ValidToken(req.GetConv()) || req.GetBefore() < 0 || req.GetAfter() < 0 {
+			return nil, fmt.Errorf("%w: conv, before or after", ErrBadRequest)
+		}
+		return s.st.History(ctx, t, &req)
+	case KindConversations:
+		var req fd.ConversationsRequest
+		if err := proto.Unmarshal(m.Data, &req); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		t, err := s.tenantOf(m.Subject, req.GetTenant())
+		if err != nil {
+			return nil, err
+		}
+		if !subjects.ValidToken(req.GetUser()) {
+			return nil, fmt.Errorf("%w: user", ErrBadRequest)
+		}
+		return s.st.Conversations(ctx, t, &req)
+	case KindUnread:
+		var req fd.UnreadRequest
+		if err := proto.Unmarshal(m.Data, &req); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		t, err := s.tenantOf(m.Subject, req.GetTenant())
+		if err != nil {
+			return nil, err
+		}
+		if !subjects.ValidToken(req.GetUser()) || subjects.CheckTokens(req.GetConvs()...) != nil {
+			return nil, fmt.Errorf("%w: user or convs", ErrBadRequest)
+		}
+		return s.st.Unread(ctx, t, &req)
+	case KindSearch:
+		var req fd.SearchRequest
+		if err := proto.Unmarshal(m.Data, &req); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		t, err := s.tenantOf(m.Subject, req.GetTenant())
+		if err != nil {
+			return nil, err
+		}
+		return s.st.Search(ctx, t, &req)
+	}
+	return nil, fmt.Errorf("%w: kind %s", ErrBadRequest, kind)
+}

@@ -1,0 +1,568 @@
+// Package store is the persister's Postgres record: batched idempotent writes of messages,
+// lifecycle events and read positions, the queries behind the NATS request/reply API, and
+// retention.
+//
+// Every write is idempotent: messages are unique on their id (and on conversation and seq),
+// events on their id, read positions keep the highest seq, and conversation state only moves
+// forward in event-stream order. A batch that is written twice (redelivery after a crash
+// between commit and ack, or two replicas racing) therefore lands once.
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+)
+
+// Store writes and reads the record through a pool.
+type Store struct {
+	pool *pgxpool.Pool
+
+	// recent remembers the senders and tenants this process recorded lately, so a busy
+	// stream does not re-upsert the same few hundred users with every batch (that cost as
+	// much as inserting the messages). It is only an optimisation: forgetting is harmless.
+	mu     sync.Mutex
+	recent map[userKey]recorded
+}
+
+type recorded struct {
+	role, name string
+	at         time.Time
+}
+
+// recentMax bounds the recent map; when full it starts over.
+const recentMax = 100000
+
+// userFreshness is how stale users.last_seen may get before a message refreshes it.
+const userFreshness = time.Minute
+
+// New returns a Store on pool. The schema must be migrated (package migrate).
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, recent: map[userKey]recorded{}} }
+
+// MessageRow is a message with its FD_MESSAGES sequence.
+type MessageRow struct {
+	// Seq is the stream sequence.
+	Seq int64
+	// Msg is the decoded message; Tenant and Conv must be set.
+	Msg *fd.Message
+}
+
+// EventRow is a lifecycle event with its FD_EVENTS sequence.
+type EventRow struct {
+	// Seq is the stream sequence.
+	Seq int64
+	// Event is the decoded event; ID, Tenant and Conv must be set.
+	Event *fd.ConversationEvent
+}
+
+// ReadRow is a read position.
+type ReadRow struct {
+	// Tenant, Conv and User identify the position.
+	Tenant, Conv, User string
+	// Seq is the message sequence read up to, inclusive.
+	Seq int64
+	// At is when the read happened (zero: unknown).
+	At time.Time
+}
+
+// WriteResult counts what a batch did.
+type WriteResult struct {
+	// Inserted is the number of new rows.
+	Inserted int64
+	// Duplicates is the number of rows already present (redeliveries, republished messages).
+	Duplicates int64
+}
+
+const stageMessagesDDL = `CREATE TEMP TABLE IF NOT EXISTS stage_messages (
+	tenant text, conv text, seq bigint, id text, client_id text,
+	sender_id text, sender_role text, sender_name text, kind text, text text,
+	attachment_id text, attachment_url text, attachment_type text, attachment_size bigint, attachment_name text,
+	reply_to text, revision bigint, created_at timestamptz, search_doc text
+) ON COMMIT DELETE ROWS`
+
+var stageMessagesCols = []string{
+	"tenant", "conv", "seq", "id", "client_id",
+	"sender_id", "sender_role", "sender_name", "kind", "text",
+	"attachment_id", "attachment_url", "attachment_type", "attachment_size", "attachment_name",
+	"reply_to", "revision", "created_at", "search_doc",
+}
+
+// The ORDER BY makes the lowest seq win when one message id appears twice in a batch (it was
+// published twice past the dedup window), and takes row locks in one order across replicas.
+const insertMessagesSQL = `INSERT INTO messages (
+	tenant, conv, seq, id, client_id, sender_id, sender_role, sender_name, kind, text,
+	attachment_id, attachment_url, attachment_type, attachment_size, attachment_name,
+	reply_to, revision, created_at, search)
+SELECT tenant, conv, seq, id, client_id, sender_id, sender_role, sender_name, kind, text,
+	attachment_id, attachment_url, attachment_type, attachment_size, attachment_name,
+	reply_to, revision, created_at, to_tsvector('simple', search_doc)
+FROM stage_messages ORDER BY seq
+ON CONFLICT DO NOTHING`
+
+// upsertUsersSQL records senders given as arrays (one row per user, no repeats).
+const upsertUsersSQL = `INSERT INTO users AS u (tenant, id, role, name, first_seen, last_seen)
+SELECT * , at FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS s(tenant, id, role, name, at)
+ORDER BY tenant, id
+ON CONFLICT (tenant, id) DO UPDATE SET
+	role = CASE WHEN EXCLUDED.role <> '' THEN EXCLUDED.role ELSE u.role END,
+	name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE u.name END,
+	first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
+	last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen)`
+
+const insertTenantsSQL = `INSERT INTO tenants (id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT DO NOTHING`
+
+// staleSenders returns the batch's senders (and tenants, as users with an empty id) that
+// this process has not recorded within userFreshness, newest message per sender.
+func (s *Store) staleSenders(rows []MessageRow) map[userKey]recorded {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[userKey]recorded{}
+	for _, r := range rows {
+		m := r.Msg
+		at := createdAt(m)
+		tk := userKey{tenant: m.GetTenant()}
+		if _, ok := s.recent[tk]; !ok {
+			out[tk] = recorded{at: at}
+		}
+		from := m.GetFrom()
+		if from.GetId() == "" {
+			continue
+		}
+		k := userKey{m.GetTenant(), from.GetId()}
+		rec := recorded{role: from.GetRole(), name: from.GetName(), at: at}
+		if prev, ok := s.recent[k]; ok && prev.role == rec.role && prev.name == rec.name && !at.After(prev.at.Add(userFreshness)) {
+			continue
+		}
+		if cur, ok := out[k]; !ok || at.After(cur.at) {
+			out[k] = rec
+		}
+	}
+	return out
+}
+
+// remember marks senders as recorded, after their transaction committed.
+func (s *Store) remember(senders map[userKey]recorded) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.recent)+len(senders) > recentMax {
+		s.recent = map[userKey]recorded{}
+	}
+	for k, v := range senders {
+		if prev, ok := s.recent[k]; ok && prev.at.After(v.at) {
+			v.at = prev.at
+		}
+		s.recent[k] = v
+	}
+}
+
+// queueSenders adds the upserts of senders to b.
+func queueSenders(b *pgx.Batch, senders map[userKey]recorded) {
+	var tenants, ut, uid, urole, uname []string
+	var uat []time.Time
+	for _, k := range sortedKeys(senders) {
+		v := senders[k]
+		if k.id == "" {
+			tenants = append(tenants, k.tenant)
+			continue
+		}
+		ut, uid, urole, uname, uat = append(ut, k.tenant), append(uid, k.id), append(urole, v.role), append(uname, v.name), append(uat, v.at)
+	}
+	if len(uid) > 0 {
+		b.Queue(upsertUsersSQL, ut, uid, urole, uname, uat)
+	}
+	if len(tenants) > 0 {
+		b.Queue(insertTenantsSQL, tenants)
+	}
+}
+
+// WriteMessages writes a batch in one transaction: COPY into a session-local staging table,
+// then one INSERT ... SELECT that skips rows whose id (or conversation and seq) exists.
+// Nothing is visible until the commit, so the caller acks only after a nil error.
+func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResult, error) {
+	if len(rows) == 0 {
+		return WriteResult{}, nil
+	}
+	senders := s.staleSenders(rows)
+	var res WriteResult
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, stageMessagesDDL); err != nil {
+			return fmt.Errorf("create staging table: %w", err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_messages"}, stageMessagesCols, &messageSource{rows: rows, i: -1}); err != nil {
+			return fmt.Errorf("copy messages: %w", err)
+		}
+		b := &pgx.Batch{}
+		b.Queue(insertMessagesSQL)
+		queueSenders(b, senders)
+		br := tx.SendBatch(ctx, b)
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return fmt.Errorf("insert messages: %w", err)
+		}
+		res.Inserted = tag.RowsAffected()
+		if err := br.Close(); err != nil {
+			return fmt.Errorf("record senders: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return WriteResult{}, fmt.Errorf("write %d messages: %w", len(rows), err)
+	}
+	s.remember(senders)
+	res.Duplicates = int64(len(rows)) - res.Inserted
+	return res, nil
+}
+
+// messageSource feeds CopyFrom without building a [][]any of the whole batch.
+type messageSource struct {
+	rows []MessageRow
+	i    int
+}
+
+func (m *messageSource) Next() bool { m.i++; return m.i < len(m.rows) }
+func (m *messageSource) Err() error { return nil }
+func (m *messageSource) Values() ([]any, error) {
+	r := m.rows[m.i]
+	msg := r.Msg
+	from := msg.GetFrom()
+	att := msg.GetAttachment()
+	return []any{
+		msg.GetTenant(), msg.GetConv(), r.Seq, msg.GetId(), msg.GetClientId(),
+		from.GetId(), from.GetRole(), from.GetName(), msg.GetKind(), msg.GetText(),
+		att.GetId(), att.GetUrl(), att.GetType(), att.GetSize(), att.GetName(),
+		msg.GetReplyTo(), int64(msg.GetRevision()), createdAt(msg), SearchDocument(msg.GetText()),
+	}, nil
+}
+
+// createdAt is the message's time, or now for a message that lacks one (never NULL: retention
+// and paging by time depend on it).
+func createdAt(msg *fd.Message) time.Time {
+	if ts := msg.GetCreatedAt(); ts != nil && ts.IsValid() {
+		return ts.AsTime()
+	}
+	return time.Now()
+}
+
+const insertMessageNaiveSQL = `INSERT INTO messages (
+	tenant, conv, seq, id, client_id, sender_id, sender_role, sender_name, kind, text,
+	attachment_id, attachment_url, attachment_type, attachment_size, attachment_name,
+	reply_to, revision, created_at, search)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, to_tsvector('simple', $19))
+ON CONFLICT DO NOTHING`
+
+// WriteMessageNaive inserts one message in its own implicit transaction. It exists only as
+// the baseline of the ingest benchmark; the service never uses it.
+func (s *Store) WriteMessageNaive(ctx context.Context, r MessageRow) (bool, error) {
+	src := &messageSource{rows: []MessageRow{r}, i: 0}
+	vals, _ := src.Values()
+	tag, err := s.pool.Exec(ctx, insertMessageNaiveSQL, vals...)
+	if err != nil {
+		return false, fmt.Errorf("insert message %s: %w", r.Msg.GetId(), err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+const stageEventsDDL = `CREATE TEMP TABLE IF NOT EXISTS stage_events (
+	id text, tenant text, conv text, seq bigint, type text, state text, revision bigint,
+	customer_id text, agent_id text, previous_agent_id text, actor_id text, actor_role text,
+	queue text, reason text, at timestamptz
+) ON COMMIT DELETE ROWS`
+
+var stageEventsCols = []string{
+	"id", "tenant", "conv", "seq", "type", "state", "revision",
+	"customer_id", "agent_id", "previous_agent_id", "actor_id", "actor_role",
+	"queue", "reason", "at",
+}
+
+const insertEventsSQL = `INSERT INTO events (id, tenant, conv, seq, type, state, revision,
+	customer_id, agent_id, previous_agent_id, actor_id, actor_role, queue, reason, at)
+SELECT id, tenant, conv, seq, type, state, revision,
+	customer_id, agent_id, previous_agent_id, actor_id, actor_role, queue, reason, at
+FROM stage_events ORDER BY seq
+ON CONFLICT DO NOTHING`
+
+// upsertConversationSQL merges one conversation's folded events. State, customer, agent,
+// queue and summary move only forward in event-stream order (last_event_seq); the timestamps
+// merge with LEAST/GREATEST, which ignore NULLs. Applying the same events again changes
+// nothing, so redelivered batches are harmless.
+const upsertConversationSQL = `INSERT INTO conversations AS c (tenant, id, state, customer_id, customer_name,
+	agent_id, agent_name, queue, summary, revision, last_event_seq, opened_at, queued_at, assigned_at, closed_at, agent_seq)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+ON CONFLICT (tenant, id) DO UPDATE SET
+	state = CASE WHEN EXCLUDED.state <> '' AND EXCLUDED.last_event_seq > c.last_event_seq THEN EXCLUDED.state ELSE c.state END,
+	customer_id = CASE WHEN EXCLUDED.customer_id <> '' AND (c.customer_id = '' OR EXCLUDED.last_event_seq > c.last_event_seq) THEN EXCLUDED.customer_id ELSE c.customer_id END,
+	customer_name = CASE WHEN EXCLUDED.customer_name <> '' AND (c.customer_name = '' OR EXCLUDED.last_event_seq > c.last_event_seq) THEN EXCLUDED.customer_name ELSE c.customer_name END,
+	agent_id = CASE WHEN EXCLUDED.agent_id <> '' AND EXCLUDED.agent_seq > c.agent_seq THEN EXCLUDED.agent_id ELSE c.agent_id END,
+	agent_name = CASE WHEN EXCLUDED.agent_id <> '' AND EXCLUDED.agent_seq > c.agent_seq THEN EXCLUDED.agent_name ELSE c.agent_name END,
+	agent_seq = GREATEST(c.agent_seq, EXCLUDED.agent_seq),
+	queue = CASE WHEN EXCLUDED.queue <> '' AND (c.queue = '' OR EXCLUDED.last_event_seq > c.last_event_seq) THEN EXCLUDED.queue ELSE c.queue END,
+	summary = CASE WHEN EXCLUDED.summary <> '' AND (c.summary = '' OR EXCLUDED.last_event_seq > c.last_event_seq) THEN EXCLUDED.summary ELSE c.summary END,
+	revision = GREATEST(c.revision, EXCLUDED.revision),
+	last_event_seq = GREATEST(c.last_event_seq, EXCLUDED.last_event_seq),
+	opened_at = LEAST(c.opened_at, EXCLUDED.opened_at),
+	queued_at = GREATEST(c.queued_at, EXCLUDED.queued_at),
+	assigned_at = GREATEST(c.assigned_at, EXCLUDED.assigned_at),
+	closed_at = GREATEST(c.closed_at, EXCLUDED.closed_at),
+	updated_at = now()`
+
+const upsertUserSQL = `INSERT INTO users AS u (tenant, id, role, name, first_seen, last_seen)
+VALUES ($1, $2, $3, $4, $5, $5)
+ON CONFLICT (tenant, id) DO UPDATE SET
+	role = CASE WHEN EXCLUDED.role <> '' THEN EXCLUDED.role ELSE u.role END,
+	name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE u.name END,
+	first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
+	last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen)`
+
+const insertTenantSQL = `INSERT INTO tenants (id) VALUES ($1) ON CONFLICT DO NOTHING`
+
+// convFold is the net effect of one batch's events on one conversation.
+type convFold struct {
+	tenant, id                  string
+	state                       string
+	customerID, customerName    string
+	agentID, agentName          string
+	queue, summary              string
+	revision, lastSeq, agentSeq int64
+	openedAt, queuedAt          *time.Time
+	assignedAt, closedAt        *time.Time
+}
+
+type userKey struct{ tenant, id string }
+
+type userFold struct {
+	role, name string
+	at         time.Time
+}
+
+// WriteEvents writes a batch of lifecycle events in one transaction and folds them into the
+// conversations table (and the users they name).
+func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, error) {
+	if len(rows) == 0 {
+		return WriteResult{}, nil
+	}
+	rows = slices.Clone(rows)
+	slices.SortFunc(rows, func(a, b EventRow) int { return cmp.Compare(a.Seq, b.Seq) })
+
+	convs := map[userKey]*convFold{}
+	users := map[userKey]userFold{}
+	tenants := map[string]bool{}
+	copyRows := make([][]any, 0, len(rows))
+	for _, r := range rows {
+		ev := r.Event
+		at := time.Now()
+		if ts := ev.GetAt(); ts != nil && ts.IsValid() {
+			at = ts.AsTime()
+		}
+		copyRows = append(copyRows, []any{
+			ev.GetId(), ev.GetTenant(), ev.GetConv(), r.Seq, ev.GetType(), ev.GetState(), int64(ev.GetRevision()),
+			ev.GetCustomer().GetId(), ev.GetAgent().GetId(), ev.GetPreviousAgent().GetId(),
+			ev.GetActor().GetId(), ev.GetActor().GetRole(), ev.GetQueue(), ev.GetReason(), at,
+		})
+		tenants[ev.GetTenant()] = true
+		k := userKey{ev.GetTenant(), ev.GetConv()}
+		c := convs[k]
+		if c == nil {
+			c = &convFold{tenant: ev.GetTenant(), id: ev.GetConv()}
+			convs[k] = c
+		}
+		foldEvent(c, r.Seq, ev, at)
+		for _, p := range []*fd.Participant{ev.GetCustomer(), ev.GetAgent(), ev.GetPreviousAgent()} {
+			if p.GetId() == "" {
+				continue
+			}
+			uk := userKey{ev.GetTenant(), p.GetId()}
+			u := users[uk]
+			if p.GetRole() != "" {
+				u.role = p.GetRole()
+			}
+			if p.GetName() != "" {
+				u.name = p.GetName()
+			}
+			if at.After(u.at) {
+				u.at = at
+			}
+			users[uk] = u
+		}
+	}
+
+	var res WriteResult
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, stageEventsDDL); err != nil {
+			return fmt.Errorf("create staging table: %w", err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_events"}, stageEventsCols, pgx.CopyFromRows(copyRows)); err != nil {
+			return fmt.Errorf("copy events: %w", err)
+		}
+		b := &pgx.Batch{}
+		b.Queue(insertEventsSQL)
+		// Sorted keys: concurrent batches lock conversation and user rows in the same order.
+		for _, k := range sortedKeys(convs) {
+			c := convs[k]
+			b.Queue(upsertConversationSQL, c.tenant, c.id, c.state, c.customerID, c.customerName,
+				c.agentID, c.agentName, c.queue, c.summary, c.revision, c.lastSeq,
+				c.openedAt, c.queuedAt, c.assignedAt, c.closedAt, c.agentSeq)
+		}
+		for _, k := range sortedKeys(users) {
+			u := users[k]
+			b.Queue(upsertUserSQL, k.tenant, k.id, u.role, u.name, u.at)
+		}
+		for _, t := range sortedStrings(tenants) {
+			b.Queue(insertTenantSQL, t)
+		}
+		br := tx.SendBatch(ctx, b)
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return fmt.Errorf("insert events: %w", err)
+		}
+		res.Inserted = tag.RowsAffected()
+		if err := br.Close(); err != nil {
+			return fmt.Errorf("upsert conversations: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return WriteResult{}, fmt.Errorf("write %d events: %w", len(rows), err)
+	}
+	res.Duplicates = int64(len(rows)) - res.Inserted
+	return res, nil
+}
+
+// foldEvent applies ev (at seq, in increasing seq order) to c.
+func foldEvent(c *convFold, seq int64, ev *fd.ConversationEvent, at time.Time) {
+	c.lastSeq = max(c.lastSeq, seq)
+	c.revision = max(c.revision, int64(ev.GetRevision()))
+	switch {
+	case ev.GetState() != "":
+		c.state = ev.GetState()
+	case ev.GetType() == "closed":
+		c.state = "closed"
+	}
+	if p := ev.GetCustomer(); p.GetId() != "" {
+		c.customerID = p.GetId()
+		if p.GetName() != "" {
+			c.customerName = p.GetName()
+		}
+	}
+	// The record keeps the last agent who had the conversation: an event that leaves it
+	// without one (requeued, closed) does not erase who handled it.
+	if p := ev.GetAgent(); p.GetId() != "" {
+		c.agentID, c.agentName, c.agentSeq = p.GetId(), p.GetName(), seq
+	}
+	if ev.GetQueue() != "" {
+		c.queue = ev.GetQueue()
+	}
+	if ev.GetSummary() != "" {
+		c.summary = ev.GetSummary()
+	}
+	t := at
+	if c.openedAt == nil || t.Before(*c.openedAt) {
+		c.openedAt = &t
+	}
+	latest := func(p **time.Time) {
+		if *p == nil || t.After(**p) {
+			*p = &t
+		}
+	}
+	switch ev.GetType() {
+	case "queued", "requeued":
+		latest(&c.queuedAt)
+	case "assigned", "transferred":
+		latest(&c.assignedAt)
+	case "closed":
+		latest(&c.closedAt)
+	}
+}
+
+const upsertReadSQL = `INSERT INTO read_positions AS r (tenant, user_id, conv, seq, at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (tenant, user_id, conv) DO UPDATE SET seq = EXCLUDED.seq, at = EXCLUDED.at, updated_at = now()
+WHERE EXCLUDED.seq > r.seq`
+
+type readKey struct{ tenant, user, conv string }
+
+// WriteReads upserts read positions in one transaction, keeping the highest seq per user and
+// conversation (a stale position delivered late never moves one back).
+func (s *Store) WriteReads(ctx context.Context, rows []ReadRow) (WriteResult, error) {
+	if len(rows) == 0 {
+		return WriteResult{}, nil
+	}
+	latest := map[readKey]ReadRow{}
+	for _, r := range rows {
+		k := readKey{r.Tenant, r.User, r.Conv}
+		if cur, ok := latest[k]; !ok || r.Seq > cur.Seq {
+			latest[k] = r
+		}
+	}
+	keys := make([]readKey, 0, len(latest))
+	for k := range latest {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b readKey) int {
+		return strings.Compare(a.tenant+"\x00"+a.user+"\x00"+a.conv, b.tenant+"\x00"+b.user+"\x00"+b.conv)
+	})
+	var res WriteResult
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, k := range keys {
+			r := latest[k]
+			var at *time.Time
+			if !r.At.IsZero() {
+				at = &r.At
+			}
+			b.Queue(upsertReadSQL, r.Tenant, r.User, r.Conv, r.Seq, at)
+		}
+		br := tx.SendBatch(ctx, b)
+		for range keys {
+			tag, err := br.Exec()
+			if err != nil {
+				_ = br.Close()
+				return fmt.Errorf("upsert read position: %w", err)
+			}
+			res.Inserted += tag.RowsAffected()
+		}
+		return br.Close()
+	})
+	if err != nil {
+		return WriteResult{}, fmt.Errorf("write %d read positions: %w", len(rows), err)
+	}
+	res.Duplicates = int64(len(rows)) - res.Inserted
+	return res, nil
+}
+
+func sortedKeys[V any](m map[userKey]V) []userKey {
+	keys := make([]userKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b userKey) int {
+		if c := strings.Compare(a.tenant, b.tenant); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	return keys
+}
+
+func sortedStrings(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ErrNotFound is returned by queries about a conversation the record does not know.
+var ErrNotFound = errors.New("not found")

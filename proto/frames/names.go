@@ -1,0 +1,121 @@
+// Package frames is the client protocol of PROTOCOL.md in code: the frame, kind, role, state,
+// error and close-code names, and the two encodings of frontdesk.v1.ClientFrame and
+// frontdesk.v1.ServerFrame (JSON text for subprotocol frontdesk.v1.json, protobuf binary for
+// frontdesk.v1.proto).
+package frames
+
+// Subprotocols negotiated on GET /v1/ws.
+const (
+	// SubprotocolJSON carries frames as JSON text messages (the default).
+	SubprotocolJSON = "frontdesk.v1.json"
+	// SubprotocolProto carries the same frames as protobuf binary messages.
+	SubprotocolProto = "frontdesk.v1.proto"
+)
+
+// Client frame types.
+const (
+	TypeSend     = "send"
+	TypeSync     = "sync"
+	TypeHistory  = "history"
+	TypeTyping   = "typing"
+	TypeRead     = "read"
+	TypeHandoff  = "handoff"
+	TypeStatus   = "status"
+	TypeTransfer = "transfer"
+	TypeClose    = "close"
+	TypePing     = "ping"
+	// TypeAssist asks the AI bridge for a suggested reply (agents); answered by TypeSuggestion.
+	TypeAssist = "assist"
+	// TypeAccept takes a conversation offered to the agent (tenants with offer/accept routing).
+	TypeAccept = "accept"
+	// TypeDecline refuses an offered conversation; it goes to the next agent.
+	TypeDecline = "decline"
+	// TypeLeaveMessage is a customer's answer to a notice offering to leave a message: the
+	// conversation stays queued for agents to see when they come online (customers only).
+	TypeLeaveMessage = "leave_message"
+	// TypeToBot is a customer's answer to a notice offering to go back to the assistant
+	// (customers only).
+	TypeToBot = "to_bot"
+)
+
+// Server frame types (TypeTyping, TypeRead and TypeHistory are shared with the client side).
+const (
+	TypeWelcome  = "welcome"
+	TypeAck      = "ack"
+	TypeMessage  = "message"
+	TypeQueued   = "queued"
+	TypeAssigned = "assigned"
+	TypeState    = "state"
+	TypeSynced   = "synced"
+	TypePresence = "presence"
+	TypePong     = "pong"
+	TypeError    = "error"
+	// TypeSuggestion carries an AI-assist suggested reply to one agent.
+	TypeSuggestion = "suggestion"
+	// TypeNotice tells a customer something about the service (outside hours, no agents, max
+	// wait) with the actions they can take.
+	TypeNotice = "notice"
+	// TypeOffer offers a waiting conversation to an agent, who answers accept or decline
+	// within eta_s seconds (tenants with offer/accept routing).
+	TypeOffer = "offer"
+)
+
+// Message kinds.
+const (
+	KindText  = "text"
+	KindImage = "image"
+	KindAudio = "audio"
+	KindFile  = "file"
+)
+
+// Roles.
+const (
+	RoleCustomer   = "customer"
+	RoleAgent      = "agent"
+	RoleSupervisor = "supervisor"
+	RoleBot        = "bot"
+	RoleSystem     = "system"
+)
+
+// Conversation states.
+const (
+	StateBot      = "bot"
+	StateQueued   = "queued"
+	StateAssigned = "assigned"
+	StateClosed   = "closed"
+)
+
+// Agent statuses.
+const (
+	StatusAvailable = "available"
+	StatusAway      = "away"
+	StatusOffline   = "offline"
+)
+
+// Error codes.
+const (
+	CodeBadFrame            = "bad_frame"
+	CodeUnknownConversation = "unknown_conversation"
+	CodeForbidden           = "forbidden"
+	CodeTooLarge            = "too_large"
+	CodeRateLimited         = "rate_limited"
+	CodeInternal            = "internal"
+)
+
+// Close codes beyond RFC 6455's.
+const (
+	CloseNormal          = 1000
+	ClosePolicyViolation = 1008
+	CloseTooBig          = 1009
+	CloseServerError     = 1011
+	CloseRestarting      = 1012
+	CloseTokenExpired    = 4001
+	CloseSessionReplaced = 4002
+)
+
+// Notice actions offered to a customer.
+const (
+	ActionLeaveMessage = "leave_message"
+	ActionBot          = "bot"
+	ActionHuman        = "human"
+)

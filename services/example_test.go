@@ -1,0 +1,132 @@
+package services_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/buildinfo"
+	"github.com/frontdesk-chat/frontdesk/services/config"
+	"github.com/frontdesk-chat/frontdesk/services/lifecycle"
+	"github.com/frontdesk-chat/frontdesk/services/logging"
+	"github.com/frontdesk-chat/frontdesk/services/natsconn"
+	"github.com/frontdesk-chat/frontdesk/services/ops"
+	"github.com/frontdesk-chat/frontdesk/services/streams"
+	"github.com/frontdesk-chat/frontdesk/services/tenants"
+)
+
+// Settings is the service's own section.
+type Settings struct {
+	// Listen is the service's public address.
+	Listen string `mapstructure:"listen"`
+}
+
+// Config is the whole configuration of the example service.
+type Config struct {
+	config.Base `mapstructure:",squash"`
+	Example     Settings `mapstructure:"example"`
+}
+
+// Validate checks the common sections, then the service's own.
+func (c Config) Validate() error {
+	return errors.Join(c.Base.Validate(), config.Required("example.listen", c.Example.Listen))
+}
+
+// run is what main calls: it wires the service from the chassis and stops it in order.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	file, err := config.FlagFile(args)
+	if errors.Is(err, config.ErrVersion) {
+		_, err = fmt.Fprintln(stdout, buildinfo.String("example"))
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	cfg := Config{Base: config.DefaultBase(), Example: Settings{Listen: ":8080"}}
+	cfg.NATS.Name = "example"
+	if err := config.Load(file, getenv, &cfg); err != nil {
+		return err
+	}
+	log, err := logging.NewTo(cfg.Log, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	log.Info("starting", zap.String("version", buildinfo.Version), zap.Any("config", config.Redacted(cfg)))
+
+	stack := lifecycle.NewStack(log)
+	fail := func(err error) error { return errors.Join(err, stack.Shutdown(ctx, cfg.Shutdown.Timeout)) }
+	reg := ops.NewRegistry()
+	opsSrv := ops.New(cfg.Ops.Addr, log, reg)
+
+	nc, err := natsconn.Connect(ctx, cfg.NATS, log, reg)
+	if err != nil {
+		return err
+	}
+	stack.Push("nats", func(ctx context.Context) error { return natsconn.Drain(ctx, nc) })
+	opsSrv.AddCheck("nats", natsconn.Ready(nc))
+	if err := opsSrv.Start(ctx); err != nil {
+		return fail(err)
+	}
+	stack.Push("ops", opsSrv.Shutdown)
+
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fail(err)
+	}
+	if err := natsconn.WaitConnected(ctx, nc); err != nil {
+		return fail(err)
+	}
+	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas})
+	if err := streams.Provision(ctx, js, top); err != nil {
+		return fail(err)
+	}
+	kv, err := js.KeyValue(ctx, subjects.BucketTenants)
+	if err != nil {
+		return fail(err)
+	}
+	if cfg.Tenants.File != "" {
+		ts, err := tenants.LoadFile(cfg.Tenants.File)
+		if err != nil {
+			return fail(err)
+		}
+		if err := tenants.Seed(ctx, kv, ts); err != nil {
+			return fail(err)
+		}
+	}
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	store, err := tenants.Watch(watchCtx, kv, log)
+	if err != nil {
+		stopWatch()
+		return fail(err)
+	}
+	stack.Push("tenants", func(context.Context) error { stopWatch(); return nil })
+	opsSrv.AddCheck("tenants", store.Ready())
+
+	// ... start the service's own work here and Push its stop ...
+
+	<-ctx.Done()
+	opsSrv.SetDraining()
+	return stack.Shutdown(ctx, cfg.Shutdown.Timeout)
+}
+
+// Example shows the composition root of a service built on the chassis.
+func Example() {
+	main := func() {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	_ = main // a real main calls it
+}

@@ -1,0 +1,170 @@
+// Package streams declares Frontdesk's JetStream topology (streams, KV buckets, object stores)
+// from the names in proto/subjects, and provisions it idempotently.
+//
+// Every service may provision at start: the declared configuration is the same everywhere, so
+// concurrent provisioning converges. A service that lacks permission to manage streams (least
+// privilege in production) provisions nothing and relies on a deploy job running Provision.
+package streams
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+)
+
+// Defaults of Options.
+const (
+	DefaultMessagesMaxAge  = 30 * 24 * time.Hour
+	DefaultDuplicateWindow = 10 * time.Minute
+	// CommandsMaxAge bounds FD_COMMANDS: a command older than a week is history, not work.
+	CommandsMaxAge = 7 * 24 * time.Hour
+	// DeadLettersMaxAge bounds FD_DEADLETTERS.
+	DeadLettersMaxAge = 30 * 24 * time.Hour
+)
+
+// Options tune the declared topology.
+type Options struct {
+	// Replicas of every stream and bucket, 1 to 5 (0 means 1).
+	Replicas int
+	// MessagesMaxAge bounds FD_MESSAGES and FD_EVENTS (0: DefaultMessagesMaxAge). Postgres
+	// keeps the record beyond it.
+	MessagesMaxAge time.Duration
+	// DuplicateWindow is how long a Nats-Msg-Id is remembered for deduplication
+	// (0: DefaultDuplicateWindow). It must cover the longest client retry.
+	DuplicateWindow time.Duration
+}
+
+// Topology is the set of JetStream assets Frontdesk uses.
+type Topology struct {
+	// Streams are the streams, by config.
+	Streams []jetstream.StreamConfig
+	// KV are the key-value buckets.
+	KV []jetstream.KeyValueConfig
+	// Objects are the object stores.
+	Objects []jetstream.ObjectStoreConfig
+}
+
+// Declared returns the topology for opts. Each call returns fresh slices the caller may modify.
+func Declared(opts Options) Topology {
+	r := opts.Replicas
+	if r <= 0 {
+		r = 1
+	}
+	maxAge := opts.MessagesMaxAge
+	if maxAge <= 0 {
+		maxAge = DefaultMessagesMaxAge
+	}
+	dup := opts.DuplicateWindow
+	if dup <= 0 {
+		dup = DefaultDuplicateWindow
+	}
+	stream := func(name, subject, desc string, age time.Duration) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:        name,
+			Description: desc,
+			Subjects:    []string{subject},
+			Retention:   jetstream.LimitsPolicy,
+			Discard:     jetstream.DiscardOld,
+			Storage:     jetstream.FileStorage,
+			Replicas:    r,
+			MaxAge:      age,
+			// The window may not exceed MaxAge; every declared age is far above it.
+			Duplicates: min(dup, age),
+		}
+	}
+	messages := stream(subjects.StreamMessages, subjects.AllMessages(),
+		"Conversation messages (frontdesk.v1.Message); the stream sequence is the message seq.", maxAge)
+	// Every stored message is republished on fd.v1.deliver.<t>.<c> with its sequence and the
+	// previous sequence of its conversation in the headers, so gateways follow conversations
+	// with cheap core subscriptions and still know each message's seq and spot gaps.
+	messages.RePublish = &jetstream.RePublish{Source: subjects.AllMessages(), Destination: subjects.AllDeliver()}
+	reads := stream(subjects.StreamReads, subjects.AllReads(),
+		"Latest read position per conversation and user (frontdesk.v1.ReadPosition).", maxAge)
+	reads.MaxMsgsPerSubject = 1
+	// Gateways look up read positions by subject; direct gets serve them from any replica.
+	reads.AllowDirect = true
+
+	kv := func(bucket, desc string, history uint8) jetstream.KeyValueConfig {
+		return jetstream.KeyValueConfig{
+			Bucket:      bucket,
+			Description: desc,
+			History:     history,
+			Storage:     jetstream.FileStorage,
+			Replicas:    r,
+		}
+	}
+	return Topology{
+		Streams: []jetstream.StreamConfig{
+			messages,
+			stream(subjects.StreamEvents, subjects.AllEvents(),
+				"Conversation lifecycle events (frontdesk.v1.ConversationEvent).", maxAge),
+			stream(subjects.StreamCommands, subjects.AllCommands(),
+				"Dispatcher commands (frontdesk.v1.Command).", CommandsMaxAge),
+			reads,
+			stream(subjects.StreamDeadLetters, subjects.AllDeadLetters(),
+				"Messages consumers could not process (frontdesk.v1.DeadLetter).", DeadLettersMaxAge),
+		},
+		KV: []jetstream.KeyValueConfig{
+			kv(subjects.BucketTenants, "Tenant settings: key tenant id, value frontdesk.v1.Tenant as protojson.", 5),
+			kv(subjects.BucketConversations, "Conversation state (frontdesk.v1.Conversation); the revision fences ownership.", 5),
+			kv(subjects.BucketParticipants, "Participation index: tenant.user.conv -> frontdesk.v1.Participant.", 1),
+			kv(subjects.BucketOpen, "A customer's open conversation: tenant.user -> conversation id.", 1),
+			kv(subjects.BucketDispatcher, "Dispatcher working state (queues, agents, leases).", 1),
+		},
+		Objects: []jetstream.ObjectStoreConfig{{
+			Bucket:      subjects.ObjectAttachments,
+			Description: "Uploaded attachments, named by attachment id.",
+			Storage:     jetstream.FileStorage,
+			Replicas:    r,
+		}},
+	}
+}
+
+// Only returns the part of t whose stream, bucket or object store names are in names, for a
+// service that provisions (or checks) just what it uses. Unknown names are ignored.
+func (t Topology) Only(names ...string) Topology {
+	var out Topology
+	for _, s := range t.Streams {
+		if slices.Contains(names, s.Name) {
+			out.Streams = append(out.Streams, s)
+		}
+	}
+	for _, k := range t.KV {
+		if slices.Contains(names, k.Bucket) {
+			out.KV = append(out.KV, k)
+		}
+	}
+	for _, o := range t.Objects {
+		if slices.Contains(names, o.Bucket) {
+			out.Objects = append(out.Objects, o)
+		}
+	}
+	return out
+}
+
+// Provision creates every asset of t or updates it to the declared configuration. It is
+// idempotent. Updates the server refuses (e.g. changing a stream's storage type) fail with
+// the server's error naming the asset; nothing is deleted.
+func Provision(ctx context.Context, js jetstream.JetStream, t Topology) error {
+	for _, cfg := range t.Streams {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("provision stream %s: %w", cfg.Name, err)
+		}
+	}
+	for _, cfg := range t.KV {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			return fmt.Errorf("provision kv %s: %w", cfg.Bucket, err)
+		}
+	}
+	for _, cfg := range t.Objects {
+		if _, err := js.CreateOrUpdateObjectStore(ctx, cfg); err != nil {
+			return fmt.Errorf("provision object store %s: %w", cfg.Bucket, err)
+		}
+	}
+	return nil
+}

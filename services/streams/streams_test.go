@@ -1,0 +1,169 @@
+package streams_test
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/streams"
+	"github.com/frontdesk-chat/frontdesk/services/testkit"
+)
+
+func TestDeclared(t *testing.T) {
+	t.Parallel()
+	top := streams.Declared(streams.Options{Replicas: 3})
+	byName := map[string]jetstream.StreamConfig{}
+	for _, s := range top.Streams {
+		byName[s.Name] = s
+		if s.Replicas != 3 || s.Storage != jetstream.FileStorage || s.Retention != jetstream.LimitsPolicy || s.Description == "" {
+			t.Errorf("stream %s: %+v", s.Name, s)
+		}
+	}
+	tests := []struct {
+		name    string
+		subject string
+		maxAge  time.Duration
+	}{
+		{subjects.StreamMessages, subjects.AllMessages(), streams.DefaultMessagesMaxAge},
+		{subjects.StreamEvents, subjects.AllEvents(), streams.DefaultMessagesMaxAge},
+		{subjects.StreamCommands, subjects.AllCommands(), 7 * 24 * time.Hour},
+		{subjects.StreamReads, subjects.AllReads(), streams.DefaultMessagesMaxAge},
+		{subjects.StreamDeadLetters, subjects.AllDeadLetters(), 30 * 24 * time.Hour},
+	}
+	for _, tt := range tests {
+		s, ok := byName[tt.name]
+		if !ok {
+			t.Errorf("stream %s not declared", tt.name)
+			continue
+		}
+		if !slices.Equal(s.Subjects, []string{tt.subject}) || s.MaxAge != tt.maxAge || s.Duplicates != streams.DefaultDuplicateWindow {
+			t.Errorf("stream %s: subjects %v max age %s dup %s", tt.name, s.Subjects, s.MaxAge, s.Duplicates)
+		}
+	}
+	if byName[subjects.StreamReads].MaxMsgsPerSubject != 1 {
+		t.Error("FD_READS must keep one message per subject")
+	}
+	wantKV := map[string]uint8{
+		subjects.BucketTenants: 5, subjects.BucketConversations: 5, subjects.BucketParticipants: 1,
+		subjects.BucketOpen: 1, subjects.BucketDispatcher: 1,
+	}
+	if len(top.KV) != len(wantKV) {
+		t.Errorf("%d buckets, want %d", len(top.KV), len(wantKV))
+	}
+	for _, kv := range top.KV {
+		if h, ok := wantKV[kv.Bucket]; !ok || kv.History != h || kv.Replicas != 3 || kv.Storage != jetstream.FileStorage {
+			t.Errorf("bucket %+v", kv)
+		}
+	}
+	if len(top.Objects) != 1 || top.Objects[0].Bucket != subjects.ObjectAttachments || top.Objects[0].Replicas != 3 {
+		t.Errorf("objects %+v", top.Objects)
+	}
+
+	only := top.Only(subjects.StreamMessages, subjects.BucketOpen)
+	if len(only.Streams) != 1 || len(only.KV) != 1 || len(only.Objects) != 0 {
+		t.Errorf("Only = %+v", only)
+	}
+}
+
+func TestProvisionIdempotentAndUpdates(t *testing.T) {
+	t.Parallel()
+	ns := testkit.RunNATS(t)
+	_, js := testkit.Connect(t, ns.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	top := streams.Declared(streams.Options{Replicas: 1})
+	for i := range 2 {
+		if err := streams.Provision(ctx, js, top); err != nil {
+			t.Fatalf("provision #%d: %v", i+1, err)
+		}
+	}
+	for _, cfg := range top.Streams {
+		s, err := js.Stream(ctx, cfg.Name)
+		if err != nil {
+			t.Fatalf("stream %s: %v", cfg.Name, err)
+		}
+		got := s.CachedInfo().Config
+		if !slices.Equal(got.Subjects, cfg.Subjects) || got.MaxAge != cfg.MaxAge || got.Duplicates != cfg.Duplicates ||
+			(cfg.MaxMsgsPerSubject > 0 && got.MaxMsgsPerSubject != cfg.MaxMsgsPerSubject) {
+			t.Errorf("stream %s config %+v, want %+v", cfg.Name, got, cfg)
+		}
+	}
+	for _, cfg := range top.KV {
+		kv, err := js.KeyValue(ctx, cfg.Bucket)
+		if err != nil {
+			t.Fatalf("bucket %s: %v", cfg.Bucket, err)
+		}
+		st, err := kv.Status(ctx)
+		if err != nil || st.History() != int64(cfg.History) {
+			t.Errorf("bucket %s: status %v err %v", cfg.Bucket, st, err)
+		}
+	}
+	if _, err := js.ObjectStore(ctx, subjects.ObjectAttachments); err != nil {
+		t.Errorf("object store: %v", err)
+	}
+
+	// Data survives re-provisioning.
+	if _, err := js.Publish(ctx, subjects.Messages("demo", "c1"), []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	// A changed declaration is applied to the existing stream.
+	changed := streams.Declared(streams.Options{Replicas: 1, MessagesMaxAge: 48 * time.Hour, DuplicateWindow: time.Minute})
+	if err := streams.Provision(ctx, js, changed); err != nil {
+		t.Fatalf("provision changed: %v", err)
+	}
+	s, err := js.Stream(ctx, subjects.StreamMessages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := s.CachedInfo()
+	if info.Config.MaxAge != 48*time.Hour || info.Config.Duplicates != time.Minute {
+		t.Errorf("update not applied: max age %s dup %s", info.Config.MaxAge, info.Config.Duplicates)
+	}
+	if info.State.Msgs != 1 {
+		t.Errorf("messages after update = %d, want 1", info.State.Msgs)
+	}
+}
+
+// TestMessagesRepublishedWithSequence checks the delivery path gateways rely on: a message
+// stored on the messages stream arrives on its deliver subject with its stream sequence and the
+// previous sequence of the same conversation.
+func TestMessagesRepublishedWithSequence(t *testing.T) {
+	t.Parallel()
+	srv := testkit.RunNATS(t)
+	nc, js := testkit.Connect(t, srv.URL())
+	testkit.Provision(t, js)
+	sub, err := nc.SubscribeSync(subjects.Deliver("acme", "c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var seqs []uint64
+	for _, conv := range []string{"c1", "c2", "c1"} {
+		ack, err := js.Publish(ctx, subjects.Messages("acme", conv), []byte("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conv == "c1" {
+			seqs = append(seqs, ack.Sequence)
+		}
+	}
+	wantLast := []string{"0", strconv.FormatUint(seqs[0], 10)}
+	for i, seq := range seqs {
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Header.Get("Nats-Sequence"); got != strconv.FormatUint(seq, 10) {
+			t.Fatalf("message %d: Nats-Sequence %q, want %d", i, got, seq)
+		}
+		if got := m.Header.Get("Nats-Last-Sequence"); got != wantLast[i] {
+			t.Fatalf("message %d: Nats-Last-Sequence %q, want %s", i, got, wantLast[i])
+		}
+	}
+}
