@@ -242,15 +242,8 @@ func (s *Service) run(ctx context.Context) error {
 	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stack.Push("watchers", func(context.Context) error { stop(); return nil })
 	if err := lifecycle.RetryUntil(ctx, s.log, "open streams", func() (err error) {
-		kv, err := s.js.KeyValue(ctx, subjects.BucketTenants)
-		if err != nil {
-			return err
-		}
-		if err := tenants.SeedFile(ctx, kv, s.cfg.Tenants.File); err != nil {
-			return err
-		}
 		if store == nil {
-			if store, err = tenants.Watch(wctx, kv, s.log.Named("tenants")); err != nil {
+			if store, err = tenants.Open(ctx, wctx, s.js, s.cfg.Tenants.File, s.log); err != nil {
 				return err
 			}
 		}

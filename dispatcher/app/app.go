@@ -109,16 +109,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	if err := streams.Provision(ctx, js, top); err != nil {
 		return nil, err
 	}
-	kvTenants, err := js.KeyValue(ctx, subjects.BucketTenants)
-	if err != nil {
-		return nil, fmt.Errorf("tenants bucket: %w", err)
-	}
-	if err := tenants.SeedFile(ctx, kvTenants, cfg.Tenants.File); err != nil {
-		return nil, err
-	}
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	s.stack.Push("tenants", func(context.Context) error { stopWatch(); return nil })
-	if s.store, err = tenants.Watch(watchCtx, kvTenants, log.Named("tenants")); err != nil {
+	if s.store, err = tenants.Open(ctx, watchCtx, js, cfg.Tenants.File, log); err != nil {
 		return nil, err
 	}
 	set := cfg.Dispatcher

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	frontdeskv1 "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 )
 
 // maxSeedAttempts bounds the compare-and-set loop of Seed when other writers race it.
@@ -29,6 +30,21 @@ func SeedFile(ctx context.Context, kv jetstream.KeyValue, path string) error {
 		return err
 	}
 	return Seed(ctx, kv, ts)
+}
+
+// Open is how a service comes to know its tenants: it opens the tenants bucket (subjects.BucketTenants), seeds it from
+// the YAML file at path (empty: no file, see SeedFile) and watches it. The watch runs until
+// watchCtx ends; services pass a context that outlives their run context so that work
+// draining at shutdown keeps its tenant view. ctx bounds the opening itself.
+func Open(ctx, watchCtx context.Context, js jetstream.JetStream, path string, log *zap.Logger) (*Store, error) {
+	kv, err := js.KeyValue(ctx, subjects.BucketTenants)
+	if err != nil {
+		return nil, fmt.Errorf("tenants bucket: %w", err)
+	}
+	if err := SeedFile(ctx, kv, path); err != nil {
+		return nil, err
+	}
+	return Watch(watchCtx, kv, log)
 }
 
 // Seed writes each tenant into the bucket unless the stored value already equals it, so

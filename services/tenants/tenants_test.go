@@ -397,3 +397,34 @@ func TestSeedFile(t *testing.T) {
 		t.Fatal("a bad file seeded without error")
 	}
 }
+
+func TestOpen(t *testing.T) {
+	t.Parallel()
+	ns := testkit.RunNATS(t)
+	_, js := testkit.Connect(t, ns.URL())
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	if _, err := tenants.Open(ctx, ctx, js, "", testkit.Logger(t)); err == nil || !strings.Contains(err.Error(), "tenants bucket") {
+		t.Fatalf("open without the bucket: %v, want an error naming the bucket", err)
+	}
+	if err := streams.Provision(ctx, js, streams.Declared(streams.Options{}).Only(subjects.BucketTenants)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tenants.Open(ctx, ctx, js, writeFile(t, "tenants: [{id: \"bad.id\"}]\n"), testkit.Logger(t)); err == nil {
+		t.Fatal("a bad file opened without error")
+	}
+	watchCtx, stop := context.WithCancel(ctx)
+	store, err := tenants.Open(ctx, watchCtx, js, writeFile(t, seedYAML), testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := store.Get("demo"); !ok {
+		t.Fatal("demo not loaded from the seeded bucket")
+	}
+	stop()
+	select {
+	case <-store.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch outlived its context")
+	}
+}
