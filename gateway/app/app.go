@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -231,8 +230,6 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		debug.FreeOSMemory()
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	s.ops.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
-	s.ops.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
 	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
 	s.ops.AddCheck("tenants", store.Ready())
 	if err := s.ops.Start(ctx); err != nil {

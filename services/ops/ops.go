@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,6 +93,14 @@ func New(addr string, log *zap.Logger, reg *prometheus.Registry) *Server {
 		ErrorHandling:     promhttp.ContinueOnError,
 		EnableOpenMetrics: true,
 	}))
+	// Profiles of a live replica are how a latency or CPU question gets answered in
+	// production, so they are always on. The ops port is internal: never routed by the
+	// chart's Ingress, and restricted to the monitoring namespace by its NetworkPolicy.
+	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	s.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	s.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	s.srv = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -118,7 +127,7 @@ func (s *Server) SetCheckTimeout(d time.Duration) {
 	s.checkTimeout = d
 }
 
-// Handle adds a handler on the ops port (e.g. net/http/pprof). Call it before Start.
+// Handle adds a handler on the ops port. Call it before Start.
 func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, h)
 }

@@ -93,6 +93,12 @@ func TestEndpoints(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(metrics, "go_goroutines") || !strings.Contains(metrics, "process_") {
 		t.Errorf("/metrics = %d, missing runtime or process metrics", code)
 	}
+	if code, index := get(t, base+"/debug/pprof/"); code != http.StatusOK || !strings.Contains(index, "goroutine") {
+		t.Errorf("/debug/pprof/ = %d, want the profile index", code)
+	}
+	if code, prof := get(t, base+"/debug/pprof/goroutine?debug=1"); code != http.StatusOK || !strings.Contains(prof, "goroutine profile") {
+		t.Errorf("/debug/pprof/goroutine = %d", code)
+	}
 
 	s.SetDraining()
 	code, body, err = readyz(base)
