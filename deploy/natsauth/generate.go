@@ -130,7 +130,7 @@ func Generate(cfg Config) (*Bundle, error) {
 		useed, _ := ukp.Seed()
 		uc := jwt.NewUserClaims(upub)
 		uc.Name = name
-			if cfg.UserExpiry > 0 {
+		if cfg.UserExpiry > 0 {
 			uc.Expires = now.Add(cfg.UserExpiry).Unix()
 		}
 		if p != nil {
