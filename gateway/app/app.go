@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -60,6 +61,16 @@ type Settings struct {
 	AbuseLimit int `mapstructure:"abuse_limit"`
 	// Workers is the number of delivery workers for shared subscriptions (default 4).
 	Workers int `mapstructure:"workers"`
+	// VisitorRate is how many anonymous visitor tokens (POST /v1/visitors) one client address
+	// may get per minute on this gateway, after VisitorBurst at once (default 60); an IPv6
+	// client counts by its /64. Over it: 429 with Retry-After.
+	VisitorRate float64 `mapstructure:"visitor_rate"`
+	// VisitorBurst is how many visitor tokens a client may get at once (default 30).
+	VisitorBurst int `mapstructure:"visitor_burst"`
+	// TrustedProxies are the addresses or CIDR prefixes of the proxies and load balancers whose
+	// X-Forwarded-For tells the client's address (default none: the peer's address is the
+	// client's, so behind an unlisted proxy all visitors share one rate limit).
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
 }
 
 // Config is the gateway's configuration.
@@ -74,10 +85,12 @@ func DefaultConfig() Config {
 	b := config.DefaultBase()
 	b.NATS.Name = "gateway"
 	d := session.DefaultConfig()
+	sd := server.DefaultConfig()
 	return Config{Base: b, Gateway: Settings{
-		Listen: ":8080", VisitorTTL: 24 * time.Hour, PingInterval: d.PingInterval, DeadTimeout: d.DeadTimeout,
+		Listen: ":8080", VisitorTTL: sd.VisitorTTL, PingInterval: d.PingInterval, DeadTimeout: d.DeadTimeout,
 		PresenceTTL: d.PresenceTTL, WriteTimeout: d.WriteTimeout, RequestTimeout: d.RequestTimeout,
 		QueueFrames: d.QueueFrames, QueueBytes: d.QueueBytes, AbuseLimit: d.AbuseLimit, Workers: 4,
+		VisitorRate: sd.VisitorRate, VisitorBurst: sd.VisitorBurst,
 	}}
 }
 
@@ -102,10 +115,18 @@ func (c Config) Validate() error {
 	for _, n := range []struct {
 		key string
 		v   int
-	}{{"gateway.queue_frames", g.QueueFrames}, {"gateway.queue_bytes", g.QueueBytes}, {"gateway.abuse_limit", g.AbuseLimit}, {"gateway.workers", g.Workers}} {
+	}{{"gateway.queue_frames", g.QueueFrames}, {"gateway.queue_bytes", g.QueueBytes}, {"gateway.abuse_limit", g.AbuseLimit},
+		{"gateway.workers", g.Workers}, {"gateway.visitor_burst", g.VisitorBurst}} {
 		if n.v <= 0 {
 			errs = append(errs, &config.FieldError{Key: n.key, Msg: "must be positive"})
 		}
+	}
+	// NaN fails too.
+	if !(g.VisitorRate > 0) || math.IsInf(g.VisitorRate, 0) {
+		errs = append(errs, &config.FieldError{Key: "gateway.visitor_rate", Msg: "must be a positive number of tokens per minute"})
+	}
+	if _, err := server.ParseTrustedProxies(g.TrustedProxies); err != nil {
+		errs = append(errs, &config.FieldError{Key: "gateway.trusted_proxies", Msg: err.Error()})
 	}
 	return errors.Join(errs...)
 }
@@ -208,8 +229,12 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	go func() { _ = s.sessions.Run(janitorCtx) }()
 	s.stack.Push("janitor", func(context.Context) error { stopJanitor(); return nil })
 
-	srv := server.New(server.Config{Secret: []byte(g.Secret), VisitorTTL: g.VisitorTTL}, log.Named("http"), s.sessions, m,
-		web.Handler())
+	proxies, err := server.ParseTrustedProxies(g.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("gateway.trusted_proxies: %w", err)
+	}
+	srv := server.New(server.Config{Secret: []byte(g.Secret), VisitorTTL: g.VisitorTTL, VisitorRate: g.VisitorRate,
+		VisitorBurst: g.VisitorBurst, TrustedProxies: proxies}, log.Named("http"), s.sessions, m, web.Handler())
 	s.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: zap.NewStdLog(log.Named("http"))}
 	if s.ln, err = net.Listen("tcp", g.Listen); err != nil {

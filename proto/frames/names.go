@@ -111,6 +111,10 @@ const (
 	CloseRestarting      = 1012
 	CloseTokenExpired    = 4001
 	CloseSessionReplaced = 4002
+	// CloseTooManyConnections closes the oldest sessions of a user who holds more than the
+	// tenant's max_connections_per_user across all gateways. Clients should not reconnect by
+	// themselves: the new connection would close another of the user's sessions.
+	CloseTooManyConnections = 4003
 )
 
 // Notice actions offered to a customer.

@@ -146,9 +146,12 @@ func AllReads() string { return join(Prefix, "read", ">") }
 // Publisher: dispatcher, aibridge (suggestions).
 func User(tenant, user string) string { return join(Prefix, "user", tenant, user) }
 
-// Session is the core NATS subject for session control of one user across gateways
-// (frontdesk.v1.SessionPresence of the newest session; older sessions close with 4002 when the
-// tenant allows one session per user). Publisher: gateway.
+// Session is the core NATS subject for session control of one user across gateways:
+// frontdesk.v1.SessionPresence announcements of the user's sessions (when one opens, again
+// every ttl_s/3 while other sessions of the user are heard, online=false when it ends), whose
+// `at` is when the session opened. A session closes itself when it hears of as many newer live
+// sessions as the tenant allows (4003), or of one when the tenant allows one session per user
+// (4002). Publisher and consumer: gateway.
 func Session(tenant, user string) string { return join(Prefix, "session", tenant, user) }
 
 // Presence is the core NATS subject of session heartbeats (frontdesk.v1.SessionPresence).

@@ -53,7 +53,7 @@ const (
 	Reads
 	// User is subjects.User: fd.ServerFrame for every session of a user.
 	User
-	// Session is subjects.Session: fd.SessionPresence of a user's newest session.
+	// Session is subjects.Session: fd.SessionPresence announcements of a user's sessions.
 	Session
 	// Overview is subjects.Overview: fd.ServerFrame of type presence.
 	Overview

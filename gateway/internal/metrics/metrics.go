@@ -19,12 +19,17 @@ type Metrics struct {
 	// Drops counts frames not delivered, by reason (slow_client, undecodable; gap: a
 	// conversation's message missed live, then read from the stream).
 	Drops *prometheus.CounterVec
-	// RateLimited counts frames refused by a rate limit, by scope (connection, user).
+	// RateLimited counts frames and requests refused by a rate limit, by scope (connection,
+	// user; visitor: POST /v1/visitors per client address).
 	RateLimited *prometheus.CounterVec
 	// AuthFailures counts refused connections and requests, by reason.
 	AuthFailures *prometheus.CounterVec
 	// Subscriptions is the number of NATS subscriptions the gateway holds, by kind.
 	Subscriptions *prometheus.GaugeVec
+	// Evictions counts sessions that closed themselves because newer sessions of the same user
+	// took their place, on any gateway, by reason (replaced: 4002, one session per user;
+	// too_many_connections: 4003, over max_connections_per_user).
+	Evictions *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them on reg.
@@ -44,13 +49,15 @@ func New(reg prometheus.Registerer) *Metrics {
 		Drops: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_drops_total",
 			Help: "Frames not delivered, by reason."}, []string{"reason"}),
 		RateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_rate_limited_total",
-			Help: "Frames refused by a rate limit, by scope."}, []string{"scope"}),
+			Help: "Frames and requests refused by a rate limit, by scope."}, []string{"scope"}),
 		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_auth_failures_total",
 			Help: "Refused connections and requests, by reason."}, []string{"reason"}),
 		Subscriptions: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gateway_nats_subscriptions",
 			Help: "NATS subscriptions shared by this gateway's sessions, by kind."}, []string{"kind"}),
+		Evictions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_sessions_evicted_total",
+			Help: "Sessions closed because newer sessions of the same user took their place, by reason."}, []string{"reason"}),
 	}
 	reg.MustRegister(m.Connections, m.FramesIn, m.FramesOut, m.PublishLatency, m.DeliveryLatency,
-		m.Drops, m.RateLimited, m.AuthFailures, m.Subscriptions)
+		m.Drops, m.RateLimited, m.AuthFailures, m.Subscriptions, m.Evictions)
 	return m
 }

@@ -5,9 +5,9 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"runtime"
@@ -23,15 +23,30 @@ import (
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
-	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 )
 
-// Config configures the HTTP surface.
+// Config configures the HTTP surface. Zero fields take the defaults of DefaultConfig.
 type Config struct {
 	// Secret signs and verifies tokens (HS256).
 	Secret []byte
 	// VisitorTTL is the lifetime of anonymous visitor tokens.
 	VisitorTTL time.Duration
+	// VisitorRate is how many visitor tokens one client address may get per minute, after
+	// VisitorBurst at once. An IPv6 client counts by its /64. The limit is per gateway.
+	VisitorRate float64
+	// VisitorBurst is the token bucket's size for visitor tokens.
+	VisitorBurst int
+	// VisitorClients bounds the client addresses whose buckets are remembered.
+	VisitorClients int
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed when telling a client's
+	// address. None by default: the peer's address is the client's, and behind a proxy or load
+	// balancer every client then shares the proxy's bucket.
+	TrustedProxies []netip.Prefix
+}
+
+// DefaultConfig returns the defaults (Secret aside).
+func DefaultConfig() Config {
+	return Config{VisitorTTL: 24 * time.Hour, VisitorRate: 60, VisitorBurst: 30, VisitorClients: 1 << 16}
 }
 
 // Server serves the public endpoints.
@@ -39,6 +54,7 @@ type Server struct {
 	cfg      Config
 	log      *zap.Logger
 	sessions *session.Manager
+	visitors *visitorLimiter
 	verifier *token.Verifier
 	metrics  *metrics.Metrics
 	mux      *http.ServeMux
@@ -47,11 +63,21 @@ type Server struct {
 // New creates the server; Handler returns its routes. extra, when not nil, serves everything
 // else (the widget and agent console).
 func New(cfg Config, log *zap.Logger, sessions *session.Manager, m *metrics.Metrics, extra http.Handler) *Server {
+	d := DefaultConfig()
 	if cfg.VisitorTTL <= 0 {
-		cfg.VisitorTTL = 24 * time.Hour
+		cfg.VisitorTTL = d.VisitorTTL
+	}
+	if cfg.VisitorRate <= 0 {
+		cfg.VisitorRate = d.VisitorRate
+	}
+	if cfg.VisitorBurst <= 0 {
+		cfg.VisitorBurst = d.VisitorBurst
+	}
+	if cfg.VisitorClients <= 0 {
+		cfg.VisitorClients = d.VisitorClients
 	}
 	s := &Server{cfg: cfg, log: log, sessions: sessions, verifier: token.NewVerifier(cfg.Secret), metrics: m,
-		mux: http.NewServeMux()}
+		visitors: newVisitorLimiter(cfg.VisitorRate, cfg.VisitorBurst, cfg.VisitorClients), mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /v1/ws", s.handleWS)
 	s.mux.HandleFunc("POST /v1/visitors", s.handleVisitors)
 	s.mux.HandleFunc("GET /v1/sse", s.handleSSE)
@@ -254,46 +280,3 @@ func (t *wsTransport) Close(code int, reason string) {
 func (t *wsTransport) Abort() { t.once.Do(func() {}); _ = t.c.CloseNow() }
 
 func (t *wsTransport) Ping(ctx context.Context) error { return t.c.Ping(ctx) }
-
-type visitorRequest struct {
-	Tenant string `json:"tenant"`
-	Name   string `json:"name"`
-}
-
-type visitorReply struct {
-	Token string `json:"token"`
-	User  string `json:"user"`
-}
-
-func (s *Server) handleVisitors(w http.ResponseWriter, r *http.Request) {
-	cors(w, r)
-	var req visitorRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return
-	}
-	t, ok := s.sessions.Tenant(req.Tenant)
-	if !ok || !subjects.ValidToken(req.Tenant) || !t.GetAnonymousVisitors() {
-		s.metrics.AuthFailures.WithLabelValues("visitors_refused").Inc()
-		http.Error(w, "anonymous visitors are not allowed", http.StatusForbidden)
-		return
-	}
-	if !OriginAllowed(r, t.GetAllowedOrigins()) {
-		s.metrics.AuthFailures.WithLabelValues("origin").Inc()
-		http.Error(w, "origin not allowed", http.StatusForbidden)
-		return
-	}
-	name := frames.CleanText(req.Name)
-	if len(name) > 64 {
-		name = name[:64]
-	}
-	user := session.NewID("v_")
-	tok, err := token.Sign(s.cfg.Secret, token.Claims{Subject: user, Tenant: req.Tenant, Role: frames.RoleCustomer, Name: name},
-		s.cfg.VisitorTTL)
-	if err != nil {
-		s.refuse(w, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(visitorReply{Token: tok, User: user})
-}

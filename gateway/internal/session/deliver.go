@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"time"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
@@ -55,10 +56,7 @@ func (s *Session) Deliver(d *hub.Delivery) {
 	case hub.User:
 		s.onUser(d)
 	case hub.Session:
-		p := d.Presence
-		if p.GetSession() != s.id && p.GetAt().AsTime().After(s.created) {
-			s.Close(frames.CloseSessionReplaced, "session replaced")
-		}
+		s.onPeer(d.Presence, time.Now().UnixNano())
 	}
 }
 

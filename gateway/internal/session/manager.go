@@ -166,6 +166,9 @@ type Manager struct {
 
 	draining atomic.Bool
 
+	reconnects  uint64       // janitor only: NATS reconnects seen
+	reconnected atomic.Int64 // unix nanos of the last NATS reconnect (peers.go)
+
 	mu       sync.Mutex
 	sessions map[string]*Session
 	users    map[string]*userState // tenant/user
@@ -210,7 +213,7 @@ func (m *Manager) Tenant(id string) (*fd.Tenant, bool) { return m.tenants.Get(id
 func (m *Manager) JetStream() jetstream.JetStream { return m.js }
 
 // ErrTooManyConnections is returned by Open when the user has max_connections_per_user sessions
-// on this gateway.
+// on this gateway. Across gateways the limit is kept by closing the oldest sessions (peers.go).
 var ErrTooManyConnections = errors.New("too many connections for this user")
 
 // ErrDraining is returned by Open while the gateway shuts down.
@@ -343,6 +346,12 @@ func (m *Manager) slot(slot int) []*Session {
 func (m *Manager) tick(now time.Time, slot int) {
 	nowNs := now.UnixNano()
 	beat := int64(m.cfg.PresenceTTL / 3)
+	if r := m.nc.Stats().Reconnects; r != m.reconnects {
+		// Announcements were lost while cut off: every session repeats its own for a while,
+		// so the sessions of its user elsewhere hear of it and answer with theirs.
+		m.reconnects = r
+		m.reconnected.Store(nowNs)
+	}
 	for _, s := range m.slot(slot) {
 		switch {
 		case !s.exp.IsZero() && now.After(s.exp):
@@ -359,6 +368,9 @@ func (m *Manager) tick(now time.Time, slot int) {
 		if nowNs-s.lastBeat >= beat {
 			s.lastBeat = nowNs
 			s.publishPresence(true)
+			if s.announced.Load() && s.hearsCompany(nowNs) {
+				s.announce(true)
+			}
 		}
 	}
 }
@@ -439,8 +451,8 @@ func (m *Manager) Detached(c *token.Claims, t *fd.Tenant, tr Transport) *Session
 }
 
 // TenantChanged applies a tenant change to open sessions (tenants.Store.OnChange): new limits
-// apply at once, and a deleted tenant's sessions are closed with 1008, since an unknown tenant
-// is refused. It does not block.
+// (single_session and max_connections_per_user included) apply at once, and a deleted tenant's
+// sessions are closed with 1008, since an unknown tenant is refused. It does not block.
 func (m *Manager) TenantChanged(id string, t *fd.Tenant) {
 	for _, s := range m.snapshot() {
 		if s.tenant != id {
@@ -455,5 +467,6 @@ func (m *Manager) TenantChanged(id string, t *fd.Tenant) {
 		s.limiter.SetBurst(lim.Burst)
 		s.userLimiter.SetLimit(rate.Limit(lim.UserPerSecond))
 		s.userLimiter.SetBurst(lim.Burst)
+		s.setPeerLimit(lim.MaxConnsPerUser, t.GetSingleSession())
 	}
 }

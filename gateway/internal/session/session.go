@@ -47,9 +47,8 @@ type Session struct {
 	user    string
 	role    string
 	me      *fd.Participant
-	created time.Time
+	created time.Time // also the `at` of its announcements (peers.go)
 	exp     time.Time
-	single  bool
 	tr      Transport
 	binary  bool
 
@@ -64,6 +63,9 @@ type Session struct {
 	lastPing int64        // janitor only
 	lastBeat int64        // janitor only
 
+	company   atomic.Int64 // unix nanos of the last announcement of another session of the user
+	announced atomic.Bool  // the session announced itself on the user's Session subject
+
 	mu       sync.Mutex
 	started  bool
 	closed   bool
@@ -72,6 +74,11 @@ type Session struct {
 	queued   int
 	convs    map[string]*convState
 	userSubs []string // subjects of user-level subscriptions
+
+	// The user's connection limit across gateways (peers.go).
+	single   bool             // one session per user (4002)
+	maxConns int              // max_connections_per_user (4003)
+	newer    map[string]int64 // newer live sessions of the user: id -> unix nanos when forgotten
 
 	closeCode   int // a close asked for, sent once the queue is written
 	closeReason string
@@ -89,9 +96,10 @@ func newSession(m *Manager, c *token.Claims, t *fd.Tenant, lim Limits, tr Transp
 	s := &Session{
 		m: m, id: NewID("s_"), claims: c, tenant: c.Tenant, user: c.Subject, role: c.Role,
 		me:      &fd.Participant{Id: c.Subject, Role: c.Role, Name: c.Name},
-		created: time.Now(), exp: c.Expiry(), single: t.GetSingleSession(), tr: tr, binary: tr.Binary(),
+		created: time.Now(), exp: c.Expiry(), tr: tr, binary: tr.Binary(),
 		limiter: rate.NewLimiter(rate.Limit(lim.PerSecond), lim.Burst),
 		convs:   map[string]*convState{},
+		single:  t.GetSingleSession(), maxConns: lim.MaxConnsPerUser,
 	}
 	s.lastSeen.Store(s.created.UnixNano())
 	// Random phases spread the pings and heartbeats of sessions opened together.
@@ -120,13 +128,7 @@ func (s *Session) Start(ctx context.Context) error {
 	subs := []struct {
 		kind hub.Kind
 		subj string
-	}{{hub.User, subjects.User(s.tenant, s.user)}}
-	if s.single {
-		subs = append(subs, struct {
-			kind hub.Kind
-			subj string
-		}{hub.Session, subjects.Session(s.tenant, s.user)})
-	}
+	}{{hub.User, subjects.User(s.tenant, s.user)}, {hub.Session, subjects.Session(s.tenant, s.user)}}
 	if s.role != frames.RoleCustomer {
 		subs = append(subs, struct {
 			kind hub.Kind
@@ -172,9 +174,10 @@ func (s *Session) Start(ctx context.Context) error {
 	s.kick()
 	s.mu.Unlock()
 	m.metrics.FramesOut.WithLabelValues(frames.TypeWelcome).Inc()
-	if s.single {
-		_ = m.publishProto(subjects.Session(s.tenant, s.user), s.presence(true))
-	}
+	// Announced after subscribing, so a session that opens meanwhile elsewhere is heard by one
+	// of the two at least.
+	s.announce(true)
+	s.announced.Store(true)
 	s.publishPresence(true)
 	return nil
 }
@@ -201,23 +204,30 @@ func (s *Session) Finish() {
 	}
 	s.m.unregister(s)
 	s.publishPresence(false)
+	if s.announced.Load() {
+		s.announce(false)
+	}
 }
 
 // Close closes the connection with code once what is already queued is written (an error
 // frame explaining a policy close, say); Finish follows when the connection ends.
-func (s *Session) Close(code int, reason string) {
+func (s *Session) Close(code int, reason string) { s.closeWith(code, reason) }
+
+// closeWith is Close, reporting whether this call is the one that closes the session.
+func (s *Session) closeWith(code int, reason string) bool {
 	s.mu.Lock()
 	if s.closed || s.closeCode != 0 {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	s.closeCode, s.closeReason = code, reason
 	if s.writing || (s.started && len(s.queue) > 0) {
 		s.mu.Unlock()
-		return // the writer closes when done
+		return true // the writer closes when done
 	}
 	s.mu.Unlock()
 	s.tr.Close(code, reason)
+	return true
 }
 
 func (s *Session) abort(reason string) {
