@@ -20,6 +20,14 @@ func TestRun(t *testing.T) {
 		{"missing secret", []string{"gateway"}, nil, "", "gateway.secret"},
 		{"bad duration", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SECRET": "0123456789abcdef",
 			"FRONTDESK_GATEWAY_DEAD_TIMEOUT": "1s", "FRONTDESK_GATEWAY_PING_INTERVAL": "2s"}, "", "gateway.dead_timeout"},
+		{"visitor rate not positive", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SECRET": "0123456789abcdef",
+			"FRONTDESK_GATEWAY_VISITOR_RATE": "0"}, "", "gateway.visitor_rate"},
+		{"visitor rate not a number", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SECRET": "0123456789abcdef",
+			"FRONTDESK_GATEWAY_VISITOR_RATE": "NaN"}, "", "gateway.visitor_rate"},
+		{"visitor burst not positive", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SECRET": "0123456789abcdef",
+			"FRONTDESK_GATEWAY_VISITOR_BURST": "-1"}, "", "gateway.visitor_burst"},
+		{"trusted proxy not an address", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SECRET": "0123456789abcdef",
+			"FRONTDESK_GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, "", "gateway.trusted_proxies"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,7 @@
+package app
+
+import "github.com/nats-io/nats.go"
+
+// NATSConn is the service's NATS connection, for tests that cut a gateway off the way a crash
+// would: nothing it publishes afterwards (goodbyes included) reaches anyone.
+func (s *Service) NATSConn() *nats.Conn { return s.nc }
