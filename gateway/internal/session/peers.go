@@ -17,7 +17,8 @@ import (
 //   - Every session announces itself on the user's Session subject when it opens and says
 //     goodbye (online=false) when it ends. The announcement's `at` is the moment the session
 //     opened, the same in every announcement, so every gateway orders a user's sessions alike
-//     (by `at`, then session id), whatever the skew between their clocks.
+//     (by `at`, then session id): with clocks kept in step (NTP) that is the order they opened
+//     in, and with skewed clocks it is still one order they all agree on.
 //   - Each session remembers the newer live sessions of its user it has heard of, and closes
 //     itself (4003, or 4002 in single-session mode) once they are as many as the limit: of a
 //     user's sessions exactly the newest `limit` stay, each deciding for itself. A session only
