@@ -154,6 +154,12 @@ func StartSystem(t testing.TB, o SystemOptions) *System {
 		t.Fatal(err)
 	}
 	dbURL := testkit.Database(t)
+	// Every simulated customer gets its visitor token from 127.0.0.1, which the gateway's
+	// per-address visitor limit would rightly treat as one very busy client.
+	extra := map[string][]string{stack.Gateway: {"FRONTDESK_GATEWAY_VISITOR_RATE=100000", "FRONTDESK_GATEWAY_VISITOR_BURST=10000"}}
+	for svc, env := range o.Extra {
+		extra[svc] = append(extra[svc], env...)
+	}
 
 	s := &System{t: t, Secret: "e2e-secret-0123456789abcdef", Procs: map[string]*procs.Proc{}, logDir: t.TempDir()}
 	listen := freeAddr(t)
@@ -167,7 +173,7 @@ func StartSystem(t testing.TB, o SystemOptions) *System {
 		LogLevel:      "info",
 		LogFormat:     "console",
 		Replicas:      o.Replicas,
-		Extra:         o.Extra,
+		Extra:         extra,
 	}
 	for _, n := range stack.Names() {
 		s.Set.Ops[n] = freeAddr(t)
