@@ -356,7 +356,7 @@ func naive(ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, dura
 		if err != nil {
 			return err
 		}
-		row, err := ingest.DecodeMessage(m.Subject(), md.Sequence.Stream, m.Data())
+		row, _, err := ingest.DecodeMessage(m.Subject(), md.Sequence.Stream, m.Data())
 		if err != nil {
 			return err
 		}

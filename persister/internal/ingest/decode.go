@@ -58,87 +58,122 @@ func checkIDs(subject string, kind string, tenant, conv *string) (subjects.Parse
 	return p, nil
 }
 
-// DecodeMessage decodes a FD_MESSAGES message.
-func DecodeMessage(subject string, seq uint64, data []byte) (store.MessageRow, error) {
+// DecodeMessage decodes a FD_MESSAGES message. Repairs lists the NUL bytes it removed.
+func DecodeMessage(subject string, seq uint64, data []byte) (store.MessageRow, []string, error) {
 	var m fd.Message
 	if err := proto.Unmarshal(data, &m); err != nil {
-		return store.MessageRow{}, poison("decode", "decode Message: %w", err)
+		return store.MessageRow{}, nil, poison("decode", "decode Message: %w", err)
 	}
 	if _, err := checkIDs(subject, "msg", &m.Tenant, &m.Conv); err != nil {
-		return store.MessageRow{}, err
+		return store.MessageRow{}, nil, err
 	}
 	if m.GetId() == "" {
-		return store.MessageRow{}, poison("invalid", "message has no id")
+		return store.MessageRow{}, nil, poison("invalid", "message has no id")
 	}
-	sanitizeMessage(&m)
-	return store.MessageRow{Seq: int64(seq), Msg: &m}, nil
+	var r repairs
+	r.id("id", m.Id)
+	r.id("client_id", m.ClientId)
+	r.id("reply_to", m.ReplyTo)
+	r.participant("from", m.From)
+	r.text("kind", &m.Kind)
+	r.text("text", &m.Text)
+	if a := m.Attachment; a != nil {
+		r.id("attachment.id", a.Id)
+		r.text("attachment.url", &a.Url)
+		r.text("attachment.type", &a.Type)
+		r.text("attachment.name", &a.Name)
+	}
+	if r.err != nil {
+		return store.MessageRow{}, nil, r.err
+	}
+	return store.MessageRow{Seq: int64(seq), Msg: &m}, r.done, nil
 }
 
-// DecodeEvent decodes a FD_EVENTS message.
-func DecodeEvent(subject string, seq uint64, data []byte) (store.EventRow, error) {
+// DecodeEvent decodes a FD_EVENTS message. Repairs lists the NUL bytes it removed.
+func DecodeEvent(subject string, seq uint64, data []byte) (store.EventRow, []string, error) {
 	var ev fd.ConversationEvent
 	if err := proto.Unmarshal(data, &ev); err != nil {
-		return store.EventRow{}, poison("decode", "decode ConversationEvent: %w", err)
+		return store.EventRow{}, nil, poison("decode", "decode ConversationEvent: %w", err)
 	}
 	if _, err := checkIDs(subject, "evt", &ev.Tenant, &ev.Conv); err != nil {
-		return store.EventRow{}, err
+		return store.EventRow{}, nil, err
 	}
 	if ev.GetId() == "" || ev.GetType() == "" {
-		return store.EventRow{}, poison("invalid", "event has no id or type")
+		return store.EventRow{}, nil, poison("invalid", "event has no id or type")
 	}
-	for _, s := range []*string{&ev.Id, &ev.Type, &ev.State, &ev.Queue, &ev.Reason, &ev.Summary} {
-		*s = noNUL(*s)
+	var r repairs
+	r.id("id", ev.Id)
+	for _, f := range []struct {
+		name string
+		s    *string
+	}{{"type", &ev.Type}, {"state", &ev.State}, {"queue", &ev.Queue}, {"reason", &ev.Reason}, {"summary", &ev.Summary}} {
+		r.text(f.name, f.s)
 	}
-	for _, p := range []*fd.Participant{ev.Customer, ev.Agent, ev.PreviousAgent, ev.Actor} {
-		sanitizeParticipant(p)
+	r.participant("customer", ev.Customer)
+	r.participant("agent", ev.Agent)
+	r.participant("previous_agent", ev.PreviousAgent)
+	r.participant("actor", ev.Actor)
+	if r.err != nil {
+		return store.EventRow{}, nil, r.err
 	}
-	return store.EventRow{Seq: int64(seq), Event: &ev}, nil
+	return store.EventRow{Seq: int64(seq), Event: &ev}, r.done, nil
 }
 
-// DecodeRead decodes a FD_READS message.
-func DecodeRead(subject string, _ uint64, data []byte) (store.ReadRow, error) {
+// DecodeRead decodes a FD_READS message. It never repairs anything: a read position holds
+// ids only, all checked against the subject.
+func DecodeRead(subject string, _ uint64, data []byte) (store.ReadRow, []string, error) {
 	var rp fd.ReadPosition
 	if err := proto.Unmarshal(data, &rp); err != nil {
-		return store.ReadRow{}, poison("decode", "decode ReadPosition: %w", err)
+		return store.ReadRow{}, nil, poison("decode", "decode ReadPosition: %w", err)
 	}
 	p, err := checkIDs(subject, "read", &rp.Tenant, &rp.Conv)
 	if err != nil {
-		return store.ReadRow{}, err
+		return store.ReadRow{}, nil, err
 	}
 	if id := rp.GetUser().GetId(); id != "" && id != p.User {
-		return store.ReadRow{}, poison("invalid", "payload user %s but the subject is %s", id, subject)
+		return store.ReadRow{}, nil, poison("invalid", "payload user %s but the subject is %s", id, subject)
 	}
 	if rp.GetSeq() < 0 {
-		return store.ReadRow{}, poison("invalid", "negative seq %d", rp.GetSeq())
+		return store.ReadRow{}, nil, poison("invalid", "negative seq %d", rp.GetSeq())
 	}
 	r := store.ReadRow{Tenant: rp.Tenant, Conv: rp.Conv, User: p.User, Seq: rp.GetSeq()}
 	if ts := rp.GetAt(); ts != nil && ts.IsValid() {
 		r.At = ts.AsTime()
 	}
-	return r, nil
+	return r, nil, nil
 }
 
-// Postgres text cannot hold NUL; one NUL must not make a whole batch fail forever.
-func noNUL(s string) string {
-	if strings.IndexByte(s, 0) < 0 {
-		return s
+// repairs makes a decoded record storable. Postgres text cannot hold NUL, and a publisher
+// may send one (the gateway strips control characters, but the persister does not trust
+// publishers). In free text (the message text, names, reasons) the NULs are removed and the
+// message is kept: one stray byte must neither lose it nor, refused by Postgres, send it to
+// the dead letters. An identifier with a NUL is refused instead: removing the byte could
+// turn it into another message's or user's id, and the message would then be dropped as a
+// duplicate or filed under someone else. Protobuf decoding already refused invalid UTF-8.
+type repairs struct {
+	done []string
+	err  error
+}
+
+func (r *repairs) text(field string, s *string) {
+	if strings.IndexByte(*s, 0) < 0 {
+		return
 	}
-	return strings.ReplaceAll(s, "\x00", "")
+	*s = strings.ReplaceAll(*s, "\x00", "")
+	r.done = append(r.done, "removed NUL bytes from "+field)
 }
 
-func sanitizeParticipant(p *fd.Participant) {
+func (r *repairs) id(field, s string) {
+	if r.err == nil && strings.IndexByte(s, 0) >= 0 {
+		r.err = poison("invalid", "%s contains a NUL byte", field)
+	}
+}
+
+func (r *repairs) participant(field string, p *fd.Participant) {
 	if p == nil {
 		return
 	}
-	p.Id, p.Role, p.Name = noNUL(p.Id), noNUL(p.Role), noNUL(p.Name)
-}
-
-func sanitizeMessage(m *fd.Message) {
-	for _, s := range []*string{&m.Id, &m.ClientId, &m.Kind, &m.Text, &m.ReplyTo} {
-		*s = noNUL(*s)
-	}
-	sanitizeParticipant(m.From)
-	if a := m.Attachment; a != nil {
-		a.Id, a.Url, a.Type, a.Name = noNUL(a.Id), noNUL(a.Url), noNUL(a.Type), noNUL(a.Name)
-	}
+	r.id(field+".id", p.Id)
+	r.text(field+".role", &p.Role)
+	r.text(field+".name", &p.Name)
 }

@@ -90,8 +90,10 @@ func (o *Options) defaults() {
 
 // Handler decodes and writes one stream's records.
 type Handler[T any] struct {
-	// Decode turns a stream message into a record; a PoisonError dead-letters it.
-	Decode func(subject string, seq uint64, data []byte) (T, error)
+	// Decode turns a stream message into a record; a PoisonError dead-letters it. Repairs
+	// lists what it changed so that the record could be stored rather than lost (each one is
+	// logged and counted in persister_repaired_total).
+	Decode func(subject string, seq uint64, data []byte) (rec T, repairs []string, err error)
 	// Write writes a batch in one transaction; nil means committed.
 	Write func(ctx context.Context, recs []T) (store.WriteResult, error)
 }
@@ -272,6 +274,9 @@ type item[T any] struct {
 	msg jetstream.Msg
 	seq uint64
 	rec T
+	// dead is set once the message went to the dead-letter subject instead of the record:
+	// it is terminated, never acked.
+	dead bool
 }
 
 // process writes one batch and acks it; it returns once every message is acked, terminated
@@ -291,11 +296,16 @@ func (c *Consumer[T]) process(ctx context.Context, it jetstream.MessagesContext,
 		if md.NumDelivered > 1 {
 			c.met.redelivered.WithLabelValues(c.opt.Stream).Inc()
 		}
-		rec, err := c.h.Decode(m.Subject(), md.Sequence.Stream, m.Data())
+		rec, repairs, err := c.h.Decode(m.Subject(), md.Sequence.Stream, m.Data())
 		if err != nil {
 			// On failure the message stays unacked and comes back after AckWait.
 			_ = c.deadLetter(ctx, m, md.Sequence.Stream, err)
 			continue
+		}
+		if len(repairs) > 0 {
+			c.met.repaired.WithLabelValues(c.opt.Stream).Inc()
+			c.log.Warn("message repaired to be storable", zap.Uint64("seq", md.Sequence.Stream),
+				zap.String("subject", m.Subject()), zap.Strings("repairs", repairs))
 		}
 		items = append(items, item[T]{msg: m, seq: md.Sequence.Stream, rec: rec})
 	}
@@ -308,6 +318,9 @@ func (c *Consumer[T]) process(ctx context.Context, it jetstream.MessagesContext,
 		return held
 	}
 	for _, x := range items {
+		if x.dead {
+			continue
+		}
 		// A lost ack only costs a redelivery, which the idempotent write absorbs; DoubleAck
 		// would add a round trip per message for no safety gained.
 		if err := x.msg.Ack(); err != nil {
@@ -320,14 +333,18 @@ func (c *Consumer[T]) process(ctx context.Context, it jetstream.MessagesContext,
 	return held
 }
 
-// writeRetrying writes items until it succeeds (ok) or ctx ends. Rows Postgres refuses as
-// bad data are split out and dead-lettered; every other error is retried. stopped says the
-// iterator was stopped on the way.
+// writeRetrying writes items until every one is committed or dead-lettered (ok) or ctx
+// ends. Rows Postgres refuses as bad data are split out and dead-lettered; every other error
+// is retried, from the first item not yet settled. stopped says the iterator was stopped on
+// the way.
 func (c *Consumer[T]) writeRetrying(ctx context.Context, it jetstream.MessagesContext, items []item[T]) (ok, stopped bool) {
 	retry := c.backoff()
 	lastProgress := time.Now()
+	pending := items
 	for {
-		err := c.write(ctx, items)
+		n, err := c.settle(ctx, pending)
+		// What settled stays settled: a retry neither rewrites it nor dead-letters it twice.
+		pending = pending[n:]
 		if err == nil {
 			c.setFailing(nil)
 			return true, stopped
@@ -341,15 +358,18 @@ func (c *Consumer[T]) writeRetrying(ctx context.Context, it jetstream.MessagesCo
 			// Stop prefetching: what the iterator buffered would only age into redelivery.
 			it.Stop()
 			stopped = true
-			c.log.Error("batch write failed; holding the batch and retrying", zap.Int("messages", len(items)), zap.Error(err))
+			c.log.Error("batch write failed; holding the batch and retrying", zap.Int("messages", len(pending)), zap.Error(err))
 		} else {
 			c.log.Debug("batch write failed again", zap.Error(err))
 		}
 		// Keep the held messages ours: without this JetStream would redeliver them (possibly
 		// to another replica, which would then be stuck on the same outage) every AckWait.
+		// That includes the ones already committed: they are acked with the rest.
 		if time.Since(lastProgress) > c.opt.AckWait/3 {
 			for _, x := range items {
-				_ = x.msg.InProgress()
+				if !x.dead {
+					_ = x.msg.InProgress()
+				}
 			}
 			lastProgress = time.Now()
 		}
@@ -359,7 +379,39 @@ func (c *Consumer[T]) writeRetrying(ctx context.Context, it jetstream.MessagesCo
 	}
 }
 
-// write commits items, isolating rows that Postgres refuses as bad data by halving the batch.
+// settle commits items in one transaction or, when Postgres refuses the batch as bad data,
+// halves it until the refused rows stand alone: the good rows commit, each refused row is
+// dead-lettered with Postgres's reason. A batch of n rows with one bad row costs about
+// 2·log2(n) transactions. Items are settled in order; settle returns how many leading items
+// are settled (committed or dead-lettered) and the error that stopped it, if any: a
+// connection failure in the middle of a split leaves the rest for the retry.
+func (c *Consumer[T]) settle(ctx context.Context, items []item[T]) (int, error) {
+	err := c.write(ctx, items)
+	if err == nil {
+		return len(items), nil
+	}
+	if !isDataError(err) {
+		return 0, err
+	}
+	if len(items) == 1 {
+		// If the dead letter cannot be published the row must not be acked: fail the write.
+		if err := c.deadLetter(ctx, items[0].msg, items[0].seq, &PoisonError{Kind: "rejected", Err: err}); err != nil {
+			return 0, err
+		}
+		items[0].dead = true
+		return 1, nil
+	}
+	c.log.Debug("batch refused as bad data; splitting", zap.Int("messages", len(items)), zap.Error(err))
+	half := len(items) / 2
+	n, err := c.settle(ctx, items[:half])
+	if err != nil {
+		return n, err
+	}
+	m, err := c.settle(ctx, items[half:])
+	return half + m, err
+}
+
+// write commits items in one transaction.
 func (c *Consumer[T]) write(ctx context.Context, items []item[T]) error {
 	recs := make([]T, len(items))
 	for i, x := range items {
@@ -367,35 +419,33 @@ func (c *Consumer[T]) write(ctx context.Context, items []item[T]) error {
 	}
 	start := time.Now()
 	res, err := c.h.Write(ctx, recs)
-	if err == nil {
-		c.met.commit.WithLabelValues(c.opt.Stream).Observe(time.Since(start).Seconds())
-		c.met.batchSize.WithLabelValues(c.opt.Stream).Observe(float64(len(items)))
-		c.met.rows.WithLabelValues(c.opt.Stream, "inserted").Add(float64(res.Inserted))
-		c.met.rows.WithLabelValues(c.opt.Stream, "duplicate").Add(float64(res.Duplicates))
-		return nil
-	}
-	if !isDataError(err) {
+	if err != nil {
 		return err
 	}
-	if len(items) == 1 {
-		// If the dead letter cannot be published the row must not be acked: fail the write.
-		return c.deadLetter(ctx, items[0].msg, items[0].seq, &PoisonError{Kind: "rejected", Err: err})
-	}
-	half := len(items) / 2
-	if err := c.write(ctx, items[:half]); err != nil {
-		return err
-	}
-	return c.write(ctx, items[half:])
+	c.met.commit.WithLabelValues(c.opt.Stream).Observe(time.Since(start).Seconds())
+	c.met.batchSize.WithLabelValues(c.opt.Stream).Observe(float64(len(items)))
+	c.met.rows.WithLabelValues(c.opt.Stream, "inserted").Add(float64(res.Inserted))
+	c.met.rows.WithLabelValues(c.opt.Stream, "duplicate").Add(float64(res.Duplicates))
+	return nil
 }
 
-// isDataError reports whether Postgres refused the content itself (SQLSTATE classes 22, data
-// exception, and 23, integrity violation), which no retry will fix.
+// isDataError reports whether Postgres refused the content itself, which no retry will fix:
+// SQLSTATE class 22 (data exception), 23 (integrity violation) and 54 (program limit
+// exceeded: a value too large for an index row, a text too long for a tsvector). A limit
+// that a whole batch exceeds but its rows do not goes away as settle halves the batch, so
+// only a row that exceeds it alone is dead-lettered. Connection failures, shutdowns (57),
+// deadlocks and serialization failures (40) and resource shortages (53) are not data errors:
+// the batch is held and retried.
 func isDataError(err error) bool {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || len(pe.Code) < 2 {
 		return false
 	}
-	return pe.Code[:2] == "22" || pe.Code[:2] == "23"
+	switch pe.Code[:2] {
+	case "22", "23", "54":
+		return true
+	}
+	return false
 }
 
 // deadLetter publishes m to the dead-letter subject and terminates it. If the publish fails

@@ -36,14 +36,22 @@ type env struct {
 	st   *store.Store
 	reg  *prometheus.Registry
 	met  *ingest.Metrics
+	// consumer is the one run started last.
+	consumer *ingest.Consumer[store.MessageRow]
 }
 
 func setup(t *testing.T) *env {
 	t.Helper()
+	return setupWith(t, testkit.Database(t))
+}
+
+// setupWith is setup on the database at dbURL.
+func setupWith(t *testing.T, dbURL string) *env {
+	t.Helper()
 	srv := testkit.RunNATS(t)
 	nc, js := testkit.Connect(t, srv.URL())
 	testkit.Provision(t, js)
-	pool, err := pgxpool.New(context.Background(), testkit.Database(t))
+	pool, err := pgxpool.New(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +78,7 @@ func (e *env) run(t *testing.T, write func(context.Context, []store.MessageRow) 
 	ctx, cancel := context.WithCancel(context.Background())
 	c := ingest.NewConsumer(e.js, e.options(),
 		ingest.Handler[store.MessageRow]{Decode: ingest.DecodeMessage, Write: write}, e.met, testkit.Logger(t))
+	e.consumer = c
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = c.Run(ctx) }()

@@ -12,6 +12,7 @@ type Metrics struct {
 	pending     *prometheus.GaugeVec
 	redelivered *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
+	repaired    *prometheus.CounterVec
 	writeErrors *prometheus.CounterVec
 }
 
@@ -44,11 +45,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "persister_dead_letters_total",
 			Help: "Messages sent to the dead-letter subject.",
 		}, []string{"stream", "reason"}),
+		repaired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "persister_repaired_total",
+			Help: "Messages stored after decoding changed them to be storable (NUL bytes removed from text); each is logged.",
+		}, []string{"stream"}),
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "persister_write_errors_total",
 			Help: "Failed batch write attempts (the batch is retried with backoff, not acked).",
 		}, []string{"stream"}),
 	}
-	reg.MustRegister(m.batchSize, m.rows, m.commit, m.pending, m.redelivered, m.deadLetters, m.writeErrors)
+	reg.MustRegister(m.batchSize, m.rows, m.commit, m.pending, m.redelivered, m.deadLetters, m.repaired, m.writeErrors)
 	return m
 }

@@ -20,9 +20,27 @@ func isCJK(r rune) bool {
 	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
 }
 
-// SearchDocument returns the text to index for text: the text itself followed by the CJK
-// unigrams and bigrams it contains.
+// MaxIndexedText is how much of a message's text, in bytes, full-text search indexes: twice
+// what the gateway accepts (32 KiB), so every message a client can send is indexed whole.
+// Postgres refuses a tsvector whose distinct words exceed 1 MiB (SQLSTATE 54000); a longer
+// text from another publisher (half a megabyte of Chinese has more distinct bigrams than
+// that) would otherwise be refused, and dead-lettered, with its whole batch split around it.
+// Such a message is stored whole and found by its beginning. The document made from
+// MaxIndexedText bytes stays far below the limit: CJK n-grams add at most 11 bytes per
+// 3-byte character, and lower-casing or the parser's hyphenated and URL parts at most triple
+// other words.
+const MaxIndexedText = 64 << 10
+
+// SearchDocument returns the text to index for text: its first MaxIndexedText bytes (cut at
+// a character boundary) followed by the CJK unigrams and bigrams they contain.
 func SearchDocument(text string) string {
+	if len(text) > MaxIndexedText {
+		cut := MaxIndexedText
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut]
+	}
 	if !hasCJK(text) {
 		return text
 	}

@@ -2,7 +2,9 @@ package store
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestSearchTerms(t *testing.T) {
@@ -38,6 +40,16 @@ func TestSearchDocument(t *testing.T) {
 	}
 	if got, want := SearchDocument("hi 退款吗"), "hi 退款吗 退 退款 款 款吗 吗"; got != want {
 		t.Fatalf("SearchDocument = %q, want %q", got, want)
+	}
+	// A text longer than MaxIndexedText is indexed by its beginning, cut between characters
+	// (3-byte characters do not divide MaxIndexedText evenly).
+	long := strings.Repeat("退", MaxIndexedText/3+100) + " tail"
+	doc := SearchDocument(long)
+	head, _, _ := strings.Cut(doc, " ")
+	if !utf8.ValidString(doc) || len(head) > MaxIndexedText || len(head) < MaxIndexedText-3 ||
+		strings.Contains(doc, "tail") || !strings.HasSuffix(doc, " 退") {
+		t.Fatalf("document of a long text: %d bytes indexed of %d, tail %v, valid %v",
+			len(head), len(long), strings.Contains(doc, "tail"), utf8.ValidString(doc))
 	}
 }
 
