@@ -49,8 +49,9 @@ func demoTenant(modelURL string) *fd.Tenant {
 	}
 }
 
-// startSystem starts NATS, Postgres and the services, and returns when the gateway serves.
-func startSystem(t *testing.T) *system {
+// startSystem starts NATS, Postgres and the services with the demo tenant and the extra ones,
+// and returns when the gateway serves.
+func startSystem(t *testing.T, extra ...*fd.Tenant) *system {
 	t.Helper()
 	n := testkit.RunNATS(t)
 	_, js := testkit.Connect(t, n.URL())
@@ -61,7 +62,7 @@ func startSystem(t *testing.T) *system {
 		t.Fatal(err)
 	}
 	modelURL := fakeModel(t, botReply, 150*time.Millisecond)
-	if err := tenants.Seed(ctx, kv, []*fd.Tenant{demoTenant(modelURL)}); err != nil {
+	if err := tenants.Seed(ctx, kv, append([]*fd.Tenant{demoTenant(modelURL)}, extra...)); err != nil {
 		t.Fatal(err)
 	}
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))

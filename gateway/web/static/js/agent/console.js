@@ -28,6 +28,7 @@ class Console {
     this.items = new Map();
     this.order = [];
     this.offers = new Map();
+    this.accepted = new Set();
     this.current = '';
     this.presence = null;
     this.status = sessionStorage.getItem(STATUS_KEY) || 'away';
@@ -142,8 +143,8 @@ class Console {
     this.headName = h('h2', { class: 'conv-title' });
     this.headMeta = h('div', { class: 'conv-meta muted small' });
     this.suggestBtn = h('button', { class: 'btn', type: 'button', onclick: () => this.suggest(), title: 'Alt+S' }, icon('spark', 16), t('suggest'));
-    this.transferBtn = h('button', { class: 'btn', type: 'button', onclick: () => this.openTransfer() }, icon('swap', 16), t('transfer'));
-    this.closeBtn = h('button', { class: 'btn danger', type: 'button', onclick: () => this.closeConv() }, t('closeConv'));
+    this.transferBtn = h('button', { class: 'btn transfer', type: 'button', onclick: () => this.openTransfer(), title: 'Alt+T' }, icon('swap', 16), t('transfer'));
+    this.closeBtn = h('button', { class: 'btn danger', type: 'button', onclick: () => this.closeConv(), title: 'Alt+X' }, t('closeConv'));
     this.head = h('header', { class: 'conv-head' },
       h('div', { class: 'conv-head-text' }, this.headName, this.headMeta),
       h('div', { class: 'conv-actions' }, this.suggestBtn, this.transferBtn, this.closeBtn));
@@ -275,6 +276,12 @@ class Console {
         }
         break;
       }
+      case 'notice':
+        // offer_timeout, transfer_refused: the agent's own request did not go through.
+        if (f.conv) this.accepted.delete(f.conv);
+        if (f.conv && this.offers.delete(f.conv)) this.renderOffers();
+        if (f.message) this.toast(f.message);
+        break;
       case 'error':
         if (f.message || f.code) this.toast(f.message || f.code);
         break;
@@ -322,9 +329,11 @@ class Console {
       this.convs.delete(f.conv);
       this.convs.resume(f.conv, { last_seq: 0 });
       const name = displayName(f.customer);
-      this.notify(t('newAssignment', { name }), f.summary || '');
+      this.notify(f.conv, t('newAssignment', { name }), f.summary || '');
       this.announcer.say(t('newAssignment', { name }));
-      if (!this.current) this.select(f.conv);
+      // An offer the agent just accepted is what they want to see; otherwise the open
+      // conversation stays open (the agent may be typing in it).
+      if (!this.current || this.accepted.delete(f.conv)) this.select(f.conv);
     }
     this.renderList();
     if (f.conv === this.current) this.renderPane();
@@ -333,7 +342,7 @@ class Console {
   onOffer(f) {
     const until = Date.now() + (Number(f.eta_s) || 20) * 1000;
     this.offers.set(f.conv, { conv: f.conv, customer: f.customer || {}, until, summary: f.summary || '' });
-    this.notify(t('offer', { name: f.customer?.name || t('customer') }), f.summary || '');
+    this.notify(f.conv, t('offer', { name: f.customer?.name || t('customer') }), f.summary || '');
     this.renderOffers();
   }
 
@@ -344,7 +353,7 @@ class Console {
     if (!mine && f.from?.role === 'customer') {
       it.typingUntil = 0;
       if (f.conv !== this.current || document.hidden) {
-        this.notify(t('newMessage', { name: f.from?.name || t('customer') }), f.text || '', true);
+        this.notify(f.conv, t('newMessage', { name: f.from?.name || t('customer') }), f.text || '', true);
       }
       if (f.conv === this.current) this.announcer.say((f.from?.name || t('customer')) + ': ' + (f.text || t('image')));
     }
@@ -476,6 +485,9 @@ class Console {
 
   openTransfer() {
     if (!this.current || this.items.get(this.current)?.ended) return;
+    // Each transfer starts blank: the last one was for another conversation.
+    this.transferInputs.agent.value = '';
+    this.transferInputs.queue.value = '';
     this.dialog.showModal();
     this.transferInputs.agent.focus();
   }
@@ -521,9 +533,22 @@ class Console {
   }
 
   answerOffer(conv, accept) {
+    if (accept) this.accepted.add(conv);
     this.client.raw({ type: accept ? 'accept' : 'decline', id: newId('o'), conv });
     this.offers.delete(conv);
     this.renderOffers();
+  }
+
+  /** acceptOldestOffer accepts the offer that will run out first. */
+  acceptOldestOffer() {
+    let first = null;
+    for (const o of this.offers.values()) if (!first || o.until < first.until) first = o;
+    if (first) this.answerOffer(first.conv, true);
+  }
+
+  focusComposer() {
+    const it = this.items.get(this.current);
+    if (it && !it.ended) this.input.focus();
   }
 
   sendTyping() {
@@ -566,26 +591,44 @@ class Console {
     this.renderNotify();
   }
 
-  notify(title, body, quiet) {
+  /**
+   * notify shows a desktop notification when the agent is not looking at the console (another
+   * tab or window in front); clicking it brings the console back on that conversation. Quiet
+   * ones (new messages) only when the console is hidden altogether.
+   */
+  notify(conv, title, body, quiet) {
     if (!('Notification' in window) || Notification.permission !== 'granted') return;
-    if (quiet && !document.hidden) return;
+    if (quiet ? !document.hidden : !document.hidden && document.hasFocus()) return;
     try {
-      const n = new Notification(title, { body: String(body).slice(0, 140), tag: 'fd-' + title, silent: !!quiet });
-      n.onclick = () => {
+      // One notification per conversation: a newer one replaces it rather than piling up.
+      const n = new Notification(title, { body: String(body).slice(0, 140), tag: 'fd-' + conv, silent: !!quiet });
+      n.addEventListener('click', () => {
         focus();
         n.close();
-      };
+        if (this.items.has(conv)) this.select(conv);
+      });
     } catch { /* some platforms only allow notifications from a service worker */ }
   }
 
   onKey(ev) {
     if (!this.client) return;
-    if (ev.altKey && (ev.key === 'ArrowDown' || ev.key === 'ArrowUp')) {
+    // Alt alone: Ctrl+Alt is AltGr on Windows, which types letters (ś, ć, ź) in some layouts.
+    // The letter typed names the shortcut (AZERTY keyboards move A), else the key's position
+    // (on a Mac, Option+S types "ß").
+    const alt = ev.altKey && !ev.ctrlKey && !ev.metaKey && !ev.isComposing;
+    const k = /^[a-z]$/i.test(ev.key) ? 'Key' + ev.key.toUpperCase() : ev.code;
+    const act = alt && !this.dialog.open && {
+      ArrowDown: () => this.move(1),
+      ArrowUp: () => this.move(-1),
+      KeyA: () => this.acceptOldestOffer(),
+      KeyC: () => this.focusComposer(),
+      KeyS: () => this.suggest(),
+      KeyT: () => this.openTransfer(),
+      KeyX: () => this.closeConv(),
+    }[k];
+    if (act) {
       ev.preventDefault();
-      this.move(ev.key === 'ArrowDown' ? 1 : -1);
-    } else if (ev.altKey && (ev.key === 's' || ev.key === 'S' || ev.code === 'KeyS')) {
-      ev.preventDefault();
-      this.suggest();
+      act();
     } else if (ev.key === 'Escape') {
       if (this.dialog.open) return; // the dialog closes itself
       if (this.file) this.clearFile();
@@ -658,7 +701,7 @@ class Console {
         h('div', { class: 'offer-actions' },
           h('span', { class: 'countdown', 'aria-label': left + ' s' }, left + 's'),
           h('button', { class: 'btn', type: 'button', onclick: () => this.answerOffer(conv, false) }, t('decline')),
-          h('button', { class: 'btn primary', type: 'button', onclick: () => this.answerOffer(conv, true) }, t('accept')))));
+          h('button', { class: 'btn primary', type: 'button', title: 'Alt+A', onclick: () => this.answerOffer(conv, true) }, t('accept')))));
     }
   }
 

@@ -128,7 +128,8 @@ export class Conversations {
         const c = this.map.get(conv);
         if (!c) return true;
         for (const m of f.messages || []) c.tl.add({ ...m, conv });
-        c.more = !!f.more;
+        // An empty page ends the paging even if it says more: asking again would get it again.
+        c.more = !!f.more && !!f.messages?.length;
         c.loadingOlder = false;
         if (c.awaitingFirstPage) {
           c.awaitingFirstPage = false;

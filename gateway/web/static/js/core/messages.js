@@ -44,8 +44,11 @@ export class MessageList {
     const el = this.el;
     const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
     const firstKey = this.items.firstElementChild?.dataset.k;
+    // The first message shown anchors the view while older ones are added above. Its bottom
+    // edge is what stays put: its element may be rebuilt (its sender's name moves to the
+    // older message above it), which changes its height from the top.
     const anchor = firstKey && this.els.get(firstKey);
-    const anchorTop = anchor ? anchor.offsetTop - el.scrollTop : 0;
+    const anchorBottom = anchor ? anchor.offsetTop + anchor.offsetHeight - el.scrollTop : 0;
 
     const readSeq = tl.readUpTo(this.o.me());
     let lastMine = null;
@@ -83,10 +86,13 @@ export class MessageList {
     if (atBottom || this.stick) {
       el.scrollTop = el.scrollHeight;
       this.stick = true;
-    } else if (anchor && anchor.isConnected) {
+    } else if (anchor && this.els.get(firstKey)?.isConnected) {
       // Older messages were added above: keep what the reader was looking at in place.
-      el.scrollTop = anchor.offsetTop - anchorTop;
+      const now = this.els.get(firstKey);
+      el.scrollTop = now.offsetTop + now.offsetHeight - anchorBottom;
     }
+    // A page too short to scroll could never be scrolled up for the one before: ask for it now.
+    if (this.o.onNearTop && el.clientHeight > 0 && el.scrollHeight <= el.clientHeight) setTimeout(() => this.o.onNearTop(), 0);
   }
 
   scrollToEnd() {
