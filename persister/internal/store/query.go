@@ -111,30 +111,35 @@ func (s *Store) History(ctx context.Context, tenant string, req *fd.HistoryReque
 	return reply, nil
 }
 
-// Conversations lists the conversations a user was the customer or the (last) agent of,
-// newest first, opened before req.Before when set.
+// conversationsSQL pages a user's conversations newest first: one range scan of
+// conversation_participants_user, then each conversation by its key and its message count
+// and last seq from a range of messages' key. Ties on opened_at are broken by conversation
+// id, as the index orders them.
+const conversationsSQL = `
+	WITH p AS (
+		SELECT conv, opened_at FROM conversation_participants
+		WHERE tenant = $1 AND user_id = $2 AND opened_at < $3
+		ORDER BY opened_at DESC, conv LIMIT $4
+	)
+	SELECT c.id, c.state, c.customer_id, c.customer_name, c.agent_id, c.agent_name, p.opened_at, c.closed_at,
+		COALESCE(m.last_seq, 0), COALESCE(m.n, 0)
+	FROM p JOIN conversations c ON c.tenant = $1 AND c.id = p.conv
+	LEFT JOIN LATERAL (
+		SELECT max(seq) AS last_seq, count(*) AS n FROM messages WHERE tenant = $1 AND conv = p.conv
+	) m ON true
+	ORDER BY p.opened_at DESC, p.conv`
+
+// Conversations lists the conversations a user took part in, newest first, opened before
+// req.Before when set: as the customer, as any agent it was assigned or transferred to (not
+// only the last), or as someone who wrote in it. A conversation is listed once the record
+// holds one of its events (it has no opened_at before).
 func (s *Store) Conversations(ctx context.Context, tenant string, req *fd.ConversationsRequest) (*fd.ConversationsReply, error) {
 	limit := capLimit(req.GetLimit(), DefaultConversationsLimit, MaxConversationsLimit)
 	before := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	if ts := req.GetBefore(); ts != nil && ts.IsValid() && ts.AsTime().Unix() > 0 {
 		before = ts.AsTime()
 	}
-	// Two index range scans (customer, agent) merged; the counts are per conversation index
-	// ranges on messages' primary key.
-	rows, err := s.pool.Query(ctx, `
-		WITH c AS (
-			(SELECT * FROM conversations WHERE tenant = $1 AND customer_id = $2 AND opened_at < $3
-				ORDER BY opened_at DESC LIMIT $4)
-			UNION
-			(SELECT * FROM conversations WHERE tenant = $1 AND agent_id = $2 AND opened_at < $3
-				ORDER BY opened_at DESC LIMIT $4)
-		)
-		SELECT c.id, c.state, c.customer_id, c.customer_name, c.agent_id, c.agent_name, c.opened_at, c.closed_at,
-			COALESCE(m.last_seq, 0), COALESCE(m.n, 0)
-		FROM c LEFT JOIN LATERAL (
-			SELECT max(seq) AS last_seq, count(*) AS n FROM messages WHERE tenant = $1 AND conv = c.id
-		) m ON true
-		ORDER BY c.opened_at DESC, c.id LIMIT $4`, tenant, req.GetUser(), before, limit)
+	rows, err := s.pool.Query(ctx, conversationsSQL, tenant, req.GetUser(), before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("conversations of %s: %w", req.GetUser(), err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
 
@@ -33,21 +34,29 @@ type Store struct {
 	// much as inserting the messages). It is only an optimisation: forgetting is harmless.
 	mu     sync.Mutex
 	recent map[userKey]recorded
+	// parts remembers the participants this process recorded lately, for the same reason:
+	// a conversation's few senders write many messages.
+	parts map[partKey]struct{}
 }
+
+// partKey is a row of conversation_participants.
+type partKey struct{ tenant, conv, user string }
 
 type recorded struct {
 	role, name string
 	at         time.Time
 }
 
-// recentMax bounds the recent map; when full it starts over.
+// recentMax bounds the recent and parts maps; when full they start over.
 const recentMax = 100000
 
 // userFreshness is how stale users.last_seen may get before a message refreshes it.
 const userFreshness = time.Minute
 
 // New returns a Store on pool. The schema must be migrated (package migrate).
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, recent: map[userKey]recorded{}} }
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, recent: map[userKey]recorded{}, parts: map[partKey]struct{}{}}
+}
 
 // MessageRow is a message with its FD_MESSAGES sequence.
 type MessageRow struct {
@@ -185,6 +194,73 @@ func queueSenders(b *pgx.Batch, senders map[userKey]recorded) {
 	}
 }
 
+// isParticipant reports whether a user of role takes part in conversations as a person.
+// Bots and the system are left out: they are in nearly every conversation.
+func isParticipant(id, role string) bool {
+	return id != "" && role != frames.RoleBot && role != frames.RoleSystem
+}
+
+// insertParticipantsSQL records participants given as arrays. opened_at comes from the
+// conversation when the record has it; a message that lands before its conversation's first
+// event leaves it NULL, and that event's batch fills it in (fixParticipantsSQL). The ORDER BY
+// takes the rows' locks in one order across concurrent batches.
+const insertParticipantsSQL = `INSERT INTO conversation_participants (tenant, conv, user_id, opened_at)
+SELECT s.tenant, s.conv, s.user_id, c.opened_at
+FROM unnest($1::text[], $2::text[], $3::text[]) AS s(tenant, conv, user_id)
+LEFT JOIN conversations c ON c.tenant = s.tenant AND c.id = s.conv
+ORDER BY 1, 2, 3
+ON CONFLICT DO NOTHING`
+
+// fixParticipantsSQL copies the opened_at of the conversations given as arrays to all their
+// participants, after the batch's events moved it (or set it for the first time).
+const fixParticipantsSQL = `UPDATE conversation_participants p SET opened_at = c.opened_at
+FROM unnest($1::text[], $2::text[]) AS b(tenant, conv)
+JOIN conversations c ON c.tenant = b.tenant AND c.id = b.conv
+WHERE p.tenant = b.tenant AND p.conv = b.conv AND p.opened_at IS DISTINCT FROM c.opened_at`
+
+// newParticipants returns the batch's senders that this process has not recorded as
+// participants of their conversations.
+func (s *Store) newParticipants(rows []MessageRow) map[partKey]struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[partKey]struct{}{}
+	for _, r := range rows {
+		m := r.Msg
+		if !isParticipant(m.GetFrom().GetId(), m.GetFrom().GetRole()) {
+			continue
+		}
+		k := partKey{m.GetTenant(), m.GetConv(), m.GetFrom().GetId()}
+		if _, ok := s.parts[k]; !ok {
+			out[k] = struct{}{}
+		}
+	}
+	return out
+}
+
+// rememberParticipants marks participants as recorded, after their transaction committed.
+func (s *Store) rememberParticipants(parts map[partKey]struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.parts)+len(parts) > recentMax {
+		s.parts = map[partKey]struct{}{}
+	}
+	for k := range parts {
+		s.parts[k] = struct{}{}
+	}
+}
+
+// queueParticipants adds the insert of parts to b.
+func queueParticipants(b *pgx.Batch, parts map[partKey]struct{}) {
+	if len(parts) == 0 {
+		return
+	}
+	tenants, convs, users := make([]string, 0, len(parts)), make([]string, 0, len(parts)), make([]string, 0, len(parts))
+	for k := range parts {
+		tenants, convs, users = append(tenants, k.tenant), append(convs, k.conv), append(users, k.user)
+	}
+	b.Queue(insertParticipantsSQL, tenants, convs, users)
+}
+
 // WriteMessages writes a batch in one transaction: COPY into a session-local staging table,
 // then one INSERT ... SELECT that skips rows whose id (or conversation and seq) exists.
 // Nothing is visible until the commit, so the caller acks only after a nil error.
@@ -193,6 +269,7 @@ func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResu
 		return WriteResult{}, nil
 	}
 	senders := s.staleSenders(rows)
+	parts := s.newParticipants(rows)
 	var res WriteResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, stageMessagesDDL); err != nil {
@@ -203,6 +280,7 @@ func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResu
 		}
 		b := &pgx.Batch{}
 		b.Queue(insertMessagesSQL)
+		queueParticipants(b, parts)
 		queueSenders(b, senders)
 		br := tx.SendBatch(ctx, b)
 		tag, err := br.Exec()
@@ -212,7 +290,7 @@ func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResu
 		}
 		res.Inserted = tag.RowsAffected()
 		if err := br.Close(); err != nil {
-			return fmt.Errorf("record senders: %w", err)
+			return fmt.Errorf("record participants and senders: %w", err)
 		}
 		return nil
 	})
@@ -220,6 +298,7 @@ func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResu
 		return WriteResult{}, fmt.Errorf("write %d messages: %w", len(rows), err)
 	}
 	s.remember(senders)
+	s.rememberParticipants(parts)
 	res.Duplicates = int64(len(rows)) - res.Inserted
 	return res, nil
 }
@@ -356,6 +435,7 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 
 	convs := map[userKey]*convFold{}
 	users := map[userKey]userFold{}
+	parts := map[partKey]struct{}{}
 	tenants := map[string]bool{}
 	copyRows := make([][]any, 0, len(rows))
 	for _, r := range rows {
@@ -380,6 +460,9 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 		for _, p := range []*fd.Participant{ev.GetCustomer(), ev.GetAgent(), ev.GetPreviousAgent()} {
 			if p.GetId() == "" {
 				continue
+			}
+			if isParticipant(p.GetId(), p.GetRole()) {
+				parts[partKey{ev.GetTenant(), ev.GetConv(), p.GetId()}] = struct{}{}
 			}
 			uk := userKey{ev.GetTenant(), p.GetId()}
 			u := users[uk]
@@ -413,6 +496,13 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 				c.agentID, c.agentName, c.queue, c.summary, c.revision, c.lastSeq,
 				c.openedAt, c.queuedAt, c.assignedAt, c.closedAt, c.agentSeq)
 		}
+		// After the conversations: participants take their opened_at.
+		queueParticipants(b, parts)
+		convTenants, convIDs := make([]string, 0, len(convs)), make([]string, 0, len(convs))
+		for _, k := range sortedKeys(convs) {
+			convTenants, convIDs = append(convTenants, k.tenant), append(convIDs, k.id)
+		}
+		b.Queue(fixParticipantsSQL, convTenants, convIDs)
 		for _, k := range sortedKeys(users) {
 			u := users[k]
 			b.Queue(upsertUserSQL, k.tenant, k.id, u.role, u.name, u.at)
@@ -428,7 +518,7 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 		}
 		res.Inserted = tag.RowsAffected()
 		if err := br.Close(); err != nil {
-			return fmt.Errorf("upsert conversations: %w", err)
+			return fmt.Errorf("upsert conversations and participants: %w", err)
 		}
 		return nil
 	})
