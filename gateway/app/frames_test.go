@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -543,4 +544,37 @@ func TestNATSRestart(t *testing.T) {
 	// Live delivery works again.
 	cust.send(text("later", conv, "later"))
 	ag.await(frames.TypeMessage, hasIDClient("later"))
+}
+
+// TestAssignedAtOnce: with an agent free, the dispatcher answers a new conversation's open
+// command at once; the customer who opened it must hear the answer even though it may be
+// published before the open command's ack is back at the gateway.
+func TestAssignedAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway()
+	agent := &fd.Participant{Id: "quick", Role: frames.RoleAgent, Name: "Quick"}
+	sub, err := e.nc.Subscribe(subjects.AllCommands(), func(m *nats.Msg) {
+		cmd := &fd.Command{}
+		if proto.Unmarshal(m.Data, cmd) != nil || cmd.GetType() != "open" {
+			return
+		}
+		// The dispatcher's answer, as fast as it can come: straight from the command.
+		ev := &fd.ConversationEvent{Id: "assigned/" + cmd.GetConv(), Tenant: cmd.GetTenant(), Conv: cmd.GetConv(),
+			Type: "assigned", State: frames.StateAssigned, Customer: cmd.GetCustomer(), Agent: agent, At: timestamppb.Now()}
+		b, _ := proto.Marshal(ev)
+		_ = e.nc.Publish(subjects.Events(cmd.GetTenant(), cmd.GetConv()), b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	for i := range 20 {
+		cust, _ := g.dial(t, tok(t, "acme", fmt.Sprintf("eager%d", i), frames.RoleCustomer))
+		cust.send(text("first", "", "hello"))
+		conv := cust.await(frames.TypeAck, hasID("first")).GetConv()
+		if f := cust.await(frames.TypeAssigned, inConv(conv)); f.GetAgent().GetId() != "quick" {
+			t.Fatalf("customer %d: assigned = %v", i, f)
+		}
+	}
 }

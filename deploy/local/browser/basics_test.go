@@ -8,8 +8,12 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/services/tenants"
 )
 
 // TestWidgetResumeAndText: messages are acked, HTML in a message is shown as text, and a
@@ -66,6 +70,26 @@ func TestWidgetResumeAndText(t *testing.T) {
 	if got := texts(c2, widgetTexts); count(got, "Sent from the second tab") != 1 {
 		t.Fatalf("second tab shows %q", got)
 	}
+
+	// The tenant allows one connection per user from now on: the older tab (c2, since c was
+	// reloaded) is closed with 4003 and says so instead of reconnecting and closing c in turn.
+	e, err := sys.tenants.Get(t.Context(), "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo, err := tenants.Unmarshal(e.Value())
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo.Limits = &fd.Limits{MaxConnectionsPerUser: 1}
+	if err := tenants.Seed(t.Context(), sys.tenants, []*fd.Tenant{demo}); err != nil {
+		t.Fatal(err)
+	}
+	c2.waitJS("older tab told it was closed", w+`.textContent.includes('too many windows')`)
+	time.Sleep(500 * time.Millisecond) // a tab that reconnected by itself would have closed c by now
+	say(c, "Still here after the limit")
+	waitWidgetMessage(c, "Still here after the limit")
+	c2.screenshot("widget-too-many-windows")
 	checkNoPageErrors(t, c, c2)
 }
 

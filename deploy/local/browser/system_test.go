@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -23,7 +24,8 @@ const secret = "browser-test-secret-0123456789"
 
 // system is a running Frontdesk.
 type system struct {
-	URL string // the gateway, e.g. http://127.0.0.1:41234
+	URL     string             // the gateway, e.g. http://127.0.0.1:41234
+	tenants jetstream.KeyValue // the tenants bucket: tests change settings live through it
 }
 
 // modelKeyEnv names the environment variable the tenant's model API key is read from.
@@ -103,7 +105,7 @@ func startSystem(t *testing.T, extra ...*fd.Tenant) *system {
 	}
 	running++
 	go func() { done <- gs.Run(ctx) }()
-	s := &system{URL: "http://" + gs.Addr()}
+	s := &system{URL: "http://" + gs.Addr(), tenants: kv}
 	testkit.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
 		res, err := http.Get(s.URL + "/widget.js")
 		if err != nil {

@@ -213,6 +213,12 @@ func (m *Manager) customerConversation(ctx context.Context, s *Session) (conv st
 		id := NewID("c_")
 		_, err := m.kvOpen.Create(ctx, key, []byte(id))
 		if err == nil {
+			// Follow the conversation before the dispatcher hears of it: its answer (queued,
+			// or assigned at once when an agent is free) is published on the conversation's
+			// subjects and would otherwise reach nobody.
+			if err := s.join(id); err != nil {
+				return "", false, err
+			}
 			if err := m.createConversation(ctx, s, id); err != nil {
 				return "", false, err
 			}
@@ -237,6 +243,9 @@ func (m *Manager) customerConversation(ctx context.Context, s *Session) (conv st
 		case c == nil:
 			// The gateway that took the key died before creating the conversation: finish
 			// its work (every step is idempotent).
+			if err := s.join(id); err != nil {
+				return "", false, err
+			}
 			if err := m.createConversation(ctx, s, id); err != nil {
 				return "", false, err
 			}

@@ -658,7 +658,7 @@ class Console {
 
   renderConn(s) {
     if (!this.connEl) return;
-    const label = s === 'open' ? (this.client?.kind === 'sse' ? 'SSE' : '') : s === 'offline' ? t('offline') : s === 'replaced' ? t('replaced') : s === 'connecting' || s === 'reconnecting' ? t('reconnecting') : '';
+    const label = s === 'open' ? (this.client?.kind === 'sse' ? 'SSE' : '') : s === 'offline' ? t('offline') : s === 'replaced' || s === 'crowded' ? t(s) : s === 'connecting' || s === 'reconnecting' ? t('reconnecting') : '';
     this.connEl.textContent = label;
     this.connEl.className = 'conn ' + (s === 'open' ? 'ok' : 'bad');
   }

@@ -152,6 +152,9 @@ export class Client {
       case 4002: // another session replaced this one: do not fight it
         this.setState('replaced');
         return;
+      case 4003: // the user's newer sessions filled the limit: reconnecting would close one of them
+        this.setState('crowded');
+        return;
       case 1008: // policy violation: reconnecting would repeat it
         this.setState('refused', { reason: ev.reason });
         return;

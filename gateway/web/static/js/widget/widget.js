@@ -574,9 +574,9 @@ class Widget {
     } else if (cs === 'offline') {
       b.classList.add('fd-warn');
       b.append(t('offline'));
-    } else if (cs === 'replaced') {
+    } else if (cs === 'replaced' || cs === 'crowded') {
       b.classList.add('fd-warn');
-      b.append(t('replaced'), ' ', h('button', { class: 'fd-link', type: 'button', onclick: () => this.client.reconnectNow() }, t('useHere')));
+      b.append(t(cs), ' ', h('button', { class: 'fd-link', type: 'button', onclick: () => this.client.reconnectNow() }, t('useHere')));
     } else if (cs === 'refused' || cs === 'auth') {
       b.classList.add('fd-warn');
       b.append(cs === 'auth' ? t('authFailed') : t('refused'));
