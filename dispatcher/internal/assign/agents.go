@@ -128,6 +128,36 @@ func (p *Pool) Routable(a *Agent) bool {
 	return a.Online() && a.Status == frames.StatusAvailable && a.Load() < p.Capacity(a)
 }
 
+// Refusal says why an agent cannot take a conversation transferred to them by name.
+type Refusal int
+
+const (
+	// Takes means the agent can take it.
+	Takes Refusal = iota
+	// RefusedOffline is an unknown agent or one without a live session.
+	RefusedOffline
+	// RefusedAway is an online agent whose own status is away: they asked for no new
+	// conversations, and a colleague's transfer is one.
+	RefusedAway
+	// RefusedFull is an available agent at capacity (offers they hold count).
+	RefusedFull
+)
+
+// TransferTarget reports whether a (nil: unknown) can take a conversation another agent hands
+// to them by name, and if not, why. The first reason that applies wins: offline, away, full.
+// Unlike routing it ignores skills: the transferring agent chose the person, not the lane.
+func (p *Pool) TransferTarget(a *Agent) Refusal {
+	switch {
+	case a == nil || !a.Online():
+		return RefusedOffline
+	case a.Status != frames.StatusAvailable:
+		return RefusedAway
+	case a.Load() >= p.Capacity(a):
+		return RefusedFull
+	}
+	return Takes
+}
+
 // Observe applies a heartbeat at now. It reports whether the agent's routability may have
 // changed (a first session, or a goodbye of the last one).
 func (p *Pool) Observe(h Heartbeat, now time.Time) bool {

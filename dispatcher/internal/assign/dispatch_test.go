@@ -378,3 +378,40 @@ func BenchmarkAssign100k(b *testing.B) {
 		d.Q.Push(&queue.Entry{Conv: fmt.Sprint("n", i), Queue: "default", Since: t0})
 	}
 }
+
+func TestTransferTarget(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		agent  *agentIn // nil: unknown to the pool
+		offers int
+		want   Refusal
+	}{
+		{name: "available with room", agent: &agentIn{id: "a", max: 2, load: 1}, want: Takes},
+		{name: "unknown", want: RefusedOffline},
+		{name: "offline", agent: &agentIn{id: "a", off: true}, want: RefusedOffline},
+		{name: "offline and away", agent: &agentIn{id: "a", off: true, status: frames.StatusAway}, want: RefusedOffline},
+		{name: "away", agent: &agentIn{id: "a", status: frames.StatusAway}, want: RefusedAway},
+		{name: "away with room", agent: &agentIn{id: "a", status: frames.StatusAway, max: 5, load: 1}, want: RefusedAway},
+		{name: "away and full", agent: &agentIn{id: "a", status: frames.StatusAway, max: 1, load: 1}, want: RefusedAway},
+		{name: "full", agent: &agentIn{id: "a", max: 2, load: 2}, want: RefusedFull},
+		{name: "full with offers", agent: &agentIn{id: "a", max: 2, load: 1}, offers: 1, want: RefusedFull},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var agents []agentIn
+			if tt.agent != nil {
+				agents = append(agents, *tt.agent)
+			}
+			d := setup("", agents, nil)
+			a := d.Agents.Get("a")
+			for i := range tt.offers {
+				a.Offers[fmt.Sprint("offer", i)] = true
+			}
+			if got := d.Agents.TransferTarget(a); got != tt.want {
+				t.Fatalf("TransferTarget = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

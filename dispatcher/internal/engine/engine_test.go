@@ -272,19 +272,46 @@ func TestTransferAndClose(t *testing.T) {
 	v.openConv("c1", "u1", frames.StateQueued, 0)
 	v.wantState("c1", frames.StateAssigned, "a1")
 
-	// To a full agent: refused, the agent is told.
+	// Refused transfers: the conversation stays with a1, who is told why.
 	a1box := v.inbox("a1")
+	v.online("a3", "s3", 3) // online with room, but away: never said available
+	v.online("a4", "s4", 3)
+	v.status("a4", frames.StatusAvailable)
+	v.status("a4", frames.StatusAway) // said available, then away
+	// a2's heartbeat follows a3's and a4's on one connection and the dispatcher applies them
+	// in order: once c2 is a2's, a3 and a4 are known to be online.
 	v.online("a2", "s2", 1)
 	v.status("a2", frames.StatusAvailable)
 	v.openConv("c2", "u2", frames.StateQueued, 0)
 	v.wantState("c2", frames.StateAssigned, "a2")
-	v.convCmd(cmdTransfer, "c1", agentP("a1"), func(c *fd.Command) { c.ToAgent = "a2" })
-	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if n := a1box.last(frames.TypeNotice); n == nil || n.GetReason() != reasonTransferRefuse {
-			return errors.New("no refusal")
+	refusals := []struct {
+		name, to, reason, message string
+	}{
+		{"full", "a2", reasonTransferRefuse, "That agent has no free capacity."},
+		{"away, never available", "a3", reasonAgentAway, "That agent is away and not taking new conversations."},
+		{"away after available", "a4", reasonAgentAway, "That agent is away and not taking new conversations."},
+		{"offline", "nobody", reasonTransferRefuse, "That agent is not online."},
+	}
+	for _, tt := range refusals {
+		before := len(a1box.all(frames.TypeNotice))
+		v.convCmd(cmdTransfer, "c1", agentP("a1"), func(c *fd.Command) { c.ToAgent = tt.to })
+		testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+			ns := a1box.all(frames.TypeNotice)
+			if len(ns) == before {
+				return fmt.Errorf("%s: no notice yet", tt.name)
+			}
+			if n := ns[len(ns)-1]; n.GetConv() != "c1" || n.GetReason() != tt.reason || n.GetMessage() != tt.message {
+				t.Fatalf("%s: notice %v, want reason %q, message %q", tt.name, n, tt.reason, tt.message)
+			}
+			return nil
+		})
+		if c := v.get("c1"); c.GetState() != frames.StateAssigned || c.GetAgent().GetId() != "a1" {
+			t.Fatalf("%s: c1 is %s/%q after a refused transfer", tt.name, c.GetState(), c.GetAgent().GetId())
 		}
-		return nil
-	})
+	}
+	if ev := v.eventsOf("c1", evTransferred); len(ev) != 0 {
+		t.Fatalf("refused transfers stored events: %v", ev)
+	}
 	// a2 closes c2, then c1 goes to a2.
 	a2box := v.inbox("a2")
 	v.convCmd(cmdClose, "c2", agentP("a2"), nil)

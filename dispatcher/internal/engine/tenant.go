@@ -64,6 +64,9 @@ const (
 	reasonClosedCustomer = "closed_by_customer"
 	reasonToBot          = "to_bot"
 	reasonTransferRefuse = "transfer_refused"
+	// reasonAgentAway refuses a transfer to an agent who set themselves away: a reason of its
+	// own, so a client can say why in its language.
+	reasonAgentAway = "agent_away"
 )
 
 var (
@@ -734,19 +737,25 @@ func (t *tenant) transfer(ctx context.Context, cs *convState, c *fd.Command, seq
 		return nil
 	}
 	conv := cs.c.GetConv()
-	refuse := func(msg string) error {
-		t.frame(actor.GetId(), &fd.ServerFrame{Type: frames.TypeNotice, Conv: conv, Reason: reasonTransferRefuse, Message: msg})
+	refuse := func(reason, msg string) error {
+		t.frame(actor.GetId(), &fd.ServerFrame{Type: frames.TypeNotice, Conv: conv, Reason: reason, Message: msg})
 		return nil
 	}
 	if to := c.GetToAgent(); to != "" {
 		target := t.d.Agents.Get(to)
-		switch {
-		case target == nil || !target.Online():
-			return refuse("That agent is not online.")
-		case to == prev.GetId():
+		why := t.d.Agents.TransferTarget(target)
+		// To its own agent a transfer changes nothing, whatever their status or load; only an
+		// offline one is worth telling the sender about.
+		if to == prev.GetId() && why != assign.RefusedOffline {
 			return nil
-		case target.Load() >= t.d.Agents.Capacity(target):
-			return refuse("That agent has no free capacity.")
+		}
+		switch why {
+		case assign.RefusedOffline:
+			return refuse(reasonTransferRefuse, "That agent is not online.")
+		case assign.RefusedAway:
+			return refuse(reasonAgentAway, "That agent is away and not taking new conversations.")
+		case assign.RefusedFull:
+			return refuse(reasonTransferRefuse, "That agent has no free capacity.")
 		}
 		next := clone(cs.c)
 		next.Agent = t.participant(target)
@@ -769,7 +778,7 @@ func (t *tenant) transfer(ctx context.Context, cs *convState, c *fd.Command, seq
 	}
 	asked := c.GetToQueue()
 	if asked != "" && len(t.cfg.GetQueues()) > 0 && t.queueConf(asked) == nil {
-		return refuse("No such queue.")
+		return refuse(reasonTransferRefuse, "No such queue.")
 	}
 	next := clone(cs.c)
 	next.State = frames.StateQueued
