@@ -21,7 +21,7 @@ BUF_VERSION         := v1.75.0
 PROTOC_GEN_GO       := v1.36.12
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all run run-processes build test test-faults test-unit fuzz lint generate proto-check \
+.PHONY: all run run-processes build test test-faults test-unit fuzz vet lint generate proto-check \
         proto-snapshot bench images tools clean
 
 all: build
@@ -49,7 +49,7 @@ build:
 
 ## test: every module's tests with the race detector, the contract checks and a short fuzz run.
 # The end-to-end tests run the binaries `build` just made (FRONTDESK_BIN) instead of building their own.
-test: proto-check build
+test: proto-check vet build
 	@failed=""; for m in $(MODULES); do \
 	  if [ -f $$m/go.mod ]; then echo "== test $$m"; (cd $$m && FRONTDESK_BIN=$(CURDIR)/bin $(GOTEST) ./...) || failed="$$failed $$m"; fi; \
 	done; \
@@ -70,6 +70,11 @@ fuzz:
 	    (cd $$mod && go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$rel); \
 	  done; \
 	done
+
+## vet: gofmt and go vet over every module (part of test).
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	@for m in $(MODULES); do if [ -f $$m/go.mod ]; then (cd $$m && go vet ./...) || exit 1; fi; done
 
 ## lint: gofmt, go vet and staticcheck over every module.
 lint: $(TOOLS)/staticcheck

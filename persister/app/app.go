@@ -165,7 +165,6 @@ type Service struct {
 	stack *lifecycle.Stack
 
 	migrated atomic.Bool
-	parts    []func(context.Context) error
 }
 
 // New connects to NATS and Postgres (both lazily: an outage at start shows in /readyz rather
