@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -205,8 +206,14 @@ func TestParticipantsBackfill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if res, err := migrate.Apply(ctx, pool, testkit.Logger(t)); err != nil || !slices.Equal(res.Applied, []int{4}) {
-		t.Fatalf("migrate: %v, %v", res, err)
+	var later []int // 0004 and every migration after it
+	for _, m := range migs {
+		if m.Version >= 4 {
+			later = append(later, m.Version)
+		}
+	}
+	if res, err := migrate.Apply(ctx, pool, testkit.Logger(t)); err != nil || !slices.Equal(res.Applied, later) {
+		t.Fatalf("migrate: %v, %v; want %v applied", res, err, later)
 	}
 	st := store.New(pool)
 	tests := []struct {
@@ -232,6 +239,13 @@ func TestParticipantsBackfill(t *testing.T) {
 			}
 		})
 	}
+	// Unread counts of the upgraded record: c1 is closed, c9 has no event yet.
+	for user, want := range map[string]map[string]int64{"cust": {"c2": 0}, "agentA": {}, "agentC": {"c2": 0}, "sup1": {}} {
+		rep, err := st.Unread(ctx, "acme", &fd.UnreadRequest{User: user})
+		if err != nil || !maps.Equal(rep.Unread, want) {
+			t.Fatalf("unread of %s = %v, %v; want %v", user, rep.GetUnread(), err, want)
+		}
+	}
 	// c9 has a message but no event yet: its customer is a participant without opened_at,
 	// listed once the conversation's first event lands.
 	if _, err := st.WriteEvents(ctx, []store.EventRow{evt("acme", "e9", "c9", "opened", "bot", 9, t0.Add(time.Hour), "", "", "")}); err != nil {
@@ -240,5 +254,138 @@ func TestParticipantsBackfill(t *testing.T) {
 	rep, err := st.Conversations(ctx, "acme", &fd.ConversationsRequest{User: "cust", Limit: 1})
 	if err != nil || !slices.Equal(convIDs(rep), []string{"c9"}) {
 		t.Fatalf("cust after c9 opened: %v, %v", convIDs(rep), err)
+	}
+}
+
+// write records events and then messages and read positions, as ingest does.
+func write(t *testing.T, st *store.Store, evs []store.EventRow, msgs []store.MessageRow, reads []store.ReadRow) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := st.WriteEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.WriteMessages(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.WriteReads(ctx, reads); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Unread counts are every participant's, not only the customer's and the current agent's: a
+// previous agent after a transfer and a supervisor who wrote get theirs without asking for the
+// conversation by name, and never another tenant's.
+func TestUnreadOfParticipants(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	at := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+	in := func(tenant, conv string, seq int64, from, role string) store.MessageRow {
+		r := msg(tenant, conv, seq, from, "x", at(int(seq)))
+		r.Msg.From.Role = role
+		return r
+	}
+
+	// acme/c1: cust, assigned to agentA, transferred to agentB, still open; the bot and a
+	// supervisor wrote too. Only agentB has a read position (up to 6).
+	// acme/c2: agentA's, closed. acme/c3: agentA's, open, read by them up to 9.
+	// acme/c4: sup1 and cust4 wrote; the record has no event of it yet (open as far as it knows).
+	// other/c1 and other/x1: another tenant with the same conversation and user ids, where
+	// agentA read c1 up to 101.
+	write(t, st,
+		[]store.EventRow{
+			evt("acme", "e1", "c1", "opened", "bot", 1, at(0), "cust", "", ""),
+			evt("acme", "e2", "c1", "assigned", "assigned", 2, at(1), "cust", "agentA", ""),
+			evt("acme", "e3", "c1", "transferred", "assigned", 3, at(2), "cust", "agentB", "agentA"),
+			evt("acme", "e4", "c2", "opened", "bot", 4, at(3), "cust2", "", ""),
+			evt("acme", "e5", "c2", "assigned", "assigned", 5, at(3), "cust2", "agentA", ""),
+			evt("acme", "e6", "c2", "closed", "closed", 6, at(4), "cust2", "", ""),
+			evt("acme", "e7", "c3", "opened", "bot", 7, at(5), "cust3", "", ""),
+			evt("acme", "e8", "c3", "assigned", "assigned", 8, at(5), "cust3", "agentA", ""),
+			evt("other", "e9", "c1", "opened", "bot", 9, at(6), "cust", "", ""),
+			evt("other", "e10", "c1", "assigned", "assigned", 10, at(6), "cust", "agentA", ""),
+			evt("other", "e11", "x1", "opened", "bot", 11, at(7), "custX", "", ""),
+			evt("other", "e12", "x1", "assigned", "assigned", 12, at(7), "custX", "agentA", ""),
+		},
+		[]store.MessageRow{
+			in("acme", "c1", 1, "cust", "customer"),
+			in("acme", "c1", 2, "bot", "bot"),
+			in("acme", "c1", 3, "agentA", "agent"),
+			in("acme", "c1", 4, "cust", "customer"),
+			in("acme", "c1", 5, "sup1", "supervisor"),
+			in("acme", "c1", 6, "agentB", "agent"),
+			in("acme", "c1", 7, "cust", "customer"),
+			in("acme", "c3", 8, "cust3", "customer"),
+			in("acme", "c3", 9, "agentA", "agent"),
+			in("acme", "c3", 10, "cust3", "customer"),
+			in("acme", "c4", 11, "cust4", "customer"),
+			in("acme", "c4", 12, "sup1", "supervisor"),
+			in("acme", "c2", 13, "cust2", "customer"),
+			in("other", "c1", 100, "cust", "customer"),
+			in("other", "c1", 101, "cust", "customer"),
+			in("other", "c1", 102, "cust", "customer"),
+			in("other", "x1", 103, "custX", "customer"),
+		},
+		[]store.ReadRow{
+			{Tenant: "acme", Conv: "c1", User: "agentB", Seq: 6},
+			{Tenant: "acme", Conv: "c3", User: "agentA", Seq: 9},
+			{Tenant: "other", Conv: "c1", User: "agentA", Seq: 101},
+		})
+
+	tests := []struct {
+		name, tenant string
+		req          *fd.UnreadRequest
+		want         map[string]int64
+	}{
+		// c1: 1, 2, 4, 5, 6, 7 are not theirs; c2 is closed; c3: 10 after their read.
+		{"previous agent after a transfer", "acme", &fd.UnreadRequest{User: "agentA"}, map[string]int64{"c1": 6, "c3": 1}},
+		{"current agent, read up to 6", "acme", &fd.UnreadRequest{User: "agentB"}, map[string]int64{"c1": 1}},
+		{"customer", "acme", &fd.UnreadRequest{User: "cust"}, map[string]int64{"c1": 4}},
+		// c1: all but 5; c4 is not counted before the record holds an event of it.
+		{"supervisor who only wrote", "acme", &fd.UnreadRequest{User: "sup1"}, map[string]int64{"c1": 6}},
+		{"conversation without an event, listed", "acme", &fd.UnreadRequest{User: "sup1", Convs: []string{"c4"}}, map[string]int64{"c4": 1}},
+		{"customer of a closed conversation", "acme", &fd.UnreadRequest{User: "cust2"}, map[string]int64{}},
+		{"the bot is no participant", "acme", &fd.UnreadRequest{User: "bot"}, map[string]int64{}},
+		{"unrelated agent", "acme", &fd.UnreadRequest{User: "agentZ"}, map[string]int64{}},
+		{"previous agent, listed", "acme", &fd.UnreadRequest{User: "agentA", Convs: []string{"c1"}}, map[string]int64{"c1": 6}},
+		{"listed closed conversation", "acme", &fd.UnreadRequest{User: "agentA", Convs: []string{"c2"}}, map[string]int64{"c2": 1}},
+		// agentA read other/c1 up to 101: 102 is unread there, acme's messages are not counted.
+		{"same user in another tenant", "other", &fd.UnreadRequest{User: "agentA"}, map[string]int64{"c1": 1, "x1": 1}},
+		{"same user in another tenant, listed", "other", &fd.UnreadRequest{User: "agentA", Convs: []string{"c1"}}, map[string]int64{"c1": 1}},
+		{"cross-tenant: an agent of acme in other", "other", &fd.UnreadRequest{User: "agentB"}, map[string]int64{}},
+		{"cross-tenant: a supervisor of acme in other", "other", &fd.UnreadRequest{User: "sup1"}, map[string]int64{}},
+		{"cross-tenant: a customer of other in acme", "acme", &fd.UnreadRequest{User: "custX"}, map[string]int64{}},
+		{"unknown tenant", "nobody", &fd.UnreadRequest{User: "agentA"}, map[string]int64{}},
+	}
+	unread := func(t *testing.T, tenant string, req *fd.UnreadRequest, want map[string]int64) {
+		t.Helper()
+		rep, err := st.Unread(context.Background(), tenant, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(rep.Unread, want) {
+			t.Fatalf("unread of %s in %s = %v, want %v", req.GetUser(), tenant, rep.Unread, want)
+		}
+	}
+	// The group ends when its parallel subtests do, before the writes below.
+	t.Run("record", func(t *testing.T) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				unread(t, tt.tenant, tt.req, tt.want)
+			})
+		}
+	})
+
+	// c4's first event lands: it counts for everyone who wrote in it.
+	write(t, st, []store.EventRow{evt("acme", "e13", "c4", "opened", "bot", 13, at(11), "cust4", "", "")}, nil, nil)
+	unread(t, "acme", &fd.UnreadRequest{User: "sup1"}, map[string]int64{"c1": 6, "c4": 1})
+	unread(t, "acme", &fd.UnreadRequest{User: "cust4"}, map[string]int64{"c4": 1})
+	// c1 closes: nobody's unread lists it any more, whatever their part in it.
+	write(t, st, []store.EventRow{evt("acme", "e14", "c1", "closed", "closed", 14, at(12), "cust", "", "")}, nil, nil)
+	for user, want := range map[string]map[string]int64{
+		"cust": {}, "agentA": {"c3": 1}, "agentB": {}, "sup1": {"c4": 1},
+	} {
+		unread(t, "acme", &fd.UnreadRequest{User: user}, want)
 	}
 }

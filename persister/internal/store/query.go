@@ -173,35 +173,50 @@ func (s *Store) Conversations(ctx context.Context, tenant string, req *fd.Conver
 	return &fd.ConversationsReply{Conversations: recs}, nil
 }
 
+// The unread queries pick at most $3 conversations x and count, for each, the messages after
+// the user's read position that someone else sent: one probe of read_positions' key and one
+// range of messages' key per conversation (unreadCountSQL). unreadListedSQL picks the
+// conversations an UnreadRequest names ($4). unreadAllSQL picks those the user takes part in
+// (conversation_participants: the customer, every agent it was assigned or transferred to,
+// everyone who wrote in it) or has read, that the record holds as not closed: both ranges of
+// the user's keys joined with conversations_open, which stays small however long the
+// history (migration 0005).
+const (
+	unreadCountSQL = ` LIMIT $3)
+	SELECT x.conv, (
+		SELECT count(*) FROM messages m
+		WHERE m.tenant = $1 AND m.conv = x.conv AND m.sender_id <> $2 AND m.seq > COALESCE((
+			SELECT r.seq FROM read_positions r WHERE r.tenant = $1 AND r.user_id = $2 AND r.conv = x.conv), 0)
+	)
+	FROM x`
+	unreadListedSQL = `WITH x AS (SELECT DISTINCT unnest($4::text[]) AS conv` + unreadCountSQL
+	unreadAllSQL    = `WITH x AS (
+		SELECT p.conv FROM conversation_participants p
+			JOIN conversations c ON c.tenant = $1 AND c.id = p.conv AND c.state <> 'closed'
+			WHERE p.tenant = $1 AND p.user_id = $2
+		UNION
+		SELECT r.conv FROM read_positions r
+			JOIN conversations c ON c.tenant = $1 AND c.id = r.conv AND c.state <> 'closed'
+			WHERE r.tenant = $1 AND r.user_id = $2` + unreadCountSQL
+)
+
 // Unread counts, per conversation, the messages after the user's read position that someone
 // else sent. Without req.Convs it counts the conversations the user takes part in that are
-// not closed: as the customer or the current agent, or wherever they have a read position.
+// not closed: as the customer, as any agent it was assigned or transferred to (not only the
+// current one), as someone who wrote in it, or wherever they have a read position; a
+// conversation is counted once the record holds one of its events. With req.Convs it counts
+// those conversations, whoever asks: the caller decides who may see them.
 func (s *Store) Unread(ctx context.Context, tenant string, req *fd.UnreadRequest) (*fd.UnreadReply, error) {
 	user := req.GetUser()
 	convs := req.GetConvs()
 	if len(convs) > MaxUnreadConversations {
 		convs = convs[:MaxUnreadConversations]
 	}
-	var sel string
-	args := []any{tenant, user, MaxUnreadConversations}
+	q, args := unreadAllSQL, []any{tenant, user, MaxUnreadConversations}
 	if len(convs) > 0 {
-		sel = `SELECT DISTINCT unnest($4::text[]) AS conv`
-		args = append(args, convs)
-	} else {
-		sel = `SELECT id AS conv FROM conversations
-				WHERE tenant = $1 AND (customer_id = $2 OR agent_id = $2) AND state <> 'closed'
-			UNION
-			SELECT r.conv FROM read_positions r
-				LEFT JOIN conversations c ON c.tenant = r.tenant AND c.id = r.conv
-				WHERE r.tenant = $1 AND r.user_id = $2 AND COALESCE(c.state, '') <> 'closed'`
+		q, args = unreadListedSQL, append(args, convs)
 	}
-	rows, err := s.pool.Query(ctx, `
-		WITH x AS (`+sel+` LIMIT $3)
-		SELECT x.conv, (
-			SELECT count(*) FROM messages m
-			WHERE m.tenant = $1 AND m.conv = x.conv AND m.seq > COALESCE(r.seq, 0) AND m.sender_id <> $2
-		)
-		FROM x LEFT JOIN read_positions r ON r.tenant = $1 AND r.user_id = $2 AND r.conv = x.conv`, args...)
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("unread of %s: %w", user, err)
 	}
