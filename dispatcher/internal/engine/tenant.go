@@ -67,6 +67,8 @@ const (
 	// reasonAgentAway refuses a transfer to an agent who set themselves away: a reason of its
 	// own, so a client can say why in its language.
 	reasonAgentAway = "agent_away"
+	// reasonAwayMissedOffers tells an agent the dispatcher set them away after unanswered offers.
+	reasonAwayMissedOffers = "away_missed_offers"
 )
 
 var (
@@ -992,7 +994,7 @@ func (t *tenant) tick(ctx context.Context, now time.Time) {
 		if a.Missed >= t.maxMissed() && a.Status == frames.StatusAvailable {
 			a.Status = frames.StatusAway
 			t.tellDirty = true
-			t.frame(agent, &fd.ServerFrame{Type: frames.TypeNotice, Reason: reasonOfferTimeout,
+			t.frame(agent, &fd.ServerFrame{Type: frames.TypeNotice, Reason: reasonAwayMissedOffers,
 				Message: fmt.Sprintf("You were set to away after %d missed offers.", a.Missed)})
 			t.log.Info("agent set away after missed offers", zap.String("agent", agent), zap.Int("missed", a.Missed))
 		}

@@ -277,10 +277,16 @@ class Console {
         break;
       }
       case 'notice':
-        // offer_timeout, transfer_refused: the agent's own request did not go through.
+        // offer_timeout, away_missed_offers, transfer_refused, agent_away: the agent's own request did not go
+        // through. The server's sentence is English and the most specific; other languages
+        // get their own words for the reason where there are some.
         if (f.conv) this.accepted.delete(f.conv);
         if (f.conv && this.offers.delete(f.conv)) this.renderOffers();
-        if (f.message) this.toast(f.message);
+        {
+          const key = 'notice_' + f.reason;
+          const local = f.reason && t.lang !== 'en' && t(key) !== key ? t(key) : '';
+          if (local || f.message) this.toast(local || f.message);
+        }
         break;
       case 'error':
         if (f.message || f.code) this.toast(f.message || f.code);
