@@ -352,7 +352,7 @@ func TestWatchSurvivesNATSRestart(t *testing.T) {
 	t.Parallel()
 	ns := testkit.RunNATS(t)
 	_, js := testkit.Connect(t, ns.URL())
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	top := streams.Declared(streams.Options{}).Only(subjects.BucketTenants)
 	if err := streams.Provision(ctx, js, top); err != nil {
@@ -367,8 +367,14 @@ func TestWatchSurvivesNATSRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns.Restart(t)
-	testkit.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
-		if err := tenants.Seed(ctx, kv, []*frontdeskv1.Tenant{{Id: "after"}}); err != nil {
+	// The store's watcher notices the restart by its missed heartbeats and re-subscribes
+	// where it left off: allow a few heartbeat periods.
+	testkit.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		// A request sent while the server was still starting can go unanswered: give each
+		// attempt its own deadline rather than the whole test's.
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := tenants.Seed(actx, kv, []*frontdeskv1.Tenant{{Id: "after"}}); err != nil {
 			return err
 		}
 		if _, ok := store.Get("after"); !ok {

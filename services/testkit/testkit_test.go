@@ -39,7 +39,11 @@ func TestNATSRestartKeepsPortAndData(t *testing.T) {
 		if !nc.IsConnected() {
 			return errors.New("client not reconnected")
 		}
-		s, err := js.Stream(ctx, subjects.StreamMessages)
+		// A request sent while the server was still starting can go unanswered: give each
+		// attempt its own deadline.
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		s, err := js.Stream(actx, subjects.StreamMessages)
 		if err != nil {
 			return err
 		}

@@ -96,28 +96,7 @@ func TestAgentComesOnlineAndPullsNext(t *testing.T) {
 	// The agent said available in an earlier session, then left.
 	stop := v.online("a1", "s1", 2)
 	v.status("a1", frames.StatusAvailable)
-	overview := make(chan *fd.ServerFrame, 64)
-	sub, _ := v.nc.Subscribe(subjects.Overview("acme"), func(m *nats.Msg) {
-		f := &fd.ServerFrame{}
-		if proto.Unmarshal(m.Data, f) == nil {
-			overview <- f
-		}
-	})
-	defer func() { _ = sub.Unsubscribe() }()
-	waitOverview := func(avail, qlen int32) {
-		t.Helper()
-		deadline := time.After(5 * time.Second)
-		for {
-			select {
-			case f := <-overview:
-				if f.GetType() == frames.TypePresence && f.GetAgentsAvailable() == avail && f.GetQueueLength() == qlen {
-					return
-				}
-			case <-deadline:
-				t.Fatalf("no overview with %d available, %d queued", avail, qlen)
-			}
-		}
-	}
+	waitOverview := v.overview()
 	waitOverview(1, 0)
 	stop(true)
 	waitOverview(0, 0)
@@ -517,11 +496,14 @@ func TestRoutingHook(t *testing.T) {
 				defer func() { _ = sub.Unsubscribe() }()
 			}
 			v.waitOwner(v.start("r1", testSettings()))
+			waitOverview := v.overview()
 			for _, a := range []string{"a1", "a2"} {
 				v.online(a, "s-"+a, 2)
 				v.status(a, frames.StatusAvailable)
 			}
-			// Heartbeats reach the dispatcher before commands stored after them.
+			// Heartbeats (core NATS) and commands (a stream) take different paths: the hook
+			// is only asked about both agents once the dispatcher counts both.
+			waitOverview(2, 0)
 			v.openConv("c1", "u1", frames.StateQueued, 0)
 			v.wantState("c1", frames.StateAssigned, tt.want)
 		})

@@ -232,6 +232,41 @@ func (v *env) online(agent, session string, maxChats int32, skills ...string) (s
 	return stop
 }
 
+// overview subscribes to the tenant's queue overview and returns a wait for a presence frame
+// with the given numbers of routable agents and waiting conversations.
+func (v *env) overview() func(avail, qlen int32) {
+	v.t.Helper()
+	seen := make(chan *fd.ServerFrame, 256)
+	sub, err := v.nc.Subscribe(subjects.Overview(v.tenant), func(m *nats.Msg) {
+		f := &fd.ServerFrame{}
+		if proto.Unmarshal(m.Data, f) == nil {
+			select {
+			case seen <- f:
+			default: // the test stopped reading
+			}
+		}
+	})
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	v.t.Cleanup(func() { _ = sub.Unsubscribe() })
+	_ = v.nc.Flush()
+	return func(avail, qlen int32) {
+		v.t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case f := <-seen:
+				if f.GetType() == frames.TypePresence && f.GetAgentsAvailable() == avail && f.GetQueueLength() == qlen {
+					return
+				}
+			case <-deadline:
+				v.t.Fatalf("no overview with %d available, %d queued", avail, qlen)
+			}
+		}
+	}
+}
+
 // inbox collects the frames sent to one user.
 type inbox struct {
 	mu     sync.Mutex
