@@ -14,6 +14,11 @@
 // the gateway missed (a slow-consumer drop, a reconnect); the hub then reads the gap from the
 // stream with a short-lived ordered consumer and holds live messages meanwhile, so listeners
 // see each conversation in seq order without duplicates.
+//
+// A reconnect is caught up in one pass rather than conversation by conversation: what a
+// quiet conversation missed while the gateway was cut off reveals itself only at its next
+// message, and asking the stream about each of 100,000 followed conversations after every
+// reconnect (of every gateway, when a NATS node restarts) would flood it. See Watch.
 package hub
 
 import (
@@ -24,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -127,6 +133,18 @@ type Hub struct {
 
 	mu      sync.RWMutex
 	entries map[string]*entry
+
+	// Reconnect catch-up (Watch). high is the highest sequence received live on a followed
+	// conversation; mark is where the next catch-up reads the stream from (see catchUp for
+	// why both are sound).
+	high    atomic.Int64
+	mark    atomic.Int64
+	based   atomic.Bool // mark was set from the stream before the first conversation started
+	baseMu  sync.Mutex
+	catchMu sync.Mutex // one catch-up at a time; guards entry.drops
+	// catchUpHook, when set (tests), runs once a catch-up has taken the conversations over
+	// and before it reads the stream.
+	catchUpHook func()
 }
 
 type entry struct {
@@ -145,6 +163,8 @@ type entry struct {
 	filling  bool        // a gap fill runs; live messages wait in pending
 	pending  []*Delivery // live messages held during a fill, in arrival (seq) order
 	overflow bool        // pending was full: the fill reads on to the stream's end
+	again    bool        // a reconnect happened during the fill: it reads the stream once more
+	drops    int         // the subscription's slow-consumer drops seen by the last catch-up
 }
 
 // Options tune the hub.
@@ -161,6 +181,12 @@ type Options struct {
 	// Fills bounds the gap fills running at once (default 16), so a reconnect that checks
 	// every followed conversation does not flood the server.
 	Fills int
+	// CatchUpMax is the largest backlog (stream messages, of every conversation, stored since
+	// the last one the hub knows it received) read in one pass after a reconnect (default
+	// 1,000,000). Beyond it each followed conversation is checked on its own, Fills at a time:
+	// a request per conversation instead of reading messages that mostly belong to
+	// conversations other gateways follow.
+	CatchUpMax int64
 }
 
 // New creates a hub on nc and starts its workers; Close stops them.
@@ -180,6 +206,9 @@ func New(nc *nats.Conn, log *zap.Logger, m *metrics.Metrics, opts Options) (*Hub
 	}
 	if opts.Fills <= 0 {
 		opts.Fills = 16
+	}
+	if opts.CatchUpMax <= 0 {
+		opts.CatchUpMax = 1_000_000
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	h := &Hub{nc: nc, js: js, log: log, metrics: m, opts: opts, seed: maphash.MakeSeed(), entries: map[string]*entry{},
@@ -298,6 +327,9 @@ func (h *Hub) subscribe(subject string) (*nats.Subscription, error) {
 func (h *Hub) start(e *entry) error {
 	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
 	defer cancel()
+	if err := h.base(ctx); err != nil {
+		return err
+	}
 	last, err := h.lastStored(ctx, e.stream)
 	if err != nil {
 		return err
@@ -311,11 +343,57 @@ func (h *Hub) start(e *entry) error {
 	for _, d := range held {
 		h.liveLocked(e, d)
 	}
-	if e.overflow && !e.filling {
+	// again: a reconnect came while we asked, so the answer may predate messages we missed.
+	if (e.overflow || e.again) && !e.filling {
 		e.filling = true
 		go h.fill(e)
 	}
 	return nil
+}
+
+// base sets the first catch-up mark when the hub starts following its first conversation: the
+// stream's last sequence then, so a fresh gateway never reads history. Every conversation
+// asks for its own last message after this (concurrent starts wait here), so a message at or
+// below the mark precedes the point where its conversation was picked up.
+func (h *Hub) base(ctx context.Context) error {
+	if h.based.Load() {
+		return nil
+	}
+	h.baseMu.Lock()
+	defer h.baseMu.Unlock()
+	if h.based.Load() {
+		return nil
+	}
+	last, err := h.streamLast(ctx)
+	if err != nil {
+		return err
+	}
+	storeMax(&h.mark, last)
+	h.based.Store(true)
+	return nil
+}
+
+// streamLast returns the messages stream's last sequence (one request).
+func (h *Hub) streamLast(ctx context.Context) (int64, error) {
+	st, err := h.messages(ctx)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s info: %w", subjects.StreamMessages, err)
+	}
+	return int64(info.State.LastSeq), nil
+}
+
+// storeMax raises v to x.
+func storeMax(v *atomic.Int64, x int64) {
+	for {
+		cur := v.Load()
+		if x <= cur || v.CompareAndSwap(cur, x) {
+			return
+		}
+	}
 }
 
 // messages returns the messages stream's handle, looked up on first use.
@@ -409,6 +487,7 @@ func (h *Hub) dispatch(subject string, msg *nats.Msg) {
 		return
 	}
 	if d.Kind == Messages {
+		storeMax(&h.high, d.Seq)
 		h.live(e, d)
 		return
 	}
@@ -480,6 +559,10 @@ func (h *Hub) fill(e *entry) {
 		if !h.following(e) || h.ctx.Err() != nil {
 			return
 		}
+		// This round asks for the conversation's last message after any reconnect so far.
+		e.mu.Lock()
+		e.again = false
+		e.mu.Unlock()
 		end, err := h.readStored(e)
 		if err != nil {
 			h.log.Debug("gap fill", zap.String("subject", e.stream), zap.Error(err))
@@ -493,32 +576,42 @@ func (h *Hub) fill(e *entry) {
 		}
 		round++
 		e.mu.Lock()
-		overflow := e.overflow
-		e.overflow = false
-		held := e.pending
-		e.pending = nil
-		i := 0
-		for ; i < len(held); i++ {
-			d := held[i]
-			if d.Seq <= e.last {
-				continue
-			}
-			// The message before it was stored after we read the stream's end and never
-			// arrived: read again, unless this has gone on long enough.
-			if d.prev > e.last && d.prev > end && round < maxFillRounds {
-				break
-			}
-			h.deliverLocked(e, d)
+		done := h.releaseLocked(e, end, round >= maxFillRounds)
+		e.mu.Unlock()
+		if done {
+			return
 		}
-		if i < len(held) || overflow {
-			e.pending = append(held[i:len(held):len(held)], e.pending...)
-			e.mu.Unlock()
+	}
+}
+
+// releaseLocked hands over, in order, the live messages held while the conversation was read
+// from the stream up to end, dropping those already delivered, and ends the fill. It returns
+// false, keeping the rest held and the fill on, when the stream must be read again: a held
+// message follows one that is missing and was stored after end (so neither the read nor live
+// delivery brought it; on the last round it is delivered anyway), live messages were dropped
+// because too many were held, or a reconnect asked for another read.
+func (h *Hub) releaseLocked(e *entry, end int64, lastRound bool) bool {
+	overflow := e.overflow
+	e.overflow = false
+	held := e.pending
+	e.pending = nil
+	i := 0
+	for ; i < len(held); i++ {
+		d := held[i]
+		if d.Seq <= e.last {
 			continue
 		}
-		e.filling = false
-		e.mu.Unlock()
-		return
+		if d.prev > e.last && d.prev > end && !lastRound {
+			break
+		}
+		h.deliverLocked(e, d)
 	}
+	if i < len(held) || overflow || e.again {
+		e.pending = held[i:len(held):len(held)]
+		return false
+	}
+	e.filling = false
+	return true
 }
 
 func (h *Hub) following(e *entry) bool {
@@ -560,8 +653,20 @@ func (h *Hub) readStored(e *entry) (int64, error) {
 // in order, read with an ordered consumer that is deleted when done (rather than left to
 // expire, so many short reads do not pile consumers up on the stream).
 func ReadStream(ctx context.Context, js jetstream.JetStream, subject string, after, end int64, fn func(*fd.Message, int64)) error {
+	return scan(ctx, js, subject, after, end, fillBatch, func(_ string, seq int64, data []byte) {
+		pm := &fd.Message{}
+		if err := proto.Unmarshal(data, pm); err != nil {
+			return // undecodable: skipped, as live delivery does
+		}
+		fn(pm, seq)
+	})
+}
+
+// scan calls fn with the subject, sequence and payload of the messages stored under filter
+// with sequences in (after, end], in order, fetching batch at a time; see ReadStream.
+func scan(ctx context.Context, js jetstream.JetStream, filter string, after, end int64, batch int, fn func(string, int64, []byte)) error {
 	cons, err := js.OrderedConsumer(ctx, subjects.StreamMessages, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{subject},
+		FilterSubjects:    []string{filter},
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:       uint64(after + 1),
 		InactiveThreshold: 30 * time.Second,
@@ -581,25 +686,21 @@ func ReadStream(ctx context.Context, js jetstream.JetStream, subject string, aft
 	for last < end {
 		// No wait: the server sends what it holds and ends the request at once, rather than
 		// holding it open for a full batch that a conversation seldom has.
-		batch, err := cons.FetchNoWait(fillBatch)
+		msgs, err := cons.FetchNoWait(batch)
 		if err != nil {
 			return fmt.Errorf("fetch: %w", err)
 		}
 		n := 0
-		for msg := range batch.Messages() {
+		for msg := range msgs.Messages() {
 			n++
 			meta, err := msg.Metadata()
 			if err != nil {
 				return fmt.Errorf("metadata: %w", err)
 			}
 			last = int64(meta.Sequence.Stream)
-			pm := &fd.Message{}
-			if err := proto.Unmarshal(msg.Data(), pm); err != nil {
-				continue // undecodable: skipped, as live delivery does
-			}
-			fn(pm, last)
+			fn(msg.Subject(), last, msg.Data())
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
 			return fmt.Errorf("fetch: %w", err)
 		}
 		if n == 0 {
@@ -663,9 +764,11 @@ func decode(kind Kind, conv string, msg *nats.Msg) (*Delivery, error) {
 // same subject (the conversation's previous message; 0 for none).
 const lastSequenceHeader = "Nats-Last-Sequence"
 
-// Watch checks every followed conversation after the connection to NATS came back, until ctx
-// ends: messages stored while the gateway was cut off were republished to nobody, and a quiet
-// conversation would otherwise only notice at its next message.
+// Watch catches up every followed conversation after the connection to NATS came back, until
+// ctx ends: messages stored while the gateway was cut off were republished to nobody, and a
+// quiet conversation would otherwise only notice at its next message. It polls the
+// connection's reconnect count every interval; a catch-up in progress stops when ctx ends or
+// the hub closes.
 func (h *Hub) Watch(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -676,30 +779,203 @@ func (h *Hub) Watch(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		if r := h.nc.Stats().Reconnects; r != seen && h.nc.IsConnected() {
+		// high is read before the reconnect count: the count goes up before the new
+		// connection reads its first message, so when it has not moved, every message behind
+		// high came before the last disconnect, and high is a sound mark (see catchUp).
+		high := h.high.Load()
+		r := h.nc.Stats().Reconnects
+		if r == seen {
+			storeMax(&h.mark, high)
+			continue
+		}
+		if h.nc.IsConnected() {
 			seen = r
-			h.checkAll()
+			h.catchUp(ctx)
 		}
 	}
 }
 
-func (h *Hub) checkAll() {
+// catchUpBatch is the number of messages fetched per request by a reconnect catch-up.
+const catchUpBatch = 1024
+
+// catchUp reads, after a reconnect, what the followed conversations missed, in one pass over
+// the stream rather than one request (and maybe one consumer) per conversation.
+//
+// Why one pass from the mark finds everything: the stream republishes its messages to a
+// connection in sequence order, so once the hub received sequence s, every message
+// republished to it before s had arrived (or was dropped as a slow consumer: see below).
+// Whatever a followed conversation missed because the connection went away therefore comes
+// after the highest sequence received before the disconnect. Watch keeps mark at or below
+// that: it raises mark to high only while the reconnect count has not moved. base gives the
+// first mark before any conversation was followed, and a finished catch-up raises mark to
+// the end it read, since every conversation then has what the stream held up to it (the
+// ones it left to their own fill ask for their last message after that end was read).
+//
+// What the pass cannot see: a message lost to a slow-consumer drop before the mark. Those
+// conversations are found by their subscription's drop count (or, later, by their next
+// message's previous sequence) and read on their own, as is a conversation whose own fill
+// runs (it reads once more), and every conversation when the backlog is over
+// Options.CatchUpMax or the stream went back (recreated, restored): a request per
+// conversation, Fills at a time. In a cluster, a change of stream leader could reorder
+// republished messages around a disconnect; the previous sequence of the conversation's next
+// message still reveals such a gap.
+func (h *Hub) catchUp(ctx context.Context) {
+	h.catchMu.Lock()
+	defer h.catchMu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(h.ctx, cancel)()
+	began := time.Now()
+	from := h.mark.Load()
+	// The end is read before the conversations are taken over: a conversation followed from
+	// now on asks for its last message after it, and a fill told to read again does too.
+	var end int64
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		var err error
+		if end, err = h.streamLast(ctx); err == nil {
+			break
+		}
+		h.log.Debug("catch-up", zap.Error(err))
+		if !sleep(ctx, wait) {
+			return
+		}
+	}
+
+	type followed struct {
+		e   *entry
+		sub *nats.Subscription
+	}
 	h.mu.RLock()
-	var todo []*entry
+	all := make([]followed, 0, len(h.entries))
 	for _, e := range h.entries {
-		if e.kind == Messages && e.sub != nil {
-			todo = append(todo, e)
+		if e.kind == Messages {
+			all = append(all, followed{e, e.sub})
 		}
 	}
 	h.mu.RUnlock()
-	for _, e := range todo {
-		e.mu.Lock()
-		busy := e.filling
-		e.filling = true
-		e.mu.Unlock()
-		if !busy {
-			go h.fill(e) // at most Options.Fills at once
+	if len(all) == 0 {
+		return
+	}
+	// Take over every conversation that is not being read already: live messages are held
+	// from now on, as during a fill.
+	set := make(map[string]*entry, len(all)) // by stored subject, the subject scan reports
+	var alone []*entry
+	for _, f := range all {
+		dropped := false
+		if f.sub != nil {
+			if n, err := f.sub.Dropped(); err == nil && n > f.e.drops {
+				f.e.drops, dropped = n, true
+			}
 		}
+		e := f.e
+		e.mu.Lock()
+		switch {
+		case e.filling:
+			e.again = true // a fill or start runs; it asks once more
+		case dropped:
+			e.filling = true
+			alone = append(alone, e)
+		default:
+			e.filling = true
+			set[e.stream] = e
+		}
+		e.mu.Unlock()
+	}
+	if end-from > h.opts.CatchUpMax || end < from {
+		h.log.Info("catch-up conversation by conversation", zap.Int64("backlog", end-from), zap.Int("conversations", len(all)))
+		for _, e := range set {
+			alone = append(alone, e)
+		}
+		clear(set)
+	}
+	go h.fillAll(alone)
+	if h.catchUpHook != nil {
+		h.catchUpHook()
+	}
+
+	read, delivered := 0, 0
+	done := from
+	for wait := 100 * time.Millisecond; done < end && len(set) > 0; wait = min(2*wait, 5*time.Second) {
+		err := scan(ctx, h.js, subjects.AllMessages(), done, end, catchUpBatch, func(subject string, seq int64, data []byte) {
+			if seq > end {
+				return // stored after the end was read: republished to us, held if need be
+			}
+			read++
+			done = seq
+			e := set[subject]
+			if e == nil {
+				return // a conversation other gateways follow
+			}
+			msg := &fd.Message{}
+			if proto.Unmarshal(data, msg) != nil {
+				return // undecodable: skipped, as live delivery does
+			}
+			msg.Conv = e.conv
+			d := &Delivery{Kind: Messages, Conv: e.conv, Seq: seq, Message: msg, Frame: frames.MessageFrame(msg, seq), prev: -1}
+			e.mu.Lock()
+			if seq > e.last {
+				h.deliverLocked(e, d)
+				delivered++
+			}
+			e.mu.Unlock()
+		})
+		if err == nil {
+			break // the rest (if any) was removed by the stream's limits
+		}
+		h.log.Debug("catch-up", zap.Int64("at", done), zap.Error(err))
+		if !sleep(ctx, wait) {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		// Watch stopped (or the hub closed, and then nothing matters): the conversations go
+		// back to their own fills rather than hold live messages forever.
+		var left []*entry
+		for _, e := range set {
+			left = append(left, e)
+		}
+		go h.fillAll(left)
+		return
+	}
+	var again []*entry
+	for _, e := range set {
+		e.mu.Lock()
+		if !h.releaseLocked(e, end, false) {
+			again = append(again, e)
+		}
+		e.mu.Unlock()
+	}
+	go h.fillAll(again)
+	storeMax(&h.mark, end)
+	h.log.Info("caught up after reconnect", zap.Int("conversations", len(all)), zap.Int64("from", from),
+		zap.Int64("to", end), zap.Int("read", read), zap.Int("delivered", delivered),
+		zap.Int("alone", len(alone)+len(again)), zap.Duration("took", time.Since(began)))
+}
+
+// fillAll fills the conversations (each marked filling by the caller) Options.Fills at a time,
+// with that many goroutines rather than one per conversation.
+func (h *Hub) fillAll(es []*entry) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(h.opts.Fills, len(es)) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(es)); i = next.Add(1) - 1 {
+				h.fill(es[i])
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// sleep waits d or until ctx ends, reporting whether ctx is still alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
