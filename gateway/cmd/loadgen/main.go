@@ -382,6 +382,7 @@ type chatRun struct {
 	seen     sync.Map        // client id -> struct{} (delivered to the agent)
 	dups     atomic.Int64
 	assigned atomic.Int64
+	closed   atomic.Int64 // conversations a customer saw closed
 }
 
 func runChat(ctx context.Context, args []string, out io.Writer) error {
@@ -421,12 +422,6 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 		defer c.CloseNow()
 		agentConns[i] = c
 		go r.readAgent(c)
-		if !*doAssign {
-			// Against the whole system the dispatcher assigns only to available agents.
-			if err := write(ctx, c, &fd.ClientFrame{Type: frames.TypeStatus, Id: "st", Status: frames.StatusAvailable}); err != nil {
-				return err
-			}
-		}
 		if !*doAssign {
 			// The dispatcher routes only to available agents, and a new agent is away until
 			// it says otherwise (proto/README.md, Agents).
@@ -546,6 +541,24 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "gateway RSS: %.1f MiB at start of sending, %.1f MiB at end\n", rssBase/(1<<20), rss/(1<<20))
 	fmt.Fprintf(out, "wire bytes while sending (compression offered: %v): clients received %d (%.0f per frame delivered), sent %d (%.0f per message)\n",
 		r.t.compress, rx, float64(rx)/float64(max(1, len(lat)+len(echo)+int(r.acked.Load()))), tx, float64(tx)/float64(max(1, r.nsent.Load())))
+	if !*doAssign {
+		// Against the whole system, leave it as found: conversations left assigned would be
+		// re-queued onto the next run's agents once these agents' grace period ends, and
+		// load that run.
+		closing := 0
+		for _, cu := range custs {
+			if cu != nil && cu.conv != "" {
+				if write(ctx, cu.c, &fd.ClientFrame{Type: frames.TypeClose, Id: "bye", Conv: cu.conv}) == nil {
+					closing++
+				}
+			}
+		}
+		deadline = time.Now().Add(*drain)
+		for r.closed.Load() < int64(closing) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		fmt.Fprintf(out, "closed %d of %d conversations\n", r.closed.Load(), closing)
+	}
 	if lost > 0 {
 		return fmt.Errorf("%d acked messages were not delivered", lost)
 	}
@@ -608,6 +621,10 @@ func (r *chatRun) readCustomer(c *websocket.Conn, acks chan string) {
 				continue
 			}
 			r.acked.Add(1)
+		case frames.TypeState:
+			if f.GetState() == frames.StateClosed {
+				r.closed.Add(1)
+			}
 		case frames.TypeMessage:
 			if due, ok := r.sent.Load(f.GetClientId()); ok {
 				r.mu.Lock()
