@@ -9,7 +9,13 @@ import (
 // openConsole signs an agent in through the URL fragment and waits for the live connection.
 func openConsole(tb *tab, url, token string) {
 	tb.t.Helper()
-	tb.do("load console", chromedp.Navigate(url+"/agent#token="+token))
+	openConsoleAt(tb, url+"/agent", token)
+}
+
+// openConsoleAt is openConsole for a console address with a query (?lang=zh).
+func openConsoleAt(tb *tab, page, token string) {
+	tb.t.Helper()
+	tb.do("load console", chromedp.Navigate(page+"#token="+token))
 	tb.waitJS("console connected", `document.querySelector('.conn.ok') && document.querySelector('.switch')`)
 	if got := eval[string](tb, `location.hash`); got != "" {
 		tb.fail("token left in the URL: %q", got)

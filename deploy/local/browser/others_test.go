@@ -13,12 +13,15 @@ import (
 
 // startOthers starts the dispatcher and the AI bridge (the bridge reads the model key from
 // modelKeyEnv, served here without touching the process environment).
-func startOthers(ctx context.Context, t *testing.T, natsURL string, log *zap.Logger, done chan error, running *int) {
+func startOthers(ctx context.Context, t *testing.T, opts options, natsURL string, log *zap.Logger, done chan error, running *int) {
 	t.Helper()
 	dc := dispatcher.DefaultConfig()
 	dc.NATS.URL = natsURL
 	dc.Ops.Addr = "127.0.0.1:0"
 	dc.Shutdown.Timeout = 5 * time.Second
+	if opts.presenceTTL > 0 {
+		dc.Dispatcher.PresenceTTL = opts.presenceTTL
+	}
 	ds, err := dispatcher.New(ctx, dc, log.Named("dispatcher"))
 	if err != nil {
 		t.Fatalf("dispatcher: %v", err)

@@ -51,9 +51,23 @@ func demoTenant(modelURL string) *fd.Tenant {
 	}
 }
 
+// options tune a started system for what a test looks at.
+type options struct {
+	// presenceTTL is the dispatcher's presence TTL (its default when zero). A dispatcher tells
+	// customers that no agent is available only once it has run this long, having heard every
+	// agent's heartbeat by then; tests of that notice shorten it rather than wait 30 s.
+	presenceTTL time.Duration
+}
+
 // startSystem starts NATS, Postgres and the services with the demo tenant and the extra ones,
 // and returns when the gateway serves.
 func startSystem(t *testing.T, extra ...*fd.Tenant) *system {
+	t.Helper()
+	return startSystemWith(t, options{}, extra...)
+}
+
+// startSystemWith is startSystem with options.
+func startSystemWith(t *testing.T, opts options, extra ...*fd.Tenant) *system {
 	t.Helper()
 	n := testkit.RunNATS(t)
 	_, js := testkit.Connect(t, n.URL())
@@ -91,7 +105,7 @@ func startSystem(t *testing.T, extra ...*fd.Tenant) *system {
 	running++
 	go func() { done <- ps.Run(ctx) }()
 
-	startOthers(ctx, t, n.URL(), log, done, &running)
+	startOthers(ctx, t, opts, n.URL(), log, done, &running)
 
 	gc := gateway.DefaultConfig()
 	gc.NATS.URL = n.URL()

@@ -34,6 +34,8 @@ class Widget {
     this.state = '';
     this.queue = null;
     this.agent = null;
+    /** notice: why nobody is coming (closed, no agents, a long wait) and what the customer did
+     * about it; kept while the conversation waits, also across reloads */
     this.notice = null;
     this.typing = null;
     this.leaveMode = false;
@@ -147,14 +149,9 @@ class Widget {
     this.fileInput = h('input', { type: 'file', class: 'fd-file-input', tabindex: '-1', 'aria-hidden': 'true',
       accept: 'image/*,application/pdf,text/plain,.doc,.docx,.xls,.xlsx,.csv,.zip' });
     this.fileInput.addEventListener('change', () => this.pickFile(this.fileInput.files?.[0]));
-    this.input = h('textarea', { class: 'fd-input', rows: '1', placeholder: t('placeholder'), 'aria-label': t('placeholder'), maxlength: '4000' });
+    this.input = h('textarea', { class: 'fd-input', rows: '1', maxlength: '4000' });
+    this.setPlaceholder('placeholder');
     enterToSend(this.input, () => this.submit());
-    this.input.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Escape') {
-        this.setOpen(false);
-        this.launcher.focus();
-      }
-    });
     this.input.addEventListener('input', () => {
       this.autosize();
       this.sendTyping();
@@ -182,8 +179,10 @@ class Widget {
     this.panel = h('section', { class: 'fd-panel', id: 'fd-panel', role: 'dialog', 'aria-labelledby': 'fd-title', hidden: true },
       header, this.banner, this.list.el, this.typingEl, this.actions, this.preview, this.closedBox, form,
       h('div', { class: 'fd-footer' }, t('poweredBy')));
-    this.panel.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Escape') {
+    // Escape closes from anywhere in the widget (the launcher too) and leaves the focus on the
+    // launcher, where the keyboard user opened it.
+    wrap.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape' && this.isOpen && !ev.isComposing) {
         this.setOpen(false);
         this.launcher.focus();
       }
@@ -222,6 +221,13 @@ class Widget {
     this.renderBadge();
   }
 
+  /** setPlaceholder shows what the composer is for, to the eye and to screen readers alike. */
+  setPlaceholder(key) {
+    const text = this.t(key);
+    this.input.placeholder = text;
+    this.input.setAttribute('aria-label', text);
+  }
+
   autosize() {
     this.input.style.height = 'auto';
     this.input.style.height = Math.min(this.input.scrollHeight, 140) + 'px';
@@ -246,7 +252,6 @@ class Widget {
       case 'assigned':
         this.agent = f.agent || null;
         this.queue = null;
-        this.notice = null;
         this.setState('assigned');
         if (this.agent?.name) this.announcer.say(this.t('assigned', { name: this.agent.name }));
         break;
@@ -262,7 +267,9 @@ class Widget {
         this.renderTyping();
         break;
       case 'notice':
-        this.notice = { conv: f.conv || this.conv, reason: f.reason || '', message: f.message || '', actions: f.actions || [] };
+        this.notice = { conv: f.conv || this.conv, reason: f.reason || '', message: f.message || '', actions: f.actions || [],
+          answered: false, left: false };
+        this.saveNotice();
         this.renderBanner();
         break;
       case 'error':
@@ -295,6 +302,8 @@ class Widget {
       this.setConv(cur.conv);
       if (cur.agent?.name) this.agent = cur.agent;
       this.setState(cur.state || 'bot');
+      const saved = us.get('notice');
+      if (saved?.conv === this.conv && this.state === 'queued') this.notice = saved;
     }
     this.render();
   }
@@ -318,7 +327,21 @@ class Widget {
       this.queue = null;
       this.typing = null;
     }
+    if (this.state !== 'queued' && this.notice) {
+      // An agent came, or the customer went back to the assistant: nothing to wait for.
+      this.notice = null;
+      this.leaveMode = false;
+      this.leaveConv = '';
+      this.saveNotice();
+    }
     this.render();
+  }
+
+  saveNotice() {
+    const us = this.convs.o.store;
+    if (!us) return;
+    if (this.notice) us.set('notice', this.notice);
+    else us.del('notice');
   }
 
   onConvChange(conv, what, e) {
@@ -345,14 +368,33 @@ class Widget {
     if (!text && !file) return;
     if (this.leaveMode && text && !file && this.leaveConv) {
       // The dispatcher stores the left message in the conversation, which stays queued for
-      // the agents; it comes back as a message like any other.
+      // the agents; it comes back as a message like any other. Until then the composer is
+      // empty, and the banner says it was left once the gateway has it.
+      const conv = this.leaveConv;
       this.input.value = '';
       this.autosize();
-      this.command({ type: 'leave_message', conv: this.leaveConv, text });
       this.leaveMode = false;
       this.leaveConv = '';
-      this.flash(this.t('messageLeft'));
       this.render();
+      this.command({ type: 'leave_message', conv, text }).then((ok) => {
+        if (!ok) {
+          // Not lost: the text is back in the composer, to leave again while still waiting.
+          if (!this.input.value) this.input.value = text;
+          if (this.state === 'queued') {
+            this.leaveMode = true;
+            this.leaveConv = conv;
+          }
+          this.render();
+          return;
+        }
+        if (this.notice?.conv === conv) {
+          this.notice.left = true;
+          this.saveNotice();
+        } else {
+          this.flash(this.t('messageLeft'));
+        }
+        this.renderBanner();
+      });
       return;
     }
     if (this.state === 'closed') this.newConversation(true);
@@ -431,6 +473,7 @@ class Widget {
     this.agent = null;
     this.queue = null;
     this.notice = null;
+    this.saveNotice();
     this.leaveMode = false;
     this.leaveConv = '';
     this.list.reset();
@@ -439,31 +482,40 @@ class Widget {
   }
 
   noticeAction(a) {
-    const conv = this.notice?.conv || this.conv;
+    const n = this.notice;
+    const conv = n?.conv || this.conv;
     if (a === 'human') this.handoff();
     if (a === 'leave_message' && conv) {
       // What the customer types next is the message they leave (leave_message with its text).
       this.leaveMode = true;
       this.leaveConv = conv;
-      this.input.placeholder = this.t('placeholderLeave');
+      this.setPlaceholder('placeholderLeave');
       this.input.focus();
     }
     if (a === 'bot') {
       this.leaveMode = false;
       this.leaveConv = '';
-      this.input.placeholder = this.t('placeholder');
+      this.setPlaceholder('placeholder');
       if (conv) this.command({ type: 'to_bot', conv });
     }
-    this.notice = null;
+    // The reason stays in view while the customer waits; the choice is made.
+    if (n) {
+      n.answered = true;
+      this.saveNotice();
+    }
     this.renderBanner();
   }
 
-  /** command sends a command frame (kept until acked, re-sent after a reconnect). */
+  /**
+   * command sends a command frame (kept until acked, re-sent after a reconnect). It resolves
+   * to whether the gateway took it; failures are shown here.
+   */
   command(frame) {
     frame.id = newId('c');
-    this.client.send(frame).catch((err) => {
+    return this.client.send(frame).then(() => true, (err) => {
       if (err.code === 'unknown_conversation' || err.code === 'forbidden') this.setState('closed');
       else this.flash(this.t('commandFailed'));
+      return false;
     });
   }
 
@@ -538,7 +590,7 @@ class Widget {
     this.closedBox.hidden = s !== 'closed';
     this.attachBtn.disabled = !this.conv || s === 'closed';
     this.composer.hidden = s === 'closed';
-    if (!this.leaveMode) this.input.placeholder = t('placeholder');
+    this.setPlaceholder(this.leaveMode ? 'placeholderLeave' : 'placeholder');
     this.renderBanner();
     this.renderMessages();
     this.renderTyping();
@@ -564,10 +616,16 @@ class Widget {
   renderBanner() {
     const t = this.t;
     const b = this.banner;
+    const cs = this.connState;
+    // The banner is a live region: rebuilt with the same words, it would be read out again.
+    const n = this.notice && (!this.conv || this.notice.conv === this.conv) ? this.notice : null;
+    const sig = JSON.stringify([this.flashText, cs, !!this.client.welcome, this.state, this.state === 'queued' && this.queue
+      ? [this.queue.position, this.queue.eta] : null, n]);
+    if (sig === this.bannerSig) return;
+    this.bannerSig = sig;
     clear(b);
     b.className = 'fd-banner';
     let show = true;
-    const cs = this.connState;
     if (this.flashText) {
       b.classList.add('fd-warn');
       b.append(this.flashText);
@@ -583,7 +641,7 @@ class Widget {
     } else if (cs === 'reconnecting' || (cs === 'connecting' && this.client.welcome)) {
       b.classList.add('fd-muted');
       b.append(h('span', { class: 'fd-spinner', 'aria-hidden': 'true' }), t('reconnecting'));
-    } else if (this.notice || (this.state === 'queued' && this.queue)) {
+    } else if (n || (this.state === 'queued' && this.queue)) {
       // The queue position and a notice (no agents, closed, long wait) can both apply.
       if (this.state === 'queued' && this.queue) {
         const q = this.queue;
@@ -593,16 +651,23 @@ class Widget {
         if (q.eta > 0) line.append(' · ' + t('eta', { eta: t.duration(q.eta) }));
         b.append(line);
       }
-      const n = this.notice;
       if (n) {
         b.classList.add('fd-notice');
-        b.append(h('p', null, n.message || t('notice_' + n.reason)));
-        const acts = h('div', { class: 'fd-notice-actions' });
-        for (const a of n.actions) {
-          const label = a === 'leave_message' ? t('leaveMessage') : a === 'bot' ? t('backToBot') : a === 'human' ? t('human') : a;
-          acts.append(h('button', { class: 'fd-chip', type: 'button', onclick: () => this.noticeAction(a) }, label));
+        // The server's sentence is English and the most specific; other languages get their
+        // own words for the reason where there are some.
+        const key = 'notice_' + n.reason;
+        const local = n.reason && t.lang !== 'en' && t(key) !== key ? t(key) : '';
+        b.append(h('p', null, local || n.message || t(key)));
+        if (n.left) {
+          b.append(h('p', { class: 'fd-message-left' }, t('messageLeft')));
+        } else if (!n.answered && n.actions.length) {
+          const acts = h('div', { class: 'fd-notice-actions' });
+          for (const a of n.actions) {
+            const label = a === 'leave_message' ? t('leaveMessage') : a === 'bot' ? t('backToBot') : a === 'human' ? t('human') : a;
+            acts.append(h('button', { class: 'fd-chip', type: 'button', onclick: () => this.noticeAction(a) }, label));
+          }
+          b.append(acts);
         }
-        if (n.actions.length) b.append(acts);
       }
     } else {
       show = false;
