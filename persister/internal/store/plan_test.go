@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
@@ -39,22 +40,7 @@ func TestConversationsUsesParticipantIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rows, err := pool.Query(ctx, "EXPLAIN "+conversationsSQL, "acme", "agent7", time.Now(), 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plan []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, line)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Join(plan, "\n")
+	text := explain(ctx, t, pool, conversationsSQL, "acme", "agent7", time.Now(), 20)
 	if !strings.Contains(text, "conversation_participants_user") || strings.Contains(text, "Seq Scan on conversation_participants") {
 		t.Fatalf("plan does not range-scan conversation_participants_user:\n%s", text)
 	}
@@ -115,22 +101,7 @@ func TestUnreadUsesIndexes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rows, err := pool.Query(ctx, "EXPLAIN "+tt.sql, tt.args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var plan []string
-			for rows.Next() {
-				var line string
-				if err := rows.Scan(&line); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, line)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			text := strings.Join(plan, "\n")
+			text := explain(ctx, t, pool, tt.sql, tt.args...)
 			if strings.Contains(text, "Seq Scan") {
 				t.Fatalf("plan scans a table:\n%s", text)
 			}
@@ -141,4 +112,18 @@ func TestUnreadUsesIndexes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// explain returns Postgres's plan for sql with args, one line per plan node.
+func explain(ctx context.Context, t *testing.T, pool *pgxpool.Pool, sql string, args ...any) string {
+	t.Helper()
+	rows, err := pool.Query(ctx, "EXPLAIN "+sql, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
 }
