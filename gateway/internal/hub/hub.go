@@ -61,7 +61,10 @@ const (
 	User
 	// Session is subjects.Session: fd.SessionPresence announcements of a user's sessions.
 	Session
-	// Overview is subjects.Overview: fd.ServerFrame of type presence.
+	// Overview is subjects.Overview: fd.ServerFrame of type presence, a full snapshot of the
+	// tenant's queues. The hub keeps the latest one while the subject is followed and hands it
+	// to each listener that joins (see Subscribe): the dispatcher publishes only on a change
+	// and otherwise seldom, so a console that connects later would show nothing meanwhile.
 	Overview
 )
 
@@ -157,8 +160,13 @@ type entry struct {
 	sub       *nats.Subscription
 	listeners []Listener // copy on write, read under Hub.mu
 
-	// Messages only. mu serialises delivery of the conversation, live or from the stream.
-	mu       sync.Mutex
+	// mu serialises delivery: of a conversation (Messages), live or from the stream; of the
+	// overviews (Overview), live or the latest handed to a new listener. It is taken before
+	// Hub.mu, never while holding it.
+	mu     sync.Mutex
+	latest *Delivery // Overview: the last one delivered; it goes with the entry
+
+	// Messages only.
 	last     int64       // last sequence delivered
 	filling  bool        // a gap fill runs; live messages wait in pending
 	pending  []*Delivery // live messages held during a fill, in arrival (seq) order
@@ -255,9 +263,27 @@ func (h *Hub) Close() {
 //
 // A conversation's messages (subjects.Deliver) are delivered from the moment Subscribe
 // returns: whatever the stream stored after that point reaches l, in seq order.
+//
+// An Overview listener first gets the latest overview the process received, if it follows
+// the subject already, before Subscribe returns; newer ones follow live, each once. The
+// latest is forgotten with the subscription, when the last listener leaves: overviews
+// published after that were missed, so it may be stale.
 func (h *Hub) Subscribe(kind Kind, subject, conv string, l Listener) error {
 	h.mu.Lock()
 	e, ok := h.entries[subject]
+	if ok && e.kind == Overview {
+		h.mu.Unlock()
+		if !h.joinLatest(e, l) {
+			// The entry went away meanwhile (its last listener left): start over.
+			return h.Subscribe(kind, subject, conv, l)
+		}
+		<-e.ready
+		if e.err != nil {
+			h.Unsubscribe(subject, l)
+			return e.err
+		}
+		return nil
+	}
 	if ok {
 		e.listeners = append(e.listeners[:len(e.listeners):len(e.listeners)], l)
 		h.mu.Unlock()
@@ -303,6 +329,26 @@ func (h *Hub) Subscribe(kind Kind, subject, conv string, l Listener) error {
 	h.mu.Unlock()
 	close(e.ready)
 	return e.err
+}
+
+// joinLatest adds l to the Overview entry e and hands it e's latest overview, if any. Both
+// happen under e.mu, which live overviews are delivered under too, so l gets either an
+// overview live or as the latest, never both, and the newest always last. It reports false,
+// adding nothing, when e is no longer the subject's entry.
+func (h *Hub) joinLatest(e *entry, l Listener) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h.mu.Lock()
+	if h.entries[e.subject] != e {
+		h.mu.Unlock()
+		return false
+	}
+	e.listeners = append(e.listeners[:len(e.listeners):len(e.listeners)], l)
+	h.mu.Unlock()
+	if e.latest != nil {
+		l.Deliver(e.latest)
+	}
+	return true
 }
 
 // storedSubject maps a deliver subject to the subject the stream stores the conversation under
@@ -486,11 +532,29 @@ func (h *Hub) dispatch(subject string, msg *nats.Msg) {
 		h.log.Warn("undecodable message", zap.String("subject", msg.Subject), zap.Error(err))
 		return
 	}
-	if d.Kind == Messages {
+	switch d.Kind {
+	case Messages:
 		storeMax(&h.high, d.Seq)
 		h.live(e, d)
 		return
+	case Overview:
+		h.overview(e, d)
+		return
 	}
+	for _, l := range ls {
+		l.Deliver(d)
+	}
+}
+
+// overview keeps d as the latest overview and delivers it. The listeners are read under e.mu
+// (see joinLatest): one that joined before sees d now, one that joins after gets it then.
+func (h *Hub) overview(e *entry, d *Delivery) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.latest = d
+	h.mu.RLock()
+	ls := e.listeners
+	h.mu.RUnlock()
 	for _, l := range ls {
 		l.Deliver(d)
 	}

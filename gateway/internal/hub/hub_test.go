@@ -235,3 +235,168 @@ func TestReconnectFillsGap(t *testing.T) {
 		return nil
 	})
 }
+
+// agents returns the agents_available of each overview r received, in order.
+func (r *rec) agents() []int32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]int32, 0, len(r.d))
+	for _, d := range r.d {
+		out = append(out, d.Frame.GetAgentsAvailable())
+	}
+	return out
+}
+
+// TestOverviewLatest: a listener that joins a followed overview subject gets the latest
+// overview at once, before Subscribe returns; one that joins after every listener left does
+// not get the one from before (the hub stopped hearing the subject, so it may be stale).
+func TestOverviewLatest(t *testing.T) {
+	t.Parallel()
+	n := testkit.RunNATS(t)
+	nc, js := testkit.Connect(t, n.URL())
+	testkit.Provision(t, js)
+	h, err := hub.New(nc, testkit.Logger(t), metrics.New(prometheus.NewRegistry()), hub.Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	subj := subjects.Overview("acme")
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	publish := func(agents int32) {
+		t.Helper()
+		data, _ := proto.Marshal(&fd.ServerFrame{Type: "presence", AgentsAvailable: proto.Int32(agents)})
+		if err := nc.Publish(subj, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(r *rec, agents ...int32) {
+		t.Helper()
+		testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+			if got := r.agents(); fmt.Sprint(got) != fmt.Sprint(agents) {
+				return errorf("overviews %v, want %v", got, agents)
+			}
+			return nil
+		})
+	}
+	a := &rec{}
+	if err := h.Subscribe(hub.Overview, subj, "", a); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	publish(1)
+	publish(2)
+	want(a, 1, 2)
+
+	b := &rec{}
+	if err := h.Subscribe(hub.Overview, subj, "", b); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.agents(); fmt.Sprint(got) != "[2]" {
+		t.Fatalf("a joining listener got %v, want the latest [2] at once", got)
+	}
+	publish(3)
+	want(a, 1, 2, 3)
+	want(b, 2, 3)
+
+	h.Unsubscribe(subj, a)
+	h.Unsubscribe(subj, b)
+	if h.Subscribed(subj) {
+		t.Fatal("still subscribed")
+	}
+	publish(4) // nobody listens: missed
+	c := &rec{}
+	if err := h.Subscribe(hub.Overview, subj, "", c); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.agents(); len(got) != 0 {
+		t.Fatalf("a listener after everyone left got %v, want nothing (3 is stale)", got)
+	}
+	if err := h.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	publish(5)
+	want(c, 5)
+}
+
+// TestOverviewJoinRace: listeners join while overviews are published; each gets every
+// overview at most once, in order, the last one last, whether it came live or as the latest.
+func TestOverviewJoinRace(t *testing.T) {
+	t.Parallel()
+	n := testkit.RunNATS(t)
+	nc, js := testkit.Connect(t, n.URL())
+	testkit.Provision(t, js)
+	h, err := hub.New(nc, testkit.Logger(t), metrics.New(prometheus.NewRegistry()), hub.Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	subj := subjects.Overview("acme")
+	first := &rec{} // keeps the subject followed throughout
+	if err := h.Subscribe(hub.Overview, subj, "", first); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := h.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const overviews, joiners = 2000, 4
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range int32(overviews) {
+			data, _ := proto.Marshal(&fd.ServerFrame{Type: "presence", AgentsAvailable: proto.Int32(i + 1)})
+			_ = nc.Publish(subj, data)
+			if i%100 == 0 {
+				_ = nc.Flush() // paced, so the joiners overlap the whole run
+			}
+		}
+	}()
+	var (
+		mu sync.Mutex
+		ls []*rec
+		wg sync.WaitGroup
+	)
+	for range joiners {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				l := &rec{}
+				if err := h.Subscribe(hub.Overview, subj, "", l); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				ls = append(ls, l)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d listeners joined", len(ls))
+	for i, l := range append(ls, first) {
+		testkit.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+			got := l.agents()
+			if len(got) == 0 || got[len(got)-1] != overviews {
+				return errorf("listener %d: last overview of %d is not %d", i, len(got), overviews)
+			}
+			return nil
+		})
+		got := l.agents()
+		for j := 1; j < len(got); j++ {
+			if got[j] <= got[j-1] {
+				t.Fatalf("listener %d got overview %d after %d", i, got[j], got[j-1])
+			}
+		}
+	}
+	if got := first.agents(); len(got) != overviews {
+		t.Fatalf("the first listener got %d overviews, want %d", len(got), overviews)
+	}
+}

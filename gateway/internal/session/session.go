@@ -122,7 +122,8 @@ func (s *Session) Tenant() string { return s.tenant }
 func (s *Session) Alive() { s.lastSeen.Store(time.Now().UnixNano()) }
 
 // Start subscribes the session, sends welcome and announces the session. Frames that arrive
-// meanwhile are held so welcome is always first.
+// meanwhile are held so welcome is always first; a console's first one after it is the latest
+// queue overview, when the hub has one (hub.Overview), so it need not wait for the next.
 func (s *Session) Start(ctx context.Context) error {
 	m := s.m
 	subs := []struct {
