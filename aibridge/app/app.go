@@ -56,7 +56,8 @@ type Settings struct {
 	MaxDeliver int `mapstructure:"max_deliver"`
 	// PartialInterval is the least time between two streamed partial frames (default 50ms).
 	PartialInterval time.Duration `mapstructure:"partial_interval"`
-	// BotName is the display name of bot messages (default "Assistant").
+	// BotName is the display name of bot messages (default empty: the widget and the console
+	// then show their own localized word for the assistant, which a fixed name would override).
 	BotName string `mapstructure:"bot_name"`
 	// KnowledgeRoot resolves relative knowledge paths of tenant configs (default: the working
 	// directory).
@@ -98,7 +99,6 @@ func DefaultConfig() Config {
 			AckWait:           time.Minute,
 			MaxDeliver:        5,
 			PartialInterval:   50 * time.Millisecond,
-			BotName:           "Assistant",
 			KnowledgePoll:     5 * time.Second,
 			ModelRetries:      2,
 			ModelBackoff:      300 * time.Millisecond,

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -536,4 +537,57 @@ func TestTwoReplicasShareTheWork(t *testing.T) {
 	}
 	t.Logf("replica 1 answered %v, replica 2 answered %v", h.counter("aibridge_messages_total", "outcome=answered"),
 		second.counter("aibridge_messages_total", "outcome=answered"))
+}
+
+// TestBotName: by default bot messages and their partials carry no display name, so the widget
+// and the console label them with their own localized word; a configured bot_name is used as is.
+func TestBotName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		botName string
+	}{
+		{"default leaves the label to the page", ""},
+		{"configured name", "Aria"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := llmtest.New(t, func(int, llmtest.Request) llmtest.Response {
+				return llmtest.Response{Chunks: []string{"Standard ", "delivery ", "takes ", "2-4 days."},
+					ChunkDelay: 20 * time.Millisecond}
+			})
+			h := newHarness(t, modelTenant(t, "acme", srv.URL()), options{env: acmeKey,
+				configure: func(c *app.Config) {
+					if tt.botName != "" {
+						c.AIBridge.BotName = tt.botName
+					}
+				}})
+			h.openConversation("acme", "c1", frames.StateBot)
+			l := h.watchLive("acme", "c1")
+			h.customer("acme", "c1", "How long does shipping take?")
+			var bm []stored
+			testkit.CheckFor(t, wait, 10*time.Millisecond, func() error {
+				if bm = h.botMessages("acme", "c1"); len(bm) != 1 {
+					return fmt.Errorf("%d bot messages", len(bm))
+				}
+				return nil
+			})
+			if from := bm[0].msg.GetFrom(); from.GetId() != frames.RoleBot || from.GetName() != tt.botName {
+				t.Fatalf("bot message from %v, want id bot and name %q", from, tt.botName)
+			}
+			var partials []*fd.ServerFrame
+			testkit.CheckFor(t, wait, 10*time.Millisecond, func() error {
+				if partials = l.all(); len(partials) == 0 {
+					return errors.New("no partial frames")
+				}
+				return nil
+			})
+			for _, f := range partials {
+				if f.GetFrom().GetRole() != frames.RoleBot || f.GetFrom().GetName() != tt.botName {
+					t.Fatalf("partial from %v, want role bot and name %q", f.GetFrom(), tt.botName)
+				}
+			}
+		})
+	}
 }

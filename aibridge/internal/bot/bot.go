@@ -66,7 +66,8 @@ type Config struct {
 	MaxDeliver int
 	// PartialInterval is the least time between two partial frames of one reply.
 	PartialInterval time.Duration
-	// BotName is the display name of bot messages.
+	// BotName is the display name of bot messages; empty leaves the label to the page, which
+	// names the assistant in its own language.
 	BotName string
 	// Model holds the process-wide model settings (retries, backoff, first-token timeout,
 	// breaker); the tenant's settings fill in the rest.
@@ -112,9 +113,6 @@ func New(cfg Config, d Deps) *Bot {
 	}
 	if cfg.MaxDeliver <= 0 {
 		cfg.MaxDeliver = 5
-	}
-	if cfg.BotName == "" {
-		cfg.BotName = "Assistant"
 	}
 	if cfg.SummaryTimeout <= 0 {
 		cfg.SummaryTimeout = 5 * time.Second

@@ -221,6 +221,8 @@ func testChinese(t *testing.T, sys *system, b *browser) {
 	if got := texts(cust, noticeChips); !slices.Equal(got, []string{"留言", "咨询智能助手"}) {
 		t.Fatalf("notice offers %q, want 留言 and 咨询智能助手", got)
 	}
+	// The bridge names no one: the assistant's answers are labelled in the page's language.
+	checkStrings(t, cust, []uiString{{"assistant's name", w + `.querySelector('.fd-role-bot .fd-name')?.textContent ?? ''`, "智能助手"}})
 	if got := eval[string](cust, `[...`+w+`.querySelectorAll('.fd-mine .fd-status')].pop()?.textContent ?? ''`); got != "已发送" && got != "已读" {
 		t.Fatalf("message status %q, want 已发送 or 已读", got)
 	}
@@ -241,6 +243,7 @@ func testChinese(t *testing.T, sys *system, b *browser) {
 		{"availability", `document.querySelector('.switch').textContent`, "在线"},
 		{"placeholder", `document.querySelector('.composer-input').placeholder`, "输入消息…"},
 		{"actions", `[...document.querySelectorAll('.conv-actions .btn')].map(b => b.textContent).join(' ')`, "建议回复 转接 结束"},
+		{"assistant's name", `document.querySelector('.fd-role-bot .fd-name')?.textContent ?? ''`, "智能助手"},
 	})
 	cust.waitJS("the agent is named, in Chinese", subtitle+` === '李娜 正在为您服务'`)
 	li.screenshot("console-zh")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -393,77 +394,140 @@ func TestOfferNotAcceptedGoesToNext(t *testing.T) {
 	})
 }
 
+// TestOutsideHoursToldAtOnce: a customer handed off outside business hours is told at once,
+// offered to leave a message and, only when the tenant's bot is on, to go back to the assistant.
 func TestOutsideHoursToldAtOnce(t *testing.T) {
 	t.Parallel()
-	ten := baseTenant("acme")
-	// Open only on a day that is neither today nor yesterday anywhere.
-	day := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}[(int(time.Now().UTC().Weekday())+3)%7]
-	ten.Hours = &fd.BusinessHours{TimeZone: "Asia/Shanghai", Windows: []*fd.HoursWindow{{Days: []string{day}, Open: "09:00", Close: "10:00"}}}
-	v := newEnv(t, ten)
-	v.waitOwner(v.start("r1", testSettings()))
-	box := v.inbox("u1")
-	// A bot conversation handed off outside hours.
-	v.openConv("c1", "u1", frames.StateBot, 0)
-	start := time.Now()
-	v.convCmd(cmdHandoff, "c1", customer("u1"), func(c *fd.Command) { c.Reason = "customer"; c.Summary = "wants a refund" })
-	testkit.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
-		n := box.last(frames.TypeNotice)
-		if n == nil || n.GetReason() != reasonOutsideHours || !slices.Equal(n.GetActions(), []string{frames.ActionLeaveMessage, frames.ActionBot}) {
-			return fmt.Errorf("notice = %v", n)
-		}
-		return nil
-	})
-	t.Logf("told after %v", time.Since(start))
-	// The customer leaves a message: it is stored in the conversation, which stays queued for
-	// agents to see when they come online.
-	v.convCmd(cmdLeaveMessage, "c1", customer("u1"), func(c *fd.Command) { c.Text = "Please call me back" })
-	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if len(v.eventsOf("c1", evMessageLeft)) != 1 {
-			return errors.New("no message_left event")
-		}
-		return nil
-	})
-	s, _ := v.js.Stream(context.Background(), subjects.StreamMessages)
-	m, err := s.GetLastMsgForSubject(context.Background(), subjects.Messages("acme", "c1"))
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name        string
+		bot         bool
+		wantActions []string
+	}{
+		{name: "bot on", bot: true, wantActions: []string{frames.ActionLeaveMessage, frames.ActionBot}},
+		{name: "bot off", bot: false, wantActions: []string{frames.ActionLeaveMessage}},
 	}
-	var msg fd.Message
-	if proto.Unmarshal(m.Data, &msg) != nil || msg.GetText() != "Please call me back" || msg.GetFrom().GetId() != "u1" {
-		t.Fatalf("left message = %v", &msg)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ten := baseTenant("acme")
+			if tt.bot {
+				ten.Bot = &fd.Bot{Enabled: true}
+			}
+			// Open only on a day that is neither today nor yesterday anywhere.
+			day := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}[(int(time.Now().UTC().Weekday())+3)%7]
+			ten.Hours = &fd.BusinessHours{TimeZone: "Asia/Shanghai", Windows: []*fd.HoursWindow{{Days: []string{day}, Open: "09:00", Close: "10:00"}}}
+			v := newEnv(t, ten)
+			v.waitOwner(v.start("r1", testSettings()))
+			box := v.inbox("u1")
+			// A conversation handed off outside hours (by the bot, or by the customer's own
+			// request for a human when there is no bot).
+			v.openConv("c1", "u1", frames.StateBot, 0)
+			start := time.Now()
+			v.convCmd(cmdHandoff, "c1", customer("u1"), func(c *fd.Command) { c.Reason = "customer"; c.Summary = "wants a refund" })
+			var n *fd.ServerFrame
+			testkit.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+				if n = box.last(frames.TypeNotice); n == nil || n.GetReason() != reasonOutsideHours {
+					return fmt.Errorf("notice = %v", n)
+				}
+				return nil
+			})
+			t.Logf("told after %v", time.Since(start))
+			if !slices.Equal(n.GetActions(), tt.wantActions) || strings.Contains(n.GetMessage(), "assistant") != tt.bot {
+				t.Fatalf("notice actions %q message %q, want actions %q (bot %v)", n.GetActions(), n.GetMessage(), tt.wantActions, tt.bot)
+			}
+			// The customer leaves a message: it is stored in the conversation, which stays
+			// queued for agents to see when they come online.
+			v.convCmd(cmdLeaveMessage, "c1", customer("u1"), func(c *fd.Command) { c.Text = "Please call me back" })
+			testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+				if len(v.eventsOf("c1", evMessageLeft)) != 1 {
+					return errors.New("no message_left event")
+				}
+				return nil
+			})
+			s, _ := v.js.Stream(context.Background(), subjects.StreamMessages)
+			m, err := s.GetLastMsgForSubject(context.Background(), subjects.Messages("acme", "c1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var msg fd.Message
+			if proto.Unmarshal(m.Data, &msg) != nil || msg.GetText() != "Please call me back" || msg.GetFrom().GetId() != "u1" {
+				t.Fatalf("left message = %v", &msg)
+			}
+			if c := v.get("c1"); c.GetState() != frames.StateQueued || c.GetSummary() != "wants a refund" {
+				t.Fatalf("conversation = %v", c)
+			}
+			v.online("a1", "s1", 2)
+			v.status("a1", frames.StatusAvailable)
+			v.wantState("c1", frames.StateAssigned, "a1")
+		})
 	}
-	if c := v.get("c1"); c.GetState() != frames.StateQueued || c.GetSummary() != "wants a refund" {
-		t.Fatalf("conversation = %v", c)
-	}
-	v.online("a1", "s1", 2)
-	v.status("a1", frames.StatusAvailable)
-	v.wantState("c1", frames.StateAssigned, "a1")
 }
 
+// TestMaxWaitAndToBot: a customer waiting too long is told so; going back to the assistant
+// moves the conversation to the bot when the tenant has one, and is refused otherwise, the
+// customer keeping their place in the queue.
 func TestMaxWaitAndToBot(t *testing.T) {
 	t.Parallel()
-	ten := baseTenant("acme")
-	ten.Queues[0].MaxWaitS = 1
-	v := newEnv(t, ten)
-	v.waitOwner(v.start("r1", testSettings()))
-	v.online("a1", "s1", 1)
-	v.status("a1", frames.StatusAvailable)
-	v.openConv("c0", "u0", frames.StateQueued, 0) // keeps a1 busy
-	v.wantState("c0", frames.StateAssigned, "a1")
-	box := v.inbox("u1")
-	v.openConv("c1", "u1", frames.StateQueued, 0)
-	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if n := box.last(frames.TypeNotice); n == nil || n.GetReason() != reasonMaxWait {
-			return fmt.Errorf("notice = %v", n)
-		}
-		return nil
-	})
-	v.convCmd(cmdToBot, "c1", customer("u1"), nil)
-	v.wantState("c1", frames.StateBot, "")
-	v.convCmd(cmdClose, "c0", agentP("a1"), nil)
-	v.wantState("c0", frames.StateClosed, "")
-	if c := v.get("c1"); c.GetState() != frames.StateBot {
-		t.Fatalf("bot conversation assigned: %v", c)
+	tests := []struct {
+		name        string
+		bot         bool
+		wantActions []string
+	}{
+		{name: "bot on", bot: true, wantActions: []string{frames.ActionLeaveMessage, frames.ActionBot}},
+		{name: "bot off", bot: false, wantActions: []string{frames.ActionLeaveMessage}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ten := baseTenant("acme")
+			ten.Queues[0].MaxWaitS = 1
+			if tt.bot {
+				ten.Bot = &fd.Bot{Enabled: true}
+			}
+			v := newEnv(t, ten)
+			v.waitOwner(v.start("r1", testSettings()))
+			v.online("a1", "s1", 1)
+			v.status("a1", frames.StatusAvailable)
+			v.openConv("c0", "u0", frames.StateQueued, 0) // keeps a1 busy
+			v.wantState("c0", frames.StateAssigned, "a1")
+			box := v.inbox("u1")
+			v.openConv("c1", "u1", frames.StateQueued, 0)
+			var n *fd.ServerFrame
+			testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+				if n = box.last(frames.TypeNotice); n == nil || n.GetReason() != reasonMaxWait {
+					return fmt.Errorf("notice = %v", n)
+				}
+				return nil
+			})
+			if !slices.Equal(n.GetActions(), tt.wantActions) || strings.Contains(n.GetMessage(), "assistant") != tt.bot {
+				t.Fatalf("notice actions %q message %q, want actions %q (bot %v)", n.GetActions(), n.GetMessage(), tt.wantActions, tt.bot)
+			}
+			v.convCmd(cmdToBot, "c1", customer("u1"), nil)
+			if tt.bot {
+				v.wantState("c1", frames.StateBot, "")
+			} else {
+				testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+					if n := box.last(frames.TypeNotice); n == nil || n.GetReason() != reasonBotUnavailable ||
+						!slices.Equal(n.GetActions(), []string{frames.ActionLeaveMessage}) {
+						return fmt.Errorf("notice = %v", n)
+					}
+					return nil
+				})
+				if c := v.get("c1"); c.GetState() != frames.StateQueued {
+					t.Fatalf("to_bot with the bot off moved the conversation: %v", c)
+				}
+			}
+			v.convCmd(cmdClose, "c0", agentP("a1"), nil)
+			v.wantState("c0", frames.StateClosed, "")
+			if tt.bot {
+				if c := v.get("c1"); c.GetState() != frames.StateBot {
+					t.Fatalf("bot conversation assigned: %v", c)
+				}
+			} else {
+				// Still in the queue: the freed agent gets the customer.
+				v.wantState("c1", frames.StateAssigned, "a1")
+			}
+		})
 	}
 }
 

@@ -1,7 +1,11 @@
 package engine
 
 import (
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
 
 	"github.com/frontdesk-chat/frontdesk/dispatcher/internal/queue"
 )
@@ -30,6 +34,46 @@ func TestWorthTelling(t *testing.T) {
 			e := &queue.Entry{ToldPos: tt.toldPos, ToldETA: tt.toldETA}
 			if got := worthTelling(e, tt.pos, tt.eta); got != tt.want {
 				t.Fatalf("worthTelling = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCustomerNotice: the assistant is offered and mentioned only when the tenant's bot is on;
+// leaving a message is always offered.
+func TestCustomerNotice(t *testing.T) {
+	t.Parallel()
+	both := []string{frames.ActionLeaveMessage, frames.ActionBot}
+	leave := []string{frames.ActionLeaveMessage}
+	tests := []struct {
+		name          string
+		reason        string
+		bot           bool
+		wantActions   []string
+		wantAssistant bool   // the text mentions the assistant
+		wantPrefix    string // the reason's own words
+	}{
+		{name: "no agents, bot on", reason: reasonNoAgents, bot: true, wantActions: both, wantAssistant: true, wantPrefix: "No agent is available"},
+		{name: "no agents, bot off", reason: reasonNoAgents, bot: false, wantActions: leave, wantPrefix: "No agent is available"},
+		{name: "outside hours, bot on", reason: reasonOutsideHours, bot: true, wantActions: both, wantAssistant: true, wantPrefix: "We are closed"},
+		{name: "outside hours, bot off", reason: reasonOutsideHours, bot: false, wantActions: leave, wantPrefix: "We are closed"},
+		{name: "max wait, bot on", reason: reasonMaxWait, bot: true, wantActions: both, wantAssistant: true, wantPrefix: "Sorry for the wait"},
+		{name: "max wait, bot off", reason: reasonMaxWait, bot: false, wantActions: leave, wantPrefix: "Sorry for the wait"},
+		// The refusal of to_bot never offers the assistant again, whatever it is told.
+		{name: "bot unavailable", reason: reasonBotUnavailable, bot: true, wantActions: leave, wantAssistant: true, wantPrefix: "The assistant is not available"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			text, actions := customerNotice(tt.reason, tt.bot)
+			if !slices.Equal(actions, tt.wantActions) {
+				t.Errorf("actions %q, want %q", actions, tt.wantActions)
+			}
+			if got := strings.Contains(text, "assistant"); got != tt.wantAssistant {
+				t.Errorf("text %q mentions the assistant: %v, want %v", text, got, tt.wantAssistant)
+			}
+			if !strings.HasPrefix(text, tt.wantPrefix) || !strings.HasSuffix(text, ".") {
+				t.Errorf("text %q, want a sentence starting %q", text, tt.wantPrefix)
 			}
 		})
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/tenants"
 )
 
 // Command types (proto/frontdesk/v1/dispatch.proto).
@@ -63,6 +64,9 @@ const (
 	reasonClosedByAgent  = "closed_by_agent"
 	reasonClosedCustomer = "closed_by_customer"
 	reasonToBot          = "to_bot"
+	// reasonBotUnavailable refuses a customer's to_bot when the tenant's bot is off (a notice
+	// sent before the bot was turned off, or a client that ignored the notice's actions).
+	reasonBotUnavailable = "bot_unavailable"
 	reasonTransferRefuse = "transfer_refused"
 	// reasonAgentAway refuses a transfer to an agent who set themselves away: a reason of its
 	// own, so a client can say why in its language.
@@ -880,6 +884,14 @@ func (t *tenant) toBot(ctx context.Context, cs *convState, now time.Time) error 
 	if cs.c.GetState() != frames.StateQueued {
 		return nil
 	}
+	if !tenants.BotEnabled(t.cfg) {
+		// In state bot nobody would answer: the customer keeps their place in the queue.
+		t.log.Info("to_bot refused: the bot is off", zap.String("conv", cs.c.GetConv()))
+		text, actions := customerNotice(reasonBotUnavailable, false)
+		t.frame(cs.c.GetCustomer().GetId(), &fd.ServerFrame{Type: frames.TypeNotice, Conv: cs.c.GetConv(),
+			Reason: reasonBotUnavailable, Message: text, Actions: actions, Ts: frames.Timestamp(time.Now())})
+		return nil
+	}
 	next := clone(cs.c)
 	next.State = frames.StateBot
 	if err := t.write(ctx, cs, next); err != nil {
@@ -1223,19 +1235,43 @@ func (t *tenant) tellFresh() {
 		t.tell(e, int32(t.d.Q.Position(conv)), svc, t.d.Handle.Mean())
 		switch {
 		case !open:
-			t.notice(e, reasonOutsideHours, "We are closed right now. Leave a message and we will answer when we are back, or keep chatting with the assistant.")
+			t.notice(e, reasonOutsideHours)
 		case svc.Slots == 0 && time.Since(t.e.started) >= t.e.set.PresenceTTL:
 			// A replica that just started has not heard every heartbeat yet: no claim that
 			// nobody is there until a full heartbeat period has passed.
-			t.notice(e, reasonNoAgents, "No agent is available right now. Leave a message and we will get back to you, or keep chatting with the assistant.")
+			t.notice(e, reasonNoAgents)
 		}
 	}
 	t.fresh = t.fresh[:0]
 }
 
-func (t *tenant) notice(e *queue.Entry, reason, text string) {
+func (t *tenant) notice(e *queue.Entry, reason string) {
+	text, actions := customerNotice(reason, tenants.BotEnabled(t.cfg))
 	t.frame(e.Customer, &fd.ServerFrame{Type: frames.TypeNotice, Conv: e.Conv, Reason: reason, Message: text,
-		Actions: []string{frames.ActionLeaveMessage, frames.ActionBot}, Ts: frames.Timestamp(time.Now())})
+		Actions: actions, Ts: frames.Timestamp(time.Now())})
+}
+
+// customerNotice is the English sentence and the actions of a notice to a queued customer.
+// The assistant is offered, and mentioned, only when the tenant's bot is on: going back to a
+// bot that is off would leave the customer talking to nobody.
+func customerNotice(reason string, bot bool) (string, []string) {
+	var text, orBot string
+	switch reason {
+	case reasonOutsideHours:
+		text, orBot = "We are closed right now. Leave a message and we will answer when we are back", ", or keep chatting with the assistant"
+	case reasonNoAgents:
+		text, orBot = "No agent is available right now. Leave a message and we will get back to you", ", or keep chatting with the assistant"
+	case reasonMaxWait:
+		text, orBot = "Sorry for the wait. You can leave a message and we will get back to you", ", or go back to the assistant"
+	case reasonBotUnavailable:
+		// The refusal of a to_bot: offering the assistant again would loop.
+		return "The assistant is not available. You keep your place in the queue, or you can leave a message.",
+			[]string{frames.ActionLeaveMessage}
+	}
+	if bot {
+		return text + orBot + ".", []string{frames.ActionLeaveMessage, frames.ActionBot}
+	}
+	return text + ".", []string{frames.ActionLeaveMessage}
 }
 
 func (t *tenant) tell(e *queue.Entry, pos int32, svc assign.Service, handle time.Duration) {
@@ -1304,7 +1340,7 @@ func (t *tenant) flush(ctx context.Context, now time.Time) {
 			}
 			if mw, ok := maxWait[e.Queue]; ok && !e.MaxWaitNoticed && now.Sub(e.Since) >= mw {
 				e.MaxWaitNoticed = true
-				t.notice(e, reasonMaxWait, "Sorry for the wait. You can leave a message and we will get back to you, or go back to the assistant.")
+				t.notice(e, reasonMaxWait)
 			}
 			return true
 		})
