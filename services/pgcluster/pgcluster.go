@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -154,7 +155,8 @@ type StartOptions struct {
 }
 
 // Start starts the (initialised, stopped) server and sets Port. Another process may take a
-// free port between the choice and the server's bind, so Start tries up to three ports.
+// free port between the choice and the server's bind, so Start tries up to three ports (an
+// exact port: the same one five times, half a second apart).
 func (c *Cluster) Start(ctx context.Context, opts StartOptions) error {
 	port := opts.Port
 	attempts := 3
@@ -162,10 +164,14 @@ func (c *Cluster) Start(ctx context.Context, opts StartOptions) error {
 		if port == 0 {
 			return errors.New("pgcluster: ExactPort needs a port")
 		}
-		attempts = 1
+		// The same port again, after a moment: a server that just stopped may still hold it.
+		attempts = 5
 	}
 	var err error
 	for attempt := range attempts {
+		if opts.ExactPort && attempt > 0 {
+			time.Sleep(500 * time.Millisecond)
+		}
 		if !opts.ExactPort && (attempt > 0 || port == 0 || !free(port)) {
 			if port, err = freePort(); err != nil {
 				return fmt.Errorf("pgcluster: %w", err)
@@ -184,7 +190,19 @@ func (c *Cluster) Start(ctx context.Context, opts StartOptions) error {
 			return nil
 		}
 	}
-	return err
+	return fmt.Errorf("%w%s", err, c.logTail())
+}
+
+// logTail returns the end of the server's log for an error message (why a start failed).
+func (c *Cluster) logTail() string {
+	b, err := os.ReadFile(filepath.Join(c.Dir, "postgres.log"))
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	if len(b) > 1024 {
+		b = b[len(b)-1024:]
+	}
+	return "\nserver log:\n" + strings.TrimSpace(string(b))
 }
 
 // Stop stops the server the way an operator would: fast mode ends every session, rolls back
@@ -313,11 +331,41 @@ func free(port int) bool {
 	return true
 }
 
+// freePort picks a free port below the kernel's ephemeral range when it can: the kernel hands
+// ports of that range to every listener on port 0 and every outgoing connection, so a server
+// stopped and started again on its port (a test's StoppablePostgres) could find it taken
+// meanwhile by anyone. Below the range only another explicit choice can collide.
 func freePort() (int, error) {
+	if low, ok := ephemeralLow(); ok && low > stablePortMin+1000 {
+		for range 50 {
+			port := stablePortMin + rand.IntN(low-stablePortMin)
+			if free(port) {
+				return port, nil
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// stablePortMin is the lowest port freePort picks by itself: above the well-known and the
+// commonly configured ones.
+const stablePortMin = 20000
+
+// ephemeralLow reads the first port of the kernel's ephemeral range (Linux).
+func ephemeralLow() (int, bool) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0, false
+	}
+	low, err := strconv.Atoi(f[0])
+	return low, err == nil
 }
