@@ -8,10 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/frontdesk-chat/frontdesk/services/testkit"
-
-	"github.com/frontdesk-chat/frontdesk/persister/internal/migrate"
 )
 
 // A user's conversations are one range scan of conversation_participants_user, however
@@ -19,14 +15,7 @@ import (
 func TestConversationsUsesParticipantIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, testkit.Database(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := migrate.Apply(ctx, pool, testkit.Logger(t)); err != nil {
-		t.Fatal(err)
-	}
+	pool := MigratedPool(t)
 	// 200 agents with 100 conversations each.
 	for _, q := range []string{
 		`INSERT INTO conversations (tenant, id, opened_at)
@@ -53,14 +42,7 @@ func TestConversationsUsesParticipantIndex(t *testing.T) {
 func TestUnreadUsesIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, testkit.Database(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := migrate.Apply(ctx, pool, testkit.Logger(t)); err != nil {
-		t.Fatal(err)
-	}
+	pool := MigratedPool(t)
 	// Two tenants of 20,000 conversations, 200 of them open, and 200 agents with 100 each who
 	// read them all; in acme a veteran who took part in and read 2,000 (ten times as many as
 	// are open); five messages per conversation.

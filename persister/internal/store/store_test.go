@@ -13,7 +13,6 @@ import (
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
 
-	"github.com/frontdesk-chat/frontdesk/persister/internal/migrate"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
 )
 
@@ -21,15 +20,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 
 func newStore(t testing.TB) (*store.Store, *pgxpool.Pool) {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, testkit.Database(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := migrate.Apply(ctx, pool, testkit.Logger(t)); err != nil {
-		t.Fatal(err)
-	}
+	pool := store.MigratedPool(t)
 	return store.New(pool), pool
 }
 
