@@ -19,10 +19,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/auth"
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/metrics"
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/server"
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/session"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/sso"
+	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/gateway/web"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 	"github.com/frontdesk-chat/frontdesk/services/config"
@@ -37,8 +40,35 @@ import (
 type Settings struct {
 	// Listen is the public address (default ":8080").
 	Listen string `mapstructure:"listen"`
-	// Secret is the HS256 token secret (required, at least 16 bytes).
+	// Secret was the one HS256 secret of every tenant. It is refused: set SigningKeys (and, to
+	// keep old tokens working for one release, LegacySharedSecret).
 	Secret string `mapstructure:"secret" secret:"true"`
+	// Issuer is the "iss" of the tokens the gateway signs (default "frontdesk").
+	Issuer string `mapstructure:"issuer"`
+	// SigningKeys is the gateway's own key set, a JSON Web Key Set of private ES256 or EdDSA keys
+	// with kids; the first signs, all verify (rotation: put a new key first, drop old ones after
+	// 12 hours). Required unless SigningKeysFile is set.
+	SigningKeys string `mapstructure:"signing_keys" secret:"true"`
+	// SigningKeysFile is a file holding the key set, re-read when it changes (a mounted Secret).
+	SigningKeysFile string `mapstructure:"signing_keys_file"`
+	// DevSecret is a local development HS256 secret (at least 32 bytes): tokens it signs are
+	// believed for the tenants in DevTenants. For `make run` and load tests, never production.
+	DevSecret string `mapstructure:"dev_secret" secret:"true"`
+	// DevTenants are the tenants that accept DevSecret tokens ("*": every tenant, for tests).
+	DevTenants []string `mapstructure:"dev_tenants"`
+	// LegacySharedSecret keeps accepting the HS256 tokens of the one shared secret, for every
+	// tenant, with their claims believed: the behaviour before tenant-bound keys, for one release
+	// while tenants move to customer issuers and SSO. A warning is logged at start.
+	LegacySharedSecret string `mapstructure:"legacy_shared_secret" secret:"true"`
+	// PublicURL is the gateway's external base URL (e.g. https://chat.example.com), used for the
+	// sign-in redirect; default: the request's own scheme and host.
+	PublicURL string `mapstructure:"public_url"`
+	// SSOSecretsDir holds the files tenants' staff_sso.client_secret_file name.
+	SSOSecretsDir string `mapstructure:"sso_secrets_dir"`
+	// SessionTTL is how long a console sign-in lasts (default 12h, at most 12h).
+	SessionTTL time.Duration `mapstructure:"session_ttl"`
+	// StaffTokenTTL is the lifetime of the console tokens a session hands out (default 15m).
+	StaffTokenTTL time.Duration `mapstructure:"staff_token_ttl"`
 	// ID names this instance in presence heartbeats (default: host name and a random suffix).
 	ID string `mapstructure:"id"`
 	// VisitorTTL is the lifetime of anonymous visitor tokens (default 24h).
@@ -87,7 +117,7 @@ func DefaultConfig() Config {
 	d := session.DefaultConfig()
 	sd := server.DefaultConfig()
 	return Config{Base: b, Gateway: Settings{
-		Listen: ":8080", VisitorTTL: sd.VisitorTTL, PingInterval: d.PingInterval, DeadTimeout: d.DeadTimeout,
+		Listen: ":8080", Issuer: "frontdesk", SessionTTL: 12 * time.Hour, StaffTokenTTL: 15 * time.Minute, VisitorTTL: sd.VisitorTTL, PingInterval: d.PingInterval, DeadTimeout: d.DeadTimeout,
 		PresenceTTL: d.PresenceTTL, WriteTimeout: d.WriteTimeout, RequestTimeout: d.RequestTimeout,
 		QueueFrames: d.QueueFrames, QueueBytes: d.QueueBytes, AbuseLimit: d.AbuseLimit, Workers: 4,
 		VisitorRate: sd.VisitorRate, VisitorBurst: sd.VisitorBurst,
@@ -99,14 +129,38 @@ func (c Config) Validate() error {
 	g := c.Gateway
 	var errs []error
 	errs = append(errs, c.Base.Validate(), config.Required("gateway.listen", g.Listen))
-	if len(g.Secret) < 16 {
-		errs = append(errs, &config.FieldError{Key: "gateway.secret", Msg: "must be at least 16 bytes"})
+	if g.Secret != "" {
+		errs = append(errs, &config.FieldError{Key: "gateway.secret", Msg: "the shared secret is gone: set gateway.signing_keys " +
+			"(or signing_keys_file), and gateway.legacy_shared_secret to keep its tokens working for one release"})
+	}
+	if g.SigningKeys == "" && g.SigningKeysFile == "" {
+		errs = append(errs, &config.FieldError{Key: "gateway.signing_keys", Msg: "required (or gateway.signing_keys_file)"})
+	} else if _, _, err := auth.LoadKeys(g.SigningKeys, g.SigningKeysFile); err != nil {
+		errs = append(errs, &config.FieldError{Key: "gateway.signing_keys", Msg: err.Error()})
+	}
+	for _, sec := range []struct{ key, v string }{{"gateway.dev_secret", g.DevSecret}, {"gateway.legacy_shared_secret", g.LegacySharedSecret}} {
+		if sec.v != "" && len(sec.v) < token.MinSecretBytes {
+			errs = append(errs, &config.FieldError{Key: sec.key, Msg: fmt.Sprintf("must be at least %d bytes", token.MinSecretBytes)})
+		}
+	}
+	if g.DevSecret != "" && len(g.DevTenants) == 0 {
+		errs = append(errs, &config.FieldError{Key: "gateway.dev_tenants", Msg: "required with gateway.dev_secret"})
+	}
+	if g.SessionTTL > auth.MaxSessionLifetime {
+		errs = append(errs, &config.FieldError{Key: "gateway.session_ttl", Msg: fmt.Sprintf("at most %s", auth.MaxSessionLifetime)})
+	}
+	if g.StaffTokenTTL > auth.MaxStaffLifetime {
+		errs = append(errs, &config.FieldError{Key: "gateway.staff_token_ttl", Msg: fmt.Sprintf("at most %s", auth.MaxStaffLifetime)})
+	}
+	if g.VisitorTTL > auth.MaxVisitorLifetime {
+		errs = append(errs, &config.FieldError{Key: "gateway.visitor_ttl", Msg: fmt.Sprintf("at most %s", auth.MaxVisitorLifetime)})
 	}
 	for _, d := range []struct {
 		key string
 		v   time.Duration
 	}{{"gateway.visitor_ttl", g.VisitorTTL}, {"gateway.ping_interval", g.PingInterval}, {"gateway.dead_timeout", g.DeadTimeout},
-		{"gateway.presence_ttl", g.PresenceTTL}, {"gateway.write_timeout", g.WriteTimeout}, {"gateway.request_timeout", g.RequestTimeout}} {
+		{"gateway.presence_ttl", g.PresenceTTL}, {"gateway.write_timeout", g.WriteTimeout}, {"gateway.request_timeout", g.RequestTimeout},
+		{"gateway.session_ttl", g.SessionTTL}, {"gateway.staff_token_ttl", g.StaffTokenTTL}} {
 		errs = append(errs, config.PositiveDuration(d.key, d.v))
 	}
 	if g.DeadTimeout <= g.PingInterval {
@@ -233,7 +287,33 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	if err != nil {
 		return nil, fmt.Errorf("gateway.trusted_proxies: %w", err)
 	}
-	srv := server.New(server.Config{Secret: []byte(g.Secret), VisitorTTL: g.VisitorTTL, VisitorRate: g.VisitorRate,
+	keys, keyData, err := auth.LoadKeys(g.SigningKeys, g.SigningKeysFile)
+	if err != nil {
+		return nil, err
+	}
+	ring := &auth.Ring{}
+	ring.Store(keys)
+	if g.SigningKeys == "" {
+		keysCtx, stopKeys := context.WithCancel(context.WithoutCancel(ctx))
+		keysDone := make(chan struct{})
+		go func() {
+			defer close(keysDone)
+			auth.WatchKeyFile(keysCtx, g.SigningKeysFile, keyData, ring, 10*time.Second, log.Named("keys"))
+		}()
+		s.stack.Push("keys", func(context.Context) error { stopKeys(); <-keysDone; return nil })
+	}
+	if g.DevSecret != "" {
+		log.Warn("development tokens accepted: gateway.dev_secret is set (never in production)", zap.Strings("tenants", g.DevTenants))
+	}
+	if g.LegacySharedSecret != "" {
+		log.Warn("gateway.legacy_shared_secret is set: HS256 tokens of the shared secret are accepted for every tenant " +
+			"with their claims believed; move tenants to customer_issuers and staff_sso, then remove it (next release refuses it)")
+	}
+	authn := auth.New(auth.Config{Issuer: g.Issuer, Keys: ring.Keys, DevSecret: []byte(g.DevSecret), DevTenants: g.DevTenants,
+		LegacySecret: []byte(g.LegacySharedSecret)}, log.Named("auth"))
+	ssoh := sso.New(sso.Config{Auth: authn, Tenant: s.sessions.Tenant, PublicURL: g.PublicURL, SecretsDir: g.SSOSecretsDir,
+		SessionTTL: g.SessionTTL, TokenTTL: g.StaffTokenTTL}, log.Named("sso"))
+	srv := server.New(server.Config{Auth: authn, SSO: ssoh, VisitorTTL: g.VisitorTTL, VisitorRate: g.VisitorRate,
 		VisitorBurst: g.VisitorBurst, TrustedProxies: proxies}, log.Named("http"), s.sessions, m, web.Handler())
 	s.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: zap.NewStdLog(log.Named("http"))}

@@ -28,7 +28,7 @@ func TestAuth(t *testing.T) {
 	g := e.gateway()
 	expired, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, &token.Claims{Subject: "u1", Tenant: "acme", Role: "customer",
 		ExpiresAt: jwt.NewNumericDate(time.Now().Add(-time.Hour))}).SignedString(secret)
-	wrongKey, _ := token.Sign([]byte("another-secret-123456"), token.Claims{Subject: "u1", Tenant: "acme", Role: "customer"}, time.Hour)
+	wrongKey, _ := token.Sign([]byte("another-development-secret-0123456789"), token.Claims{Subject: "u1", Tenant: "acme", Role: "customer"}, time.Hour)
 	tests := []struct {
 		name   string
 		token  string

@@ -24,7 +24,18 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
 )
 
-var secret = []byte("test-secret-0123456789")
+// secret is the development secret the tests sign most tokens with (every tenant accepts it:
+// gateway.dev_tenants "*"); identity_test.go covers the tokens production accepts.
+var secret = []byte("test-development-secret-0123456789abcdef")
+
+// testKeys is the gateway's own key set in these tests.
+var testKeys = func() string {
+	b, err := token.GenerateKeys(nil)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 const wait = 5 * time.Second
 
@@ -77,7 +88,9 @@ func (e *env) gateway(mod ...func(*app.Config)) *gateway {
 	cfg.NATS.URL = e.nats.URL()
 	cfg.Ops.Addr = "127.0.0.1:0"
 	cfg.Gateway.Listen = "127.0.0.1:0"
-	cfg.Gateway.Secret = string(secret)
+	cfg.Gateway.SigningKeys = testKeys
+	cfg.Gateway.DevSecret = string(secret)
+	cfg.Gateway.DevTenants = []string{"*"}
 	cfg.Shutdown.Timeout = 5 * time.Second
 	cfg.Log.Level = "warn"
 	for _, m := range mod {

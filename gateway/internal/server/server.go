@@ -18,8 +18,10 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/auth"
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/metrics"
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/session"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/sso"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
@@ -27,8 +29,10 @@ import (
 
 // Config configures the HTTP surface. Zero fields take the defaults of DefaultConfig.
 type Config struct {
-	// Secret signs and verifies tokens (HS256).
-	Secret []byte
+	// Auth verifies tokens and signs the gateway's own.
+	Auth *auth.Authenticator
+	// SSO, when set, serves staff sign-in and console sessions.
+	SSO *sso.Handler
 	// VisitorTTL is the lifetime of anonymous visitor tokens.
 	VisitorTTL time.Duration
 	// VisitorRate is how many visitor tokens one client address may get per minute, after
@@ -55,7 +59,6 @@ type Server struct {
 	log      *zap.Logger
 	sessions *session.Manager
 	visitors *visitorLimiter
-	verifier *token.Verifier
 	metrics  *metrics.Metrics
 	mux      *http.ServeMux
 }
@@ -76,7 +79,7 @@ func New(cfg Config, log *zap.Logger, sessions *session.Manager, m *metrics.Metr
 	if cfg.VisitorClients <= 0 {
 		cfg.VisitorClients = d.VisitorClients
 	}
-	s := &Server{cfg: cfg, log: log, sessions: sessions, verifier: token.NewVerifier(cfg.Secret), metrics: m,
+	s := &Server{cfg: cfg, log: log, sessions: sessions, metrics: m,
 		visitors: newVisitorLimiter(cfg.VisitorRate, cfg.VisitorBurst, cfg.VisitorClients), mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /v1/ws", s.handleWS)
 	s.mux.HandleFunc("POST /v1/visitors", s.handleVisitors)
@@ -85,6 +88,9 @@ func New(cfg Config, log *zap.Logger, sessions *session.Manager, m *metrics.Metr
 	s.mux.HandleFunc("POST /v1/attachments", s.handleUpload)
 	s.mux.HandleFunc("GET /v1/attachments/{id}", s.handleDownload)
 	s.mux.HandleFunc("OPTIONS /v1/", s.handlePreflight)
+	if cfg.SSO != nil {
+		cfg.SSO.Register(s.mux)
+	}
 	if extra != nil {
 		s.mux.Handle("/", extra)
 	}
@@ -94,15 +100,20 @@ func New(cfg Config, log *zap.Logger, sessions *session.Manager, m *metrics.Metr
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// authError is an HTTP refusal with its metric reason.
+// authError is an HTTP refusal with its metric reason and, for the client, what went wrong.
 type authError struct {
 	status int
 	reason string
+	detail string
 }
 
 func (e *authError) Error() string { return e.reason }
 
-// authenticate checks the request's token, its tenant and the Origin.
+// TenantHeader names the tenant a request is for, like the "tenant" query parameter. A token
+// from a tenant's own issuer needs one of them; the gateway's tokens name their tenant.
+const TenantHeader = "X-Frontdesk-Tenant"
+
+// authenticate checks the request's token for its tenant, and the Origin.
 func (s *Server) authenticate(r *http.Request) (*token.Claims, *fd.Tenant, error) {
 	tok := ""
 	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
@@ -111,18 +122,22 @@ func (s *Server) authenticate(r *http.Request) (*token.Claims, *fd.Tenant, error
 		tok = r.URL.Query().Get("token")
 	}
 	if tok == "" {
-		return nil, nil, &authError{http.StatusUnauthorized, "no_token"}
+		return nil, nil, &authError{status: http.StatusUnauthorized, reason: "no_token"}
 	}
-	c, err := s.verifier.Verify(tok)
+	hint := r.Header.Get(TenantHeader)
+	if hint == "" {
+		hint = r.URL.Query().Get("tenant")
+	}
+	c, t, err := s.cfg.Auth.Verify(r.Context(), tok, hint, s.sessions.Tenant)
 	if err != nil {
-		return nil, nil, &authError{http.StatusUnauthorized, "bad_token"}
-	}
-	t, ok := s.sessions.Tenant(c.Tenant)
-	if !ok {
-		return nil, nil, &authError{http.StatusForbidden, "unknown_tenant"}
+		var ae *auth.Error
+		if errors.As(err, &ae) {
+			return nil, nil, &authError{status: ae.Status, reason: ae.Reason, detail: ae.Detail}
+		}
+		return nil, nil, err
 	}
 	if !OriginAllowed(r, t.GetAllowedOrigins()) {
-		return nil, nil, &authError{http.StatusForbidden, "origin"}
+		return nil, nil, &authError{status: http.StatusForbidden, reason: "origin"}
 	}
 	return c, t, nil
 }
@@ -131,7 +146,11 @@ func (s *Server) refuse(w http.ResponseWriter, err error) {
 	var ae *authError
 	if errors.As(err, &ae) {
 		s.metrics.AuthFailures.WithLabelValues(ae.reason).Inc()
-		http.Error(w, http.StatusText(ae.status)+": "+ae.reason, ae.status)
+		msg := http.StatusText(ae.status) + ": " + ae.reason
+		if ae.detail != "" {
+			msg += " (" + ae.detail + ")"
+		}
+		http.Error(w, msg, ae.status)
 		return
 	}
 	s.log.Warn("request failed", zap.Error(err))

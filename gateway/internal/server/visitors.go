@@ -26,6 +26,9 @@ const maxVisitorName = 64
 type visitorRequest struct {
 	Tenant string `json:"tenant"`
 	Name   string `json:"name"`
+	// Previous is the visitor's earlier token (expired up to auth.RenewalWindow ago): the
+	// renewal keeps the same visitor id, so a token that lapses mid-chat is not a new person.
+	Previous string `json:"previous"`
 }
 
 type visitorReply struct {
@@ -62,7 +65,16 @@ func (s *Server) handleVisitors(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := session.NewID("v_")
-	tok, err := token.Sign(s.cfg.Secret, token.Claims{Subject: user, Tenant: req.Tenant, Role: frames.RoleCustomer,
+	if req.Previous != "" {
+		prev, err := s.cfg.Auth.PreviousVisitor(req.Previous, req.Tenant)
+		if err != nil {
+			// A token that proves nothing gets a new visitor, not an error: the page must work.
+			s.metrics.AuthFailures.WithLabelValues("visitor_renewal").Inc()
+		} else {
+			user = prev
+		}
+	}
+	tok, err := s.cfg.Auth.Sign(token.Claims{Subject: user, Tenant: req.Tenant, Role: frames.RoleCustomer, Kind: token.KindVisitor,
 		Name: truncateRunes(frames.CleanText(req.Name), maxVisitorName)}, s.cfg.VisitorTTL)
 	if err != nil {
 		s.refuse(w, err)

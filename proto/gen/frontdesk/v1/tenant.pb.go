@@ -58,7 +58,13 @@ type Tenant struct {
 	// attachments limits uploads.
 	Attachments *Attachments `protobuf:"bytes,15,opt,name=attachments,proto3" json:"attachments,omitempty"`
 	// locale is the default UI language (en, zh).
-	Locale        string `protobuf:"bytes,16,opt,name=locale,proto3" json:"locale,omitempty"`
+	Locale string `protobuf:"bytes,16,opt,name=locale,proto3" json:"locale,omitempty"`
+	// customer_issuers are the tenant's own backends that sign tokens for their signed-in
+	// customers (the widget's data-token). A token from one of them is accepted for this tenant
+	// only, and only with role customer (or no role).
+	CustomerIssuers []*CustomerIssuer `protobuf:"bytes,17,rep,name=customer_issuers,json=customerIssuers,proto3" json:"customer_issuers,omitempty"`
+	// staff_sso signs the tenant's agents and supervisors in to the console with OpenID Connect.
+	StaffSso      *StaffSSO `protobuf:"bytes,18,opt,name=staff_sso,json=staffSso,proto3" json:"staff_sso,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -205,6 +211,277 @@ func (x *Tenant) GetLocale() string {
 	return ""
 }
 
+func (x *Tenant) GetCustomerIssuers() []*CustomerIssuer {
+	if x != nil {
+		return x.CustomerIssuers
+	}
+	return nil
+}
+
+func (x *Tenant) GetStaffSso() *StaffSSO {
+	if x != nil {
+		return x.StaffSso
+	}
+	return nil
+}
+
+// CustomerIssuer is a tenant backend trusted to sign customer tokens. Its tokens must carry
+// iss = issuer, an aud that contains audience, sub, iat and exp (at most max_lifetime_s apart);
+// they are signed with RS256, ES256 or EdDSA by a key of the issuer's key set. Exactly one of
+// jwks_url and jwks is set.
+type CustomerIssuer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// issuer is the exact "iss" of the issuer's tokens.
+	Issuer string `protobuf:"bytes,1,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	// audience must be one of the tokens' "aud" values.
+	Audience string `protobuf:"bytes,2,opt,name=audience,proto3" json:"audience,omitempty"`
+	// jwks_url is where the issuer publishes its public JSON Web Key Set (https, or http on a
+	// loopback address). Keys are cached, refreshed every few minutes and when a token names an
+	// unknown kid (at a bounded rate).
+	JwksUrl string `protobuf:"bytes,3,opt,name=jwks_url,json=jwksUrl,proto3" json:"jwks_url,omitempty"`
+	// jwks is the issuer's public JSON Web Key Set inline, as JSON.
+	Jwks string `protobuf:"bytes,4,opt,name=jwks,proto3" json:"jwks,omitempty"`
+	// max_lifetime_s caps exp - iat of the issuer's tokens (default 86400; at most 604800).
+	MaxLifetimeS  int32 `protobuf:"varint,5,opt,name=max_lifetime_s,json=maxLifetimeS,proto3" json:"max_lifetime_s,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomerIssuer) Reset() {
+	*x = CustomerIssuer{}
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerIssuer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerIssuer) ProtoMessage() {}
+
+func (x *CustomerIssuer) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerIssuer.ProtoReflect.Descriptor instead.
+func (*CustomerIssuer) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CustomerIssuer) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *CustomerIssuer) GetAudience() string {
+	if x != nil {
+		return x.Audience
+	}
+	return ""
+}
+
+func (x *CustomerIssuer) GetJwksUrl() string {
+	if x != nil {
+		return x.JwksUrl
+	}
+	return ""
+}
+
+func (x *CustomerIssuer) GetJwks() string {
+	if x != nil {
+		return x.Jwks
+	}
+	return ""
+}
+
+func (x *CustomerIssuer) GetMaxLifetimeS() int32 {
+	if x != nil {
+		return x.MaxLifetimeS
+	}
+	return 0
+}
+
+// StaffSSO is the tenant's OpenID Connect provider for agents and supervisors: the console
+// offers "Sign in with <display_name>", the gateway runs the authorization code flow with PKCE
+// and maps the provider's claims to a Frontdesk agent.
+type StaffSSO struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// issuer is the provider's issuer URL (its discovery document is issuer +
+	// /.well-known/openid-configuration).
+	Issuer string `protobuf:"bytes,1,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	// client_id is the console's client id at the provider.
+	ClientId string `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// client_secret_env names the gateway environment variable holding the client secret; it must
+	// start with FRONTDESK_SSO_ (so a tenant cannot point at another secret of the gateway).
+	// The secret itself is never stored in the bucket.
+	ClientSecretEnv string `protobuf:"bytes,3,opt,name=client_secret_env,json=clientSecretEnv,proto3" json:"client_secret_env,omitempty"`
+	// client_secret_file names a file in the gateway's SSO secrets directory
+	// (gateway.sso_secrets_dir) holding the client secret; a plain file name, no path.
+	ClientSecretFile string `protobuf:"bytes,4,opt,name=client_secret_file,json=clientSecretFile,proto3" json:"client_secret_file,omitempty"`
+	// display_name is shown on the sign-in button (default: the issuer's host).
+	DisplayName string `protobuf:"bytes,5,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// allowed_email_domains, when set, admit only people whose verified email is in one of them.
+	AllowedEmailDomains []string `protobuf:"bytes,6,rep,name=allowed_email_domains,json=allowedEmailDomains,proto3" json:"allowed_email_domains,omitempty"`
+	// groups_claim names the claim listing a person's groups (default "groups").
+	GroupsClaim string `protobuf:"bytes,7,opt,name=groups_claim,json=groupsClaim,proto3" json:"groups_claim,omitempty"`
+	// allowed_groups, when set, admit only members of at least one of them.
+	AllowedGroups []string `protobuf:"bytes,8,rep,name=allowed_groups,json=allowedGroups,proto3" json:"allowed_groups,omitempty"`
+	// supervisor_groups make their members supervisors; everyone else admitted is an agent.
+	SupervisorGroups []string `protobuf:"bytes,9,rep,name=supervisor_groups,json=supervisorGroups,proto3" json:"supervisor_groups,omitempty"`
+	// role_claim, when set, names a claim whose value "agent" or "supervisor" sets the role
+	// (it wins over supervisor_groups).
+	RoleClaim string `protobuf:"bytes,10,opt,name=role_claim,json=roleClaim,proto3" json:"role_claim,omitempty"`
+	// skills_claim names a claim with the agent's skills (a list or a space-separated string).
+	SkillsClaim string `protobuf:"bytes,11,opt,name=skills_claim,json=skillsClaim,proto3" json:"skills_claim,omitempty"`
+	// max_chats_claim names a claim with the agent's capacity.
+	MaxChatsClaim string `protobuf:"bytes,12,opt,name=max_chats_claim,json=maxChatsClaim,proto3" json:"max_chats_claim,omitempty"`
+	// name_claim names the display name claim (default "name").
+	NameClaim string `protobuf:"bytes,13,opt,name=name_claim,json=nameClaim,proto3" json:"name_claim,omitempty"`
+	// scopes are requested in addition to openid (default email, profile).
+	Scopes        []string `protobuf:"bytes,14,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StaffSSO) Reset() {
+	*x = StaffSSO{}
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StaffSSO) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StaffSSO) ProtoMessage() {}
+
+func (x *StaffSSO) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StaffSSO.ProtoReflect.Descriptor instead.
+func (*StaffSSO) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *StaffSSO) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *StaffSSO) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *StaffSSO) GetClientSecretEnv() string {
+	if x != nil {
+		return x.ClientSecretEnv
+	}
+	return ""
+}
+
+func (x *StaffSSO) GetClientSecretFile() string {
+	if x != nil {
+		return x.ClientSecretFile
+	}
+	return ""
+}
+
+func (x *StaffSSO) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *StaffSSO) GetAllowedEmailDomains() []string {
+	if x != nil {
+		return x.AllowedEmailDomains
+	}
+	return nil
+}
+
+func (x *StaffSSO) GetGroupsClaim() string {
+	if x != nil {
+		return x.GroupsClaim
+	}
+	return ""
+}
+
+func (x *StaffSSO) GetAllowedGroups() []string {
+	if x != nil {
+		return x.AllowedGroups
+	}
+	return nil
+}
+
+func (x *StaffSSO) GetSupervisorGroups() []string {
+	if x != nil {
+		return x.SupervisorGroups
+	}
+	return nil
+}
+
+func (x *StaffSSO) GetRoleClaim() string {
+	if x != nil {
+		return x.RoleClaim
+	}
+	return ""
+}
+
+func (x *StaffSSO) GetSkillsClaim() string {
+	if x != nil {
+		return x.SkillsClaim
+	}
+	return ""
+}
+
+func (x *StaffSSO) GetMaxChatsClaim() string {
+	if x != nil {
+		return x.MaxChatsClaim
+	}
+	return ""
+}
+
+func (x *StaffSSO) GetNameClaim() string {
+	if x != nil {
+		return x.NameClaim
+	}
+	return ""
+}
+
+func (x *StaffSSO) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
 // Limits bound one connection and one user.
 type Limits struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -224,7 +501,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[1]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -236,7 +513,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[1]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -249,7 +526,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{1}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Limits) GetMaxFrameBytes() int32 {
@@ -300,7 +577,7 @@ type BusinessHours struct {
 
 func (x *BusinessHours) Reset() {
 	*x = BusinessHours{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -312,7 +589,7 @@ func (x *BusinessHours) String() string {
 func (*BusinessHours) ProtoMessage() {}
 
 func (x *BusinessHours) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -325,7 +602,7 @@ func (x *BusinessHours) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessHours.ProtoReflect.Descriptor instead.
 func (*BusinessHours) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{2}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BusinessHours) GetTimeZone() string {
@@ -357,7 +634,7 @@ type HoursWindow struct {
 
 func (x *HoursWindow) Reset() {
 	*x = HoursWindow{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -369,7 +646,7 @@ func (x *HoursWindow) String() string {
 func (*HoursWindow) ProtoMessage() {}
 
 func (x *HoursWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -382,7 +659,7 @@ func (x *HoursWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoursWindow.ProtoReflect.Descriptor instead.
 func (*HoursWindow) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{3}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *HoursWindow) GetDays() []string {
@@ -424,7 +701,7 @@ type Queue struct {
 
 func (x *Queue) Reset() {
 	*x = Queue{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -436,7 +713,7 @@ func (x *Queue) String() string {
 func (*Queue) ProtoMessage() {}
 
 func (x *Queue) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -449,7 +726,7 @@ func (x *Queue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Queue.ProtoReflect.Descriptor instead.
 func (*Queue) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{4}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Queue) GetName() string {
@@ -501,7 +778,7 @@ type Routing struct {
 
 func (x *Routing) Reset() {
 	*x = Routing{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +790,7 @@ func (x *Routing) String() string {
 func (*Routing) ProtoMessage() {}
 
 func (x *Routing) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +803,7 @@ func (x *Routing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Routing.ProtoReflect.Descriptor instead.
 func (*Routing) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{5}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Routing) GetPolicy() string {
@@ -596,7 +873,7 @@ type Bot struct {
 
 func (x *Bot) Reset() {
 	*x = Bot{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +885,7 @@ func (x *Bot) String() string {
 func (*Bot) ProtoMessage() {}
 
 func (x *Bot) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +898,7 @@ func (x *Bot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bot.ProtoReflect.Descriptor instead.
 func (*Bot) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{6}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Bot) GetEnabled() bool {
@@ -703,7 +980,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +992,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +1005,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{7}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Model) GetEndpoint() string {
@@ -793,7 +1070,7 @@ type KnowledgeBase struct {
 
 func (x *KnowledgeBase) Reset() {
 	*x = KnowledgeBase{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +1082,7 @@ func (x *KnowledgeBase) String() string {
 func (*KnowledgeBase) ProtoMessage() {}
 
 func (x *KnowledgeBase) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +1095,7 @@ func (x *KnowledgeBase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KnowledgeBase.ProtoReflect.Descriptor instead.
 func (*KnowledgeBase) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{8}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *KnowledgeBase) GetArticles() []*Article {
@@ -856,7 +1133,7 @@ type Article struct {
 
 func (x *Article) Reset() {
 	*x = Article{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -868,7 +1145,7 @@ func (x *Article) String() string {
 func (*Article) ProtoMessage() {}
 
 func (x *Article) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -881,7 +1158,7 @@ func (x *Article) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Article.ProtoReflect.Descriptor instead.
 func (*Article) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{9}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Article) GetId() string {
@@ -939,7 +1216,7 @@ type Retention struct {
 
 func (x *Retention) Reset() {
 	*x = Retention{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1228,7 @@ func (x *Retention) String() string {
 func (*Retention) ProtoMessage() {}
 
 func (x *Retention) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1241,7 @@ func (x *Retention) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retention.ProtoReflect.Descriptor instead.
 func (*Retention) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{10}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Retention) GetDays() int32 {
@@ -994,7 +1271,7 @@ type Attachments struct {
 
 func (x *Attachments) Reset() {
 	*x = Attachments{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1283,7 @@ func (x *Attachments) String() string {
 func (*Attachments) ProtoMessage() {}
 
 func (x *Attachments) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1296,7 @@ func (x *Attachments) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attachments.ProtoReflect.Descriptor instead.
 func (*Attachments) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{11}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Attachments) GetMaxBytes() int64 {
@@ -1040,7 +1317,7 @@ var File_frontdesk_v1_tenant_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\n" +
-	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\"\x8d\x05\n" +
+	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\"\x8b\x06\n" +
 	"\x06Tenant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
@@ -1058,7 +1335,33 @@ const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\x15agent_offline_grace_s\x18\r \x01(\x05R\x12agentOfflineGraceS\x12\x1b\n" +
 	"\tmax_chats\x18\x0e \x01(\x05R\bmaxChats\x12;\n" +
 	"\vattachments\x18\x0f \x01(\v2\x19.frontdesk.v1.AttachmentsR\vattachments\x12\x16\n" +
-	"\x06locale\x18\x10 \x01(\tR\x06locale\"\xe8\x01\n" +
+	"\x06locale\x18\x10 \x01(\tR\x06locale\x12G\n" +
+	"\x10customer_issuers\x18\x11 \x03(\v2\x1c.frontdesk.v1.CustomerIssuerR\x0fcustomerIssuers\x123\n" +
+	"\tstaff_sso\x18\x12 \x01(\v2\x16.frontdesk.v1.StaffSSOR\bstaffSso\"\x99\x01\n" +
+	"\x0eCustomerIssuer\x12\x16\n" +
+	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1a\n" +
+	"\baudience\x18\x02 \x01(\tR\baudience\x12\x19\n" +
+	"\bjwks_url\x18\x03 \x01(\tR\ajwksUrl\x12\x12\n" +
+	"\x04jwks\x18\x04 \x01(\tR\x04jwks\x12$\n" +
+	"\x0emax_lifetime_s\x18\x05 \x01(\x05R\fmaxLifetimeS\"\x88\x04\n" +
+	"\bStaffSSO\x12\x16\n" +
+	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12*\n" +
+	"\x11client_secret_env\x18\x03 \x01(\tR\x0fclientSecretEnv\x12,\n" +
+	"\x12client_secret_file\x18\x04 \x01(\tR\x10clientSecretFile\x12!\n" +
+	"\fdisplay_name\x18\x05 \x01(\tR\vdisplayName\x122\n" +
+	"\x15allowed_email_domains\x18\x06 \x03(\tR\x13allowedEmailDomains\x12!\n" +
+	"\fgroups_claim\x18\a \x01(\tR\vgroupsClaim\x12%\n" +
+	"\x0eallowed_groups\x18\b \x03(\tR\rallowedGroups\x12+\n" +
+	"\x11supervisor_groups\x18\t \x03(\tR\x10supervisorGroups\x12\x1d\n" +
+	"\n" +
+	"role_claim\x18\n" +
+	" \x01(\tR\troleClaim\x12!\n" +
+	"\fskills_claim\x18\v \x01(\tR\vskillsClaim\x12&\n" +
+	"\x0fmax_chats_claim\x18\f \x01(\tR\rmaxChatsClaim\x12\x1d\n" +
+	"\n" +
+	"name_claim\x18\r \x01(\tR\tnameClaim\x12\x16\n" +
+	"\x06scopes\x18\x0e \x03(\tR\x06scopes\"\xe8\x01\n" +
 	"\x06Limits\x12&\n" +
 	"\x0fmax_frame_bytes\x18\x01 \x01(\x05R\rmaxFrameBytes\x12.\n" +
 	"\x13messages_per_second\x18\x02 \x01(\x01R\x11messagesPerSecond\x12\x14\n" +
@@ -1132,38 +1435,42 @@ func file_frontdesk_v1_tenant_proto_rawDescGZIP() []byte {
 	return file_frontdesk_v1_tenant_proto_rawDescData
 }
 
-var file_frontdesk_v1_tenant_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_frontdesk_v1_tenant_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_frontdesk_v1_tenant_proto_goTypes = []any{
-	(*Tenant)(nil),        // 0: frontdesk.v1.Tenant
-	(*Limits)(nil),        // 1: frontdesk.v1.Limits
-	(*BusinessHours)(nil), // 2: frontdesk.v1.BusinessHours
-	(*HoursWindow)(nil),   // 3: frontdesk.v1.HoursWindow
-	(*Queue)(nil),         // 4: frontdesk.v1.Queue
-	(*Routing)(nil),       // 5: frontdesk.v1.Routing
-	(*Bot)(nil),           // 6: frontdesk.v1.Bot
-	(*Model)(nil),         // 7: frontdesk.v1.Model
-	(*KnowledgeBase)(nil), // 8: frontdesk.v1.KnowledgeBase
-	(*Article)(nil),       // 9: frontdesk.v1.Article
-	(*Retention)(nil),     // 10: frontdesk.v1.Retention
-	(*Attachments)(nil),   // 11: frontdesk.v1.Attachments
+	(*Tenant)(nil),         // 0: frontdesk.v1.Tenant
+	(*CustomerIssuer)(nil), // 1: frontdesk.v1.CustomerIssuer
+	(*StaffSSO)(nil),       // 2: frontdesk.v1.StaffSSO
+	(*Limits)(nil),         // 3: frontdesk.v1.Limits
+	(*BusinessHours)(nil),  // 4: frontdesk.v1.BusinessHours
+	(*HoursWindow)(nil),    // 5: frontdesk.v1.HoursWindow
+	(*Queue)(nil),          // 6: frontdesk.v1.Queue
+	(*Routing)(nil),        // 7: frontdesk.v1.Routing
+	(*Bot)(nil),            // 8: frontdesk.v1.Bot
+	(*Model)(nil),          // 9: frontdesk.v1.Model
+	(*KnowledgeBase)(nil),  // 10: frontdesk.v1.KnowledgeBase
+	(*Article)(nil),        // 11: frontdesk.v1.Article
+	(*Retention)(nil),      // 12: frontdesk.v1.Retention
+	(*Attachments)(nil),    // 13: frontdesk.v1.Attachments
 }
 var file_frontdesk_v1_tenant_proto_depIdxs = []int32{
-	1,  // 0: frontdesk.v1.Tenant.limits:type_name -> frontdesk.v1.Limits
-	2,  // 1: frontdesk.v1.Tenant.hours:type_name -> frontdesk.v1.BusinessHours
-	4,  // 2: frontdesk.v1.Tenant.queues:type_name -> frontdesk.v1.Queue
-	5,  // 3: frontdesk.v1.Tenant.routing:type_name -> frontdesk.v1.Routing
-	6,  // 4: frontdesk.v1.Tenant.bot:type_name -> frontdesk.v1.Bot
-	10, // 5: frontdesk.v1.Tenant.retention:type_name -> frontdesk.v1.Retention
-	11, // 6: frontdesk.v1.Tenant.attachments:type_name -> frontdesk.v1.Attachments
-	3,  // 7: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
-	7,  // 8: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
-	8,  // 9: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
-	9,  // 10: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	3,  // 0: frontdesk.v1.Tenant.limits:type_name -> frontdesk.v1.Limits
+	4,  // 1: frontdesk.v1.Tenant.hours:type_name -> frontdesk.v1.BusinessHours
+	6,  // 2: frontdesk.v1.Tenant.queues:type_name -> frontdesk.v1.Queue
+	7,  // 3: frontdesk.v1.Tenant.routing:type_name -> frontdesk.v1.Routing
+	8,  // 4: frontdesk.v1.Tenant.bot:type_name -> frontdesk.v1.Bot
+	12, // 5: frontdesk.v1.Tenant.retention:type_name -> frontdesk.v1.Retention
+	13, // 6: frontdesk.v1.Tenant.attachments:type_name -> frontdesk.v1.Attachments
+	1,  // 7: frontdesk.v1.Tenant.customer_issuers:type_name -> frontdesk.v1.CustomerIssuer
+	2,  // 8: frontdesk.v1.Tenant.staff_sso:type_name -> frontdesk.v1.StaffSSO
+	5,  // 9: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
+	9,  // 10: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
+	10, // 11: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
+	11, // 12: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_tenant_proto_init() }
@@ -1177,7 +1484,7 @@ func file_frontdesk_v1_tenant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frontdesk_v1_tenant_proto_rawDesc), len(file_frontdesk_v1_tenant_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
