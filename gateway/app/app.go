@@ -51,6 +51,8 @@ type Settings struct {
 	SigningKeys string `mapstructure:"signing_keys" secret:"true"`
 	// SigningKeysFile is a file holding the key set, re-read when it changes (a mounted Secret).
 	SigningKeysFile string `mapstructure:"signing_keys_file"`
+	// KeysReload is how often SigningKeysFile is checked for a change (default 10s).
+	KeysReload time.Duration `mapstructure:"keys_reload"`
 	// DevSecret is a local development HS256 secret (at least 32 bytes): tokens it signs are
 	// believed for the tenants in DevTenants. For `make run` and load tests, never production.
 	DevSecret string `mapstructure:"dev_secret" secret:"true"`
@@ -117,7 +119,7 @@ func DefaultConfig() Config {
 	d := session.DefaultConfig()
 	sd := server.DefaultConfig()
 	return Config{Base: b, Gateway: Settings{
-		Listen: ":8080", Issuer: "frontdesk", SessionTTL: 12 * time.Hour, StaffTokenTTL: 15 * time.Minute, VisitorTTL: sd.VisitorTTL, PingInterval: d.PingInterval, DeadTimeout: d.DeadTimeout,
+		Listen: ":8080", Issuer: "frontdesk", KeysReload: 10 * time.Second, SessionTTL: 12 * time.Hour, StaffTokenTTL: 15 * time.Minute, VisitorTTL: sd.VisitorTTL, PingInterval: d.PingInterval, DeadTimeout: d.DeadTimeout,
 		PresenceTTL: d.PresenceTTL, WriteTimeout: d.WriteTimeout, RequestTimeout: d.RequestTimeout,
 		QueueFrames: d.QueueFrames, QueueBytes: d.QueueBytes, AbuseLimit: d.AbuseLimit, Workers: 4,
 		VisitorRate: sd.VisitorRate, VisitorBurst: sd.VisitorBurst,
@@ -160,7 +162,7 @@ func (c Config) Validate() error {
 		v   time.Duration
 	}{{"gateway.visitor_ttl", g.VisitorTTL}, {"gateway.ping_interval", g.PingInterval}, {"gateway.dead_timeout", g.DeadTimeout},
 		{"gateway.presence_ttl", g.PresenceTTL}, {"gateway.write_timeout", g.WriteTimeout}, {"gateway.request_timeout", g.RequestTimeout},
-		{"gateway.session_ttl", g.SessionTTL}, {"gateway.staff_token_ttl", g.StaffTokenTTL}} {
+		{"gateway.session_ttl", g.SessionTTL}, {"gateway.staff_token_ttl", g.StaffTokenTTL}, {"gateway.keys_reload", g.KeysReload}} {
 		errs = append(errs, config.PositiveDuration(d.key, d.v))
 	}
 	if g.DeadTimeout <= g.PingInterval {
@@ -298,7 +300,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		keysDone := make(chan struct{})
 		go func() {
 			defer close(keysDone)
-			auth.WatchKeyFile(keysCtx, g.SigningKeysFile, keyData, ring, 10*time.Second, log.Named("keys"))
+			auth.WatchKeyFile(keysCtx, g.SigningKeysFile, keyData, ring, g.KeysReload, log.Named("keys"))
 		}()
 		s.stack.Push("keys", func(context.Context) error { stopKeys(); <-keysDone; return nil })
 	}

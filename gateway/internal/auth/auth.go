@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -328,6 +329,9 @@ func reasonOf(err error) string {
 		return "bad_audience"
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
 		return "bad_issuer"
+	case strings.Contains(err.Error(), "signing method"):
+		// golang-jwt reports an algorithm outside the allowed list as an invalid signature.
+		return "bad_algorithm"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
 		return "bad_signature"
 	default:
