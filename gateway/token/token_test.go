@@ -2,6 +2,7 @@ package token
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 
 func TestSignVerify(t *testing.T) {
 	t.Parallel()
-	secret := []byte("s3cret")
+	secret := []byte("development-secret-0123456789abcdef")
 	good := Claims{Subject: "u1", Tenant: "acme", Role: "agent", Name: "Ann", Skills: []string{"billing"}, MaxChats: 5}
 	tok, err := Sign(secret, good, time.Minute)
 	if err != nil {
@@ -34,7 +35,8 @@ func TestSignVerify(t *testing.T) {
 		ok     bool
 	}{
 		{"valid", tok, secret, true},
-		{"wrong secret", tok, []byte("other"), false},
+		{"wrong secret", tok, []byte("another-development-secret-0123456789"), false},
+		{"short secret", tok, secret[:31], false},
 		{"alg none", none, secret, false},
 		{"alg HS512", hs512, secret, false},
 		{"expired", expired, secret, false},
@@ -46,7 +48,7 @@ func TestSignVerify(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := NewVerifier(tc.secret).Verify(tc.tok)
+			c, err := VerifyHS256(tc.secret, tc.tok)
 			if tc.ok {
 				if err != nil {
 					t.Fatalf("verify: %v", err)
@@ -60,5 +62,61 @@ func TestSignVerify(t *testing.T) {
 				t.Fatalf("err = %v, want ErrInvalid", err)
 			}
 		})
+	}
+}
+
+func TestSignRefusesShortSecret(t *testing.T) {
+	t.Parallel()
+	if _, err := Sign([]byte("0123456789abcdef0123456789abcde"), Claims{Subject: "u", Tenant: "t", Role: "agent"}, time.Minute); err == nil {
+		t.Fatal("31-byte secret accepted")
+	}
+}
+
+func TestKeys(t *testing.T) {
+	t.Parallel()
+	first, err := GenerateKeys(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, err := ParseKeys(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := k1.Sign(Claims{Subject: "u1", Tenant: "acme", Role: "agent"}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := GenerateKeys(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := ParseKeys(rotated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k2.SigningKID() == k1.SigningKID() || len(k2.KIDs()) != 2 {
+		t.Fatalf("rotation: kids %v, signing %s", k2.KIDs(), k2.SigningKID())
+	}
+	// The old key's token verifies with the rotated set; the new key signs.
+	if _, err := jwt.ParseWithClaims(tok, &Claims{}, k2.Keyfunc, jwt.WithValidMethods(Methods)); err != nil {
+		t.Fatalf("old token after rotation: %v", err)
+	}
+	tok2, _ := k2.Sign(Claims{Subject: "u1", Tenant: "acme", Role: "agent"}, time.Minute)
+	if _, err := jwt.ParseWithClaims(tok2, &Claims{}, k1.Keyfunc, jwt.WithValidMethods(Methods)); err == nil {
+		t.Fatal("new key verified by the old set")
+	}
+	pub, err := k2.PublicJWKS()
+	if err != nil || strings.Contains(string(pub), `"d"`) {
+		t.Fatalf("public set leaks private parts or failed: %v %s", err, pub)
+	}
+	for _, bad := range []struct{ name, json string }{
+		{"not JSON", "{"},
+		{"empty", `{"keys":[]}`},
+		{"public key only", string(pub)},
+		{"symmetric", `{"keys":[{"kty":"oct","kid":"x","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}`},
+	} {
+		if _, err := ParseKeys([]byte(bad.json)); err == nil {
+			t.Errorf("%s: accepted", bad.name)
+		}
 	}
 }

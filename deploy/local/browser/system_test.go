@@ -20,7 +20,16 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
 )
 
-const secret = "browser-test-secret-0123456789"
+const secret = "browser-test-development-secret-0123456789"
+
+// gatewayKeys is the gateway's own key set (visitor tokens, console sessions).
+var gatewayKeys = func() string {
+	b, err := token.GenerateKeys(nil)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // system is a running Frontdesk.
 type system struct {
@@ -111,7 +120,9 @@ func startSystemWith(t *testing.T, opts options, extra ...*fd.Tenant) *system {
 	gc.NATS.URL = n.URL()
 	gc.Ops.Addr = "127.0.0.1:0"
 	gc.Gateway.Listen = "127.0.0.1:0"
-	gc.Gateway.Secret = secret
+	gc.Gateway.SigningKeys = gatewayKeys
+	gc.Gateway.DevSecret = secret
+	gc.Gateway.DevTenants = []string{"*"}
 	gc.Shutdown.Timeout = 5 * time.Second
 	gs, err := gateway.New(ctx, gc, log.Named("gateway"))
 	if err != nil {

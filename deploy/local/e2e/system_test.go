@@ -161,19 +161,21 @@ func StartSystem(t testing.TB, o SystemOptions) *System {
 		extra[svc] = append(extra[svc], env...)
 	}
 
-	s := &System{t: t, Secret: "e2e-secret-0123456789abcdef", Procs: map[string]*procs.Proc{}, logDir: t.TempDir()}
+	s := &System{t: t, Secret: "e2e-development-secret-0123456789abcdef", Procs: map[string]*procs.Proc{}, logDir: t.TempDir()}
 	listen := freeAddr(t)
 	s.Base = "http://" + listen
 	s.Set = stack.Settings{
-		NATSURL:       o.NATSURL,
-		DatabaseURL:   dbURL,
-		JWTSecret:     s.Secret,
-		GatewayListen: listen,
-		Ops:           map[string]string{},
-		LogLevel:      "info",
-		LogFormat:     "console",
-		Replicas:      o.Replicas,
-		Extra:         extra,
+		NATSURL:         o.NATSURL,
+		DatabaseURL:     dbURL,
+		JWTSecret:       s.Secret,
+		DevTenants:      []string{"*"},
+		SigningKeysFile: keysFile(t),
+		GatewayListen:   listen,
+		Ops:             map[string]string{},
+		LogLevel:        "info",
+		LogFormat:       "console",
+		Replicas:        o.Replicas,
+		Extra:           extra,
 	}
 	for _, n := range stack.Names() {
 		s.Set.Ops[n] = freeAddr(t)
@@ -385,3 +387,13 @@ func wait(t testing.TB, ctx context.Context, c *wsclient.Client, match func(*fd.
 }
 
 func describe(f *fd.ServerFrame) string { return string(frames.AppendJSON(nil, f)) }
+
+// keysFile writes a gateway key set for the test.
+func keysFile(t testing.TB) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "gateway-keys.json")
+	if _, err := stack.Keys(f); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}

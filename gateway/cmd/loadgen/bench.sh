@@ -17,7 +17,9 @@ trap cleanup EXIT
 NATS_PORT=${NATS_PORT:-14222} GW_PORT=${GW_PORT:-18080} OPS_PORT=${OPS_PORT:-19090}
 "$bin/loadgen" nats -addr "127.0.0.1:$NATS_PORT" >"$bin/nats.log" 2>&1 & pids+=($!)
 sleep 1
-export FRONTDESK_GATEWAY_SECRET=loadtest-secret-0123456789
+export FRONTDESK_GATEWAY_DEV_SECRET=loadtest-development-secret-0123456789
+export FRONTDESK_GATEWAY_DEV_TENANTS=load,loadz
+FRONTDESK_GATEWAY_SIGNING_KEYS=$("$bin/loadgen" keys); export FRONTDESK_GATEWAY_SIGNING_KEYS
 FRONTDESK_NATS_URL="nats://127.0.0.1:$NATS_PORT" FRONTDESK_GATEWAY_LISTEN="127.0.0.1:$GW_PORT" \
 FRONTDESK_OPS_ADDR="127.0.0.1:$OPS_PORT" FRONTDESK_TENANTS_FILE="$root/gateway/cmd/loadgen/tenants.yaml" \
 FRONTDESK_LOG_LEVEL=warn "$bin/gateway" >"$bin/gateway.log" 2>&1 & pids+=($!)

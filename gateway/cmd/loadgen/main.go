@@ -57,7 +57,7 @@ func main() {
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) < 2 {
-		return errors.New("usage: loadgen nats|idle|chat [flags]")
+		return errors.New("usage: loadgen nats|idle|chat|keys [flags]")
 	}
 	switch args[1] {
 	case "nats":
@@ -68,6 +68,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return runIdleChild(ctx, args[2:], out)
 	case "chat":
 		return runChat(ctx, args[2:], out)
+	case "keys":
+		// A gateway key set for a throwaway gateway (bench.sh).
+		b, err := token.GenerateKeys(nil)
+		if err != nil {
+			return err
+		}
+		_, err = out.Write(append(b, '\n'))
+		return err
 	}
 	return fmt.Errorf("unknown command %q", args[1])
 }
@@ -103,7 +111,7 @@ func (c countingConn) Write(p []byte) (int, error) {
 func (t *target) flags(fs *flag.FlagSet) {
 	fs.StringVar(&t.url, "url", "http://127.0.0.1:8080", "gateway public base URL")
 	fs.StringVar(&t.ops, "ops", "http://127.0.0.1:9090", "gateway ops base URL (RSS, forced GC); empty to skip")
-	fs.StringVar(&t.secret, "secret", os.Getenv("FRONTDESK_GATEWAY_SECRET"), "token secret (default $FRONTDESK_GATEWAY_SECRET)")
+	fs.StringVar(&t.secret, "secret", os.Getenv("FRONTDESK_GATEWAY_DEV_SECRET"), "the gateway's development secret, for tokens of development tenants (default $FRONTDESK_GATEWAY_DEV_SECRET; make run saves it in .data/jwt-secret)")
 	fs.StringVar(&t.tenant, "tenant", "load", "tenant")
 	fs.BoolVar(&t.compress, "compress", false, "offer permessage-deflate (the tenant decides; see tenant loadz)")
 }

@@ -284,7 +284,7 @@ func CustomerID(sub string) string {
 }
 
 // StaffID is the user id of a person signed in through issuer with subject sub.
-func StaffID(issuer, sub string) string { return "s_" + hashID(issuer + "\x00" + sub) }
+func StaffID(issuer, sub string) string { return "s_" + hashID(issuer+"\x00"+sub) }
 
 func hashID(s string) string {
 	h := sha256.Sum256([]byte(s))

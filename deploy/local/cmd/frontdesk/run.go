@@ -21,6 +21,7 @@ import (
 
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/services/config"
 	"github.com/frontdesk-chat/frontdesk/services/logging"
 
@@ -153,9 +154,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer nc.Close()
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	err = stack.Provision(sctx, nc, 1)
+	// The tenants of the local files are development tenants: they accept tokens of the local
+	// secret (the banner's links, load generators, scripts). A production gateway has none.
+	var devTenants []string
 	for _, file := range strings.Split(o.tenants, ",") {
 		if err == nil {
-			_, err = stack.Seed(sctx, nc, strings.TrimSpace(file))
+			var ts []*fd.Tenant
+			ts, err = stack.Seed(sctx, nc, strings.TrimSpace(file))
+			for _, t := range ts {
+				devTenants = append(devTenants, t.GetId())
+			}
 		}
 	}
 	cancel()
@@ -167,6 +175,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	secret, created, err := stack.Secret(getenv, filepath.Join(o.data, "jwt-secret"))
 	if err != nil {
 		return fmt.Errorf("jwt secret: %w", err)
+	}
+	keysFile := filepath.Join(o.data, "gateway-keys.json")
+	if _, err := stack.Keys(keysFile); err != nil {
+		return fmt.Errorf("gateway keys: %w", err)
 	}
 	secretNote := "from " + stack.EnvSecret
 	if getenv(stack.EnvSecret) == "" && getenv(stack.EnvJWTSecret) == "" {
@@ -181,13 +193,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	set := stack.Settings{
-		NATSURL:       natsURL,
-		DatabaseURL:   dbURL,
-		JWTSecret:     secret,
-		GatewayListen: o.listen,
-		Ops:           ops,
-		LogLevel:      o.logLevel,
-		LogFormat:     "console",
+		NATSURL:         natsURL,
+		DatabaseURL:     dbURL,
+		JWTSecret:       secret,
+		DevTenants:      devTenants,
+		SigningKeysFile: keysFile,
+		GatewayListen:   o.listen,
+		Ops:             ops,
+		LogLevel:        o.logLevel,
+		LogFormat:       "console",
 	}
 
 	// The services.
@@ -309,7 +323,8 @@ func banner(w io.Writer, o options, set stack.Settings, secret, secretNote, nats
 	fmt.Fprintf(&b, "  Agent token (tenant demo, agent_alice \"Alice\", valid 7 days):\n    %s\n", alice)
 	fmt.Fprintf(&b, "  Signed-in console: %s/agent#token=%s\n", base, alice)
 	fmt.Fprintf(&b, "  A second agent (agent_bob \"Bob\"), for transfers:\n    %s/agent#token=%s\n\n", base, bob)
-	fmt.Fprintf(&b, "  JWT secret (HS256, %s):\n    %s\n\n", secretNote, secret)
+	fmt.Fprintf(&b, "  Development secret (HS256, tenants %s only; %s):\n    %s\n", strings.Join(set.DevTenants, ", "), secretNote, secret)
+	fmt.Fprintf(&b, "  Agent sign-in with OpenID Connect: add staff_sso to a tenant (see deploy/local/README.md).\n\n")
 	fmt.Fprintf(&b, "  NATS:      %s (%s)\n", set.NATSURL, natsNote)
 	fmt.Fprintf(&b, "  Postgres:  %s (%s)\n", config.RedactURL(set.DatabaseURL), dbNote)
 	fmt.Fprintf(&b, "  Ops:       gateway http://%s, dispatcher http://%s, persister http://%s, aibridge http://%s (/healthz /readyz /metrics)\n\n",

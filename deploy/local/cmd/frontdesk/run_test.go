@@ -51,7 +51,7 @@ func freePort(t *testing.T) int {
 
 var (
 	reToken  = regexp.MustCompile(`/agent#token=(\S+)`)
-	reSecret = regexp.MustCompile(`JWT secret[^\n]*\n\s+(\S+)`)
+	reSecret = regexp.MustCompile(`Development secret[^\n]*\n\s+(\S+)`)
 )
 
 // TestRunTwice is `make run` on a fresh machine, twice: the first run creates the NATS store,

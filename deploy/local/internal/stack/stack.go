@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 	"github.com/frontdesk-chat/frontdesk/services/streams"
@@ -40,10 +41,10 @@ const (
 // Names returns the service names in start order.
 func Names() []string { return []string{Persister, Dispatcher, AIBridge, Gateway} }
 
-// EnvSecret is the gateway's token secret setting (gateway.secret); `make run` uses it when
-// set. EnvJWTSecret is accepted as an alias.
+// EnvSecret is the gateway's local development secret setting (gateway.dev_secret); `make run`
+// uses it when set. EnvJWTSecret is accepted as an alias.
 const (
-	EnvSecret    = "FRONTDESK_GATEWAY_SECRET"
+	EnvSecret    = "FRONTDESK_GATEWAY_DEV_SECRET"
 	EnvJWTSecret = "FRONTDESK_GATEWAY_JWT_SECRET"
 )
 
@@ -53,8 +54,13 @@ type Settings struct {
 	NATSURL string
 	// DatabaseURL is the persister's Postgres database.
 	DatabaseURL string
-	// JWTSecret signs and verifies tokens at the gateway.
+	// JWTSecret is the local development secret: HS256 tokens it signs are believed for
+	// DevTenants (local test clients and load generators mint tokens with it).
 	JWTSecret string
+	// DevTenants are the tenants that accept JWTSecret tokens.
+	DevTenants []string
+	// SigningKeysFile holds the gateway's own key set (see Keys).
+	SigningKeysFile string
 	// GatewayListen is the gateway's public address (default ":8080").
 	GatewayListen string
 	// Ops are the ops addresses by service (defaults 127.0.0.1:9090-9093).
@@ -113,6 +119,8 @@ func (s Settings) Env(svc string) []string {
 		env = append(env,
 			"FRONTDESK_GATEWAY_LISTEN="+or(s.GatewayListen, ":8080"),
 			EnvSecret+"="+s.JWTSecret,
+			"FRONTDESK_GATEWAY_DEV_TENANTS="+strings.Join(s.DevTenants, ","),
+			"FRONTDESK_GATEWAY_SIGNING_KEYS_FILE="+s.SigningKeysFile,
 		)
 	}
 	return append(env, s.Extra[svc]...)
@@ -224,6 +232,24 @@ func Secret(getenv func(string) string, file string) (secret string, created boo
 		return "", false, err
 	}
 	return s, true, nil
+}
+
+// Keys makes sure file holds a gateway key set, generating one (0600) the first time. created
+// reports that case.
+func Keys(file string) (created bool, err error) {
+	if _, err := os.Stat(file); err == nil {
+		return false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	b, err := token.GenerateKeys(nil)
+	if err != nil {
+		return false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return false, err
+	}
+	return true, os.WriteFile(file, b, 0o600)
 }
 
 // Processes are the four services running as separate processes.
