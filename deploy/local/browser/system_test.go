@@ -66,6 +66,8 @@ type options struct {
 	// customers that no agent is available only once it has run this long, having heard every
 	// agent's heartbeat by then; tests of that notice shorten it rather than wait 30 s.
 	presenceTTL time.Duration
+	// ssoSecretsDir is the gateway's directory of tenants' SSO client secrets.
+	ssoSecretsDir string
 }
 
 // startSystem starts NATS, Postgres and the services with the demo tenant and the extra ones,
@@ -123,6 +125,7 @@ func startSystemWith(t *testing.T, opts options, extra ...*fd.Tenant) *system {
 	gc.Gateway.SigningKeys = gatewayKeys
 	gc.Gateway.DevSecret = secret
 	gc.Gateway.DevTenants = []string{"*"}
+	gc.Gateway.SSOSecretsDir = opts.ssoSecretsDir
 	gc.Shutdown.Timeout = 5 * time.Second
 	gs, err := gateway.New(ctx, gc, log.Named("gateway"))
 	if err != nil {

@@ -197,7 +197,7 @@ func (s *Server) handlePreflight(w http.ResponseWriter, r *http.Request) {
 	// Preflights carry no token, so they cannot be checked per tenant; the real request is.
 	cors(w, r)
 	w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
-	w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, "+TenantHeader)
 	w.Header().Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -39,16 +39,36 @@ class Console {
 
   // ---- sign in -----------------------------------------------------------------------------
 
-  boot() {
+  async boot() {
     const m = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
     if (m) {
       localStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
       history.replaceState(null, '', location.pathname + location.search);
     }
+    // A single sign-on session (HttpOnly cookie) comes first: its tokens live in memory only.
+    const sso = m ? null : await this.sessionToken();
     const tok = localStorage.getItem(TOKEN_KEY) || '';
-    if (this.validToken(tok)) this.signIn(tok);
-    else this.showSignIn(tok ? t('badToken') : '');
+    if (sso) this.signIn(sso, true);
+    else if (this.validToken(tok)) this.signIn(tok, false);
+    else await this.showSignIn(tok ? t('badToken') : '');
     this.root.setAttribute('aria-busy', 'false');
+  }
+
+  /** sessionToken exchanges the sign-on session cookie for a console token, or returns ''. */
+  async sessionToken() {
+    try {
+      const res = await fetch('/v1/session', { method: 'POST', credentials: 'same-origin' });
+      if (!res.ok) return '';
+      const body = await res.json();
+      return this.validToken(body.token) ? body.token : '';
+    } catch {
+      return '';
+    }
+  }
+
+  /** tenant is the tenant this console page is for (?tenant=), from the URL or the last token. */
+  tenant() {
+    return new URLSearchParams(location.search).get('tenant') || this.me?.tenant || '';
   }
 
   validToken(tok) {
@@ -56,9 +76,18 @@ class Console {
     return !!c && !!c.sub && (c.role === 'agent' || c.role === 'supervisor') && !expired(tok, 0);
   }
 
-  showSignIn(error) {
+  async showSignIn(error) {
+    this.stopTimers();
     this.client?.stop();
     this.client = null;
+    let sso = null;
+    const tenant = this.tenant();
+    if (tenant) {
+      try {
+        const res = await fetch('/v1/sso/' + encodeURIComponent(tenant));
+        if (res.ok) sso = await res.json();
+      } catch { /* no sign-on offered */ }
+    }
     clear(this.root);
     const ta = h('textarea', { id: 'token', class: 'token-input', rows: '5', spellcheck: 'false', autocomplete: 'off', required: true,
       placeholder: 'eyJhbGciOi…' });
@@ -76,26 +105,73 @@ class Console {
     } },
     h('div', { class: 'logo', 'aria-hidden': 'true' }, icon('chat', 26)),
     h('h1', null, t('consoleTitle')),
+    sso?.enabled ? h('a', { class: 'btn primary wide sso', id: 'sso', href: sso.login }, t('signInWith', { name: sso.name })) : null,
+    sso?.enabled ? h('p', { class: 'muted small or' }, t('orToken')) : null,
     h('p', { class: 'muted' }, t('signInHelp')),
     h('label', { for: 'token' }, t('token')), ta, err,
-    h('button', { class: 'btn primary wide', type: 'submit' }, t('signIn')));
+    h('button', { class: sso?.enabled ? 'btn wide' : 'btn primary wide', type: 'submit' }, t('signIn')));
     this.root.append(h('main', { class: 'signin' }, form));
-    ta.focus();
+    (form.querySelector('#sso') || ta).focus();
   }
 
-  signOut() {
+  async signOut() {
     localStorage.removeItem(TOKEN_KEY);
+    if (this.sso) {
+      // Ends the sign-on session; the socket closes with the page's client.
+      try {
+        await fetch('/v1/session/logout', { method: 'POST', credentials: 'same-origin' });
+      } catch { /* the cookie expires by itself */ }
+      const tenant = this.tenant();
+      this.sso = false;
+      this.token = '';
+      history.replaceState(null, '', location.pathname + (tenant ? '?tenant=' + encodeURIComponent(tenant) : ''));
+      await this.showSignIn(t('signedOut'));
+      return;
+    }
     location.reload();
   }
 
-  signIn(tok) {
+  stopTimers() {
+    clearInterval(this.tickTimer);
+    clearTimeout(this.renewTimer);
+    this.tickTimer = 0;
+    this.renewTimer = 0;
+  }
+
+  /** renew fetches a fresh console token from the sign-on session shortly before this one expires. */
+  scheduleRenew() {
+    clearTimeout(this.renewTimer);
+    const exp = (claims(this.token)?.exp || 0) * 1000;
+    const inMs = Math.max(5000, exp - Date.now() - 60000);
+    this.renewTimer = setTimeout(async () => {
+      const tok = await this.sessionToken();
+      if (!tok) {
+        this.sso = false;
+        await this.showSignIn(t('sessionEnded'));
+        return;
+      }
+      this.token = tok;
+      this.scheduleRenew();
+    }, inMs);
+  }
+
+  signIn(tok, sso) {
     this.token = tok;
+    this.sso = sso;
     this.me = claims(tok);
     this.build();
+    if (sso) this.scheduleRenew();
     this.client = new Client({
       base: location.origin,
       transport: new URLSearchParams(location.search).get('transport') || '',
       getToken: async (fresh) => {
+        if (this.sso && (fresh || !this.validToken(this.token))) {
+          const next = await this.sessionToken();
+          if (next) return (this.token = next);
+          this.sso = false;
+          this.showSignIn(t('sessionEnded'));
+          throw new Error('session ended');
+        }
         if (fresh || !this.validToken(this.token)) {
           localStorage.removeItem(TOKEN_KEY);
           this.showSignIn(t('badToken'));
@@ -112,7 +188,7 @@ class Console {
       onChange: (conv, what, e) => this.onConvChange(conv, what, e),
     });
     this.client.start();
-    setInterval(() => this.tick(), 1000);
+    this.tickTimer = setInterval(() => this.tick(), 1000);
   }
 
   // ---- layout ------------------------------------------------------------------------------
@@ -132,7 +208,9 @@ class Console {
     const side = h('aside', { class: 'side' },
       h('div', { class: 'me' },
         h('div', { class: 'avatar' }, initials(name)),
-        h('div', { class: 'me-text' }, h('strong', null, name), h('span', { class: 'muted small' }, this.me?.tenant || '')),
+        h('div', { class: 'me-text' }, h('strong', { class: 'me-name' }, name),
+          h('span', { class: 'muted small' }, this.me?.tenant || ''),
+          this.me?.skills?.length ? h('span', { class: 'muted small me-skills' }, this.me.skills.join(', ')) : null),
         this.notifyBtn,
         h('button', { class: 'icon-btn', type: 'button', 'aria-label': t('signOut'), title: t('signOut'), onclick: () => this.signOut() }, icon('logout', 18))),
       h('div', { class: 'status-row' }, this.statusBtn, this.connEl),

@@ -2,6 +2,8 @@
 // URLs are served to participants only, so images are fetched with the token and shown from a
 // blob: URL rather than pointing <img> at the gateway.
 
+import { tenantHeaders } from './tenant.js';
+
 const cache = new Map();
 
 /** upload sends one file; resolves to the attachment {id,url,type,size,name}. */
@@ -11,7 +13,7 @@ export async function upload(base, token, file, conv) {
   if (conv) form.append('conv', conv);
   const res = await fetch(new URL('/v1/attachments', base), {
     method: 'POST',
-    headers: { Authorization: 'Bearer ' + token },
+    headers: { Authorization: 'Bearer ' + token, ...tenantHeaders() },
     body: form,
   });
   if (!res.ok) {
@@ -27,7 +29,7 @@ export async function upload(base, token, file, conv) {
 export function blobURL(base, token, att) {
   const url = new URL(att.url || '/v1/attachments/' + encodeURIComponent(att.id), base).toString();
   if (!cache.has(url)) {
-    const p = fetch(url, { headers: { Authorization: 'Bearer ' + token } }).then((r) => {
+    const p = fetch(url, { headers: { Authorization: 'Bearer ' + token, ...tenantHeaders() } }).then((r) => {
       if (!r.ok) throw new Error('download failed: ' + r.status);
       return r.blob();
     }).then((b) => URL.createObjectURL(b));

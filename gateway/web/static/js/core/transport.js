@@ -7,6 +7,8 @@
 // `opened` says whether the connection ever carried frames, which is how the client decides that
 // WebSocket is blocked and the SSE fallback should be used.
 
+import { tenantHeaders, withTenant } from './tenant.js';
+
 const SUBPROTOCOL = 'frontdesk.v1.json';
 
 /** wsURL turns the gateway base (http or https) into the socket URL. */
@@ -14,7 +16,7 @@ export function wsURL(base, token) {
   const u = new URL('/v1/ws', base);
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
   u.searchParams.set('token', token);
-  return u.toString();
+  return withTenant(u).toString();
 }
 
 /** openWebSocket opens GET /v1/ws with the JSON subprotocol. */
@@ -96,7 +98,7 @@ export function openSSE(base, token, h) {
     ctl.abort();
     h.onclose({ code, reason, opened, status });
   };
-  const auth = { Authorization: 'Bearer ' + token };
+  const auth = { Authorization: 'Bearer ' + token, ...tenantHeaders() };
   (async () => {
     let res;
     try {

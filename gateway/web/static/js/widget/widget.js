@@ -9,6 +9,7 @@ import { pickLang, translator } from '../core/i18n.js';
 import { expired } from '../core/jwt.js';
 import { Announcer, MessageList } from '../core/messages.js';
 import { Store } from '../core/store.js';
+import { setTenant } from '../core/tenant.js';
 
 const TYPING_SEND_MS = 3000;
 const TYPING_SHOW_MS = 6000;
@@ -27,6 +28,7 @@ export function mount(cfg) {
 class Widget {
   constructor(cfg) {
     this.cfg = cfg;
+    setTenant(cfg.tenant);
     this.t = translator(pickLang(cfg.lang));
     this.store = new Store('fd:' + cfg.tenant + ':');
     this.token = '';
@@ -84,13 +86,15 @@ class Widget {
       if (v) return (this.token = String(v));
     }
     if (cfg.token && !fresh) return (this.token = cfg.token);
-    let tok = fresh ? '' : this.store.get('token', '');
+    const stored = this.store.get('token', '');
+    let tok = fresh ? '' : stored;
     if (tok && expired(tok)) tok = '';
     if (!tok) {
+      // Showing the previous token keeps the same visitor: a renewal is not a new person.
       const res = await fetch(new URL('/v1/visitors', cfg.gateway), {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ tenant: cfg.tenant }),
+        body: JSON.stringify({ tenant: cfg.tenant, previous: stored || undefined }),
       });
       if (!res.ok) throw new Error('visitor token: HTTP ' + res.status);
       const body = await res.json();
