@@ -5,10 +5,17 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/frontdesk-chat/frontdesk/gateway/token"
 )
 
 func TestRun(t *testing.T) {
 	t.Parallel()
+	kb, err := token.GenerateKeys(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := string(kb)
 	tests := []struct {
 		name    string
 		args    []string
@@ -17,16 +24,21 @@ func TestRun(t *testing.T) {
 		wantErr string
 	}{
 		{"version", []string{"gateway", "--version"}, nil, "gateway ", ""},
-		{"missing secret", []string{"gateway"}, nil, "", "gateway.secret"},
-		{"bad duration", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SECRET": "0123456789abcdef",
+		{"missing keys", []string{"gateway"}, nil, "", "gateway.signing_keys"},
+		{"the old shared secret", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SECRET": "0123456789abcdef0123456789abcdef"}, "", "gateway.legacy_shared_secret"},
+		{"keys that do not parse", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SIGNING_KEYS": `{"keys":[]}`}, "", "gateway.signing_keys"},
+		{"short development secret", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_DEV_SECRET": "short", "FRONTDESK_GATEWAY_DEV_TENANTS": "demo"}, "", "gateway.dev_secret: must be at least 32 bytes"},
+		{"development secret without tenants", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_DEV_SECRET": "0123456789abcdef0123456789abcdef"}, "", "gateway.dev_tenants"},
+		{"short legacy secret", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_LEGACY_SHARED_SECRET": "0123456789abcdef"}, "", "gateway.legacy_shared_secret: must be at least 32 bytes"},
+		{"bad duration", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SIGNING_KEYS": keys,
 			"FRONTDESK_GATEWAY_DEAD_TIMEOUT": "1s", "FRONTDESK_GATEWAY_PING_INTERVAL": "2s"}, "", "gateway.dead_timeout"},
-		{"visitor rate not positive", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SECRET": "0123456789abcdef",
+		{"visitor rate not positive", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SIGNING_KEYS": keys,
 			"FRONTDESK_GATEWAY_VISITOR_RATE": "0"}, "", "gateway.visitor_rate"},
-		{"visitor rate not a number", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SECRET": "0123456789abcdef",
+		{"visitor rate not a number", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SIGNING_KEYS": keys,
 			"FRONTDESK_GATEWAY_VISITOR_RATE": "NaN"}, "", "gateway.visitor_rate"},
-		{"visitor burst not positive", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SECRET": "0123456789abcdef",
+		{"visitor burst not positive", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SIGNING_KEYS": keys,
 			"FRONTDESK_GATEWAY_VISITOR_BURST": "-1"}, "", "gateway.visitor_burst"},
-		{"trusted proxy not an address", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SECRET": "0123456789abcdef",
+		{"trusted proxy not an address", []string{"gateway"}, map[string]string{"FRONTDESK_GATEWAY_SIGNING_KEYS": keys,
 			"FRONTDESK_GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, "", "gateway.trusted_proxies"},
 	}
 	for _, tc := range tests {
