@@ -51,14 +51,14 @@ func testTenants() []*fd.Tenant {
 }
 
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	nats *testkit.NATS
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	log  *zap.Logger // the gateways' logger when set, else testkit.Logger
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	n := testkit.RunNATS(t)
 	nc, js := testkit.Connect(t, n.URL())

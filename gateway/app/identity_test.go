@@ -35,7 +35,7 @@ import (
 
 // issuer is a tenant's backend: it signs its customers' tokens and serves its JWKS over HTTP.
 type issuer struct {
-	t       *testing.T
+	t       testing.TB
 	iss     string
 	srv     *httptest.Server
 	fetches atomic.Int64
@@ -50,7 +50,7 @@ type issuerKey struct {
 	priv   crypto.Signer
 }
 
-func newIssuer(t *testing.T, iss string) *issuer {
+func newIssuer(t testing.TB, iss string) *issuer {
 	t.Helper()
 	is := &issuer{t: t, iss: iss}
 	is.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -140,7 +140,7 @@ type identityEnv struct {
 	otherIss *issuer
 }
 
-func newIdentityEnv(t *testing.T, mod ...func(*app.Config)) *identityEnv {
+func newIdentityEnv(t testing.TB, mod ...func(*app.Config)) *identityEnv {
 	t.Helper()
 	e := newEnv(t)
 	shop := newIssuer(t, "https://shop.example")
@@ -154,7 +154,7 @@ func newIdentityEnv(t *testing.T, mod ...func(*app.Config)) *identityEnv {
 	return &identityEnv{env: e, g: e.gateway(mods...), shopIss: shop, otherIss: other}
 }
 
-func seedTenants(t *testing.T, e *env, ts []*fd.Tenant) {
+func seedTenants(t testing.TB, e *env, ts []*fd.Tenant) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()

@@ -25,7 +25,7 @@ import (
 
 // announcements follows the user's Session subject as the gateways see it.
 type announcements struct {
-	t  *testing.T
+	t  testing.TB
 	ch chan *nats.Msg
 }
 
