@@ -15,7 +15,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -404,6 +406,7 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 	duration := fs.Duration("duration", 60*time.Second, "measured sending time")
 	drain := fs.Duration("drain", 10*time.Second, "longest wait for outstanding deliveries")
 	doAssign := fs.Bool("assign", true, "assign conversations to agents (gateway-only setup: no dispatcher)")
+	upgrades := fs.Float64("upgrades", 0, "authenticated socket upgrades per second while sending (each opens a session with an ES256 visitor token of the gateway, reads welcome, closes)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -525,7 +528,19 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 			}
 		})
 	}
+	var up *upgradeLoad
+	if *upgrades > 0 {
+		var err error
+		if up, err = startUpgrades(ctx, &r.t, *upgrades, start, end); err != nil {
+			return err
+		}
+	}
 	senders.Wait()
+	if up != nil {
+		up.wg.Wait()
+		fmt.Fprintf(out, "upgrades: %.0f/s offered for %s: ok %d, failed %d; dial -> welcome: %s\n",
+			*upgrades, *duration, up.ok.Load(), up.failed.Load(), percentiles(up.lat))
+	}
 	deadline = time.Now().Add(*drain)
 	for time.Now().Before(deadline) {
 		r.mu.Lock()
@@ -571,6 +586,63 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("%d acked messages were not delivered", lost)
 	}
 	return nil
+}
+
+// upgradeLoad opens sessions at a constant rate beside the chat, to show what authenticated
+// upgrades cost the chat: each one verifies an ES256 token of the gateway's own keys.
+type upgradeLoad struct {
+	wg         sync.WaitGroup
+	ok, failed atomic.Int64
+	mu         sync.Mutex
+	lat        []time.Duration
+}
+
+func startUpgrades(ctx context.Context, t *target, rate float64, start, end time.Time) (*upgradeLoad, error) {
+	// One visitor token serves every upgrade: each upgrade still verifies its signature.
+	body, _ := json.Marshal(map[string]string{"tenant": t.tenant})
+	resp, err := http.Post(t.url+"/v1/visitors", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("visitor token: %w", err)
+	}
+	var v struct{ Token string }
+	err = json.NewDecoder(resp.Body).Decode(&v)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("visitor token: HTTP %d (the tenant must allow anonymous visitors): %v", resp.StatusCode, err)
+	}
+	u := &upgradeLoad{}
+	period := time.Duration(float64(time.Second) / rate)
+	sem := make(chan struct{}, 256)
+	u.wg.Go(func() {
+		for k := 0; ; k++ {
+			due := start.Add(time.Duration(k) * period)
+			if due.After(end) {
+				return
+			}
+			time.Sleep(time.Until(due))
+			sem <- struct{}{}
+			u.wg.Go(func() {
+				defer func() { <-sem }()
+				dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				c, _, err := websocket.Dial(dctx, strings.Replace(t.url, "http", "ws", 1)+"/v1/ws?token="+v.Token,
+					&websocket.DialOptions{Subprotocols: []string{frames.SubprotocolJSON}})
+				if err == nil {
+					_, _, err = c.Read(dctx)
+					c.CloseNow()
+				}
+				if err != nil {
+					u.failed.Add(1)
+					return
+				}
+				u.ok.Add(1)
+				u.mu.Lock()
+				u.lat = append(u.lat, time.Since(due))
+				u.mu.Unlock()
+			})
+		}
+	})
+	return u, nil
 }
 
 func write(ctx context.Context, c *websocket.Conn, f *fd.ClientFrame) error {
