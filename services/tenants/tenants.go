@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -222,9 +224,78 @@ func Validate(t *frontdeskv1.Tenant) error {
 			errs = append(errs, bad(field, "must not be negative"))
 		}
 	}
+	errs = append(errs, validateIdentity(t, bad)...)
 	// Sorted so the message is the same every time.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
+}
+
+// validateIdentity checks the keys and providers a tenant trusts: each customer issuer names
+// itself, its audience and exactly one key set; URLs are https (http only on loopback, for
+// tests and local providers); SSO client secrets are references, never values.
+func validateIdentity(t *frontdeskv1.Tenant, bad func(field, format string, args ...any) error) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, ci := range t.GetCustomerIssuers() {
+		f := fmt.Sprintf("customer_issuers[%d]", i)
+		if ci.GetIssuer() == "" {
+			errs = append(errs, bad(f+".issuer", "is required"))
+		}
+		if seen[ci.GetIssuer()] {
+			errs = append(errs, bad(f+".issuer", "%q twice", ci.GetIssuer()))
+		}
+		seen[ci.GetIssuer()] = true
+		if ci.GetAudience() == "" {
+			errs = append(errs, bad(f+".audience", "is required"))
+		}
+		switch {
+		case (ci.GetJwksUrl() == "") == (ci.GetJwks() == ""):
+			errs = append(errs, bad(f, "set exactly one of jwks_url and jwks"))
+		case ci.GetJwksUrl() != "":
+			if err := secureURL(ci.GetJwksUrl()); err != nil {
+				errs = append(errs, bad(f+".jwks_url", "%v", err))
+			}
+		}
+		if s := ci.GetMaxLifetimeS(); s < 0 || s > 7*24*3600 {
+			errs = append(errs, bad(f+".max_lifetime_s", "must be between 0 and 604800"))
+		}
+	}
+	if s := t.GetStaffSso(); s != nil && s.GetIssuer() != "" {
+		if err := secureURL(s.GetIssuer()); err != nil {
+			errs = append(errs, bad("staff_sso.issuer", "%v", err))
+		}
+		if s.GetClientId() == "" {
+			errs = append(errs, bad("staff_sso.client_id", "is required"))
+		}
+		if e := s.GetClientSecretEnv(); e != "" && !strings.HasPrefix(e, "FRONTDESK_SSO_") {
+			errs = append(errs, bad("staff_sso.client_secret_env", "%q must start with FRONTDESK_SSO_", e))
+		}
+		if f := s.GetClientSecretFile(); f != "" && (strings.ContainsAny(f, `/\`) || strings.HasPrefix(f, ".")) {
+			errs = append(errs, bad("staff_sso.client_secret_file", "%q must be a plain file name", f))
+		}
+		if s.GetClientSecretEnv() != "" && s.GetClientSecretFile() != "" {
+			errs = append(errs, bad("staff_sso", "set at most one of client_secret_env and client_secret_file"))
+		}
+	}
+	return errs
+}
+
+// secureURL accepts https URLs, and http ones on a loopback host.
+func secureURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q must be https (http only on a loopback address)", raw)
 }
 
 var weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}

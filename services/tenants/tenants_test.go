@@ -99,6 +99,14 @@ func TestLoadFileErrors(t *testing.T) {
 		{name: "bad day", yaml: "tenants:\n  - id: a\n    hours: {time_zone: UTC, windows: [{days: [monday], open: '09:00', close: '17:00'}]}\n", want: []string{"days"}},
 		{name: "bad queue", yaml: "tenants:\n  - id: a\n    queues: [{name: 'a b'}]\n", want: []string{"queues[0].name"}},
 		{name: "negative limit", yaml: "tenants:\n  - id: a\n    limits: {burst: -1}\n", want: []string{"limits.burst"}},
+		{name: "issuer without keys", yaml: "tenants:\n  - id: a\n    customer_issuers: [{issuer: x, audience: y}]\n", want: []string{"customer_issuers[0]", "exactly one"}},
+		{name: "issuer with both key sets", yaml: "tenants:\n  - id: a\n    customer_issuers: [{issuer: x, audience: y, jwks_url: 'https://x/k', jwks: '{}'}]\n", want: []string{"exactly one"}},
+		{name: "issuer without audience", yaml: "tenants:\n  - id: a\n    customer_issuers: [{issuer: x, jwks: '{}'}]\n", want: []string{"customer_issuers[0].audience"}},
+		{name: "issuer over http", yaml: "tenants:\n  - id: a\n    customer_issuers: [{issuer: x, audience: y, jwks_url: 'http://keys.example/k'}]\n", want: []string{"jwks_url", "https"}},
+		{name: "issuer lifetime", yaml: "tenants:\n  - id: a\n    customer_issuers: [{issuer: x, audience: y, jwks: '{}', max_lifetime_s: 9999999}]\n", want: []string{"max_lifetime_s"}},
+		{name: "sso secret from any variable", yaml: "tenants:\n  - id: a\n    staff_sso: {issuer: 'https://idp', client_id: c, client_secret_env: FRONTDESK_GATEWAY_SIGNING_KEYS}\n", want: []string{"client_secret_env", "FRONTDESK_SSO_"}},
+		{name: "sso secret file path", yaml: "tenants:\n  - id: a\n    staff_sso: {issuer: 'https://idp', client_id: c, client_secret_file: ../../etc/passwd}\n", want: []string{"client_secret_file"}},
+		{name: "sso without client", yaml: "tenants:\n  - id: a\n    staff_sso: {issuer: 'https://idp'}\n", want: []string{"staff_sso.client_id"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -90,7 +90,8 @@ type Authenticator struct {
 	issuers *issuerKeys
 }
 
-// New returns an Authenticator. Close releases its key caches.
+// New returns an Authenticator. It starts no goroutine: key sets are refreshed by the requests
+// that need them.
 func New(cfg Config, log *zap.Logger) *Authenticator {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
@@ -356,9 +357,6 @@ func (r *Ring) Keys() *token.Keys { return r.p.Load() }
 
 // Store makes k the current key set.
 func (r *Ring) Store(k *token.Keys) { r.p.Store(k) }
-
-// Close stops the key caches' refreshes.
-func (a *Authenticator) Close() {}
 
 // RenewalWindow is how long after it expired a visitor token still proves who the visitor was,
 // so that a renewal keeps the visitor's id.

@@ -66,7 +66,7 @@ type publicKey struct {
 	alg string // the JWK's "alg", when it says
 }
 
-func (ik *issuerKeys) set(iss *fd.CustomerIssuer) (*keySet, error) {
+func (ik *issuerKeys) set(iss *fd.CustomerIssuer) *keySet {
 	id := "url:" + iss.GetJwksUrl()
 	if iss.GetJwksUrl() == "" {
 		id = "inline:" + iss.GetJwks()
@@ -87,15 +87,12 @@ func (ik *issuerKeys) set(iss *fd.CustomerIssuer) (*keySet, error) {
 		s.keys, s.err, s.fetched = keys, err, time.Now()
 		s.mu.Unlock()
 	}
-	return s, nil
+	return s
 }
 
 // keyfunc returns the jwt.Keyfunc for iss's tokens, fetching its key set first if it has none.
 func (ik *issuerKeys) keyfunc(ctx context.Context, iss *fd.CustomerIssuer) (jwt.Keyfunc, error) {
-	s, err := ik.set(iss)
-	if err != nil {
-		return nil, err
-	}
+	s := ik.set(iss)
 	if s.url != "" {
 		s.mu.RLock()
 		stale := time.Since(s.fetched) > RefreshEvery
