@@ -43,5 +43,16 @@ func TestConsoleSignIn(t *testing.T) {
 	a.do("reload", chromedp.Reload())
 	a.waitJS("still signed in and available", `document.querySelector('.conn.ok') && document.querySelector('.switch').getAttribute('aria-checked') === 'true'`)
 	a.screenshot("console-empty")
+
+	// A link for another agent does not silently switch who is signed in.
+	grace := agentToken(t, "a_grace", "Grace Hopper")
+	a.do("open another agent's link", chromedp.Navigate(sys.URL+"/agent#token="+grace))
+	a.waitJS("asked before switching", `document.querySelector('#switch-no')?.textContent === 'Stay signed in as Ada Lovelace (demo)'`)
+	a.do("stay", chromedp.Click(chromedp.CSS("#switch-no")))
+	a.waitJS("still Ada", `document.querySelector('.conn.ok') && document.querySelector('.me-name')?.textContent === 'Ada Lovelace'`)
+	a.do("open the link again", chromedp.Navigate(sys.URL+"/agent#token="+grace))
+	a.waitJS("asked again", `!!document.querySelector('#switch-yes')`)
+	a.do("switch", chromedp.Click(chromedp.CSS("#switch-yes")))
+	a.waitJS("now Grace", `document.querySelector('.conn.ok') && document.querySelector('.me-name')?.textContent === 'Grace Hopper'`)
 	checkNoPageErrors(t, a)
 }

@@ -41,17 +41,40 @@ class Console {
 
   async boot() {
     const m = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
-    if (m) {
-      localStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
-      history.replaceState(null, '', location.pathname + location.search);
-    }
+    const linked = m ? decodeURIComponent(m[1]) : '';
+    if (m) history.replaceState(null, '', location.pathname + location.search);
     // A single sign-on session (HttpOnly cookie) comes first: its tokens live in memory only.
-    const sso = m ? null : await this.sessionToken();
-    const tok = localStorage.getItem(TOKEN_KEY) || '';
-    if (sso) this.signIn(sso, true);
-    else if (this.validToken(tok)) this.signIn(tok, false);
-    else await this.showSignIn(tok ? t('badToken') : '');
+    const sso = await this.sessionToken();
+    const stored = localStorage.getItem(TOKEN_KEY) || '';
+    const current = sso || (this.validToken(stored) ? stored : '');
+    if (linked && this.validToken(linked)) {
+      // A link never silently replaces who is signed in: a different agent is asked about.
+      if (current && !sameUser(current, linked) && !(await this.confirmSwitch(current, linked))) {
+        this.signIn(current, !!sso);
+      } else {
+        localStorage.setItem(TOKEN_KEY, linked);
+        this.signIn(linked, false);
+      }
+    } else if (current) {
+      this.signIn(current, !!sso);
+    } else {
+      await this.showSignIn(stored || linked ? t('badToken') : '');
+    }
     this.root.setAttribute('aria-busy', 'false');
+  }
+
+  /** confirmSwitch asks whether to sign in as the link's agent instead of the current one. */
+  confirmSwitch(current, next) {
+    const who = (tok) => { const c = claims(tok); return (c.name || c.sub) + (c.tenant ? ' (' + c.tenant + ')' : ''); };
+    const vars = { current: who(current), next: who(next) };
+    return new Promise((resolve) => {
+      clear(this.root);
+      const yes = h('button', { class: 'btn wide', type: 'button', id: 'switch-yes', onclick: () => resolve(true) }, t('switchYes', vars));
+      const no = h('button', { class: 'btn primary wide', type: 'button', id: 'switch-no', onclick: () => resolve(false) }, t('switchNo', vars));
+      this.root.append(h('main', { class: 'signin' }, h('div', { class: 'signin-card', role: 'alertdialog', 'aria-labelledby': 'switch-h' },
+        h('h1', { id: 'switch-h' }, t('switchTitle')), h('p', null, t('switchText', vars)), no, yes)));
+      no.focus();
+    });
   }
 
   /** sessionToken exchanges the sign-on session cookie for a console token, or returns ''. */
@@ -889,12 +912,19 @@ function displayName(p) {
   return id || t('customer');
 }
 
+function sameUser(a, b) {
+  const x = claims(a);
+  const y = claims(b);
+  return !!x && !!y && x.sub === y.sub && x.tenant === y.tenant;
+}
+
 function initials(name) {
   return String(name || '?').trim().split(/\s+/).slice(0, 2).map((p) => [...p][0] || '').join('').toUpperCase() || '?';
 }
 
 new Console(document.getElementById('app')).boot();
-// A link with #token= opened while the console is already loaded signs in with that token.
+// A link with #token= opened while the console is already loaded goes through boot again,
+// which asks before switching to another agent.
 addEventListener('hashchange', () => {
   if (/(?:^|[#&])token=/.test(location.hash)) location.reload();
 });
