@@ -27,7 +27,7 @@ var files embed.FS
 // style, no plugins, no framing, and Trusted Types enforced: the pages never build HTML from
 // strings, so any innerHTML assignment would be a bug and throws instead of running.
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' blob: data:; connect-src 'self'; font-src 'self'; manifest-src 'self'; " +
+	"img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; font-src 'self'; manifest-src 'self'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'; " +
 	"require-trusted-types-for 'script'; trusted-types 'none'"
 
@@ -235,7 +235,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, a *asset, cache 
 		hd.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+		hd.Set("Permissions-Policy", "camera=(), microphone=(self), geolocation=(), payment=()")
 	} else if a.public {
 		// Modules are imported by the loader from customers' sites: cross-origin by design.
 		hd.Set("Access-Control-Allow-Origin", "*")

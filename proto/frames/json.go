@@ -156,6 +156,9 @@ func (w *jw) attachment(a *fd.Attachment) {
 			o.int("size", a.GetSize())
 		}
 		o.str("name", a.GetName())
+		if a.GetDurationMs() != 0 {
+			o.int("duration_ms", a.GetDurationMs())
+		}
 	})
 }
 
@@ -246,6 +249,9 @@ func (w *jw) serverFrame(f *fd.ServerFrame) {
 		o.str("queue", f.GetQueue())
 		o.str("summary", f.GetSummary())
 		o.strs("actions", f.Actions)
+		if f.GetMaxAudioS() != 0 {
+			o.int("max_audio_s", int64(f.GetMaxAudioS()))
+		}
 	})
 }
 

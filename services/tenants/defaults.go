@@ -36,6 +36,9 @@ const (
 	DefaultLocale                = "en"
 )
 
+// DefaultMaxAudioSeconds is the longest voice message when a tenant sets none.
+const DefaultMaxAudioSeconds = 120
+
 // DefaultAttachmentTypes are the MIME types accepted when a tenant lists none: images, PDF,
 // audio and plain text.
 func DefaultAttachmentTypes() []string {
@@ -99,6 +102,7 @@ func Defaults(t *frontdeskv1.Tenant) *frontdeskv1.Tenant {
 		t.Attachments = &frontdeskv1.Attachments{}
 	}
 	setIfZero(&t.Attachments.MaxBytes, DefaultAttachmentMaxBytes)
+	setIfZero(&t.Attachments.MaxAudioS, DefaultMaxAudioSeconds)
 	if len(t.Attachments.Types) == 0 {
 		t.Attachments.Types = DefaultAttachmentTypes()
 	}

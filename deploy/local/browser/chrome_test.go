@@ -39,6 +39,13 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
+	return newBrowserMic(t, true)
+}
+
+// newBrowserMic starts Chromium with a fake microphone that pages may use without asking
+// (fakeMic), or with none granted: headless Chromium then refuses every page that asks.
+func newBrowserMic(t *testing.T, fakeMic bool) *browser {
+	t.Helper()
 	path := chromiumPath()
 	if path == "" {
 		if os.Getenv("CI") == "true" {
@@ -61,6 +68,11 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
+		// A fake microphone (a tone), and sound that plays without a gesture: the voice message
+		// tests record and play for real.
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", fakeMic),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancel := chromedp.NewContext(actx)

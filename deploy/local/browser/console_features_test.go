@@ -37,7 +37,9 @@ func TestConsoleFeatures(t *testing.T) {
 	keys := featureTenant("keys")
 	// The bot does not start conversations here, but its knowledge base answers "Suggest reply".
 	keys.Bot = &fd.Bot{Enabled: false, Knowledge: demoTenant("").GetBot().GetKnowledge()}
-	sys := startSystem(t, offers, transfers, featureTenant("scroll"), featureTenant("notify"), keys, featureTenant("dark"))
+	voice := featureTenant("voice")
+	voice.Attachments = &fd.Attachments{MaxAudioS: 2}
+	sys := startSystem(t, offers, transfers, featureTenant("scroll"), featureTenant("notify"), keys, featureTenant("dark"), voice)
 	b := newBrowser(t)
 
 	t.Run("offer", func(t *testing.T) { testOffer(t, sys, b) })
@@ -46,6 +48,7 @@ func TestConsoleFeatures(t *testing.T) {
 	t.Run("notify", func(t *testing.T) { testNotifications(t, sys, b) })
 	t.Run("keys", func(t *testing.T) { testShortcuts(t, sys, b) })
 	t.Run("dark", func(t *testing.T) { testDarkMode(t, sys, b) })
+	t.Run("voice", func(t *testing.T) { testVoiceMessages(t, sys, b) })
 }
 
 // featureTenant is a tenant without the bot (a customer's first message puts the conversation

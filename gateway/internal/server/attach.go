@@ -88,7 +88,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "conv and file are required", http.StatusBadRequest)
 		return
 	}
-	typ, _, _ := mime.ParseMediaType(http.DetectContentType(data))
+	typ := sniffType(data)
 	if !slices.Contains(types, typ) {
 		http.Error(w, "type "+typ+" not allowed", http.StatusUnsupportedMediaType)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -191,6 +192,15 @@ func (s *Session) handleSend(ctx context.Context, f *fd.ClientFrame) error {
 	att, err := s.m.checkAttachment(ctx, s.tenant, conv, f.GetAttachment())
 	if err != nil {
 		return err
+	}
+	if kind == frames.KindAudio {
+		// A voice message is audio the gateway sniffed as such; its length is the recorder's word,
+		// for display only, bounded so a client cannot make it absurd.
+		if !strings.HasPrefix(att.GetType(), "audio/") {
+			return fmt.Errorf("%w: kind audio needs an audio attachment", errBadFrame)
+		}
+		att = proto.Clone(att).(*fd.Attachment)
+		att.DurationMs = min(max(f.GetAttachment().GetDurationMs(), 0), int64(time.Hour/time.Millisecond))
 	}
 	msg := &fd.Message{Id: NewID("m_"), ClientId: f.GetId(), Tenant: s.tenant, Conv: conv, From: s.me, Kind: kind,
 		Text: frames.CleanText(f.GetText()), Attachment: att, CreatedAt: now()}

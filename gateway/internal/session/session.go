@@ -166,8 +166,12 @@ func (s *Session) Start(ctx context.Context) error {
 	} else {
 		m.unread(ctx, s, summaries)
 	}
+	var maxAudio int32
+	if t, ok := m.Tenant(s.tenant); ok {
+		maxAudio = t.GetAttachments().GetMaxAudioS() // the store applies the default
+	}
 	welcome := s.encode(&fd.ServerFrame{Type: frames.TypeWelcome, Session: s.id, User: s.user, Role: s.role,
-		Tenant: s.tenant, Conversations: summaries})
+		Tenant: s.tenant, Conversations: summaries, MaxAudioS: maxAudio})
 	s.mu.Lock()
 	s.queue = append([][]byte{welcome}, s.queue...)
 	s.queued += len(welcome)

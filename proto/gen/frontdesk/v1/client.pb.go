@@ -97,7 +97,9 @@ type Attachment struct {
 	// size is the size in bytes.
 	Size int64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
 	// name is the original file name.
-	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// duration_ms is a voice message's length as recorded (shown before it is played).
+	DurationMs    int64 `protobuf:"varint,6,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -165,6 +167,13 @@ func (x *Attachment) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *Attachment) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
 }
 
 // ConversationSummary lists an open conversation in the welcome frame.
@@ -494,7 +503,9 @@ type ServerFrame struct {
 	// summary is the bot's one-line summary of the conversation so far (assigned, to agents).
 	Summary string `protobuf:"bytes,32,opt,name=summary,proto3" json:"summary,omitempty"`
 	// actions are choices offered to the customer (notice): leave_message, bot, human.
-	Actions       []string `protobuf:"bytes,33,rep,name=actions,proto3" json:"actions,omitempty"`
+	Actions []string `protobuf:"bytes,33,rep,name=actions,proto3" json:"actions,omitempty"`
+	// max_audio_s is the longest voice message the tenant accepts, in seconds (welcome).
+	MaxAudioS     int32 `protobuf:"varint,34,opt,name=max_audio_s,json=maxAudioS,proto3" json:"max_audio_s,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -760,6 +771,13 @@ func (x *ServerFrame) GetActions() []string {
 	return nil
 }
 
+func (x *ServerFrame) GetMaxAudioS() int32 {
+	if x != nil {
+		return x.MaxAudioS
+	}
+	return 0
+}
+
 var File_frontdesk_v1_client_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_client_proto_rawDesc = "" +
@@ -768,14 +786,16 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\vParticipant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\"j\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"\x8b\x01\n" +
 	"\n" +
 	"Attachment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x12\n" +
 	"\x04type\x18\x03 \x01(\tR\x04type\x12\x12\n" +
 	"\x04size\x18\x04 \x01(\x03R\x04size\x12\x12\n" +
-	"\x04name\x18\x05 \x01(\tR\x04name\"\x99\x02\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\x1f\n" +
+	"\vduration_ms\x18\x06 \x01(\x03R\n" +
+	"durationMs\"\x99\x02\n" +
 	"\x13ConversationSummary\x12\x12\n" +
 	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x1e\n" +
 	"\blast_seq\x18\x02 \x01(\x03H\x00R\alastSeq\x88\x01\x01\x12\x14\n" +
@@ -806,7 +826,7 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\x06_afterB\t\n" +
 	"\a_beforeB\b\n" +
 	"\x06_limitB\x06\n" +
-	"\x04_seq\"\x85\t\n" +
+	"\x04_seq\"\xa5\t\n" +
 	"\vServerFrame\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -843,7 +863,8 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\x06reason\x18\x1e \x01(\tR\x06reason\x12\x14\n" +
 	"\x05queue\x18\x1f \x01(\tR\x05queue\x12\x18\n" +
 	"\asummary\x18  \x01(\tR\asummary\x12\x18\n" +
-	"\aactions\x18! \x03(\tR\aactionsB\x06\n" +
+	"\aactions\x18! \x03(\tR\aactions\x12\x1e\n" +
+	"\vmax_audio_s\x18\" \x01(\x05R\tmaxAudioSB\x06\n" +
 	"\x04_seqB\n" +
 	"\n" +
 	"\b_partialB\v\n" +

@@ -1264,7 +1264,9 @@ type Attachments struct {
 	// max_bytes is the largest upload (default 10 MiB).
 	MaxBytes int64 `protobuf:"varint,1,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
 	// types are the allowed MIME types (default images, PDF, audio, plain text).
-	Types         []string `protobuf:"bytes,2,rep,name=types,proto3" json:"types,omitempty"`
+	Types []string `protobuf:"bytes,2,rep,name=types,proto3" json:"types,omitempty"`
+	// max_audio_s is the longest voice message the widget and console record (default 120).
+	MaxAudioS     int32 `protobuf:"varint,3,opt,name=max_audio_s,json=maxAudioS,proto3" json:"max_audio_s,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1311,6 +1313,13 @@ func (x *Attachments) GetTypes() []string {
 		return x.Types
 	}
 	return nil
+}
+
+func (x *Attachments) GetMaxAudioS() int32 {
+	if x != nil {
+		return x.MaxAudioS
+	}
+	return 0
 }
 
 var File_frontdesk_v1_tenant_proto protoreflect.FileDescriptor
@@ -1418,10 +1427,11 @@ const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\blanguage\x18\x06 \x01(\tR\blanguage\"3\n" +
 	"\tRetention\x12\x12\n" +
 	"\x04days\x18\x01 \x01(\x05R\x04days\x12\x12\n" +
-	"\x04mode\x18\x02 \x01(\tR\x04mode\"@\n" +
+	"\x04mode\x18\x02 \x01(\tR\x04mode\"`\n" +
 	"\vAttachments\x12\x1b\n" +
 	"\tmax_bytes\x18\x01 \x01(\x03R\bmaxBytes\x12\x14\n" +
-	"\x05types\x18\x02 \x03(\tR\x05typesBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
+	"\x05types\x18\x02 \x03(\tR\x05types\x12\x1e\n" +
+	"\vmax_audio_s\x18\x03 \x01(\x05R\tmaxAudioSBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
 
 var (
 	file_frontdesk_v1_tenant_proto_rawDescOnce sync.Once

@@ -7,6 +7,7 @@ import { clear, enterToSend, h, icon } from '../core/dom.js';
 import { pickLang, translator } from '../core/i18n.js';
 import { claims, expired } from '../core/jwt.js';
 import { Announcer, MessageList } from '../core/messages.js';
+import { voiceControls } from '../core/voicebar.js';
 
 const TOKEN_KEY = 'fd:agent:token';
 const STATUS_KEY = 'fd:agent:status';
@@ -269,12 +270,20 @@ class Console {
     this.fileInput = h('input', { type: 'file', class: 'hidden-file', tabindex: '-1', 'aria-hidden': 'true' });
     this.fileInput.addEventListener('change', () => this.pickFile(this.fileInput.files?.[0]));
     this.preview = h('div', { class: 'preview', hidden: true });
+    this.voice = voiceControls({
+      t, maxSeconds: () => this.client?.welcome?.max_audio_s,
+      onFile: (file, ms) => { if (this.current) this.sendFile(this.current, file, ms); },
+      onError: (text) => this.toast(text),
+      onRecording: (on) => { this.composerRow.hidden = on; },
+    });
+    this.voice.button.classList.add('icon-btn');
+    this.composerRow = h('div', { class: 'composer-row' },
+      h('button', { class: 'icon-btn', type: 'button', 'aria-label': t('attach'), title: t('attach'), onclick: () => this.fileInput.click() }, icon('clip', 20)),
+      this.voice.button,
+      this.input,
+      h('button', { class: 'btn primary send', type: 'submit', 'aria-label': t('send') }, icon('send', 18), h('span', null, t('send'))));
     this.composer = h('form', { class: 'composer', onsubmit: (ev) => { ev.preventDefault(); this.submit(); } },
-      this.preview,
-      h('div', { class: 'composer-row' },
-        h('button', { class: 'icon-btn', type: 'button', 'aria-label': t('attach'), title: t('attach'), onclick: () => this.fileInput.click() }, icon('clip', 20)),
-        this.input,
-        h('button', { class: 'btn primary send', type: 'submit', 'aria-label': t('send') }, icon('send', 18), h('span', null, t('send')))),
+      this.preview, this.composerRow, this.voice.bar,
       this.fileInput);
     this.endedEl = h('div', { class: 'ended', hidden: true });
     this.empty = h('div', { class: 'empty' }, icon('chat', 40), h('p', null, t('selectConversation')));
@@ -495,6 +504,7 @@ class Console {
     if (!conv || !this.items.has(conv)) return;
     const prev = this.items.get(this.current);
     if (prev) prev.draft = this.input.value;
+    this.voice?.cancel();
     this.current = conv;
     this.list.reset();
     const it = this.items.get(conv);
@@ -533,25 +543,32 @@ class Console {
     this.clearFile();
     const c = this.convs.get(conv);
     const me = { id: this.client.welcome?.user || this.me?.sub, role: this.me?.role || 'agent', name: this.me?.name };
-    if (file) {
-      const clientId = newId();
-      const kind = isImage(file) ? 'image' : 'file';
-      c.tl.addPending({ clientId, kind, attachment: { name: file.name, type: file.type, size: file.size }, from: me, localUrl: URL.createObjectURL(file) });
-      this.renderMessages(true);
-      try {
-        const a = await upload(location.origin, this.token, file, conv);
-        this.post(conv, { id: clientId, type: 'send', conv, kind, attachment: { id: a.id, url: a.url, type: a.type, size: a.size, name: a.name } });
-      } catch (err) {
-        c.tl.fail(clientId);
-        this.renderMessages();
-        this.toast(t('uploadFailed', { reason: err.status === 413 ? t('tooLarge') : err.status === 415 ? t('badType') : String(err.status || err.message) }));
-      }
-    }
+    if (file) await this.sendFile(conv, file, 0);
     if (text) {
       const clientId = newId();
       c.tl.addPending({ clientId, text, from: me });
       this.renderMessages(true);
       this.post(conv, { id: clientId, type: 'send', conv, kind: 'text', text });
+    }
+  }
+
+  /** sendFile uploads file to conv and sends it: a voice message, an image or a file. */
+  async sendFile(conv, file, durationMs) {
+    const c = this.convs.get(conv);
+    const me = { id: this.client.welcome?.user || this.me?.sub, role: this.me?.role || 'agent', name: this.me?.name };
+    const clientId = newId();
+    const kind = /^audio\//.test(file.type) ? 'audio' : isImage(file) ? 'image' : 'file';
+    c.tl.addPending({ clientId, kind, attachment: { name: file.name, type: file.type, size: file.size, duration_ms: durationMs || undefined },
+      from: me, localUrl: URL.createObjectURL(file) });
+    this.renderMessages(true);
+    try {
+      const a = await upload(location.origin, this.token, file, conv);
+      this.post(conv, { id: clientId, type: 'send', conv, kind, attachment: { id: a.id, url: a.url, type: a.type, size: a.size, name: a.name,
+        duration_ms: durationMs || undefined } });
+    } catch (err) {
+      c.tl.fail(clientId);
+      this.renderMessages();
+      this.toast(t('uploadFailed', { reason: err.status === 413 ? t('tooLarge') : err.status === 415 ? t('badType') : String(err.status || err.message) }));
     }
   }
 
@@ -836,7 +853,7 @@ class Console {
       if (last && last.from?.role === 'customer' && last.ts) wait = (now - Date.parse(last.ts)) / 1000;
       else if (!last) wait = (now - it.openedAt) / 1000;
       const late = !it.ended && wait > LATE_REPLY_S;
-      const preview = last ? (last.text || (last.kind === 'image' ? '📷 ' + t('image') : '📎 ' + (last.attachment?.name || ''))) : it.summary || '';
+      const preview = last ? (last.text || (last.kind === 'image' ? '📷 ' + t('image') : last.kind === 'audio' ? '🎤 ' + t('voiceMessage') : '📎 ' + (last.attachment?.name || ''))) : it.summary || '';
       const key = [conv, name, preview, unread, Math.floor(wait / 10), it.ended, conv === this.current, late, last?.from?.id === me].join('|');
       let li = this.rowCache?.get(conv);
       if (!li || li.dataset.key !== key) {

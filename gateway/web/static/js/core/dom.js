@@ -43,6 +43,9 @@ export const ICONS = {
   swap: 'M4 8h13l-3-3M20 16H7l3 3',
   down: 'M6 9l6 6 6-6',
   logout: 'M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10',
+  mic: 'M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM5 11a7 7 0 0 0 14 0M12 18v3',
+  audio: 'M9 18V6l10-2v12M9 18a3 3 0 1 1-6 0 3 3 0 0 1 6 0zM19 16a3 3 0 1 1-6 0 3 3 0 0 1 6 0z',
+  pdf: 'M14 3H6v18h12V7l-4-4zM14 3v4h4M8 13h8M8 17h5',
 };
 
 /** icon returns an inline SVG icon (decorative: hidden from screen readers). */

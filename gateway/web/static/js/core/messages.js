@@ -3,6 +3,7 @@
 
 import { blobURL, isImage } from './attach.js';
 import { clear, formatSize, h, icon } from './dom.js';
+import { clock, onePlayer } from './recorder.js';
 
 export class MessageList {
   /**
@@ -165,8 +166,10 @@ export class MessageList {
       }
       return link;
     }
+    if (e.kind === 'audio' || /^audio\//.test(a.type || '')) return this.audio(e, a);
+    // The name is isolated (<bdi>): a right-to-left override in it cannot reorder the size.
     const link = h('a', { class: 'fd-file', href: '#', 'aria-label': t('download', { name }) },
-      icon('file', 22), h('span', { class: 'fd-file-name' }, name), h('span', { class: 'fd-file-size' }, formatSize(a.size)));
+      icon(fileIcon(a.type), 22), h('bdi', { class: 'fd-file-name' }, name), h('span', { class: 'fd-file-size' }, formatSize(a.size)));
     link.addEventListener('click', (ev) => {
       ev.preventDefault();
       const go = (u) => {
@@ -181,11 +184,40 @@ export class MessageList {
     return link;
   }
 
+  /** audio is a voice message: the browser's own player (accessible controls), its length. */
+  audio(e, a) {
+    const t = this.o.t;
+    const secs = a.duration_ms ? Math.round(a.duration_ms / 1000) : 0;
+    const label = t('voiceMessage') + (secs ? ' ' + clock(secs) : '');
+    const player = h('audio', { class: 'fd-audio', controls: true, preload: 'metadata', 'aria-label': label });
+    onePlayer(player);
+    // Recordings of MediaRecorder carry no duration: seeking to the end once makes the browser
+    // work it out, so the player shows a length before it is played.
+    player.addEventListener('loadedmetadata', () => {
+      if (player.duration === Infinity) {
+        const back = () => { player.removeEventListener('timeupdate', back); player.currentTime = 0; };
+        player.addEventListener('timeupdate', back);
+        player.currentTime = 1e7;
+      }
+    });
+    if (e.localUrl) player.src = e.localUrl;
+    else if (a.id || a.url) blobURL(this.o.base, this.o.token(), a).then((u) => { player.src = u; }, () => player.classList.add('fd-broken'));
+    return h('div', { class: 'fd-voice' }, icon('audio', 18), player,
+      secs ? h('span', { class: 'fd-voice-len' }, clock(secs)) : null);
+  }
+
   reset() {
     clear(this.items);
     this.els.clear();
     this.revs.clear();
   }
+}
+
+/** fileIcon picks the icon for a file of MIME type type. */
+function fileIcon(type) {
+  if (/^audio\//.test(type || '')) return 'audio';
+  if (type === 'application/pdf') return 'pdf';
+  return 'file';
 }
 
 /** Announcer is a visually hidden live region for screen readers. */

@@ -10,6 +10,7 @@ import { expired } from '../core/jwt.js';
 import { Announcer, MessageList } from '../core/messages.js';
 import { Store } from '../core/store.js';
 import { setTenant } from '../core/tenant.js';
+import { voiceControls } from '../core/voicebar.js';
 
 const TYPING_SEND_MS = 3000;
 const TYPING_SHOW_MS = 6000;
@@ -172,8 +173,15 @@ class Widget {
     const attachBtn = h('button', { class: 'fd-icon-btn fd-attach', type: 'button', 'aria-label': t('attach'), title: t('attach'),
       disabled: true, onclick: () => this.fileInput.click() }, icon('clip', 20));
     this.attachBtn = attachBtn;
+    this.voice = voiceControls({
+      t, maxSeconds: () => this.client?.welcome?.max_audio_s,
+      onFile: (file, ms) => this.sendFile(file, ms),
+      onError: (text) => this.flash(text),
+      onRecording: (on) => { form.hidden = on; },
+    });
+    this.voice.button.disabled = true;
     const form = h('form', { class: 'fd-composer', onsubmit: (ev) => { ev.preventDefault(); this.submit(); } },
-      attachBtn, this.input, this.sendBtn, this.fileInput);
+      attachBtn, this.voice.button, this.input, this.sendBtn, this.fileInput);
     this.composer = form;
     this.closedBox = h('div', { class: 'fd-closed', hidden: true },
       h('p', null, t('closed')),
@@ -181,7 +189,7 @@ class Widget {
 
     this.announcer = new Announcer();
     this.panel = h('section', { class: 'fd-panel', id: 'fd-panel', role: 'dialog', 'aria-labelledby': 'fd-title', hidden: true },
-      header, this.banner, this.list.el, this.typingEl, this.actions, this.preview, this.closedBox, form,
+      header, this.banner, this.list.el, this.typingEl, this.actions, this.preview, this.closedBox, form, this.voice.bar,
       h('div', { class: 'fd-footer' }, t('poweredBy')));
     // Escape closes from anywhere in the widget (the launcher too) and leaves the focus on the
     // launcher, where the keyboard user opened it.
@@ -408,27 +416,35 @@ class Widget {
     const me = { id: this.client.welcome?.user, role: 'customer' };
     const key = this.conv || '';
     const c = this.convs.get(key);
-    if (file) {
-      const clientId = newId();
-      const kind = isImage(file) ? 'image' : 'file';
-      const localUrl = URL.createObjectURL(file);
-      c.tl.addPending({ clientId, kind, text: '', attachment: { name: file.name, type: file.type, size: file.size }, from: me, localUrl });
-      this.renderMessages(true);
-      try {
-        const att = await upload(this.cfg.gateway, this.token || await this.getToken(false), file, this.conv);
-        this.post({ id: clientId, type: 'send', kind, attachment: { id: att.id, url: att.url, type: att.type, size: att.size, name: att.name } }, key);
-      } catch (err) {
-        c.tl.fail(clientId);
-        this.renderMessages();
-        const reason = err.status === 413 ? this.t('tooLarge') : err.status === 415 ? this.t('badType') : String(err.status || err.message);
-        this.flash(this.t('uploadFailed', { reason }));
-      }
-    }
+    if (file) await this.sendFile(file, 0);
     if (text) {
       const clientId = newId();
       c.tl.addPending({ clientId, text, from: me });
       this.renderMessages(true);
       this.post({ id: clientId, type: 'send', kind: 'text', text }, key);
+    }
+  }
+
+  /** sendFile uploads file and sends it: a voice message (durationMs > 0 or audio), an image or a file. */
+  async sendFile(file, durationMs) {
+    if (this.state === 'closed') this.newConversation(true);
+    const me = { id: this.client.welcome?.user, role: 'customer' };
+    const key = this.conv || '';
+    const c = this.convs.get(key);
+    const clientId = newId();
+    const kind = /^audio\//.test(file.type) ? 'audio' : isImage(file) ? 'image' : 'file';
+    const meta = { name: file.name, type: file.type, size: file.size, duration_ms: durationMs || undefined };
+    c.tl.addPending({ clientId, kind, text: '', attachment: meta, from: me, localUrl: URL.createObjectURL(file) });
+    this.renderMessages(true);
+    try {
+      const att = await upload(this.cfg.gateway, this.token || await this.getToken(false), file, this.conv);
+      this.post({ id: clientId, type: 'send', kind, attachment: { id: att.id, url: att.url, type: att.type, size: att.size, name: att.name,
+        duration_ms: durationMs || undefined } }, key);
+    } catch (err) {
+      c.tl.fail(clientId);
+      this.renderMessages();
+      const reason = err.status === 413 ? this.t('tooLarge') : err.status === 415 ? this.t('badType') : String(err.status || err.message);
+      this.flash(this.t('uploadFailed', { reason }));
     }
   }
 
@@ -593,6 +609,7 @@ class Widget {
     this.humanBtn.hidden = !(s === 'bot' || s === '');
     this.closedBox.hidden = s !== 'closed';
     this.attachBtn.disabled = !this.conv || s === 'closed';
+    this.voice.button.disabled = !this.conv || s === 'closed';
     this.composer.hidden = s === 'closed';
     this.setPlaceholder(this.leaveMode ? 'placeholderLeave' : 'placeholder');
     this.renderBanner();

@@ -1,0 +1,90 @@
+package browser_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// In the widget and the console.
+const (
+	widgetMic    = w + `.querySelector('.fd-mic')`
+	widgetVoice  = `[...` + w + `.querySelectorAll('.fd-items .fd-msg audio')]`
+	consoleMic   = `document.querySelector('.composer .fd-mic')`
+	consoleVoice = `[...document.querySelectorAll('.pane .fd-msg audio')]`
+)
+
+// played is an expression that plays the last player of list and records its duration and
+// whether it ended, in window.__played.
+func played(list string) string {
+	return `(() => { const a = ` + list + `.at(-1); window.__played = {ended: false, duration: 0};
+		a.addEventListener('ended', () => { window.__played.ended = true; window.__played.duration = a.duration; });
+		a.currentTime = 0; a.play(); return true; })()`
+}
+
+// testVoiceMessages: the customer records a voice message in the widget (a fake microphone)
+// and sends it; the agent plays it to the end; the agent answers with one of their own, which
+// the customer plays. The tenant's 2-second limit stops a long recording by itself. A customer
+// whose microphone is refused is told why. Files keep a name, an icon and a size.
+func testVoiceMessages(t *testing.T, sys *system, b *browser) {
+	vera := b.tab(t, "agent-vera", true)
+	cust := b.tab(t, "customer", true)
+	openConsole(vera, sys.URL, tokenFor(t, "voice", "a_vera", "Vera Voice"))
+	openWidget(cust, sitePage(t, sys, "voice"))
+	say(cust, "Can I send you a voice note?")
+	cust.waitJS("queued", w+`.querySelector('.fd-subtitle').textContent === 'Waiting for an agent'`)
+	setAvailable(vera, true)
+	vera.waitJS("conversation open", hasText("Can I send you a voice note?"))
+
+	// Customer -> agent. The limit (2 s) ends the recording by itself.
+	cust.do("record", chromedp.Click(chromedp.JSPath(widgetMic)))
+	cust.waitJS("recording bar", `!`+w+`.querySelector('.fd-rec-bar').hidden && `+w+`.querySelector('.fd-rec-limit').textContent === '/ 0:02'`)
+	cust.screenshot("widget-recording")
+	cust.waitJS("stopped at the limit and sent", w+`.querySelector('.fd-rec-bar').hidden && `+widgetVoice+`.length === 1 && !`+w+`.querySelector('.fd-msg.fd-pending')`)
+	vera.waitJS("voice message arrived", consoleVoice+`.length === 1 && `+consoleVoice+`[0].src.startsWith('blob:')`)
+	eval[bool](vera, played(consoleVoice))
+	vera.waitJS("played to the end", `window.__played.ended && window.__played.duration > 1`)
+	if got := eval[string](vera, `document.querySelector('.pane .fd-voice-len')?.textContent ?? ''`); got != "0:02" {
+		t.Fatalf("agent sees length %q, want 0:02", got)
+	}
+
+	// Agent -> customer, stopped by hand after about a second.
+	vera.do("record", chromedp.Click(chromedp.JSPath(consoleMic)))
+	vera.waitJS("recording", `!document.querySelector('.fd-rec-bar').hidden && document.querySelector('.fd-rec-time').textContent === '0:01'`)
+	vera.do("send", chromedp.Click(chromedp.CSS(".fd-rec-send")))
+	cust.waitJS("agent's voice message arrived", widgetVoice+`.length === 2 && `+widgetVoice+`.at(-1).src.startsWith('blob:')`)
+	eval[bool](cust, played(widgetVoice))
+	cust.waitJS("customer played it", `window.__played.ended && window.__played.duration > 0.5`)
+	vera.screenshot("console-voice")
+
+	// Cancel sends nothing.
+	vera.do("record again", chromedp.Click(chromedp.JSPath(consoleMic)))
+	vera.waitJS("recording", `!document.querySelector('.fd-rec-bar').hidden`)
+	vera.do("cancel", chromedp.Click(chromedp.CSS(".fd-rec-cancel")))
+	vera.waitJS("bar gone, composer back", `document.querySelector('.fd-rec-bar').hidden && !document.querySelector('.composer-row').hidden`)
+
+	// A file: name, icon, size; the download is an attachment.
+	dir := t.TempDir()
+	file := filepath.Join(dir, "order \u202eatad.pdf")
+	if err := os.WriteFile(file, []byte("%PDF-1.4\n% a tiny pdf\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vera.do("attach a file", chromedp.SetUploadFiles(chromedp.CSS(`.pane input[type=file]`), []string{file}))
+	vera.do("send it", chromedp.Click(chromedp.CSS("button.send")))
+	cust.waitJS("file shown", w+`.querySelector('.fd-items .fd-file bdi.fd-file-name') && `+w+`.querySelector('.fd-items .fd-file .fd-file-size').textContent !== ''`)
+
+	// Refused microphone (a browser that grants it to no page): the button explains.
+	other := newBrowserMic(t, false).tab(t, "customer-without-mic", true)
+	page := sitePage(t, sys, "voice")
+	openWidget(other, page)
+	say(other, "Hello from a browser without a microphone")
+	other.waitJS("mic enabled", `!`+widgetMic+`.disabled`)
+	other.do("record", chromedp.Click(chromedp.JSPath(widgetMic)))
+	other.waitJS("told why", bannerText+`.includes('Microphone access was refused')`)
+	if eval[bool](other, `!`+w+`.querySelector('.fd-rec-bar').hidden`) {
+		t.Fatal("recording bar shown without a microphone")
+	}
+	checkNoPageErrors(t, vera, cust, other)
+}
