@@ -15,7 +15,7 @@ REGISTRY   ?= ghcr.io/frontdesk-chat/frontdesk
 BINDIR     ?= bin
 # Image tag: the release tag when HEAD carries one (v1.2.3 gives 1.2.3), else the chart's
 # appVersion, so the chart's default image reference names what `make images` builds.
-IMAGE_TAG  ?= $(shell t=$$(git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null) && echo $${t\#v} || \
+IMAGE_TAG  ?= $(shell git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null | sed 's/^v//' | grep . || \
                 sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' deploy/helm/frontdesk/Chart.yaml)
 IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
 IMAGES_DIR ?= artifacts/images
