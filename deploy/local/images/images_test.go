@@ -430,6 +430,35 @@ func TestImagesChat(t *testing.T) {
 	}
 
 	chat(t, ctx, "http://"+listen, secret, dbURL)
+	helmTest(t, ctx, "http://"+listen)
+}
+
+// helmTest runs the chart's `helm test` script (a visitor token, then a WebSocket upgrade that
+// must answer 101 and the welcome frame) against the containerised gateway, as the test pod
+// does against the gateway's Service.
+func helmTest(t *testing.T, ctx context.Context, base string) {
+	script, err := filepath.Abs(filepath.Join("..", "..", "helm", "frontdesk", "files", "websocket-test.sh"))
+	must(t, err)
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is not installed (the helm test script uses it)")
+	}
+	cmd := exec.CommandContext(ctx, "sh", script)
+	cmd.Dir = t.TempDir()
+	// The script writes its scratch file under /tmp, as in the test pod.
+	cmd.Env = append(os.Environ(), "BASE="+base, "TENANT=demo")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm test script: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "101 and welcome frame: ok") {
+		t.Errorf("helm test script output:\n%s", out)
+	}
+	// And it fails when the gateway refuses: a tenant that does not exist gets no token.
+	bad := exec.CommandContext(ctx, "sh", script)
+	bad.Env = append(os.Environ(), "BASE="+base, "TENANT=no-such-tenant")
+	if out, err := bad.CombinedOutput(); err == nil {
+		t.Errorf("helm test script passed for an unknown tenant:\n%s", out)
+	}
 }
 
 // chat: a visitor asks the bot (answered from the mounted knowledge base), asks for a human,

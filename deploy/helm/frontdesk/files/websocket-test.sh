@@ -14,7 +14,7 @@ echo "visitor token for tenant $TENANT: ok"
 out=/tmp/ws.out
 curl -sS -i -N --http1.1 --max-time 5 -o "$out" \
   -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
-  -H 'Sec-WebSocket-Key: ZnJvbnRkZXNrLWhlbG0tdGVzdA==' -H 'Sec-WebSocket-Protocol: frontdesk.v1.json' \
+  -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Protocol: frontdesk.v1.json' \
   "$BASE/v1/ws?token=$token" || true
 if ! head -n 1 "$out" | grep -q ' 101'; then
   echo "WebSocket upgrade refused:" >&2
