@@ -57,6 +57,8 @@ export CONTAINERS_CONF="$WORK_DIR/containers.conf"
 printf 'unqualified-search-registries = []\n' >"$WORK_DIR/registries.conf"
 export CONTAINERS_REGISTRIES_CONF="$WORK_DIR/registries.conf"
 buildah=(buildah --storage-driver vfs --root "$WORK_DIR/storage" --runroot "$WORK_DIR/run")
+# The storage is this build's alone: start it empty, so earlier builds do not pile up in it.
+"${buildah[@]}" rmi --all --force >/dev/null 2>&1 || true
 
 # The build context: binaries by platform and the root filesystem every image shares.
 ctx="$WORK_DIR/context"
@@ -95,8 +97,6 @@ chmod -R go-w "$ctx/rootfs/etc" "$ctx"/*_*/
 for s in $SERVICES; do
   name="$REGISTRY/$s:$TAG"
   list="localhost/frontdesk-build/$s:$TAG"
-  "${buildah[@]}" manifest rm "$list" >/dev/null 2>&1 || true
-  "${buildah[@]}" rmi -f "$list" >/dev/null 2>&1 || true
   echo "== image $name (${platforms[*]})"
   "${buildah[@]}" build --quiet --pull=never --network host \
     --platform "$(IFS=,; echo "${platforms[*]}")" --manifest "$list" \
