@@ -125,7 +125,7 @@ images: $(TOOLS)/cyclonedx-gomod
 ## test-images: run the four images with podman (read-only, non-root) against a test NATS and
 # Postgres; a customer and an agent chat through the containerised gateway.
 test-images: images
-	cd deploy/local && FRONTDESK_IMAGES=$(CURDIR)/$(IMAGES_DIR) FRONTDESK_IMAGE_TAG=$(IMAGE_TAG) \
+	cd deploy/local && FRONTDESK_IMAGES=$(abspath $(IMAGES_DIR)) FRONTDESK_IMAGE_TAG=$(IMAGE_TAG) \
 	  FRONTDESK_IMAGE_REGISTRY=$(REGISTRY) go test -count=1 -timeout 20m -tags images -run 'Images' -v ./images/...
 
 tools: $(BUF) $(TOOLS)/protoc-gen-go $(TOOLS)/staticcheck $(TOOLS)/cyclonedx-gomod
