@@ -790,6 +790,10 @@ func checkGatewayExtras(t *testing.T, o *objects, prod bool) {
 	if ing == nil {
 		t.Fatal("no Ingress")
 	}
+	// Production runs at least three gateways, scaled by the HPA.
+	if h := o.hpas[name("gateway")]; h == nil || h.Spec.MinReplicas == nil || *h.Spec.MinReplicas != 3 {
+		t.Errorf("production gateway HPA %+v, want minReplicas 3", h)
+	}
 	if ing.Annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] != "3600" {
 		t.Errorf("Ingress timeouts %v", ing.Annotations)
 	}
