@@ -12,6 +12,13 @@ LDFLAGS    := -s -w -X github.com/frontdesk-chat/frontdesk/services/buildinfo.Ve
               -X github.com/frontdesk-chat/frontdesk/services/buildinfo.Commit=$(COMMIT)
 TOOLS      := $(CURDIR)/bin/tools
 REGISTRY   ?= ghcr.io/frontdesk-chat/frontdesk
+BINDIR     ?= bin
+# Image tag: the release tag when HEAD carries one (v1.2.3 gives 1.2.3), else the chart's
+# appVersion, so the chart's default image reference names what `make images` builds.
+IMAGE_TAG  ?= $(shell git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null | sed 's/^v//' | grep . || \
+                sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' deploy/helm/frontdesk/Chart.yaml)
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+IMAGES_DIR ?= artifacts/images
 BUF        := $(TOOLS)/buf
 GOTEST     ?= go test -race -count=1 -timeout 12m
 FUZZTIME   ?= 10s
@@ -20,9 +27,10 @@ FUZZTIME   ?= 10s
 BUF_VERSION         := v1.75.0
 PROTOC_GEN_GO       := v1.36.12
 STATICCHECK_VERSION := v0.8.2
+CYCLONEDX_GOMOD     := v1.10.0
 
 .PHONY: all run run-processes build test test-faults test-unit fuzz vet lint generate proto-check \
-        proto-snapshot bench images tools clean
+        proto-snapshot bench images test-images tools clean
 
 all: build
 
@@ -38,14 +46,14 @@ run-processes: build
 	go build -o bin/frontdesk ./deploy/local/cmd/frontdesk
 	bin/frontdesk -processes -bin $(CURDIR)/bin
 
-## build: static binaries into bin/.
+## build: static binaries into bin/ (BINDIR; GOOS and GOARCH from the environment cross-compile).
 build:
-	@mkdir -p bin
+	@mkdir -p $(BINDIR)
 	@for s in $(SERVICES); do \
-	  echo "build bin/$$s"; \
-	  CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/$$s ./$$s/cmd/$$s; \
+	  echo "build $(BINDIR)/$$s"; \
+	  CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BINDIR)/$$s ./$$s/cmd/$$s; \
 	done
-	@if [ -d gateway/cmd/loadgen ]; then CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/loadgen ./gateway/cmd/loadgen; fi
+	@if [ "$(BINDIR)" = bin ] && [ -d gateway/cmd/loadgen ]; then CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/loadgen ./gateway/cmd/loadgen; fi
 
 ## test: every module's tests with the race detector, the contract checks and a short fuzz run.
 # The end-to-end tests run the binaries `build` just made (FRONTDESK_BIN) instead of building their own.
@@ -102,18 +110,25 @@ proto-snapshot: $(BUF)
 bench:
 	@for m in $(MODULES); do if [ -f $$m/go.mod ]; then (cd $$m && go test -run '^$$' -bench . -benchmem ./...); fi; done
 
-## images: one container image per service (needs a Docker engine with BuildKit).
-images:
-	@command -v docker >/dev/null 2>&1 || { echo "make images: docker is not installed; build the images where a Docker engine runs" >&2; exit 1; }
-	@docker info >/dev/null 2>&1 || { echo "make images: no Docker engine is running (docker info failed)" >&2; exit 1; }
-	@for s in $(SERVICES); do \
-	  DOCKER_BUILDKIT=1 docker build -f deploy/docker/Dockerfile \
-	    --build-arg SERVICE=$$s --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
-	    --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
-	    -t $(REGISTRY)/$$s:$(VERSION) . ; \
+## images: one multi-platform image per service (OCI archives in artifacts/images, tagged
+# IMAGE_TAG, with a CycloneDX SBOM per platform), built offline with buildah from the static
+# binaries; no Docker engine or registry needed. deploy/docker/Dockerfile is the same image for
+# a Docker engine.
+images: $(TOOLS)/cyclonedx-gomod
+	@for p in $(IMAGE_PLATFORMS); do \
+	  GOOS=$${p%/*} GOARCH=$${p#*/} $(MAKE) --no-print-directory build VERSION=$(IMAGE_TAG) BINDIR=bin/images/$${p%/*}_$${p#*/}; \
 	done
+	TAG=$(IMAGE_TAG) COMMIT=$(COMMIT) SERVICES='$(SERVICES)' PLATFORMS='$(IMAGE_PLATFORMS)' REGISTRY=$(REGISTRY) \
+	  BIN_DIR=bin/images WORK_DIR=bin/images/buildah OUT_DIR=$(IMAGES_DIR) SBOM_TOOL=$(TOOLS)/cyclonedx-gomod \
+	  deploy/images/build.sh
 
-tools: $(BUF) $(TOOLS)/protoc-gen-go $(TOOLS)/staticcheck
+## test-images: run the four images with podman (read-only, non-root) against a test NATS and
+# Postgres; a customer and an agent chat through the containerised gateway.
+test-images: images
+	cd deploy/local && FRONTDESK_IMAGES=$(abspath $(IMAGES_DIR)) FRONTDESK_IMAGE_TAG=$(IMAGE_TAG) \
+	  FRONTDESK_IMAGE_REGISTRY=$(REGISTRY) go test -count=1 -timeout 20m -tags images -run 'Images' -v ./images/...
+
+tools: $(BUF) $(TOOLS)/protoc-gen-go $(TOOLS)/staticcheck $(TOOLS)/cyclonedx-gomod
 
 $(BUF):
 	GOBIN=$(TOOLS) GOFLAGS=-mod=mod go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
@@ -121,6 +136,8 @@ $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) GOFLAGS=-mod=mod go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO)
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) GOFLAGS=-mod=mod go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+$(TOOLS)/cyclonedx-gomod:
+	GOBIN=$(TOOLS) GOFLAGS=-mod=mod go install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_GOMOD)
 
 clean:
 	rm -rf bin artifacts

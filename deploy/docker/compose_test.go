@@ -2,6 +2,7 @@ package docker_test
 
 import (
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -81,5 +82,35 @@ func TestCompose(t *testing.T) {
 	}
 	if img := c.Services["nats"].Image; !strings.HasPrefix(img, "nats:2.12.3") {
 		t.Errorf("nats image %q: 2.12.3 or later", img)
+	}
+
+	// Nothing exposed by default: every published port on loopback (NATS has no
+	// authentication here), secrets required rather than well-known defaults, debug off.
+	for name, s := range c.Services {
+		for _, p := range s.Ports {
+			if !strings.HasPrefix(p, "127.0.0.1:") {
+				t.Errorf("%s publishes %q beyond loopback", name, p)
+			}
+		}
+	}
+	required := regexp.MustCompile(`^\$\{[A-Z_]+:\?[^}]+\}$`)
+	for _, v := range []struct{ svc, key string }{
+		{"gateway", "FRONTDESK_GATEWAY_SECRET"},
+		{"postgres", "POSTGRES_PASSWORD"},
+	} {
+		if val := c.Services[v.svc].Environment[v.key]; !required.MatchString(val) {
+			t.Errorf("%s %s = %q: must be required (${VAR:?message}), not defaulted", v.svc, v.key, val)
+		}
+	}
+	for _, svc := range []string{"migrate", "persister"} {
+		url := c.Services[svc].Environment["FRONTDESK_DATABASE_URL"]
+		if !strings.Contains(url, "${POSTGRES_PASSWORD:?") {
+			t.Errorf("%s database URL %q: password must be required", svc, url)
+		}
+	}
+	for _, svc := range services {
+		if v := c.Services[svc].Environment["FRONTDESK_OPS_DEBUG"]; v != "${FRONTDESK_OPS_DEBUG:-false}" {
+			t.Errorf("%s FRONTDESK_OPS_DEBUG = %q: debug endpoints must be off unless asked for", svc, v)
+		}
 	}
 }

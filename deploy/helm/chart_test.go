@@ -18,6 +18,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
+	helmrelease "helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -25,9 +26,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -38,6 +41,10 @@ const (
 )
 
 var kubeVersion = &chartutil.KubeVersion{Version: "v1.31.0", Major: "1", Minor: "31"}
+
+// monitoringAPI is the Prometheus operator's ServiceMonitor, present in the cluster the
+// renders assume unless renderOpts.noCRDs (helm template --api-versions).
+const monitoringAPI = "monitoring.coreos.com/v1/ServiceMonitor"
 
 // service is what the chart must do for one service.
 type service struct {
@@ -87,6 +94,10 @@ type objects struct {
 	netpols         map[string]*networkingv1.NetworkPolicy
 	jobs            map[string]*batchv1.Job
 	monitors        map[string]*serviceMonitor
+	roles           map[string]*rbacv1.Role
+	roleBindings    map[string]*rbacv1.RoleBinding
+	pods            map[string]*corev1.Pod
+	httpRoutes      map[string]*gatewayv1.HTTPRoute
 	hookAnnotations map[string]map[string]string // kind/name -> annotations of hooks
 }
 
@@ -111,9 +122,43 @@ func readValues(t *testing.T, file string) map[string]any {
 	return v.AsMap()
 }
 
+// renderOpts are the cluster a render assumes (helm template --kube-version, --api-versions).
+type renderOpts struct {
+	kube   string // e.g. "1.30.0"; default kubeVersion
+	noCRDs bool   // the Prometheus operator's CRDs are not installed
+}
+
 // render installs the chart client-side (helm install --dry-run without a cluster): values are
 // validated against values.schema.json exactly as at `helm install`.
 func render(t *testing.T, vals map[string]any) (string, []string, error) {
+	t.Helper()
+	return renderWith(t, vals, renderOpts{})
+}
+
+func renderWith(t *testing.T, vals map[string]any, o renderOpts) (string, []string, error) {
+	t.Helper()
+	rel, err := install(t, vals, o)
+	if err != nil {
+		return "", nil, err
+	}
+	var hooks []string
+	for _, h := range rel.Hooks {
+		hooks = append(hooks, h.Manifest)
+	}
+	return rel.Manifest, hooks, nil
+}
+
+// notes returns the rendered NOTES.txt.
+func notes(t *testing.T, vals map[string]any, o renderOpts) string {
+	t.Helper()
+	rel, err := install(t, vals, o)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	return rel.Info.Notes
+}
+
+func install(t *testing.T, vals map[string]any, o renderOpts) (*helmrelease.Release, error) {
 	t.Helper()
 	cfg := &action.Configuration{Log: func(string, ...any) {}}
 	inst := action.NewInstall(cfg)
@@ -123,15 +168,17 @@ func render(t *testing.T, vals map[string]any) (string, []string, error) {
 	inst.ReleaseName = release
 	inst.Namespace = namespace
 	inst.KubeVersion = kubeVersion
-	rel, err := inst.Run(loadChart(t), vals)
-	if err != nil {
-		return "", nil, err
+	if o.kube != "" {
+		kv, err := chartutil.ParseKubeVersion(o.kube)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst.KubeVersion = kv
 	}
-	var hooks []string
-	for _, h := range rel.Hooks {
-		hooks = append(hooks, h.Manifest)
+	if !o.noCRDs {
+		inst.APIVersions = chartutil.VersionSet{"monitoring.coreos.com/v1", monitoringAPI}
 	}
-	return rel.Manifest, hooks, nil
+	return inst.Run(loadChart(t), vals)
 }
 
 func decodeAll(t *testing.T, manifest string, hooks []string) *objects {
@@ -143,6 +190,8 @@ func decodeAll(t *testing.T, manifest string, hooks []string) *objects {
 		pdbs: map[string]*policyv1.PodDisruptionBudget{}, ingresses: map[string]*networkingv1.Ingress{},
 		netpols: map[string]*networkingv1.NetworkPolicy{}, jobs: map[string]*batchv1.Job{},
 		monitors: map[string]*serviceMonitor{}, hookAnnotations: map[string]map[string]string{},
+		roles: map[string]*rbacv1.Role{}, roleBindings: map[string]*rbacv1.RoleBinding{},
+		pods: map[string]*corev1.Pod{}, httpRoutes: map[string]*gatewayv1.HTTPRoute{},
 	}
 	docs := slices.Collect(maps.Values(releaseutil.SplitManifests(manifest)))
 	nHooks := 0
@@ -210,6 +259,22 @@ func decodeAll(t *testing.T, manifest string, hooks []string) *objects {
 			v := &serviceMonitor{}
 			into, meta = v, &v.ObjectMeta
 			store = func() { o.monitors[v.Name] = v }
+		case "Role":
+			v := &rbacv1.Role{}
+			into, meta = v, &v.ObjectMeta
+			store = func() { o.roles[v.Name] = v }
+		case "RoleBinding":
+			v := &rbacv1.RoleBinding{}
+			into, meta = v, &v.ObjectMeta
+			store = func() { o.roleBindings[v.Name] = v }
+		case "Pod":
+			v := &corev1.Pod{}
+			into, meta = v, &v.ObjectMeta
+			store = func() { o.pods[v.Name] = v }
+		case "HTTPRoute":
+			v := &gatewayv1.HTTPRoute{}
+			into, meta = v, &v.ObjectMeta
+			store = func() { o.httpRoutes[v.Name] = v }
 		default:
 			t.Fatalf("unexpected kind %q:\n%s", tm.Kind, doc)
 		}
@@ -463,23 +528,36 @@ func checkService(t *testing.T, o *objects, svc service, prod bool) {
 		t.Error("gateway has no preStop sleep")
 	}
 
-	// Service.
-	s := o.services[n]
+	// Debug endpoints off (FRONTDESK_OPS_DEBUG, read by the services' ops server).
+	if v, ok := envValue(c, "FRONTDESK_OPS_DEBUG"); !ok || v != "false" {
+		t.Errorf("FRONTDESK_OPS_DEBUG = %q (set %v), want false", v, ok)
+	}
+
+	// Services: the ops port on a headless Service of its own, the public port (gateway only)
+	// on the public Service, which has no ops port.
+	s := o.services[n+"-ops"]
 	if s == nil {
-		t.Fatalf("no Service %s", n)
+		t.Fatalf("no ops Service %s-ops", n)
 	}
 	if !labelsOf(s.Spec.Selector).AsSelector().Matches(podLabels) || len(s.Spec.Selector) == 0 {
-		t.Errorf("service selector %v", s.Spec.Selector)
+		t.Errorf("ops service selector %v", s.Spec.Selector)
 	}
-	sp := map[string]corev1.ServicePort{}
-	for _, p := range s.Spec.Ports {
-		sp[p.Name] = p
+	if s.Spec.ClusterIP != corev1.ClusterIPNone || len(s.Spec.Ports) != 1 || s.Spec.Ports[0].Name != "ops" ||
+		resolvePort(s.Spec.Ports[0].TargetPort, ports) != svc.opsPort {
+		t.Errorf("ops service %+v", s.Spec)
 	}
-	if resolvePort(sp["ops"].TargetPort, ports) != svc.opsPort {
-		t.Errorf("service ops port %+v", sp["ops"])
+	public := o.services[n]
+	if svc.public == 0 && public != nil {
+		t.Errorf("%s has a public Service", svc.name)
 	}
-	if svc.public != 0 && resolvePort(sp["http"].TargetPort, ports) != svc.public {
-		t.Errorf("service http port %+v", sp["http"])
+	if svc.public != 0 {
+		if public == nil {
+			t.Fatalf("no Service %s", n)
+		}
+		if !labelsOf(public.Spec.Selector).AsSelector().Matches(podLabels) || len(public.Spec.Ports) != 1 ||
+			public.Spec.Ports[0].Name != "http" || resolvePort(public.Spec.Ports[0].TargetPort, ports) != svc.public {
+			t.Errorf("public service ports %+v: want only http", public.Spec.Ports)
+		}
 	}
 
 	// ServiceAccount.
@@ -542,17 +620,35 @@ func checkService(t *testing.T, o *objects, svc service, prod bool) {
 			m.Spec.Endpoints[0].Port != "ops" || m.Spec.Endpoints[0].Path != "/metrics" {
 			t.Errorf("ServiceMonitor %+v", m.Spec)
 		}
+		if public != nil && ms.Matches(labelsOf(public.Labels)) {
+			t.Error("ServiceMonitor selects the public Service (no ops port there)")
+		}
 	}
-	if np := o.netpols[n]; prod != (np != nil) {
-		t.Errorf("NetworkPolicy present %v, want %v", np != nil, prod)
-	} else if np != nil {
-		nps, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
-		if err != nil || !nps.Matches(podLabels) {
-			t.Errorf("NetworkPolicy selects %v", np.Spec.PodSelector)
+	// NetworkPolicy: on by default; ingress to the ops port and (gateway) the public port only.
+	np := o.netpols[n]
+	if np == nil {
+		t.Fatal("no NetworkPolicy")
+	}
+	nps, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+	if err != nil || !nps.Matches(podLabels) {
+		t.Errorf("NetworkPolicy selects %v", np.Spec.PodSelector)
+	}
+	var ingressPorts []string
+	for _, r := range np.Spec.Ingress {
+		for _, p := range r.Ports {
+			ingressPorts = append(ingressPorts, p.Port.String())
 		}
-		if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) || len(np.Spec.Egress) < 2 {
-			t.Errorf("NetworkPolicy egress %+v", np.Spec.Egress)
-		}
+	}
+	slices.Sort(ingressPorts)
+	wantPorts := []string{"ops"}
+	if svc.public != 0 {
+		wantPorts = []string{"http", "ops"}
+	}
+	if !slices.Equal(ingressPorts, wantPorts) {
+		t.Errorf("NetworkPolicy ingress ports %v, want %v", ingressPorts, wantPorts)
+	}
+	if egress := slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress); egress != prod || (prod && len(np.Spec.Egress) < 2) {
+		t.Errorf("NetworkPolicy egress restricted %v (want %v): %+v", egress, prod, np.Spec.Egress)
 	}
 }
 
@@ -605,7 +701,15 @@ func checkSecretsNotInConfigMaps(t *testing.T, o *objects, prod bool) {
 			t.Errorf("aibridge model keys: %+v", ai.EnvFrom)
 		}
 	} else {
-		check(o.deployments[name("gateway")], "FRONTDESK_GATEWAY_SECRET", name("gateway"), "jwt-secret")
+		// The gateway's secret is not rendered (it would be random on every render): the
+		// generator hook Job creates it once under the name the Deployment reads.
+		if r := ref(o.deployments[name("gateway")], "FRONTDESK_GATEWAY_SECRET"); r != nil && (r.Name != name("gateway") || r.Key != "jwt-secret") {
+			t.Errorf("gateway secret from %s/%s", r.Name, r.Key)
+		}
+		if _, ok := o.secrets[name("gateway")]; ok {
+			t.Error("the gateway's secret is rendered by default: it would change on every render")
+		}
+		checkSecretGenerator(t, o, name("gateway"))
 		check(o.deployments[name("persister")], "FRONTDESK_DATABASE_URL", release+"-frontdesk-database", "database-url")
 	}
 	for _, d := range o.deployments {
@@ -645,6 +749,10 @@ func checkMigrations(t *testing.T, o *objects, prod bool) {
 	if j.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
 		t.Error("migration pods restart in place")
 	}
+	// helm waits 5 minutes for hooks by default: the Job must fail (with its logs) before.
+	if d := j.Spec.ActiveDeadlineSeconds; d == nil || *d >= 300 {
+		t.Errorf("migration activeDeadlineSeconds %v, want below helm's default 300 s timeout", d)
+	}
 	sc := c.SecurityContext
 	if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
 		t.Errorf("migration securityContext %+v", sc)
@@ -682,6 +790,10 @@ func checkGatewayExtras(t *testing.T, o *objects, prod bool) {
 	if ing == nil {
 		t.Fatal("no Ingress")
 	}
+	// Production runs at least three gateways, scaled by the HPA.
+	if h := o.hpas[name("gateway")]; h == nil || h.Spec.MinReplicas == nil || *h.Spec.MinReplicas != 3 {
+		t.Errorf("production gateway HPA %+v, want minReplicas 3", h)
+	}
 	if ing.Annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] != "3600" {
 		t.Errorf("Ingress timeouts %v", ing.Annotations)
 	}
@@ -693,6 +805,16 @@ func checkGatewayExtras(t *testing.T, o *objects, prod bool) {
 
 func labelsOf(m map[string]string) labels.Set { return labels.Set(m) }
 
+// envValue is the literal value of env variable k of container c.
+func envValue(c corev1.Container, k string) (string, bool) {
+	for _, e := range c.Env {
+		if e.Name == k {
+			return e.Value, true
+		}
+	}
+	return "", false
+}
+
 func resolvePort(p intstr.IntOrString, named map[string]int32) int32 {
 	if p.Type == intstr.String {
 		return named[p.StrVal]
@@ -702,7 +824,7 @@ func resolvePort(p intstr.IntOrString, named map[string]int32) int32 {
 
 func TestLint(t *testing.T) {
 	t.Parallel()
-	for _, file := range []string{"", "values-production.yaml"} {
+	for _, file := range []string{"", "values-production.yaml", everything} {
 		t.Run("values="+file, func(t *testing.T) {
 			t.Parallel()
 			l := lint.AllWithKubeVersion(chartDir, readValues(t, file), namespace, kubeVersion)
@@ -733,6 +855,13 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"bad nats url", "nats:\n  url: localhost:4222\n", "url"},
 		{"bad model key name", "aibridge:\n  modelApiKeys:\n    openai-key: x\n", "openai-key"},
 		{"bad digest", "gateway:\n  image:\n    repository: gateway\n    digest: latest\n", "digest"},
+		{"bad eviction policy", "gateway:\n  pdb:\n    enabled: true\n    unhealthyPodEvictionPolicy: Never\n", "unhealthyPodEvictionPolicy"},
+		{"route without a parent", "gateway:\n  httpRoute:\n    enabled: true\n", "parentRefs"},
+		{"bad pod label value", "dispatcher:\n  podLabels:\n    team: \"a b\"\n", "podLabels"},
+		{"bad path type", "gateway:\n  ingress:\n    pathType: Regex\n", "pathType"},
+		{"sidecar without a name", "aibridge:\n  sidecars:\n    - image: busybox\n", "sidecars"},
+		{"migration deadline beyond an hour", "persister:\n  migrations:\n    activeDeadlineSeconds: 7200\n", "activeDeadlineSeconds"},
+		{"debug not a boolean", "ops:\n  debug: yes please\n", "debug"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,6 +26,16 @@ gateway dispatcher persister aibridge
 {{- printf "%s-%s" (include "frontdesk.fullname" .root) .name | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* Name of a service's ops Service. Context: dict root name. */}}
+{{- define "frontdesk.opsService" -}}
+{{- printf "%s-ops" (include "frontdesk.component" . | trunc 59 | trimSuffix "-") }}
+{{- end }}
+
+{{/* Label that tells a service's ops Service from its public one. Context: dict root name. */}}
+{{- define "frontdesk.opsLabel" -}}
+frontdesk-port: ops
+{{- end }}
+
 {{- define "frontdesk.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
