@@ -691,7 +691,8 @@ func checkSecretsNotInConfigMaps(t *testing.T, o *objects, prod bool) {
 		}
 	}
 	if prod {
-		check(o.deployments[name("gateway")], "FRONTDESK_GATEWAY_SECRET", "frontdesk-gateway", "jwt-secret")
+		check(o.deployments[name("gateway")], "FRONTDESK_GATEWAY_LEGACY_SHARED_SECRET", "frontdesk-gateway", "jwt-secret")
+		checkGatewayKeys(t, o.deployments[name("gateway")], "frontdesk-gateway-keys", "signing-keys.json", "frontdesk-sso")
 		check(o.deployments[name("persister")], "FRONTDESK_DATABASE_URL", "frontdesk-postgres", "database-url")
 		if len(o.secrets) != 0 {
 			t.Errorf("production values create Secrets %v; all are existing", slices.Collect(maps.Keys(o.secrets)))
@@ -701,11 +702,9 @@ func checkSecretsNotInConfigMaps(t *testing.T, o *objects, prod bool) {
 			t.Errorf("aibridge model keys: %+v", ai.EnvFrom)
 		}
 	} else {
-		// The gateway's secret is not rendered (it would be random on every render): the
-		// generator hook Job creates it once under the name the Deployment reads.
-		if r := ref(o.deployments[name("gateway")], "FRONTDESK_GATEWAY_SECRET"); r != nil && (r.Name != name("gateway") || r.Key != "jwt-secret") {
-			t.Errorf("gateway secret from %s/%s", r.Name, r.Key)
-		}
+		// The gateway's keys are not rendered (they would be random on every render): the
+		// generator hook Job creates them once under the name the Deployment mounts.
+		checkGatewayKeys(t, o.deployments[name("gateway")], name("gateway"), "signing-keys.json", "")
 		if _, ok := o.secrets[name("gateway")]; ok {
 			t.Error("the gateway's secret is rendered by default: it would change on every render")
 		}
@@ -887,4 +886,51 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+// checkGatewayKeys: the gateway reads its signing keys from a file of a mounted Secret (never a
+// subPath, so a rotated Secret reaches it), the SSO client secrets from another when given, and
+// no token secret from the environment.
+func checkGatewayKeys(t *testing.T, d *appsv1.Deployment, secret, key, sso string) {
+	t.Helper()
+	pod := d.Spec.Template.Spec
+	c := pod.Containers[0]
+	env := map[string]corev1.EnvVar{}
+	for _, e := range c.Env {
+		env[e.Name] = e
+	}
+	if env["FRONTDESK_GATEWAY_SIGNING_KEYS_FILE"].Value != "/etc/frontdesk/keys/signing-keys.json" {
+		t.Errorf("signing keys file env %+v", env["FRONTDESK_GATEWAY_SIGNING_KEYS_FILE"])
+	}
+	for _, gone := range []string{"FRONTDESK_GATEWAY_SECRET", "FRONTDESK_GATEWAY_SIGNING_KEYS"} {
+		if _, ok := env[gone]; ok {
+			t.Errorf("%s is set", gone)
+		}
+	}
+	vols := map[string]corev1.Volume{}
+	for _, v := range pod.Volumes {
+		vols[v.Name] = v
+	}
+	keys := vols["signing-keys"]
+	if keys.Secret == nil || keys.Secret.SecretName != secret || len(keys.Secret.Items) != 1 || keys.Secret.Items[0].Key != key ||
+		keys.Secret.Items[0].Path != "signing-keys.json" {
+		t.Errorf("signing-keys volume %+v, want Secret %s key %s", keys.Secret, secret, key)
+	}
+	mounts := map[string]corev1.VolumeMount{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.Name] = m
+	}
+	if m := mounts["signing-keys"]; m.MountPath != "/etc/frontdesk/keys" || m.SubPath != "" || !m.ReadOnly {
+		t.Errorf("signing-keys mount %+v", m)
+	}
+	if sso == "" {
+		if _, ok := vols["sso-secrets"]; ok || env["FRONTDESK_GATEWAY_SSO_SECRETS_DIR"].Value != "" {
+			t.Error("SSO secrets mounted without ssoSecrets.existingSecret")
+		}
+		return
+	}
+	if v := vols["sso-secrets"]; v.Secret == nil || v.Secret.SecretName != sso || mounts["sso-secrets"].MountPath != "/etc/frontdesk/sso" ||
+		env["FRONTDESK_GATEWAY_SSO_SECRETS_DIR"].Value != "/etc/frontdesk/sso" {
+		t.Errorf("sso secrets volume %+v mount %+v", v.Secret, mounts["sso-secrets"])
+	}
 }

@@ -66,6 +66,11 @@ func checkSecretGenerator(t *testing.T, o *objects, secret string) {
 	}
 	pod := j.Spec.Template.Spec
 	c := pod.Containers[0]
+	// The keys are made by the gateway's own binary, not by a shell: ES256 JWKs need real code.
+	if len(pod.InitContainers) != 1 || !strings.Contains(pod.InitContainers[0].Image, "/gateway:") ||
+		strings.Join(pod.InitContainers[0].Command, " ") != "/frontdesk keys -out /tmp/signing-keys.json" {
+		t.Errorf("key maker %+v", pod.InitContainers)
+	}
 	if v, _ := envValue(c, "SECRET"); v != secret || pod.ServiceAccountName != gen {
 		t.Errorf("generator makes %q as %q", v, pod.ServiceAccountName)
 	}
@@ -298,9 +303,9 @@ gateway:
 				t.Error("secret generated although existingSecret is set")
 			}
 		}},
-		{"given gateway secret: rendered as given", "gateway:\n  jwtSecret: a-given-secret-0123456789\n", func(t *testing.T, o *objects) {
+		{"given gateway keys: rendered as given", "gateway:\n  signingKeys: '{\"keys\":[]}'\n", func(t *testing.T, o *objects) {
 			s := o.secrets[name("gateway")]
-			if s == nil || string(s.Data["jwt-secret"]) != "a-given-secret-0123456789" || o.jobs[name("secret-generator")] != nil {
+			if s == nil || string(s.Data["signing-keys.json"]) != `{"keys":[]}` || o.jobs[name("secret-generator")] != nil {
 				t.Errorf("secret %v, generator %v", s, o.jobs[name("secret-generator")])
 			}
 		}},

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -56,5 +57,38 @@ func TestRun(t *testing.T) {
 				t.Fatalf("out = %q, err = %v", out.String(), err)
 			}
 		})
+	}
+}
+
+func TestKeys(t *testing.T) {
+	t.Parallel()
+	var first bytes.Buffer
+	if err := run(context.Background(), []string{"gateway", "keys"}, nil, &first); err != nil {
+		t.Fatal(err)
+	}
+	k1, err := token.ParseKeys(first.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := t.TempDir() + "/keys.json"
+	if err := os.WriteFile(file, first.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		var next bytes.Buffer
+		if err := run(context.Background(), []string{"gateway", "keys", "-rotate", file, "-keep", "2"}, nil, &next); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, next.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := os.ReadFile(file)
+	k, err := token.ParseKeys(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k.KIDs()) != 2 || k.SigningKID() == k1.SigningKID() {
+		t.Fatalf("after three rotations keeping 2: kids %v", k.KIDs())
 	}
 }

@@ -138,11 +138,19 @@ app.kubernetes.io/part-of: frontdesk
 {{/* Env vars carrying a service's secrets. Context: dict root name svc. */}}
 {{- define "frontdesk.secretEnv" -}}
 {{- if eq .name "gateway" }}
-- name: FRONTDESK_GATEWAY_SECRET
+- name: FRONTDESK_GATEWAY_SIGNING_KEYS_FILE
+  value: /etc/frontdesk/keys/signing-keys.json
+{{- if .svc.ssoSecrets.existingSecret }}
+- name: FRONTDESK_GATEWAY_SSO_SECRETS_DIR
+  value: /etc/frontdesk/sso
+{{- end }}
+{{- with .svc.legacySharedSecret.existingSecret }}
+- name: FRONTDESK_GATEWAY_LEGACY_SHARED_SECRET
   valueFrom:
     secretKeyRef:
-      name: {{ default (include "frontdesk.component" .) .svc.existingSecret }}
-      key: {{ if .svc.existingSecret }}{{ .svc.existingSecretKey }}{{ else }}jwt-secret{{ end }}
+      name: {{ . }}
+      key: {{ $.svc.legacySharedSecret.existingSecretKey }}
+{{- end }}
 {{- end }}
 {{- if eq .name "persister" }}
 - name: FRONTDESK_DATABASE_URL
