@@ -75,7 +75,9 @@ func busRewrites() []forbidden {
 		{"delete FD_MESSAGES", api + "STREAM.DELETE." + subjects.StreamMessages,
 			func(ctx context.Context, c *client) error { return c.js.DeleteStream(ctx, subjects.StreamMessages) }},
 		{"delete the conversations bucket", api + "STREAM.DELETE." + kvConvs,
-			func(ctx context.Context, c *client) error { return c.js.DeleteKeyValue(ctx, subjects.BucketConversations) }},
+			func(ctx context.Context, c *client) error {
+				return c.js.DeleteKeyValue(ctx, subjects.BucketConversations)
+			}},
 		{"purge FD_MESSAGES", api + "STREAM.PURGE." + subjects.StreamMessages,
 			request(api+"STREAM.PURGE."+subjects.StreamMessages, `{}`)},
 		{"purge the tenants bucket", api + "STREAM.PURGE." + kvTenants, request(api+"STREAM.PURGE."+kvTenants, `{}`)},

@@ -97,11 +97,11 @@ func (o Options) seeder() string {
 
 // builder accumulates one service's rules.
 type builder struct {
-	pub, sub   []string
-	denyPub    []string
-	denySub    []string
-	responses  bool
-	uses       []string // asset names (streams.Topology.Only) this service looks up
+	pub, sub  []string
+	denyPub   []string
+	denySub   []string
+	responses bool
+	uses      []string // asset names (streams.Topology.Only) this service looks up
 }
 
 func (b *builder) publish(s ...string)   { b.pub = append(b.pub, s...) }
@@ -195,7 +195,7 @@ func For(service string, opts Options) (Permissions, error) {
 		// the stream, and a purge right cannot be limited to one object's chunks.
 		o := objStream(subjects.ObjectAttachments)
 		b.use(subjects.ObjectAttachments, o)
-		b.publish("$O."+subjects.ObjectAttachments+".>")
+		b.publish("$O." + subjects.ObjectAttachments + ".>")
 		b.publish(directGet(o)...)
 		b.publish(ephemeralConsumers(o)...)
 
