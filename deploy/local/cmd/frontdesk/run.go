@@ -188,6 +188,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Ops:           ops,
 		LogLevel:      o.logLevel,
 		LogFormat:     "console",
+		// Profiles and the forced GC for load runs (BENCHMARKS.md); the ops ports are on
+		// loopback.
+		OpsDebug: true,
 	}
 
 	// The services.
@@ -312,7 +315,7 @@ func banner(w io.Writer, o options, set stack.Settings, secret, secretNote, nats
 	fmt.Fprintf(&b, "  JWT secret (HS256, %s):\n    %s\n\n", secretNote, secret)
 	fmt.Fprintf(&b, "  NATS:      %s (%s)\n", set.NATSURL, natsNote)
 	fmt.Fprintf(&b, "  Postgres:  %s (%s)\n", config.RedactURL(set.DatabaseURL), dbNote)
-	fmt.Fprintf(&b, "  Ops:       gateway http://%s, dispatcher http://%s, persister http://%s, aibridge http://%s (/healthz /readyz /metrics)\n\n",
+	fmt.Fprintf(&b, "  Ops:       gateway http://%s, dispatcher http://%s, persister http://%s, aibridge http://%s (/healthz /readyz /metrics /debug/pprof/)\n\n",
 		set.OpsAddr(stack.Gateway), set.OpsAddr(stack.Dispatcher), set.OpsAddr(stack.Persister), set.OpsAddr(stack.AIBridge))
 	fmt.Fprintf(&b, "Ask the bot \"how long does shipping take?\", type \"human\" to reach an agent. Ctrl-C stops everything.\n\n")
 	_, err = io.WriteString(w, b.String())
