@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/frontdesk-chat/frontdesk/deploy/natsauth"
@@ -218,6 +220,24 @@ func TestForbiddenOperations(t *testing.T) {
 			}
 		})
 	}
+
+	// A user allowed to write keys may not wipe a bucket with a roll-up: the provisioner turns
+	// roll-ups off on buckets (streams.Provision), so the server refuses the write.
+	t.Run("bucket roll-ups", func(t *testing.T) {
+		for _, r := range []struct{ user, bucket, key string }{
+			{natsauth.Gateway, subjects.BucketConversations, subjects.ConversationKey(tn, "evil")},
+			{natsauth.Gateway, subjects.BucketOpen, subjects.OpenKey(tn, "evil")},
+			{natsauth.Dispatcher, subjects.BucketTenants, "evil"},
+			{natsauth.Dispatcher, subjects.BucketDispatcher, "evil"},
+		} {
+			c := connect(t, e.url, r.user, e.bundle.Creds[r.user])
+			m := nats.NewMsg("$KV." + r.bucket + "." + r.key)
+			m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupAll)
+			if _, err := c.js.PublishMsg(ctxWith(t, allowedWait), m); err == nil || !strings.Contains(err.Error(), "rollup") {
+				t.Errorf("%s: roll-up on %s: %v, want refused", r.user, r.bucket, err)
+			}
+		}
+	})
 
 	// Nothing the attacks aimed at changed.
 	msgs, err := e.admin.js.Stream(ctx, subjects.StreamMessages)

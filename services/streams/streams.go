@@ -166,11 +166,36 @@ func Provision(ctx context.Context, js jetstream.JetStream, t Topology) error {
 		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
 			return fmt.Errorf("provision kv %s: %w", cfg.Bucket, err)
 		}
+		if err := refuseRollups(ctx, js, "KV_"+cfg.Bucket); err != nil {
+			return fmt.Errorf("provision kv %s: %w", cfg.Bucket, err)
+		}
 	}
 	for _, cfg := range t.Objects {
 		if _, err := js.CreateOrUpdateObjectStore(ctx, cfg); err != nil {
 			return fmt.Errorf("provision object store %s: %w", cfg.Bucket, err)
 		}
+	}
+	return nil
+}
+
+// refuseRollups turns roll-ups off on a bucket's stream. nats.go creates buckets with roll-ups
+// allowed, for its Purge; but then any client allowed to write one key could publish it with
+// "Nats-Rollup: all" and the server would drop every other key of the bucket (every tenant,
+// every conversation). No service purges keys, so buckets refuse roll-ups; purging stays an API
+// call (STREAM.PURGE with a subject filter) for identities allowed it, which services are not.
+// The object store keeps roll-ups: every object write needs them (see deploy/README.md).
+func refuseRollups(ctx context.Context, js jetstream.JetStream, stream string) error {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return err
+	}
+	cfg := s.CachedInfo().Config
+	if !cfg.AllowRollup {
+		return nil
+	}
+	cfg.AllowRollup = false
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("refuse roll-ups: %w", err)
 	}
 	return nil
 }

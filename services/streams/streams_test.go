@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -111,6 +112,33 @@ func TestProvisionIdempotentAndUpdates(t *testing.T) {
 	}
 	if _, err := js.ObjectStore(ctx, subjects.ObjectAttachments); err != nil {
 		t.Errorf("object store: %v", err)
+	}
+	// A bucket refuses roll-ups: one write with "Nats-Rollup: all" would drop every other key.
+	tenants, err := js.KeyValue(ctx, subjects.BucketTenants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"acme", "globex"} {
+		if _, err := tenants.Put(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cfg := range top.KV {
+		s, err := js.Stream(ctx, "KV_"+cfg.Bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.CachedInfo().Config.AllowRollup {
+			t.Errorf("bucket %s allows roll-ups", cfg.Bucket)
+		}
+	}
+	rollup := nats.NewMsg("$KV." + subjects.BucketTenants + ".evil")
+	rollup.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupAll)
+	if _, err := js.PublishMsg(ctx, rollup); err == nil {
+		t.Error("a roll-up on the tenants bucket was accepted")
+	}
+	if keys, err := tenants.Keys(ctx); err != nil || len(keys) != 2 {
+		t.Errorf("tenants after a roll-up attempt: %q %v", keys, err)
 	}
 
 	// Data survives re-provisioning.
