@@ -85,8 +85,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := natsconn.WaitConnected(ctx, nc); err != nil {
 		return fail(err)
 	}
-	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas})
-	if err := streams.Provision(ctx, js, top); err != nil {
+	// A provisioner creates the topology before services start; a service only waits for
+	// what it uses (its NATS user may not create or change streams).
+	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas}).Only(subjects.BucketTenants)
+	if err := streams.Await(ctx, js, top, log); err != nil {
 		return fail(err)
 	}
 	kv, err := js.KeyValue(ctx, subjects.BucketTenants)

@@ -37,6 +37,8 @@ func (b *syncBuffer) String() string {
 func TestExampleRun(t *testing.T) {
 	t.Parallel()
 	ns := testkit.RunNATS(t)
+	_, js := testkit.Connect(t, ns.URL())
+	testkit.Provision(t, js) // the provisioning step
 	seed := filepath.Join(t.TempDir(), "tenants.yaml")
 	if err := os.WriteFile(seed, []byte("tenants:\n  - id: demo\n    name: Demo\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -44,9 +44,6 @@ type Config struct {
 
 // Settings are the bridge's own settings (key prefix "aibridge.").
 type Settings struct {
-	// Provision declares the streams and buckets at start (default true). Off when the NATS
-	// account may not manage streams (a deploy job provisions them).
-	Provision bool `mapstructure:"provision"`
 	// Workers is how many customer messages one replica answers at once (default 32).
 	Workers int `mapstructure:"workers"`
 	// AckWait is how long a delivery may go without an ack or progress report before JetStream
@@ -94,7 +91,6 @@ func DefaultConfig() Config {
 	return Config{
 		Base: b,
 		AIBridge: Settings{
-			Provision:         true,
 			Workers:           32,
 			AckWait:           time.Minute,
 			MaxDeliver:        5,
@@ -186,6 +182,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Option) (_ *S
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	s.ops = ops.New(cfg.Ops.Addr, log.Named("ops"), s.reg)
+	if cfg.Ops.Debug {
+		s.ops.EnableDebug()
+	}
 	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
 	s.ops.AddCheck("consumer", func(context.Context) error {
 		s.mu.Lock()
@@ -225,13 +224,12 @@ func (s *Service) run(ctx context.Context) error {
 	if err := natsconn.WaitConnected(ctx, s.nc); err != nil {
 		return lifecycle.IgnoreCanceled(ctx, err)
 	}
-	if a.Provision {
-		topo := streams.Declared(streams.Options{Replicas: s.cfg.NATS.Replicas}).Only(
-			subjects.StreamMessages, subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters,
-			subjects.BucketTenants, subjects.BucketConversations)
-		if err := lifecycle.RetryUntil(ctx, s.log, "provision streams", func() error { return streams.Provision(ctx, s.js, topo) }); err != nil {
-			return lifecycle.IgnoreCanceled(ctx, err)
-		}
+	// The provisioner creates the topology (the bridge may not): wait for it.
+	topo := streams.Declared(streams.Options{Replicas: s.cfg.NATS.Replicas}).Only(
+		subjects.StreamMessages, subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters,
+		subjects.BucketTenants, subjects.BucketConversations)
+	if err := streams.Await(ctx, s.js, topo, s.log); err != nil {
+		return lifecycle.IgnoreCanceled(ctx, err)
 	}
 	var (
 		store  *tenants.Store

@@ -84,7 +84,6 @@ func startHarness(t testing.TB, n *testkit.NATS, clientURL string, tenant *fd.Te
 	cfg.Ops.Addr = "127.0.0.1:0"
 	cfg.Log.Level = "debug"
 	cfg.Shutdown.Timeout = 5 * time.Second
-	cfg.AIBridge.Provision = false
 	cfg.AIBridge.PartialInterval = time.Millisecond
 	cfg.AIBridge.ModelBackoff = 10 * time.Millisecond
 	cfg.AIBridge.FirstTokenTimeout = 2 * time.Second

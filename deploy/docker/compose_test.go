@@ -61,8 +61,8 @@ func TestCompose(t *testing.T) {
 			if env["FRONTDESK_NATS_URL"] != "nats://nats:4222" || env["FRONTDESK_OPS_ADDR"] != ops[svc] || env["FRONTDESK_NATS_NAME"] != svc {
 				t.Errorf("environment %v", env)
 			}
-			if s.DependsOn["nats"].Condition != "service_healthy" {
-				t.Errorf("depends_on %v", s.DependsOn)
+			if s.DependsOn["nats"].Condition != "service_healthy" || s.DependsOn["provision"].Condition != "service_completed_successfully" {
+				t.Errorf("depends_on %v: NATS and the provisioning step first", s.DependsOn)
 			}
 		})
 	}
@@ -71,6 +71,10 @@ func TestCompose(t *testing.T) {
 	}
 	if c.Services["persister"].DependsOn["migrate"].Condition != "service_completed_successfully" {
 		t.Error("persister does not wait for the migrations")
+	}
+	if p := c.Services["provision"]; !slices.Equal(p.Command, []string{"provision"}) || p.Build.Args["SERVICE"] != "dispatcher" ||
+		p.DependsOn["nats"].Condition != "service_healthy" || len(p.DependsOn) != 1 {
+		t.Errorf("provision %+v", p)
 	}
 	if m := c.Services["migrate"]; !slices.Equal(m.Command, []string{"migrate"}) || m.Build.Args["SERVICE"] != "persister" {
 		t.Errorf("migrate %+v", m)

@@ -88,7 +88,7 @@ func writeFile(t *testing.T, p string, b []byte) string {
 
 // TestServicesUnderLeastPrivilege runs the real service binaries against a NATS server that
 // enforces the generated permissions, each with its own credentials (as the chart mounts
-// them): every service must start (provision its streams and buckets, seed or watch tenants,
+// them), after the provisioning Job: every service must start (find its streams and buckets, seed or watch tenants,
 // create its consumers, subscribe) and become ready, with no permission violation logged, and
 // stop cleanly on SIGTERM.
 func TestServicesUnderLeastPrivilege(t *testing.T) {
@@ -116,6 +116,21 @@ func TestServicesUnderLeastPrivilege(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	must(t, err)
 	demo := filepath.Join(root, "deploy", "local", "demo")
+
+	// The provisioning Job: `dispatcher provision` with the provisioner's credentials creates
+	// the topology; the services only look it up.
+	prov := exec.Command(filepath.Join(dir, "dispatcher"), "provision")
+	prov.Env = []string{
+		"FRONTDESK_NATS_URL=" + n.URL(),
+		"FRONTDESK_NATS_CREDS=" + writeFile(t, filepath.Join(tmp, natsauth.Provisioner+".creds"), b.Creds[natsauth.Provisioner]),
+		"FRONTDESK_LOG_LEVEL=info",
+	}
+	if out, err := prov.CombinedOutput(); err != nil {
+		t.Fatalf("dispatcher provision: %v\n%s", err, out)
+	}
+	if v := viol.list(); len(v) > 0 {
+		t.Fatalf("permission violations while provisioning: %q", v)
+	}
 
 	type proc struct {
 		name string

@@ -1,6 +1,6 @@
 module github.com/frontdesk-chat/frontdesk/deploy/local
 
-go 1.26.0
+go 1.26.8
 
 require (
 	github.com/MicahParks/jwkset v0.11.4
@@ -8,6 +8,7 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/coder/websocket v1.8.15
 	github.com/frontdesk-chat/frontdesk/aibridge v0.0.0
+	github.com/frontdesk-chat/frontdesk/deploy v0.0.0
 	github.com/frontdesk-chat/frontdesk/dispatcher v0.0.0
 	github.com/frontdesk-chat/frontdesk/gateway v0.0.0
 	github.com/frontdesk-chat/frontdesk/persister v0.0.0
@@ -73,7 +74,8 @@ require (
 	go.opentelemetry.io/otel v1.46.0 // indirect
 	go.opentelemetry.io/otel/metric v1.46.0 // indirect
 	go.opentelemetry.io/otel/trace v1.46.0 // indirect
-	go.uber.org/multierr v1.10.0 // indirect
+	go.uber.org/multierr v1.11.0 // indirect
+	go.yaml.in/yaml/v2 v2.4.4 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/oauth2 v0.38.0 // indirect
@@ -81,10 +83,12 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
+	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
 replace (
 	github.com/frontdesk-chat/frontdesk/aibridge => ../../aibridge
+	github.com/frontdesk-chat/frontdesk/deploy => ..
 	github.com/frontdesk-chat/frontdesk/dispatcher => ../../dispatcher
 	github.com/frontdesk-chat/frontdesk/gateway => ../../gateway
 	github.com/frontdesk-chat/frontdesk/persister => ../../persister

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -52,12 +53,14 @@ type Bundle struct {
 	// NATSChartValues are values for the official NATS Helm chart: the same security config
 	// under config.merge, plus JetStream on file storage with sync_interval always.
 	NATSChartValues []byte
-	// Creds maps each service (and Admin) to its .creds file (user JWT and NKey seed).
+	// Creds maps each service, the Provisioner and Admin to its .creds file (user JWT and NKey
+	// seed).
 	Creds map[string][]byte
-	// ChartValues are values for the Frontdesk chart carrying every service's credentials
-	// (nats.credentials.<service>), for `helm install -f`.
+	// ChartValues are values for the Frontdesk chart carrying every service's credentials and
+	// the Provisioner's (nats.credentials.<service>, nats.credentials.provisioner), for
+	// `helm install -f`.
 	ChartValues []byte
-	// Permissions are the permissions of each service user.
+	// Permissions are the permissions of each service user and of the Provisioner.
 	Permissions map[string]Permissions
 }
 
@@ -154,7 +157,8 @@ func Generate(cfg Config) (*Bundle, error) {
 		}
 		return jwt.FormatUserConfig(token, useed)
 	}
-	for _, svc := range Services {
+	users := append(slices.Clone(Services), Provisioner)
+	for _, svc := range users {
 		p := perms[svc]
 		if b.Creds[svc], err = issue(svc, &p); err != nil {
 			return nil, err
@@ -169,7 +173,7 @@ func Generate(cfg Config) (*Bundle, error) {
 		return nil, err
 	}
 	creds := map[string]any{}
-	for _, svc := range Services {
+	for _, svc := range users {
 		creds[svc] = string(b.Creds[svc])
 	}
 	if b.ChartValues, err = yaml.Marshal(map[string]any{"nats": map[string]any{"credentials": creds}}); err != nil {

@@ -14,8 +14,13 @@ const inbox = "_INBOX.>"
 // accountInfo lets a client read its JetStream account usage ($JS.API.INFO); read-only.
 func accountInfo() []string { return []string{jsAPI + "INFO"} }
 
-// streamProvision lets a client create a stream or update it to the declared configuration
-// (streams.Provision). It never grants delete or purge.
+// streamInfo lets a client look a stream up: its configuration and state. It is how a
+// service binds to a stream, bucket or object store (streams.Await, js.KeyValue), and the only
+// stream management call a service may make.
+func streamInfo(stream string) string { return jsAPI + "STREAM.INFO." + stream }
+
+// streamProvision lets the Provisioner create a stream or update it to the declared
+// configuration (streams.Provision). It never grants delete or purge.
 func streamProvision(stream string) []string {
 	return []string{
 		jsAPI + "STREAM.CREATE." + stream,

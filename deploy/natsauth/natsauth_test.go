@@ -124,7 +124,16 @@ func start(t *testing.T) *env {
 	})
 	e := &env{url: n.URL(), bundle: b}
 	e.admin = connect(t, e.url, natsauth.Admin, b.Creds[natsauth.Admin])
-	testkit.Provision(t, e.admin.js)
+	// The topology is provisioned the way a deployment does it: by the provisioning user,
+	// before any service connects.
+	prov := connect(t, e.url, natsauth.Provisioner, b.Creds[natsauth.Provisioner])
+	if got, want := b.Permissions[natsauth.Provisioner].Uses, streams.Declared(streams.Options{}).Names(); !sameSet(got, want) {
+		t.Fatalf("provisioner manages %q, the declared topology is %q", got, want)
+	}
+	must(t, "provisioner provisions the topology", streams.Provision(ctxWith(t, allowedWait), prov.js, streams.Declared(streams.Options{Replicas: 1})))
+	// Provisioning is idempotent: a second run (the next release's Job) updates in place.
+	must(t, "provisioner provisions again", streams.Provision(ctxWith(t, allowedWait), prov.js, streams.Declared(streams.Options{Replicas: 1})))
+	prov.clean(t)
 	return e
 }
 
@@ -235,12 +244,23 @@ func consumeDurable(t *testing.T, e *env, c *client, stream, durable, subject st
 	must(t, c.name+" consumer info", err)
 }
 
-// provisionOwn shows c can provision (create or update) what its permissions list.
-func provisionOwn(t *testing.T, e *env, c *client) {
+// bindOwn shows c can look up (streams.Check, what services do at start) everything its
+// permissions say it uses.
+func bindOwn(t *testing.T, e *env, c *client) {
 	t.Helper()
-	own := e.bundle.Permissions[c.name].Provisions
+	own := e.bundle.Permissions[c.name].Uses
 	topo := streams.Declared(streams.Options{Replicas: 1}).Only(own...)
-	must(t, c.name+" provision "+strings.Join(own, ","), streams.Provision(ctxWith(t, allowedWait), c.js, topo))
+	if got := topo.Names(); !sameSet(got, own) {
+		t.Fatalf("%s uses %q, declared among them: %q", c.name, own, got)
+	}
+	must(t, c.name+" look up "+strings.Join(own, ","), streams.Check(ctxWith(t, allowedWait), c.js, topo))
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 // watchTenants shows c can read and watch tenant settings, as every service does.
@@ -277,9 +297,9 @@ func TestServicePermissions(t *testing.T) {
 	}
 	gw, disp, pers, ai := c[natsauth.Gateway], c[natsauth.Dispatcher], c[natsauth.Persister], c[natsauth.AIBridge]
 
-	t.Run("every service provisions its assets and watches tenants", func(t *testing.T) {
+	t.Run("every service looks up its assets and watches tenants", func(t *testing.T) {
 		for _, s := range natsauth.Services {
-			provisionOwn(t, e, c[s])
+			bindOwn(t, e, c[s])
 			watchTenants(t, e, c[s])
 			c[s].clean(t)
 		}
@@ -383,7 +403,6 @@ func TestServicePermissions(t *testing.T) {
 		if string(data) != "file" {
 			t.Fatalf("attachment %q", data)
 		}
-		must(t, "gateway attachment delete", obs.Delete(ctx, "att1"))
 		gw.clean(t)
 	})
 

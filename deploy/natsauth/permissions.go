@@ -10,10 +10,12 @@
 // dead-letter subject. Subjects are built with the catalogue's own functions and "*" for every
 // id, so a change of subject layout in proto/ changes the permissions with it.
 //
-// Provisioning: every service provisions the streams and buckets it uses at start
-// (streams.Provision is idempotent), so each user may create and update exactly those assets
-// and nothing else; no service may delete or purge a stream (except the gateway's own
-// attachment store, whose object deletes purge chunks).
+// Provisioning: streams, KV buckets and the object store are created and updated by a user of
+// their own, Provisioner (the chart's provisioning Job, `dispatcher provision`), which may do
+// nothing else. Services may only look the assets up (stream info) and then do their traffic:
+// no service may create, update, delete or purge a stream or bucket, so a compromised service
+// cannot shrink a stream's limits (MaxMsgs, MaxAge) to drop what it holds. Durable consumers are
+// the exception that belongs to traffic: a service creates and updates its own, by name.
 package natsauth
 
 import (
@@ -35,6 +37,11 @@ const (
 // Services lists every service that gets a NATS user, in a stable order.
 var Services = []string{Gateway, Dispatcher, Persister, AIBridge}
 
+// Provisioner is the user that creates and updates the JetStream topology (streams.Provision)
+// before the services start; it has no other right. It is not a service: nothing long-running
+// holds its credentials.
+const Provisioner = "provisioner"
+
 // Rules is an allow list and a deny list of subjects; deny wins.
 type Rules struct {
 	Allow []string `json:"allow,omitempty"`
@@ -48,9 +55,10 @@ type Permissions struct {
 	// AllowResponses lets the user publish one reply to the reply subject of each request it
 	// received (request/reply responders), without a blanket publish right on _INBOX.>.
 	AllowResponses bool `json:"allow_responses,omitempty"`
-	// Provisions names the streams, KV buckets and object stores the service may create and
-	// update (the names streams.Topology.Only takes).
-	Provisions []string `json:"provisions"`
+	// Uses names the streams, KV buckets and object stores the service looks up at start
+	// (streams.Await) and works with (the names streams.Topology.Only takes). For the
+	// Provisioner, the assets it creates and updates.
+	Uses []string `json:"uses"`
 }
 
 // Consumer names a durable consumer on a stream.
@@ -89,27 +97,28 @@ func (o Options) seeder() string {
 
 // builder accumulates one service's rules.
 type builder struct {
-	pub, sub   []string
-	denyPub    []string
-	denySub    []string
-	responses  bool
-	provisions []string // asset names (streams.Topology.Only) this service provisions
+	pub, sub  []string
+	denyPub   []string
+	denySub   []string
+	responses bool
+	uses      []string // asset names (streams.Topology.Only) this service looks up
 }
 
 func (b *builder) publish(s ...string)   { b.pub = append(b.pub, s...) }
 func (b *builder) subscribe(s ...string) { b.sub = append(b.sub, s...) }
 
-// provision grants create/update of a stream the service declares at start. asset is the
-// stream, bucket or object store name; stream the name of the stream behind it.
-func (b *builder) provision(asset, stream string) {
-	b.provisions = append(b.provisions, asset)
-	b.publish(streamProvision(stream)...)
+// use grants looking up a stream, bucket or object store the service works with (its info,
+// which is also how a client binds to it), never changing it. asset is the stream, bucket or
+// object store name; stream the name of the stream behind it.
+func (b *builder) use(asset, stream string) {
+	b.uses = append(b.uses, asset)
+	b.publish(streamInfo(stream))
 }
 
-// kvRead grants reading and watching a bucket (Get, Keys, Watch) and provisioning it.
+// kvRead grants reading and watching a bucket (Get, Keys, Watch).
 func (b *builder) kvRead(bucket string) {
 	s := kvStream(bucket)
-	b.provision(bucket, s)
+	b.use(bucket, s)
 	b.publish(directGet(s)...)
 	b.publish(ephemeralConsumers(s)...)
 }
@@ -120,8 +129,11 @@ func (b *builder) kvWrite(bucket, key string) {
 	b.publish(kvKey(bucket, key))
 }
 
-// For returns the permissions of service.
+// For returns the permissions of service (one of Services, or Provisioner).
 func For(service string, opts Options) (Permissions, error) {
+	if service == Provisioner {
+		return provisioner(), nil
+	}
 	b := &builder{}
 	const any = "*"
 	b.subscribe(inbox)
@@ -136,7 +148,9 @@ func For(service string, opts Options) (Permissions, error) {
 	case Gateway:
 		b.publish(
 			subjects.Messages(any, any),
-			subjects.Events(any, any), // `opened` only; the dispatcher publishes the rest
+			// `opened` only; the dispatcher publishes the rest. Subject permissions cannot tell
+			// event types apart: see deploy/README.md, known limits.
+			subjects.Events(any, any),
 			subjects.Live(any, any),
 			subjects.Reads(any, any, any),
 			subjects.Session(any, any),
@@ -165,7 +179,7 @@ func For(service string, opts Options) (Permissions, error) {
 			subjects.Overview(any),
 		)
 		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamCommands, subjects.StreamReads} {
-			b.provision(s, s)
+			b.use(s, s)
 		}
 		// Sync and gap fills read a conversation with a short-lived ordered consumer; read
 		// positions are looked up by subject.
@@ -177,9 +191,11 @@ func For(service string, opts Options) (Permissions, error) {
 		b.kvWrite(subjects.BucketConversations, subjects.ConversationKey(any, any))
 		b.kvWrite(subjects.BucketParticipants, subjects.ParticipantKey(any, any, any))
 		b.kvWrite(subjects.BucketOpen, subjects.OpenKey(any, any))
+		// Attachments are written and read, never deleted by the gateway: object deletes purge
+		// the stream, and a purge right cannot be limited to one object's chunks.
 		o := objStream(subjects.ObjectAttachments)
-		b.provision(subjects.ObjectAttachments, o)
-		b.publish("$O."+subjects.ObjectAttachments+".>", jsAPI+"STREAM.PURGE."+o)
+		b.use(subjects.ObjectAttachments, o)
+		b.publish("$O." + subjects.ObjectAttachments + ".>")
 		b.publish(directGet(o)...)
 		b.publish(ephemeralConsumers(o)...)
 
@@ -194,7 +210,7 @@ func For(service string, opts Options) (Permissions, error) {
 		)
 		b.subscribe(subjects.AllPresence())
 		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters} {
-			b.provision(s, s)
+			b.use(s, s)
 		}
 		// Each owned tenant partition reads its commands with an ordered consumer; a new owner
 		// rebuilds a conversation from its last event.
@@ -212,7 +228,7 @@ func For(service string, opts Options) (Permissions, error) {
 			b.subscribe(subjects.AllQueries(kind))
 		}
 		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamDeadLetters} {
-			b.provision(s, s)
+			b.use(s, s)
 		}
 
 	case AIBridge:
@@ -225,7 +241,7 @@ func For(service string, opts Options) (Permissions, error) {
 		b.responses = true
 		b.subscribe(subjects.AllAssist())
 		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters} {
-			b.provision(s, s)
+			b.use(s, s)
 		}
 		b.kvRead(subjects.BucketConversations)
 		// The conversation history for the model prompt is read by sequence and subject.
@@ -259,14 +275,39 @@ func For(service string, opts Options) (Permissions, error) {
 		Publish:        Rules{Allow: uniq(b.pub), Deny: uniq(b.denyPub)},
 		Subscribe:      Rules{Allow: uniq(b.sub), Deny: uniq(b.denySub)},
 		AllowResponses: b.responses,
-		Provisions:     uniq(b.provisions),
+		Uses:           uniq(b.uses),
 	}, nil
 }
 
-// All returns the permissions of every service.
+// provisioner may create and update every declared stream, bucket and object store (and read
+// their info), and nothing else: no data, no delete or purge.
+func provisioner() Permissions {
+	b := &builder{}
+	b.subscribe(inbox)
+	b.publish(accountInfo()...)
+	for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamCommands,
+		subjects.StreamReads, subjects.StreamDeadLetters} {
+		b.uses = append(b.uses, s)
+		b.publish(streamProvision(s)...)
+	}
+	for _, k := range []string{subjects.BucketTenants, subjects.BucketConversations, subjects.BucketParticipants,
+		subjects.BucketOpen, subjects.BucketDispatcher} {
+		b.uses = append(b.uses, k)
+		b.publish(streamProvision(kvStream(k))...)
+	}
+	b.uses = append(b.uses, subjects.ObjectAttachments)
+	b.publish(streamProvision(objStream(subjects.ObjectAttachments))...)
+	return Permissions{
+		Publish:   Rules{Allow: uniq(b.pub)},
+		Subscribe: Rules{Allow: uniq(b.sub)},
+		Uses:      uniq(b.uses),
+	}
+}
+
+// All returns the permissions of every service and of the Provisioner.
 func All(opts Options) (map[string]Permissions, error) {
-	out := make(map[string]Permissions, len(Services))
-	for _, s := range Services {
+	out := make(map[string]Permissions, len(Services)+1)
+	for _, s := range append(slices.Clone(Services), Provisioner) {
 		p, err := For(s, opts)
 		if err != nil {
 			return nil, err

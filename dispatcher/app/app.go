@@ -92,6 +92,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	}()
 	reg := ops.NewRegistry()
 	s.ops = ops.New(cfg.Ops.Addr, log.Named("ops"), reg)
+	if cfg.Ops.Debug {
+		s.ops.EnableDebug()
+	}
 	s.stack.Push("ops", s.ops.Shutdown)
 	if s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), reg); err != nil {
 		return nil, err
@@ -106,7 +109,8 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas}).Only(subjects.StreamMessages,
 		subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters, subjects.BucketTenants, subjects.BucketConversations,
 		subjects.BucketParticipants, subjects.BucketOpen, subjects.BucketDispatcher)
-	if err := streams.Provision(ctx, js, top); err != nil {
+	// The provisioner creates the topology (the dispatcher may not): wait for it.
+	if err := streams.Await(ctx, js, top, log); err != nil {
 		return nil, err
 	}
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
@@ -152,4 +156,29 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	return s.Run(ctx)
+}
+
+// Provision creates or updates the whole JetStream topology (`dispatcher provision`, the
+// chart's provisioning Job) with cfg.NATS, whose credentials are the provisioner's, and
+// returns. The services themselves only wait for it (streams.Await): none may change a stream.
+// It retries until NATS answers or ctx ends, so the Job may start before the NATS cluster.
+func Provision(ctx context.Context, cfg Config, log *zap.Logger) error {
+	nc, err := natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), nil)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := natsconn.WaitConnected(ctx, nc); err != nil {
+		return err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas})
+	if err := lifecycle.RetryUntil(ctx, log, "provision streams", func() error { return streams.Provision(ctx, js, top) }); err != nil {
+		return err
+	}
+	log.Info("provisioned", zap.Strings("assets", top.Names()), zap.Int("replicas", max(cfg.NATS.Replicas, 1)))
+	return nil
 }

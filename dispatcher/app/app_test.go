@@ -58,7 +58,21 @@ func TestServiceOps(t *testing.T) {
 	cfg.Dispatcher.LeaseTTL = time.Second
 	cfg.Shutdown.Timeout = 5 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(ctx, cfg, testkit.Logger(t))
+	// The service waits for the topology; `dispatcher provision` creates it.
+	type started struct {
+		s   *Service
+		err error
+	}
+	startc := make(chan started, 1)
+	go func() {
+		s, err := New(ctx, cfg, testkit.Logger(t).Named("service"))
+		startc <- started{s, err}
+	}()
+	if err := Provision(ctx, cfg, testkit.Logger(t).Named("provision")); err != nil {
+		t.Fatal(err)
+	}
+	st := <-startc
+	s, err := st.s, st.err
 	if err != nil {
 		t.Fatal(err)
 	}

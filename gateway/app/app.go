@@ -212,6 +212,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	reg := ops.NewRegistry()
 	m := metrics.New(reg)
 	s.ops = ops.New(cfg.Ops.Addr, log.Named("ops"), reg)
+	if cfg.Ops.Debug {
+		s.ops.EnableDebug()
+	}
 	s.stack.Push("ops", s.ops.Shutdown)
 	if s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), reg); err != nil {
 		return nil, err
@@ -242,10 +245,11 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
+	// The provisioner creates the topology (the gateway may not): wait for it.
 	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas}).Only(subjects.StreamMessages, subjects.StreamEvents,
 		subjects.StreamCommands, subjects.StreamReads, subjects.BucketTenants, subjects.BucketConversations,
 		subjects.BucketParticipants, subjects.BucketOpen, subjects.ObjectAttachments)
-	if err := streams.Provision(ctx, js, top); err != nil {
+	if err := streams.Await(ctx, js, top, log); err != nil {
 		return nil, err
 	}
 	kvTenants, err := js.KeyValue(ctx, subjects.BucketTenants)
@@ -331,8 +335,8 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		return errors.Join(err, <-errc)
 	})
 	// A forced collection on the internal port lets the load generator measure memory per
-	// connection as RSS after GC, the way BENCHMARKS.md reports it.
-	s.ops.Handle("POST /debug/gc", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	// connection as RSS after GC, the way BENCHMARKS.md reports it (only with ops.debug).
+	s.ops.HandleDebug("POST /debug/gc", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		runtime.GC()
 		debug.FreeOSMemory()
 		w.WriteHeader(http.StatusNoContent)

@@ -57,9 +57,6 @@ type Settings struct {
 	// Migrate applies the schema migrations at start (default true). Turn it off when a Helm
 	// hook job runs `persister migrate` before the rollout.
 	Migrate bool `mapstructure:"migrate"`
-	// Provision declares the streams at start (default true). Off when the NATS account may
-	// not manage streams (a deploy job provisions them).
-	Provision bool `mapstructure:"provision"`
 	// BatchSize is the most messages written in one transaction (default 2000: measured ~8%
 	// less CPU per row than 1000 with a backlog, see BENCHMARKS.md; batch_wait bounds latency).
 	BatchSize int `mapstructure:"batch_size"`
@@ -99,7 +96,6 @@ func DefaultConfig() Config {
 		Database: config.DefaultDatabase(),
 		Persister: Settings{
 			Migrate:             true,
-			Provision:           true,
 			BatchSize:           2000,
 			Workers:             2,
 			BatchWait:           50 * time.Millisecond,
@@ -193,6 +189,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 	s.stack.Push("postgres", func(context.Context) error { s.pool.Close(); return nil })
 
 	s.ops = ops.New(cfg.Ops.Addr, log.Named("ops"), s.reg)
+	if cfg.Ops.Debug {
+		s.ops.EnableDebug()
+	}
 	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
 	s.ops.AddCheck("postgres", pg.Ready(s.pool))
 	s.ops.AddCheck("schema", func(context.Context) error {
@@ -230,17 +229,15 @@ func (s *Service) run(ctx context.Context) error {
 	if err := natsconn.WaitConnected(ctx, s.nc); err != nil {
 		return lifecycle.IgnoreCanceled(ctx, err)
 	}
-	if s.cfg.Persister.Provision {
-		// Only what the persister uses, and the tenants bucket only when it seeds it: with
-		// least-privilege credentials (deploy/natsauth) it may not manage anything else.
-		names := []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamDeadLetters}
-		if s.cfg.Tenants.File != "" {
-			names = append(names, subjects.BucketTenants)
-		}
-		topo := streams.Declared(streams.Options{Replicas: s.cfg.NATS.Replicas}).Only(names...)
-		if err := lifecycle.RetryUntil(ctx, s.log, "provision streams", func() error { return streams.Provision(ctx, s.js, topo) }); err != nil {
-			return lifecycle.IgnoreCanceled(ctx, err)
-		}
+	// The provisioner creates the topology (the persister may not): wait for it. The tenants
+	// bucket only when the persister seeds it.
+	names := []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamDeadLetters}
+	if s.cfg.Tenants.File != "" {
+		names = append(names, subjects.BucketTenants)
+	}
+	topo := streams.Declared(streams.Options{Replicas: s.cfg.NATS.Replicas}).Only(names...)
+	if err := streams.Await(ctx, s.js, topo, s.log); err != nil {
+		return lifecycle.IgnoreCanceled(ctx, err)
 	}
 	if s.cfg.Persister.Migrate {
 		var changed error

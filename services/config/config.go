@@ -80,6 +80,11 @@ type NATS struct {
 type Ops struct {
 	// Addr is the listen address (default ":9090"); ":0" picks a free port.
 	Addr string `mapstructure:"addr"`
+	// Debug serves the debug endpoints on the ops port (default false): pprof profiles and
+	// traces, and the gateway's forced GC. They are unauthenticated and costly (a CPU profile
+	// or a GC stalls the process), so they are off unless an operator or a load run turns them
+	// on (FRONTDESK_OPS_DEBUG=true).
+	Debug bool `mapstructure:"debug"`
 }
 
 // Database configures a Postgres connection pool. It is not part of Base because only some

@@ -184,6 +184,54 @@ func TestEnvVar(t *testing.T) {
 	}
 }
 
+// TestRedactURL: every credential a NATS or Postgres URL or connection string can carry is
+// masked, and what identifies the server stays readable.
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in, want, secret string
+	}{
+		{"postgres user and password", "postgres://fd:s3cret@db:5432/fd?sslmode=require",
+			"postgres://fd:***@db:5432/fd?sslmode=require", "s3cret"},
+		{"postgresql scheme, escaped characters", "postgresql://fd:p%40ss%2Fw@db/fd",
+			"postgresql://fd:***@db/fd", "p%40ss"},
+		{"unescaped @ in the password", "postgres://fd:p@ss@db/fd", "postgres://fd:***@db/fd", "ss@db"},
+		{"empty user", "postgres://:s3cret@db/fd", "postgres://:***@db/fd", "s3cret"},
+		{"password in the query", "postgres://fd@db/fd?sslmode=require&password=s3cret",
+			"postgres://fd@db/fd?sslmode=require&password=***", "s3cret"},
+		{"password first in the query", "postgres://db/fd?password=s3cret&user=fd",
+			"postgres://db/fd?password=***&user=fd", "s3cret"},
+		{"sslpassword in the query", "postgres://fd@db/fd?sslpassword=k3y&sslmode=verify-full",
+			"postgres://fd@db/fd?sslpassword=***&sslmode=verify-full", "k3y"},
+		{"keyword form", "host=db port=5432 user=fd password=s3cret dbname=fd",
+			"host=db port=5432 user=fd password=*** dbname=fd", "s3cret"},
+		{"keyword form, first", "password=s3cret host=db", "password=*** host=db", "s3cret"},
+		{"keyword form, quoted with spaces", "host=db password='s3 cr\\'et' user=fd",
+			"host=db password=*** user=fd", "cr"},
+		{"keyword form, spaces around =", "host=db password = s3cret user=fd", "host=db password = *** user=fd", "s3cret"},
+		{"keyword form, upper case", "host=db PASSWORD=s3cret", "host=db PASSWORD=***", "s3cret"},
+		{"nats user and password", "nats://app:hunter2@n1:4222", "nats://app:***@n1:4222", "hunter2"},
+		{"nats token", "nats://t0ken-xyz@n1:4222", "nats://***@n1:4222", "t0ken-xyz"},
+		{"tls token", "tls://t0ken-xyz@n1:4222", "tls://***@n1:4222", "t0ken-xyz"},
+		{"websocket token", "wss://t0ken-xyz@n1:443", "wss://***@n1:443", "t0ken-xyz"},
+		{"nats cluster list", "nats://t0ken-xyz@n1:4222,nats://app:hunter2@n2:4222,nats://n3:4222",
+			"nats://***@n1:4222,nats://app:***@n2:4222,nats://n3:4222", "hunter2"},
+		{"nats token in the query", "nats://n1:4222?token=t0ken-xyz", "nats://n1:4222?token=***", "t0ken-xyz"},
+		{"no credentials", "nats://n1:4222", "nats://n1:4222", ""},
+		{"postgres role only", "postgres://fd@db/fd", "postgres://fd@db/fd", ""},
+		{"already redacted", "nats://***@n1:4222,postgres://fd:***@db/fd", "nats://***@n1:4222,postgres://fd:***@db/fd", ""},
+	}
+	for _, tt := range tests {
+		got := config.RedactURL(tt.in)
+		if got != tt.want {
+			t.Errorf("%s: RedactURL(%q) = %q, want %q", tt.name, tt.in, got, tt.want)
+		}
+		if tt.secret != "" && strings.Contains(got, tt.secret) {
+			t.Errorf("%s: %q leaks %q", tt.name, got, tt.secret)
+		}
+	}
+}
+
 func TestRedacted(t *testing.T) {
 	t.Parallel()
 	c := defaults()

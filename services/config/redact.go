@@ -12,12 +12,33 @@ import (
 const Mask = "***"
 
 // urlPassword matches the password of a URL's user info (scheme://user:password@), also inside
-// a comma-separated list of URLs.
-var urlPassword = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s,]*):[^@/\s,]*@`)
+// a comma-separated list of URLs. The password runs to the last @ before the host, so an
+// unescaped @ in it does not leave its tail visible.
+var urlPassword = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s,]*):[^/\s,]*@`)
 
-// RedactURL masks the password of every URL in s (scheme://user:pass@host -> user:***@host).
+// natsToken matches a NATS URL's user info without a colon, which NATS reads as an
+// authentication token (nats://token@host). Other schemes keep a bare user name: for Postgres
+// it is only the role.
+var natsToken = regexp.MustCompile(`(?i)((?:nats|tls|wss?)://)[^:/@\s,]+@`)
+
+// secretParam matches a credential given as a parameter: in a URL's query
+// (postgres://db/fd?password=x&sslmode=require) or in a keyword/value connection string
+// (host=db password='x y' user=fd), quoted or not.
+var secretParam = regexp.MustCompile(`(?i)((?:^|[?&;\s])(?:ssl)?(?:password|passwd|pwd|pass|token|auth_token|access_token|secret|api_?key)\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s,#]*)`)
+
+// RedactURL masks every credential in s, a URL, a comma-separated list of URLs or a
+// keyword/value connection string: the password of user info (scheme://user:***@host), a NATS
+// token (nats://***@host) and password, token and secret parameters (password=***).
 func RedactURL(s string) string {
-	return urlPassword.ReplaceAllString(s, "${1}:"+Mask+"@")
+	s = urlPassword.ReplaceAllString(s, "${1}:"+Mask+"@")
+	s = natsToken.ReplaceAllStringFunc(s, func(m string) string {
+		if strings.HasSuffix(m, Mask+"@") {
+			return m
+		}
+		scheme, _, _ := strings.Cut(m, "://")
+		return scheme + "://" + Mask + "@"
+	})
+	return secretParam.ReplaceAllString(s, "${1}"+Mask)
 }
 
 // Redacted returns the effective configuration cfg (a struct or a pointer to one) as a map

@@ -35,6 +35,8 @@ func Connect(ctx context.Context, cfg config.NATS, log *zap.Logger, reg promethe
 	if log == nil {
 		log = zap.NewNop()
 	}
+	// Every URL logged goes through config.RedactURL: nats.go's own redaction masks passwords
+	// but not a token (nats://token@host).
 	log = log.With(zap.String("nats_url", config.RedactURL(cfg.URL)))
 	m := &collector{}
 
@@ -52,7 +54,7 @@ func Connect(ctx context.Context, cfg config.NATS, log *zap.Logger, reg promethe
 		nats.PingInterval(10 * time.Second),
 		nats.MaxPingsOutstanding(3),
 		nats.ConnectHandler(func(nc *nats.Conn) {
-			log.Info("nats connected", zap.String("server", nc.ConnectedUrlRedacted()))
+			log.Info("nats connected", zap.String("server", config.RedactURL(nc.ConnectedUrl())))
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
@@ -62,7 +64,7 @@ func Connect(ctx context.Context, cfg config.NATS, log *zap.Logger, reg promethe
 			log.Info("nats disconnected")
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			log.Info("nats reconnected", zap.String("server", nc.ConnectedUrlRedacted()))
+			log.Info("nats reconnected", zap.String("server", config.RedactURL(nc.ConnectedUrl())))
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Debug("nats reconnect attempt failed", zap.Error(err))

@@ -2,12 +2,17 @@ package natsconn
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/frontdesk-chat/frontdesk/services/config"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
@@ -68,6 +73,45 @@ func TestConnectAndMetrics(t *testing.T) {
 	// A second connection with the same name on the same registry is refused, not a panic.
 	if _, err := Connect(t.Context(), testConfig(ns.URL()), nil, reg); err == nil {
 		t.Error("duplicate metrics registration: want error")
+	}
+}
+
+// TestLogsHideCredentials connects with a token and with a user and password in the URL and
+// checks no log line carries them (nats.go's ConnectedUrlRedacted leaves a token readable).
+func TestLogsHideCredentials(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, secret string
+		configure    func(*server.Options)
+		url          func(base string) string
+	}{
+		{"token", "t0ken-xyz", func(o *server.Options) { o.Authorization = "t0ken-xyz" },
+			func(base string) string { return strings.Replace(base, "nats://", "nats://t0ken-xyz@", 1) }},
+		{"user and password", "hunter2", func(o *server.Options) { o.Username, o.Password = "app", "hunter2" },
+			func(base string) string { return strings.Replace(base, "nats://", "nats://app:hunter2@", 1) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ns := testkit.RunNATSWith(t, tt.configure)
+			core, logs := observer.New(zap.DebugLevel)
+			nc, err := Connect(t.Context(), testConfig(tt.url(ns.URL())), zap.New(core), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(nc.Close)
+			testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+				if logs.FilterMessage("nats connected").Len() == 0 {
+					return fmt.Errorf("not connected yet: %v", logs.All())
+				}
+				return nil
+			})
+			for _, e := range logs.All() {
+				if line := fmt.Sprint(e.Message, e.ContextMap()); strings.Contains(line, tt.secret) {
+					t.Errorf("log leaks the credential: %s", line)
+				}
+			}
+		})
 	}
 }
 

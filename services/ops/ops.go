@@ -1,6 +1,7 @@
 // Package ops serves a service's operational endpoints on its own port: /healthz (the process
 // is alive), /readyz (it can do its job: every dependency check passes and it is not
-// draining) and /metrics (Prometheus).
+// draining) and /metrics (Prometheus), and, only when enabled (EnableDebug), the debug
+// endpoints under /debug/.
 package ops
 
 import (
@@ -58,6 +59,7 @@ type Server struct {
 	ln           net.Listener
 
 	draining atomic.Bool
+	debug    bool
 }
 
 type namedCheck struct {
@@ -93,14 +95,6 @@ func New(addr string, log *zap.Logger, reg *prometheus.Registry) *Server {
 		ErrorHandling:     promhttp.ContinueOnError,
 		EnableOpenMetrics: true,
 	}))
-	// Profiles of a live replica are how a latency or CPU question gets answered in
-	// production, so they are always on. The ops port is internal: never routed by the
-	// chart's Ingress, and restricted to the monitoring namespace by its NetworkPolicy.
-	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	s.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-	s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	s.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-	s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	s.srv = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -130,6 +124,31 @@ func (s *Server) SetCheckTimeout(d time.Duration) {
 // Handle adds a handler on the ops port. Call it before Start.
 func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, h)
+}
+
+// EnableDebug serves pprof (profiles, traces, the command line) under /debug/pprof/ and lets
+// HandleDebug add endpoints. Call it before Start, only when the configuration asks for it
+// (config.Ops.Debug): the endpoints are unauthenticated, reveal the command line and can
+// stall the process, so a default deployment does not serve them.
+func (s *Server) EnableDebug() {
+	if s.debug {
+		return
+	}
+	s.debug = true
+	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	s.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	s.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+}
+
+// HandleDebug adds a debug endpoint when debug endpoints are enabled (EnableDebug) and does
+// nothing otherwise, so a service declares its debug endpoints unconditionally and the
+// configuration alone decides. Call it before Start.
+func (s *Server) HandleDebug(pattern string, h http.Handler) {
+	if s.debug {
+		s.mux.Handle(pattern, h)
+	}
 }
 
 // Handler returns the server's handler, for tests that do not need a listener.

@@ -57,6 +57,64 @@ func readyz(base string) (int, ops.ReadyBody, error) {
 	return resp.StatusCode, body, err
 }
 
+// TestDebugEndpoints: pprof and service debug endpoints answer 404 unless enabled, and work
+// when enabled.
+func TestDebugEndpoints(t *testing.T) {
+	t.Parallel()
+	gc := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	endpoints := []struct {
+		method, path string
+		want         int    // status when enabled
+		body         string // in the body when enabled
+	}{
+		{http.MethodGet, "/debug/pprof/", http.StatusOK, "goroutine"},
+		{http.MethodGet, "/debug/pprof/goroutine?debug=1", http.StatusOK, "goroutine profile"},
+		{http.MethodGet, "/debug/pprof/heap", http.StatusOK, ""},
+		{http.MethodGet, "/debug/pprof/cmdline", http.StatusOK, ""},
+		{http.MethodGet, "/debug/pprof/symbol", http.StatusOK, "num_symbols"},
+		{http.MethodGet, "/debug/pprof/profile?seconds=1", http.StatusOK, ""},
+		{http.MethodGet, "/debug/pprof/trace?seconds=0.1", http.StatusOK, ""},
+		{http.MethodPost, "/debug/gc", http.StatusNoContent, ""},
+	}
+	do := func(base, method, path string) (int, string) {
+		req, err := http.NewRequest(method, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, enabled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("enabled=%v", enabled), func(t *testing.T) {
+			t.Parallel()
+			s := ops.New("127.0.0.1:0", testkit.Logger(t), ops.NewRegistry())
+			if enabled {
+				s.EnableDebug()
+			}
+			s.HandleDebug("POST /debug/gc", gc)
+			base := start(t, s)
+			for _, e := range endpoints {
+				code, body := do(base, e.method, e.path)
+				switch {
+				case !enabled && code != http.StatusNotFound:
+					t.Errorf("%s %s with debug off = %d, want 404", e.method, e.path, code)
+				case enabled && (code != e.want || !strings.Contains(body, e.body)):
+					t.Errorf("%s %s with debug on = %d (body has %q: %v), want %d", e.method, e.path, code, e.body, strings.Contains(body, e.body), e.want)
+				}
+			}
+			// The rest of the port is the same either way.
+			if code, _ := do(base, http.MethodGet, "/healthz"); code != http.StatusOK {
+				t.Errorf("/healthz = %d", code)
+			}
+		})
+	}
+}
+
 func TestEndpoints(t *testing.T) {
 	t.Parallel()
 	s := ops.New("127.0.0.1:0", testkit.Logger(t), ops.NewRegistry())
@@ -92,12 +150,6 @@ func TestEndpoints(t *testing.T) {
 	code, metrics := get(t, base+"/metrics")
 	if code != http.StatusOK || !strings.Contains(metrics, "go_goroutines") || !strings.Contains(metrics, "process_") {
 		t.Errorf("/metrics = %d, missing runtime or process metrics", code)
-	}
-	if code, index := get(t, base+"/debug/pprof/"); code != http.StatusOK || !strings.Contains(index, "goroutine") {
-		t.Errorf("/debug/pprof/ = %d, want the profile index", code)
-	}
-	if code, prof := get(t, base+"/debug/pprof/goroutine?debug=1"); code != http.StatusOK || !strings.Contains(prof, "goroutine profile") {
-		t.Errorf("/debug/pprof/goroutine = %d", code)
 	}
 
 	s.SetDraining()

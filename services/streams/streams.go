@@ -1,18 +1,24 @@
 // Package streams declares Frontdesk's JetStream topology (streams, KV buckets, object stores)
 // from the names in proto/subjects, and provisions it idempotently.
 //
-// Every service may provision at start: the declared configuration is the same everywhere, so
-// concurrent provisioning converges. A service that lacks permission to manage streams (least
-// privilege in production) provisions nothing and relies on a deploy job running Provision.
+// Provisioning is a deploy step, run with an identity of its own (the chart's provisioning
+// Job, the local runner, a test): Provision creates or updates the topology. Services never
+// create or change a stream: they may not (deploy/natsauth gives them no stream management
+// rights, so a compromised service cannot shrink a stream's limits and drop what it holds) and
+// they do not need to. At start each one waits for the assets it uses with Await, which only
+// looks them up and says which are missing until a provisioner has run.
 package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 )
@@ -160,6 +166,9 @@ func Provision(ctx context.Context, js jetstream.JetStream, t Topology) error {
 		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
 			return fmt.Errorf("provision kv %s: %w", cfg.Bucket, err)
 		}
+		if err := refuseRollups(ctx, js, "KV_"+cfg.Bucket); err != nil {
+			return fmt.Errorf("provision kv %s: %w", cfg.Bucket, err)
+		}
 	}
 	for _, cfg := range t.Objects {
 		if _, err := js.CreateOrUpdateObjectStore(ctx, cfg); err != nil {
@@ -167,4 +176,111 @@ func Provision(ctx context.Context, js jetstream.JetStream, t Topology) error {
 		}
 	}
 	return nil
+}
+
+// refuseRollups turns roll-ups off on a bucket's stream. nats.go creates buckets with roll-ups
+// allowed, for its Purge; but then any client allowed to write one key could publish it with
+// "Nats-Rollup: all" and the server would drop every other key of the bucket (every tenant,
+// every conversation). No service purges keys, so buckets refuse roll-ups; purging stays an API
+// call (STREAM.PURGE with a subject filter) for identities allowed it, which services are not.
+// The object store keeps roll-ups: every object write needs them (see deploy/README.md).
+func refuseRollups(ctx context.Context, js jetstream.JetStream, stream string) error {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return err
+	}
+	cfg := s.CachedInfo().Config
+	if !cfg.AllowRollup {
+		return nil
+	}
+	cfg.AllowRollup = false
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("refuse roll-ups: %w", err)
+	}
+	return nil
+}
+
+// ErrNotProvisioned is wrapped by Check when an asset does not exist yet.
+var ErrNotProvisioned = errors.New("not provisioned")
+
+// Names lists the stream, bucket and object store names of t, in declaration order.
+func (t Topology) Names() []string {
+	var out []string
+	for _, s := range t.Streams {
+		out = append(out, s.Name)
+	}
+	for _, k := range t.KV {
+		out = append(out, k.Bucket)
+	}
+	for _, o := range t.Objects {
+		out = append(out, o.Bucket)
+	}
+	return out
+}
+
+// Check looks up every asset of t without creating or changing anything (a stream info request
+// each, the one JetStream management call a service is allowed). It returns an error wrapping
+// ErrNotProvisioned that names every missing asset, or the first other error (no connection,
+// permission refused).
+func Check(ctx context.Context, js jetstream.JetStream, t Topology) error {
+	var missing []string
+	look := func(name string, err error) error {
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrBucketNotFound):
+			missing = append(missing, name)
+			return nil
+		default:
+			return fmt.Errorf("look up %s: %w", name, err)
+		}
+	}
+	for _, cfg := range t.Streams {
+		_, err := js.Stream(ctx, cfg.Name)
+		if err := look(cfg.Name, err); err != nil {
+			return err
+		}
+	}
+	for _, cfg := range t.KV {
+		_, err := js.KeyValue(ctx, cfg.Bucket)
+		if err := look(cfg.Bucket, err); err != nil {
+			return err
+		}
+	}
+	for _, cfg := range t.Objects {
+		_, err := js.ObjectStore(ctx, cfg.Bucket)
+		if err := look(cfg.Bucket, err); err != nil {
+			return err
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s %w: run the provisioning step first (the chart's provisioning Job, or `go run ./deploy/local/cmd/frontdesk`)",
+			strings.Join(missing, ", "), ErrNotProvisioned)
+	}
+	return nil
+}
+
+// Await calls Check until every asset of t exists or ctx ends, backing off from 100 ms to 5 s
+// and logging what is missing, so a service started before the provisioning step waits for it
+// instead of failing (or creating the assets itself).
+func Await(ctx context.Context, js jetstream.JetStream, t Topology, log *zap.Logger) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := Check(ctx, js, t)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("await streams: %w", errors.Join(err, ctx.Err()))
+		}
+		log.Warn("waiting for the streams and buckets to be provisioned", zap.Error(err), zap.Duration("retry_in", wait))
+		tm := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			tm.Stop()
+			return fmt.Errorf("await streams: %w", errors.Join(err, ctx.Err()))
+		case <-tm.C:
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }

@@ -2,12 +2,18 @@ package streams_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 	"github.com/frontdesk-chat/frontdesk/services/streams"
@@ -107,6 +113,33 @@ func TestProvisionIdempotentAndUpdates(t *testing.T) {
 	if _, err := js.ObjectStore(ctx, subjects.ObjectAttachments); err != nil {
 		t.Errorf("object store: %v", err)
 	}
+	// A bucket refuses roll-ups: one write with "Nats-Rollup: all" would drop every other key.
+	tenants, err := js.KeyValue(ctx, subjects.BucketTenants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"acme", "globex"} {
+		if _, err := tenants.Put(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cfg := range top.KV {
+		s, err := js.Stream(ctx, "KV_"+cfg.Bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.CachedInfo().Config.AllowRollup {
+			t.Errorf("bucket %s allows roll-ups", cfg.Bucket)
+		}
+	}
+	rollup := nats.NewMsg("$KV." + subjects.BucketTenants + ".evil")
+	rollup.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupAll)
+	if _, err := js.PublishMsg(ctx, rollup); err == nil {
+		t.Error("a roll-up on the tenants bucket was accepted")
+	}
+	if keys, err := tenants.Keys(ctx); err != nil || len(keys) != 2 {
+		t.Errorf("tenants after a roll-up attempt: %q %v", keys, err)
+	}
 
 	// Data survives re-provisioning.
 	if _, err := js.Publish(ctx, subjects.Messages("demo", "c1"), []byte("hi")); err != nil {
@@ -165,5 +198,67 @@ func TestMessagesRepublishedWithSequence(t *testing.T) {
 		if got := m.Header.Get("Nats-Last-Sequence"); got != wantLast[i] {
 			t.Fatalf("message %d: Nats-Last-Sequence %q, want %s", i, got, wantLast[i])
 		}
+	}
+}
+
+// TestAwaitWaitsForTheProvisioner is the start-up policy of every service: it looks its assets
+// up, creates nothing, says which are missing until a provisioner has run, then goes on.
+func TestAwaitWaitsForTheProvisioner(t *testing.T) {
+	t.Parallel()
+	srv := testkit.RunNATS(t)
+	_, js := testkit.Connect(t, srv.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	top := streams.Declared(streams.Options{Replicas: 1})
+	uses := top.Only(subjects.StreamMessages, subjects.BucketOpen, subjects.ObjectAttachments)
+
+	err := streams.Check(ctx, js, uses)
+	if !errors.Is(err, streams.ErrNotProvisioned) {
+		t.Fatalf("Check on an empty server: %v, want ErrNotProvisioned", err)
+	}
+	for _, name := range uses.Names() {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("Check error %q does not name %s", err, name)
+		}
+	}
+
+	core, logs := observer.New(zap.WarnLevel)
+	done := make(chan error, 1)
+	go func() { done <- streams.Await(ctx, js, uses, zap.New(core)) }()
+	testkit.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		for _, e := range logs.All() {
+			if strings.Contains(fmt.Sprint(e.ContextMap()["error"]), subjects.ObjectAttachments) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no warning naming the missing assets: %v", logs.All())
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("Await returned before provisioning: %v", err)
+	default:
+	}
+	// Await created nothing.
+	if _, err := js.Stream(ctx, subjects.StreamMessages); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("stream after Await: %v, want not found", err)
+	}
+	if err := streams.Provision(ctx, js, top); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Await: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Await did not return after provisioning")
+	}
+
+	// A service stopped while waiting gets the context's error.
+	none := streams.Topology{Streams: []jetstream.StreamConfig{{Name: "FD_NOPE"}}}
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer stop()
+	if err := streams.Await(short, js, none, zap.NewNop()); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, streams.ErrNotProvisioned) {
+		t.Fatalf("Await after the deadline: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 // Command natsauth generates Frontdesk's NATS security configuration: an operator, a system
 // account and the FRONTDESK account (for the servers' memory resolver), one user per service
-// with least-privilege permissions derived from proto/subjects, and an admin user.
+// with least-privilege permissions derived from proto/subjects, the provisioner user that
+// creates the streams and buckets, and an admin user.
 //
 //	go run ./deploy/cmd/natsauth -out ./nats-secrets
 //
@@ -9,7 +10,9 @@
 //	seeds/{operator,system,account}.nk  private keys; reused on the next run (keep them safe)
 //	nats-auth.conf                      nats-server snippet (include it in every server)
 //	nats-values.yaml                    values for the official NATS chart (cluster, JetStream, auth)
-//	creds/<service>.creds               per-service credentials (and admin.creds for the nats CLI)
+//	creds/<service>.creds               per-service credentials, provisioner.creds (the provisioning
+//	                                    Job: creates and updates streams, nothing else) and admin.creds
+//	                                    (the nats CLI)
 //	frontdesk-credentials.yaml          values for the Frontdesk chart (nats.credentials.*)
 //	permissions.json                    the permissions, for review
 //

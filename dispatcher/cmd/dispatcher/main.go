@@ -1,7 +1,9 @@
 // Command dispatcher is Frontdesk's control plane: it queues conversations that need a human,
 // tracks agents' presence and status, and assigns, transfers and closes conversations.
 //
-//	dispatcher [-config file]
+//	dispatcher [-config file]             run the service
+//	dispatcher provision [-config file]   create or update the JetStream topology and exit
+//	                                      (the provisioning Job, with the provisioner's credentials)
 //	dispatcher --version
 package main
 
@@ -10,6 +12,8 @@ import (
 
 	"context"
 	"io"
+
+	"go.uber.org/zap"
 
 	"github.com/frontdesk-chat/frontdesk/dispatcher/app"
 	"github.com/frontdesk-chat/frontdesk/services/cli"
@@ -20,6 +24,7 @@ var service = cli.Service[app.Config]{
 	Name:     "dispatcher",
 	Defaults: app.DefaultConfig,
 	Run:      app.Run,
+	Commands: map[string]func(context.Context, app.Config, *zap.Logger) error{"provision": app.Provision},
 }
 
 func main() { cli.Main(service) }

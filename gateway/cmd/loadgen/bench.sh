@@ -6,6 +6,8 @@
 #   gateway/cmd/loadgen/bench.sh chat  [loadgen chat flags]    # e.g. -customers 1000 -agents 100 -rate 1 -duration 60s
 #
 # Ports: NATS 14222, gateway 18080, ops 19090 (override with NATS_PORT, GW_PORT, OPS_PORT).
+# `loadgen nats` provisions the streams; the gateway runs with FRONTDESK_OPS_DEBUG=true because the
+# load generator measures RSS after a forced GC (POST /debug/gc, off by default).
 set -euo pipefail
 mode=${1:?idle or chat}; shift
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -21,7 +23,7 @@ export FRONTDESK_GATEWAY_DEV_SECRET=loadtest-development-secret-0123456789
 export FRONTDESK_GATEWAY_DEV_TENANTS=load,loadz
 FRONTDESK_GATEWAY_SIGNING_KEYS=$("$bin/loadgen" keys); export FRONTDESK_GATEWAY_SIGNING_KEYS
 FRONTDESK_NATS_URL="nats://127.0.0.1:$NATS_PORT" FRONTDESK_GATEWAY_LISTEN="127.0.0.1:$GW_PORT" \
-FRONTDESK_OPS_ADDR="127.0.0.1:$OPS_PORT" FRONTDESK_TENANTS_FILE="$root/gateway/cmd/loadgen/tenants.yaml" \
+FRONTDESK_OPS_ADDR="127.0.0.1:$OPS_PORT" FRONTDESK_OPS_DEBUG=true FRONTDESK_TENANTS_FILE="$root/gateway/cmd/loadgen/tenants.yaml" \
 FRONTDESK_LOG_LEVEL=warn "$bin/gateway" >"$bin/gateway.log" 2>&1 & pids+=($!)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$OPS_PORT/readyz" >/dev/null && break; sleep 0.2; done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

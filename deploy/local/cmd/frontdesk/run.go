@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
+	"github.com/frontdesk-chat/frontdesk/deploy/natsauth"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
@@ -107,21 +108,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}()
 
-	// NATS.
+	// NATS. The embedded server enforces the deployment's accounts and permissions
+	// (deploy/natsauth): each service connects as its least-privilege user, the provisioner
+	// creates the topology, the admin seeds tenants, exactly as in a cluster.
 	natsURL, natsNote := getenv("FRONTDESK_NATS_URL"), "external (FRONTDESK_NATS_URL)"
+	var creds *stack.Credentials
 	if natsURL == "" {
+		if creds, err = stack.GenerateCredentials(filepath.Join(o.data, "nats-auth")); err != nil {
+			return err
+		}
 		srv, err := natsrun.Start(natsrun.Options{
 			Port:         o.natsPort,
 			FallbackPort: !o.natsPortSet,
 			StoreDir:     filepath.Join(o.data, "nats"),
 			Log:          log.Named("nats"),
+			Auth:         creds.ServerConfig,
 		})
 		if err != nil {
 			return err
 		}
 		infra = append(infra, func() { log.Info("stopping NATS"); srv.Shutdown() })
 		natsURL = srv.URL()
-		natsNote = "embedded, JetStream store in " + filepath.Join(o.data, "nats")
+		natsNote = "embedded, JetStream store in " + filepath.Join(o.data, "nats") +
+			"; users' credentials in " + filepath.Join(o.data, "nats-auth", "creds") + " (admin.creds for the nats CLI)"
 		if srv.Fallback() {
 			log.Warn("NATS port taken (another NATS server?); the embedded server uses another",
 				zap.Int("wanted", o.natsPort), zap.String("url", natsURL))
@@ -146,31 +155,48 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		dbNote = "local cluster in " + pc.Dir()
 	}
 
-	// Topology and the demo tenant.
-	nc, err := nats.Connect(natsURL, nats.Name("frontdesk-local"), nats.MaxReconnects(-1))
-	if err != nil {
-		return fmt.Errorf("connect %s: %w", natsURL, err)
+	// Topology (by the provisioner: no service may create it) and the demo tenant (by the
+	// admin), before the services start.
+	connect := func(user string) (*nats.Conn, error) {
+		opts := []nats.Option{nats.Name("frontdesk-local-" + user), nats.MaxReconnects(-1)}
+		if creds != nil {
+			opts = append(opts, nats.UserCredentials(creds.Files[user]))
+		}
+		nc, err := nats.Connect(natsURL, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("connect %s as %s: %w", natsURL, user, err)
+		}
+		return nc, nil
 	}
-	defer nc.Close()
+	prov, err := connect(natsauth.Provisioner)
+	if err != nil {
+		return err
+	}
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
-	err = stack.Provision(sctx, nc, 1)
+	err = stack.Provision(sctx, prov, 1)
+	prov.Close()
 	// The tenants of the local files are development tenants: they accept tokens of the local
 	// secret (the banner's links, load generators, scripts). A production gateway has none.
 	var devTenants []string
-	for _, file := range strings.Split(o.tenants, ",") {
-		if err == nil {
-			var ts []*fd.Tenant
-			ts, err = stack.Seed(sctx, nc, strings.TrimSpace(file))
-			for _, t := range ts {
-				devTenants = append(devTenants, t.GetId())
+	if err == nil {
+		var admin *nats.Conn
+		if admin, err = connect(natsauth.Admin); err == nil {
+			for _, file := range strings.Split(o.tenants, ",") {
+				if err == nil {
+					var ts []*fd.Tenant
+					ts, err = stack.Seed(sctx, admin, strings.TrimSpace(file))
+					for _, t := range ts {
+						devTenants = append(devTenants, t.GetId())
+					}
+				}
 			}
+			admin.Close()
 		}
 	}
 	cancel()
 	if err != nil {
 		return err
 	}
-	nc.Close()
 
 	secret, created, err := stack.Secret(getenv, filepath.Join(o.data, "jwt-secret"))
 	if err != nil {
@@ -202,6 +228,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Ops:             ops,
 		LogLevel:        o.logLevel,
 		LogFormat:       "console",
+		// Profiles and the forced GC for load runs (BENCHMARKS.md); the ops ports are on
+		// loopback.
+		OpsDebug: true,
+	}
+	if creds != nil {
+		set.Creds = creds.Files
 	}
 
 	// The services.
@@ -327,7 +359,7 @@ func banner(w io.Writer, o options, set stack.Settings, secret, secretNote, nats
 	fmt.Fprintf(&b, "  Agent sign-in with OpenID Connect: add staff_sso to a tenant (see deploy/local/README.md).\n\n")
 	fmt.Fprintf(&b, "  NATS:      %s (%s)\n", set.NATSURL, natsNote)
 	fmt.Fprintf(&b, "  Postgres:  %s (%s)\n", config.RedactURL(set.DatabaseURL), dbNote)
-	fmt.Fprintf(&b, "  Ops:       gateway http://%s, dispatcher http://%s, persister http://%s, aibridge http://%s (/healthz /readyz /metrics)\n\n",
+	fmt.Fprintf(&b, "  Ops:       gateway http://%s, dispatcher http://%s, persister http://%s, aibridge http://%s (/healthz /readyz /metrics /debug/pprof/)\n\n",
 		set.OpsAddr(stack.Gateway), set.OpsAddr(stack.Dispatcher), set.OpsAddr(stack.Persister), set.OpsAddr(stack.AIBridge))
 	fmt.Fprintf(&b, "Ask the bot \"how long does shipping take?\", type \"human\" to reach an agent. Ctrl-C stops everything.\n\n")
 	_, err = io.WriteString(w, b.String())

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -44,6 +45,9 @@ type Options struct {
 	MaxMemory int64
 	// Log receives the server's notices, warnings and errors; nil discards them.
 	Log *zap.Logger
+	// Auth is a nats-server configuration snippet with the security setup (operator, accounts
+	// in a memory resolver: natsauth's ServerConfig). Empty: no authentication.
+	Auth []byte
 }
 
 // Server is a running embedded NATS server.
@@ -99,19 +103,24 @@ func Start(opts Options) (*Server, error) {
 	if maxMem <= 0 {
 		maxMem = 256 << 20
 	}
-	s.opts = &server.Options{
-		ServerName:         name,
-		Host:               host,
-		Port:               port,
-		JetStream:          true,
-		StoreDir:           opts.StoreDir,
-		JetStreamMaxStore:  maxStore,
-		JetStreamMaxMemory: maxMem,
-		NoSigs:             true,
-		// Thousands of local test clients (the load generator) reconnecting at once must not
-		// be turned away.
-		MaxConn: 1 << 16,
+	// With Auth, start from the parsed security setup (it keeps the resolver's preloaded
+	// accounts, which live in unexported fields) and set everything else on it.
+	o := &server.Options{}
+	if len(opts.Auth) > 0 {
+		var err error
+		if o, err = authOptions(opts.Auth); err != nil {
+			return nil, err
+		}
 	}
+	o.ServerName = name
+	o.Host, o.Port = host, port
+	o.JetStream, o.StoreDir = true, opts.StoreDir
+	o.JetStreamMaxStore, o.JetStreamMaxMemory = maxStore, maxMem
+	o.NoSigs = true
+	// Thousands of local test clients (the load generator) reconnecting at once must not be
+	// turned away.
+	o.MaxConn = 1 << 16
+	s.opts = o
 	// nats-server 2.11+ caps a stream at 1,000 consumers unless the stream or account sets a
 	// limit; the gateway's syncs and gap fills create short-lived ordered consumers on
 	// FD_MESSAGES, many at once after a reconnect (besides the persister's and AI bridge's
@@ -121,6 +130,27 @@ func Start(opts Options) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// authOptions parses a configuration snippet the way nats-server reads its file.
+func authOptions(conf []byte) (*server.Options, error) {
+	f, err := os.CreateTemp("", "nats-auth-*.conf")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(conf)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	o, err := server.ProcessConfigFile(f.Name())
+	if err != nil {
+		return nil, fmt.Errorf("natsrun: auth configuration: %w", err)
+	}
+	return o, nil
 }
 
 // free reports whether host:port can be listened on now.

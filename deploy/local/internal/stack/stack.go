@@ -69,6 +69,13 @@ type Settings struct {
 	LogLevel, LogFormat string
 	// Replicas of streams and buckets (default 1).
 	Replicas int
+	// Creds are the .creds files of the services' NATS users by service name (nats.creds);
+	// none: no credentials.
+	Creds map[string]string
+	// OpsDebug serves the debug endpoints (pprof, the gateway's forced GC) on the ops ports
+	// (ops.debug; off by default in a deployment). The local runner turns it on: its ops ports
+	// are on loopback and the load generator needs them.
+	OpsDebug bool
 	// Extra adds environment entries (KEY=value) per service name.
 	Extra map[string][]string
 }
@@ -108,6 +115,12 @@ func (s Settings) Env(svc string) []string {
 		// Local restarts should be quick; the reconnect delay backs off from here.
 		"FRONTDESK_NATS_RECONNECT_WAIT=250ms",
 		"FRONTDESK_SHUTDOWN_TIMEOUT=10s",
+	}
+	if c := s.Creds[svc]; c != "" {
+		env = append(env, "FRONTDESK_NATS_CREDS="+c)
+	}
+	if s.OpsDebug {
+		env = append(env, "FRONTDESK_OPS_DEBUG=true")
 	}
 	if s.Replicas > 0 {
 		env = append(env, fmt.Sprintf("FRONTDESK_NATS_REPLICAS=%d", s.Replicas))

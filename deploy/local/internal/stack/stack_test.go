@@ -113,6 +113,7 @@ func TestEnv(t *testing.T) {
 		{"no database elsewhere", Gateway, "FRONTDESK_DATABASE_URL", ""},
 		{"secret", Gateway, EnvSecret, "k"},
 		{"extra wins", Gateway, "FRONTDESK_GATEWAY_LISTEN", ":1"},
+		{"debug endpoints off unless asked", Gateway, "FRONTDESK_OPS_DEBUG", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,5 +122,12 @@ func TestEnv(t *testing.T) {
 				t.Errorf("%s of %s = %q, want %q", tt.key, tt.svc, got, tt.want)
 			}
 		})
+	}
+	d := s
+	d.OpsDebug = true
+	for _, svc := range Names() {
+		if got := Getenv(d.Env(svc))("FRONTDESK_OPS_DEBUG"); got != "true" {
+			t.Errorf("OpsDebug: FRONTDESK_OPS_DEBUG of %s = %q, want true", svc, got)
+		}
 	}
 }
