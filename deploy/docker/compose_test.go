@@ -66,8 +66,11 @@ func TestCompose(t *testing.T) {
 			}
 		})
 	}
-	if c.Services["gateway"].Environment["FRONTDESK_GATEWAY_SECRET"] == "" {
-		t.Error("gateway has no token secret")
+	if c.Services["gateway"].Environment["FRONTDESK_GATEWAY_SIGNING_KEYS"] == "" {
+		t.Error("gateway has no signing keys")
+	}
+	if _, ok := c.Services["gateway"].Environment["FRONTDESK_GATEWAY_SECRET"]; ok {
+		t.Error("the old shared secret is still set")
 	}
 	if c.Services["persister"].DependsOn["migrate"].Condition != "service_completed_successfully" {
 		t.Error("persister does not wait for the migrations")
@@ -99,7 +102,7 @@ func TestCompose(t *testing.T) {
 	}
 	required := regexp.MustCompile(`^\$\{[A-Z_]+:\?[^}]+\}$`)
 	for _, v := range []struct{ svc, key string }{
-		{"gateway", "FRONTDESK_GATEWAY_SECRET"},
+		{"gateway", "FRONTDESK_GATEWAY_SIGNING_KEYS"},
 		{"postgres", "POSTGRES_PASSWORD"},
 	} {
 		if val := c.Services[v.svc].Environment[v.key]; !required.MatchString(val) {

@@ -159,7 +159,11 @@ func TestServicesUnderLeastPrivilege(t *testing.T) {
 		case "aibridge":
 			env = append(env, "FRONTDESK_AIBRIDGE_KNOWLEDGE_ROOT="+demo)
 		case "gateway":
-			env = append(env, "FRONTDESK_GATEWAY_LISTEN="+gatewayAddr, "FRONTDESK_GATEWAY_SECRET="+gatewaySecret)
+			// The gateway's own key maker (`gateway keys`) makes its signing keys.
+			keys, err := exec.Command(filepath.Join(dir, "gateway"), "keys").Output()
+			must(t, err)
+			env = append(env, "FRONTDESK_GATEWAY_LISTEN="+gatewayAddr, "FRONTDESK_GATEWAY_SIGNING_KEYS="+string(keys),
+				"FRONTDESK_GATEWAY_DEV_SECRET="+gatewaySecret, "FRONTDESK_GATEWAY_DEV_TENANTS=demo")
 		}
 		p := &proc{name: svc, out: &lockedBuffer{}, ops: ops, done: make(chan error, 1)}
 		p.cmd = exec.Command(filepath.Join(dir, svc))

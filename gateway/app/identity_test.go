@@ -182,7 +182,10 @@ func (g *gateway) dialFor(t *testing.T, tok, tenant string) (int, string) {
 	if resp == nil {
 		t.Fatal("no response")
 	}
-	body, _ := io.ReadAll(resp.Body)
+	var body []byte
+	if resp.Body != nil { // none after a 101
+		body, _ = io.ReadAll(resp.Body)
+	}
 	return resp.StatusCode, string(body)
 }
 
@@ -428,3 +431,42 @@ func TestVisitorRenewalKeepsIdentity(t *testing.T) {
 type errNotYet string
 
 func (e errNotYet) Error() string { return string(e) }
+
+// TestLegacySharedSecret: with gateway.legacy_shared_secret set, the old tokens keep working for
+// every tenant (with or without iat, as backends minted them), within the lifetime cap; without
+// it they are refused.
+func TestLegacySharedSecret(t *testing.T) {
+	t.Parallel()
+	legacy := "the-old-shared-secret-0123456789abcdef"
+	on := newIdentityEnv(t, func(c *app.Config) { c.Gateway.LegacySharedSecret = legacy })
+	off := newIdentityEnv(t)
+	sign := func(exp time.Duration, iat bool) string {
+		c := jwt.MapClaims{"sub": "a1", "tenant": "shop", "role": "agent", "exp": time.Now().Add(exp).Unix()}
+		if iat {
+			c["iat"] = time.Now().Unix()
+		}
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(legacy))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tests := []struct {
+		name   string
+		g      *gateway
+		tok    string
+		status int
+	}{
+		{"old token without iat", on.g, sign(time.Hour, false), http.StatusSwitchingProtocols},
+		{"old token with iat", on.g, sign(time.Hour, true), http.StatusSwitchingProtocols},
+		{"old token living 30 days", on.g, sign(30*24*time.Hour, false), http.StatusUnauthorized},
+		{"legacy secret not configured", off.g, sign(time.Hour, true), http.StatusUnauthorized},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if status, body := tc.g.dialFor(t, tc.tok, ""); status != tc.status {
+				t.Fatalf("status %d %q, want %d", status, body, tc.status)
+			}
+		})
+	}
+}
