@@ -369,6 +369,8 @@ func TestImagesChat(t *testing.T) {
 	must(t, err)
 	const secret = "images-test-secret-0123456789abcdef"
 	listen := freeAddr(t)
+	keys, err := token.GenerateKeys(nil)
+	must(t, err)
 
 	// Mounted files: each service's config file (its ops address comes only from there, so
 	// readiness proves the file was read) and the demo tenants and knowledge base.
@@ -380,7 +382,8 @@ func TestImagesChat(t *testing.T) {
 		stack.Persister:  {"FRONTDESK_DATABASE_URL=" + dbURL, "FRONTDESK_PERSISTER_MIGRATE=false"},
 		stack.Dispatcher: {"FRONTDESK_TENANTS_FILE=/etc/frontdesk/demo/tenants.yaml"},
 		stack.AIBridge:   {"FRONTDESK_AIBRIDGE_KNOWLEDGE_ROOT=/etc/frontdesk/demo"},
-		stack.Gateway:    {"FRONTDESK_GATEWAY_LISTEN=" + listen, stack.EnvSecret + "=" + secret},
+		stack.Gateway: {"FRONTDESK_GATEWAY_LISTEN=" + listen, "FRONTDESK_GATEWAY_SIGNING_KEYS=" + string(keys),
+			stack.EnvSecret + "=" + secret, "FRONTDESK_GATEWAY_DEV_TENANTS=demo"},
 	}
 
 	// Migrations first, as the chart's pre-install hook does.
