@@ -1,6 +1,7 @@
 package helm_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -307,6 +308,49 @@ gateway:
 			s := o.secrets[name("gateway")]
 			if s == nil || string(s.Data["signing-keys.json"]) != `{"keys":[]}` || o.jobs[name("secret-generator")] != nil {
 				t.Errorf("secret %v, generator %v", s, o.jobs[name("secret-generator")])
+			}
+		}},
+		{"provisioning as the provisioner", `
+nats:
+  credentials:
+    gateway: gw-creds
+    dispatcher: d-creds
+    persister: p-creds
+    aibridge: a-creds
+    provisioner: prov-creds
+`, func(t *testing.T, o *objects) {
+			j := o.jobs["fd-frontdesk-provision"]
+			if j == nil {
+				t.Fatalf("no provision Job; jobs %v", slices.Collect(maps.Keys(o.jobs)))
+			}
+			pod := j.Spec.Template.Spec
+			c := pod.Containers[0]
+			if strings.Join(c.Args, " ") != "provision" || !strings.Contains(c.Image, "/dispatcher:") {
+				t.Errorf("provision runs %s %v", c.Image, c.Args)
+			}
+			if v, _ := envValue(c, "FRONTDESK_NATS_CREDS"); v != "/etc/frontdesk/nats/provisioner.creds" {
+				t.Errorf("creds env %q", v)
+			}
+			for _, v := range pod.Volumes {
+				if v.Name == "nats-creds" && (v.Secret == nil || len(v.Secret.Items) != 1 || v.Secret.Items[0].Key != "provisioner.creds") {
+					t.Errorf("provision mounts %+v", v.Secret)
+				}
+			}
+			if s := o.secrets["fd-frontdesk-provision"]; s == nil || string(s.Data["provisioner.creds"]) != "prov-creds" {
+				t.Errorf("hook secret %v", s)
+			}
+			// No service pod can reach the provisioner's credentials.
+			for n, d := range o.deployments {
+				for _, v := range d.Spec.Template.Spec.Volumes {
+					if v.Secret != nil && slices.ContainsFunc(v.Secret.Items, func(k corev1.KeyToPath) bool { return k.Key == "provisioner.creds" }) {
+						t.Errorf("%s mounts the provisioner's credentials", n)
+					}
+				}
+			}
+		}},
+		{"provisioning off", "provision:\n  enabled: false\n", func(t *testing.T, o *objects) {
+			if o.jobs["fd-frontdesk-provision"] != nil {
+				t.Error("provision Job rendered although off")
 			}
 		}},
 		{"tenants change restarts the seeder only", `
