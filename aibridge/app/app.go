@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/aibridge/internal/kb"
 	"github.com/frontdesk-chat/frontdesk/aibridge/internal/llm"
 	"github.com/frontdesk-chat/frontdesk/aibridge/internal/metrics"
+	"github.com/frontdesk-chat/frontdesk/aibridge/internal/stt"
 )
 
 // DefaultOpsAddr is the AI bridge's ops port.
@@ -287,6 +289,7 @@ func (s *Service) run(ctx context.Context) error {
 	}, bot.Deps{
 		JS: s.js, Conversations: convKV, Tenants: store, Knowledge: library, Models: models, History: history,
 		Fence: fence, Metrics: met, Log: s.log.Named("bot"), Getenv: s.getenv,
+		Audio: attachmentReader(s.js), STT: &stt.Client{HTTP: &http.Client{}},
 	})
 	as := assist.New(assist.Config{Workers: a.AssistWorkers, Timeout: a.AssistTimeout, Model: modelBase}, assist.Deps{
 		NC: s.nc, Conversations: convKV, Tenants: store, Knowledge: library, Models: models, History: history,
@@ -323,6 +326,35 @@ func (s *Service) run(ctx context.Context) error {
 		return nil
 	case err := <-errc:
 		return err
+	}
+}
+
+// attachmentReader reads voice messages from the attachment store, refusing files of another
+// tenant and files too large to transcribe.
+func attachmentReader(js jetstream.JetStream) func(ctx context.Context, tenant, id string) ([]byte, string, error) {
+	return func(ctx context.Context, tenant, id string) ([]byte, string, error) {
+		if !subjects.ValidToken(id) {
+			return nil, "", fmt.Errorf("attachment %q: not an id", id)
+		}
+		obj, err := js.ObjectStore(ctx, subjects.ObjectAttachments)
+		if err != nil {
+			return nil, "", fmt.Errorf("attachment store: %w", err)
+		}
+		info, err := obj.GetInfo(ctx, id)
+		if err != nil {
+			return nil, "", fmt.Errorf("attachment %s: %w", id, err)
+		}
+		if info.Headers.Get(subjects.AttachmentTenant) != tenant {
+			return nil, "", fmt.Errorf("attachment %s: not tenant %s's", id, tenant)
+		}
+		if info.Size > stt.MaxAudioBytes {
+			return nil, "", fmt.Errorf("attachment %s: %w", id, stt.ErrTooLarge)
+		}
+		data, err := obj.GetBytes(ctx, id)
+		if err != nil {
+			return nil, "", fmt.Errorf("attachment %s: %w", id, err)
+		}
+		return data, info.Headers.Get(subjects.AttachmentType), nil
 	}
 }
 

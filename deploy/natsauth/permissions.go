@@ -246,6 +246,11 @@ func For(service string, opts Options) (Permissions, error) {
 		b.kvRead(subjects.BucketConversations)
 		// The conversation history for the model prompt is read by sequence and subject.
 		b.publish(directGet(subjects.StreamMessages)...)
+		// Voice messages are read, never written, for speech-to-text.
+		o := objStream(subjects.ObjectAttachments)
+		b.use(subjects.ObjectAttachments, o)
+		b.publish(directGet(o)...)
+		b.publish(ephemeralConsumers(o)...)
 
 	default:
 		return Permissions{}, fmt.Errorf("natsauth: unknown service %q", service)

@@ -35,6 +35,8 @@ func serverFrames() []*fd.ServerFrame {
 		{Type: TypeMessage, Conv: "c1", Id: "m3", From: p, Kind: KindAudio,
 			Attachment: &fd.Attachment{Id: "att_2", Url: "/v1/attachments/att_2", Type: "audio/webm", Size: 9000, Name: "voice.webm", DurationMs: 4200}},
 		{Type: TypeMessage, Conv: "c1", From: &fd.Participant{Id: "bot", Role: RoleBot}, Text: "Hel", Partial: bl(true)},
+		{Type: TypeMessage, Conv: "c1", Id: "m4", From: &fd.Participant{Id: "bot", Role: RoleBot}, Kind: KindTranscript,
+			Text: "where is my parcel", ReplyTo: "m3"},
 		{Type: TypeTyping, Conv: "c1", From: p},
 		{Type: TypeRead, Conv: "c1", From: a, Seq: i64(7)},
 		{Type: TypeQueued, Conv: "c1", Position: i32(1), EtaS: i32(0)},

@@ -249,6 +249,7 @@ func (w *jw) serverFrame(f *fd.ServerFrame) {
 		o.str("queue", f.GetQueue())
 		o.str("summary", f.GetSummary())
 		o.strs("actions", f.Actions)
+		o.str("reply_to", f.GetReplyTo())
 		if f.GetMaxAudioS() != 0 {
 			o.int("max_audio_s", int64(f.GetMaxAudioS()))
 		}

@@ -66,6 +66,9 @@ const (
 	KindImage = "image"
 	KindAudio = "audio"
 	KindFile  = "file"
+	// KindTranscript is the text of a voice message (reply_to names it), made by the AI
+	// bridge's speech-to-text; from the bot participant.
+	KindTranscript = "transcript"
 )
 
 // Roles.

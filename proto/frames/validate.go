@@ -140,6 +140,7 @@ func MessageFrame(m *fd.Message, seq int64) *fd.ServerFrame {
 		Kind:       m.GetKind(),
 		Text:       m.GetText(),
 		Attachment: m.GetAttachment(),
+		ReplyTo:    m.GetReplyTo(),
 	}
 	if seq > 0 {
 		f.Seq = &seq

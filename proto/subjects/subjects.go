@@ -53,8 +53,21 @@ const (
 	BucketOpen = "fd_open"
 	// BucketDispatcher holds the dispatcher's durable working state (queues, agents, leases).
 	BucketDispatcher = "fd_dispatcher"
-	// ObjectAttachments stores uploaded files, named by attachment id.
+	// ObjectAttachments stores uploaded files, named by attachment id, with the headers below.
 	ObjectAttachments = "fd_attachments"
+)
+
+// Headers of an object in ObjectAttachments. A reader checks AttachmentTenant before serving an
+// object: attachment ids are unguessable but not secret.
+const (
+	// AttachmentTenant is the tenant the file was uploaded to.
+	AttachmentTenant = "Frontdesk-Tenant"
+	// AttachmentConv is the conversation it belongs to.
+	AttachmentConv = "Frontdesk-Conv"
+	// AttachmentUploader is the user who uploaded it.
+	AttachmentUploader = "Frontdesk-Uploader"
+	// AttachmentType is its sniffed MIME type.
+	AttachmentType = "Content-Type"
 )
 
 // ErrBadToken is returned for an id that cannot be a subject token.

@@ -18,6 +18,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/aibridge/internal/handoff"
 	"github.com/frontdesk-chat/frontdesk/aibridge/internal/kb"
 	"github.com/frontdesk-chat/frontdesk/aibridge/internal/llm"
+	"github.com/frontdesk-chat/frontdesk/aibridge/internal/stt"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
@@ -112,6 +113,15 @@ func (b *Bot) decide(ctx context.Context, j *job) (plan, error) {
 	bot := j.tenant.GetBot()
 	matcher := handoff.NewMatcher(bot.GetHandoffPhrases())
 	text := j.msg.GetText()
+	if j.msg.GetKind() == frames.KindAudio {
+		// The bot does not pretend to understand audio: it answers the transcript when the
+		// tenant has speech-to-text, and otherwise asks the customer to type or offers a person.
+		words := b.transcribe(ctx, j)
+		if words == "" {
+			return plan{text: audioText(j.lang), source: "fallback", outcome: OutcomeUnanswered}, nil
+		}
+		text = words
+	}
 	if strings.TrimSpace(text) == "" {
 		// A photo or file alone: the bot reads text only, and says so rather than stay silent.
 		return plan{text: attachmentText(j.lang), source: "fallback", outcome: OutcomeUnanswered}, nil
@@ -470,6 +480,54 @@ func attachmentText(lang string) string {
 		return "我只能阅读文字消息。请用文字描述您的问题。" + kb.OfferHuman("zh")
 	}
 	return "I can only read text. Please describe your question in a message. " + kb.OfferHuman("en")
+}
+
+func audioText(lang string) string {
+	if lang == "zh" {
+		return "我暂时无法收听语音消息。请用文字输入您的问题。" + kb.OfferHuman("zh")
+	}
+	return "I can't listen to voice messages. Please type your question. " + kb.OfferHuman("en")
+}
+
+// transcribe turns j's voice message into text with the tenant's speech-to-text endpoint and
+// stores the transcript beside it (a transcript message replying to it, for agents and the
+// record). It returns "" when the tenant has none or it fails: the caller then says the bot
+// cannot listen.
+func (b *Bot) transcribe(ctx context.Context, j *job) string {
+	cfg := j.tenant.GetBot().GetTranscription()
+	if cfg.GetEndpoint() == "" || b.d.Audio == nil || b.d.STT == nil {
+		return ""
+	}
+	log := b.d.Log.With(zap.String("tenant", j.tenant.GetId()), zap.String("conv", j.conv), zap.String("message", j.msg.GetId()))
+	audio, typ, err := b.d.Audio(ctx, j.tenant.GetId(), j.msg.GetAttachment().GetId())
+	if err != nil {
+		log.Warn("voice message unreadable", zap.Error(err))
+		b.d.Metrics.Transcriptions.WithLabelValues("unreadable").Inc()
+		return ""
+	}
+	text, err := b.d.STT.Transcribe(ctx, stt.Request{Endpoint: cfg.GetEndpoint(), Model: cfg.GetModel(),
+		APIKey: b.d.Getenv(cfg.GetApiKeyEnv()), Name: j.msg.GetAttachment().GetName(), Type: typ, Audio: audio,
+		Timeout: time.Duration(cfg.GetTimeoutS()) * time.Second})
+	if err != nil || text == "" {
+		log.Warn("transcription failed", zap.Error(err))
+		b.d.Metrics.Transcriptions.WithLabelValues("failed").Inc()
+		return ""
+	}
+	m := &fd.Message{
+		Id: transcriptID(j.msg.GetId()), Tenant: j.tenant.GetId(), Conv: j.conv, From: b.participant(),
+		Kind: frames.KindTranscript, Text: frames.CleanText(text), CreatedAt: timestamppb.Now(), ReplyTo: j.msg.GetId(),
+	}
+	data, err := proto.Marshal(m)
+	if err != nil {
+		return ""
+	}
+	msg := &nats.Msg{Subject: subjects.Messages(j.tenant.GetId(), j.conv), Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, "transcript/"+j.msg.GetId())
+	if _, err := b.d.JS.PublishMsg(ctx, msg); err != nil {
+		log.Warn("store transcript", zap.Error(err))
+	}
+	b.d.Metrics.Transcriptions.WithLabelValues("ok").Inc()
+	return m.GetText()
 }
 
 func modelDownText(lang string) string {

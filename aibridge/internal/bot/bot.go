@@ -25,6 +25,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/aibridge/internal/kb"
 	"github.com/frontdesk-chat/frontdesk/aibridge/internal/llm"
 	"github.com/frontdesk-chat/frontdesk/aibridge/internal/metrics"
+	"github.com/frontdesk-chat/frontdesk/aibridge/internal/stt"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
@@ -89,6 +90,11 @@ type Deps struct {
 	Log           *zap.Logger
 	// Getenv reads the environment variables that hold tenants' model API keys.
 	Getenv func(string) string
+	// Audio reads a voice message's recording (its bytes and MIME type) from the attachment
+	// store, for tenant only; nil when voice messages cannot be transcribed.
+	Audio func(ctx context.Context, tenant, id string) ([]byte, string, error)
+	// STT transcribes voice messages for tenants whose bot has a transcription endpoint.
+	STT *stt.Client
 }
 
 // Bot is the customer-facing answerer.
@@ -334,6 +340,12 @@ func (b *Bot) deadLetter(ctx context.Context, jm jetstream.Msg, meta *jetstream.
 
 // replyID is the id of the bot's reply to customer message id: derived from it, so a
 // redelivered message streams into the same bubble and stores under the same id.
+// transcriptID is the message id of a voice message's transcript (the same on every replica).
+func transcriptID(voiceMsgID string) string {
+	sum := sha256.Sum256([]byte("transcript/" + voiceMsgID))
+	return "m_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:])[:20])
+}
+
 func replyID(customerMsgID string) string {
 	sum := sha256.Sum256([]byte("bot/" + customerMsgID))
 	return "m_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:])[:20])

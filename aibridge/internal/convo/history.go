@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 )
@@ -117,6 +118,10 @@ func (h *History) walk(ctx context.Context, subject string, from, upTo uint64, m
 		}
 		m := &fd.Message{}
 		if err := proto.Unmarshal(raw.Data, m); err == nil {
+			if m.GetKind() == frames.KindTranscript {
+				// A voice message's transcript is what the customer said, not the bot's turn.
+				m.From = &fd.Participant{Id: "transcript", Role: frames.RoleCustomer}
+			}
 			out = append(out, Turn{Seq: raw.Sequence, Msg: m, Header: raw.Header})
 		}
 		seq = raw.Sequence + 1

@@ -22,6 +22,9 @@ type Metrics struct {
 	FirstToken prometheus.Histogram
 	// Handoffs counts handoff commands by reason.
 	Handoffs *prometheus.CounterVec
+	// Transcriptions counts voice messages sent to speech-to-text, by result (ok, failed,
+	// unreadable).
+	Transcriptions *prometheus.CounterVec
 	// KnowledgeQueries counts knowledge-base lookups by result: hit (confident), weak, miss.
 	// The hit rate is hit / sum.
 	KnowledgeQueries *prometheus.CounterVec
@@ -57,6 +60,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		Handoffs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aibridge_handoffs_total", Help: "Handoff commands published, by reason.",
 		}, []string{"reason"}),
+		Transcriptions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aibridge_transcriptions_total", Help: "Voice messages sent to speech-to-text, by result.",
+		}, []string{"result"}),
 		KnowledgeQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aibridge_knowledge_queries_total", Help: "Knowledge-base lookups by result (hit, weak, miss).",
 		}, []string{"result"}),
@@ -68,6 +74,6 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.Messages, m.Replies, m.ModelRequests, m.ModelErrors, m.Tokens, m.FirstToken,
-		m.Handoffs, m.KnowledgeQueries, m.Assist, m.InFlight)
+		m.Handoffs, m.Transcriptions, m.KnowledgeQueries, m.Assist, m.InFlight)
 	return m
 }

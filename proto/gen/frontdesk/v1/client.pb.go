@@ -505,7 +505,10 @@ type ServerFrame struct {
 	// actions are choices offered to the customer (notice): leave_message, bot, human.
 	Actions []string `protobuf:"bytes,33,rep,name=actions,proto3" json:"actions,omitempty"`
 	// max_audio_s is the longest voice message the tenant accepts, in seconds (welcome).
-	MaxAudioS     int32 `protobuf:"varint,34,opt,name=max_audio_s,json=maxAudioS,proto3" json:"max_audio_s,omitempty"`
+	MaxAudioS int32 `protobuf:"varint,34,opt,name=max_audio_s,json=maxAudioS,proto3" json:"max_audio_s,omitempty"`
+	// reply_to is the message this one answers or describes (message): a transcript names its
+	// voice message, a bot reply the customer's question.
+	ReplyTo       string `protobuf:"bytes,35,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -778,6 +781,13 @@ func (x *ServerFrame) GetMaxAudioS() int32 {
 	return 0
 }
 
+func (x *ServerFrame) GetReplyTo() string {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return ""
+}
+
 var File_frontdesk_v1_client_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_client_proto_rawDesc = "" +
@@ -826,7 +836,7 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\x06_afterB\t\n" +
 	"\a_beforeB\b\n" +
 	"\x06_limitB\x06\n" +
-	"\x04_seq\"\xa5\t\n" +
+	"\x04_seq\"\xc0\t\n" +
 	"\vServerFrame\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -864,7 +874,8 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\x05queue\x18\x1f \x01(\tR\x05queue\x12\x18\n" +
 	"\asummary\x18  \x01(\tR\asummary\x12\x18\n" +
 	"\aactions\x18! \x03(\tR\aactions\x12\x1e\n" +
-	"\vmax_audio_s\x18\" \x01(\x05R\tmaxAudioSB\x06\n" +
+	"\vmax_audio_s\x18\" \x01(\x05R\tmaxAudioS\x12\x19\n" +
+	"\breply_to\x18# \x01(\tR\areplyToB\x06\n" +
 	"\x04_seqB\n" +
 	"\n" +
 	"\b_partialB\v\n" +

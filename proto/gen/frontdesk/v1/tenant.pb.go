@@ -866,7 +866,11 @@ type Bot struct {
 	// greeting is the first bot message shown by the widget.
 	Greeting string `protobuf:"bytes,7,opt,name=greeting,proto3" json:"greeting,omitempty"`
 	// history_turns is how many past turns go to the model (default 10).
-	HistoryTurns  int32 `protobuf:"varint,8,opt,name=history_turns,json=historyTurns,proto3" json:"history_turns,omitempty"`
+	HistoryTurns int32 `protobuf:"varint,8,opt,name=history_turns,json=historyTurns,proto3" json:"history_turns,omitempty"`
+	// transcription, when its endpoint is set, turns customers' voice messages into text (stored
+	// beside the message as a transcript) that the bot answers; without it the bot asks the
+	// customer to type or offers a person.
+	Transcription *Transcription `protobuf:"bytes,9,opt,name=transcription,proto3" json:"transcription,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -957,6 +961,86 @@ func (x *Bot) GetHistoryTurns() int32 {
 	return 0
 }
 
+func (x *Bot) GetTranscription() *Transcription {
+	if x != nil {
+		return x.Transcription
+	}
+	return nil
+}
+
+// Transcription is an OpenAI-compatible speech-to-text backend (POST <endpoint>/audio/transcriptions).
+type Transcription struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// endpoint is the base URL, e.g. https://api.openai.com/v1.
+	Endpoint string `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	// model is the transcription model, e.g. whisper-1.
+	Model string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	// api_key_env names the environment variable holding the API key (never the key itself).
+	ApiKeyEnv string `protobuf:"bytes,3,opt,name=api_key_env,json=apiKeyEnv,proto3" json:"api_key_env,omitempty"`
+	// timeout_s bounds one transcription (default 30).
+	TimeoutS      int32 `protobuf:"varint,4,opt,name=timeout_s,json=timeoutS,proto3" json:"timeout_s,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Transcription) Reset() {
+	*x = Transcription{}
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Transcription) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Transcription) ProtoMessage() {}
+
+func (x *Transcription) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Transcription.ProtoReflect.Descriptor instead.
+func (*Transcription) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Transcription) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+func (x *Transcription) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *Transcription) GetApiKeyEnv() string {
+	if x != nil {
+		return x.ApiKeyEnv
+	}
+	return ""
+}
+
+func (x *Transcription) GetTimeoutS() int32 {
+	if x != nil {
+		return x.TimeoutS
+	}
+	return 0
+}
+
 // Model is an OpenAI-compatible chat completions backend.
 type Model struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -980,7 +1064,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1076,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1089,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{9}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Model) GetEndpoint() string {
@@ -1070,7 +1154,7 @@ type KnowledgeBase struct {
 
 func (x *KnowledgeBase) Reset() {
 	*x = KnowledgeBase{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1082,7 +1166,7 @@ func (x *KnowledgeBase) String() string {
 func (*KnowledgeBase) ProtoMessage() {}
 
 func (x *KnowledgeBase) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1095,7 +1179,7 @@ func (x *KnowledgeBase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KnowledgeBase.ProtoReflect.Descriptor instead.
 func (*KnowledgeBase) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{10}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *KnowledgeBase) GetArticles() []*Article {
@@ -1133,7 +1217,7 @@ type Article struct {
 
 func (x *Article) Reset() {
 	*x = Article{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1229,7 @@ func (x *Article) String() string {
 func (*Article) ProtoMessage() {}
 
 func (x *Article) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1158,7 +1242,7 @@ func (x *Article) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Article.ProtoReflect.Descriptor instead.
 func (*Article) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{11}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Article) GetId() string {
@@ -1216,7 +1300,7 @@ type Retention struct {
 
 func (x *Retention) Reset() {
 	*x = Retention{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1228,7 +1312,7 @@ func (x *Retention) String() string {
 func (*Retention) ProtoMessage() {}
 
 func (x *Retention) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1241,7 +1325,7 @@ func (x *Retention) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retention.ProtoReflect.Descriptor instead.
 func (*Retention) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{12}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Retention) GetDays() int32 {
@@ -1273,7 +1357,7 @@ type Attachments struct {
 
 func (x *Attachments) Reset() {
 	*x = Attachments{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1285,7 +1369,7 @@ func (x *Attachments) String() string {
 func (*Attachments) ProtoMessage() {}
 
 func (x *Attachments) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1298,7 +1382,7 @@ func (x *Attachments) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attachments.ProtoReflect.Descriptor instead.
 func (*Attachments) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{13}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Attachments) GetMaxBytes() int64 {
@@ -1396,7 +1480,7 @@ const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\x0foffer_timeout_s\x18\x03 \x01(\x05R\rofferTimeoutS\x12*\n" +
 	"\x11max_missed_offers\x18\x04 \x01(\x05R\x0fmaxMissedOffers\x12\x12\n" +
 	"\x04hook\x18\x05 \x01(\bR\x04hook\x12&\n" +
-	"\x0fhook_timeout_ms\x18\x06 \x01(\x05R\rhookTimeoutMs\"\xca\x02\n" +
+	"\x0fhook_timeout_ms\x18\x06 \x01(\x05R\rhookTimeoutMs\"\x8d\x03\n" +
 	"\x03Bot\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12)\n" +
 	"\x05model\x18\x02 \x01(\v2\x13.frontdesk.v1.ModelR\x05model\x12#\n" +
@@ -1405,7 +1489,13 @@ const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\x16handoff_after_failures\x18\x05 \x01(\x05R\x14handoffAfterFailures\x12'\n" +
 	"\x0fhandoff_phrases\x18\x06 \x03(\tR\x0ehandoffPhrases\x12\x1a\n" +
 	"\bgreeting\x18\a \x01(\tR\bgreeting\x12#\n" +
-	"\rhistory_turns\x18\b \x01(\x05R\fhistoryTurns\"\xde\x01\n" +
+	"\rhistory_turns\x18\b \x01(\x05R\fhistoryTurns\x12A\n" +
+	"\rtranscription\x18\t \x01(\v2\x1b.frontdesk.v1.TranscriptionR\rtranscription\"~\n" +
+	"\rTranscription\x12\x1a\n" +
+	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12\x1e\n" +
+	"\vapi_key_env\x18\x03 \x01(\tR\tapiKeyEnv\x12\x1b\n" +
+	"\ttimeout_s\x18\x04 \x01(\x05R\btimeoutS\"\xde\x01\n" +
 	"\x05Model\x12\x1a\n" +
 	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1e\n" +
@@ -1445,7 +1535,7 @@ func file_frontdesk_v1_tenant_proto_rawDescGZIP() []byte {
 	return file_frontdesk_v1_tenant_proto_rawDescData
 }
 
-var file_frontdesk_v1_tenant_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_frontdesk_v1_tenant_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_frontdesk_v1_tenant_proto_goTypes = []any{
 	(*Tenant)(nil),         // 0: frontdesk.v1.Tenant
 	(*CustomerIssuer)(nil), // 1: frontdesk.v1.CustomerIssuer
@@ -1456,11 +1546,12 @@ var file_frontdesk_v1_tenant_proto_goTypes = []any{
 	(*Queue)(nil),          // 6: frontdesk.v1.Queue
 	(*Routing)(nil),        // 7: frontdesk.v1.Routing
 	(*Bot)(nil),            // 8: frontdesk.v1.Bot
-	(*Model)(nil),          // 9: frontdesk.v1.Model
-	(*KnowledgeBase)(nil),  // 10: frontdesk.v1.KnowledgeBase
-	(*Article)(nil),        // 11: frontdesk.v1.Article
-	(*Retention)(nil),      // 12: frontdesk.v1.Retention
-	(*Attachments)(nil),    // 13: frontdesk.v1.Attachments
+	(*Transcription)(nil),  // 9: frontdesk.v1.Transcription
+	(*Model)(nil),          // 10: frontdesk.v1.Model
+	(*KnowledgeBase)(nil),  // 11: frontdesk.v1.KnowledgeBase
+	(*Article)(nil),        // 12: frontdesk.v1.Article
+	(*Retention)(nil),      // 13: frontdesk.v1.Retention
+	(*Attachments)(nil),    // 14: frontdesk.v1.Attachments
 }
 var file_frontdesk_v1_tenant_proto_depIdxs = []int32{
 	3,  // 0: frontdesk.v1.Tenant.limits:type_name -> frontdesk.v1.Limits
@@ -1468,19 +1559,20 @@ var file_frontdesk_v1_tenant_proto_depIdxs = []int32{
 	6,  // 2: frontdesk.v1.Tenant.queues:type_name -> frontdesk.v1.Queue
 	7,  // 3: frontdesk.v1.Tenant.routing:type_name -> frontdesk.v1.Routing
 	8,  // 4: frontdesk.v1.Tenant.bot:type_name -> frontdesk.v1.Bot
-	12, // 5: frontdesk.v1.Tenant.retention:type_name -> frontdesk.v1.Retention
-	13, // 6: frontdesk.v1.Tenant.attachments:type_name -> frontdesk.v1.Attachments
+	13, // 5: frontdesk.v1.Tenant.retention:type_name -> frontdesk.v1.Retention
+	14, // 6: frontdesk.v1.Tenant.attachments:type_name -> frontdesk.v1.Attachments
 	1,  // 7: frontdesk.v1.Tenant.customer_issuers:type_name -> frontdesk.v1.CustomerIssuer
 	2,  // 8: frontdesk.v1.Tenant.staff_sso:type_name -> frontdesk.v1.StaffSSO
 	5,  // 9: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
-	9,  // 10: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
-	10, // 11: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
-	11, // 12: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	10, // 10: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
+	11, // 11: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
+	9,  // 12: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
+	12, // 13: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_tenant_proto_init() }
@@ -1494,7 +1586,7 @@ func file_frontdesk_v1_tenant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frontdesk_v1_tenant_proto_rawDesc), len(file_frontdesk_v1_tenant_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
