@@ -121,7 +121,7 @@ func (t *tenant) carryOut(ctx context.Context, cs *convState, d decision, now ti
 	}
 	alongside.Wait()
 	if late != nil {
-		t.out.add(lateEv)
+		t.hold(lateEv)
 		errs = append(errs, late)
 	}
 	if len(errs) > 0 {
@@ -313,14 +313,22 @@ func (t *tenant) eventOf(cs *convState, ef event) pendingEvent {
 // outbox too.
 func (t *tenant) sendEvent(ctx context.Context, pe pendingEvent) error {
 	if t.out.holds(pe.conv) {
-		t.out.add(pe)
+		t.hold(pe)
 		return nil
 	}
 	if err := t.publishEvent(ctx, pe); err != nil {
-		t.out.add(pe)
+		t.hold(pe)
 		return err
 	}
 	return nil
+}
+
+// hold keeps an event in the outbox for retry.
+func (t *tenant) hold(pe pendingEvent) {
+	if !t.out.add(pe) {
+		t.log.Error("outbox full, event dropped (a takeover repairs the latest event of each conversation)",
+			zap.String("conv", pe.conv), zap.String("id", pe.id), zap.Int("dropped", t.out.dropped))
+	}
 }
 
 // publishEvent makes one attempt to store an event.
