@@ -104,8 +104,15 @@ func (t *tenant) final() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	t.flushOutbox(ctx, time.Now())
 	t.persist(ctx)
+	// Then the waiting events, on their own deadline: the cursor and the agents come first,
+	// as the next owner has no other way to know them, while it repairs the latest event of
+	// each conversation anyway.
+	if t.out.len() > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		t.flushOutbox(ctx, time.Now())
+	}
 }
 
 func (t *tenant) observe(p *fd.SessionPresence, ttl time.Duration, now time.Time) {

@@ -23,6 +23,12 @@ import (
 // The applier: carries out a decision's effects over NATS and on the actor's memory, and
 // returns what failed instead of sleeping or dropping it. It decides nothing.
 
+// published is an event published concurrently with other effects, and its outcome.
+type published struct {
+	pe  pendingEvent
+	err error
+}
+
 // afterCommitError reports effects that failed after their decision committed: the change
 // stands (the command counts as applied), what failed is logged by the caller, events wait in
 // the outbox and participant keys and events are repaired at the next takeover.
@@ -39,8 +45,8 @@ func (t *tenant) carryOut(ctx context.Context, cs *convState, d decision, now ti
 	var (
 		errs      []error
 		alongside sync.WaitGroup
-		late      error // the alongside event's failure
-		lateEv    pendingEvent
+		// late are the events published alongside, with their outcome once waited for.
+		late []*published
 	)
 	for _, ef := range d.effects {
 		var err error
@@ -105,8 +111,9 @@ func (t *tenant) carryOut(ctx context.Context, cs *convState, d decision, now ti
 		case event:
 			pe := t.eventOf(cs, ef)
 			if ef.alongside && !t.out.holds(pe.conv) {
-				lateEv = pe
-				alongside.Go(func() { late = t.publishEvent(ctx, pe) })
+				p := &published{pe: pe}
+				late = append(late, p)
+				alongside.Go(func() { p.err = t.publishEvent(ctx, pe) })
 				continue
 			}
 			err = t.sendEvent(ctx, pe)
@@ -120,9 +127,11 @@ func (t *tenant) carryOut(ctx context.Context, cs *convState, d decision, now ti
 		}
 	}
 	alongside.Wait()
-	if late != nil {
-		t.hold(lateEv)
-		errs = append(errs, late)
+	for _, p := range late {
+		if p.err != nil {
+			t.await(p.pe)
+			errs = append(errs, p.err)
+		}
 	}
 	if len(errs) > 0 {
 		return &afterCommitError{errors.Join(errs...)}
@@ -313,18 +322,18 @@ func (t *tenant) eventOf(cs *convState, ef event) pendingEvent {
 // outbox too.
 func (t *tenant) sendEvent(ctx context.Context, pe pendingEvent) error {
 	if t.out.holds(pe.conv) {
-		t.hold(pe)
+		t.await(pe)
 		return nil
 	}
 	if err := t.publishEvent(ctx, pe); err != nil {
-		t.hold(pe)
+		t.await(pe)
 		return err
 	}
 	return nil
 }
 
-// hold keeps an event in the outbox for retry.
-func (t *tenant) hold(pe pendingEvent) {
+// await keeps an event in the outbox for retry.
+func (t *tenant) await(pe pendingEvent) {
 	if !t.out.add(pe) {
 		t.log.Error("outbox full, event dropped (a takeover repairs the latest event of each conversation)",
 			zap.String("conv", pe.conv), zap.String("id", pe.id), zap.Int("dropped", t.out.dropped))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
 
@@ -113,7 +114,7 @@ func (w write) String() string {
 	if a := w.next.GetAgent().GetId(); a != "" {
 		s += " " + a
 	}
-	if q := w.next.GetQueue(); q != "" && w.next.GetState() == "queued" {
+	if q := w.next.GetQueue(); q != "" && w.next.GetState() == frames.StateQueued {
 		s += " " + q
 	}
 	return s + ")"

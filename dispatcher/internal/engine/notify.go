@@ -180,6 +180,7 @@ func (t *tenant) gauges(now time.Time, c assign.Counts) {
 	m.agents.WithLabelValues(t.id, frames.StatusAway).Set(float64(c.Away))
 	m.agents.WithLabelValues(t.id, frames.StatusOffline).Set(float64(c.Offline))
 	m.agents.WithLabelValues(t.id, "routable").Set(float64(c.Routable))
+	m.waiting.WithLabelValues(t.id).Set(float64(t.out.len()))
 	stats := t.d.Q.Stats()
 	for q := range t.gauged {
 		if _, ok := stats[q]; !ok {

@@ -24,7 +24,7 @@ import (
 func TestEventsWaitWhileJetStreamRefuses(t *testing.T) {
 	t.Parallel()
 	v := newEnv(t, baseTenant("acme"))
-	v.waitOwner(v.start("r1", testSettings()))
+	r := v.waitOwner(v.start("r1", testSettings()))
 	ctx := context.Background()
 	if err := v.js.DeleteStream(ctx, subjects.StreamEvents); err != nil {
 		t.Fatal(err)
@@ -35,6 +35,12 @@ func TestEventsWaitWhileJetStreamRefuses(t *testing.T) {
 	v.online("a1", "s1", 2)
 	v.status("a1", frames.StatusAvailable)
 	v.wantState("c1", frames.StateAssigned, "a1")
+	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n := testutil.ToFloat64(r.e.m.waiting.WithLabelValues("acme")); n != 2 {
+			return fmt.Errorf("%v events waiting, want 2", n)
+		}
+		return nil
+	})
 
 	testkit.Provision(t, v.js)
 	testkit.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
@@ -44,6 +50,12 @@ func TestEventsWaitWhileJetStreamRefuses(t *testing.T) {
 		}
 		if !slices.Equal(types, []string{evQueued, evAssigned}) {
 			return fmt.Errorf("events of c1: %v", types)
+		}
+		return nil
+	})
+	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n := testutil.ToFloat64(r.e.m.waiting.WithLabelValues("acme")); n != 0 {
+			return fmt.Errorf("%v events still waiting", n)
 		}
 		return nil
 	})
