@@ -169,10 +169,12 @@ func (s sendFrame) String() string {
 	return "frame(" + s.user + " " + s.f.GetType() + ")"
 }
 
-// commits reports whether ef is an effect whose failure fails the decision.
+// commits reports whether ef is an effect whose failure fails the decision. Transitions put
+// them first. setStatus counts with the saveAgent that follows it: a retried status command
+// sets the same status again.
 func commits(ef effect) bool {
 	switch ef.(type) {
-	case write, publishMessage, acceptOffer, saveAgent:
+	case write, publishMessage, acceptOffer, setStatus, saveAgent:
 		return true
 	}
 	return false

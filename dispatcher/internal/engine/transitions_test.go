@@ -225,6 +225,21 @@ func init() {
 	}
 }
 
+// commitsFirst checks that no effect that can fail the decision comes after one that cannot
+// be undone.
+func commitsFirst(t *testing.T, d decision) {
+	t.Helper()
+	undoable := true
+	for _, ef := range d.effects {
+		switch {
+		case !commits(ef):
+			undoable = false
+		case !undoable:
+			t.Errorf("committing effect %s after effects that cannot be undone: %v", ef, effectNames(d))
+		}
+	}
+}
+
 func effectNames(d decision) []string {
 	out := []string{}
 	for _, ef := range d.effects {
@@ -263,6 +278,7 @@ func TestTransitionMatrix(t *testing.T) {
 					if got := effectNames(d); !slices.Equal(got, r.want) {
 						t.Errorf("effects\n got  %s\n want %s", strings.Join(got, " "), strings.Join(r.want, " "))
 					}
+					commitsFirst(t, d)
 					if d.refusal != r.refused {
 						t.Errorf("refusal %q, want %q", d.refusal, r.refused)
 					}
@@ -303,14 +319,18 @@ func TestRequeueAndAssignTransitions(t *testing.T) {
 			if !ok {
 				t.Fatalf("no requeue row for %s", state)
 			}
-			if got := effectNames(r.requeue(convIn(state), reasonAgentOffline, now0)); !slices.Equal(got, want) {
+			d := r.requeue(convIn(state), reasonAgentOffline, now0)
+			commitsFirst(t, d)
+			if got := effectNames(d); !slices.Equal(got, want) {
 				t.Errorf("requeue\n got  %s\n want %s", strings.Join(got, " "), strings.Join(want, " "))
 			}
 			want, ok = assignTo[state]
 			if !ok {
 				t.Fatalf("no assign row for %s", state)
 			}
-			if got := effectNames(r.assignTo(convIn(state), agentP("a2"), now0)); !slices.Equal(got, want) {
+			d = r.assignTo(convIn(state), agentP("a2"), now0)
+			commitsFirst(t, d)
+			if got := effectNames(d); !slices.Equal(got, want) {
 				t.Errorf("assign\n got  %s\n want %s", strings.Join(got, " "), strings.Join(want, " "))
 			}
 		})
