@@ -1,10 +1,11 @@
 // Package engine runs the dispatcher on NATS: it owns tenant partitions through KV leases,
 // consumes each owned tenant's commands from FD_COMMANDS, tracks agents from presence
-// heartbeats, and turns the pure decisions of package assign into KV updates, lifecycle
-// events and user frames. State lives in memory for speed and in JetStream for failover:
-// fd_conversations (the truth of each conversation), fd_dispatcher (queue order, agent status,
-// command cursor per tenant) and FD_EVENTS (checked at takeover so no decision goes
-// unannounced).
+// heartbeats, and turns pure decisions (package assign's matches, and the transitions of
+// transitions.go: what each command does to a conversation) into KV updates, lifecycle
+// events and user frames (apply.go). State lives in memory for speed and in JetStream for
+// failover: fd_conversations (the truth of each conversation), fd_dispatcher (queue order,
+// agent status, command cursor per tenant) and FD_EVENTS (checked at takeover so no decision
+// goes unannounced).
 package engine
 
 import (

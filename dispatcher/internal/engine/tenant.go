@@ -19,6 +19,7 @@ import (
 //	rebuild.go      restoring the state from JetStream at takeover, repairing what a dead owner left
 //	intake.go       commands in: order, idempotence, retries, dead letters
 //	transitions.go  what to do, as pure functions (conversation, command, now) -> effects
+//	effects.go      the effects a transition can ask for
 //	apply.go        doing it: the effects over NATS and on memory, errors returned
 //	outbox.go       events waiting for JetStream, retried with backoff
 //	match.go        assigning and offering waiting conversations, the routing hook
