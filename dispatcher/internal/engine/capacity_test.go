@@ -29,16 +29,7 @@ func TestCapacityUnderLoad(t *testing.T) {
 	holding := map[string]map[string]bool{}
 	served := map[string]int{}
 	var violations []string
-	// Each agent handles a conversation on a goroutine the test owns: none starts once the
-	// test ends, and the test waits for those running.
-	var handlers sync.WaitGroup
-	stopped := false
-	t.Cleanup(func() {
-		mu.Lock()
-		stopped = true
-		mu.Unlock()
-		handlers.Wait()
-	})
+	handlers := newWorkers(t)
 	for i := range agents {
 		id := fmt.Sprint("a", i)
 		holding[id] = map[string]bool{}
@@ -48,15 +39,12 @@ func TestCapacityUnderLoad(t *testing.T) {
 				return
 			}
 			mu.Lock()
-			defer mu.Unlock()
-			if stopped {
-				return
-			}
 			holding[id][f.GetConv()] = true
 			served[f.GetConv()]++
 			if n := len(holding[id]); n > capacity {
 				violations = append(violations, fmt.Sprintf("%s holds %d", id, n))
 			}
+			mu.Unlock()
 			handlers.Go(func() {
 				// Handling time, not a wait for a condition.
 				time.Sleep(time.Duration(5+rand.IntN(30)) * time.Millisecond)

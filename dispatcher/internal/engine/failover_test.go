@@ -33,29 +33,20 @@ func TestFailover(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	var order []string
-	// The closes run on goroutines the test owns: none starts once the test ends, and the
-	// test waits for those running.
-	var closers sync.WaitGroup
-	stopped := false
-	t.Cleanup(func() {
-		mu.Lock()
-		stopped = true
-		mu.Unlock()
-		closers.Wait()
-	})
+	closers := newWorkers(t)
 	sub, err := v.nc.Subscribe(subjects.TenantEvents("acme"), func(m *nats.Msg) {
 		ev := &fd.ConversationEvent{}
 		if proto.Unmarshal(m.Data, ev) != nil || ev.GetType() != evAssigned {
 			return
 		}
 		mu.Lock()
-		defer mu.Unlock()
 		dup := seen[ev.GetConv()]
 		seen[ev.GetConv()] = true
 		if !dup {
 			order = append(order, ev.GetConv())
 		}
-		if !dup && !stopped {
+		mu.Unlock()
+		if !dup {
 			closers.Go(func() { v.convCmd(cmdClose, ev.GetConv(), ev.GetAgent(), nil) })
 		}
 	})
