@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/testkit"
 )
 
 // BenchmarkAssignNATS measures end-to-end assignment through a real JetStream server: b.N
@@ -23,7 +25,7 @@ import (
 func BenchmarkAssignNATS(b *testing.B) {
 	const agents = 20
 	v := newEnv(b, baseTenant("acme"))
-	v.waitOwner(v.start("r1", testSettings()))
+	r := v.waitOwner(v.start("r1", testSettings()))
 	var queued, assigned atomic.Int64
 	done := make(chan struct{})
 	sub, err := v.nc.Subscribe(subjects.TenantEvents("acme"), func(m *nats.Msg) {
@@ -47,13 +49,23 @@ func BenchmarkAssignNATS(b *testing.B) {
 	for i := range b.N {
 		v.openConv(fmt.Sprintf("c%06d", i), fmt.Sprint("u", i), frames.StateQueued, 0)
 	}
-	for queued.Load() < int64(b.N) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.CheckFor(b, time.Minute, 5*time.Millisecond, func() error {
+		if n := queued.Load(); n < int64(b.N) {
+			return fmt.Errorf("%d of %d queued", n, b.N)
+		}
+		return nil
+	})
 	for i := range agents {
 		v.online(fmt.Sprint("a", i), "s", int32(b.N/agents+1))
 	}
-	time.Sleep(50 * time.Millisecond) // heartbeats in before the clock starts
+	// Every agent's heartbeat is in before the clock starts: all of them online (and away
+	// until their status command).
+	testkit.CheckFor(b, 5*time.Second, 5*time.Millisecond, func() error {
+		if got := testutil.ToFloat64(r.e.m.agents.WithLabelValues("acme", frames.StatusAway)); got != agents {
+			return fmt.Errorf("%v of %d agents online", got, agents)
+		}
+		return nil
+	})
 	b.ResetTimer()
 	start := time.Now()
 	for i := range agents {

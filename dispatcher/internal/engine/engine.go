@@ -1,10 +1,11 @@
 // Package engine runs the dispatcher on NATS: it owns tenant partitions through KV leases,
 // consumes each owned tenant's commands from FD_COMMANDS, tracks agents from presence
-// heartbeats, and turns the pure decisions of package assign into KV updates, lifecycle
-// events and user frames. State lives in memory for speed and in JetStream for failover:
-// fd_conversations (the truth of each conversation), fd_dispatcher (queue order, agent status,
-// command cursor per tenant) and FD_EVENTS (checked at takeover so no decision goes
-// unannounced).
+// heartbeats, and turns pure decisions (package assign's matches, and the transitions of
+// transitions.go: what each command does to a conversation) into KV updates, lifecycle
+// events and user frames (apply.go). State lives in memory for speed and in JetStream for
+// failover: fd_conversations (the truth of each conversation), fd_dispatcher (queue order,
+// agent status, command cursor per tenant) and FD_EVENTS (checked at takeover so no decision
+// goes unannounced).
 package engine
 
 import (
@@ -137,11 +138,14 @@ type Engine struct {
 	pres    *presenceCache
 	started time.Time
 
-	mu       sync.Mutex
-	actors   map[string]*actor
-	parts    map[int]bool
-	stopping bool
-	wg       sync.WaitGroup
+	mu sync.Mutex
+	// actorsCtx is the parent of the actors' contexts, cancelled when Run ends.
+	actorsCtx context.Context
+	actors    map[string]*actor
+	parts     map[int]bool
+	stopping  bool
+	// wg counts every goroutine Run owns: actors, their stops, the tenants watch.
+	wg sync.WaitGroup
 }
 
 type actor struct {
@@ -188,15 +192,23 @@ func Partition(tenant string, partitions int) int {
 }
 
 // Run dispatches until ctx ends. On a graceful stop it flushes every tenant's state and
-// releases its leases so another replica takes over at once.
+// releases its leases so another replica takes over at once. Every goroutine it starts (the
+// tenant actors, the tenants watch) has ended when it returns.
 func (e *Engine) Run(ctx context.Context) error {
 	sub, err := e.nc.Subscribe(subjects.AllPresence(), e.onPresence)
 	if err != nil {
 		return fmt.Errorf("subscribe presence: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	// Actors outlive ctx on purpose: the lease manager stops each one while its lease still
+	// holds (so it saves its state) and only then gives the lease up. Their context is
+	// cancelled, and every actor waited for, once the leases are done.
+	actors, stopActors := context.WithCancel(context.WithoutCancel(ctx))
+	e.mu.Lock()
+	e.actorsCtx = actors
+	e.mu.Unlock()
 	// Tenants added later start on the replica owning their partition.
-	go func() {
+	e.wg.Go(func() {
 		t := time.NewTicker(e.set.LeaseTTL / 2)
 		defer t.Stop()
 		for {
@@ -207,11 +219,12 @@ func (e *Engine) Run(ctx context.Context) error {
 				e.syncTenants()
 			}
 		}
-	}()
+	})
 	err = e.leases.Run(ctx, true)
 	e.mu.Lock()
 	e.stopping = true
 	e.mu.Unlock()
+	stopActors()
 	e.wg.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil
@@ -279,21 +292,20 @@ func (e *Engine) syncTenants() {
 				continue
 			}
 		}
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(e.actorsCtx)
 		t := newTenant(e, id, p)
 		a := &actor{t: t, cancel: cancel, done: make(chan struct{})}
 		e.actors[id] = a
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
+		e.wg.Go(func() {
 			defer close(a.done)
 			t.run(ctx)
-		}()
+		})
 	}
 	for id, a := range e.actors {
 		if !want[id] {
 			delete(e.actors, id)
-			go func() { a.cancel(); <-a.done }()
+			// Stopped aside: the lock is held, and the actor may be waiting for it.
+			e.wg.Go(func() { a.cancel(); <-a.done })
 		}
 	}
 	e.m.tenants.Set(float64(len(e.actors)))

@@ -33,6 +33,7 @@ func TestFailover(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	var order []string
+	closers := newWorkers(t)
 	sub, err := v.nc.Subscribe(subjects.TenantEvents("acme"), func(m *nats.Msg) {
 		ev := &fd.ConversationEvent{}
 		if proto.Unmarshal(m.Data, ev) != nil || ev.GetType() != evAssigned {
@@ -46,7 +47,7 @@ func TestFailover(t *testing.T) {
 		}
 		mu.Unlock()
 		if !dup {
-			go v.convCmd(cmdClose, ev.GetConv(), ev.GetAgent(), nil)
+			closers.Go(func() { v.convCmd(cmdClose, ev.GetConv(), ev.GetAgent(), nil) })
 		}
 	})
 	if err != nil {

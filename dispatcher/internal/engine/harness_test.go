@@ -408,3 +408,34 @@ func (v *env) wantEvents(conv, typ string, n int) []*fd.ConversationEvent {
 	})
 	return evs
 }
+
+// workers runs a test's helper goroutines (agents handling and closing conversations, started
+// from subscription callbacks): none starts once the test ends, and the test's cleanup waits
+// for those running, so none outlives the test.
+type workers struct {
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+func newWorkers(t testing.TB) *workers {
+	w := &workers{}
+	t.Cleanup(w.stop)
+	return w
+}
+
+// Go runs fn on a goroutine unless the test ended.
+func (w *workers) Go(fn func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.wg.Go(fn)
+	}
+}
+
+func (w *workers) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
+	w.wg.Wait()
+}

@@ -15,6 +15,7 @@ type metrics struct {
 	requeues     *prometheus.CounterVec
 	commands     *prometheus.CounterVec
 	hook         *prometheus.CounterVec
+	waiting      *prometheus.GaugeVec
 	partitions   prometheus.Gauge
 	tenants      prometheus.Gauge
 }
@@ -54,6 +55,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "frontdesk", Subsystem: "dispatcher", Name: "routing_hook_total",
 			Help: "Routing hook calls by result (chosen, fallback).",
 		}, []string{"result"}),
+		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "frontdesk", Subsystem: "dispatcher", Name: "events_waiting",
+			Help: "Lifecycle events JetStream refused, waiting in the tenant's outbox for a retry.",
+		}, []string{"tenant"}),
 		partitions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "frontdesk", Subsystem: "dispatcher", Name: "partitions_owned",
 			Help: "Partitions this replica owns.",
@@ -64,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	for _, c := range []prometheus.Collector{m.queueLen, m.oldestWait, m.agents, m.assignments,
-		m.timeToAssign, m.requeues, m.commands, m.hook, m.partitions, m.tenants} {
+		m.timeToAssign, m.requeues, m.commands, m.hook, m.waiting, m.partitions, m.tenants} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

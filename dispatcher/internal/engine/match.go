@@ -1,0 +1,158 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/frontdesk-chat/frontdesk/dispatcher/internal/assign"
+	"github.com/frontdesk-chat/frontdesk/dispatcher/internal/queue"
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+)
+
+// match gives waiting conversations to routable agents (or offers them) until no match is
+// left, then stops at the first failure: the next input tries again.
+func (t *tenant) match(ctx context.Context) {
+	if t.d.Q.Len() == 0 {
+		return
+	}
+	choose := t.chooser()
+	for {
+		now := time.Now()
+		m, ok := t.d.Next(now, choose)
+		if !ok {
+			return
+		}
+		if m.Offer {
+			t.offer(m.Entry, m.Agent)
+			continue
+		}
+		if err := t.assign(ctx, m.Entry, m.Agent, now); err != nil {
+			if errors.Is(err, errStale) {
+				continue
+			}
+			t.d.Undo(m)
+			t.log.Warn("assign failed", zap.String("conv", m.Entry.Conv), zap.String("agent", m.Agent.ID), zap.Error(err))
+			return
+		}
+	}
+}
+
+// assign commits the decision that e goes to a (already applied in memory by package
+// assign), deciding again after a concurrent change while the conversation still waits.
+func (t *tenant) assign(ctx context.Context, e *queue.Entry, a *assign.Agent, now time.Time) error {
+	cs := t.convs[e.Conv]
+	if cs == nil {
+		t.d.Release(a.ID, e.Conv)
+		return errStale
+	}
+	for attempt := 0; ; attempt++ {
+		d := t.rules().assignTo(t.view(cs), participant(a), now)
+		if d.next() == nil {
+			// Someone else moved it: a previous owner's last write landing after the lease
+			// changed hands, which the revision fenced out. Follow the truth.
+			t.d.Release(a.ID, e.Conv)
+			switch cs.c.GetState() {
+			case frames.StateAssigned:
+				t.d.Agents.Ensure(cs.c.GetAgent().GetId()).Active[e.Conv] = true
+				cs.assignedAt = cs.c.GetAssignedAt().AsTime()
+			default:
+				delete(t.convs, e.Conv)
+			}
+			return errStale
+		}
+		err := t.committed(t.carryOut(ctx, cs, d, now), e.Conv)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errConflict) || attempt >= 3 {
+			return err
+		}
+	}
+	t.dirtyAgents[a.ID] = true
+	t.tellDirty = true
+	t.e.m.assignments.WithLabelValues(t.id).Inc()
+	t.e.m.timeToAssign.WithLabelValues(t.id).Observe(now.Sub(e.Since).Seconds())
+	return nil
+}
+
+// accept turns agent's offer of cs into an assignment; a failure puts the offer's
+// conversation back in line as it was, so the agent may accept again or get a new offer.
+func (t *tenant) accept(ctx context.Context, cs *convState, agent string, now time.Time) error {
+	e := t.d.Accept(agent, cs.c.GetConv(), now)
+	if e == nil {
+		return nil
+	}
+	a := t.d.Agents.Get(agent)
+	a.Missed = 0
+	t.dirtyAgents[agent] = true
+	if err := t.assign(ctx, e, a, now); err != nil {
+		if !errors.Is(err, errStale) {
+			t.d.Release(agent, e.Conv)
+			e.Offered = ""
+			t.d.Q.Push(e)
+		}
+		return err
+	}
+	return nil
+}
+
+func (t *tenant) offer(e *queue.Entry, a *assign.Agent) {
+	cs := t.convs[e.Conv]
+	if cs == nil {
+		return
+	}
+	secs := int32(t.offerTimeout() / time.Second)
+	t.send(a.ID, &fd.ServerFrame{Type: frames.TypeOffer, Conv: e.Conv, Customer: cs.c.GetCustomer(),
+		Summary: cs.c.GetSummary(), Queue: cs.c.GetQueue(), EtaS: &secs, Ts: frames.Timestamp(time.Now())})
+}
+
+// chooser asks the tenant's routing hook, if enabled, to choose among the candidates the
+// built-in policy ordered. No answer in time, or an answer naming no candidate, falls back
+// to the policy.
+func (t *tenant) chooser() assign.Chooser {
+	r := t.cfg.GetRouting()
+	if !r.GetHook() {
+		return nil
+	}
+	timeout := t.e.set.HookTimeout
+	if ms := r.GetHookTimeoutMs(); ms > 0 {
+		timeout = time.Duration(ms) * time.Millisecond
+	}
+	return func(e *queue.Entry, cands []*assign.Agent) *assign.Agent {
+		cs := t.convs[e.Conv]
+		req := &fd.RouteRequest{Tenant: t.id, Conv: e.Conv, Queue: e.Queue, Skills: e.Needs, Priority: e.Priority}
+		if cs != nil {
+			req.Customer = cs.c.GetCustomer()
+		}
+		for _, a := range cands {
+			c := &fd.AgentCandidate{Id: a.ID, Name: a.Name, ActiveChats: int32(a.Load()),
+				MaxChats: int32(t.d.Agents.Capacity(a)), Skills: a.Skills}
+			if !a.LastAssigned.IsZero() {
+				c.LastAssignedAt = timestamppb.New(a.LastAssigned)
+			}
+			req.Candidates = append(req.Candidates, c)
+		}
+		data, _ := proto.Marshal(req)
+		msg, err := t.e.nc.Request(subjects.Route(t.id), data, timeout)
+		var rep fd.RouteReply
+		if err != nil || proto.Unmarshal(msg.Data, &rep) != nil || rep.GetAgent() == "" {
+			t.e.m.hook.WithLabelValues("fallback").Inc()
+			return nil
+		}
+		for _, a := range cands {
+			if a.ID == rep.GetAgent() {
+				t.e.m.hook.WithLabelValues("chosen").Inc()
+				return a
+			}
+		}
+		t.e.m.hook.WithLabelValues("fallback").Inc()
+		return nil
+	}
+}

@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/frontdesk-chat/frontdesk/dispatcher/internal/assign"
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+)
+
+// rebuild restores the tenant's state from JetStream: agent records and queue order from
+// fd_dispatcher, each managed conversation's truth from fd_conversations, the command cursor,
+// and live sessions from the replica's presence cache. It also repairs what a killed owner
+// may have left half done (a missing event or participant key).
+func (t *tenant) rebuild(ctx context.Context) error {
+	t.d = assign.New(t.e.set.StarveAfter)
+	t.d.Handle = assign.NewRate(t.e.set.HandlePrior)
+	t.convs = map[string]*convState{}
+	t.cfg = nil
+	t.refreshConfig()
+	agents, err := loadPrefix(ctx, t.e.disp, agentRecordFilter(t.id))
+	if err != nil {
+		return fmt.Errorf("load agents: %w", err)
+	}
+	for k, v := range agents {
+		var rec agentRecord
+		if json.Unmarshal(v, &rec) != nil {
+			continue
+		}
+		a := t.d.Agents.Ensure(strings.TrimPrefix(k, "agent."+t.id+"."))
+		a.Name, a.Status, a.MaxChats, a.Skills = rec.Name, rec.Status, rec.MaxChats, assign.Sorted(rec.Skills)
+		a.LastAssigned, a.Missed = rec.LastAssigned, rec.Missed
+		if a.Status == "" {
+			a.Status = frames.StatusAway
+		}
+	}
+	recs, err := loadPrefix(ctx, t.e.disp, convRecordFilter(t.id))
+	if err != nil {
+		return fmt.Errorf("load conversations: %w", err)
+	}
+	type waiting struct {
+		cs  *convState
+		rec convRecord
+	}
+	var queued []waiting
+	now := time.Now()
+	// Reading each conversation and its last event are independent round trips: do them
+	// concurrently so a takeover of a busy tenant stays within seconds.
+	type loaded struct {
+		key string
+		rec convRecord
+		cs  *convState
+		err error
+	}
+	items := make([]loaded, 0, len(recs))
+	for k, v := range recs {
+		it := loaded{key: k}
+		_ = json.Unmarshal(v, &it.rec) // a damaged record counts as an empty one
+		items = append(items, it)
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i := range items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(it *loaded) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			it.cs, it.err = t.fetch(ctx, strings.TrimPrefix(it.key, "conv."+t.id+"."))
+			if it.err == nil && it.cs != nil {
+				it.err = t.repair(ctx, it.cs)
+			}
+		}(&items[i])
+	}
+	wg.Wait()
+	for _, it := range items {
+		k, rec, cs := it.key, it.rec, it.cs
+		if it.err != nil {
+			return it.err
+		}
+		if cs == nil {
+			if err := t.e.disp.Delete(ctx, k); err != nil {
+				return fmt.Errorf("delete record %s: %w", k, err)
+			}
+			continue
+		}
+		conv := cs.c.GetConv()
+		cs.cmd = rec.Cmd
+		switch cs.c.GetState() {
+		case frames.StateQueued:
+			queued = append(queued, waiting{cs, rec})
+		case frames.StateAssigned:
+			a := t.d.Agents.Ensure(cs.c.GetAgent().GetId())
+			if a.Name == "" {
+				a.Name = cs.c.GetAgent().GetName()
+			}
+			a.Active[conv] = true
+			cs.assignedAt = cs.c.GetAssignedAt().AsTime()
+			t.convs[conv] = cs
+			if err := t.putParticipant(ctx, conv, cs.c.GetAgent()); err != nil {
+				t.log.Warn("repair participant key", zap.String("conv", conv), zap.Error(err))
+			}
+		case frames.StateClosed:
+			// Closed by a previous owner that died before cleaning up.
+			if err := t.carryOut(ctx, cs, decision{effects: closedCleanup(cs.c, nil)}, now); err != nil {
+				t.log.Warn("clean up closed conversation", zap.String("conv", conv), zap.Error(err))
+			}
+		default:
+			if err := t.e.disp.Delete(ctx, k); err != nil {
+				return fmt.Errorf("delete record %s: %w", k, err)
+			}
+		}
+	}
+	slices.SortFunc(queued, func(a, b waiting) int {
+		return cmp.Or(cmp.Compare(a.rec.Seq, b.rec.Seq), cmp.Compare(a.cs.c.GetConv(), b.cs.c.GetConv()))
+	})
+	for _, w := range queued {
+		since := w.rec.Since
+		if since.IsZero() {
+			since = w.cs.c.GetQueuedAt().AsTime()
+		}
+		t.push(w.cs, w.rec.Front, since, w.rec.Seq)
+	}
+	if t.cursor, err = loadCursor(ctx, t.e.disp, t.id); err != nil {
+		return fmt.Errorf("load cursor: %w", err)
+	}
+	t.saved = t.cursor
+	for _, c := range t.e.pres.live(t.id, now) {
+		t.observe(c.p, c.exp.Sub(now), now)
+	}
+	// Agents holding conversations with no session known here: the grace period starts now.
+	t.d.Agents.Each(func(a *assign.Agent) {
+		if !a.Online() && len(a.Active) > 0 {
+			a.LostAt = now
+		}
+	})
+	t.tellDirty = true
+	return nil
+}
+
+// repair publishes the event of the conversation's current revision if the last event on its
+// subject is older: the previous owner died between the KV update and the publish. The event
+// id is derived from the revision, so a repair racing the original is deduplicated.
+func (t *tenant) repair(ctx context.Context, cs *convState) error {
+	conv := cs.c.GetConv()
+	raw, err := t.e.events.GetLastMsgForSubject(ctx, subjects.Events(t.id, conv))
+	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return fmt.Errorf("last event of %s: %w", conv, err)
+	}
+	if raw != nil {
+		var ev fd.ConversationEvent
+		if proto.Unmarshal(raw.Data, &ev) == nil && ev.GetRevision() >= cs.rev {
+			return nil
+		}
+	}
+	typ := map[string]string{frames.StateQueued: evQueued, frames.StateAssigned: evAssigned,
+		frames.StateClosed: evClosed}[cs.c.GetState()]
+	if typ == "" {
+		typ = evState
+	}
+	t.log.Info("repairing missing event", zap.String("conv", conv), zap.String("type", typ), zap.Uint64("revision", cs.rev))
+	return t.publishEvent(ctx, t.eventOf(cs, event{typ: typ}))
+}
