@@ -39,7 +39,12 @@ func TestConsoleFeatures(t *testing.T) {
 	keys.Bot = &fd.Bot{Enabled: false, Knowledge: demoTenant("").GetBot().GetKnowledge()}
 	voice := featureTenant("voice")
 	voice.Attachments = &fd.Attachments{MaxAudioS: 2}
-	sys := startSystem(t, offers, transfers, featureTenant("scroll"), featureTenant("notify"), keys, featureTenant("dark"), voice)
+	// The assistant with speech-to-text: an in-test OpenAI-compatible endpoint hears every
+	// recording say the same thing.
+	voicebot := featureTenant("voicebot")
+	voicebot.Bot = &fd.Bot{Enabled: true, Knowledge: demoTenant("").GetBot().GetKnowledge(),
+		Transcription: &fd.Transcription{Endpoint: fakeWhisper(t, "How long does shipping take?"), Model: "whisper-1", ApiKeyEnv: modelKeyEnv}}
+	sys := startSystem(t, offers, transfers, featureTenant("scroll"), featureTenant("notify"), keys, featureTenant("dark"), voice, voicebot)
 	b := newBrowser(t)
 
 	t.Run("offer", func(t *testing.T) { testOffer(t, sys, b) })
@@ -49,6 +54,7 @@ func TestConsoleFeatures(t *testing.T) {
 	t.Run("keys", func(t *testing.T) { testShortcuts(t, sys, b) })
 	t.Run("dark", func(t *testing.T) { testDarkMode(t, sys, b) })
 	t.Run("voice", func(t *testing.T) { testVoiceMessages(t, sys, b) })
+	t.Run("voice to the assistant", func(t *testing.T) { testVoiceToAssistant(t, sys, b) })
 }
 
 // featureTenant is a tenant without the bot (a customer's first message puts the conversation

@@ -1,8 +1,11 @@
 package browser_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -87,4 +90,48 @@ func testVoiceMessages(t *testing.T, sys *system, b *browser) {
 		t.Fatal("recording bar shown without a microphone")
 	}
 	checkNoPageErrors(t, vera, cust, other)
+}
+
+// fakeWhisper is an OpenAI-compatible transcription endpoint whose every recording says says.
+func fakeWhisper(t *testing.T, says string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/audio/transcriptions" || r.Header.Get("Authorization") != "Bearer sk-browser-test" {
+			http.Error(w, `{"error":{"message":"unauthorized"}}`, http.StatusUnauthorized)
+			return
+		}
+		f, fh, err := r.FormFile("file")
+		if err != nil || !strings.HasPrefix(fh.Header.Get("Content-Type"), "audio/") || r.FormValue("model") != "whisper-1" {
+			http.Error(w, `{"error":{"message":"bad request"}}`, http.StatusBadRequest)
+			return
+		}
+		_ = f.Close()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"text":` + jsString(says) + `}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/v1"
+}
+
+// testVoiceToAssistant: a customer's voice message to the assistant is transcribed (the
+// transcript shows under the player) and answered; handed to an agent, the agent sees the
+// player with its transcript under it.
+func testVoiceToAssistant(t *testing.T, sys *system, b *browser) {
+	cust := b.tab(t, "customer", true)
+	openWidget(cust, sitePage(t, sys, "voicebot"))
+	say(cust, "Hello")
+	cust.waitJS("assistant greets back", widgetTexts+`.length >= 2`)
+	cust.do("record", chromedp.Click(chromedp.JSPath(widgetMic)))
+	cust.waitJS("recording", `!`+w+`.querySelector('.fd-rec-bar').hidden && `+w+`.querySelector('.fd-rec-time').textContent === '0:01'`)
+	cust.do("send", chromedp.Click(chromedp.JSPath(w+`.querySelector('.fd-rec-send')`)))
+	cust.waitJS("transcript under the voice message", w+`.querySelector('.fd-mine.fd-transcript-row q')?.textContent === 'How long does shipping take?'`)
+	cust.waitJS("answered from the knowledge base", widgetTexts+`.some(s => s.includes('ship'))`)
+	cust.screenshot("widget-voice-transcript")
+
+	ana := b.tab(t, "agent-ana", true)
+	openConsole(ana, sys.URL, tokenFor(t, "voicebot", "a_ana", "Ana Audio"))
+	setAvailable(ana, true)
+	say(cust, "human")
+	ana.waitJS("the voice message and its transcript", consoleVoice+`.length === 1 && document.querySelector('.pane .fd-transcript-row q')?.textContent === 'How long does shipping take?'`)
+	checkNoPageErrors(t, cust, ana)
 }

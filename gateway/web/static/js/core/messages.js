@@ -33,6 +33,11 @@ export class MessageList {
   }
 
   isMine(e) {
+    if (e.kind === 'transcript') {
+      // A transcript sits on the side of the voice message it transcribes.
+      const v = this.voices?.get(e.replyTo);
+      return v ? this.isMine(v) : false;
+    }
     const me = this.o.me();
     if (e.pending || e.failed) return true;
     if (e.from?.id && me) return e.from.id === me;
@@ -42,6 +47,7 @@ export class MessageList {
   /** render reconciles the list with the timeline's entries. */
   render(tl) {
     const list = tl.list();
+    this.voices = new Map(list.filter((e) => e.kind === 'audio' && e.id).map((e) => [e.id, e]));
     const el = this.el;
     const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
     const firstKey = this.items.firstElementChild?.dataset.k;
@@ -53,7 +59,7 @@ export class MessageList {
 
     const readSeq = tl.readUpTo(this.o.me());
     let lastMine = null;
-    for (const e of list) if (this.isMine(e)) lastMine = e;
+    for (const e of list) if (this.isMine(e) && e.kind !== 'transcript') lastMine = e;
     const seen = new Set();
     let prev = null;
     let prevFrom = '';
@@ -122,6 +128,11 @@ export class MessageList {
     const role = e.from?.role || '';
     if (role === 'system') {
       return h('div', { class: 'fd-msg fd-system', dataset: { k: e.k } }, h('span', null, e.text));
+    }
+    if (e.kind === 'transcript') {
+      // What a voice message said, under its player: an annotation, not a turn of the bot.
+      return h('div', { class: 'fd-msg fd-transcript-row ' + (mine ? 'fd-mine' : 'fd-theirs'), dataset: { k: e.k, seq: e.seq || '' } },
+      h('p', { class: 'fd-transcript' }, h('span', { class: 'fd-transcript-label' }, t('transcript') + ': '), h('q', null, e.text)));
     }
     const cls = ['fd-msg', mine ? 'fd-mine' : 'fd-theirs', 'fd-role-' + (role || 'unknown')];
     if (e.partial) cls.push('fd-partial');

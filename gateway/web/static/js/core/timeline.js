@@ -62,6 +62,7 @@ export class Timeline {
       kind: f.kind || 'text',
       text: f.text || '',
       attachment: f.attachment || undefined,
+      replyTo: f.reply_to || old?.replyTo,
       ts: f.ts || old?.ts,
       partial,
       pending: false,
