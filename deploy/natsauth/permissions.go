@@ -72,12 +72,12 @@ type Consumer struct {
 // has none: it reads FD_COMMANDS with ordered consumers per tenant partition.
 var Durables = map[string][]Consumer{
 	Persister: {
-		{subjects.StreamMessages, "persister-messages"},
-		{subjects.StreamEvents, "persister-events"},
-		{subjects.StreamReads, "persister-reads"},
+		{subjects.StreamMessages, subjects.DurablePersisterMessages},
+		{subjects.StreamEvents, subjects.DurablePersisterEvents},
+		{subjects.StreamReads, subjects.DurablePersisterReads},
 	},
 	AIBridge: {
-		{subjects.StreamMessages, "aibridge"},
+		{subjects.StreamMessages, subjects.DurableAIBridge},
 	},
 }
 

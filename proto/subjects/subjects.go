@@ -57,6 +57,15 @@ const (
 	ObjectAttachments = "fd_attachments"
 )
 
+// Durable consumers of the streams, shared by every replica of their service. Their names are
+// part of the contract: the NATS permissions grant each service its own by name.
+const (
+	DurablePersisterMessages = "persister-messages"
+	DurablePersisterEvents   = "persister-events"
+	DurablePersisterReads    = "persister-reads"
+	DurableAIBridge          = "aibridge"
+)
+
 // Headers of an object in ObjectAttachments. A reader checks AttachmentTenant before serving an
 // object: attachment ids are unguessable but not secret.
 const (

@@ -33,22 +33,22 @@ import (
 
 // Durable is the name of the bridge's consumer on the messages stream, shared by all replicas
 // (deploy/natsauth grants exactly this name).
-const Durable = "aibridge"
+const Durable = subjects.DurableAIBridge
 
 // Service is the bridge's name in dead letters.
 const Service = "aibridge"
 
 // HeaderOutcome is the NATS header on each stored bot reply saying how the bridge judged its own
-// answer: answered, unanswered or handoff. Consecutive failures are counted from the stream by
-// reading it back, so the count is shared by all replicas and survives restarts without the
-// bridge writing the dispatcher's conversations bucket.
-const HeaderOutcome = "Fd-Bot-Outcome"
+// answer (frames.HeaderBotOutcome). Consecutive failures are counted from the stream by reading
+// it back, so the count is shared by all replicas and survives restarts without the bridge
+// writing the dispatcher's conversations bucket.
+const HeaderOutcome = frames.HeaderBotOutcome
 
 // Outcomes of a reply (HeaderOutcome values).
 const (
-	OutcomeAnswered   = "answered"
-	OutcomeUnanswered = "unanswered"
-	OutcomeHandoff    = "handoff"
+	OutcomeAnswered   = frames.BotOutcomeAnswered
+	OutcomeUnanswered = frames.BotOutcomeUnanswered
+	OutcomeHandoff    = frames.BotOutcomeHandoff
 )
 
 // Tenants is where tenant settings come from (*tenants.Store).

@@ -169,7 +169,7 @@ func (t *tenant) agentLost(ctx context.Context, a *assign.Agent, now time.Time) 
 		if cs == nil {
 			continue
 		}
-		d := t.rules().requeue(t.view(cs), reasonAgentOffline, now)
+		d := t.rules().requeue(t.view(cs), frames.ReasonAgentOffline, now)
 		if err := t.committed(t.carryOut(ctx, cs, d, now), conv); err != nil {
 			t.log.Warn("requeue", zap.String("conv", conv), zap.Error(err))
 		}
@@ -188,12 +188,12 @@ func (t *tenant) offerExpired(agent, conv string) {
 	}
 	a := t.d.Agents.Get(agent)
 	t.dirtyAgents[agent] = true
-	t.send(agent, &fd.ServerFrame{Type: frames.TypeNotice, Conv: conv, Reason: reasonOfferTimeout,
+	t.send(agent, &fd.ServerFrame{Type: frames.TypeNotice, Conv: conv, Reason: frames.ReasonOfferTimeout,
 		Message: "The offer expired and went to another agent."})
 	if a.Missed >= t.maxMissed() && a.Status == frames.StatusAvailable {
 		a.Status = frames.StatusAway
 		t.tellDirty = true
-		t.send(agent, &fd.ServerFrame{Type: frames.TypeNotice, Reason: reasonAwayMissedOffers,
+		t.send(agent, &fd.ServerFrame{Type: frames.TypeNotice, Reason: frames.ReasonAwayMissedOffers,
 			Message: fmt.Sprintf("You were set to away after %d missed offers.", a.Missed)})
 		t.log.Info("agent set away after missed offers", zap.String("agent", agent), zap.Int("missed", a.Missed))
 	}

@@ -34,9 +34,9 @@ func BenchmarkAssignNATS(b *testing.B) {
 			return
 		}
 		switch ev.GetType() {
-		case evQueued:
+		case frames.EventQueued:
 			queued.Add(1)
-		case evAssigned:
+		case frames.EventAssigned:
 			if assigned.Add(1) == int64(b.N) {
 				close(done)
 			}

@@ -51,7 +51,7 @@ func TestCapacityUnderLoad(t *testing.T) {
 				mu.Lock()
 				delete(holding[id], f.GetConv())
 				mu.Unlock()
-				v.convCmd(cmdClose, f.GetConv(), agentP(id), nil)
+				v.convCmd(frames.CommandClose, f.GetConv(), agentP(id), nil)
 			})
 		})
 		if err != nil {
@@ -81,7 +81,7 @@ func TestCapacityUnderLoad(t *testing.T) {
 	}
 	assigned := map[string]int{}
 	for _, ev := range v.events() {
-		if ev.GetType() == evAssigned {
+		if ev.GetType() == frames.EventAssigned {
 			assigned[ev.GetConv()]++
 		}
 	}

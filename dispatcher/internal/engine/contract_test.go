@@ -9,34 +9,45 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
 )
 
 // The transition matrix iterates over allStates and allCommands; these tests tie those lists
 // to the contract, so a state or command added there fails the matrix until it has its rows.
-// (When proto/ exports the command types as constants, read them from there instead.)
+
+// constants returns the values of the string constants of a proto/frames file whose names start
+// with prefix.
+func constants(t *testing.T, file, prefix string) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "../../../proto/frames/"+file, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok || len(vs.Names) != len(vs.Values) {
+			return true
+		}
+		for i, name := range vs.Names {
+			if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING && strings.HasPrefix(name.Name, prefix) {
+				s, _ := strconv.Unquote(lit.Value)
+				out = append(out, s)
+			}
+		}
+		return true
+	})
+	if len(out) == 0 {
+		t.Fatalf("no %s constants found in proto/frames/%s", prefix, file)
+	}
+	return out
+}
 
 // TestAllStatesAreTheContracts compares allStates with the State constants of proto/frames.
 func TestAllStatesAreTheContracts(t *testing.T) {
 	t.Parallel()
-	f, err := parser.ParseFile(token.NewFileSet(), "../../../proto/frames/names.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var states []string
-	ast.Inspect(f, func(n ast.Node) bool {
-		vs, ok := n.(*ast.ValueSpec)
-		if !ok || len(vs.Names) != 1 || len(vs.Values) != 1 || !strings.HasPrefix(vs.Names[0].Name, "State") {
-			return true
-		}
-		if lit, ok := vs.Values[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-			s, _ := strconv.Unquote(lit.Value)
-			states = append(states, s)
-		}
-		return true
-	})
-	if len(states) == 0 {
-		t.Fatal("no State constants found in proto/frames/names.go")
-	}
+	states := constants(t, "names.go", "State")
 	want := slices.Sorted(slices.Values(allStates))
 	if slices.Sort(states); !slices.Equal(states, want) {
 		t.Fatalf("proto/frames states %v, allStates %v", states, want)
@@ -68,5 +79,12 @@ func TestAllCommandsAreTheContracts(t *testing.T) {
 	want := slices.Sorted(slices.Values(allCommands))
 	if slices.Sort(types); !slices.Equal(types, want) {
 		t.Fatalf("dispatch.proto command types %v, allCommands %v", types, want)
+	}
+	// The constants services use are the schema's list.
+	if consts := slices.Sorted(slices.Values(constants(t, "bus.go", "Command"))); !slices.Equal(consts, want) {
+		t.Fatalf("proto/frames Command constants %v, allCommands %v", consts, want)
+	}
+	if !slices.Contains(allCommands, frames.CommandLeaveMessage) {
+		t.Fatal("allCommands lacks leave_message")
 	}
 }

@@ -34,11 +34,11 @@ func TestQueuedPositionsAndService(t *testing.T) {
 	// Nobody is online: every customer was told so at once, with the choices they have.
 	for _, b := range boxes {
 		n := b.last(frames.TypeNotice)
-		if n == nil || n.GetReason() != reasonNoAgents || !slices.Contains(n.GetActions(), frames.ActionLeaveMessage) {
+		if n == nil || n.GetReason() != frames.ReasonNoAgents || !slices.Contains(n.GetActions(), frames.ActionLeaveMessage) {
 			t.Fatalf("no-agents notice = %v", n)
 		}
 	}
-	if ev := v.wantEvents("c2", evQueued, 1); ev[0].GetPosition() != 2 || ev[0].GetState() != frames.StateQueued {
+	if ev := v.wantEvents("c2", frames.EventQueued, 1); ev[0].GetPosition() != 2 || ev[0].GetState() != frames.StateQueued {
 		t.Fatalf("queued events of c2 = %v", ev)
 	}
 
@@ -60,7 +60,7 @@ func TestQueuedPositionsAndService(t *testing.T) {
 	if f := boxes["u3"].last(frames.TypeQueued); f.EtaS == nil || f.GetEtaS() <= 0 {
 		t.Fatalf("eta of u3 = %v", f)
 	}
-	if ev := v.wantEvents("c1", evAssigned, 1); ev[0].GetAgent().GetId() != "a1" || ev[0].GetRevision() == 0 {
+	if ev := v.wantEvents("c1", frames.EventAssigned, 1); ev[0].GetAgent().GetId() != "a1" || ev[0].GetRevision() == 0 {
 		t.Fatalf("assigned events of c1 = %v", ev)
 	}
 	if _, err := v.part.Get(context.Background(), subjects.ParticipantKey("acme", "a1", "c1")); err != nil {
@@ -68,13 +68,13 @@ func TestQueuedPositionsAndService(t *testing.T) {
 	}
 
 	// Closing frees the slot: the next customer is pulled immediately.
-	v.convCmd(cmdClose, "c1", agentP("a1"), nil)
+	v.convCmd(frames.CommandClose, "c1", agentP("a1"), nil)
 	v.wantState("c2", frames.StateAssigned, "a1")
 	boxes["u3"].wantPosition(t, "c3", 1)
 	if c := v.get("c1"); c.GetState() != frames.StateClosed {
 		t.Fatalf("c1 = %v", c)
 	}
-	if ev := v.wantEvents("c1", evClosed, 1); ev[0].GetPreviousAgent().GetId() != "a1" || ev[0].GetReason() != reasonClosedByAgent {
+	if ev := v.wantEvents("c1", frames.EventClosed, 1); ev[0].GetPreviousAgent().GetId() != "a1" || ev[0].GetReason() != frames.ReasonClosedByAgent {
 		t.Fatalf("closed events of c1 = %v", ev)
 	}
 	ctx := context.Background()
@@ -120,7 +120,7 @@ func TestSecondDeviceDoesNotChangeStatus(t *testing.T) {
 	v.openConv("c1", "u1", frames.StateQueued, 0)
 	box.wantPosition(t, "c1", 1)
 	// New agents are away: online twice, still nobody routable.
-	if n := box.last(frames.TypeNotice); n == nil || n.GetReason() != reasonNoAgents {
+	if n := box.last(frames.TypeNotice); n == nil || n.GetReason() != frames.ReasonNoAgents {
 		t.Fatalf("notice = %v", n)
 	}
 	if c := v.get("c1"); c.GetState() != frames.StateQueued {
@@ -156,8 +156,8 @@ func TestAgentLostRequeuedAtFront(t *testing.T) {
 	for conv, pos := range map[string]int32{"c1": 1, "c2": 2, "c3": 3, "c4": 4} {
 		boxes[conv].wantPosition(t, conv, pos)
 	}
-	ev := v.wantEvents("c1", evRequeued, 1)
-	if ev[0].GetReason() != reasonAgentOffline || ev[0].GetPreviousAgent().GetId() != "a1" {
+	ev := v.wantEvents("c1", frames.EventRequeued, 1)
+	if ev[0].GetReason() != frames.ReasonAgentOffline || ev[0].GetPreviousAgent().GetId() != "a1" {
 		t.Fatalf("requeued events = %v", ev)
 	}
 	// Back online: they get their first two customers again, in order.
@@ -190,14 +190,14 @@ func TestTransferAndClose(t *testing.T) {
 	refusals := []struct {
 		name, to, reason, message string
 	}{
-		{"full", "a2", reasonTransferRefuse, "That agent has no free capacity."},
-		{"away, never available", "a3", reasonAgentAway, "That agent is away and not taking new conversations."},
-		{"away after available", "a4", reasonAgentAway, "That agent is away and not taking new conversations."},
-		{"offline", "nobody", reasonTransferRefuse, "That agent is not online."},
+		{"full", "a2", frames.ReasonTransferRefused, "That agent has no free capacity."},
+		{"away, never available", "a3", frames.ReasonAgentAway, "That agent is away and not taking new conversations."},
+		{"away after available", "a4", frames.ReasonAgentAway, "That agent is away and not taking new conversations."},
+		{"offline", "nobody", frames.ReasonTransferRefused, "That agent is not online."},
 	}
 	for _, tt := range refusals {
 		before := len(a1box.all(frames.TypeNotice))
-		v.convCmd(cmdTransfer, "c1", agentP("a1"), func(c *fd.Command) { c.ToAgent = tt.to })
+		v.convCmd(frames.CommandTransfer, "c1", agentP("a1"), func(c *fd.Command) { c.ToAgent = tt.to })
 		testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 			ns := a1box.all(frames.TypeNotice)
 			if len(ns) == before {
@@ -212,16 +212,16 @@ func TestTransferAndClose(t *testing.T) {
 			t.Fatalf("%s: c1 is %s/%q after a refused transfer", tt.name, c.GetState(), c.GetAgent().GetId())
 		}
 	}
-	if ev := v.eventsOf("c1", evTransferred); len(ev) != 0 {
+	if ev := v.eventsOf("c1", frames.EventTransferred); len(ev) != 0 {
 		t.Fatalf("refused transfers stored events: %v", ev)
 	}
 	// a2 closes c2, then c1 goes to a2.
 	a2box := v.inbox("a2")
-	v.convCmd(cmdClose, "c2", agentP("a2"), nil)
+	v.convCmd(frames.CommandClose, "c2", agentP("a2"), nil)
 	v.wantState("c2", frames.StateClosed, "")
-	v.convCmd(cmdTransfer, "c1", agentP("a1"), func(c *fd.Command) { c.ToAgent = "a2" })
+	v.convCmd(frames.CommandTransfer, "c1", agentP("a1"), func(c *fd.Command) { c.ToAgent = "a2" })
 	v.wantState("c1", frames.StateAssigned, "a2")
-	ev := v.wantEvents("c1", evTransferred, 1)
+	ev := v.wantEvents("c1", frames.EventTransferred, 1)
 	if ev[0].GetAgent().GetId() != "a2" || ev[0].GetPreviousAgent().GetId() != "a1" {
 		t.Fatalf("transferred events = %v", ev)
 	}
@@ -234,7 +234,7 @@ func TestTransferAndClose(t *testing.T) {
 	}
 
 	// To the billing queue: only a billing agent can take it.
-	v.convCmd(cmdTransfer, "c1", agentP("a2"), func(c *fd.Command) { c.ToQueue = "billing" })
+	v.convCmd(frames.CommandTransfer, "c1", agentP("a2"), func(c *fd.Command) { c.ToQueue = "billing" })
 	v.wantState("c1", frames.StateQueued, "")
 	if c := v.get("c1"); c.GetQueue() != "billing" {
 		t.Fatalf("queue = %s", c.GetQueue())
@@ -244,16 +244,16 @@ func TestTransferAndClose(t *testing.T) {
 	v.wantState("c1", frames.StateAssigned, "b1")
 
 	// The customer closes.
-	v.convCmd(cmdClose, "c1", customer("u1"), nil)
+	v.convCmd(frames.CommandClose, "c1", customer("u1"), nil)
 	v.wantState("c1", frames.StateClosed, "")
-	if ev := v.wantEvents("c1", evClosed, 1); ev[0].GetReason() != reasonClosedCustomer || ev[0].GetPreviousAgent().GetId() != "b1" {
+	if ev := v.wantEvents("c1", frames.EventClosed, 1); ev[0].GetReason() != frames.ReasonClosedByCustomer || ev[0].GetPreviousAgent().GetId() != "b1" {
 		t.Fatalf("closed = %v", ev)
 	}
 	// Redelivered close: nothing new.
-	v.convCmd(cmdClose, "c1", customer("u1"), nil)
+	v.convCmd(frames.CommandClose, "c1", customer("u1"), nil)
 	v.openConv("c3", "u3", frames.StateQueued, 0) // a marker processed after it
 	v.wantState("c3", frames.StateAssigned, "a1")
-	if ev := v.eventsOf("c1", evClosed); len(ev) != 1 {
+	if ev := v.eventsOf("c1", frames.EventClosed); len(ev) != 1 {
 		t.Fatalf("closed twice: %v", ev)
 	}
 }
@@ -289,8 +289,8 @@ func TestOfferNotAcceptedGoesToNext(t *testing.T) {
 	if n := a1.all(frames.TypeNotice); len(n) == 0 {
 		t.Fatal("a1 not told the offer expired")
 	}
-	v.convCmd(cmdAccept, "c1", agentP("a1"), nil) // too late: ignored
-	v.convCmd(cmdAccept, "c1", agentP("a2"), nil)
+	v.convCmd(frames.CommandAccept, "c1", agentP("a1"), nil) // too late: ignored
+	v.convCmd(frames.CommandAccept, "c1", agentP("a2"), nil)
 	v.wantState("c1", frames.StateAssigned, "a2")
 	// a1 is away now: a new customer is offered to a2 only.
 	v.openConv("c2", "u2", frames.StateQueued, 0)
@@ -306,7 +306,7 @@ func TestOfferNotAcceptedGoesToNext(t *testing.T) {
 		}
 	}
 	// Decline: back to the queue, not offered to the decliner again.
-	v.convCmd(cmdDecline, "c2", agentP("a2"), nil)
+	v.convCmd(frames.CommandDecline, "c2", agentP("a2"), nil)
 	// Commands are applied in stream order, so c3 arrives after the decline.
 	v.openConv("c3", "u3", frames.StateQueued, 0)
 	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
@@ -346,10 +346,10 @@ func TestOutsideHoursToldAtOnce(t *testing.T) {
 			// request for a human when there is no bot).
 			v.openConv("c1", "u1", frames.StateBot, 0)
 			start := time.Now()
-			v.convCmd(cmdHandoff, "c1", customer("u1"), func(c *fd.Command) { c.Reason = "customer"; c.Summary = "wants a refund" })
+			v.convCmd(frames.CommandHandoff, "c1", customer("u1"), func(c *fd.Command) { c.Reason = "customer"; c.Summary = "wants a refund" })
 			var n *fd.ServerFrame
 			testkit.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
-				if n = box.last(frames.TypeNotice); n == nil || n.GetReason() != reasonOutsideHours {
+				if n = box.last(frames.TypeNotice); n == nil || n.GetReason() != frames.ReasonOutsideHours {
 					return fmt.Errorf("notice = %v", n)
 				}
 				return nil
@@ -360,9 +360,9 @@ func TestOutsideHoursToldAtOnce(t *testing.T) {
 			}
 			// The customer leaves a message: it is stored in the conversation, which stays
 			// queued for agents to see when they come online.
-			v.convCmd(cmdLeaveMessage, "c1", customer("u1"), func(c *fd.Command) { c.Text = "Please call me back" })
+			v.convCmd(frames.CommandLeaveMessage, "c1", customer("u1"), func(c *fd.Command) { c.Text = "Please call me back" })
 			testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-				if len(v.eventsOf("c1", evMessageLeft)) != 1 {
+				if len(v.eventsOf("c1", frames.EventMessageLeft)) != 1 {
 					return errors.New("no message_left event")
 				}
 				return nil
@@ -417,7 +417,7 @@ func TestMaxWaitAndToBot(t *testing.T) {
 			v.openConv("c1", "u1", frames.StateQueued, 0)
 			var n *fd.ServerFrame
 			testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-				if n = box.last(frames.TypeNotice); n == nil || n.GetReason() != reasonMaxWait {
+				if n = box.last(frames.TypeNotice); n == nil || n.GetReason() != frames.ReasonMaxWait {
 					return fmt.Errorf("notice = %v", n)
 				}
 				return nil
@@ -425,12 +425,12 @@ func TestMaxWaitAndToBot(t *testing.T) {
 			if !slices.Equal(n.GetActions(), tt.wantActions) || strings.Contains(n.GetMessage(), "assistant") != tt.bot {
 				t.Fatalf("notice actions %q message %q, want actions %q (bot %v)", n.GetActions(), n.GetMessage(), tt.wantActions, tt.bot)
 			}
-			v.convCmd(cmdToBot, "c1", customer("u1"), nil)
+			v.convCmd(frames.CommandToBot, "c1", customer("u1"), nil)
 			if tt.bot {
 				v.wantState("c1", frames.StateBot, "")
 			} else {
 				testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-					if n := box.last(frames.TypeNotice); n == nil || n.GetReason() != reasonBotUnavailable ||
+					if n := box.last(frames.TypeNotice); n == nil || n.GetReason() != frames.ReasonBotUnavailable ||
 						!slices.Equal(n.GetActions(), []string{frames.ActionLeaveMessage}) {
 						return fmt.Errorf("notice = %v", n)
 					}
@@ -440,7 +440,7 @@ func TestMaxWaitAndToBot(t *testing.T) {
 					t.Fatalf("to_bot with the bot off moved the conversation: %v", c)
 				}
 			}
-			v.convCmd(cmdClose, "c0", agentP("a1"), nil)
+			v.convCmd(frames.CommandClose, "c0", agentP("a1"), nil)
 			v.wantState("c0", frames.StateClosed, "")
 			if tt.bot {
 				if c := v.get("c1"); c.GetState() != frames.StateBot {
@@ -506,7 +506,7 @@ func TestSkillAndLanguageQueues(t *testing.T) {
 	v.online("plain", "s1", 5)
 	v.status("plain", frames.StatusAvailable)
 	v.openConv("fr1", "u1", frames.StateBot, 0)
-	v.convCmd(cmdHandoff, "fr1", customer("u1"), func(c *fd.Command) { c.Language = "fr" })
+	v.convCmd(frames.CommandHandoff, "fr1", customer("u1"), func(c *fd.Command) { c.Language = "fr" })
 	v.openConv("bill1", "u2", frames.StateQueued, 0, "billing")
 	v.openConv("gen1", "u3", frames.StateQueued, 0)
 	v.wantState("gen1", frames.StateAssigned, "plain")

@@ -36,7 +36,7 @@ func TestFailover(t *testing.T) {
 	closers := newWorkers(t)
 	sub, err := v.nc.Subscribe(subjects.TenantEvents("acme"), func(m *nats.Msg) {
 		ev := &fd.ConversationEvent{}
-		if proto.Unmarshal(m.Data, ev) != nil || ev.GetType() != evAssigned {
+		if proto.Unmarshal(m.Data, ev) != nil || ev.GetType() != frames.EventAssigned {
 			return
 		}
 		mu.Lock()
@@ -47,7 +47,7 @@ func TestFailover(t *testing.T) {
 		}
 		mu.Unlock()
 		if !dup {
-			closers.Go(func() { v.convCmd(cmdClose, ev.GetConv(), ev.GetAgent(), nil) })
+			closers.Go(func() { v.convCmd(frames.CommandClose, ev.GetConv(), ev.GetAgent(), nil) })
 		}
 	})
 	if err != nil {
@@ -60,7 +60,7 @@ func TestFailover(t *testing.T) {
 	}
 	// Every customer is queued (the owner has taken them all in) before agents start.
 	testkit.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		if n := len(v.eventsOfType(evQueued)); n != customers {
+		if n := len(v.eventsOfType(frames.EventQueued)); n != customers {
 			return fmt.Errorf("%d queued", n)
 		}
 		return nil
@@ -100,7 +100,7 @@ func TestFailover(t *testing.T) {
 	count := map[string]int{}
 	var stored []string
 	for _, ev := range v.events() {
-		if ev.GetType() == evAssigned {
+		if ev.GetType() == frames.EventAssigned {
 			count[ev.GetConv()]++
 			stored = append(stored, ev.GetConv())
 		}
@@ -146,12 +146,12 @@ func TestRestartKeepsState(t *testing.T) {
 	r2 := v.start("r2", testSettings())
 	v.waitOwner(r2)
 	// The new owner does not re-assign c1 and keeps c3 (priority) ahead of c2.
-	v.convCmd(cmdClose, "c1", agentP("a1"), nil)
+	v.convCmd(frames.CommandClose, "c1", agentP("a1"), nil)
 	v.wantState("c3", frames.StateAssigned, "a1")
 	boxes["c2"].wantPosition(t, "c2", 1)
-	v.convCmd(cmdClose, "c3", agentP("a1"), nil)
+	v.convCmd(frames.CommandClose, "c3", agentP("a1"), nil)
 	v.wantState("c2", frames.StateAssigned, "a1")
-	if n := len(v.eventsOf("c1", evAssigned)); n != 1 {
+	if n := len(v.eventsOf("c1", frames.EventAssigned)); n != 1 {
 		t.Fatalf("c1 assigned %d times", n)
 	}
 }

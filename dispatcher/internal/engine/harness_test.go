@@ -175,7 +175,7 @@ func (v *env) openConv(conv, cust, state string, prio int32, skills ...string) {
 	pdata, _ := proto.Marshal(customer(cust))
 	_, _ = v.part.Put(ctx, subjects.ParticipantKey(v.tenant, cust, conv), pdata)
 	_, _ = v.open.Create(ctx, subjects.OpenKey(v.tenant, cust), []byte(conv))
-	v.publish(subjects.ConvCommands(v.tenant, conv), &fd.Command{Id: "open-" + conv, Conv: conv, Type: cmdOpen,
+	v.publish(subjects.ConvCommands(v.tenant, conv), &fd.Command{Id: "open-" + conv, Conv: conv, Type: frames.CommandOpen,
 		Actor: customer(cust), Customer: customer(cust), Priority: prio, Skills: skills})
 }
 
@@ -191,7 +191,7 @@ func (v *env) convCmd(typ, conv string, actor *fd.Participant, fill func(*fd.Com
 func (v *env) status(agent, status string) {
 	v.t.Helper()
 	v.publish(subjects.AgentCommands(v.tenant, agent), &fd.Command{Id: fmt.Sprintf("status-%s-%d", agent, time.Now().UnixNano()),
-		Type: cmdStatus, Status: status, Actor: agentP(agent)})
+		Type: frames.CommandStatus, Status: status, Actor: agentP(agent)})
 }
 
 // online heartbeats a session for agent until the returned stop is called. goodbye says

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 )
@@ -121,7 +122,7 @@ func (t *tenant) deadLetter(ctx context.Context, msg jetstream.Msg, seq uint64, 
 // decision committed are logged here: the command counts as applied.
 func (t *tenant) apply(ctx context.Context, c command) error {
 	now := time.Now()
-	if c.GetType() == cmdStatus {
+	if c.GetType() == frames.CommandStatus {
 		return t.carryOut(ctx, nil, t.rules().decide(conversation{}, c, now), now)
 	}
 	if !subjects.ValidToken(c.GetConv()) {

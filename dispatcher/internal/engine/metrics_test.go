@@ -47,7 +47,7 @@ frontdesk_dispatcher_assignments_total{tenant="acme"} 1
 	}
 	stop(false) // gateway dies: c1 re-queued after TTL and grace
 	testkit.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
-		if got := testutil.ToFloat64(r.e.m.requeues.WithLabelValues("acme", reasonAgentOffline)); got != 1 {
+		if got := testutil.ToFloat64(r.e.m.requeues.WithLabelValues("acme", frames.ReasonAgentOffline)); got != 1 {
 			return fmt.Errorf("requeues = %v", got)
 		}
 		if got := testutil.ToFloat64(r.e.m.agents.WithLabelValues("acme", frames.StatusOffline)); got != 1 {

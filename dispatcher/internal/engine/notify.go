@@ -48,11 +48,11 @@ func (t *tenant) tellFresh() {
 		t.tell(e, int32(t.d.Q.Position(conv)), svc, t.d.Handle.Mean())
 		switch {
 		case !open:
-			t.notice(e, reasonOutsideHours)
+			t.notice(e, frames.ReasonOutsideHours)
 		case svc.Slots == 0 && time.Since(t.e.started) >= t.e.set.PresenceTTL:
 			// A replica that just started has not heard every heartbeat yet: no claim that
 			// nobody is there until a full heartbeat period has passed.
-			t.notice(e, reasonNoAgents)
+			t.notice(e, frames.ReasonNoAgents)
 		}
 	}
 	t.fresh = t.fresh[:0]
@@ -70,13 +70,13 @@ func (t *tenant) notice(e *queue.Entry, reason string) {
 func customerNotice(reason string, bot bool) (string, []string) {
 	var text, orBot string
 	switch reason {
-	case reasonOutsideHours:
+	case frames.ReasonOutsideHours:
 		text, orBot = "We are closed right now. Leave a message and we will answer when we are back", ", or keep chatting with the assistant"
-	case reasonNoAgents:
+	case frames.ReasonNoAgents:
 		text, orBot = "No agent is available right now. Leave a message and we will get back to you", ", or keep chatting with the assistant"
-	case reasonMaxWait:
+	case frames.ReasonMaxWait:
 		text, orBot = "Sorry for the wait. You can leave a message and we will get back to you", ", or go back to the assistant"
-	case reasonBotUnavailable:
+	case frames.ReasonBotUnavailable:
 		// The refusal of a to_bot: offering the assistant again would loop.
 		return "The assistant is not available. You keep your place in the queue, or you can leave a message.",
 			[]string{frames.ActionLeaveMessage}
@@ -153,7 +153,7 @@ func (t *tenant) flush(ctx context.Context, now time.Time) {
 			}
 			if mw, ok := maxWait[e.Queue]; ok && !e.MaxWaitNoticed && now.Sub(e.Since) >= mw {
 				e.MaxWaitNoticed = true
-				t.notice(e, reasonMaxWait)
+				t.notice(e, frames.ReasonMaxWait)
 			}
 			return true
 		})

@@ -48,7 +48,7 @@ func TestEventsWaitWhileJetStreamRefuses(t *testing.T) {
 		for _, ev := range v.eventsOf("c1", "") {
 			types = append(types, ev.GetType())
 		}
-		if !slices.Equal(types, []string{evQueued, evAssigned}) {
+		if !slices.Equal(types, []string{frames.EventQueued, frames.EventAssigned}) {
 			return fmt.Errorf("events of c1: %v", types)
 		}
 		return nil
@@ -72,26 +72,26 @@ func TestFailingCommandDoesNotHoldTheActor(t *testing.T) {
 	ctx := context.Background()
 	v.openConv("c1", "u1", frames.StateQueued, 0)
 	v.status("a1", frames.StatusAvailable) // chosen before any session: nobody is routable yet
-	v.wantEvents("c1", evQueued, 1)
+	v.wantEvents("c1", frames.EventQueued, 1)
 	if err := v.js.DeleteStream(ctx, subjects.StreamMessages); err != nil {
 		t.Fatal(err)
 	}
-	v.convCmd(cmdLeaveMessage, "c1", customer("u1"), func(c *fd.Command) { c.Text = "Please call me back" })
+	v.convCmd(frames.CommandLeaveMessage, "c1", customer("u1"), func(c *fd.Command) { c.Text = "Please call me back" })
 	// The command fails at least once before the agent's session starts.
 	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if testutil.ToFloat64(r.e.m.commands.WithLabelValues(cmdLeaveMessage, "error")) < 1 {
+		if testutil.ToFloat64(r.e.m.commands.WithLabelValues(frames.CommandLeaveMessage, "error")) < 1 {
 			return errors.New("leave_message has not failed yet")
 		}
 		return nil
 	})
 	v.online("a1", "s1", 2)
 	v.wantState("c1", frames.StateAssigned, "a1")
-	if n := len(v.eventsOf("c1", evMessageLeft)); n != 0 {
+	if n := len(v.eventsOf("c1", frames.EventMessageLeft)); n != 0 {
 		t.Fatalf("%d message_left events before the message was stored", n)
 	}
 
 	testkit.Provision(t, v.js)
-	v.wantEvents("c1", evMessageLeft, 1)
+	v.wantEvents("c1", frames.EventMessageLeft, 1)
 	s, err := v.js.Stream(ctx, subjects.StreamMessages)
 	if err != nil {
 		t.Fatal(err)

@@ -166,10 +166,10 @@ func (t *tenant) repair(ctx context.Context, cs *convState) error {
 			return nil
 		}
 	}
-	typ := map[string]string{frames.StateQueued: evQueued, frames.StateAssigned: evAssigned,
-		frames.StateClosed: evClosed}[cs.c.GetState()]
+	typ := map[string]string{frames.StateQueued: frames.EventQueued, frames.StateAssigned: frames.EventAssigned,
+		frames.StateClosed: frames.EventClosed}[cs.c.GetState()]
 	if typ == "" {
-		typ = evState
+		typ = frames.EventState
 	}
 	t.log.Info("repairing missing event", zap.String("conv", conv), zap.String("type", typ), zap.Uint64("revision", cs.rev))
 	return t.publishEvent(ctx, t.eventOf(cs, event{typ: typ}))

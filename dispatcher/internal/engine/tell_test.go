@@ -53,14 +53,14 @@ func TestCustomerNotice(t *testing.T) {
 		wantAssistant bool   // the text mentions the assistant
 		wantPrefix    string // the reason's own words
 	}{
-		{name: "no agents, bot on", reason: reasonNoAgents, bot: true, wantActions: both, wantAssistant: true, wantPrefix: "No agent is available"},
-		{name: "no agents, bot off", reason: reasonNoAgents, bot: false, wantActions: leave, wantPrefix: "No agent is available"},
-		{name: "outside hours, bot on", reason: reasonOutsideHours, bot: true, wantActions: both, wantAssistant: true, wantPrefix: "We are closed"},
-		{name: "outside hours, bot off", reason: reasonOutsideHours, bot: false, wantActions: leave, wantPrefix: "We are closed"},
-		{name: "max wait, bot on", reason: reasonMaxWait, bot: true, wantActions: both, wantAssistant: true, wantPrefix: "Sorry for the wait"},
-		{name: "max wait, bot off", reason: reasonMaxWait, bot: false, wantActions: leave, wantPrefix: "Sorry for the wait"},
+		{name: "no agents, bot on", reason: frames.ReasonNoAgents, bot: true, wantActions: both, wantAssistant: true, wantPrefix: "No agent is available"},
+		{name: "no agents, bot off", reason: frames.ReasonNoAgents, bot: false, wantActions: leave, wantPrefix: "No agent is available"},
+		{name: "outside hours, bot on", reason: frames.ReasonOutsideHours, bot: true, wantActions: both, wantAssistant: true, wantPrefix: "We are closed"},
+		{name: "outside hours, bot off", reason: frames.ReasonOutsideHours, bot: false, wantActions: leave, wantPrefix: "We are closed"},
+		{name: "max wait, bot on", reason: frames.ReasonMaxWait, bot: true, wantActions: both, wantAssistant: true, wantPrefix: "Sorry for the wait"},
+		{name: "max wait, bot off", reason: frames.ReasonMaxWait, bot: false, wantActions: leave, wantPrefix: "Sorry for the wait"},
 		// The refusal of to_bot never offers the assistant again, whatever it is told.
-		{name: "bot unavailable", reason: reasonBotUnavailable, bot: true, wantActions: leave, wantAssistant: true, wantPrefix: "The assistant is not available"},
+		{name: "bot unavailable", reason: frames.ReasonBotUnavailable, bot: true, wantActions: leave, wantAssistant: true, wantPrefix: "The assistant is not available"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,8 +31,8 @@ var allStates = []string{frames.StateBot, frames.StateQueued, frames.StateAssign
 
 // allCommands are the command types decide knows (proto/frontdesk/v1/dispatch.proto). The
 // transition matrix test iterates over them, so a command added here without its rows fails.
-var allCommands = []string{cmdOpen, cmdHandoff, cmdTransfer, cmdClose, cmdAccept, cmdDecline,
-	cmdLeaveMessage, cmdToBot, cmdStatus}
+var allCommands = []string{frames.CommandOpen, frames.CommandHandoff, frames.CommandTransfer, frames.CommandClose, frames.CommandAccept, frames.CommandDecline,
+	frames.CommandLeaveMessage, frames.CommandToBot, frames.CommandStatus}
 
 // conversation is what a transition decides on: the truth read from fd_conversations and the
 // conversation's place in the actor's memory.
@@ -92,30 +92,30 @@ func systemActor() *fd.Participant { return &fd.Participant{Id: "dispatcher", Ro
 func (r rules) decide(cv conversation, c command, now time.Time) decision {
 	state := cv.c.GetState()
 	switch c.GetType() {
-	case cmdStatus:
+	case frames.CommandStatus:
 		return r.status(c)
-	case cmdOpen, cmdHandoff:
-		if state == frames.StateBot && c.GetType() == cmdOpen {
+	case frames.CommandOpen, frames.CommandHandoff:
+		if state == frames.StateBot && c.GetType() == frames.CommandOpen {
 			return decision{} // the bot talks first; handoff brings it to us
 		}
 		if state == frames.StateBot || (state == frames.StateQueued && !cv.inLine) {
 			return decision{effects: r.toQueue(cv, c, now)}
 		}
-	case cmdClose:
+	case frames.CommandClose:
 		return r.close(cv, c, now)
-	case cmdTransfer:
+	case frames.CommandTransfer:
 		return r.transfer(cv, c, now)
-	case cmdAccept:
+	case frames.CommandAccept:
 		if a := c.GetActor().GetId(); a != "" && cv.offeredTo == a {
 			return decision{effects: []effect{acceptOffer{agent: a}}}
 		}
-	case cmdDecline:
+	case frames.CommandDecline:
 		if a := c.GetActor().GetId(); a != "" && cv.offeredTo == a {
 			return decision{effects: []effect{withdraw{agent: a}}}
 		}
-	case cmdLeaveMessage:
+	case frames.CommandLeaveMessage:
 		return r.leaveMessage(cv, c, now)
-	case cmdToBot:
+	case frames.CommandToBot:
 		return r.toBot(cv, now)
 	}
 	return decision{}
@@ -137,7 +137,7 @@ func (r rules) toQueue(cv conversation, c command, now time.Time) []effect {
 	next.QueuedAt = timestamppb.New(now)
 	next.Agent = nil
 	return []effect{write{next}, lineAdd{}, saveRecord{cmd: 0},
-		event{typ: evQueued, reason: c.GetReason(), actor: c.GetActor(), summary: true, position: true}, tellFresh{}}
+		event{typ: frames.EventQueued, reason: c.GetReason(), actor: c.GetActor(), summary: true, position: true}, tellFresh{}}
 }
 
 func (r rules) close(cv conversation, c command, now time.Time) decision {
@@ -168,12 +168,12 @@ func (r rules) close(cv conversation, c command, now time.Time) decision {
 	if state == frames.StateAssigned {
 		effs = append(effs, release{agent: prev.GetId(), handled: true})
 	}
-	reason := reasonClosedByAgent
+	reason := frames.ReasonClosedByAgent
 	if actor.GetRole() == frames.RoleCustomer {
-		reason = reasonClosedCustomer
+		reason = frames.ReasonClosedByCustomer
 	}
 	effs = append(effs, closedCleanup(cv.c, prev)...)
-	effs = append(effs, event{typ: evClosed, reason: reason, actor: actor, prev: prev})
+	effs = append(effs, event{typ: frames.EventClosed, reason: reason, actor: actor, prev: prev})
 	return decision{effects: effs}
 }
 
@@ -213,23 +213,23 @@ func (r rules) transfer(cv conversation, c command, now time.Time) decision {
 		}
 		switch why {
 		case assign.RefusedOffline:
-			return refuse(reasonTransferRefuse, "That agent is not online.")
+			return refuse(frames.ReasonTransferRefused, "That agent is not online.")
 		case assign.RefusedAway:
-			return refuse(reasonAgentAway, "That agent is away and not taking new conversations.")
+			return refuse(frames.ReasonAgentAway, "That agent is away and not taking new conversations.")
 		case assign.RefusedFull:
-			return refuse(reasonTransferRefuse, "That agent has no free capacity.")
+			return refuse(frames.ReasonTransferRefused, "That agent has no free capacity.")
 		}
 		next := clone(cv.c)
 		next.Agent = target
 		next.AssignedAt = timestamppb.New(now)
 		return decision{effects: []effect{write{next}, release{agent: prev.GetId()}, hold{agent: to},
 			putParticipant{p: target}, dropParticipant{user: prev.GetId()}, saveRecord{cmd: c.seq},
-			event{typ: evTransferred, reason: reasonTransfer, actor: actor, prev: prev},
+			event{typ: frames.EventTransferred, reason: frames.ReasonTransfer, actor: actor, prev: prev},
 			sendFrame{user: to, f: assignedFrame(next, now)}}}
 	}
 	asked := c.GetToQueue()
 	if asked != "" && len(r.cfg.GetQueues()) > 0 && r.queueConf(asked) == nil {
-		return refuse(reasonTransferRefuse, "No such queue.")
+		return refuse(frames.ReasonTransferRefused, "No such queue.")
 	}
 	next := clone(cv.c)
 	next.State = frames.StateQueued
@@ -238,8 +238,8 @@ func (r rules) transfer(cv conversation, c command, now time.Time) decision {
 	next.QueuedAt = timestamppb.New(now)
 	// The customer already waited once: back at the front of the new queue.
 	return decision{effects: []effect{write{next}, release{agent: prev.GetId()}, dropParticipant{user: prev.GetId()},
-		lineAdd{front: true}, saveRecord{cmd: c.seq}, countRequeue{reason: reasonTransfer},
-		event{typ: evTransferred, reason: reasonTransfer, actor: actor, prev: prev, position: true}, tellFresh{}}}
+		lineAdd{front: true}, saveRecord{cmd: c.seq}, countRequeue{reason: frames.ReasonTransfer},
+		event{typ: frames.EventTransferred, reason: frames.ReasonTransfer, actor: actor, prev: prev, position: true}, tellFresh{}}}
 }
 
 // requeue puts an assigned conversation back at the front of the line (its agent went
@@ -255,7 +255,7 @@ func (r rules) requeue(cv conversation, reason string, now time.Time) decision {
 	next.QueuedAt = timestamppb.New(now)
 	return decision{effects: []effect{write{next}, release{agent: prev.GetId()}, dropParticipant{user: prev.GetId()},
 		lineAdd{front: true}, saveRecord{cmd: cv.cmd}, countRequeue{reason: reason},
-		event{typ: evRequeued, reason: reason, actor: systemActor(), prev: prev, position: true}, tellFresh{}}}
+		event{typ: frames.EventRequeued, reason: reason, actor: systemActor(), prev: prev, position: true}, tellFresh{}}}
 }
 
 // assignTo records that the queued conversation goes to agent, a match already made in
@@ -272,7 +272,7 @@ func (r rules) assignTo(cv conversation, agent *fd.Participant, now time.Time) d
 	// The event (for the customer's gateways) does not depend on the agent's participant key
 	// (which the agent's gateways check when the frame arrives): it is stored alongside.
 	return decision{effects: []effect{write{next},
-		event{typ: evAssigned, actor: systemActor(), summary: true, alongside: true},
+		event{typ: frames.EventAssigned, actor: systemActor(), summary: true, alongside: true},
 		putParticipant{p: agent}, sendFrame{user: agent.GetId(), f: assignedFrame(next, now)}}}
 }
 
@@ -293,7 +293,7 @@ func (r rules) leaveMessage(cv conversation, c command, now time.Time) decision 
 	if state == frames.StateBot || (state == frames.StateQueued && !cv.inLine) {
 		effs = append(effs, r.toQueue(cv, c, now)...)
 	}
-	effs = append(effs, event{typ: evMessageLeft, id: c.GetId() + "." + evMessageLeft, actor: c.GetActor()})
+	effs = append(effs, event{typ: frames.EventMessageLeft, id: c.GetId() + "." + frames.EventMessageLeft, actor: c.GetActor()})
 	return decision{effects: effs}
 }
 
@@ -303,9 +303,9 @@ func (r rules) toBot(cv conversation, now time.Time) decision {
 	}
 	if !tenants.BotEnabled(r.cfg) {
 		// In state bot nobody would answer: the customer keeps their place in the queue.
-		text, actions := customerNotice(reasonBotUnavailable, false)
-		return decision{refusal: reasonBotUnavailable, effects: []effect{sendFrame{user: cv.c.GetCustomer().GetId(),
-			f: &fd.ServerFrame{Type: frames.TypeNotice, Conv: cv.c.GetConv(), Reason: reasonBotUnavailable,
+		text, actions := customerNotice(frames.ReasonBotUnavailable, false)
+		return decision{refusal: frames.ReasonBotUnavailable, effects: []effect{sendFrame{user: cv.c.GetCustomer().GetId(),
+			f: &fd.ServerFrame{Type: frames.TypeNotice, Conv: cv.c.GetConv(), Reason: frames.ReasonBotUnavailable,
 				Message: text, Actions: actions, Ts: frames.Timestamp(now)}}}}
 	}
 	next := clone(cv.c)
@@ -314,7 +314,7 @@ func (r rules) toBot(cv conversation, now time.Time) decision {
 	if cv.inLine {
 		effs = append(effs, lineRemove{})
 	}
-	return decision{effects: append(effs, dropRecord{}, forget{}, event{typ: evState, reason: reasonToBot})}
+	return decision{effects: append(effs, dropRecord{}, forget{}, event{typ: frames.EventState, reason: frames.ReasonToBot})}
 }
 
 // status sets an agent's chosen status (and what the console says of them).

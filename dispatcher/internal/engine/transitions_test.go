@@ -88,68 +88,68 @@ var nothing = []string{}
 // rows are the same in every state (added by statusRows).
 var matrix = map[cell][]row{
 	// open: the gateway created the conversation; the dispatcher enqueues it once.
-	{frames.StateBot, cmdOpen}: {{name: "bot talks first", cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
-	{frames.StateQueued, cmdOpen}: {
+	{frames.StateBot, frames.CommandOpen}: {{name: "bot talks first", cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
+	{frames.StateQueued, frames.CommandOpen}: {
 		{name: "not yet in line", conv: notInLine, cmd: &fd.Command{Actor: byCustomer}, want: toQueueGeneral("u1")},
 		{name: "already in line", cmd: &fd.Command{Actor: byCustomer}, want: nothing},
 	},
-	{frames.StateAssigned, cmdOpen}: {{name: "already served", cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
-	{frames.StateClosed, cmdOpen}:   {{name: "too late", cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
+	{frames.StateAssigned, frames.CommandOpen}: {{name: "already served", cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
+	{frames.StateClosed, frames.CommandOpen}:   {{name: "too late", cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
 
 	// handoff: the bot hands over to a human.
-	{frames.StateBot, cmdHandoff}: {
+	{frames.StateBot, frames.CommandHandoff}: {
 		{name: "to the line", cmd: &fd.Command{Actor: &fd.Participant{Id: "bot", Role: frames.RoleBot}}, want: toQueueGeneral("bot")},
 		{name: "skills pick the queue", cmd: &fd.Command{Actor: &fd.Participant{Id: "bot", Role: frames.RoleBot}, Skills: []string{"billing"}, Reason: "asked"},
 			want: []string{"write(queued billing)", "line+", "record(0)", "event(queued asked by=bot pos)", "tell"}},
 	},
-	{frames.StateQueued, cmdHandoff}: {
+	{frames.StateQueued, frames.CommandHandoff}: {
 		{name: "not yet in line", conv: notInLine, cmd: &fd.Command{Actor: byCustomer}, want: toQueueGeneral("u1")},
 		{name: "already in line", cmd: &fd.Command{Actor: byCustomer}, want: nothing},
 	},
-	{frames.StateAssigned, cmdHandoff}: {{name: "already served", cmd: &fd.Command{}, want: nothing}},
-	{frames.StateClosed, cmdHandoff}:   {{name: "too late", cmd: &fd.Command{}, want: nothing}},
+	{frames.StateAssigned, frames.CommandHandoff}: {{name: "already served", cmd: &fd.Command{}, want: nothing}},
+	{frames.StateClosed, frames.CommandHandoff}:   {{name: "too late", cmd: &fd.Command{}, want: nothing}},
 
 	// transfer: only an assigned conversation, only by its holder (or a supervisor).
-	{frames.StateBot, cmdTransfer}:    {{name: "nobody holds it", cmd: &fd.Command{Actor: byHolder, ToAgent: "a2"}, want: nothing}},
-	{frames.StateQueued, cmdTransfer}: {{name: "nobody holds it", cmd: &fd.Command{Actor: byHolder, ToAgent: "a2"}, want: nothing}},
-	{frames.StateAssigned, cmdTransfer}: {
+	{frames.StateBot, frames.CommandTransfer}:    {{name: "nobody holds it", cmd: &fd.Command{Actor: byHolder, ToAgent: "a2"}, want: nothing}},
+	{frames.StateQueued, frames.CommandTransfer}: {{name: "nobody holds it", cmd: &fd.Command{Actor: byHolder, ToAgent: "a2"}, want: nothing}},
+	{frames.StateAssigned, frames.CommandTransfer}: {
 		{name: "to an agent who can take it", cmd: &fd.Command{Actor: byHolder, ToAgent: "a2"},
 			want: []string{"write(assigned a2)", "release(a1)", "hold(a2)", "part+(a2)", "part-(a1)", "record(7)",
 				"event(transferred transfer prev=a1 by=a1)", "frame(a2 assigned)"}},
 		{name: "by another agent", cmd: &fd.Command{Actor: agentP("a9"), ToAgent: "a2"}, want: nothing},
 		{name: "to its own agent", cmd: &fd.Command{Actor: byHolder, ToAgent: "a1"}, want: nothing},
 		{name: "to an away agent", cmd: &fd.Command{Actor: byHolder, ToAgent: "a3"},
-			want: []string{"frame(a1 notice agent_away)"}, refused: reasonAgentAway},
+			want: []string{"frame(a1 notice agent_away)"}, refused: frames.ReasonAgentAway},
 		{name: "to a full agent", cmd: &fd.Command{Actor: byHolder, ToAgent: "a4"},
-			want: []string{"frame(a1 notice transfer_refused)"}, refused: reasonTransferRefuse},
+			want: []string{"frame(a1 notice transfer_refused)"}, refused: frames.ReasonTransferRefused},
 		{name: "to an offline agent", cmd: &fd.Command{Actor: byHolder, ToAgent: "a5"},
-			want: []string{"frame(a1 notice transfer_refused)"}, refused: reasonTransferRefuse},
+			want: []string{"frame(a1 notice transfer_refused)"}, refused: frames.ReasonTransferRefused},
 		{name: "to a queue", cmd: &fd.Command{Actor: byHolder, ToQueue: "billing"},
 			want: []string{"write(queued billing)", "release(a1)", "part-(a1)", "line+front", "record(7)", "count(transfer)",
 				"event(transferred transfer prev=a1 by=a1 pos)", "tell"}},
 		{name: "to an unknown queue", cmd: &fd.Command{Actor: byHolder, ToQueue: "nope"},
-			want: []string{"frame(a1 notice transfer_refused)"}, refused: reasonTransferRefuse},
+			want: []string{"frame(a1 notice transfer_refused)"}, refused: frames.ReasonTransferRefused},
 		{name: "back to the line by a supervisor", cmd: &fd.Command{Actor: &fd.Participant{Id: "s1", Role: frames.RoleSupervisor}},
 			want: []string{"write(queued general)", "release(a1)", "part-(a1)", "line+front", "record(7)", "count(transfer)",
 				"event(transferred transfer prev=a1 by=s1 pos)", "tell"}},
 	},
-	{frames.StateClosed, cmdTransfer}: {{name: "too late", cmd: &fd.Command{Actor: byHolder, ToAgent: "a2"}, want: nothing}},
+	{frames.StateClosed, frames.CommandTransfer}: {{name: "too late", cmd: &fd.Command{Actor: byHolder, ToAgent: "a2"}, want: nothing}},
 
 	// close: a customer closes their own conversation, an agent the one they hold.
-	{frames.StateBot, cmdClose}: {
+	{frames.StateBot, frames.CommandClose}: {
 		{name: "by its customer", cmd: &fd.Command{Actor: byCustomer},
 			want: []string{"write(closed)", "part-(u1)", "open-(u1)", "record-", "forget", "event(closed closed_by_customer by=u1)"}},
 		{name: "by another customer", cmd: &fd.Command{Actor: customer("u2")}, want: nothing},
 		{name: "by an agent", cmd: &fd.Command{Actor: byHolder}, want: nothing},
 	},
-	{frames.StateQueued, cmdClose}: {
+	{frames.StateQueued, frames.CommandClose}: {
 		{name: "by its customer", cmd: &fd.Command{Actor: byCustomer},
 			want: []string{"write(closed)", "line-", "part-(u1)", "open-(u1)", "record-", "forget", "event(closed closed_by_customer by=u1)"}},
 		{name: "by its customer before the line", conv: notInLine, cmd: &fd.Command{Actor: byCustomer},
 			want: []string{"write(closed)", "part-(u1)", "open-(u1)", "record-", "forget", "event(closed closed_by_customer by=u1)"}},
 		{name: "by an agent", cmd: &fd.Command{Actor: byHolder}, want: nothing},
 	},
-	{frames.StateAssigned, cmdClose}: {
+	{frames.StateAssigned, frames.CommandClose}: {
 		{name: "by its agent", cmd: &fd.Command{Actor: byHolder},
 			want: []string{"write(closed)", "release(a1 handled)", "part-(u1)", "open-(u1)", "part-(a1)", "record-", "forget",
 				"event(closed closed_by_agent prev=a1 by=a1)"}},
@@ -159,52 +159,52 @@ var matrix = map[cell][]row{
 		{name: "by another agent", cmd: &fd.Command{Actor: agentP("a2")}, want: nothing},
 		{name: "by another customer", cmd: &fd.Command{Actor: customer("u2")}, want: nothing},
 	},
-	{frames.StateClosed, cmdClose}: {{name: "twice", cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
+	{frames.StateClosed, frames.CommandClose}: {{name: "twice", cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
 
 	// accept and decline: only the agent holding the offer.
-	{frames.StateBot, cmdAccept}: {{name: "no offer", cmd: &fd.Command{Actor: byHolder}, want: nothing}},
-	{frames.StateQueued, cmdAccept}: {
+	{frames.StateBot, frames.CommandAccept}: {{name: "no offer", cmd: &fd.Command{Actor: byHolder}, want: nothing}},
+	{frames.StateQueued, frames.CommandAccept}: {
 		{name: "the offer's agent", conv: offeredA1, cmd: &fd.Command{Actor: byHolder}, want: []string{"accept(a1)"}},
 		{name: "offered to another", conv: offeredA2, cmd: &fd.Command{Actor: byHolder}, want: nothing},
 		{name: "no offer", cmd: &fd.Command{Actor: byHolder}, want: nothing},
 	},
-	{frames.StateAssigned, cmdAccept}: {{name: "no offer", cmd: &fd.Command{Actor: byHolder}, want: nothing}},
-	{frames.StateClosed, cmdAccept}:   {{name: "no offer", cmd: &fd.Command{Actor: byHolder}, want: nothing}},
-	{frames.StateBot, cmdDecline}:     {{name: "no offer", cmd: &fd.Command{Actor: byHolder}, want: nothing}},
-	{frames.StateQueued, cmdDecline}: {
+	{frames.StateAssigned, frames.CommandAccept}: {{name: "no offer", cmd: &fd.Command{Actor: byHolder}, want: nothing}},
+	{frames.StateClosed, frames.CommandAccept}:   {{name: "no offer", cmd: &fd.Command{Actor: byHolder}, want: nothing}},
+	{frames.StateBot, frames.CommandDecline}:     {{name: "no offer", cmd: &fd.Command{Actor: byHolder}, want: nothing}},
+	{frames.StateQueued, frames.CommandDecline}: {
 		{name: "the offer's agent", conv: offeredA1, cmd: &fd.Command{Actor: byHolder}, want: []string{"withdraw(a1)"}},
 		{name: "offered to another", conv: offeredA2, cmd: &fd.Command{Actor: byHolder}, want: nothing},
 	},
-	{frames.StateAssigned, cmdDecline}: {{name: "no offer", cmd: &fd.Command{Actor: byHolder}, want: nothing}},
-	{frames.StateClosed, cmdDecline}:   {{name: "no offer", cmd: &fd.Command{Actor: byHolder}, want: nothing}},
+	{frames.StateAssigned, frames.CommandDecline}: {{name: "no offer", cmd: &fd.Command{Actor: byHolder}, want: nothing}},
+	{frames.StateClosed, frames.CommandDecline}:   {{name: "no offer", cmd: &fd.Command{Actor: byHolder}, want: nothing}},
 
 	// leave_message: the text is stored first; a conversation not yet waiting joins the line.
-	{frames.StateBot, cmdLeaveMessage}: {
+	{frames.StateBot, frames.CommandLeaveMessage}: {
 		{name: "joins the line", cmd: &fd.Command{Id: "lm1", Actor: byCustomer, Text: "hello"},
 			want: append(append([]string{"message(hello)"}, toQueueGeneral("u1")...), "event(message_left by=u1)")},
 		{name: "no text", cmd: &fd.Command{Id: "lm1", Actor: byCustomer, Text: "\x00"},
 			want: append(toQueueGeneral("u1"), "event(message_left by=u1)")},
 	},
-	{frames.StateQueued, cmdLeaveMessage}: {
+	{frames.StateQueued, frames.CommandLeaveMessage}: {
 		{name: "keeps its place", cmd: &fd.Command{Id: "lm1", Actor: byCustomer, Text: "hello"},
 			want: []string{"message(hello)", "event(message_left by=u1)"}},
 		{name: "not yet in line", conv: notInLine, cmd: &fd.Command{Id: "lm1", Actor: byCustomer, Text: "hello"},
 			want: append(append([]string{"message(hello)"}, toQueueGeneral("u1")...), "event(message_left by=u1)")},
 	},
-	{frames.StateAssigned, cmdLeaveMessage}: {{name: "stored", cmd: &fd.Command{Id: "lm1", Actor: byCustomer, Text: "hello"},
+	{frames.StateAssigned, frames.CommandLeaveMessage}: {{name: "stored", cmd: &fd.Command{Id: "lm1", Actor: byCustomer, Text: "hello"},
 		want: []string{"message(hello)", "event(message_left by=u1)"}}},
-	{frames.StateClosed, cmdLeaveMessage}: {{name: "too late", cmd: &fd.Command{Id: "lm1", Actor: byCustomer, Text: "hello"}, want: nothing}},
+	{frames.StateClosed, frames.CommandLeaveMessage}: {{name: "too late", cmd: &fd.Command{Id: "lm1", Actor: byCustomer, Text: "hello"}, want: nothing}},
 
 	// to_bot: a waiting customer goes back to the assistant, if the tenant has one.
-	{frames.StateBot, cmdToBot}: {{name: "already", bot: true, cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
-	{frames.StateQueued, cmdToBot}: {
+	{frames.StateBot, frames.CommandToBot}: {{name: "already", bot: true, cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
+	{frames.StateQueued, frames.CommandToBot}: {
 		{name: "bot on", bot: true, cmd: &fd.Command{Actor: byCustomer},
 			want: []string{"write(bot)", "line-", "record-", "forget", "event(state to_bot)"}},
 		{name: "bot off", cmd: &fd.Command{Actor: byCustomer},
-			want: []string{"frame(u1 notice bot_unavailable)"}, refused: reasonBotUnavailable},
+			want: []string{"frame(u1 notice bot_unavailable)"}, refused: frames.ReasonBotUnavailable},
 	},
-	{frames.StateAssigned, cmdToBot}: {{name: "served already", bot: true, cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
-	{frames.StateClosed, cmdToBot}:   {{name: "too late", bot: true, cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
+	{frames.StateAssigned, frames.CommandToBot}: {{name: "served already", bot: true, cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
+	{frames.StateClosed, frames.CommandToBot}:   {{name: "too late", bot: true, cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
 }
 
 // statusRows are the same in every state: status concerns the agent, not the conversation.
@@ -221,7 +221,7 @@ func statusRows() []row {
 
 func init() {
 	for _, s := range allStates {
-		matrix[cell{s, cmdStatus}] = statusRows()
+		matrix[cell{s, frames.CommandStatus}] = statusRows()
 	}
 }
 
@@ -319,7 +319,7 @@ func TestRequeueAndAssignTransitions(t *testing.T) {
 			if !ok {
 				t.Fatalf("no requeue row for %s", state)
 			}
-			d := r.requeue(convIn(state), reasonAgentOffline, now0)
+			d := r.requeue(convIn(state), frames.ReasonAgentOffline, now0)
 			commitsFirst(t, d)
 			if got := effectNames(d); !slices.Equal(got, want) {
 				t.Errorf("requeue\n got  %s\n want %s", strings.Join(got, " "), strings.Join(want, " "))
@@ -353,7 +353,7 @@ func TestTransitionDetails(t *testing.T) {
 		t.Parallel()
 		cv := convIn(frames.StateBot)
 		cv.c.Skills = []string{"vip"}
-		d := r.decide(cv, command{Command: &fd.Command{Type: cmdHandoff, Skills: []string{"billing"}, Priority: 5,
+		d := r.decide(cv, command{Command: &fd.Command{Type: frames.CommandHandoff, Skills: []string{"billing"}, Priority: 5,
 			Language: "fr", Summary: "refund"}}, now0)
 		next := d.next()
 		if !slices.Equal(next.GetSkills(), []string{"billing", "vip"}) || next.GetPriority() != 5 || next.GetLanguage() != "fr" ||
@@ -363,7 +363,7 @@ func TestTransitionDetails(t *testing.T) {
 	})
 	t.Run("close stamps the time and drops the agent", func(t *testing.T) {
 		t.Parallel()
-		d := r.decide(convIn(frames.StateAssigned), command{Command: &fd.Command{Type: cmdClose, Actor: byHolder}}, now0)
+		d := r.decide(convIn(frames.StateAssigned), command{Command: &fd.Command{Type: frames.CommandClose, Actor: byHolder}}, now0)
 		next := d.next()
 		if next.GetState() != frames.StateClosed || next.GetAgent() != nil || !next.GetClosedAt().AsTime().Equal(now0) {
 			t.Errorf("next %v", next)
@@ -374,7 +374,7 @@ func TestTransitionDetails(t *testing.T) {
 	})
 	t.Run("left message has a stable id and the customer's dedup id", func(t *testing.T) {
 		t.Parallel()
-		c := command{Command: &fd.Command{Type: cmdLeaveMessage, Id: "lm1", Actor: byCustomer, Text: "hel\x07lo"}}
+		c := command{Command: &fd.Command{Type: frames.CommandLeaveMessage, Id: "lm1", Actor: byCustomer, Text: "hel\x07lo"}}
 		m1 := at(r.decide(convIn(frames.StateAssigned), c, now0), 0).(publishMessage)
 		m2 := at(r.decide(convIn(frames.StateAssigned), c, now0.Add(time.Minute)), 0).(publishMessage)
 		if m1.m.GetId() != m2.m.GetId() || !strings.HasPrefix(m1.m.GetId(), "m_") {
@@ -388,7 +388,7 @@ func TestTransitionDetails(t *testing.T) {
 		t.Parallel()
 		cv := convIn(frames.StateAssigned)
 		cv.c.Summary = "refund"
-		d := r.decide(cv, command{Command: &fd.Command{Type: cmdTransfer, Actor: byHolder, ToAgent: "a2"}, seq: 9}, now0)
+		d := r.decide(cv, command{Command: &fd.Command{Type: frames.CommandTransfer, Actor: byHolder, ToAgent: "a2"}, seq: 9}, now0)
 		f := at(d, len(d.effects)-1).(sendFrame).f
 		if f.GetAgent().GetId() != "a2" || f.GetCustomer().GetId() != "u1" || f.GetSummary() != "refund" || f.GetConv() != "c1" {
 			t.Errorf("frame %v", f)
@@ -399,7 +399,7 @@ func TestTransitionDetails(t *testing.T) {
 	})
 	t.Run("to_bot refused says why and offers only leaving a message", func(t *testing.T) {
 		t.Parallel()
-		d := r.decide(convIn(frames.StateQueued), command{Command: &fd.Command{Type: cmdToBot, Actor: byCustomer}}, now0)
+		d := r.decide(convIn(frames.StateQueued), command{Command: &fd.Command{Type: frames.CommandToBot, Actor: byCustomer}}, now0)
 		f := at(d, 0).(sendFrame).f
 		if !slices.Equal(f.GetActions(), []string{frames.ActionLeaveMessage}) || f.GetMessage() == "" {
 			t.Errorf("frame %v", f)
@@ -407,7 +407,7 @@ func TestTransitionDetails(t *testing.T) {
 	})
 	t.Run("status sets name, capacity and skills", func(t *testing.T) {
 		t.Parallel()
-		d := r.decide(conversation{}, command{Command: &fd.Command{Type: cmdStatus, Status: frames.StatusAvailable,
+		d := r.decide(conversation{}, command{Command: &fd.Command{Type: frames.CommandStatus, Status: frames.StatusAvailable,
 			Actor: byHolder, MaxChats: 4, AgentSkills: []string{"fr", "billing"}}, agent: "a7"}, now0)
 		s := at(d, 0).(setStatus)
 		if s.agent != "a7" || s.name != "Agent a1" || s.maxChats != 4 || !s.setSkills || !slices.Equal(s.skills, []string{"billing", "fr"}) {
