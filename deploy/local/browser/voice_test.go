@@ -60,6 +60,11 @@ func testVoiceMessages(t *testing.T, sys *system, b *browser) {
 	cust.waitJS("agent's voice message arrived", widgetVoice+`.length === 2 && `+widgetVoice+`.at(-1).src.startsWith('blob:')`)
 	eval[bool](cust, played(widgetVoice))
 	cust.waitJS("customer played it", `window.__played.ended && window.__played.duration > 0.5`)
+	// One plays at a time: starting the second pauses the first.
+	eval[bool](cust, `(() => { const [a, b] = `+widgetVoice+`; a.loop = true; a.play(); window.__first = a; window.__second = b; return true; })()`)
+	cust.waitJS("first playing", `!window.__first.paused`)
+	eval[bool](cust, `(() => { window.__second.play(); return true; })()`)
+	cust.waitJS("the first paused when the second started", `window.__first.paused && !window.__second.paused`)
 	vera.screenshot("console-voice")
 
 	// Cancel sends nothing.
