@@ -36,6 +36,9 @@ const (
 	DefaultLocale                = "en"
 )
 
+// DefaultModelMaxTokens bounds a model reply when the tenant sets no max_tokens.
+const DefaultModelMaxTokens = 512
+
 // DefaultMaxAudioSeconds is the longest voice message when a tenant sets none.
 const DefaultMaxAudioSeconds = 120
 
@@ -91,6 +94,8 @@ func Defaults(t *frontdeskv1.Tenant) *frontdeskv1.Tenant {
 		}
 		setIfZero(&b.Model.TimeoutS, DefaultModelTimeoutS)
 		setIfZero(&b.Model.MaxConcurrency, DefaultModelMaxConcurrency)
+		// A bound on every reply's cost: a model left to its own default can write pages.
+		setIfZero(&b.Model.MaxTokens, DefaultModelMaxTokens)
 	}
 
 	if t.Retention == nil {

@@ -892,7 +892,8 @@ class Console {
     this.headMeta.textContent = meta.filter(Boolean).join(' · ');
     this.summaryEl.hidden = !it.summary;
     clear(this.summaryEl);
-    if (it.summary) this.summaryEl.append(h('strong', null, t('summary') + ': '), it.summary);
+    // The summary is the model's words, not the customer's: labelled as such.
+    if (it.summary) this.summaryEl.append(h('strong', null, t('botSummary') + ': '), it.summary);
     this.suggestBtn.disabled = !!it.ended || !!it.suggesting;
     this.suggestBtn.lastChild.textContent = it.suggesting ? t('suggesting') : t('suggest');
     this.transferBtn.disabled = !!it.ended;
