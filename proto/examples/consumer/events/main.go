@@ -7,7 +7,7 @@
 //
 // With the deployment's NATS security on, give it its own credentials (see deploy/README.md):
 // `natsauth -consumer analytics:FD_EVENTS` issues a user that may only read FD_EVENTS through
-// durables named analytics-*; pass its file with -creds.
+// the durable analytics-events (this command's default -durable); pass its file with -creds.
 //
 // Everything it knows about Frontdesk comes from the proto module: the stream name and subjects
 // from package subjects, the event types from package frames, the payload type from the
