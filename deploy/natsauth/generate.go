@@ -41,6 +41,8 @@ type Config struct {
 	// Now is the time user expiry counts from; zero means time.Now. (Every JWT's issue time
 	// is the moment it is signed: the JWT library stamps it.)
 	Now time.Time
+	// Consumers are platform teams' consumers, each issued a user of its own (ForConsumer).
+	Consumers []PlatformConsumer
 }
 
 // Bundle is what Generate produces.
@@ -53,14 +55,15 @@ type Bundle struct {
 	// NATSChartValues are values for the official NATS Helm chart: the same security config
 	// under config.merge, plus JetStream on file storage with sync_interval always.
 	NATSChartValues []byte
-	// Creds maps each service, the Provisioner and Admin to its .creds file (user JWT and NKey
-	// seed).
+	// Creds maps each service, the Provisioner, Admin and each platform consumer's user
+	// (PlatformConsumer.UserName) to its .creds file (user JWT and NKey seed).
 	Creds map[string][]byte
 	// ChartValues are values for the Frontdesk chart carrying every service's credentials and
 	// the Provisioner's (nats.credentials.<service>, nats.credentials.provisioner), for
 	// `helm install -f`.
 	ChartValues []byte
-	// Permissions are the permissions of each service user and of the Provisioner.
+	// Permissions are the permissions of each service user, of the Provisioner and of each
+	// platform consumer's user.
 	Permissions map[string]Permissions
 }
 
@@ -119,6 +122,18 @@ func Generate(cfg Config) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
+	var consumerUsers []string
+	for _, c := range cfg.Consumers {
+		p, err := ForConsumer(c)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := perms[c.UserName()]; dup {
+			return nil, fmt.Errorf("consumer %s given twice", c.Name)
+		}
+		perms[c.UserName()] = p
+		consumerUsers = append(consumerUsers, c.UserName())
+	}
 	b := &Bundle{Creds: map[string][]byte{}, Permissions: perms}
 	b.Seeds.Operator, _ = okp.Seed()
 	b.Seeds.System, _ = skp.Seed()
@@ -158,7 +173,7 @@ func Generate(cfg Config) (*Bundle, error) {
 		return jwt.FormatUserConfig(token, useed)
 	}
 	users := append(slices.Clone(Services), Provisioner)
-	for _, svc := range users {
+	for _, svc := range append(slices.Clone(users), consumerUsers...) {
 		p := perms[svc]
 		if b.Creds[svc], err = issue(svc, &p); err != nil {
 			return nil, err

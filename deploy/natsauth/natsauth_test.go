@@ -102,7 +102,13 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	b, err := natsauth.Generate(natsauth.Config{})
+	return startWith(t, natsauth.Config{})
+}
+
+// startWith is start with the users cfg generates (platform consumers).
+func startWith(t *testing.T, cfg natsauth.Config) *env {
+	t.Helper()
+	b, err := natsauth.Generate(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,10 @@
 // no service may create, update, delete or purge a stream or bucket, so a compromised service
 // cannot shrink a stream's limits (MaxMsgs, MaxAge) to drop what it holds. Durable consumers are
 // the exception that belongs to traffic: a service creates and updates its own, by name.
+//
+// Platform consumers (a platform team's analytics, CRM sync, moderation; consumers.go) get a
+// user of their own that reads the streams it is given through its own durables and nothing
+// else.
 package natsauth
 
 import (

@@ -13,8 +13,16 @@
 //	creds/<service>.creds               per-service credentials, provisioner.creds (the provisioning
 //	                                    Job: creates and updates streams, nothing else) and admin.creds
 //	                                    (the nats CLI)
+//	creds/consumer-<name>.creds         a platform consumer's credentials (-consumer)
 //	frontdesk-credentials.yaml          values for the Frontdesk chart (nats.credentials.*)
 //	permissions.json                    the permissions, for review
+//
+// -consumer name:STREAM[,STREAM...] (repeatable) also issues a platform team's consumer a user
+// of its own, consumer-<name>, that may only read those streams through its durables named
+// <name>-<stream> (analytics-events on FD_EVENTS): no publishing, no stream changes, no other
+// durable, no bucket:
+//
+//	go run ./deploy/cmd/natsauth -out ./nats-secrets -consumer analytics:FD_EVENTS,FD_MESSAGES
 //
 // Running it again with the same -out keeps the operator and accounts and re-issues the users,
 // so the server configuration does not change and services pick up new credentials on restart.
@@ -52,6 +60,16 @@ func run(_ context.Context, args []string, stdout io.Writer) error {
 	out := fl.String("out", "nats-secrets", "output directory")
 	seeder := fl.String("tenant-seeder", natsauth.Dispatcher, "service that seeds the tenants bucket (may write fd_tenants)")
 	expiry := fl.Duration("user-expiry", 0, "user JWT lifetime (0: no expiry)")
+	var consumers []natsauth.PlatformConsumer
+	fl.Func("consumer", "issue a platform consumer's user: name:STREAM[,STREAM...] (repeatable), e.g. analytics:FD_EVENTS,FD_MESSAGES",
+		func(v string) error {
+			c, err := natsauth.ParseConsumer(v)
+			if err != nil {
+				return err
+			}
+			consumers = append(consumers, c)
+			return nil
+		})
 	if err := fl.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -71,6 +89,7 @@ func run(_ context.Context, args []string, stdout io.Writer) error {
 		Seeds:       seeds,
 		UserExpiry:  *expiry,
 		Now:         time.Now(),
+		Consumers:   consumers,
 	})
 	if err != nil {
 		return err

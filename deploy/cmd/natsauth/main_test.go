@@ -49,3 +49,48 @@ func TestRunKeepsTheOperator(t *testing.T) {
 		t.Error("gateway user not re-issued")
 	}
 }
+
+// TestRunIssuesPlatformConsumers: -consumer writes the consumer's credentials and permissions
+// next to the services' and keeps them out of the Frontdesk chart values; a bad value is refused
+// before anything is written.
+func TestRunIssuesPlatformConsumers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var out bytes.Buffer
+	args := []string{"natsauth", "-out", dir, "-consumer", "analytics:FD_EVENTS,FD_MESSAGES", "-consumer", "moderation:FD_MESSAGES"}
+	if err := run(context.Background(), args, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"consumer-analytics", "consumer-moderation"} {
+		st, err := os.Stat(filepath.Join(dir, "creds", name+".creds"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s.creds mode %v, want 0600", name, st.Mode().Perm())
+		}
+	}
+	perms, err := os.ReadFile(filepath.Join(dir, "permissions.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(perms, []byte(`"$JS.API.CONSUMER.MSG.NEXT.FD_EVENTS.analytics-events"`)) {
+		t.Errorf("permissions.json lacks analytics' durable:\n%s", perms)
+	}
+	values, err := os.ReadFile(filepath.Join(dir, "frontdesk-credentials.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(values, []byte("consumer-")) {
+		t.Error("a platform consumer's credentials are in the Frontdesk chart values")
+	}
+
+	bad := t.TempDir()
+	out.Reset()
+	if err := run(context.Background(), []string{"natsauth", "-out", bad, "-consumer", "gateway:FD_EVENTS"}, &out); err == nil {
+		t.Fatal("a consumer named after a service was issued")
+	}
+	if entries, _ := os.ReadDir(bad); len(entries) != 0 {
+		t.Errorf("files written despite the refusal: %v", entries)
+	}
+}

@@ -80,10 +80,11 @@ func Consume(ctx context.Context, js jetstream.JetStream, durable string, counts
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", durable, err)
 	}
-	go func() {
-		<-ctx.Done()
-		iter.Stop()
-	}()
+	// Stopping the iterator is what ends the loop below when ctx ends; no goroutine outlives
+	// Consume.
+	stop := context.AfterFunc(ctx, iter.Stop)
+	defer stop()
+	defer iter.Stop()
 	for {
 		msg, err := iter.Next()
 		if err != nil {

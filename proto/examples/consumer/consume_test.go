@@ -68,8 +68,14 @@ func TestConsumeCountsEveryMessageOnce(t *testing.T) {
 	publish("acme", "c_3", "customer", "late")
 	counts2 := NewCounts()
 	ctx2, cancel2 := context.WithCancel(context.Background())
-	defer cancel2()
-	go func() { _ = Consume(ctx2, js, "analytics", counts2) }()
+	done2 := make(chan error, 1)
+	go func() { done2 <- Consume(ctx2, js, "analytics", counts2) }()
+	defer func() {
+		cancel2()
+		if err := <-done2; err != context.Canceled {
+			t.Errorf("second replica's Consume returned %v", err)
+		}
+	}()
 	testkit.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if got := counts2.Snapshot(); fmt.Sprint(got) != fmt.Sprint(map[string]map[string]int64{"acme": {"customer": 1}}) {
 			return fmt.Errorf("second replica counts %v", got)

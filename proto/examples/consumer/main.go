@@ -4,6 +4,11 @@
 //
 //	go run ./examples/consumer -nats nats://127.0.0.1:4222 -durable analytics
 //
+// With the deployment's NATS security on, give it its own credentials (deploy/README.md):
+// `natsauth -consumer analytics:FD_MESSAGES` issues a user that may only read FD_MESSAGES through
+// the durable analytics-messages; run it with -creds consumer-analytics.creds -durable
+// analytics-messages. The events example (./examples/consumer/events) is its sibling.
+//
 // Everything it knows about Frontdesk comes from the proto module: the stream name and subject
 // functions from package subjects, the payload type from the generated frontdeskv1 package.
 package main
@@ -36,12 +41,17 @@ func main() {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	url := fs.String("nats", nats.DefaultURL, "NATS server URL")
+	creds := fs.String("creds", "", "NATS credentials file (from natsauth -consumer)")
 	durable := fs.String("durable", "analytics", "durable consumer name (shared by all replicas of this consumer)")
 	every := fs.Duration("every", 5*time.Second, "how often to print the totals")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	nc, err := nats.Connect(*url, nats.Name("frontdesk-example-consumer"), nats.MaxReconnects(-1))
+	opts := []nats.Option{nats.Name("frontdesk-example-consumer"), nats.MaxReconnects(-1)}
+	if *creds != "" {
+		opts = append(opts, nats.UserCredentials(*creds))
+	}
+	nc, err := nats.Connect(*url, opts...)
 	if err != nil {
 		return fmt.Errorf("connect %s: %w", *url, err)
 	}
