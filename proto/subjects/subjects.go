@@ -12,6 +12,7 @@ package subjects
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -56,6 +57,13 @@ const (
 	// ObjectAttachments stores uploaded files, named by attachment id, with the headers below.
 	ObjectAttachments = "fd_attachments"
 )
+
+// EventID is the id (and Nats-Msg-Id) of the dispatcher's lifecycle event of type typ that moved
+// conversation conv of tenant to revision rev of its KV entry: "<tenant>.<conv>.<rev>.<type>".
+// The same decision retried makes the same id, so JetStream drops the copy.
+func EventID(tenant, conv string, rev uint64, typ string) string {
+	return tenant + "." + conv + "." + strconv.FormatUint(rev, 10) + "." + typ
+}
 
 // Durable consumers of the streams, shared by every replica of their service. Their names are
 // part of the contract: the NATS permissions grant each service its own by name.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -302,7 +301,7 @@ func (t *tenant) eventOf(cs *convState, ef event) pendingEvent {
 	conv := cs.c.GetConv()
 	id := ef.id
 	if id == "" {
-		id = t.id + "." + conv + "." + strconv.FormatUint(cs.rev, 10) + "." + ef.typ
+		id = subjects.EventID(t.id, conv, cs.rev, ef.typ)
 	}
 	ev := &fd.ConversationEvent{Id: id, Tenant: t.id, Conv: conv, Type: ef.typ, State: cs.c.GetState(),
 		Revision: cs.rev, Customer: cs.c.GetCustomer(), Agent: cs.c.GetAgent(), Queue: cs.c.GetQueue(),

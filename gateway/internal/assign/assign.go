@@ -49,7 +49,7 @@ func Assign(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, tenant, 
 	if _, err := kvPart.Put(ctx, subjects.ParticipantKey(tenant, agent.GetId(), conv), pb); err != nil {
 		return fmt.Errorf("participant: %w", err)
 	}
-	ev := &fd.ConversationEvent{Id: fmt.Sprintf("assigned/%s/%d", conv, rev), Tenant: tenant, Conv: conv, Type: "assigned",
+	ev := &fd.ConversationEvent{Id: subjects.EventID(tenant, conv, rev, frames.EventAssigned), Tenant: tenant, Conv: conv, Type: frames.EventAssigned,
 		State: frames.StateAssigned, Revision: rev, Customer: c.GetCustomer(), Agent: agent, At: timestamppb.Now()}
 	eb, _ := proto.Marshal(ev)
 	if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: subjects.Events(tenant, conv), Data: eb,

@@ -31,7 +31,7 @@ var start = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 func (e event) proto() *fd.ConversationEvent {
 	return &fd.ConversationEvent{
 		// The catalogue's event id: <tenant>.<conv>.<kv revision>.<type>.
-		Id:     fmt.Sprintf("%s.%s.%d.%s", e.tenant, e.conv, e.rev, e.typ),
+		Id:     subjects.EventID(e.tenant, e.conv, e.rev, e.typ),
 		Tenant: e.tenant, Conv: e.conv, Type: e.typ, State: e.state, Revision: e.rev,
 		At: timestamppb.New(start.Add(time.Duration(e.at) * time.Second)),
 	}
