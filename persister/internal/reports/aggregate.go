@@ -1,0 +1,257 @@
+package reports
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+)
+
+// Durations of a conversation, in the order of Row.Durations.
+const (
+	DurFirstResponse = iota
+	DurFirstBot
+	DurQueueWait
+	DurResolution
+	DurLeftAnswer
+	numDurations
+)
+
+// Row is one conversation's facts as a report reads them. Keys are byte slices so that a
+// caller decoding rows from the database can reuse its buffers: the aggregator copies what
+// it keeps.
+type Row struct {
+	Agent, Queue, Handoff []byte
+	// HandedOff reports whether it was handed off (Handoff is its reason).
+	HandedOff                                                              bool
+	Opened                                                                 time.Time
+	Assigned, Transferred, Abandoned, Closed, Reopened, Left, LeftAnswered bool
+	Messages                                                               int64
+	// Durations in seconds, NaN where the conversation has none.
+	Durations [numDurations]float64
+}
+
+// acc accumulates one set of conversations.
+type acc struct {
+	f    fd.ReportFigures
+	sums [numDurations]float64
+	// Durations are kept as float32 (7 significant digits: a millisecond on a day-long
+	// duration) to halve the memory of a year's report.
+	durs [numDurations][]float32
+}
+
+func (a *acc) add(r *Row) {
+	f := &a.f
+	f.Opened++
+	if r.HandedOff {
+		f.HandedOff++
+	} else {
+		f.BotOnly++
+	}
+	for _, c := range []struct {
+		ok bool
+		n  *int64
+	}{{r.Assigned, &f.Assigned}, {r.Transferred, &f.Transferred}, {r.Abandoned, &f.Abandoned}, {r.Closed, &f.Closed},
+		{r.Reopened, &f.Reopened}, {r.Left, &f.LeftMessages}, {r.LeftAnswered, &f.LeftAnswered}} {
+		if c.ok {
+			*c.n++
+		}
+	}
+	f.Messages += r.Messages
+	for i, d := range r.Durations {
+		if !math.IsNaN(d) && d >= 0 {
+			a.sums[i] += d
+			a.durs[i] = append(a.durs[i], float32(d))
+		}
+	}
+}
+
+func (a *acc) figures(key string) *fd.ReportFigures {
+	f := &fd.ReportFigures{Key: key, Opened: a.f.Opened, BotOnly: a.f.BotOnly, HandedOff: a.f.HandedOff,
+		Assigned: a.f.Assigned, Transferred: a.f.Transferred, Abandoned: a.f.Abandoned, Closed: a.f.Closed,
+		Reopened: a.f.Reopened, Messages: a.f.Messages, LeftMessages: a.f.LeftMessages, LeftAnswered: a.f.LeftAnswered}
+	stats := make([]*fd.DurationStats, numDurations)
+	for i, xs := range a.durs {
+		s := &fd.DurationStats{Count: int64(len(xs))}
+		if len(xs) > 0 {
+			s.MeanS = a.sums[i] / float64(len(xs))
+			s.MedianS = Percentile(xs, 0.5)
+			s.P90S = Percentile(xs, 0.9)
+		}
+		stats[i] = s
+	}
+	f.FirstResponse, f.FirstBotResponse, f.QueueWait, f.Resolution, f.LeftAnswer =
+		stats[DurFirstResponse], stats[DurFirstBot], stats[DurQueueWait], stats[DurResolution], stats[DurLeftAnswer]
+	Rates(f)
+	return f
+}
+
+// Aggregator computes a report from rows in one pass: the total, per agent, per queue and
+// per series bucket, the handoff reasons and the heat map. Medians and p90s are exact
+// (continuous, like SQL's percentile_cont), found by selection rather than sorting.
+type Aggregator struct {
+	loc     *time.Location
+	hourly  bool
+	total   acc
+	agents  map[string]*acc
+	queues  map[string]*acc
+	series  map[int64]*acc
+	reasons map[string]*int64
+	heat    [7 * 24]int64
+}
+
+// NewAggregator returns an aggregator for q (its zone must load: Resolve checked it).
+func NewAggregator(q Query) (*Aggregator, error) {
+	loc, err := time.LoadLocation(q.Zone)
+	if err != nil {
+		return nil, err
+	}
+	return &Aggregator{loc: loc, hourly: q.Bucket == frames.ReportBucketHour, agents: map[string]*acc{},
+		queues: map[string]*acc{}, series: map[int64]*acc{}, reasons: map[string]*int64{}}, nil
+}
+
+// Add counts one conversation.
+func (g *Aggregator) Add(r *Row) {
+	g.total.add(r)
+	if len(r.Agent) > 0 {
+		group(g.agents, r.Agent).add(r)
+	}
+	if len(r.Queue) > 0 {
+		group(g.queues, r.Queue).add(r)
+	}
+	local := r.Opened.In(g.loc)
+	y, m, d := local.Date()
+	h := local.Hour()
+	key := (int64(y)*100+int64(m))*100 + int64(d)
+	if g.hourly {
+		key = key*100 + int64(h)
+	}
+	s := g.series[key]
+	if s == nil {
+		s = &acc{}
+		g.series[key] = s
+	}
+	s.add(r)
+	if r.HandedOff {
+		n := g.reasons[string(r.Handoff)] // no allocation for the lookup
+		if n == nil {
+			n = new(int64)
+			g.reasons[string(r.Handoff)] = n
+		}
+		*n++
+	}
+	// ISO weekday: Monday first.
+	g.heat[(int(local.Weekday())+6)%7*24+h]++
+}
+
+func group(m map[string]*acc, key []byte) *acc {
+	a := m[string(key)] // no allocation for the lookup
+	if a == nil {
+		a = &acc{}
+		m[string(key)] = a
+	}
+	return a
+}
+
+// Reply returns the report: agents and queues busiest first, the series oldest first.
+func (g *Aggregator) Reply() *fd.ReportReply {
+	out := &fd.ReportReply{Total: g.total.figures(""), HandoffReasons: map[string]int64{}, Heatmap: g.heat[:],
+		TimeZone: g.loc.String()}
+	for k, n := range g.reasons {
+		out.HandoffReasons[k] = *n
+	}
+	busiest := func(a, b *fd.ReportFigures) int {
+		return cmp.Or(cmp.Compare(b.GetOpened(), a.GetOpened()), strings.Compare(a.GetKey(), b.GetKey()))
+	}
+	for k, a := range g.agents {
+		out.Agents = append(out.Agents, a.figures(k))
+	}
+	slices.SortFunc(out.Agents, busiest)
+	for k, a := range g.queues {
+		out.Queues = append(out.Queues, a.figures(k))
+	}
+	slices.SortFunc(out.Queues, busiest)
+	keys := make([]int64, 0, len(g.series))
+	for k := range g.series {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		out.Series = append(out.Series, g.series[k].figures(seriesKey(k, g.hourly)))
+	}
+	return out
+}
+
+// seriesKey formats a bucket key (yyyymmdd or yyyymmddhh) as 2026-12-07 or 2026-12-07T13.
+func seriesKey(k int64, hourly bool) string {
+	if hourly {
+		return fmt.Sprintf("%04d-%02d-%02dT%02d", k/1000000, k/10000%100, k/100%100, k%100)
+	}
+	return fmt.Sprintf("%04d-%02d-%02d", k/10000, k/100%100, k%100)
+}
+
+// Percentile is the continuous percentile p (0..1) of xs, as SQL's percentile_cont: the
+// value at position p*(n-1) of the sorted values, interpolated between its neighbours. It
+// reorders xs. xs must not be empty.
+func Percentile(xs []float32, p float64) float64 {
+	pos := p * float64(len(xs)-1)
+	k := int(pos)
+	lo := float64(selectK(xs, k))
+	if k+1 >= len(xs) || pos == float64(k) {
+		return lo
+	}
+	// After selectK, everything from k+1 on is >= xs[k]: the next value is their minimum.
+	hi := xs[k+1]
+	for _, x := range xs[k+2:] {
+		hi = min(hi, x)
+	}
+	return lo + (pos-float64(k))*(float64(hi)-lo)
+}
+
+// selectK reorders xs so that xs[k] is the k-th smallest, smaller ones before it and larger
+// or equal ones after (Hoare's quickselect with a median-of-three pivot: linear on average,
+// also on sorted input and runs of equal values).
+func selectK(xs []float32, k int) float32 {
+	lo, hi := 0, len(xs)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if xs[mid] < xs[lo] {
+			xs[mid], xs[lo] = xs[lo], xs[mid]
+		}
+		if xs[hi] < xs[lo] {
+			xs[hi], xs[lo] = xs[lo], xs[hi]
+		}
+		if xs[hi] < xs[mid] {
+			xs[hi], xs[mid] = xs[mid], xs[hi]
+		}
+		pivot := xs[mid]
+		i, j := lo, hi
+		for i <= j {
+			for xs[i] < pivot {
+				i++
+			}
+			for xs[j] > pivot {
+				j--
+			}
+			if i <= j {
+				xs[i], xs[j] = xs[j], xs[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return xs[k]
+		}
+	}
+	return xs[k]
+}
