@@ -125,6 +125,11 @@ WHERE tenant = $1 AND opened_at >= $2 AND opened_at < $3 AND ($4 = '' OR queue =
 // reportColumns is the number of columns of reportRowsSQL.
 const reportColumns = 16
 
+// MaxConcurrentReports is how many reports one store computes at once; others wait. A
+// year of a busy tenant holds its durations in memory while it runs (tens of MB), so a few
+// supervisors opening reports together must not multiply that by the query concurrency.
+const MaxConcurrentReports = 2
+
 // pgEpoch is where Postgres's binary timestamps count microseconds from.
 var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -134,6 +139,12 @@ var errReportRow = errors.New("unexpected report row")
 // Report computes a tenant's figures (q is checked by reports.Resolve). Rows are decoded
 // from their binary form without allocating (a year of a busy tenant is a million rows).
 func (s *Store) Report(ctx context.Context, q reports.Query) (*fd.ReportReply, error) {
+	select {
+	case s.reportSlots <- struct{}{}:
+		defer func() { <-s.reportSlots }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("report of %s: waiting for a slot: %w", q.Tenant, ctx.Err())
+	}
 	agg, err := reports.NewAggregator(q)
 	if err != nil {
 		return nil, fmt.Errorf("report of %s: %w", q.Tenant, err)

@@ -37,6 +37,9 @@ type Store struct {
 	// parts remembers the participants this process recorded lately, for the same reason:
 	// a conversation's few senders write many messages.
 	parts map[partKey]struct{}
+
+	// reportSlots bounds the reports computed at once (MaxConcurrentReports).
+	reportSlots chan struct{}
 }
 
 // partKey is a row of conversation_participants.
@@ -55,7 +58,8 @@ const userFreshness = time.Minute
 
 // New returns a Store on pool. The schema must be migrated (package migrate).
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, recent: map[userKey]recorded{}, parts: map[partKey]struct{}{}}
+	return &Store{pool: pool, recent: map[userKey]recorded{}, parts: map[partKey]struct{}{},
+		reportSlots: make(chan struct{}, MaxConcurrentReports)}
 }
 
 // MessageRow is a message with its FD_MESSAGES sequence.
