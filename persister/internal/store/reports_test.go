@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 
+	"github.com/frontdesk-chat/frontdesk/persister/internal/migrate"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/reports"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
 )
@@ -352,5 +354,34 @@ func TestReportKnownDay(t *testing.T) {
 				t.Fatalf("replay changed the report:\n got %v\nwant %v", again, got)
 			}
 		})
+	}
+}
+
+// The migration that computes the facts of conversations recorded before reports existed
+// gives the same rows as the persister keeps live.
+func TestReportBackfillMatchesLive(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, pool := newStore(t)
+	d := knownDay(t)
+	writeDay(t, st, d.events, d.msgs, 4)
+	live := facts(t, pool)
+
+	all, err := migrate.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(all, func(m migrate.Migration) bool { return strings.HasSuffix(m.Name, "_report_backfill.sql") })
+	if i < 0 {
+		t.Fatal("no report backfill migration")
+	}
+	if _, err := pool.Exec(ctx, `TRUNCATE report_conversations`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, all[i].SQL); err != nil {
+		t.Fatal(err)
+	}
+	if got := facts(t, pool); !slices.Equal(got, live) {
+		t.Fatalf("backfilled facts differ from the live ones:\n got %q\nwant %q", got, live)
 	}
 }
