@@ -37,7 +37,10 @@ CREATE TABLE report_conversations (
     first_bot_at      timestamptz,
     first_agent_at    timestamptz,
     PRIMARY KEY (tenant, conv)
-);
+) WITH (fillfactor = 70);
+-- fillfactor 70: every message batch updates its conversations' rows (count, first times,
+-- none of them indexed); free room on the page lets Postgres update in place (HOT) instead of
+-- adding entries to every index (measured: Postgres CPU of ingest +27% at 100, +12% at 70).
 CREATE INDEX report_conversations_opened ON report_conversations (tenant, opened_at);
 -- A customer's conversations in time order, to mark the one they came back after.
 CREATE INDEX report_conversations_customer ON report_conversations (tenant, customer_id, opened_at);
