@@ -146,9 +146,14 @@ SELECT count(*) FROM ins`
 // statement after the facts' rows are locked, so its snapshot sees whatever a concurrent
 // batch of the other stream (messages or events) committed for them; with force false it
 // only fills answers not yet found.
-const leftAnsweredSQL = `UPDATE report_conversations r SET left_answered_at = (
+//
+// An answer once found is kept when none is found now (retention deleted the messages): an
+// earlier left message, the only way left_at moves, can only find the same answer or an
+// earlier one.
+const leftAnsweredSQL = `UPDATE report_conversations r SET left_answered_at = coalesce((
 	SELECT min(m.created_at) FROM messages m
-	WHERE m.tenant = r.tenant AND m.conv = r.conv AND m.sender_role IN ('agent', 'supervisor') AND m.created_at >= r.left_at)
+	WHERE m.tenant = r.tenant AND m.conv = r.conv AND m.sender_role IN ('agent', 'supervisor') AND m.created_at >= r.left_at),
+	r.left_answered_at)
 FROM unnest($1::text[], $2::text[]) AS b(tenant, conv)
 WHERE r.tenant = b.tenant AND r.conv = b.conv AND r.left_at IS NOT NULL AND ($3 OR r.left_answered_at IS NULL)`
 
