@@ -385,3 +385,76 @@ func TestReportBackfillMatchesLive(t *testing.T) {
 		t.Fatalf("backfilled facts differ from the live ones:\n got %q\nwant %q", got, live)
 	}
 }
+
+// Filters, buckets and zones on the known day: one agent's or one queue's report totals are
+// that agent's or queue's row of the full report; hourly buckets are local hours; in UTC the
+// day holds other conversations.
+func TestReportFilters(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	d := knownDay(t)
+	writeDay(t, st, d.events, d.msgs, 7)
+	want := wantKnownDay()
+	keyed := func(f *fd.ReportFigures) *fd.ReportFigures {
+		f = proto.Clone(f).(*fd.ReportFigures)
+		f.Key = ""
+		return f
+	}
+	utcDay := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		req   *fd.ReportRequest
+		check func(*fd.ReportReply) error
+	}{
+		{"agent a2", &fd.ReportRequest{Agent: "a2"}, func(r *fd.ReportReply) error {
+			if !proto.Equal(roundFigures(r.Total), roundFigures(keyed(want.Agents[0]))) || len(r.Agents) != 1 {
+				return fmt.Errorf("total %v, agents %v", r.Total, r.Agents)
+			}
+			return nil
+		}},
+		{"queue sales", &fd.ReportRequest{Queue: "sales"}, func(r *fd.ReportReply) error {
+			if !proto.Equal(roundFigures(r.Total), roundFigures(keyed(want.Queues[0]))) || len(r.Queues) != 1 || len(r.Agents) != 2 {
+				return fmt.Errorf("total %v, queues %v, agents %v", r.Total, r.Queues, r.Agents)
+			}
+			return nil
+		}},
+		{"an agent with nothing", &fd.ReportRequest{Agent: "nobody"}, func(r *fd.ReportReply) error {
+			if r.Total.GetOpened() != 0 || r.Total.GetFirstResponse().GetCount() != 0 || len(r.Series) != 0 || len(r.Heatmap) != 168 {
+				return fmt.Errorf("report %v", r)
+			}
+			return nil
+		}},
+		{"hourly", &fd.ReportRequest{Bucket: "hour"}, func(r *fd.ReportReply) error {
+			var keys []string
+			for _, s := range r.Series {
+				keys = append(keys, fmt.Sprint(s.Key, "=", s.Opened))
+			}
+			wantKeys := []string{"2026-03-02T00=1", "2026-03-02T09=2", "2026-03-02T10=1", "2026-03-02T11=1", "2026-03-02T12=1",
+				"2026-03-02T13=1", "2026-03-02T15=1", "2026-03-02T16=1", "2026-03-02T17=1"}
+			if !slices.Equal(keys, wantKeys) {
+				return fmt.Errorf("series %q, want %q", keys, wantKeys)
+			}
+			return nil
+		}},
+		{"UTC day", &fd.ReportRequest{TimeZone: "UTC", From: timestamppb.New(utcDay), To: timestamppb.New(utcDay.AddDate(0, 0, 1))},
+			func(r *fd.ReportReply) error {
+				// c1..c10: c0 opened on Sunday in UTC, c10 late on Monday.
+				if r.TimeZone != "UTC" || r.Total.Opened != 10 || r.Heatmap[8] != 2 || r.Heatmap[23] != 1 || r.Heatmap[0] != 0 ||
+					len(r.Series) != 1 || r.Series[0].Key != "2026-03-02" {
+					return fmt.Errorf("zone %s, opened %d, heat map %v, series %v", r.TimeZone, r.Total.Opened, r.Heatmap, r.Series)
+				}
+				return nil
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.check(report(t, st, d, tt.req)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func roundFigures(f *fd.ReportFigures) *fd.ReportFigures {
+	return roundFloats(&fd.ReportReply{Total: f}).Total
+}
