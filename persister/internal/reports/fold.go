@@ -25,19 +25,24 @@ type Event struct {
 // Fact is what a conversation's events say about it (report_conversations' event columns).
 // Pointers are nil for what did not happen.
 type Fact struct {
-	OpenedAt    *time.Time
-	CustomerID  string
-	Queue       string
-	AgentID     string
-	HandoffAt   *time.Time
-	Handoff     *string // why it first left the bot; nil: never handed off
-	AssignedAt  *time.Time
-	Transfers   int32
-	QueueWaitS  *float64 // completed stays in a queue, summed
-	ClosedAt    *time.Time
-	Abandoned   bool
-	LeftAt      *time.Time
-	queuedSince time.Time
+	// OpenedAt is the time of its earliest event.
+	OpenedAt *time.Time
+	// CustomerID, Queue and AgentID are the last ones its events named.
+	CustomerID, Queue, AgentID string
+	// HandoffAt is when it first entered a queue, Handoff why (nil: never handed off).
+	HandoffAt *time.Time
+	Handoff   *string
+	// AssignedAt is its first assignment to an agent.
+	AssignedAt *time.Time
+	// Transfers counts its transferred events.
+	Transfers int32
+	// QueueWaitS sums its completed stays in a queue, in seconds (nil: none completed).
+	QueueWaitS *float64
+	// ClosedAt is when it closed; Abandoned says it closed while queued, never assigned.
+	ClosedAt  *time.Time
+	Abandoned bool
+	// LeftAt is when the customer first left a message for the agents.
+	LeftAt *time.Time
 }
 
 // stateAfter is the conversation's state after ev, given the state before. Every event the
@@ -63,6 +68,7 @@ func stateAfter(prev string, ev Event) string {
 func Fold(events []Event) Fact {
 	var f Fact
 	state := ""
+	var queuedSince time.Time
 	for _, ev := range events {
 		at := ev.At
 		if f.OpenedAt == nil || at.Before(*f.OpenedAt) {
@@ -100,9 +106,9 @@ func Fold(events []Event) Fact {
 		}
 		switch {
 		case state != frames.StateQueued && next == frames.StateQueued:
-			f.queuedSince = at
+			queuedSince = at
 		case state == frames.StateQueued && next != frames.StateQueued:
-			wait := max(at.Sub(f.queuedSince).Seconds(), 0)
+			wait := max(at.Sub(queuedSince).Seconds(), 0)
 			if f.QueueWaitS != nil {
 				wait += *f.QueueWaitS
 			}

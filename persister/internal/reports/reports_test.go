@@ -60,7 +60,6 @@ func TestFold(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got := Fold(tt.events)
-			got.queuedSince = time.Time{}
 			if !factEqual(got, tt.want) {
 				t.Fatalf("Fold:\n got %+v\nwant %+v", show(got), show(tt.want))
 			}
@@ -157,6 +156,8 @@ func TestResolve(t *testing.T) {
 		{"empty range", &fd.ReportRequest{From: day, To: from}, "", "", true},
 		{"too long", &fd.ReportRequest{From: from, To: timestamppb.New(t0.Add(MaxRange + time.Hour))}, "", "", true},
 		{"bad bucket", &fd.ReportRequest{From: from, To: day, Bucket: "week"}, "", "", true},
+		{"hours of a month", &fd.ReportRequest{From: from, To: timestamppb.New(t0.Add(MaxHourlyRange)), Bucket: "hour"}, "", "UTC", false},
+		{"hours of more than a month", &fd.ReportRequest{From: from, To: timestamppb.New(t0.Add(MaxHourlyRange + time.Hour)), Bucket: "hour"}, "", "", true},
 		{"bad format", &fd.ReportRequest{From: from, To: day, Format: "xlsx"}, "", "", true},
 		{"bad agent", &fd.ReportRequest{From: from, To: day, Agent: "a b"}, "", "", true},
 	}

@@ -14,6 +14,10 @@ import (
 // page needs two requests and no request scans a tenant's whole history.
 const MaxRange = 400 * 24 * time.Hour
 
+// MaxHourlyRange is the longest range with hourly series: 744 buckets keep a reply (and its
+// CSV) well under NATS's default 1 MB payload.
+const MaxHourlyRange = 31 * 24 * time.Hour
+
 // ErrBadRequest is wrapped by Resolve's errors.
 var ErrBadRequest = errors.New("bad report request")
 
@@ -50,7 +54,11 @@ func Resolve(tenant string, req *fd.ReportRequest, tenantZone string) (Query, er
 	switch q.Bucket {
 	case "":
 		q.Bucket = frames.ReportBucketDay
-	case frames.ReportBucketDay, frames.ReportBucketHour:
+	case frames.ReportBucketDay:
+	case frames.ReportBucketHour:
+		if q.To.Sub(q.From) > MaxHourlyRange {
+			return q, fmt.Errorf("%w: hourly series over at most %v", ErrBadRequest, MaxHourlyRange)
+		}
 	default:
 		return q, fmt.Errorf("%w: bucket %q", ErrBadRequest, q.Bucket)
 	}

@@ -858,8 +858,8 @@ type ReportRequest struct {
 	Queue string `protobuf:"bytes,5,opt,name=queue,proto3" json:"queue,omitempty"`
 	// agent keeps only conversations whose last agent is this one; empty means all.
 	Agent string `protobuf:"bytes,6,opt,name=agent,proto3" json:"agent,omitempty"`
-	// bucket is the series' step: "day" (the default) or "hour" (local hours: when clocks go
-	// back, the repeated hour is one bucket).
+	// bucket is the series' step: "day" (the default) or "hour" (ranges of at most 31 days;
+	// local hours: when clocks go back, the repeated hour is one bucket).
 	Bucket string `protobuf:"bytes,7,opt,name=bucket,proto3" json:"bucket,omitempty"`
 	// format "csv" fills ReportReply.csv instead of the structured fields; empty means protobuf.
 	Format        string `protobuf:"bytes,8,opt,name=format,proto3" json:"format,omitempty"`
