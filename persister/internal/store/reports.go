@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 
 	"github.com/frontdesk-chat/frontdesk/persister/internal/reports"
@@ -58,9 +59,34 @@ const reopenSelfSQL = `UPDATE report_conversations r SET reopened = EXISTS (
 FROM unnest($1::text[], $2::text[]) AS b(tenant, conv)
 WHERE r.tenant = b.tenant AND r.conv = b.conv AND r.customer_id <> '' AND r.closed_at IS NOT NULL`
 
+// factMarks says which of a batch's conversations had an event that can change facts
+// depending on other rows: an opening (earlier conversations of the customer may be
+// reopened), a close (its own reopened mark), a left message (when it was answered).
+type factMarks map[userKey]uint8
+
+const (
+	markOpened uint8 = 1 << iota
+	markClosed
+	markLeft
+)
+
+func (m factMarks) note(k userKey, ev *fd.ConversationEvent) {
+	switch {
+	case ev.GetType() == frames.EventOpened:
+		m[k] |= markOpened
+	case ev.GetType() == frames.EventMessageLeft:
+		m[k] |= markLeft
+	}
+	if ev.GetType() == frames.EventClosed || ev.GetState() == frames.StateClosed {
+		m[k] |= markClosed
+	}
+}
+
 // refreshFacts recomputes the report facts of the conversations that just got new events,
-// from all their stored events, in the transaction that stored them.
-func refreshFacts(ctx context.Context, tx pgx.Tx, changed convList) error {
+// from all their stored events, in the transaction that stored them. The marks limit the
+// statements that read other rows to the conversations whose events call for them (they
+// cost most of the refresh).
+func refreshFacts(ctx context.Context, tx pgx.Tx, changed convList, marks factMarks) error {
 	if len(changed.tenants) == 0 {
 		return nil
 	}
@@ -103,9 +129,27 @@ func refreshFacts(ctx context.Context, tx pgx.Tx, changed convList) error {
 		transfers, waits, closed, abandoned, left)
 	// After the upsert locked the rows: these statements see what a concurrent message batch
 	// committed for them.
-	b.Queue(leftAnsweredSQL, tenants, convs, true)
-	b.Queue(reopenEarlierSQL, tenants, convs)
-	b.Queue(reopenSelfSQL, tenants, convs)
+	var openedL, closedL, leftL convList
+	for i := range tenants {
+		m := marks[userKey{tenants[i], convs[i]}]
+		for _, x := range []struct {
+			bit uint8
+			l   *convList
+		}{{markOpened, &openedL}, {markClosed, &closedL}, {markLeft, &leftL}} {
+			if m&x.bit != 0 {
+				x.l.tenants, x.l.convs = append(x.l.tenants, tenants[i]), append(x.l.convs, convs[i])
+			}
+		}
+	}
+	if len(leftL.tenants) > 0 {
+		b.Queue(leftAnsweredSQL, leftL.tenants, leftL.convs, true)
+	}
+	if len(openedL.tenants) > 0 {
+		b.Queue(reopenEarlierSQL, openedL.tenants, openedL.convs)
+	}
+	if len(closedL.tenants) > 0 {
+		b.Queue(reopenSelfSQL, closedL.tenants, closedL.convs)
+	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("write report facts: %w", err)
 	}

@@ -150,9 +150,14 @@ SELECT count(*) FROM ins`
 // An answer once found is kept when none is found now (retention deleted the messages): an
 // earlier left message, the only way left_at moves, can only find the same answer or an
 // earlier one.
+//
+// The first answer is taken in seq order, which walks the conversation's range of
+// messages_pkey: min(created_at) would let Postgres walk the tenant's messages_created from
+// the left message on, every conversation's, until this one's answer.
 const leftAnsweredSQL = `UPDATE report_conversations r SET left_answered_at = coalesce((
-	SELECT min(m.created_at) FROM messages m
-	WHERE m.tenant = r.tenant AND m.conv = r.conv AND m.sender_role IN ('agent', 'supervisor') AND m.created_at >= r.left_at),
+	SELECT m.created_at FROM messages m
+	WHERE m.tenant = r.tenant AND m.conv = r.conv AND m.sender_role IN ('agent', 'supervisor') AND m.created_at >= r.left_at
+	ORDER BY m.seq LIMIT 1),
 	r.left_answered_at)
 FROM unnest($1::text[], $2::text[]) AS b(tenant, conv)
 WHERE r.tenant = b.tenant AND r.conv = b.conv AND r.left_at IS NOT NULL AND ($3 OR r.left_answered_at IS NULL)`
@@ -500,6 +505,7 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 	slices.SortFunc(rows, func(a, b EventRow) int { return cmp.Compare(a.Seq, b.Seq) })
 
 	convs := map[userKey]*convFold{}
+	marks := factMarks{}
 	users := map[userKey]userFold{}
 	parts := map[partKey]struct{}{}
 	tenants := map[string]bool{}
@@ -523,6 +529,7 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 			convs[k] = c
 		}
 		foldEvent(c, r.Seq, ev, at)
+		marks.note(k, ev)
 		for _, p := range []*fd.Participant{ev.GetCustomer(), ev.GetAgent(), ev.GetPreviousAgent()} {
 			if p.GetId() == "" {
 				continue
@@ -595,7 +602,7 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 		if err := br.Close(); err != nil {
 			return fmt.Errorf("upsert conversations and participants: %w", err)
 		}
-		return refreshFacts(ctx, tx, changed)
+		return refreshFacts(ctx, tx, changed, marks)
 	})
 	if err != nil {
 		return WriteResult{}, fmt.Errorf("write %d events: %w", len(rows), err)

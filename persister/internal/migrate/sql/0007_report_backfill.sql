@@ -62,8 +62,9 @@ ON CONFLICT (tenant, conv) DO UPDATE SET
     first_bot_at = EXCLUDED.first_bot_at, first_agent_at = EXCLUDED.first_agent_at;
 
 UPDATE report_conversations r SET left_answered_at = (
-    SELECT min(m.created_at) FROM messages m
-    WHERE m.tenant = r.tenant AND m.conv = r.conv AND m.sender_role IN ('agent', 'supervisor') AND m.created_at >= r.left_at)
+    SELECT m.created_at FROM messages m
+    WHERE m.tenant = r.tenant AND m.conv = r.conv AND m.sender_role IN ('agent', 'supervisor') AND m.created_at >= r.left_at
+    ORDER BY m.seq LIMIT 1)
 WHERE r.left_at IS NOT NULL;
 
 UPDATE report_conversations r SET reopened = true
