@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
@@ -121,5 +123,79 @@ func BenchmarkReport(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// The statements that keep the facts with every batch read only the batch's conversations
+// through indexes, under the custom plans of the first executions and under the generic plan
+// Postgres may switch a prepared statement to: the events of a conversation (events_conv), a
+// customer's other conversations (report_conversations_customer), a conversation's messages
+// (messages_pkey, never the tenant's whole messages_created range).
+func TestReportFactStatementsUseIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := MigratedPool(t)
+	for _, q := range []string{
+		`INSERT INTO report_conversations (tenant, conv, opened_at, customer_id, closed_at, left_at)
+			SELECT 'acme', 'c' || i, now() - i * interval '1 minute', 'u' || (i % 20000), now() - i * interval '1 minute' + interval '5 minutes',
+				CASE WHEN i % 10 = 0 THEN now() - i * interval '1 minute' END
+			FROM generate_series(1, 50000) i`,
+		`INSERT INTO events (id, tenant, conv, seq, type, state, at)
+			SELECT 'e' || i, 'acme', 'c' || (i / 5), i, 'queued', 'queued', now() - i * interval '1 second' FROM generate_series(5, 250004) i`,
+		`INSERT INTO messages (tenant, conv, seq, id, sender_id, sender_role, created_at)
+			SELECT 'acme', 'c' || (s / 5), s, 'm' || s, 'a', CASE WHEN s % 2 = 0 THEN 'agent' ELSE 'customer' END, now() - s * interval '1 second'
+			FROM generate_series(5, 250004) s`,
+		`ANALYZE`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tenants, convs := make([]string, 100), make([]string, 100)
+	for i := range convs {
+		tenants[i], convs[i] = "acme", "c"+strconv.Itoa(i*97+10)
+	}
+	tests := []struct {
+		name string
+		sql  string
+		args []any
+		want []string
+	}{
+		{"events of the batch's conversations", factEventsSQL, []any{tenants, convs}, []string{"events_conv"}},
+		{"earlier conversations reopened", reopenEarlierSQL, []any{tenants, convs}, []string{"report_conversations_customer"}},
+		{"own reopened mark", reopenSelfSQL, []any{tenants, convs}, []string{"report_conversations_customer"}},
+		{"left messages answered", leftAnsweredSQL, []any{tenants, convs, true}, []string{"messages_pkey"}},
+	}
+	for _, mode := range []string{"auto", "force_generic_plan"} {
+		for _, tt := range tests {
+			t.Run(mode+"/"+tt.name, func(t *testing.T) {
+				conn, err := pool.Acquire(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Release()
+				if _, err := conn.Exec(ctx, "SET plan_cache_mode = "+mode); err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Exec(ctx, "RESET plan_cache_mode")
+				rows, err := conn.Query(ctx, "EXPLAIN "+tt.sql, tt.args...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil {
+					t.Fatal(err)
+				}
+				plan := strings.Join(lines, "\n")
+				if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "messages_created") {
+					t.Fatalf("plan scans a table or the tenant's messages:\n%s", plan)
+				}
+				for _, idx := range tt.want {
+					if !strings.Contains(plan, idx) {
+						t.Fatalf("plan does not use %s:\n%s", idx, plan)
+					}
+				}
+			})
+		}
 	}
 }
