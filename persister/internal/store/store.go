@@ -352,8 +352,8 @@ func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResu
 // convList is a list of conversations as two parallel arrays, for unnest.
 type convList struct{ tenants, convs []string }
 
-// agentConvs lists the conversations in which the batch has human replies (agent or supervisor) (each once, in
-// order): only those can answer a left message.
+// agentConvs lists, once each and in order, the conversations in which the batch has a human
+// reply (agent or supervisor): only those can answer a left message.
 func agentConvs(rows []MessageRow) convList {
 	seen := map[userKey]bool{}
 	for _, r := range rows {
