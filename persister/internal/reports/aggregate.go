@@ -19,6 +19,7 @@ const (
 	DurQueueWait
 	DurResolution
 	DurLeftAnswer
+	DurHandoffResponse
 	numDurations
 )
 
@@ -34,6 +35,10 @@ type Row struct {
 	Messages                                                               int64
 	// Durations in seconds, NaN where the conversation has none.
 	Durations [numDurations]float64
+	// ReplyClock and CloseClock are the seconds from the handoff to the first human reply
+	// and to the close, or so far (to the close, else to now) when they have not happened;
+	// NaN for a conversation never handed off.
+	ReplyClock, CloseClock float64
 }
 
 // acc accumulates one set of conversations.
@@ -45,7 +50,7 @@ type acc struct {
 	durs [numDurations][]float32
 }
 
-func (a *acc) add(r *Row) {
+func (a *acc) add(r *Row, t Targets) {
 	f := &a.f
 	f.Opened++
 	if r.HandedOff {
@@ -63,6 +68,12 @@ func (a *acc) add(r *Row) {
 		}
 	}
 	f.Messages += r.Messages
+	if t.FirstResponseS > 0 && r.ReplyClock > t.FirstResponseS {
+		f.FirstResponseBreached++
+	}
+	if t.ResolutionS > 0 && r.CloseClock > t.ResolutionS {
+		f.ResolutionBreached++
+	}
 	for i, d := range r.Durations {
 		if !math.IsNaN(d) && d >= 0 {
 			a.sums[i] += d
@@ -74,7 +85,8 @@ func (a *acc) add(r *Row) {
 func (a *acc) figures(key string) *fd.ReportFigures {
 	f := &fd.ReportFigures{Key: key, Opened: a.f.Opened, BotOnly: a.f.BotOnly, HandedOff: a.f.HandedOff,
 		Assigned: a.f.Assigned, Transferred: a.f.Transferred, Abandoned: a.f.Abandoned, Closed: a.f.Closed,
-		Reopened: a.f.Reopened, Messages: a.f.Messages, LeftMessages: a.f.LeftMessages, LeftAnswered: a.f.LeftAnswered}
+		Reopened: a.f.Reopened, Messages: a.f.Messages, LeftMessages: a.f.LeftMessages, LeftAnswered: a.f.LeftAnswered,
+		FirstResponseBreached: a.f.FirstResponseBreached, ResolutionBreached: a.f.ResolutionBreached}
 	stats := make([]*fd.DurationStats, numDurations)
 	for i, xs := range a.durs {
 		s := &fd.DurationStats{Count: int64(len(xs))}
@@ -85,8 +97,9 @@ func (a *acc) figures(key string) *fd.ReportFigures {
 		}
 		stats[i] = s
 	}
-	f.FirstResponse, f.FirstBotResponse, f.QueueWait, f.Resolution, f.LeftAnswer =
-		stats[DurFirstResponse], stats[DurFirstBot], stats[DurQueueWait], stats[DurResolution], stats[DurLeftAnswer]
+	f.FirstResponse, f.FirstBotResponse, f.QueueWait, f.Resolution, f.LeftAnswer, f.HandoffResponse =
+		stats[DurFirstResponse], stats[DurFirstBot], stats[DurQueueWait], stats[DurResolution], stats[DurLeftAnswer],
+		stats[DurHandoffResponse]
 	Rates(f)
 	return f
 }
@@ -95,6 +108,8 @@ func (a *acc) figures(key string) *fd.ReportFigures {
 // per series bucket, the handoff reasons and the heat map. Medians and p90s are exact
 // (continuous, like SQL's percentile_cont), found by selection rather than sorting.
 type Aggregator struct {
+	targets Targets
+	byQueue map[string]Targets
 	loc     *time.Location
 	hourly  bool
 	total   acc
@@ -111,18 +126,22 @@ func NewAggregator(q Query) (*Aggregator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Aggregator{loc: loc, hourly: q.Bucket == frames.ReportBucketHour, agents: map[string]*acc{},
+	return &Aggregator{targets: q.Targets, byQueue: q.QueueTargets, loc: loc, hourly: q.Bucket == frames.ReportBucketHour, agents: map[string]*acc{},
 		queues: map[string]*acc{}, series: map[int64]*acc{}, reasons: map[string]*int64{}}, nil
 }
 
 // Add counts one conversation.
 func (g *Aggregator) Add(r *Row) {
-	g.total.add(r)
+	t := g.targets
+	if qt, ok := g.byQueue[string(r.Queue)]; ok {
+		t = qt
+	}
+	g.total.add(r, t)
 	if len(r.Agent) > 0 {
-		group(g.agents, r.Agent).add(r)
+		group(g.agents, r.Agent).add(r, t)
 	}
 	if len(r.Queue) > 0 {
-		group(g.queues, r.Queue).add(r)
+		group(g.queues, r.Queue).add(r, t)
 	}
 	local := r.Opened.In(g.loc)
 	y, m, d := local.Date()
@@ -136,7 +155,7 @@ func (g *Aggregator) Add(r *Row) {
 		s = &acc{}
 		g.series[key] = s
 	}
-	s.add(r)
+	s.add(r, t)
 	if r.HandedOff {
 		n := g.reasons[string(r.Handoff)] // no allocation for the lookup
 		if n == nil {

@@ -19,7 +19,9 @@ var csvHeader = []string{"section", "key", "opened", "bot_only", "handed_off", "
 	"first_bot_response_count", "first_bot_response_median_s", "first_bot_response_p90_s",
 	"queue_wait_count", "queue_wait_median_s", "queue_wait_p90_s",
 	"resolution_count", "resolution_median_s", "resolution_p90_s",
-	"left_answer_count", "left_answer_median_s", "left_answer_p90_s"}
+	"left_answer_count", "left_answer_median_s", "left_answer_p90_s",
+	"handoff_response_count", "handoff_response_median_s", "handoff_response_p90_s",
+	"first_response_breached", "resolution_breached"}
 
 // CSV is the CSV form of a reply: one header line, then rows tagged by section (total, agent,
 // queue, series, handoff_reason, heatmap). Handoff reasons put their count in "opened";
@@ -38,9 +40,11 @@ func CSV(r *fd.ReportReply) []byte {
 		for _, x := range []float64{f.GetDeflectionRate(), f.GetReopenRate(), f.GetMessagesPerConversation()} {
 			rec = append(rec, num(x))
 		}
-		for _, d := range []*fd.DurationStats{f.GetFirstResponse(), f.GetFirstBotResponse(), f.GetQueueWait(), f.GetResolution(), f.GetLeftAnswer()} {
+		for _, d := range []*fd.DurationStats{f.GetFirstResponse(), f.GetFirstBotResponse(), f.GetQueueWait(), f.GetResolution(),
+			f.GetLeftAnswer(), f.GetHandoffResponse()} {
 			rec = append(rec, strconv.FormatInt(d.GetCount(), 10), num(d.GetMedianS()), num(d.GetP90S()))
 		}
+		rec = append(rec, strconv.FormatInt(f.GetFirstResponseBreached(), 10), strconv.FormatInt(f.GetResolutionBreached(), 10))
 		_ = w.Write(rec)
 	}
 	row("total", r.GetTotal())

@@ -160,6 +160,11 @@ func TestResolve(t *testing.T) {
 		{"hours of more than a month", &fd.ReportRequest{From: from, To: timestamppb.New(t0.Add(MaxHourlyRange + time.Hour)), Bucket: "hour"}, "", "", true},
 		{"bad format", &fd.ReportRequest{From: from, To: day, Format: "xlsx"}, "", "", true},
 		{"bad agent", &fd.ReportRequest{From: from, To: day, Agent: "a b"}, "", "", true},
+		{"targets", &fd.ReportRequest{From: from, To: day, Targets: &fd.ServiceTargets{FirstResponseS: 60},
+			QueueTargets: map[string]*fd.ServiceTargets{"sales": {ResolutionS: 3600}}}, "", "UTC", false},
+		{"negative target", &fd.ReportRequest{From: from, To: day, Targets: &fd.ServiceTargets{FirstResponseS: -1}}, "", "", true},
+		{"bad queue of a target", &fd.ReportRequest{From: from, To: day,
+			QueueTargets: map[string]*fd.ServiceTargets{"a.b": {ResolutionS: 1}}}, "", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,7 +193,8 @@ func TestCSV(t *testing.T) {
 	nan := math.NaN()
 	for i, agent := range []string{"a1", "a1", "=cmd", ""} {
 		g.Add(&Row{Agent: []byte(agent), Queue: []byte("sales"), HandedOff: agent != "", Handoff: []byte("phrase"),
-			Opened: at(i * 3600), Messages: 3, Durations: [numDurations]float64{float64(10 * i), 1, nan, nan, nan}})
+			Opened: at(i * 3600), Messages: 3, Durations: [numDurations]float64{float64(10 * i), 1, nan, nan, nan, nan},
+			ReplyClock: nan, CloseClock: nan})
 	}
 	rows, err := csv.NewReader(strings.NewReader(string(CSV(g.Reply())))).ReadAll()
 	if err != nil {

@@ -3,6 +3,7 @@ package reports
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
@@ -35,6 +36,21 @@ type Query struct {
 	Bucket string
 	// CSV asks for the reply in CSV.
 	CSV bool
+	// Targets are the service-level targets, QueueTargets a queue's own.
+	Targets      Targets
+	QueueTargets map[string]Targets
+}
+
+// Targets are service-level targets in seconds (0: none).
+type Targets struct{ FirstResponseS, ResolutionS float64 }
+
+// maxQueueTargets bounds the queues a request may give targets for.
+const maxQueueTargets = 1000
+
+func targetsOf(t *fd.ServiceTargets) (Targets, bool) {
+	x := Targets{FirstResponseS: t.GetFirstResponseS(), ResolutionS: t.GetResolutionS()}
+	ok := x.FirstResponseS >= 0 && x.ResolutionS >= 0 && !math.IsInf(x.FirstResponseS, 0) && !math.IsInf(x.ResolutionS, 0)
+	return x, ok
 }
 
 // Resolve checks req and fills the defaults: the time zone is the request's, else
@@ -68,6 +84,23 @@ func Resolve(tenant string, req *fd.ReportRequest, tenantZone string) (Query, er
 		q.CSV = true
 	default:
 		return q, fmt.Errorf("%w: format %q", ErrBadRequest, req.GetFormat())
+	}
+	var ok bool
+	if q.Targets, ok = targetsOf(req.GetTargets()); !ok {
+		return q, fmt.Errorf("%w: targets", ErrBadRequest)
+	}
+	if len(req.GetQueueTargets()) > maxQueueTargets {
+		return q, fmt.Errorf("%w: targets for more than %d queues", ErrBadRequest, maxQueueTargets)
+	}
+	for queue, t := range req.GetQueueTargets() {
+		x, ok := targetsOf(t)
+		if !ok || !subjects.ValidToken(queue) {
+			return q, fmt.Errorf("%w: targets of queue %q", ErrBadRequest, queue)
+		}
+		if q.QueueTargets == nil {
+			q.QueueTargets = map[string]Targets{}
+		}
+		q.QueueTargets[queue] = x
 	}
 	q.Zone = "UTC"
 	for _, z := range []string{req.GetTimeZone(), tenantZone} {

@@ -162,12 +162,12 @@ func refreshFacts(ctx context.Context, tx pgx.Tx, changed convList, marks factMa
 // by selection: in SQL, percentile_cont sorts every duration of every group, which for a
 // year of a busy tenant took seconds.
 const reportRowsSQL = `SELECT agent_id, queue, handoff_reason, opened_at, assigned_at, closed_at, left_at, left_answered_at,
-	first_customer_at, first_bot_at, first_agent_at, transfers, abandoned, reopened, messages, queue_wait_s
+	first_customer_at, first_bot_at, first_agent_at, handed_off_at, transfers, abandoned, reopened, messages, queue_wait_s
 FROM report_conversations
 WHERE tenant = $1 AND opened_at >= $2 AND opened_at < $3 AND ($4 = '' OR queue = $4) AND ($5 = '' OR agent_id = $5)`
 
 // reportColumns is the number of columns of reportRowsSQL.
-const reportColumns = 16
+const reportColumns = 17
 
 // MaxConcurrentReports is how many reports one store computes at once; others wait. A
 // year of a busy tenant holds its durations in memory while it runs (tens of MB), so a few
@@ -200,8 +200,9 @@ func (s *Store) Report(ctx context.Context, q reports.Query) (*fd.ReportReply, e
 	}
 	defer rows.Close()
 	var r reports.Row
+	now := time.Since(pgEpoch).Microseconds()
 	for rows.Next() {
-		if err := decodeReportRow(rows.RawValues(), &r); err != nil {
+		if err := decodeReportRow(rows.RawValues(), now, &r); err != nil {
 			return nil, fmt.Errorf("report of %s: %w", q.Tenant, err)
 		}
 		agg.Add(&r)
@@ -213,13 +214,14 @@ func (s *Store) Report(ctx context.Context, q reports.Query) (*fd.ReportReply, e
 }
 
 // decodeReportRow decodes a row of reportRowsSQL in binary format into r. A NULL is a nil
-// value.
-func decodeReportRow(vals [][]byte, r *reports.Row) error {
+// value; now is in microseconds since pgEpoch.
+func decodeReportRow(vals [][]byte, now int64, r *reports.Row) error {
 	if len(vals) != reportColumns {
 		return errReportRow
 	}
-	var ts [8]int64 // opened .. first_agent, microseconds since pgEpoch
-	var null [8]bool
+	const opened, assigned, closed, left, answered, customer, bot, agent, handoff = 0, 1, 2, 3, 4, 5, 6, 7, 8
+	var ts [9]int64 // opened_at .. handed_off_at, microseconds since pgEpoch
+	var null [9]bool
 	for i := range ts {
 		switch v := vals[3+i]; len(v) {
 		case 8:
@@ -230,16 +232,15 @@ func decodeReportRow(vals [][]byte, r *reports.Row) error {
 			return errReportRow
 		}
 	}
-	const opened, assigned, closed, left, answered, customer, bot, agent = 0, 1, 2, 3, 4, 5, 6, 7
-	if null[opened] || len(vals[11]) != 4 || len(vals[12]) != 1 || len(vals[13]) != 1 || len(vals[14]) != 4 {
+	if null[opened] || len(vals[12]) != 4 || len(vals[13]) != 1 || len(vals[14]) != 1 || len(vals[15]) != 4 {
 		return errReportRow
 	}
 	r.Agent, r.Queue, r.Handoff, r.HandedOff = vals[0], vals[1], vals[2], vals[2] != nil
 	r.Opened = pgEpoch.Add(time.Duration(ts[opened]) * time.Microsecond)
 	r.Assigned, r.Closed, r.Left, r.LeftAnswered = !null[assigned], !null[closed], !null[left], !null[answered]
-	r.Transferred = int32(binary.BigEndian.Uint32(vals[11])) > 0
-	r.Abandoned, r.Reopened = vals[12][0] != 0, vals[13][0] != 0
-	r.Messages = int64(int32(binary.BigEndian.Uint32(vals[14])))
+	r.Transferred = int32(binary.BigEndian.Uint32(vals[12])) > 0
+	r.Abandoned, r.Reopened = vals[13][0] != 0, vals[14][0] != 0
+	r.Messages = int64(int32(binary.BigEndian.Uint32(vals[15])))
 	span := func(from, to int) float64 {
 		if null[from] || null[to] {
 			return math.NaN()
@@ -250,13 +251,28 @@ func decodeReportRow(vals [][]byte, r *reports.Row) error {
 	r.Durations[reports.DurFirstBot] = span(customer, bot)
 	r.Durations[reports.DurResolution] = span(opened, closed)
 	r.Durations[reports.DurLeftAnswer] = span(left, answered)
-	switch v := vals[15]; len(v) {
+	r.Durations[reports.DurHandoffResponse] = span(handoff, agent)
+	switch v := vals[16]; len(v) {
 	case 0:
 		r.Durations[reports.DurQueueWait] = math.NaN()
 	case 8:
 		r.Durations[reports.DurQueueWait] = math.Float64frombits(binary.BigEndian.Uint64(v))
 	default:
 		return errReportRow
+	}
+	// The service-level clocks run from the handoff until what they wait for, else until the
+	// close, else until now.
+	r.ReplyClock, r.CloseClock = math.NaN(), math.NaN()
+	if !null[handoff] {
+		end := now
+		if !null[closed] {
+			end = ts[closed]
+		}
+		r.CloseClock = float64(end-ts[handoff]) / 1e6
+		if !null[agent] {
+			end = ts[agent]
+		}
+		r.ReplyClock = float64(end-ts[handoff]) / 1e6
 	}
 	return nil
 }

@@ -165,7 +165,7 @@ func dur(count int64, median, p90, mean float64) *fd.DurationStats {
 // figures is a hand-computed row; rates are derived by reports.Rates.
 func figures(key string, f *fd.ReportFigures) *fd.ReportFigures {
 	f.Key = key
-	for _, d := range []**fd.DurationStats{&f.FirstResponse, &f.FirstBotResponse, &f.QueueWait, &f.Resolution, &f.LeftAnswer} {
+	for _, d := range []**fd.DurationStats{&f.FirstResponse, &f.FirstBotResponse, &f.QueueWait, &f.Resolution, &f.LeftAnswer, &f.HandoffResponse} {
 		if *d == nil {
 			*d = &fd.DurationStats{}
 		}
@@ -200,6 +200,8 @@ func wantKnownDay() *fd.ReportReply {
 		// 300 620 900 1200 1800 5400
 		Resolution: dur(6, 1050, 3600, 10220.0/6),
 		LeftAnswer: dur(1, 3420, 3420, 3420),
+		// handoff to first human reply: 90 180 380 3720
+		HandoffResponse: dur(4, 280, 2718, 1092.5),
 	})
 	series := proto.Clone(total).(*fd.ReportFigures)
 	series.Key = "2026-03-02"
@@ -217,23 +219,23 @@ func wantKnownDay() *fd.ReportReply {
 				LeftMessages: 1, LeftAnswered: 1,
 				FirstResponse: dur(3, 420, 3060, 1420), FirstBotResponse: dur(2, 2.5, 2.9, 2.5),
 				QueueWait: dur(3, 120, 2904, 3780.0/3), Resolution: dur(3, 1800, 4680, 8100.0/3),
-				LeftAnswer: dur(1, 3420, 3420, 3420)}),
+				LeftAnswer: dur(1, 3420, 3420, 3420), HandoffResponse: dur(3, 380, 3052, 4190.0/3)}),
 			// c3
 			figures("a1", &fd.ReportFigures{Opened: 1, HandedOff: 1, Assigned: 1, Closed: 1, Reopened: 1, Messages: 4,
 				FirstResponse: dur(1, 240, 240, 240), FirstBotResponse: dur(1, 6, 6, 6),
-				QueueWait: dur(1, 120, 120, 120), Resolution: dur(1, 1200, 1200, 1200)}),
+				QueueWait: dur(1, 120, 120, 120), Resolution: dur(1, 1200, 1200, 1200), HandoffResponse: dur(1, 180, 180, 180)}),
 		},
 		Queues: []*fd.ReportFigures{
 			// c3 c7 c9
 			figures("sales", &fd.ReportFigures{Opened: 3, HandedOff: 3, Assigned: 2, Closed: 2, Reopened: 1, Messages: 9,
 				FirstResponse: dur(2, 330, 402, 330), FirstBotResponse: dur(3, 2, 5.2, 3),
-				QueueWait: dur(2, 120, 120, 120), Resolution: dur(2, 1050, 1170, 1050)}),
+				QueueWait: dur(2, 120, 120, 120), Resolution: dur(2, 1050, 1170, 1050), HandoffResponse: dur(2, 280, 360, 280)}),
 			// c4 c5 c6
 			figures("support", &fd.ReportFigures{Opened: 3, HandedOff: 3, Assigned: 2, Transferred: 1, Abandoned: 1, Closed: 3,
 				Messages: 9, LeftMessages: 1, LeftAnswered: 1,
 				FirstResponse: dur(2, 1920, 3360, 1920), FirstBotResponse: dur(2, 4, 4.8, 4),
 				QueueWait: dur(3, 600, 3000, 4260.0/3), Resolution: dur(3, 1800, 4680, 7820.0/3),
-				LeftAnswer: dur(1, 3420, 3420, 3420)}),
+				LeftAnswer: dur(1, 3420, 3420, 3420), HandoffResponse: dur(2, 1905, 3357, 1905)}),
 		},
 		Series:   []*fd.ReportFigures{series},
 		Heatmap:  heat,
@@ -268,7 +270,7 @@ func roundFloats(r *fd.ReportReply) *fd.ReportReply {
 		round(&f.DeflectionRate)
 		round(&f.ReopenRate)
 		round(&f.MessagesPerConversation)
-		for _, d := range []*fd.DurationStats{f.FirstResponse, f.FirstBotResponse, f.QueueWait, f.Resolution, f.LeftAnswer} {
+		for _, d := range []*fd.DurationStats{f.FirstResponse, f.FirstBotResponse, f.QueueWait, f.Resolution, f.LeftAnswer, f.HandoffResponse} {
 			round(&d.MedianS)
 			round(&d.P90S)
 			round(&d.MeanS)
@@ -415,6 +417,20 @@ func TestReportFilters(t *testing.T) {
 		{"queue sales", &fd.ReportRequest{Queue: "sales"}, func(r *fd.ReportReply) error {
 			if !proto.Equal(roundFigures(r.Total), roundFigures(keyed(want.Queues[0]))) || len(r.Queues) != 1 || len(r.Agents) != 2 {
 				return fmt.Errorf("total %v, queues %v, agents %v", r.Total, r.Queues, r.Agents)
+			}
+			return nil
+		}},
+		// Breaches (clocks from the handoff): first response c5 (no reply, closed after 600 s),
+		// c6 (3720 s), c9 (no reply, still waiting); resolution c4 (1770 s), c6 (5400 s). In
+		// sales the first-response target is 400 s (c3 180, c7 380 are within it) and there
+		// is no resolution target.
+		{"service targets", &fd.ReportRequest{Targets: &fd.ServiceTargets{FirstResponseS: 200, ResolutionS: 1500},
+			QueueTargets: map[string]*fd.ServiceTargets{"sales": {FirstResponseS: 400}}}, func(r *fd.ReportReply) error {
+			got := []int64{r.Total.FirstResponseBreached, r.Total.ResolutionBreached,
+				r.Queues[0].FirstResponseBreached, r.Queues[0].ResolutionBreached, r.Queues[1].FirstResponseBreached, r.Queues[1].ResolutionBreached,
+				r.Agents[0].FirstResponseBreached, r.Agents[0].ResolutionBreached, r.Agents[1].FirstResponseBreached, r.Agents[1].ResolutionBreached}
+			if want := []int64{3, 2, 1, 0, 2, 2, 1, 2, 0, 0}; !slices.Equal(got, want) {
+				return fmt.Errorf("breaches (total, sales, support, a2, a1) %v, want %v", got, want)
 			}
 			return nil
 		}},

@@ -862,7 +862,12 @@ type ReportRequest struct {
 	// local hours: when clocks go back, the repeated hour is one bucket).
 	Bucket string `protobuf:"bytes,7,opt,name=bucket,proto3" json:"bucket,omitempty"`
 	// format "csv" fills ReportReply.csv instead of the structured fields; empty means protobuf.
-	Format        string `protobuf:"bytes,8,opt,name=format,proto3" json:"format,omitempty"`
+	Format string `protobuf:"bytes,8,opt,name=format,proto3" json:"format,omitempty"`
+	// targets are the service-level targets the report counts breaches of (ReportFigures
+	// first_response_breached and resolution_breached); unset or 0 counts none.
+	Targets *ServiceTargets `protobuf:"bytes,9,opt,name=targets,proto3" json:"targets,omitempty"`
+	// queue_targets override targets for the conversations of a queue (their last queue).
+	QueueTargets  map[string]*ServiceTargets `protobuf:"bytes,10,rep,name=queue_targets,json=queueTargets,proto3" json:"queue_targets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -953,6 +958,76 @@ func (x *ReportRequest) GetFormat() string {
 	return ""
 }
 
+func (x *ReportRequest) GetTargets() *ServiceTargets {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
+func (x *ReportRequest) GetQueueTargets() map[string]*ServiceTargets {
+	if x != nil {
+		return x.QueueTargets
+	}
+	return nil
+}
+
+// ServiceTargets are a service level's targets, for the conversations handed to humans. Both
+// clocks start when the conversation first entered a queue (the bot's time is not the agents').
+type ServiceTargets struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// first_response_s is the time to the first human reply, in seconds; 0 means none.
+	FirstResponseS float64 `protobuf:"fixed64,1,opt,name=first_response_s,json=firstResponseS,proto3" json:"first_response_s,omitempty"`
+	// resolution_s is the time to the close, in seconds; 0 means none.
+	ResolutionS   float64 `protobuf:"fixed64,2,opt,name=resolution_s,json=resolutionS,proto3" json:"resolution_s,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceTargets) Reset() {
+	*x = ServiceTargets{}
+	mi := &file_frontdesk_v1_query_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceTargets) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceTargets) ProtoMessage() {}
+
+func (x *ServiceTargets) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_query_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceTargets.ProtoReflect.Descriptor instead.
+func (*ServiceTargets) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_query_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ServiceTargets) GetFirstResponseS() float64 {
+	if x != nil {
+		return x.FirstResponseS
+	}
+	return 0
+}
+
+func (x *ServiceTargets) GetResolutionS() float64 {
+	if x != nil {
+		return x.ResolutionS
+	}
+	return 0
+}
+
 // DurationStats summarises one duration over the conversations that have it. The median and
 // p90 are exact (continuous percentiles over every conversation's value).
 type DurationStats struct {
@@ -971,7 +1046,7 @@ type DurationStats struct {
 
 func (x *DurationStats) Reset() {
 	*x = DurationStats{}
-	mi := &file_frontdesk_v1_query_proto_msgTypes[13]
+	mi := &file_frontdesk_v1_query_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1058,7 @@ func (x *DurationStats) String() string {
 func (*DurationStats) ProtoMessage() {}
 
 func (x *DurationStats) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_query_proto_msgTypes[13]
+	mi := &file_frontdesk_v1_query_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1071,7 @@ func (x *DurationStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DurationStats.ProtoReflect.Descriptor instead.
 func (*DurationStats) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_query_proto_rawDescGZIP(), []int{13}
+	return file_frontdesk_v1_query_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DurationStats) GetCount() int64 {
@@ -1072,14 +1147,23 @@ type ReportFigures struct {
 	// resolution: from opening to closing, for closed conversations.
 	Resolution *DurationStats `protobuf:"bytes,19,opt,name=resolution,proto3" json:"resolution,omitempty"`
 	// left_answer: from a left message to the first human reply after it.
-	LeftAnswer    *DurationStats `protobuf:"bytes,20,opt,name=left_answer,json=leftAnswer,proto3" json:"left_answer,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LeftAnswer *DurationStats `protobuf:"bytes,20,opt,name=left_answer,json=leftAnswer,proto3" json:"left_answer,omitempty"`
+	// handoff_response: from entering a queue for the first time to the first human reply.
+	HandoffResponse *DurationStats `protobuf:"bytes,21,opt,name=handoff_response,json=handoffResponse,proto3" json:"handoff_response,omitempty"`
+	// first_response_breached counts handed-off conversations whose first human reply came
+	// later than the first-response target after the handoff, or has not come although the
+	// target passed (before the close, or before now for open ones).
+	FirstResponseBreached int64 `protobuf:"varint,22,opt,name=first_response_breached,json=firstResponseBreached,proto3" json:"first_response_breached,omitempty"`
+	// resolution_breached counts handed-off conversations closed later than the resolution
+	// target after the handoff, or still open past it.
+	ResolutionBreached int64 `protobuf:"varint,23,opt,name=resolution_breached,json=resolutionBreached,proto3" json:"resolution_breached,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ReportFigures) Reset() {
 	*x = ReportFigures{}
-	mi := &file_frontdesk_v1_query_proto_msgTypes[14]
+	mi := &file_frontdesk_v1_query_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1175,7 @@ func (x *ReportFigures) String() string {
 func (*ReportFigures) ProtoMessage() {}
 
 func (x *ReportFigures) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_query_proto_msgTypes[14]
+	mi := &file_frontdesk_v1_query_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1188,7 @@ func (x *ReportFigures) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFigures.ProtoReflect.Descriptor instead.
 func (*ReportFigures) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_query_proto_rawDescGZIP(), []int{14}
+	return file_frontdesk_v1_query_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReportFigures) GetKey() string {
@@ -1247,6 +1331,27 @@ func (x *ReportFigures) GetLeftAnswer() *DurationStats {
 	return nil
 }
 
+func (x *ReportFigures) GetHandoffResponse() *DurationStats {
+	if x != nil {
+		return x.HandoffResponse
+	}
+	return nil
+}
+
+func (x *ReportFigures) GetFirstResponseBreached() int64 {
+	if x != nil {
+		return x.FirstResponseBreached
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetResolutionBreached() int64 {
+	if x != nil {
+		return x.ResolutionBreached
+	}
+	return 0
+}
+
 // ReportReply answers a ReportRequest.
 type ReportReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1278,7 +1383,7 @@ type ReportReply struct {
 
 func (x *ReportReply) Reset() {
 	*x = ReportReply{}
-	mi := &file_frontdesk_v1_query_proto_msgTypes[15]
+	mi := &file_frontdesk_v1_query_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1290,7 +1395,7 @@ func (x *ReportReply) String() string {
 func (*ReportReply) ProtoMessage() {}
 
 func (x *ReportReply) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_query_proto_msgTypes[15]
+	mi := &file_frontdesk_v1_query_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1303,7 +1408,7 @@ func (x *ReportReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportReply.ProtoReflect.Descriptor instead.
 func (*ReportReply) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_query_proto_rawDescGZIP(), []int{15}
+	return file_frontdesk_v1_query_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReportReply) GetTotal() *ReportFigures {
@@ -1429,7 +1534,7 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\x05agent\x18\x03 \x01(\v2\x19.frontdesk.v1.ParticipantR\x05agent\"7\n" +
 	"\vAssistReply\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"\xfc\x01\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\xe7\x03\n" +
 	"\rReportRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12.\n" +
 	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
@@ -1438,12 +1543,21 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\x05queue\x18\x05 \x01(\tR\x05queue\x12\x14\n" +
 	"\x05agent\x18\x06 \x01(\tR\x05agent\x12\x16\n" +
 	"\x06bucket\x18\a \x01(\tR\x06bucket\x12\x16\n" +
-	"\x06format\x18\b \x01(\tR\x06format\"l\n" +
+	"\x06format\x18\b \x01(\tR\x06format\x126\n" +
+	"\atargets\x18\t \x01(\v2\x1c.frontdesk.v1.ServiceTargetsR\atargets\x12R\n" +
+	"\rqueue_targets\x18\n" +
+	" \x03(\v2-.frontdesk.v1.ReportRequest.QueueTargetsEntryR\fqueueTargets\x1a]\n" +
+	"\x11QueueTargetsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.frontdesk.v1.ServiceTargetsR\x05value:\x028\x01\"]\n" +
+	"\x0eServiceTargets\x12(\n" +
+	"\x10first_response_s\x18\x01 \x01(\x01R\x0efirstResponseS\x12!\n" +
+	"\fresolution_s\x18\x02 \x01(\x01R\vresolutionS\"l\n" +
 	"\rDurationStats\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x19\n" +
 	"\bmedian_s\x18\x02 \x01(\x01R\amedianS\x12\x13\n" +
 	"\x05p90_s\x18\x03 \x01(\x01R\x04p90S\x12\x15\n" +
-	"\x06mean_s\x18\x04 \x01(\x01R\x05meanS\"\xb5\x06\n" +
+	"\x06mean_s\x18\x04 \x01(\x01R\x05meanS\"\xe6\a\n" +
 	"\rReportFigures\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
 	"\x06opened\x18\x02 \x01(\x03R\x06opened\x12\x19\n" +
@@ -1471,7 +1585,10 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"resolution\x18\x13 \x01(\v2\x1b.frontdesk.v1.DurationStatsR\n" +
 	"resolution\x12<\n" +
 	"\vleft_answer\x18\x14 \x01(\v2\x1b.frontdesk.v1.DurationStatsR\n" +
-	"leftAnswer\"\xd9\x03\n" +
+	"leftAnswer\x12F\n" +
+	"\x10handoff_response\x18\x15 \x01(\v2\x1b.frontdesk.v1.DurationStatsR\x0fhandoffResponse\x126\n" +
+	"\x17first_response_breached\x18\x16 \x01(\x03R\x15firstResponseBreached\x12/\n" +
+	"\x13resolution_breached\x18\x17 \x01(\x03R\x12resolutionBreached\"\xd9\x03\n" +
 	"\vReportReply\x121\n" +
 	"\x05total\x18\x01 \x01(\v2\x1b.frontdesk.v1.ReportFiguresR\x05total\x12V\n" +
 	"\x0fhandoff_reasons\x18\x02 \x03(\v2-.frontdesk.v1.ReportReply.HandoffReasonsEntryR\x0ehandoffReasons\x123\n" +
@@ -1498,7 +1615,7 @@ func file_frontdesk_v1_query_proto_rawDescGZIP() []byte {
 	return file_frontdesk_v1_query_proto_rawDescData
 }
 
-var file_frontdesk_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_frontdesk_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_frontdesk_v1_query_proto_goTypes = []any{
 	(*HistoryRequest)(nil),        // 0: frontdesk.v1.HistoryRequest
 	(*HistoryReply)(nil),          // 1: frontdesk.v1.HistoryReply
@@ -1513,43 +1630,49 @@ var file_frontdesk_v1_query_proto_goTypes = []any{
 	(*AssistRequest)(nil),         // 10: frontdesk.v1.AssistRequest
 	(*AssistReply)(nil),           // 11: frontdesk.v1.AssistReply
 	(*ReportRequest)(nil),         // 12: frontdesk.v1.ReportRequest
-	(*DurationStats)(nil),         // 13: frontdesk.v1.DurationStats
-	(*ReportFigures)(nil),         // 14: frontdesk.v1.ReportFigures
-	(*ReportReply)(nil),           // 15: frontdesk.v1.ReportReply
-	nil,                           // 16: frontdesk.v1.UnreadReply.UnreadEntry
-	nil,                           // 17: frontdesk.v1.ReportReply.HandoffReasonsEntry
-	(*StoredMessage)(nil),         // 18: frontdesk.v1.StoredMessage
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
-	(*Participant)(nil),           // 20: frontdesk.v1.Participant
+	(*ServiceTargets)(nil),        // 13: frontdesk.v1.ServiceTargets
+	(*DurationStats)(nil),         // 14: frontdesk.v1.DurationStats
+	(*ReportFigures)(nil),         // 15: frontdesk.v1.ReportFigures
+	(*ReportReply)(nil),           // 16: frontdesk.v1.ReportReply
+	nil,                           // 17: frontdesk.v1.UnreadReply.UnreadEntry
+	nil,                           // 18: frontdesk.v1.ReportRequest.QueueTargetsEntry
+	nil,                           // 19: frontdesk.v1.ReportReply.HandoffReasonsEntry
+	(*StoredMessage)(nil),         // 20: frontdesk.v1.StoredMessage
+	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(*Participant)(nil),           // 22: frontdesk.v1.Participant
 }
 var file_frontdesk_v1_query_proto_depIdxs = []int32{
-	18, // 0: frontdesk.v1.HistoryReply.messages:type_name -> frontdesk.v1.StoredMessage
-	19, // 1: frontdesk.v1.ConversationsRequest.before:type_name -> google.protobuf.Timestamp
-	20, // 2: frontdesk.v1.ConversationRecord.customer:type_name -> frontdesk.v1.Participant
-	20, // 3: frontdesk.v1.ConversationRecord.agent:type_name -> frontdesk.v1.Participant
-	19, // 4: frontdesk.v1.ConversationRecord.opened_at:type_name -> google.protobuf.Timestamp
-	19, // 5: frontdesk.v1.ConversationRecord.closed_at:type_name -> google.protobuf.Timestamp
+	20, // 0: frontdesk.v1.HistoryReply.messages:type_name -> frontdesk.v1.StoredMessage
+	21, // 1: frontdesk.v1.ConversationsRequest.before:type_name -> google.protobuf.Timestamp
+	22, // 2: frontdesk.v1.ConversationRecord.customer:type_name -> frontdesk.v1.Participant
+	22, // 3: frontdesk.v1.ConversationRecord.agent:type_name -> frontdesk.v1.Participant
+	21, // 4: frontdesk.v1.ConversationRecord.opened_at:type_name -> google.protobuf.Timestamp
+	21, // 5: frontdesk.v1.ConversationRecord.closed_at:type_name -> google.protobuf.Timestamp
 	3,  // 6: frontdesk.v1.ConversationsReply.conversations:type_name -> frontdesk.v1.ConversationRecord
-	16, // 7: frontdesk.v1.UnreadReply.unread:type_name -> frontdesk.v1.UnreadReply.UnreadEntry
+	17, // 7: frontdesk.v1.UnreadReply.unread:type_name -> frontdesk.v1.UnreadReply.UnreadEntry
 	8,  // 8: frontdesk.v1.SearchReply.hits:type_name -> frontdesk.v1.SearchHit
-	20, // 9: frontdesk.v1.AssistRequest.agent:type_name -> frontdesk.v1.Participant
-	19, // 10: frontdesk.v1.ReportRequest.from:type_name -> google.protobuf.Timestamp
-	19, // 11: frontdesk.v1.ReportRequest.to:type_name -> google.protobuf.Timestamp
-	13, // 12: frontdesk.v1.ReportFigures.first_response:type_name -> frontdesk.v1.DurationStats
-	13, // 13: frontdesk.v1.ReportFigures.first_bot_response:type_name -> frontdesk.v1.DurationStats
-	13, // 14: frontdesk.v1.ReportFigures.queue_wait:type_name -> frontdesk.v1.DurationStats
-	13, // 15: frontdesk.v1.ReportFigures.resolution:type_name -> frontdesk.v1.DurationStats
-	13, // 16: frontdesk.v1.ReportFigures.left_answer:type_name -> frontdesk.v1.DurationStats
-	14, // 17: frontdesk.v1.ReportReply.total:type_name -> frontdesk.v1.ReportFigures
-	17, // 18: frontdesk.v1.ReportReply.handoff_reasons:type_name -> frontdesk.v1.ReportReply.HandoffReasonsEntry
-	14, // 19: frontdesk.v1.ReportReply.agents:type_name -> frontdesk.v1.ReportFigures
-	14, // 20: frontdesk.v1.ReportReply.queues:type_name -> frontdesk.v1.ReportFigures
-	14, // 21: frontdesk.v1.ReportReply.series:type_name -> frontdesk.v1.ReportFigures
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	22, // 9: frontdesk.v1.AssistRequest.agent:type_name -> frontdesk.v1.Participant
+	21, // 10: frontdesk.v1.ReportRequest.from:type_name -> google.protobuf.Timestamp
+	21, // 11: frontdesk.v1.ReportRequest.to:type_name -> google.protobuf.Timestamp
+	13, // 12: frontdesk.v1.ReportRequest.targets:type_name -> frontdesk.v1.ServiceTargets
+	18, // 13: frontdesk.v1.ReportRequest.queue_targets:type_name -> frontdesk.v1.ReportRequest.QueueTargetsEntry
+	14, // 14: frontdesk.v1.ReportFigures.first_response:type_name -> frontdesk.v1.DurationStats
+	14, // 15: frontdesk.v1.ReportFigures.first_bot_response:type_name -> frontdesk.v1.DurationStats
+	14, // 16: frontdesk.v1.ReportFigures.queue_wait:type_name -> frontdesk.v1.DurationStats
+	14, // 17: frontdesk.v1.ReportFigures.resolution:type_name -> frontdesk.v1.DurationStats
+	14, // 18: frontdesk.v1.ReportFigures.left_answer:type_name -> frontdesk.v1.DurationStats
+	14, // 19: frontdesk.v1.ReportFigures.handoff_response:type_name -> frontdesk.v1.DurationStats
+	15, // 20: frontdesk.v1.ReportReply.total:type_name -> frontdesk.v1.ReportFigures
+	19, // 21: frontdesk.v1.ReportReply.handoff_reasons:type_name -> frontdesk.v1.ReportReply.HandoffReasonsEntry
+	15, // 22: frontdesk.v1.ReportReply.agents:type_name -> frontdesk.v1.ReportFigures
+	15, // 23: frontdesk.v1.ReportReply.queues:type_name -> frontdesk.v1.ReportFigures
+	15, // 24: frontdesk.v1.ReportReply.series:type_name -> frontdesk.v1.ReportFigures
+	13, // 25: frontdesk.v1.ReportRequest.QueueTargetsEntry.value:type_name -> frontdesk.v1.ServiceTargets
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_query_proto_init() }
@@ -1565,7 +1688,7 @@ func file_frontdesk_v1_query_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frontdesk_v1_query_proto_rawDesc), len(file_frontdesk_v1_query_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
