@@ -41,16 +41,17 @@ type Row struct {
 	ReplyClock, CloseClock float64
 }
 
-// acc accumulates one set of conversations.
+// acc accumulates the counts of one set of conversations; the durations themselves are kept
+// once per conversation by the Aggregator.
 type acc struct {
 	f    fd.ReportFigures
 	sums [numDurations]float64
-	// Durations are kept as float32 (7 significant digits: a millisecond on a day-long
-	// duration) to halve the memory of a year's report.
-	durs [numDurations][]float32
+	n    [numDurations]int64
+	// med and p90 are the percentiles of each duration, computed by Reply.
+	med, p90 [numDurations]float64
 }
 
-func (a *acc) add(r *Row, t Targets) {
+func (a *acc) add(r *Row, t Targets, durs []float32) {
 	f := &a.f
 	f.Opened++
 	if r.HandedOff {
@@ -74,13 +75,15 @@ func (a *acc) add(r *Row, t Targets) {
 	if t.ResolutionS > 0 && r.CloseClock > t.ResolutionS {
 		f.ResolutionBreached++
 	}
-	for i, d := range r.Durations {
-		if !math.IsNaN(d) && d >= 0 {
-			a.sums[i] += d
-			a.durs[i] = append(a.durs[i], float32(d))
+	for i, d := range durs {
+		if !isNaN32(d) {
+			a.sums[i] += r.Durations[i]
+			a.n[i]++
 		}
 	}
 }
+
+func isNaN32(x float32) bool { return x != x }
 
 func (a *acc) figures(key string) *fd.ReportFigures {
 	f := &fd.ReportFigures{Key: key, Opened: a.f.Opened, BotOnly: a.f.BotOnly, HandedOff: a.f.HandedOff,
@@ -88,12 +91,10 @@ func (a *acc) figures(key string) *fd.ReportFigures {
 		Reopened: a.f.Reopened, Messages: a.f.Messages, LeftMessages: a.f.LeftMessages, LeftAnswered: a.f.LeftAnswered,
 		FirstResponseBreached: a.f.FirstResponseBreached, ResolutionBreached: a.f.ResolutionBreached}
 	stats := make([]*fd.DurationStats, numDurations)
-	for i, xs := range a.durs {
-		s := &fd.DurationStats{Count: int64(len(xs))}
-		if len(xs) > 0 {
-			s.MeanS = a.sums[i] / float64(len(xs))
-			s.MedianS = Percentile(xs, 0.5)
-			s.P90S = Percentile(xs, 0.9)
+	for i, n := range a.n {
+		s := &fd.DurationStats{Count: n}
+		if n > 0 {
+			s.MeanS, s.MedianS, s.P90S = a.sums[i]/float64(n), a.med[i], a.p90[i]
 		}
 		stats[i] = s
 	}
@@ -107,17 +108,27 @@ func (a *acc) figures(key string) *fd.ReportFigures {
 // Aggregator computes a report from rows in one pass: the total, per agent, per queue and
 // per series bucket, the handoff reasons and the heat map. Medians and p90s are exact
 // (continuous, like SQL's percentile_cont), found by selection rather than sorting.
+//
+// Each conversation's durations are kept once, as float32 (7 significant digits: a
+// millisecond on a day-long duration), with the index of its agent, queue and bucket; Reply
+// gathers each group's values into one reused buffer per duration. A year of a busy tenant
+// (a million conversations) holds about 36 MB.
 type Aggregator struct {
 	targets Targets
 	byQueue map[string]Targets
 	loc     *time.Location
 	hourly  bool
 	total   acc
-	agents  map[string]*acc
-	queues  map[string]*acc
-	series  map[int64]*acc
+	// accs are the groups; agents, queues and series map keys to their index.
+	accs    []*acc
+	agents  map[string]int32
+	queues  map[string]int32
+	series  map[int64]int32
 	reasons map[string]*int64
 	heat    [7 * 24]int64
+	// Per conversation: numDurations values (NaN: none) and its groups (noGroup: none).
+	durs                          []float32
+	rowAgent, rowQueue, rowSeries []int32
 }
 
 // NewAggregator returns an aggregator for q (its zone must load: Resolve checked it).
@@ -126,8 +137,8 @@ func NewAggregator(q Query) (*Aggregator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Aggregator{targets: q.Targets, byQueue: q.QueueTargets, loc: loc, hourly: q.Bucket == frames.ReportBucketHour, agents: map[string]*acc{},
-		queues: map[string]*acc{}, series: map[int64]*acc{}, reasons: map[string]*int64{}}, nil
+	return &Aggregator{targets: q.Targets, byQueue: q.QueueTargets, loc: loc, hourly: q.Bucket == frames.ReportBucketHour,
+		agents: map[string]int32{}, queues: map[string]int32{}, series: map[int64]int32{}, reasons: map[string]*int64{}}, nil
 }
 
 // Add counts one conversation.
@@ -136,12 +147,25 @@ func (g *Aggregator) Add(r *Row) {
 	if qt, ok := g.byQueue[string(r.Queue)]; ok {
 		t = qt
 	}
-	g.total.add(r, t)
+	at := len(g.durs)
+	g.durs = grow(g.durs, numDurations)
+	for _, d := range r.Durations {
+		if math.IsNaN(d) || d < 0 {
+			g.durs = append(g.durs, float32(math.NaN()))
+		} else {
+			g.durs = append(g.durs, float32(d))
+		}
+	}
+	durs := g.durs[at:]
+	g.total.add(r, t, durs)
+	agent, queue := int32(noGroup), int32(noGroup)
 	if len(r.Agent) > 0 {
-		group(g.agents, r.Agent).add(r, t)
+		agent = g.group(g.agents, r.Agent)
+		g.accs[agent].add(r, t, durs)
 	}
 	if len(r.Queue) > 0 {
-		group(g.queues, r.Queue).add(r, t)
+		queue = g.group(g.queues, r.Queue)
+		g.accs[queue].add(r, t, durs)
 	}
 	local := r.Opened.In(g.loc)
 	y, m, d := local.Date()
@@ -150,12 +174,15 @@ func (g *Aggregator) Add(r *Row) {
 	if g.hourly {
 		key = key*100 + int64(h)
 	}
-	s := g.series[key]
-	if s == nil {
-		s = &acc{}
-		g.series[key] = s
+	bucket, ok := g.series[key]
+	if !ok {
+		bucket = int32(len(g.accs))
+		g.accs = append(g.accs, &acc{})
+		g.series[key] = bucket
 	}
-	s.add(r, t)
+	g.accs[bucket].add(r, t, durs)
+	g.rowAgent, g.rowQueue, g.rowSeries = grow(g.rowAgent, 1), grow(g.rowQueue, 1), grow(g.rowSeries, 1)
+	g.rowAgent, g.rowQueue, g.rowSeries = append(g.rowAgent, agent), append(g.rowQueue, queue), append(g.rowSeries, bucket)
 	if r.HandedOff {
 		n := g.reasons[string(r.Handoff)] // no allocation for the lookup
 		if n == nil {
@@ -168,17 +195,87 @@ func (g *Aggregator) Add(r *Row) {
 	g.heat[(int(local.Weekday())+6)%7*24+h]++
 }
 
-func group(m map[string]*acc, key []byte) *acc {
-	a := m[string(key)] // no allocation for the lookup
-	if a == nil {
-		a = &acc{}
-		m[string(key)] = a
+// grow makes room for n more elements, doubling the capacity: append grows large slices by
+// a quarter, which for a million conversations allocates five times what is kept.
+func grow[T any](s []T, n int) []T {
+	if len(s)+n <= cap(s) {
+		return s
 	}
-	return a
+	return slices.Grow(s, max(n, cap(s), 1024))
 }
+
+func (g *Aggregator) group(m map[string]int32, key []byte) int32 {
+	i, ok := m[string(key)] // no allocation for the lookup
+	if !ok {
+		i = int32(len(g.accs))
+		g.accs = append(g.accs, &acc{})
+		m[string(key)] = i
+	}
+	return i
+}
+
+// percentiles computes the median and p90 of every duration of the groups of one kind
+// (groupOf says each conversation's group, -1 for none). For each duration the groups'
+// values are laid out one after the other in one buffer shared by all calls.
+func (g *Aggregator) percentiles(groupOf func(i int) int32, scratch *[]float32) {
+	n := len(g.rowSeries)
+	for d := range numDurations {
+		pos := map[int32]int{}
+		size := 0
+		for i := range n {
+			if gi := groupOf(i); gi != noGroup && !isNaN32(g.durs[i*numDurations+d]) {
+				pos[gi]++
+				size++
+			}
+		}
+		if cap(*scratch) < size {
+			*scratch = make([]float32, size)
+		}
+		buf := (*scratch)[:size]
+		start := map[int32]int{}
+		next := 0
+		for gi, c := range pos {
+			start[gi], pos[gi] = next, next
+			next += c
+		}
+		for i := range n {
+			if gi := groupOf(i); gi != noGroup {
+				if v := g.durs[i*numDurations+d]; !isNaN32(v) {
+					buf[pos[gi]] = v
+					pos[gi]++
+				}
+			}
+		}
+		for gi, from := range start {
+			xs := buf[from:pos[gi]]
+			a := g.group0(gi)
+			a.med[d], a.p90[d] = Percentile(xs, 0.5), Percentile(xs, 0.9)
+		}
+	}
+}
+
+// group0 is the acc of a group index; -2 stands for the total.
+func (g *Aggregator) group0(i int32) *acc {
+	if i == totalGroup {
+		return &g.total
+	}
+	return g.accs[i]
+}
+
+// Group indexes that are not in accs: a conversation without an agent or queue has
+// noGroup; totalGroup stands for the total in percentiles.
+const (
+	noGroup    = -1
+	totalGroup = -2
+)
 
 // Reply returns the report: agents and queues busiest first, the series oldest first.
 func (g *Aggregator) Reply() *fd.ReportReply {
+	var scratch []float32
+	g.percentiles(func(int) int32 { return totalGroup }, &scratch)
+	for _, rows := range [][]int32{g.rowAgent, g.rowQueue, g.rowSeries} {
+		g.percentiles(func(i int) int32 { return rows[i] }, &scratch)
+	}
 	out := &fd.ReportReply{Total: g.total.figures(""), HandoffReasons: map[string]int64{}, Heatmap: g.heat[:],
 		TimeZone: g.loc.String()}
 	for k, n := range g.reasons {
@@ -187,12 +284,12 @@ func (g *Aggregator) Reply() *fd.ReportReply {
 	busiest := func(a, b *fd.ReportFigures) int {
 		return cmp.Or(cmp.Compare(b.GetOpened(), a.GetOpened()), strings.Compare(a.GetKey(), b.GetKey()))
 	}
-	for k, a := range g.agents {
-		out.Agents = append(out.Agents, a.figures(k))
+	for k, i := range g.agents {
+		out.Agents = append(out.Agents, g.accs[i].figures(k))
 	}
 	slices.SortFunc(out.Agents, busiest)
-	for k, a := range g.queues {
-		out.Queues = append(out.Queues, a.figures(k))
+	for k, i := range g.queues {
+		out.Queues = append(out.Queues, g.accs[i].figures(k))
 	}
 	slices.SortFunc(out.Queues, busiest)
 	keys := make([]int64, 0, len(g.series))
@@ -201,7 +298,7 @@ func (g *Aggregator) Reply() *fd.ReportReply {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		out.Series = append(out.Series, g.series[k].figures(seriesKey(k, g.hourly)))
+		out.Series = append(out.Series, g.accs[g.series[k]].figures(seriesKey(k, g.hourly)))
 	}
 	return out
 }
