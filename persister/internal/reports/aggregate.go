@@ -214,67 +214,72 @@ func (g *Aggregator) group(m map[string]int32, key []byte) int32 {
 	return i
 }
 
-// percentiles computes the median and p90 of every duration of the groups of one kind
-// (groupOf says each conversation's group, -1 for none). For each duration the groups'
-// values are laid out one after the other in one buffer shared by all calls.
-func (g *Aggregator) percentiles(groupOf func(i int) int32, scratch *[]float32) {
+// percentiles computes the median and p90 of every duration of the groups of one kind:
+// rows gives each conversation's group (an index of accs, or noGroup); nil means the total.
+// For each duration the groups' values are laid out one after the other in one buffer shared
+// by all calls.
+func (g *Aggregator) percentiles(rows []int32, scratch *[]float32) {
 	n := len(g.rowSeries)
+	if rows == nil {
+		for d := range numDurations {
+			buf := (*scratch)[:0]
+			for i := d; i < n*numDurations; i += numDurations {
+				if v := g.durs[i]; !isNaN32(v) {
+					buf = append(buf, v)
+				}
+			}
+			if len(buf) > 0 {
+				g.total.med[d], g.total.p90[d] = Percentile(buf, 0.5), Percentile(buf, 0.9)
+			}
+			*scratch = buf
+		}
+		return
+	}
+	ends := make([]int, len(g.accs))
 	for d := range numDurations {
-		pos := map[int32]int{}
+		clear(ends)
 		size := 0
-		for i := range n {
-			if gi := groupOf(i); gi != noGroup && !isNaN32(g.durs[i*numDurations+d]) {
-				pos[gi]++
+		for i, gi := range rows {
+			if gi != noGroup && !isNaN32(g.durs[i*numDurations+d]) {
+				ends[gi]++
 				size++
 			}
+		}
+		for k, c, start := 0, 0, 0; k < len(ends); k++ { // counts -> starts
+			c, ends[k] = ends[k], start
+			start += c
 		}
 		if cap(*scratch) < size {
 			*scratch = make([]float32, size)
 		}
 		buf := (*scratch)[:size]
-		start := map[int32]int{}
-		next := 0
-		for gi, c := range pos {
-			start[gi], pos[gi] = next, next
-			next += c
-		}
-		for i := range n {
-			if gi := groupOf(i); gi != noGroup {
+		for i, gi := range rows {
+			if gi != noGroup {
 				if v := g.durs[i*numDurations+d]; !isNaN32(v) {
-					buf[pos[gi]] = v
-					pos[gi]++
+					buf[ends[gi]] = v
+					ends[gi]++ // starts -> ends
 				}
 			}
 		}
-		for gi, from := range start {
-			xs := buf[from:pos[gi]]
-			a := g.group0(gi)
-			a.med[d], a.p90[d] = Percentile(xs, 0.5), Percentile(xs, 0.9)
+		from := 0
+		for k, end := range ends {
+			if end > from {
+				xs := buf[from:end]
+				g.accs[k].med[d], g.accs[k].p90[d] = Percentile(xs, 0.5), Percentile(xs, 0.9)
+			}
+			from = end
 		}
 	}
 }
 
-// group0 is the acc of a group index; -2 stands for the total.
-func (g *Aggregator) group0(i int32) *acc {
-	if i == totalGroup {
-		return &g.total
-	}
-	return g.accs[i]
-}
-
-// Group indexes that are not in accs: a conversation without an agent or queue has
-// noGroup; totalGroup stands for the total in percentiles.
-const (
-	noGroup    = -1
-	totalGroup = -2
-)
+// noGroup is the group index of a conversation without an agent or queue.
+const noGroup = -1
 
 // Reply returns the report: agents and queues busiest first, the series oldest first.
 func (g *Aggregator) Reply() *fd.ReportReply {
-	var scratch []float32
-	g.percentiles(func(int) int32 { return totalGroup }, &scratch)
-	for _, rows := range [][]int32{g.rowAgent, g.rowQueue, g.rowSeries} {
-		g.percentiles(func(i int) int32 { return rows[i] }, &scratch)
+	scratch := make([]float32, 0, len(g.rowSeries))
+	for _, rows := range [][]int32{nil, g.rowAgent, g.rowQueue, g.rowSeries} {
+		g.percentiles(rows, &scratch)
 	}
 	out := &fd.ReportReply{Total: g.total.figures(""), HandoffReasons: map[string]int64{}, Heatmap: g.heat[:],
 		TimeZone: g.loc.String()}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -214,5 +215,42 @@ func TestCSV(t *testing.T) {
 	}
 	if rows[1][2] != "4" || rows[2][2] != "2" || rows[2][16] != "2" || rows[2][17] != "5" || rows[2][18] != "9" {
 		t.Fatalf("total %q, a1 %q", rows[1], rows[2])
+	}
+}
+
+// BenchmarkAggregate measures the Go side of a year's report of a busy tenant: a million
+// conversations through Add, then Reply (60 agents, 5 queues, 365 days).
+func BenchmarkAggregate(b *testing.B) {
+	rows := make([]Row, 1_000_000)
+	agents := make([][]byte, 60)
+	for i := range agents {
+		agents[i] = []byte("a" + strconv.Itoa(i))
+	}
+	queues := [][]byte{[]byte("q0"), []byte("q1"), []byte("q2"), []byte("q3"), []byte("q4")}
+	nan := math.NaN()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range rows {
+		r := &rows[i]
+		r.Opened = start.Add(time.Duration(i) * 31536 * time.Millisecond)
+		r.Durations = [numDurations]float64{nan, float64(1 + i%9), nan, float64(600 + i%3600), nan, nan}
+		r.ReplyClock, r.CloseClock = nan, nan
+		if i%5 < 2 {
+			r.HandedOff, r.Handoff, r.Agent, r.Queue = true, []byte("phrase"), agents[i/3%60], queues[i/7%5]
+			r.Durations[DurFirstResponse], r.Durations[DurQueueWait], r.Durations[DurHandoffResponse] =
+				float64(60+i%900), float64(i%300), float64(20+i%900)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		g, err := NewAggregator(Query{Zone: "Europe/Paris", Bucket: "day"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range rows {
+			g.Add(&rows[i])
+		}
+		if g.Reply().GetTotal().GetOpened() != int64(len(rows)) {
+			b.Fatal("wrong total")
+		}
 	}
 }
