@@ -433,6 +433,7 @@ func TestServicePermissions(t *testing.T) {
 			{"conversations", subjects.ConversationsQuery(tn)},
 			{"unread", subjects.UnreadQuery(tn)},
 			{"search", subjects.SearchQuery(tn)},
+			{"report", subjects.ReportQuery(tn)},
 		} {
 			sub, err := pers.nc.QueueSubscribe(subjects.AllQueries(q.kind), "persister", func(m *nats.Msg) {
 				_ = m.Respond([]byte("reply"))

@@ -169,6 +169,7 @@ func For(service string, opts Options) (Permissions, error) {
 			subjects.ConversationsQuery(any),
 			subjects.UnreadQuery(any),
 			subjects.SearchQuery(any),
+			subjects.ReportQuery(any),
 			subjects.Assist(any, any),
 		)
 		b.subscribe(
@@ -228,7 +229,7 @@ func For(service string, opts Options) (Permissions, error) {
 	case Persister:
 		b.publish(subjects.DeadLetters(Persister))
 		b.responses = true
-		for _, kind := range []string{"history", "conversations", "unread", "search"} {
+		for _, kind := range []string{"history", "conversations", "unread", "search", "report"} {
 			b.subscribe(subjects.AllQueries(kind))
 		}
 		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamDeadLetters} {

@@ -282,6 +282,7 @@ func (s *Service) run(ctx context.Context) error {
 	}
 	s.ops.AddCheck("tenants", ts.Ready())
 	known := func(id string) bool { _, ok := ts.Get(id); return ok }
+	zone := func(id string) string { t, _ := ts.Get(id); return t.GetHours().GetTimeZone() }
 
 	st := store.New(s.pool)
 	p := s.cfg.Persister
@@ -304,7 +305,7 @@ func (s *Service) run(ctx context.Context) error {
 	})
 
 	qs := query.New(s.nc, st, query.Options{
-		Timeout: p.QueryTimeout, Concurrency: p.QueryConcurrency, KnownTenant: known,
+		Timeout: p.QueryTimeout, Concurrency: p.QueryConcurrency, KnownTenant: known, TimeZone: zone,
 	}, s.reg, s.log.Named("query"))
 	ret := retention.New(st, ts, retention.Options{
 		Interval: p.RetentionInterval, BatchSize: p.RetentionBatch, MaxBatches: p.RetentionMaxBatches,

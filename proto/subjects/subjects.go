@@ -230,6 +230,11 @@ func UnreadQuery(tenant string) string { return join(Prefix, "query", "unread", 
 // (frontdesk.v1.SearchRequest -> frontdesk.v1.SearchReply). Responder: persister.
 func SearchQuery(tenant string) string { return join(Prefix, "query", "search", tenant) }
 
+// ReportQuery is the request/reply subject for a tenant's service figures
+// (frontdesk.v1.ReportRequest -> frontdesk.v1.ReportReply). Requester: gateway (supervisors).
+// Responder: persister.
+func ReportQuery(tenant string) string { return join(Prefix, "query", "report", tenant) }
+
 // AllQueries matches every query subject of one kind for every tenant ("history", ...), for
 // responders' queue-group subscriptions.
 func AllQueries(kind string) string { return join(Prefix, "query", kind, "*") }

@@ -58,6 +58,7 @@ func TestParseRoundTrip(t *testing.T) {
 		{Route("acme"), Parsed{Kind: "route", Tenant: "acme"}},
 		{HistoryQuery("acme"), Parsed{Kind: "query", Tenant: "acme"}},
 		{SearchQuery("acme"), Parsed{Kind: "query", Tenant: "acme"}},
+		{ReportQuery("acme"), Parsed{Kind: "query", Tenant: "acme"}},
 		{Assist("acme", "c1"), Parsed{Kind: "assist", Tenant: "acme", Conv: "c1"}},
 		{DeadLetters("persister"), Parsed{Kind: "dlq"}},
 	}

@@ -342,7 +342,7 @@ func (c *Consumer[T]) writeRetrying(ctx context.Context, it jetstream.MessagesCo
 	lastProgress := time.Now()
 	pending := items
 	for {
-		n, err := c.settle(ctx, pending)
+		n, err := c.settle(ctx, pending, func() { c.keepAlive(pending, &lastProgress) })
 		// What settled stays settled: a retry neither rewrites it nor dead-letters it twice.
 		pending = pending[n:]
 		if err == nil {
@@ -365,14 +365,7 @@ func (c *Consumer[T]) writeRetrying(ctx context.Context, it jetstream.MessagesCo
 		// Keep the held messages ours: without this JetStream would redeliver them (possibly
 		// to another replica, which would then be stuck on the same outage) every AckWait.
 		// That includes the ones already committed: they are acked with the rest.
-		if time.Since(lastProgress) > c.opt.AckWait/3 {
-			for _, x := range items {
-				if !x.dead {
-					_ = x.msg.InProgress()
-				}
-			}
-			lastProgress = time.Now()
-		}
+		c.keepAlive(items, &lastProgress)
 		if !sleep(ctx, min(retry(), c.opt.AckWait/3)) {
 			return false, stopped
 		}
@@ -385,7 +378,11 @@ func (c *Consumer[T]) writeRetrying(ctx context.Context, it jetstream.MessagesCo
 // 2·log2(n) transactions. Items are settled in order; settle returns how many leading items
 // are settled (committed or dead-lettered) and the error that stopped it, if any: a
 // connection failure in the middle of a split leaves the rest for the retry.
-func (c *Consumer[T]) settle(ctx context.Context, items []item[T]) (int, error) {
+//
+// A split takes many transactions, which on a loaded database can outlast AckWait: before
+// each half it calls keepAlive, so JetStream does not redeliver the rows not yet settled (to
+// another worker, which would dead-letter a refused row a second time).
+func (c *Consumer[T]) settle(ctx context.Context, items []item[T], keepAlive func()) (int, error) {
 	err := c.write(ctx, items)
 	if err == nil {
 		return len(items), nil
@@ -403,12 +400,28 @@ func (c *Consumer[T]) settle(ctx context.Context, items []item[T]) (int, error) 
 	}
 	c.log.Debug("batch refused as bad data; splitting", zap.Int("messages", len(items)), zap.Error(err))
 	half := len(items) / 2
-	n, err := c.settle(ctx, items[:half])
+	keepAlive()
+	n, err := c.settle(ctx, items[:half], keepAlive)
 	if err != nil {
 		return n, err
 	}
-	m, err := c.settle(ctx, items[half:])
+	keepAlive()
+	m, err := c.settle(ctx, items[half:], keepAlive)
 	return half + m, err
+}
+
+// keepAlive tells JetStream that items not dead-lettered are still being worked on, at most
+// every AckWait/3 (last is when it last did).
+func (c *Consumer[T]) keepAlive(items []item[T], last *time.Time) {
+	if time.Since(*last) <= c.opt.AckWait/3 {
+		return
+	}
+	for _, x := range items {
+		if !x.dead {
+			_ = x.msg.InProgress()
+		}
+	}
+	*last = time.Now()
 }
 
 // write commits items in one transaction.

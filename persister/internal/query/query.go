@@ -1,5 +1,5 @@
 // Package query answers the record's NATS request/reply API (history, conversations, unread,
-// search) from Postgres. Every replica subscribes in the queue group "persister", so any one
+// search, report) from Postgres. Every replica subscribes in the queue group "persister", so any one
 // of them answers each request.
 package query
 
@@ -18,6 +18,7 @@ import (
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 
+	"github.com/frontdesk-chat/frontdesk/persister/internal/reports"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
 )
 
@@ -30,6 +31,7 @@ const (
 	KindConversations = "conversations"
 	KindUnread        = "unread"
 	KindSearch        = "search"
+	KindReport        = "report"
 )
 
 // Errors put in replies' error field. They are stable strings a client may match.
@@ -48,6 +50,9 @@ type Options struct {
 	Concurrency int
 	// KnownTenant reports whether a tenant is configured; nil accepts every tenant.
 	KnownTenant func(id string) bool
+	// TimeZone returns a tenant's time zone (its business hours'), the default of its
+	// reports; nil or "" means UTC.
+	TimeZone func(id string) string
 }
 
 // Server answers queries.
@@ -93,7 +98,7 @@ func New(nc *nats.Conn, st *store.Store, opt Options, reg prometheus.Registerer,
 
 // Start subscribes to every query subject in the queue group.
 func (s *Server) Start() error {
-	for _, kind := range []string{KindHistory, KindConversations, KindUnread, KindSearch} {
+	for _, kind := range []string{KindHistory, KindConversations, KindUnread, KindSearch, KindReport} {
 		sub, err := s.nc.QueueSubscribe(subjects.AllQueries(kind), QueueGroup, s.dispatch(kind))
 		if err != nil {
 			return fmt.Errorf("subscribe %s queries: %w", kind, err)
@@ -183,6 +188,8 @@ func errorReply(kind, msg string) proto.Message {
 		return &fd.ConversationsReply{Error: msg}
 	case KindUnread:
 		return &fd.UnreadReply{Error: msg}
+	case KindReport:
+		return &fd.ReportReply{Error: msg}
 	default:
 		return &fd.SearchReply{Error: msg}
 	}
@@ -255,6 +262,28 @@ func (s *Server) answer(ctx context.Context, kind string, m *nats.Msg) (proto.Me
 			return nil, err
 		}
 		return s.st.Search(ctx, t, &req)
+	case KindReport:
+		var req fd.ReportRequest
+		if err := proto.Unmarshal(m.Data, &req); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		t, err := s.tenantOf(m.Subject, req.GetTenant())
+		if err != nil {
+			return nil, err
+		}
+		zone := ""
+		if s.opt.TimeZone != nil {
+			zone = s.opt.TimeZone(t)
+		}
+		q, err := reports.Resolve(t, &req, zone)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		reply, err := s.st.Report(ctx, q)
+		if err != nil || !q.CSV {
+			return reply, err
+		}
+		return &fd.ReportReply{TimeZone: reply.GetTimeZone(), Csv: string(reports.CSV(reply))}, nil
 	}
 	return nil, fmt.Errorf("%w: kind %s", ErrBadRequest, kind)
 }

@@ -37,6 +37,9 @@ type Store struct {
 	// parts remembers the participants this process recorded lately, for the same reason:
 	// a conversation's few senders write many messages.
 	parts map[partKey]struct{}
+
+	// reportSlots bounds the reports computed at once (MaxConcurrentReports).
+	reportSlots chan struct{}
 }
 
 // partKey is a row of conversation_participants.
@@ -55,7 +58,8 @@ const userFreshness = time.Minute
 
 // New returns a Store on pool. The schema must be migrated (package migrate).
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, recent: map[userKey]recorded{}, parts: map[partKey]struct{}{}}
+	return &Store{pool: pool, recent: map[userKey]recorded{}, parts: map[partKey]struct{}{},
+		reportSlots: make(chan struct{}, MaxConcurrentReports)}
 }
 
 // MessageRow is a message with its FD_MESSAGES sequence.
@@ -117,6 +121,46 @@ SELECT tenant, conv, seq, id, client_id, sender_id, sender_role, sender_name, ki
 	reply_to, revision, created_at, to_tsvector('simple', search_doc)
 FROM stage_messages ORDER BY seq
 ON CONFLICT DO NOTHING`
+
+// insertMessagesAndFactsSQL is insertMessagesSQL that also adds the messages it inserted
+// (and only those: a redelivered message inserts nothing) to their conversations' report
+// facts, and returns how many it inserted. The facts' rows are locked in (tenant, conv)
+// order, as the event batches lock them.
+const insertMessagesAndFactsSQL = `WITH ins AS (` + insertMessagesSQL + `
+RETURNING tenant, conv, sender_role, created_at),
+facts AS (INSERT INTO report_conversations AS r (tenant, conv, messages, first_customer_at, first_bot_at, first_agent_at)
+	SELECT tenant, conv, count(*) FILTER (WHERE sender_role <> 'system'),
+		min(created_at) FILTER (WHERE sender_role = 'customer'),
+		min(created_at) FILTER (WHERE sender_role = 'bot'),
+		min(created_at) FILTER (WHERE sender_role IN ('agent', 'supervisor'))
+	FROM ins GROUP BY tenant, conv ORDER BY tenant, conv
+	ON CONFLICT (tenant, conv) DO UPDATE SET
+		messages = r.messages + EXCLUDED.messages,
+		first_customer_at = LEAST(r.first_customer_at, EXCLUDED.first_customer_at),
+		first_bot_at = LEAST(r.first_bot_at, EXCLUDED.first_bot_at),
+		first_agent_at = LEAST(r.first_agent_at, EXCLUDED.first_agent_at))
+SELECT count(*) FROM ins`
+
+// leftAnsweredSQL sets when the left messages of the conversations given as arrays were
+// answered: the first agent message at or after the left message. It runs in its own
+// statement after the facts' rows are locked, so its snapshot sees whatever a concurrent
+// batch of the other stream (messages or events) committed for them; with force false it
+// only fills answers not yet found.
+//
+// An answer once found is kept when none is found now (retention deleted the messages): an
+// earlier left message, the only way left_at moves, can only find the same answer or an
+// earlier one.
+//
+// The first answer is taken in seq order, which walks the conversation's range of
+// messages_pkey: min(created_at) would let Postgres walk the tenant's messages_created from
+// the left message on, every conversation's, until this one's answer.
+const leftAnsweredSQL = `UPDATE report_conversations r SET left_answered_at = coalesce((
+	SELECT m.created_at FROM messages m
+	WHERE m.tenant = r.tenant AND m.conv = r.conv AND m.sender_role IN ('agent', 'supervisor') AND m.created_at >= r.left_at
+	ORDER BY m.seq LIMIT 1),
+	r.left_answered_at)
+FROM unnest($1::text[], $2::text[]) AS b(tenant, conv)
+WHERE r.tenant = b.tenant AND r.conv = b.conv AND r.left_at IS NOT NULL AND ($3 OR r.left_answered_at IS NULL)`
 
 // upsertUsersSQL records senders given as arrays (one row per user, no repeats).
 const upsertUsersSQL = `INSERT INTO users AS u (tenant, id, role, name, first_seen, last_seen)
@@ -270,6 +314,7 @@ func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResu
 	}
 	senders := s.staleSenders(rows)
 	parts := s.newParticipants(rows)
+	answers := agentConvs(rows)
 	var res WriteResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, stageMessagesDDL); err != nil {
@@ -279,18 +324,19 @@ func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResu
 			return fmt.Errorf("copy messages: %w", err)
 		}
 		b := &pgx.Batch{}
-		b.Queue(insertMessagesSQL)
+		b.Queue(insertMessagesAndFactsSQL)
+		if len(answers.tenants) > 0 {
+			b.Queue(leftAnsweredSQL, answers.tenants, answers.convs, false)
+		}
 		queueParticipants(b, parts)
 		queueSenders(b, senders)
 		br := tx.SendBatch(ctx, b)
-		tag, err := br.Exec()
-		if err != nil {
+		if err := br.QueryRow().Scan(&res.Inserted); err != nil {
 			_ = br.Close()
 			return fmt.Errorf("insert messages: %w", err)
 		}
-		res.Inserted = tag.RowsAffected()
 		if err := br.Close(); err != nil {
-			return fmt.Errorf("record participants and senders: %w", err)
+			return fmt.Errorf("record report facts, participants and senders: %w", err)
 		}
 		return nil
 	})
@@ -301,6 +347,25 @@ func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResu
 	s.rememberParticipants(parts)
 	res.Duplicates = int64(len(rows)) - res.Inserted
 	return res, nil
+}
+
+// convList is a list of conversations as two parallel arrays, for unnest.
+type convList struct{ tenants, convs []string }
+
+// agentConvs lists, once each and in order, the conversations in which the batch has a human
+// reply (agent or supervisor): only those can answer a left message.
+func agentConvs(rows []MessageRow) convList {
+	seen := map[userKey]bool{}
+	for _, r := range rows {
+		if role := r.Msg.GetFrom().GetRole(); role == frames.RoleAgent || role == frames.RoleSupervisor {
+			seen[userKey{r.Msg.GetTenant(), r.Msg.GetConv()}] = true
+		}
+	}
+	var l convList
+	for _, k := range sortedKeys(seen) {
+		l.tenants, l.convs = append(l.tenants, k.tenant), append(l.convs, k.id)
+	}
+	return l
 }
 
 // messageSource feeds CopyFrom without building a [][]any of the whole batch.
@@ -371,6 +436,12 @@ SELECT id, tenant, conv, seq, type, state, revision,
 FROM stage_events ORDER BY seq
 ON CONFLICT DO NOTHING`
 
+// insertEventsReturningSQL is insertEventsSQL returning, per conversation, how many events
+// it inserted: the conversations whose report facts must be recomputed.
+const insertEventsReturningSQL = `WITH ins AS (` + insertEventsSQL + `
+RETURNING tenant, conv)
+SELECT tenant, conv, count(*) FROM ins GROUP BY tenant, conv ORDER BY tenant, conv`
+
 // upsertConversationSQL merges one conversation's folded events. State, customer, agent,
 // queue and summary move only forward in event-stream order (last_event_seq); the timestamps
 // merge with LEAST/GREATEST, which ignore NULLs. Applying the same events again changes
@@ -434,6 +505,7 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 	slices.SortFunc(rows, func(a, b EventRow) int { return cmp.Compare(a.Seq, b.Seq) })
 
 	convs := map[userKey]*convFold{}
+	marks := factMarks{}
 	users := map[userKey]userFold{}
 	parts := map[partKey]struct{}{}
 	tenants := map[string]bool{}
@@ -457,6 +529,7 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 			convs[k] = c
 		}
 		foldEvent(c, r.Seq, ev, at)
+		marks.note(k, ev)
 		for _, p := range []*fd.Participant{ev.GetCustomer(), ev.GetAgent(), ev.GetPreviousAgent()} {
 			if p.GetId() == "" {
 				continue
@@ -488,7 +561,7 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 			return fmt.Errorf("copy events: %w", err)
 		}
 		b := &pgx.Batch{}
-		b.Queue(insertEventsSQL)
+		b.Queue(insertEventsReturningSQL)
 		// Sorted keys: concurrent batches lock conversation and user rows in the same order.
 		for _, k := range sortedKeys(convs) {
 			c := convs[k]
@@ -511,16 +584,25 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 			b.Queue(insertTenantSQL, t)
 		}
 		br := tx.SendBatch(ctx, b)
-		tag, err := br.Exec()
+		var changed convList
+		rows, err := br.Query()
+		if err == nil {
+			var t, c string
+			var n int64
+			_, err = pgx.ForEachRow(rows, []any{&t, &c, &n}, func() error {
+				changed.tenants, changed.convs = append(changed.tenants, t), append(changed.convs, c)
+				res.Inserted += n
+				return nil
+			})
+		}
 		if err != nil {
 			_ = br.Close()
 			return fmt.Errorf("insert events: %w", err)
 		}
-		res.Inserted = tag.RowsAffected()
 		if err := br.Close(); err != nil {
 			return fmt.Errorf("upsert conversations and participants: %w", err)
 		}
-		return nil
+		return refreshFacts(ctx, tx, changed, marks)
 	})
 	if err != nil {
 		return WriteResult{}, fmt.Errorf("write %d events: %w", len(rows), err)

@@ -839,6 +839,641 @@ func (x *AssistReply) GetError() string {
 	return ""
 }
 
+// ReportRequest asks the record for a tenant's service figures over a time range, on
+// fd.v1.query.report.<tenant>. The answer is a ReportReply. Conversations are counted by the
+// time they opened: a conversation opened in the range is in the report with everything that
+// happened to it since, even after the range ends.
+type ReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tenant is the tenant id.
+	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// from is the start of the range (inclusive); required.
+	From *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	// to is the end of the range (exclusive); required, after from, at most 400 days later.
+	To *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	// time_zone is the IANA zone of the series buckets and the heat map (e.g. Europe/Paris);
+	// empty means the tenant's business-hours zone, else UTC.
+	TimeZone string `protobuf:"bytes,4,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// queue keeps only conversations last routed through this queue; empty means all.
+	Queue string `protobuf:"bytes,5,opt,name=queue,proto3" json:"queue,omitempty"`
+	// agent keeps only conversations whose last agent is this one; empty means all.
+	Agent string `protobuf:"bytes,6,opt,name=agent,proto3" json:"agent,omitempty"`
+	// bucket is the series' step: "day" (the default) or "hour" (ranges of at most 31 days;
+	// local hours: when clocks go back, the repeated hour is one bucket).
+	Bucket string `protobuf:"bytes,7,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	// format "csv" fills ReportReply.csv instead of the structured fields; empty means protobuf.
+	Format string `protobuf:"bytes,8,opt,name=format,proto3" json:"format,omitempty"`
+	// targets are the service-level targets the report counts breaches of (ReportFigures
+	// first_response_breached and resolution_breached); unset or 0 counts none.
+	Targets *ServiceTargets `protobuf:"bytes,9,opt,name=targets,proto3" json:"targets,omitempty"`
+	// queue_targets override targets for the conversations of a queue (their last queue).
+	QueueTargets  map[string]*ServiceTargets `protobuf:"bytes,10,rep,name=queue_targets,json=queueTargets,proto3" json:"queue_targets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportRequest) Reset() {
+	*x = ReportRequest{}
+	mi := &file_frontdesk_v1_query_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportRequest) ProtoMessage() {}
+
+func (x *ReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_query_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportRequest.ProtoReflect.Descriptor instead.
+func (*ReportRequest) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_query_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ReportRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *ReportRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *ReportRequest) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *ReportRequest) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *ReportRequest) GetQueue() string {
+	if x != nil {
+		return x.Queue
+	}
+	return ""
+}
+
+func (x *ReportRequest) GetAgent() string {
+	if x != nil {
+		return x.Agent
+	}
+	return ""
+}
+
+func (x *ReportRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *ReportRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *ReportRequest) GetTargets() *ServiceTargets {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
+func (x *ReportRequest) GetQueueTargets() map[string]*ServiceTargets {
+	if x != nil {
+		return x.QueueTargets
+	}
+	return nil
+}
+
+// ServiceTargets are a service level's targets, for the conversations handed to humans. Both
+// clocks start when the conversation first entered a queue (the bot's time is not the agents').
+type ServiceTargets struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// first_response_s is the time to the first human reply, in seconds; 0 means none.
+	FirstResponseS float64 `protobuf:"fixed64,1,opt,name=first_response_s,json=firstResponseS,proto3" json:"first_response_s,omitempty"`
+	// resolution_s is the time to the close, in seconds; 0 means none.
+	ResolutionS   float64 `protobuf:"fixed64,2,opt,name=resolution_s,json=resolutionS,proto3" json:"resolution_s,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceTargets) Reset() {
+	*x = ServiceTargets{}
+	mi := &file_frontdesk_v1_query_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceTargets) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceTargets) ProtoMessage() {}
+
+func (x *ServiceTargets) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_query_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceTargets.ProtoReflect.Descriptor instead.
+func (*ServiceTargets) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_query_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ServiceTargets) GetFirstResponseS() float64 {
+	if x != nil {
+		return x.FirstResponseS
+	}
+	return 0
+}
+
+func (x *ServiceTargets) GetResolutionS() float64 {
+	if x != nil {
+		return x.ResolutionS
+	}
+	return 0
+}
+
+// DurationStats summarises one duration over the conversations that have it. The median and
+// p90 are exact (continuous percentiles over every conversation's value).
+type DurationStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// count is the number of conversations that have the duration.
+	Count int64 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// median_s is the median, in seconds.
+	MedianS float64 `protobuf:"fixed64,2,opt,name=median_s,json=medianS,proto3" json:"median_s,omitempty"`
+	// p90_s is the 90th percentile, in seconds.
+	P90S float64 `protobuf:"fixed64,3,opt,name=p90_s,json=p90S,proto3" json:"p90_s,omitempty"`
+	// mean_s is the mean, in seconds.
+	MeanS         float64 `protobuf:"fixed64,4,opt,name=mean_s,json=meanS,proto3" json:"mean_s,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DurationStats) Reset() {
+	*x = DurationStats{}
+	mi := &file_frontdesk_v1_query_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DurationStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DurationStats) ProtoMessage() {}
+
+func (x *DurationStats) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_query_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DurationStats.ProtoReflect.Descriptor instead.
+func (*DurationStats) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_query_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DurationStats) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *DurationStats) GetMedianS() float64 {
+	if x != nil {
+		return x.MedianS
+	}
+	return 0
+}
+
+func (x *DurationStats) GetP90S() float64 {
+	if x != nil {
+		return x.P90S
+	}
+	return 0
+}
+
+func (x *DurationStats) GetMeanS() float64 {
+	if x != nil {
+		return x.MeanS
+	}
+	return 0
+}
+
+// ReportFigures are the figures of a set of conversations (the whole range, one agent, one
+// queue or one series bucket).
+type ReportFigures struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key names the set: the agent or queue id, the bucket's local start (2026-12-07 or
+	// 2026-12-07T13); empty for the total.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// opened is the number of conversations opened.
+	Opened int64 `protobuf:"varint,2,opt,name=opened,proto3" json:"opened,omitempty"`
+	// bot_only is the number never handed to a human (deflected by the bot).
+	BotOnly int64 `protobuf:"varint,3,opt,name=bot_only,json=botOnly,proto3" json:"bot_only,omitempty"`
+	// handed_off is the number that entered a queue for a human.
+	HandedOff int64 `protobuf:"varint,4,opt,name=handed_off,json=handedOff,proto3" json:"handed_off,omitempty"`
+	// assigned is the number that reached an agent.
+	Assigned int64 `protobuf:"varint,5,opt,name=assigned,proto3" json:"assigned,omitempty"`
+	// transferred is the number transferred at least once.
+	Transferred int64 `protobuf:"varint,6,opt,name=transferred,proto3" json:"transferred,omitempty"`
+	// abandoned is the number closed while waiting, before any agent took them.
+	Abandoned int64 `protobuf:"varint,7,opt,name=abandoned,proto3" json:"abandoned,omitempty"`
+	// closed is the number closed.
+	Closed int64 `protobuf:"varint,8,opt,name=closed,proto3" json:"closed,omitempty"`
+	// reopened is the number of closed ones whose customer opened a new conversation within
+	// 24 hours of the close.
+	Reopened int64 `protobuf:"varint,9,opt,name=reopened,proto3" json:"reopened,omitempty"`
+	// messages is the number of messages (customer, bot and agent; not system notices).
+	Messages int64 `protobuf:"varint,10,opt,name=messages,proto3" json:"messages,omitempty"`
+	// left_messages is the number where the customer left a message for the agents.
+	LeftMessages int64 `protobuf:"varint,11,opt,name=left_messages,json=leftMessages,proto3" json:"left_messages,omitempty"`
+	// left_answered is the number of those an agent answered.
+	LeftAnswered int64 `protobuf:"varint,12,opt,name=left_answered,json=leftAnswered,proto3" json:"left_answered,omitempty"`
+	// deflection_rate is bot_only / opened (0 when nothing opened).
+	DeflectionRate float64 `protobuf:"fixed64,13,opt,name=deflection_rate,json=deflectionRate,proto3" json:"deflection_rate,omitempty"`
+	// reopen_rate is reopened / closed.
+	ReopenRate float64 `protobuf:"fixed64,14,opt,name=reopen_rate,json=reopenRate,proto3" json:"reopen_rate,omitempty"`
+	// messages_per_conversation is messages / opened.
+	MessagesPerConversation float64 `protobuf:"fixed64,15,opt,name=messages_per_conversation,json=messagesPerConversation,proto3" json:"messages_per_conversation,omitempty"`
+	// first_response: from the customer's first message to the first human reply.
+	FirstResponse *DurationStats `protobuf:"bytes,16,opt,name=first_response,json=firstResponse,proto3" json:"first_response,omitempty"`
+	// first_bot_response: from the customer's first message to the bot's first reply.
+	FirstBotResponse *DurationStats `protobuf:"bytes,17,opt,name=first_bot_response,json=firstBotResponse,proto3" json:"first_bot_response,omitempty"`
+	// queue_wait: total time spent queued (every stay in a queue, summed).
+	QueueWait *DurationStats `protobuf:"bytes,18,opt,name=queue_wait,json=queueWait,proto3" json:"queue_wait,omitempty"`
+	// resolution: from opening to closing, for closed conversations.
+	Resolution *DurationStats `protobuf:"bytes,19,opt,name=resolution,proto3" json:"resolution,omitempty"`
+	// left_answer: from a left message to the first human reply after it.
+	LeftAnswer *DurationStats `protobuf:"bytes,20,opt,name=left_answer,json=leftAnswer,proto3" json:"left_answer,omitempty"`
+	// handoff_response: from entering a queue for the first time to the first human reply.
+	HandoffResponse *DurationStats `protobuf:"bytes,21,opt,name=handoff_response,json=handoffResponse,proto3" json:"handoff_response,omitempty"`
+	// first_response_breached counts handed-off conversations whose first human reply came
+	// later than the first-response target after the handoff, or has not come although the
+	// target passed (before the close, or before now for open ones).
+	FirstResponseBreached int64 `protobuf:"varint,22,opt,name=first_response_breached,json=firstResponseBreached,proto3" json:"first_response_breached,omitempty"`
+	// resolution_breached counts handed-off conversations closed later than the resolution
+	// target after the handoff, or still open past it.
+	ResolutionBreached int64 `protobuf:"varint,23,opt,name=resolution_breached,json=resolutionBreached,proto3" json:"resolution_breached,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ReportFigures) Reset() {
+	*x = ReportFigures{}
+	mi := &file_frontdesk_v1_query_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportFigures) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportFigures) ProtoMessage() {}
+
+func (x *ReportFigures) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_query_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportFigures.ProtoReflect.Descriptor instead.
+func (*ReportFigures) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_query_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ReportFigures) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ReportFigures) GetOpened() int64 {
+	if x != nil {
+		return x.Opened
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetBotOnly() int64 {
+	if x != nil {
+		return x.BotOnly
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetHandedOff() int64 {
+	if x != nil {
+		return x.HandedOff
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetAssigned() int64 {
+	if x != nil {
+		return x.Assigned
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetTransferred() int64 {
+	if x != nil {
+		return x.Transferred
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetAbandoned() int64 {
+	if x != nil {
+		return x.Abandoned
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetClosed() int64 {
+	if x != nil {
+		return x.Closed
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetReopened() int64 {
+	if x != nil {
+		return x.Reopened
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetMessages() int64 {
+	if x != nil {
+		return x.Messages
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetLeftMessages() int64 {
+	if x != nil {
+		return x.LeftMessages
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetLeftAnswered() int64 {
+	if x != nil {
+		return x.LeftAnswered
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetDeflectionRate() float64 {
+	if x != nil {
+		return x.DeflectionRate
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetReopenRate() float64 {
+	if x != nil {
+		return x.ReopenRate
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetMessagesPerConversation() float64 {
+	if x != nil {
+		return x.MessagesPerConversation
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetFirstResponse() *DurationStats {
+	if x != nil {
+		return x.FirstResponse
+	}
+	return nil
+}
+
+func (x *ReportFigures) GetFirstBotResponse() *DurationStats {
+	if x != nil {
+		return x.FirstBotResponse
+	}
+	return nil
+}
+
+func (x *ReportFigures) GetQueueWait() *DurationStats {
+	if x != nil {
+		return x.QueueWait
+	}
+	return nil
+}
+
+func (x *ReportFigures) GetResolution() *DurationStats {
+	if x != nil {
+		return x.Resolution
+	}
+	return nil
+}
+
+func (x *ReportFigures) GetLeftAnswer() *DurationStats {
+	if x != nil {
+		return x.LeftAnswer
+	}
+	return nil
+}
+
+func (x *ReportFigures) GetHandoffResponse() *DurationStats {
+	if x != nil {
+		return x.HandoffResponse
+	}
+	return nil
+}
+
+func (x *ReportFigures) GetFirstResponseBreached() int64 {
+	if x != nil {
+		return x.FirstResponseBreached
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetResolutionBreached() int64 {
+	if x != nil {
+		return x.ResolutionBreached
+	}
+	return 0
+}
+
+// ReportReply answers a ReportRequest.
+type ReportReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// total is the figures of every conversation the request selects.
+	Total *ReportFigures `protobuf:"bytes,1,opt,name=total,proto3" json:"total,omitempty"`
+	// handoff_reasons counts handed-off conversations by why they left the bot: customer,
+	// phrase, tool, bot_failures, model_down, or "direct" (queued at once: the bot was off).
+	HandoffReasons map[string]int64 `protobuf:"bytes,2,rep,name=handoff_reasons,json=handoffReasons,proto3" json:"handoff_reasons,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// agents are the figures per last agent, busiest first.
+	Agents []*ReportFigures `protobuf:"bytes,3,rep,name=agents,proto3" json:"agents,omitempty"`
+	// queues are the figures per queue, busiest first.
+	Queues []*ReportFigures `protobuf:"bytes,4,rep,name=queues,proto3" json:"queues,omitempty"`
+	// series are the figures per bucket (request.bucket) in the time zone, oldest first; empty
+	// buckets are left out.
+	Series []*ReportFigures `protobuf:"bytes,5,rep,name=series,proto3" json:"series,omitempty"`
+	// heatmap is the number of conversations opened per local weekday and hour: 168 values,
+	// index weekday * 24 + hour, weekday 0 = Monday.
+	Heatmap []int64 `protobuf:"varint,6,rep,packed,name=heatmap,proto3" json:"heatmap,omitempty"`
+	// time_zone is the zone the series and heat map use.
+	TimeZone string `protobuf:"bytes,7,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// csv is the report as CSV (format "csv"): one header line, then the total, the agents,
+	// the queues and the series, each row tagged with its section.
+	Csv string `protobuf:"bytes,8,opt,name=csv,proto3" json:"csv,omitempty"`
+	// error is set when the request failed.
+	Error         string `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportReply) Reset() {
+	*x = ReportReply{}
+	mi := &file_frontdesk_v1_query_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportReply) ProtoMessage() {}
+
+func (x *ReportReply) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_query_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportReply.ProtoReflect.Descriptor instead.
+func (*ReportReply) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_query_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ReportReply) GetTotal() *ReportFigures {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
+func (x *ReportReply) GetHandoffReasons() map[string]int64 {
+	if x != nil {
+		return x.HandoffReasons
+	}
+	return nil
+}
+
+func (x *ReportReply) GetAgents() []*ReportFigures {
+	if x != nil {
+		return x.Agents
+	}
+	return nil
+}
+
+func (x *ReportReply) GetQueues() []*ReportFigures {
+	if x != nil {
+		return x.Queues
+	}
+	return nil
+}
+
+func (x *ReportReply) GetSeries() []*ReportFigures {
+	if x != nil {
+		return x.Series
+	}
+	return nil
+}
+
+func (x *ReportReply) GetHeatmap() []int64 {
+	if x != nil {
+		return x.Heatmap
+	}
+	return nil
+}
+
+func (x *ReportReply) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *ReportReply) GetCsv() string {
+	if x != nil {
+		return x.Csv
+	}
+	return ""
+}
+
+func (x *ReportReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_frontdesk_v1_query_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_query_proto_rawDesc = "" +
@@ -899,7 +1534,74 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\x05agent\x18\x03 \x01(\v2\x19.frontdesk.v1.ParticipantR\x05agent\"7\n" +
 	"\vAssistReply\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05errorBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
+	"\x05error\x18\x02 \x01(\tR\x05error\"\xe7\x03\n" +
+	"\rReportRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12.\n" +
+	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12\x1b\n" +
+	"\ttime_zone\x18\x04 \x01(\tR\btimeZone\x12\x14\n" +
+	"\x05queue\x18\x05 \x01(\tR\x05queue\x12\x14\n" +
+	"\x05agent\x18\x06 \x01(\tR\x05agent\x12\x16\n" +
+	"\x06bucket\x18\a \x01(\tR\x06bucket\x12\x16\n" +
+	"\x06format\x18\b \x01(\tR\x06format\x126\n" +
+	"\atargets\x18\t \x01(\v2\x1c.frontdesk.v1.ServiceTargetsR\atargets\x12R\n" +
+	"\rqueue_targets\x18\n" +
+	" \x03(\v2-.frontdesk.v1.ReportRequest.QueueTargetsEntryR\fqueueTargets\x1a]\n" +
+	"\x11QueueTargetsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.frontdesk.v1.ServiceTargetsR\x05value:\x028\x01\"]\n" +
+	"\x0eServiceTargets\x12(\n" +
+	"\x10first_response_s\x18\x01 \x01(\x01R\x0efirstResponseS\x12!\n" +
+	"\fresolution_s\x18\x02 \x01(\x01R\vresolutionS\"l\n" +
+	"\rDurationStats\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x19\n" +
+	"\bmedian_s\x18\x02 \x01(\x01R\amedianS\x12\x13\n" +
+	"\x05p90_s\x18\x03 \x01(\x01R\x04p90S\x12\x15\n" +
+	"\x06mean_s\x18\x04 \x01(\x01R\x05meanS\"\xe6\a\n" +
+	"\rReportFigures\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
+	"\x06opened\x18\x02 \x01(\x03R\x06opened\x12\x19\n" +
+	"\bbot_only\x18\x03 \x01(\x03R\abotOnly\x12\x1d\n" +
+	"\n" +
+	"handed_off\x18\x04 \x01(\x03R\thandedOff\x12\x1a\n" +
+	"\bassigned\x18\x05 \x01(\x03R\bassigned\x12 \n" +
+	"\vtransferred\x18\x06 \x01(\x03R\vtransferred\x12\x1c\n" +
+	"\tabandoned\x18\a \x01(\x03R\tabandoned\x12\x16\n" +
+	"\x06closed\x18\b \x01(\x03R\x06closed\x12\x1a\n" +
+	"\breopened\x18\t \x01(\x03R\breopened\x12\x1a\n" +
+	"\bmessages\x18\n" +
+	" \x01(\x03R\bmessages\x12#\n" +
+	"\rleft_messages\x18\v \x01(\x03R\fleftMessages\x12#\n" +
+	"\rleft_answered\x18\f \x01(\x03R\fleftAnswered\x12'\n" +
+	"\x0fdeflection_rate\x18\r \x01(\x01R\x0edeflectionRate\x12\x1f\n" +
+	"\vreopen_rate\x18\x0e \x01(\x01R\n" +
+	"reopenRate\x12:\n" +
+	"\x19messages_per_conversation\x18\x0f \x01(\x01R\x17messagesPerConversation\x12B\n" +
+	"\x0efirst_response\x18\x10 \x01(\v2\x1b.frontdesk.v1.DurationStatsR\rfirstResponse\x12I\n" +
+	"\x12first_bot_response\x18\x11 \x01(\v2\x1b.frontdesk.v1.DurationStatsR\x10firstBotResponse\x12:\n" +
+	"\n" +
+	"queue_wait\x18\x12 \x01(\v2\x1b.frontdesk.v1.DurationStatsR\tqueueWait\x12;\n" +
+	"\n" +
+	"resolution\x18\x13 \x01(\v2\x1b.frontdesk.v1.DurationStatsR\n" +
+	"resolution\x12<\n" +
+	"\vleft_answer\x18\x14 \x01(\v2\x1b.frontdesk.v1.DurationStatsR\n" +
+	"leftAnswer\x12F\n" +
+	"\x10handoff_response\x18\x15 \x01(\v2\x1b.frontdesk.v1.DurationStatsR\x0fhandoffResponse\x126\n" +
+	"\x17first_response_breached\x18\x16 \x01(\x03R\x15firstResponseBreached\x12/\n" +
+	"\x13resolution_breached\x18\x17 \x01(\x03R\x12resolutionBreached\"\xd9\x03\n" +
+	"\vReportReply\x121\n" +
+	"\x05total\x18\x01 \x01(\v2\x1b.frontdesk.v1.ReportFiguresR\x05total\x12V\n" +
+	"\x0fhandoff_reasons\x18\x02 \x03(\v2-.frontdesk.v1.ReportReply.HandoffReasonsEntryR\x0ehandoffReasons\x123\n" +
+	"\x06agents\x18\x03 \x03(\v2\x1b.frontdesk.v1.ReportFiguresR\x06agents\x123\n" +
+	"\x06queues\x18\x04 \x03(\v2\x1b.frontdesk.v1.ReportFiguresR\x06queues\x123\n" +
+	"\x06series\x18\x05 \x03(\v2\x1b.frontdesk.v1.ReportFiguresR\x06series\x12\x18\n" +
+	"\aheatmap\x18\x06 \x03(\x03R\aheatmap\x12\x1b\n" +
+	"\ttime_zone\x18\a \x01(\tR\btimeZone\x12\x10\n" +
+	"\x03csv\x18\b \x01(\tR\x03csv\x12\x14\n" +
+	"\x05error\x18\t \x01(\tR\x05error\x1aA\n" +
+	"\x13HandoffReasonsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01BHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
 
 var (
 	file_frontdesk_v1_query_proto_rawDescOnce sync.Once
@@ -913,7 +1615,7 @@ func file_frontdesk_v1_query_proto_rawDescGZIP() []byte {
 	return file_frontdesk_v1_query_proto_rawDescData
 }
 
-var file_frontdesk_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_frontdesk_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_frontdesk_v1_query_proto_goTypes = []any{
 	(*HistoryRequest)(nil),        // 0: frontdesk.v1.HistoryRequest
 	(*HistoryReply)(nil),          // 1: frontdesk.v1.HistoryReply
@@ -927,27 +1629,50 @@ var file_frontdesk_v1_query_proto_goTypes = []any{
 	(*SearchReply)(nil),           // 9: frontdesk.v1.SearchReply
 	(*AssistRequest)(nil),         // 10: frontdesk.v1.AssistRequest
 	(*AssistReply)(nil),           // 11: frontdesk.v1.AssistReply
-	nil,                           // 12: frontdesk.v1.UnreadReply.UnreadEntry
-	(*StoredMessage)(nil),         // 13: frontdesk.v1.StoredMessage
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(*Participant)(nil),           // 15: frontdesk.v1.Participant
+	(*ReportRequest)(nil),         // 12: frontdesk.v1.ReportRequest
+	(*ServiceTargets)(nil),        // 13: frontdesk.v1.ServiceTargets
+	(*DurationStats)(nil),         // 14: frontdesk.v1.DurationStats
+	(*ReportFigures)(nil),         // 15: frontdesk.v1.ReportFigures
+	(*ReportReply)(nil),           // 16: frontdesk.v1.ReportReply
+	nil,                           // 17: frontdesk.v1.UnreadReply.UnreadEntry
+	nil,                           // 18: frontdesk.v1.ReportRequest.QueueTargetsEntry
+	nil,                           // 19: frontdesk.v1.ReportReply.HandoffReasonsEntry
+	(*StoredMessage)(nil),         // 20: frontdesk.v1.StoredMessage
+	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(*Participant)(nil),           // 22: frontdesk.v1.Participant
 }
 var file_frontdesk_v1_query_proto_depIdxs = []int32{
-	13, // 0: frontdesk.v1.HistoryReply.messages:type_name -> frontdesk.v1.StoredMessage
-	14, // 1: frontdesk.v1.ConversationsRequest.before:type_name -> google.protobuf.Timestamp
-	15, // 2: frontdesk.v1.ConversationRecord.customer:type_name -> frontdesk.v1.Participant
-	15, // 3: frontdesk.v1.ConversationRecord.agent:type_name -> frontdesk.v1.Participant
-	14, // 4: frontdesk.v1.ConversationRecord.opened_at:type_name -> google.protobuf.Timestamp
-	14, // 5: frontdesk.v1.ConversationRecord.closed_at:type_name -> google.protobuf.Timestamp
+	20, // 0: frontdesk.v1.HistoryReply.messages:type_name -> frontdesk.v1.StoredMessage
+	21, // 1: frontdesk.v1.ConversationsRequest.before:type_name -> google.protobuf.Timestamp
+	22, // 2: frontdesk.v1.ConversationRecord.customer:type_name -> frontdesk.v1.Participant
+	22, // 3: frontdesk.v1.ConversationRecord.agent:type_name -> frontdesk.v1.Participant
+	21, // 4: frontdesk.v1.ConversationRecord.opened_at:type_name -> google.protobuf.Timestamp
+	21, // 5: frontdesk.v1.ConversationRecord.closed_at:type_name -> google.protobuf.Timestamp
 	3,  // 6: frontdesk.v1.ConversationsReply.conversations:type_name -> frontdesk.v1.ConversationRecord
-	12, // 7: frontdesk.v1.UnreadReply.unread:type_name -> frontdesk.v1.UnreadReply.UnreadEntry
+	17, // 7: frontdesk.v1.UnreadReply.unread:type_name -> frontdesk.v1.UnreadReply.UnreadEntry
 	8,  // 8: frontdesk.v1.SearchReply.hits:type_name -> frontdesk.v1.SearchHit
-	15, // 9: frontdesk.v1.AssistRequest.agent:type_name -> frontdesk.v1.Participant
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	22, // 9: frontdesk.v1.AssistRequest.agent:type_name -> frontdesk.v1.Participant
+	21, // 10: frontdesk.v1.ReportRequest.from:type_name -> google.protobuf.Timestamp
+	21, // 11: frontdesk.v1.ReportRequest.to:type_name -> google.protobuf.Timestamp
+	13, // 12: frontdesk.v1.ReportRequest.targets:type_name -> frontdesk.v1.ServiceTargets
+	18, // 13: frontdesk.v1.ReportRequest.queue_targets:type_name -> frontdesk.v1.ReportRequest.QueueTargetsEntry
+	14, // 14: frontdesk.v1.ReportFigures.first_response:type_name -> frontdesk.v1.DurationStats
+	14, // 15: frontdesk.v1.ReportFigures.first_bot_response:type_name -> frontdesk.v1.DurationStats
+	14, // 16: frontdesk.v1.ReportFigures.queue_wait:type_name -> frontdesk.v1.DurationStats
+	14, // 17: frontdesk.v1.ReportFigures.resolution:type_name -> frontdesk.v1.DurationStats
+	14, // 18: frontdesk.v1.ReportFigures.left_answer:type_name -> frontdesk.v1.DurationStats
+	14, // 19: frontdesk.v1.ReportFigures.handoff_response:type_name -> frontdesk.v1.DurationStats
+	15, // 20: frontdesk.v1.ReportReply.total:type_name -> frontdesk.v1.ReportFigures
+	19, // 21: frontdesk.v1.ReportReply.handoff_reasons:type_name -> frontdesk.v1.ReportReply.HandoffReasonsEntry
+	15, // 22: frontdesk.v1.ReportReply.agents:type_name -> frontdesk.v1.ReportFigures
+	15, // 23: frontdesk.v1.ReportReply.queues:type_name -> frontdesk.v1.ReportFigures
+	15, // 24: frontdesk.v1.ReportReply.series:type_name -> frontdesk.v1.ReportFigures
+	13, // 25: frontdesk.v1.ReportRequest.QueueTargetsEntry.value:type_name -> frontdesk.v1.ServiceTargets
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_query_proto_init() }
@@ -963,7 +1688,7 @@ func file_frontdesk_v1_query_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frontdesk_v1_query_proto_rawDesc), len(file_frontdesk_v1_query_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
