@@ -1,16 +1,6 @@
 package frames
 
-// Conversation event types (frontdesk.v1.ConversationEvent.type on fd.v1.evt.<t>.<c>).
-const (
-	EventOpened      = "opened"
-	EventQueued      = "queued"
-	EventAssigned    = "assigned"
-	EventTransferred = "transferred"
-	EventRequeued    = "requeued"
-	EventClosed      = "closed"
-	EventState       = "state"
-	EventMessageLeft = "message_left"
-)
+// The conversation event types are in bus.go.
 
 // Report request values (frontdesk.v1.ReportRequest) and reply keys (ReportReply).
 const (
