@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/frontdesk-chat/frontdesk/services/config"
+	"github.com/frontdesk-chat/frontdesk/services/ops"
 )
 
 type testConfig struct {
@@ -55,10 +56,13 @@ func TestExecute(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var ran, greet string
+			var ran, greet, service string
 			var logs, out bytes.Buffer
 			record := func(name string) func(context.Context, testConfig, *zap.Logger) error {
-				return func(_ context.Context, c testConfig, _ *zap.Logger) error { ran, greet = name, c.Greeting; return nil }
+				return func(ctx context.Context, c testConfig, _ *zap.Logger) error {
+					ran, greet, service = name, c.Greeting, ops.ServiceFrom(ctx)
+					return nil
+				}
 			}
 			s := Service[testConfig]{
 				Name:     "svc",
@@ -79,6 +83,10 @@ func TestExecute(t *testing.T) {
 			}
 			if ran != tt.wantRan || greet != tt.wantGreet {
 				t.Fatalf("ran %q with greeting %q, want %q with %q", ran, greet, tt.wantRan, tt.wantGreet)
+			}
+			// The ops server exports frontdesk_build_info for the service its context names.
+			if tt.wantRan != "" && service != "svc" {
+				t.Fatalf("run's context names service %q, want svc", service)
 			}
 			if !strings.Contains(out.String(), tt.wantOut) {
 				t.Fatalf("stdout %q, want %q", out.String(), tt.wantOut)
