@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"go.uber.org/zap"
 
+	"github.com/frontdesk-chat/frontdesk/services/buildinfo"
 	"github.com/frontdesk-chat/frontdesk/services/config"
 	"github.com/frontdesk-chat/frontdesk/services/ops"
 )
@@ -106,5 +111,37 @@ func TestRunErrorReturned(t *testing.T) {
 		Run:      func(context.Context, testConfig, *zap.Logger) error { return boom }}
 	if err := s.Execute(context.Background(), []string{"svc"}, func(string) string { return "" }, &bytes.Buffer{}); !errors.Is(err, boom) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestBuildInfoExported: a service run through Execute exports frontdesk_build_info under its
+// own name from the ops server it starts, without passing the name itself.
+func TestBuildInfoExported(t *testing.T) {
+	t.Parallel()
+	var metrics string
+	s := Service[testConfig]{Name: "svc", Logger: &bytes.Buffer{},
+		Defaults: func() testConfig { return testConfig{Base: config.DefaultBase(), Greeting: "x"} },
+		Run: func(ctx context.Context, _ testConfig, log *zap.Logger) error {
+			srv := ops.New("127.0.0.1:0", log, ops.NewRegistry())
+			if err := srv.Start(ctx); err != nil {
+				return err
+			}
+			defer func() { _ = srv.Shutdown(context.Background()) }()
+			resp, err := http.Get("http://" + srv.Addr() + "/metrics")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			metrics = string(b)
+			return err
+		}}
+	if err := s.Execute(t.Context(), []string{"svc"}, func(string) string { return "" }, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`frontdesk_build_info{commit=%q,go_version=%q,service="svc",version=%q} 1`,
+		buildinfo.Commit, runtime.Version(), buildinfo.Version)
+	if !strings.Contains(metrics, want) {
+		t.Fatalf("/metrics lacks %s:\n%s", want, metrics)
 	}
 }
