@@ -42,9 +42,13 @@ const (
 
 var kubeVersion = &chartutil.KubeVersion{Version: "v1.31.0", Major: "1", Minor: "31"}
 
-// monitoringAPI is the Prometheus operator's ServiceMonitor, present in the cluster the
-// renders assume unless renderOpts.noCRDs (helm template --api-versions).
-const monitoringAPI = "monitoring.coreos.com/v1/ServiceMonitor"
+// monitoringAPI and rulesAPI are the Prometheus operator's ServiceMonitor and PrometheusRule,
+// present in the cluster the renders assume unless renderOpts.noCRDs (helm template
+// --api-versions).
+const (
+	monitoringAPI = "monitoring.coreos.com/v1/ServiceMonitor"
+	rulesAPI      = "monitoring.coreos.com/v1/PrometheusRule"
+)
 
 // service is what the chart must do for one service.
 type service struct {
@@ -81,6 +85,25 @@ type serviceMonitor struct {
 	} `json:"spec"`
 }
 
+// prometheusRule is the part of monitoring.coreos.com/v1 PrometheusRule the chart uses,
+// declared here like serviceMonitor.
+type prometheusRule struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		Groups []struct {
+			Name  string `json:"name"`
+			Rules []struct {
+				Alert       string            `json:"alert"`
+				Expr        string            `json:"expr"`
+				For         string            `json:"for,omitempty"`
+				Labels      map[string]string `json:"labels"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"rules"`
+		} `json:"groups"`
+	} `json:"spec"`
+}
+
 // objects are the rendered objects by kind and name.
 type objects struct {
 	deployments     map[string]*appsv1.Deployment
@@ -94,6 +117,7 @@ type objects struct {
 	netpols         map[string]*networkingv1.NetworkPolicy
 	jobs            map[string]*batchv1.Job
 	monitors        map[string]*serviceMonitor
+	rules           map[string]*prometheusRule
 	roles           map[string]*rbacv1.Role
 	roleBindings    map[string]*rbacv1.RoleBinding
 	pods            map[string]*corev1.Pod
@@ -176,7 +200,7 @@ func install(t *testing.T, vals map[string]any, o renderOpts) (*helmrelease.Rele
 		inst.KubeVersion = kv
 	}
 	if !o.noCRDs {
-		inst.APIVersions = chartutil.VersionSet{"monitoring.coreos.com/v1", monitoringAPI}
+		inst.APIVersions = chartutil.VersionSet{"monitoring.coreos.com/v1", monitoringAPI, rulesAPI}
 	}
 	return inst.Run(loadChart(t), vals)
 }
@@ -189,7 +213,7 @@ func decodeAll(t *testing.T, manifest string, hooks []string) *objects {
 		serviceAccounts: map[string]*corev1.ServiceAccount{}, hpas: map[string]*autoscalingv2.HorizontalPodAutoscaler{},
 		pdbs: map[string]*policyv1.PodDisruptionBudget{}, ingresses: map[string]*networkingv1.Ingress{},
 		netpols: map[string]*networkingv1.NetworkPolicy{}, jobs: map[string]*batchv1.Job{},
-		monitors: map[string]*serviceMonitor{}, hookAnnotations: map[string]map[string]string{},
+		monitors: map[string]*serviceMonitor{}, rules: map[string]*prometheusRule{}, hookAnnotations: map[string]map[string]string{},
 		roles: map[string]*rbacv1.Role{}, roleBindings: map[string]*rbacv1.RoleBinding{},
 		pods: map[string]*corev1.Pod{}, httpRoutes: map[string]*gatewayv1.HTTPRoute{},
 	}
@@ -259,6 +283,10 @@ func decodeAll(t *testing.T, manifest string, hooks []string) *objects {
 			v := &serviceMonitor{}
 			into, meta = v, &v.ObjectMeta
 			store = func() { o.monitors[v.Name] = v }
+		case "PrometheusRule":
+			v := &prometheusRule{}
+			into, meta = v, &v.ObjectMeta
+			store = func() { o.rules[v.Name] = v }
 		case "Role":
 			v := &rbacv1.Role{}
 			into, meta = v, &v.ObjectMeta
@@ -861,6 +889,10 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"sidecar without a name", "aibridge:\n  sidecars:\n    - image: busybox\n", "sidecars"},
 		{"migration deadline beyond an hour", "persister:\n  migrations:\n    activeDeadlineSeconds: 7200\n", "activeDeadlineSeconds"},
 		{"debug not a boolean", "ops:\n  debug: yes please\n", "debug"},
+		{"error ratio above 1", "prometheusRule:\n  thresholds:\n    errorRatio: 5\n", "errorRatio"},
+		{"runbook base with an anchor", "prometheusRule:\n  runbookBaseURL: https://wiki.example/frontdesk#alerts\n", "runbookBaseURL"},
+		{"unknown threshold", "prometheusRule:\n  thresholds:\n    cpu: 0.9\n", "cpu"},
+		{"dashboard label not a string", "grafanaDashboard:\n  labels:\n    grafana_dashboard: 1\n", "grafana_dashboard"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -419,6 +419,7 @@ func TestKubeVersions(t *testing.T) {
 		o := renderObjects(t, readValues(t, everything), renderOpts{})
 		for kind, n := range map[string]int{
 			"HTTPRoute": len(o.httpRoutes), "Ingress": len(o.ingresses), "ServiceMonitor": len(o.monitors),
+			"PrometheusRule": len(o.rules), "dashboard ConfigMap": len(dashboards(o)),
 			"NetworkPolicy": len(o.netpols), "test Pod": len(o.pods), "Secret": len(o.secrets),
 		} {
 			if n == 0 {

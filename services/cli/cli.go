@@ -17,6 +17,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/buildinfo"
 	"github.com/frontdesk-chat/frontdesk/services/config"
 	"github.com/frontdesk-chat/frontdesk/services/logging"
+	"github.com/frontdesk-chat/frontdesk/services/ops"
 )
 
 // Service describes one service binary whose configuration type is C.
@@ -47,8 +48,9 @@ func Main[C any](s Service[C]) {
 }
 
 // Execute parses args (os.Args style, program name first), loads the configuration from the
-// -config file and getenv, builds the logger and runs the service or the chosen subcommand.
-// --version prints buildinfo to stdout and returns nil.
+// -config file and getenv, builds the logger and runs the service or the chosen subcommand
+// with a context naming the service (ops.WithService). --version prints buildinfo to stdout
+// and returns nil.
 func (s Service[C]) Execute(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) > 0 {
 		args = args[1:]
@@ -87,7 +89,8 @@ func (s Service[C]) Execute(ctx context.Context, args []string, getenv func(stri
 		fields = append(fields, zap.String("command", command))
 	}
 	log.Info("starting", fields...)
-	return run(ctx, cfg, log)
+	// The ops server started under this context exports frontdesk_build_info for s.Name.
+	return run(ops.WithService(ctx, s.Name), cfg, log)
 }
 
 // logConfig finds the Log section of a service configuration that embeds config.Base.

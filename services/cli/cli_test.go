@@ -4,14 +4,20 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"go.uber.org/zap"
 
+	"github.com/frontdesk-chat/frontdesk/services/buildinfo"
 	"github.com/frontdesk-chat/frontdesk/services/config"
+	"github.com/frontdesk-chat/frontdesk/services/ops"
 )
 
 type testConfig struct {
@@ -55,10 +61,13 @@ func TestExecute(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var ran, greet string
+			var ran, greet, service string
 			var logs, out bytes.Buffer
 			record := func(name string) func(context.Context, testConfig, *zap.Logger) error {
-				return func(_ context.Context, c testConfig, _ *zap.Logger) error { ran, greet = name, c.Greeting; return nil }
+				return func(ctx context.Context, c testConfig, _ *zap.Logger) error {
+					ran, greet, service = name, c.Greeting, ops.ServiceFrom(ctx)
+					return nil
+				}
 			}
 			s := Service[testConfig]{
 				Name:     "svc",
@@ -80,6 +89,10 @@ func TestExecute(t *testing.T) {
 			if ran != tt.wantRan || greet != tt.wantGreet {
 				t.Fatalf("ran %q with greeting %q, want %q with %q", ran, greet, tt.wantRan, tt.wantGreet)
 			}
+			// The ops server exports frontdesk_build_info for the service its context names.
+			if tt.wantRan != "" && service != "svc" {
+				t.Fatalf("run's context names service %q, want svc", service)
+			}
 			if !strings.Contains(out.String(), tt.wantOut) {
 				t.Fatalf("stdout %q, want %q", out.String(), tt.wantOut)
 			}
@@ -98,5 +111,37 @@ func TestRunErrorReturned(t *testing.T) {
 		Run:      func(context.Context, testConfig, *zap.Logger) error { return boom }}
 	if err := s.Execute(context.Background(), []string{"svc"}, func(string) string { return "" }, &bytes.Buffer{}); !errors.Is(err, boom) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestBuildInfoExported: a service run through Execute exports frontdesk_build_info under its
+// own name from the ops server it starts, without passing the name itself.
+func TestBuildInfoExported(t *testing.T) {
+	t.Parallel()
+	var metrics string
+	s := Service[testConfig]{Name: "svc", Logger: &bytes.Buffer{},
+		Defaults: func() testConfig { return testConfig{Base: config.DefaultBase(), Greeting: "x"} },
+		Run: func(ctx context.Context, _ testConfig, log *zap.Logger) error {
+			srv := ops.New("127.0.0.1:0", log, ops.NewRegistry())
+			if err := srv.Start(ctx); err != nil {
+				return err
+			}
+			defer func() { _ = srv.Shutdown(context.Background()) }()
+			resp, err := http.Get("http://" + srv.Addr() + "/metrics")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			metrics = string(b)
+			return err
+		}}
+	if err := s.Execute(t.Context(), []string{"svc"}, func(string) string { return "" }, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`frontdesk_build_info{commit=%q,go_version=%q,service="svc",version=%q} 1`,
+		buildinfo.Commit, runtime.Version(), buildinfo.Version)
+	if !strings.Contains(metrics, want) {
+		t.Fatalf("/metrics lacks %s:\n%s", want, metrics)
 	}
 }

@@ -50,6 +50,7 @@ func NewRegistry() *prometheus.Registry {
 type Server struct {
 	addr string
 	log  *zap.Logger
+	reg  *prometheus.Registry
 	mux  *http.ServeMux
 	srv  *http.Server
 
@@ -84,7 +85,7 @@ func New(addr string, log *zap.Logger, reg *prometheus.Registry) *Server {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s := &Server{addr: addr, log: log, mux: http.NewServeMux(), checkTimeout: DefaultCheckTimeout}
+	s := &Server{addr: addr, log: log, reg: reg, mux: http.NewServeMux(), checkTimeout: DefaultCheckTimeout}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok"))
@@ -159,8 +160,14 @@ func (s *Server) Handler() http.Handler { return s.mux }
 func (s *Server) SetDraining() { s.draining.Store(true) }
 
 // Start listens on the address and serves in the background until Shutdown. It returns once
-// the listener is bound, so Addr is valid after it.
+// the listener is bound, so Addr is valid after it. When ctx names the service (WithService),
+// the registry gets its BuildInfoMetric first.
 func (s *Server) Start(ctx context.Context) error {
+	if name := ServiceFrom(ctx); name != "" {
+		if err := s.reg.Register(NewBuildInfo(name)); err != nil {
+			return fmt.Errorf("ops: register %s: %w", BuildInfoMetric, err)
+		}
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.addr)
 	if err != nil {
