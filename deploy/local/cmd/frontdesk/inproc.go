@@ -15,6 +15,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/config"
 
 	"github.com/frontdesk-chat/frontdesk/deploy/local/internal/stack"
+	"github.com/frontdesk-chat/frontdesk/services/ops"
 )
 
 // runner runs one service in this process until ctx ends, configured from getenv exactly as
@@ -64,7 +65,7 @@ func startInProcess(ctx context.Context, set stack.Settings, log *zap.Logger) (*
 	for _, name := range stack.Names() {
 		// Not derived from ctx: a Ctrl-C must not stop every service at once; stop does it in
 		// order.
-		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		sctx, cancel := context.WithCancel(ops.WithService(context.WithoutCancel(ctx), name))
 		done := make(chan struct{})
 		p.cancels[name], p.done[name] = cancel, done
 		go func() {
