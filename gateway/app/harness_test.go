@@ -29,13 +29,14 @@ var secret = []byte("test-secret-0123456789")
 const wait = 5 * time.Second
 
 // testTenants: acme (bot off, visitors, origins), globex (bot on, one session per user), tiny
-// (small limits).
+// (small limits), strict (one frame a second per user, bursts of two).
 func testTenants() []*fd.Tenant {
 	return []*fd.Tenant{
 		{Id: "acme", Name: "Acme", AllowedOrigins: []string{"https://*.acme.com"}, AnonymousVisitors: true},
 		{Id: "globex", Name: "Globex", SingleSession: true, Bot: &fd.Bot{Enabled: true}},
 		{Id: "tiny", Name: "Tiny", Limits: &fd.Limits{MaxFrameBytes: 1024, MessagesPerSecond: 1, Burst: 2,
 			UserMessagesPerSecond: 100, MaxConnectionsPerUser: 2}},
+		{Id: "strict", Name: "Strict", Limits: &fd.Limits{MessagesPerSecond: 1, Burst: 2, UserMessagesPerSecond: 1}},
 	}
 }
 

@@ -142,8 +142,12 @@ func (s *Server) handleSSEPost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	addr := ""
+	if a := clientAddr(r, s.cfg.TrustedProxies); a.IsValid() {
+		addr = clientKey(a).String()
+	}
 	tr := &collectTransport{}
-	sess := s.sessions.Detached(c, t, tr)
+	sess := s.sessions.Detached(c, t, tr, addr)
 	sess.Handle(context.WithoutCancel(r.Context()), body)
 	sess.Drain()
 	tr.mu.Lock()

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
+	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
@@ -126,14 +128,29 @@ func DecodeFrame(binary bool, data []byte) (*fd.ClientFrame, error) {
 	return f, err
 }
 
-// allow applies the connection's and the user's token buckets. Persistent abuse closes the
-// connection with 1008.
+// addressShare is how many users' worth of frames one client address may send in detached
+// requests: an address is often a few people (a household, an office behind NAT).
+const addressShare = 4
+
+// allow applies the connection's and the user's token buckets (a detached request's: the
+// token's, the client address's and the user's). The user's bucket lives in the manager, not the
+// session, so the limit holds across connections, transports and SSE POSTs. Persistent abuse
+// closes the connection with 1008.
 func (s *Session) allow(f *fd.ClientFrame) bool {
+	t, _ := s.m.tenants.Get(s.tenant)
+	lim := TenantLimits(t)
+	now := time.Now()
+	set := s.m.limiters
 	scope := ""
 	switch {
-	case !s.limiter.Allow():
+	case s.limiter != nil && !s.limiter.AllowN(now, 1):
 		scope = "connection"
-	case !s.userLimiter.Allow():
+	case s.detached && !set.get(tokenKey(s.claims), lim.PerSecond, lim.Burst, now).AllowN(now, 1):
+		scope = "token"
+	case s.detached && s.addr != "" && !set.get("a\x00"+s.tenant+"\x00"+s.addr, addressShare*lim.UserPerSecond,
+		addressShare*lim.Burst, now).AllowN(now, 1):
+		scope = "address"
+	case !set.get("u\x00"+userKey(s.tenant, s.user), lim.UserPerSecond, lim.Burst, now).AllowN(now, 1):
 		scope = "user"
 	}
 	if scope == "" {
@@ -148,6 +165,18 @@ func (s *Session) allow(f *fd.ClientFrame) bool {
 	}
 	s.sendError(f.GetId(), frames.CodeRateLimited, "too many frames, slow down")
 	return false
+}
+
+// tokenKey names a token's bucket: one token, one bucket, however many requests carry it.
+func tokenKey(c *token.Claims) string {
+	var iat, exp int64
+	if c.IssuedAt != nil {
+		iat = c.IssuedAt.Unix()
+	}
+	if c.ExpiresAt != nil {
+		exp = c.ExpiresAt.Unix()
+	}
+	return "t\x00" + userKey(c.Tenant, c.Subject) + "\x00" + strconv.FormatInt(iat, 10) + "\x00" + strconv.FormatInt(exp, 10)
 }
 
 func (s *Session) sendError(id, code, msg string) {

@@ -52,6 +52,9 @@ type Config struct {
 	WriteTimeout time.Duration
 	// RequestTimeout bounds NATS requests (persister, aibridge) and JetStream publishes.
 	RequestTimeout time.Duration
+	// MaxLimiters bounds the rate-limit buckets remembered beyond connections (users, tokens
+	// and addresses of detached requests); past it an arbitrary idle one is forgotten.
+	MaxLimiters int
 	// AbuseLimit is the number of consecutive rate-limited frames before close 1008.
 	AbuseLimit int
 	// JanitorEvery is the janitor's tick; each tick visits one of janitorSlots slices of the
@@ -71,6 +74,7 @@ func DefaultConfig() Config {
 		WriteTimeout:   10 * time.Second,
 		RequestTimeout: 5 * time.Second,
 		AbuseLimit:     10,
+		MaxLimiters:    1 << 17,
 		JanitorEvery:   100 * time.Millisecond,
 	}
 }
@@ -100,6 +104,9 @@ func (c *Config) fill() {
 	}
 	if c.AbuseLimit <= 0 {
 		c.AbuseLimit = d.AbuseLimit
+	}
+	if c.MaxLimiters <= 0 {
+		c.MaxLimiters = d.MaxLimiters
 	}
 	if c.JanitorEvery <= 0 {
 		c.JanitorEvery = d.JanitorEvery
@@ -166,6 +173,10 @@ type Manager struct {
 
 	draining atomic.Bool
 
+	// limiters holds the buckets that outlive a connection: per user, and per token and
+	// client address for detached requests (limiters.go).
+	limiters *limiterSet
+
 	reconnects  uint64       // janitor only: NATS reconnects seen
 	reconnected atomic.Int64 // unix nanos of the last NATS reconnect (peers.go)
 
@@ -177,7 +188,6 @@ type Manager struct {
 
 type userState struct {
 	sessions []*Session
-	limiter  *rate.Limiter
 }
 
 // New creates a Manager. The streams and buckets of the contract must exist.
@@ -188,7 +198,8 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, nc *nats.Conn, h *hub
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	mg := &Manager{cfg: cfg, log: log, nc: nc, js: js, hub: h, tenants: tenants, metrics: m,
-		sessions: map[string]*Session{}, users: map[string]*userState{}}
+		sessions: map[string]*Session{}, users: map[string]*userState{},
+		limiters: newLimiterSet(cfg.MaxLimiters, time.Minute)}
 	if mg.msgs, err = js.Stream(ctx, subjects.StreamMessages); err != nil {
 		return nil, fmt.Errorf("stream %s: %w", subjects.StreamMessages, err)
 	}
@@ -248,7 +259,7 @@ func (m *Manager) Open(c *token.Claims, t *fd.Tenant, tr Transport) (*Session, e
 	m.mu.Lock()
 	u := m.users[k]
 	if u == nil {
-		u = &userState{limiter: rate.NewLimiter(rate.Limit(lim.UserPerSecond), lim.Burst)}
+		u = &userState{}
 		m.users[k] = u
 	}
 	if len(u.sessions) >= lim.MaxConnsPerUser {
@@ -259,7 +270,6 @@ func (m *Manager) Open(c *token.Claims, t *fd.Tenant, tr Transport) (*Session, e
 		return nil, ErrTooManyConnections
 	}
 	u.sessions = append(u.sessions, s)
-	s.userLimiter = u.limiter
 	m.sessions[s.id] = s
 	m.mu.Unlock()
 	m.metrics.Connections.WithLabelValues(c.Role, tr.Name()).Inc()
@@ -433,20 +443,16 @@ func now() *timestamppb.Timestamp { return timestamppb.Now() }
 
 // Detached returns a session that is not registered and subscribes to nothing: it answers the
 // frames given to Handle (an SSE POST that reached a gateway not holding the stream). Call Drain
-// after Handle, then Finish is not needed.
-func (m *Manager) Detached(c *token.Claims, t *fd.Tenant, tr Transport) *Session {
+// after Handle, then Finish is not needed. Its frames are limited by the user's bucket, shared
+// with the user's sessions, by its token's (the connection limit a detached request would
+// otherwise escape) and by the client address's, addr (the empty string for none).
+func (m *Manager) Detached(c *token.Claims, t *fd.Tenant, tr Transport, addr string) *Session {
 	lim := TenantLimits(t)
 	s := newSession(m, c, t, lim, tr)
+	s.limiter = nil
 	s.started = true
 	s.detached = true
-	m.mu.Lock()
-	if u := m.users[userKey(c.Tenant, c.Subject)]; u != nil {
-		s.userLimiter = u.limiter
-	}
-	m.mu.Unlock()
-	if s.userLimiter == nil {
-		s.userLimiter = rate.NewLimiter(rate.Limit(lim.UserPerSecond), lim.Burst)
-	}
+	s.addr = addr
 	return s
 }
 
@@ -465,8 +471,6 @@ func (m *Manager) TenantChanged(id string, t *fd.Tenant) {
 		lim := TenantLimits(t)
 		s.limiter.SetLimit(rate.Limit(lim.PerSecond))
 		s.limiter.SetBurst(lim.Burst)
-		s.userLimiter.SetLimit(rate.Limit(lim.UserPerSecond))
-		s.userLimiter.SetBurst(lim.Burst)
 		s.setPeerLimit(lim.MaxConnsPerUser, t.GetSingleSession())
 	}
 }

@@ -52,11 +52,11 @@ type Session struct {
 	tr      Transport
 	binary  bool
 
-	limiter     *rate.Limiter
-	userLimiter *rate.Limiter
-	handleMu    sync.Mutex // serialises Handle (SSE POSTs may arrive concurrently)
-	abuse       int        // consecutive rate-limited frames, under handleMu
-	detached    bool       // answers frames only: never subscribes (SSE POST elsewhere)
+	limiter  *rate.Limiter // the connection's bucket; nil when detached (the token's instead)
+	handleMu sync.Mutex    // serialises Handle (SSE POSTs may arrive concurrently)
+	abuse    int           // consecutive rate-limited frames, under handleMu
+	detached bool          // answers frames only: never subscribes (SSE POST elsewhere)
+	addr     string        // the client's address (its /64 for IPv6), for detached requests
 
 	lastSeen atomic.Int64 // unix nanos of the last sign of life
 	slot     int          // janitor slice
