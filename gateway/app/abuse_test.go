@@ -1,13 +1,20 @@
 package app_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/session"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 )
 
 // acked counts the acks among a POST's answers and checks the others are rate_limited errors.
@@ -83,4 +90,94 @@ func TestRateLimitsHoldOverSSEPost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRepliesBoundedInBytes: messages of 32 KiB of "<" (six bytes each in JSON) made a history
+// page of several MB, which overflowed the 1 MiB outbound queue and aborted the socket (a
+// console asking for it after every welcome looped reconnecting), and a sync from the record
+// queued a whole page at once the same way. Pages are now cut to fit, with more set, and a
+// replay waits for the queue by bytes: the client reads every message on one connection.
+func TestRepliesBoundedInBytes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway()
+	cust := tok(t, "roomy", "bigpage", frames.RoleCustomer)
+	c, _ := g.dial(t, cust)
+	const n = 20
+	big := strings.Repeat("<", session.MaxTextBytes)
+	var stored []*fd.StoredMessage
+	var conv string
+	for i := range n {
+		id := fmt.Sprintf("b%02d", i)
+		c.send(text(id, conv, "small"))
+		a := c.await(frames.TypeAck, hasID(id))
+		conv = a.GetConv()
+		stored = append(stored, &fd.StoredMessage{Seq: a.GetSeq(), Message: &fd.Message{Id: "m_" + id, ClientId: id,
+			Conv: conv, Text: big, From: &fd.Participant{Id: "bigpage", Role: "customer"}}})
+	}
+	// The record holds the big versions; the stream forgets all but the last.
+	e.persister("roomy", func(req *fd.HistoryRequest) *fd.HistoryReply {
+		var out []*fd.StoredMessage
+		for _, m := range stored {
+			if (req.GetAfter() > 0 && m.GetSeq() > req.GetAfter()) ||
+				(req.GetAfter() <= 0 && (req.GetBefore() <= 0 || m.GetSeq() < req.GetBefore())) {
+				out = append(out, m)
+			}
+		}
+		return &fd.HistoryReply{Messages: out}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	s, err := e.js.Stream(ctx, subjects.StreamMessages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Purge(ctx, jetstream.WithPurgeSequence(uint64(stored[n-1].GetSeq()))); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("history pages", func(t *testing.T) {
+		seen := map[int64]bool{}
+		var before int64
+		for pages := 0; ; pages++ {
+			id := fmt.Sprintf("h%d", pages)
+			c.send(&fd.ClientFrame{Type: frames.TypeHistory, Id: id, Conv: conv, Before: &before})
+			h := c.await(frames.TypeHistory, hasID(id))
+			if pages == 0 && !h.GetMore() {
+				t.Fatalf("first page has all %d messages", len(h.GetMessages()))
+			}
+			for _, m := range h.GetMessages() {
+				if seen[m.GetSeq()] || m.GetText() != big {
+					t.Fatalf("seq %d twice or altered", m.GetSeq())
+				}
+				seen[m.GetSeq()] = true
+			}
+			if !h.GetMore() {
+				break
+			}
+			before = h.GetMessages()[0].GetSeq()
+		}
+		if len(seen) != n {
+			t.Fatalf("read %d of %d messages", len(seen), n)
+		}
+	})
+	t.Run("sync from the record", func(t *testing.T) {
+		c.send(&fd.ClientFrame{Type: frames.TypeSync, Id: "sy", Conv: conv, After: i64(stored[0].GetSeq())})
+		got := 0
+		for {
+			f := c.next()
+			if f.GetType() == frames.TypeMessage && f.GetText() == big {
+				got++
+			}
+			if f.GetType() == frames.TypeSynced {
+				if !f.GetRecovered() || f.GetLastSeq() != stored[n-1].GetSeq() {
+					t.Fatalf("synced = %v", f)
+				}
+				break
+			}
+		}
+		if got != n-2 { // the last comes from the stream
+			t.Fatalf("replayed %d of %d from the record", got, n-2)
+		}
+	})
 }

@@ -329,13 +329,7 @@ func (s *Session) handleHistory(ctx context.Context, f *fd.ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	more := reply.GetMore()
-	out := &fd.ServerFrame{Type: frames.TypeHistory, Id: f.GetId(), Conv: f.GetConv(), More: &more,
-		Messages: make([]*fd.ServerFrame, 0, len(reply.GetMessages()))}
-	for _, sm := range reply.GetMessages() {
-		out.Messages = append(out.Messages, frames.MessageFrame(sm.GetMessage(), sm.GetSeq()))
-	}
-	s.send(out)
+	s.send(s.historyFrame(f.GetId(), f.GetConv(), reply.GetMessages(), reply.GetMore(), s.m.cfg.MaxReplyBytes))
 	return nil
 }
 
@@ -400,7 +394,7 @@ func (s *Session) replay(ctx context.Context, id, conv string, after int64) {
 		again := cs.overflow
 		cs.overflow = false
 		if again {
-			cs.pending = nil
+			cs.pending, cs.held = nil, 0
 		}
 		s.mu.Unlock()
 		if !again {
@@ -419,7 +413,7 @@ func (s *Session) replay(ctx context.Context, id, conv string, after int64) {
 					s.enqueueLocked(d.Encoded(s.binary), frames.TypeMessage)
 				}
 			}
-			cs.pending = nil
+			cs.pending, cs.held = nil, 0
 		}
 	}
 	s.enqueueLocked(s.encode(&fd.ServerFrame{Type: frames.TypeSynced, Id: id, Conv: conv, LastSeq: &last,
@@ -468,8 +462,8 @@ func (m *Manager) replay(ctx context.Context, s *Session, conv string, after int
 				break
 			}
 			emit(sm.GetMessage(), sm.GetSeq())
+			s.waitQueue(ctx) // a page can outweigh the queue: wait as the stream replay does
 		}
-		s.waitQueue(ctx)
 		if !reply.GetMore() || len(reply.GetMessages()) == 0 {
 			break
 		}

@@ -40,8 +40,14 @@ type Config struct {
 	// QueueFrames bounds a connection's outbound queue in frames; a client that lets it fill
 	// is disconnected.
 	QueueFrames int
-	// QueueBytes bounds a connection's outbound queue in bytes.
+	// QueueBytes bounds a connection's outbound queue in bytes; at least 1 MiB, four of the
+	// costliest reply frames.
 	QueueBytes int
+	// MaxReplyBytes bounds one reply frame (a history page) in the session's encoding: a page
+	// is cut short, with more set, to fit. It is at most a quarter of QueueBytes, so a reply
+	// never overflows the queue by itself, and at least 256 KiB, which the costliest single
+	// message (MaxTextBytes of characters JSON escapes to six bytes) fits in.
+	MaxReplyBytes int
 	// PingInterval is how often the server pings an idle connection.
 	PingInterval time.Duration
 	// DeadTimeout closes a connection that showed no sign of life for this long.
@@ -68,6 +74,7 @@ func DefaultConfig() Config {
 	return Config{
 		QueueFrames:    512,
 		QueueBytes:     1 << 20,
+		MaxReplyBytes:  256 << 10,
 		PingInterval:   10 * time.Second,
 		DeadTimeout:    30 * time.Second,
 		PresenceTTL:    30 * time.Second,
@@ -86,6 +93,13 @@ func (c *Config) fill() {
 	}
 	if c.QueueBytes <= 0 {
 		c.QueueBytes = d.QueueBytes
+	}
+	if c.MaxReplyBytes <= 0 {
+		c.MaxReplyBytes = d.MaxReplyBytes
+	}
+	c.MaxReplyBytes = max(min(c.MaxReplyBytes, c.QueueBytes/4), minReplyBytes)
+	if c.QueueBytes < 4*minReplyBytes {
+		c.QueueBytes = 4 * minReplyBytes
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = d.PingInterval
@@ -115,6 +129,10 @@ func (c *Config) fill() {
 		c.GatewayID = "gw_" + rand.Text()[:10]
 	}
 }
+
+// minReplyBytes is the least MaxReplyBytes (and a quarter of the least QueueBytes): the
+// costliest single message frame fits in it.
+const minReplyBytes = 256 << 10
 
 // Limits are a tenant's limits with defaults applied.
 type Limits struct {

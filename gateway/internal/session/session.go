@@ -89,6 +89,7 @@ type convState struct {
 	lastSent int64
 	syncing  int
 	pending  []*hub.Delivery
+	held     int  // encoded bytes of pending, which are released into the queue at once
 	overflow bool // live messages were dropped from pending during a replay
 }
 
@@ -344,13 +345,14 @@ func (s *Session) QueueLen() int {
 	return len(s.queue)
 }
 
-// waitQueue waits until the queue is at most half full, for long replays.
+// waitQueue waits until the queue is at most half full, in frames and in bytes, for long
+// replays.
 func (s *Session) waitQueue(ctx context.Context) {
 	for {
 		s.mu.Lock()
-		n, closed := len(s.queue), s.closed
+		n, bytes, closed := len(s.queue), s.queued, s.closed
 		s.mu.Unlock()
-		if closed || n < s.m.cfg.QueueFrames/2 {
+		if closed || (n < s.m.cfg.QueueFrames/2 && bytes < s.m.cfg.QueueBytes/2) {
 			return
 		}
 		select {
