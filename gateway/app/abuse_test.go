@@ -1,20 +1,28 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/app"
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/session"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/testkit"
 )
 
 // acked counts the acks among a POST's answers and checks the others are rate_limited errors.
@@ -178,6 +186,109 @@ func TestRepliesBoundedInBytes(t *testing.T) {
 		}
 		if got != n-2 { // the last comes from the stream
 			t.Fatalf("replayed %d of %d from the record", got, n-2)
+		}
+	})
+}
+
+// stalledUpload starts an upload whose body stops after the file's first bytes; the returned
+// channel gets the response status (or -1 if the connection failed without one) and stop ends
+// the body.
+func (g *gateway) stalledUpload(t *testing.T, token, conv string) (status chan int, stop func()) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/attachments", pr)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	status = make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			status <- -1
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	_ = mw.WriteField("conv", conv)
+	fw, _ := mw.CreateFormFile("file", "cat.png")
+	_, _ = fw.Write(append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 4096)...))
+	stop = sync.OnceFunc(func() { _ = pw.CloseWithError(errors.New("stopped")) })
+	t.Cleanup(stop)
+	return status, stop
+}
+
+func (g *gateway) upload(t *testing.T, token, conv, name string, data []byte) (int, map[string]any) {
+	t.Helper()
+	var body bytes.Buffer
+	ct := newMultipart(&body, conv, name, data)
+	req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/attachments", &body)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", ct)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func statusWithin(t *testing.T, ch chan int, d time.Duration) int {
+	t.Helper()
+	select {
+	case s := <-ch:
+		return s
+	case <-time.After(d):
+		t.Fatalf("no answer within %s", d)
+		return 0
+	}
+}
+
+// TestUploadBounds: uploads used to be read whole into memory before anything was checked,
+// with no deadline and no cap, so stalled uploads pinned memory at will. A stranger to the
+// conversation is refused before the file is read; a user has at most two uploads in progress;
+// a stalled body is cut off at the upload deadline, which frees its place; and the stored name
+// carries the sniffed type's extension and no bidirectional controls.
+func TestUploadBounds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway(func(c *app.Config) { c.Gateway.UploadTimeout = 2 * time.Second })
+	custTok := tok(t, "acme", "upl1", frames.RoleCustomer)
+	c, _ := g.dial(t, custTok)
+	c.send(text("u0", "", "a file follows"))
+	conv := c.await(frames.TypeAck).GetConv()
+	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 100)...)
+
+	t.Run("stranger refused before the file is read", func(t *testing.T) {
+		st, _ := g.stalledUpload(t, tok(t, "acme", "stranger", frames.RoleCustomer), conv)
+		if s := statusWithin(t, st, wait); s != http.StatusForbidden {
+			t.Fatalf("stranger's stalled upload: %d, want 403", s)
+		}
+	})
+	t.Run("uploads in progress capped, stalled ones cut off", func(t *testing.T) {
+		s1, _ := g.stalledUpload(t, custTok, conv)
+		s2, _ := g.stalledUpload(t, custTok, conv)
+		testkit.CheckFor(t, wait, 20*time.Millisecond, func() error {
+			if code, _ := g.upload(t, custTok, conv, "cat.png", png); code != http.StatusTooManyRequests {
+				return fmt.Errorf("third upload while two are in progress: %d, want 429", code)
+			}
+			return nil
+		})
+		for _, s := range []chan int{s1, s2} {
+			if code := statusWithin(t, s, wait); code == http.StatusOK {
+				t.Fatalf("stalled upload stored")
+			}
+		}
+		if code, _ := g.upload(t, custTok, conv, "cat.png", png); code != http.StatusOK {
+			t.Fatalf("upload after the stalled ones ended: %d", code)
+		}
+	})
+	t.Run("file name", func(t *testing.T) {
+		code, out := g.upload(t, custTok, conv, "evil\u202egnp.exe", png)
+		if code != http.StatusOK || out["name"] != "evilgnp.png" {
+			t.Fatalf("upload: %d name %q, want evilgnp.png", code, out["name"])
 		}
 	})
 }

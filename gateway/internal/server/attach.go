@@ -231,8 +231,11 @@ const maxNameRunes = 120
 // "exe.jpg") and without its extension, followed by the extension of the sniffed type, so the
 // name never claims another type than the content's.
 func AttachmentName(name, typ string) string {
+	if i := strings.LastIndexAny(name, "/\\"); i >= 0 {
+		name = name[i+1:] // the base name: browsers send no path, other clients might
+	}
 	name = strings.Map(func(r rune) rune {
-		if unicode.Is(unicode.Bidi_Control, r) || unicode.Is(unicode.Cf, r) || unicode.IsControl(r) || r == '/' || r == '\\' {
+		if unicode.Is(unicode.Bidi_Control, r) || unicode.Is(unicode.Cf, r) || unicode.IsControl(r) {
 			return -1
 		}
 		return r
