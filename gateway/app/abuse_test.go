@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -290,5 +292,126 @@ func TestUploadBounds(t *testing.T) {
 		if code != http.StatusOK || out["name"] != "evilgnp.png" {
 			t.Fatalf("upload: %d name %q, want evilgnp.png", code, out["name"])
 		}
+	})
+}
+
+// closedWithin reads conn until the server closes it, failing if it has not within d. What was
+// read is returned.
+func closedWithin(t *testing.T, conn net.Conn, d time.Duration) string {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(d))
+	b, err := io.ReadAll(conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("connection still open after %s (read %q)", d, b)
+	}
+	return string(b)
+}
+
+func dialTCP(t *testing.T, g *gateway) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// TestSlowClientsCutOff: only the header read had a timeout, so idle keep-alives and stalled
+// bodies stayed open, and an SSE client that stopped reading kept its session (its writer
+// ignored deadlines). Now every non-upgrade request has a deadline, keep-alives an idle
+// timeout, SSE writes a deadline that an abort expires, and connections from one address a cap
+// with a 503.
+func TestSlowClientsCutOff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway(func(c *app.Config) {
+		c.Gateway.HTTPTimeout = time.Second
+		c.Gateway.IdleTimeout = time.Second
+		c.Gateway.PingInterval = 300 * time.Millisecond
+		c.Gateway.DeadTimeout = time.Second
+		c.Gateway.WriteTimeout = time.Second
+		c.Gateway.MaxConnectionsPerAddress = 8
+	})
+	t.Run("idle keep-alive", func(t *testing.T) {
+		conn := dialTCP(t, g)
+		_, _ = io.WriteString(conn, "GET /v1/nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+		if got := closedWithin(t, conn, wait); !strings.HasPrefix(got, "HTTP/1.1 404") {
+			t.Fatalf("answer %q", got)
+		}
+	})
+	t.Run("stalled visitors body", func(t *testing.T) {
+		conn := dialTCP(t, g)
+		_, _ = io.WriteString(conn, "POST /v1/visitors HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+			"Content-Length: 100\r\n\r\n{\"tenant\":")
+		closedWithin(t, conn, wait)
+	})
+	t.Run("sse client that stops reading", func(t *testing.T) {
+		k := tok(t, "roomy", "sloth", frames.RoleCustomer)
+		ws, _ := g.dial(t, k, dialOpts{proto: true})
+		ws.send(text("s0", "", "open"))
+		conv := ws.await(frames.TypeAck).GetConv()
+		// A small receive buffer (which also stops the kernel growing it) so the server's writes
+		// block once its own send buffer is full, as behind a client that stopped reading.
+		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		}}
+		conn, err := d.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		_, _ = io.WriteString(conn, "GET /v1/sse?token="+k+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		buf := make([]byte, 4096)
+		_ = conn.SetReadDeadline(time.Now().Add(wait))
+		if n, err := conn.Read(buf); err != nil || !strings.Contains(string(buf[:n]), "200 OK") {
+			t.Fatalf("sse answer %q %v", buf[:n], err)
+		}
+		if n := g.Sessions().UserSessions("roomy", "sloth"); n != 2 {
+			t.Fatalf("%d sessions, want the websocket and the stream", n)
+		}
+		// Several MB of frames the stream's reader never takes: its writes block.
+		big := strings.Repeat("<", session.MaxTextBytes)
+		for i := range 60 {
+			id := fmt.Sprintf("s%d", i+1)
+			ws.send(text(id, conv, big))
+			ws.await(frames.TypeAck, hasID(id))
+		}
+		testkit.CheckFor(t, 3*wait, 50*time.Millisecond, func() error {
+			if n := g.Sessions().UserSessions("roomy", "sloth"); n != 1 {
+				return fmt.Errorf("%d sessions, want the websocket's only", n)
+			}
+			return nil
+		})
+	})
+	t.Run("connections per address", func(t *testing.T) {
+		// Opened at once, well within the header timeout that closes silent connections.
+		var conns []net.Conn
+		for range 12 {
+			conns = append(conns, dialTCP(t, g))
+		}
+		refused := 0
+		for _, conn := range conns {
+			_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			b := make([]byte, 64)
+			n, _ := conn.Read(b)
+			if strings.HasPrefix(string(b[:n]), "HTTP/1.1 503") {
+				refused++
+			}
+		}
+		if refused < len(conns)-8 {
+			t.Fatalf("%d of %d connections from one address refused, cap 8", refused, len(conns))
+		}
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		testkit.CheckFor(t, wait, 20*time.Millisecond, func() error {
+			code, _ := postFrame(t, g, tok(t, "acme", "after", frames.RoleCustomer), "", &fd.ClientFrame{Type: frames.TypePing})
+			if code != http.StatusOK {
+				return fmt.Errorf("request after closing: %d", code)
+			}
+			return nil
+		})
 	})
 }
