@@ -19,7 +19,7 @@ import (
 
 // MaxTextBytes bounds a message's text; longer text is refused with too_large (the frame limit
 // closes the connection; this is the polite limit below it).
-const MaxTextBytes = 32 << 10
+const MaxTextBytes = frames.MaxTextBytes
 
 // Handle processes one client frame. It runs on the connection's reader goroutine, so a
 // client's frames are handled in order.
