@@ -82,8 +82,8 @@ type Settings struct {
 	UploadTimeout    time.Duration `mapstructure:"upload_timeout"`
 	UploadsPerUser   int           `mapstructure:"uploads_per_user"`
 	UploadsPerTenant int           `mapstructure:"uploads_per_tenant"`
-	// MaxConnections bounds open connections (default 200000), MaxConnectionsPerAddress those
-	// of one client address, trusted proxies excepted (default 512); over them: 503 and close.
+	// MaxConnections bounds open connections (default 100000), MaxConnectionsPerAddress those
+	// of one client address, trusted proxies excepted (default 10000); over them: 503 and close.
 	MaxConnections           int `mapstructure:"max_connections"`
 	MaxConnectionsPerAddress int `mapstructure:"max_connections_per_address"`
 }

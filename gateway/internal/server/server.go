@@ -55,8 +55,10 @@ type Config struct {
 	HTTPTimeout time.Duration
 	// IdleTimeout closes keep-alive connections idle for this long.
 	IdleTimeout time.Duration
-	// MaxConnections bounds the open connections of the listener; MaxConnectionsPerAddress
-	// those of one client address (trusted proxies excepted). Over them: 503 and close.
+	// MaxConnections bounds the open connections of the listener (100,000 by default, about
+	// 2.6 GB of idle sessions); MaxConnectionsPerAddress those of one client address (10,000:
+	// above a pod's share behind a proxy that is not listed in TrustedProxies, whose clients
+	// all come from its address; listed proxies are excepted). Over them: 503 and close.
 	MaxConnections           int
 	MaxConnectionsPerAddress int
 }
@@ -65,7 +67,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{VisitorTTL: 24 * time.Hour, VisitorRate: 60, VisitorBurst: 30, VisitorClients: 1 << 16,
 		UploadsPerUser: 2, UploadsPerTenant: 32, UploadTimeout: 2 * time.Minute, HTTPTimeout: 30 * time.Second,
-		IdleTimeout: time.Minute, MaxConnections: 200_000, MaxConnectionsPerAddress: 512}
+		IdleTimeout: time.Minute, MaxConnections: 100_000, MaxConnectionsPerAddress: 10_000}
 }
 
 // Server serves the public endpoints.
