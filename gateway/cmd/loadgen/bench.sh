@@ -5,6 +5,9 @@
 #   gateway/cmd/loadgen/bench.sh idle  [loadgen idle flags]    # e.g. -n 10000 -procs 5
 #   gateway/cmd/loadgen/bench.sh chat  [loadgen chat flags]    # e.g. -customers 1000 -agents 100 -rate 1 -duration 60s
 #
+# ATTACK="-kind sync -conc 8" runs one attacker (loadgen attack, tenant abuse, source 127.0.0.9)
+# beside the run, from before the sessions open until after it ends.
+#
 # Ports: NATS 14222, gateway 18080, ops 19090 (override with NATS_PORT, GW_PORT, OPS_PORT).
 set -euo pipefail
 mode=${1:?idle or chat}; shift
@@ -25,5 +28,15 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$OPS_PORT/readyz" >/dev/null &
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 args=(-url "http://127.0.0.1:$GW_PORT" -ops "http://127.0.0.1:$OPS_PORT")
 [ "$mode" = chat ] && args+=(-nats "nats://127.0.0.1:$NATS_PORT")
+if [ -n "${ATTACK:-}" ]; then
+  # shellcheck disable=SC2086
+  "$bin/loadgen" attack -url "http://127.0.0.1:$GW_PORT" -ops "http://127.0.0.1:$OPS_PORT" -tenant abuse -duration "${ATTACK_FOR:-120s}" $ATTACK >"$bin/attack.log" 2>&1 & pids+=($!)
+  sleep 5
+fi
 "$bin/loadgen" "$mode" "${args[@]}" "$@"
+if [ -n "${ATTACK:-}" ]; then
+  kill -INT "${pids[-1]}" 2>/dev/null || true
+  wait "${pids[-1]}" 2>/dev/null || true
+  cat "$bin/attack.log"
+fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
