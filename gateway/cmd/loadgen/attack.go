@@ -43,6 +43,7 @@ type attack struct {
 	ok, refused, failed atomic.Int64
 	mu                  sync.Mutex
 	codes               map[string]int
+	took                []time.Duration // sync: from the frame to synced
 }
 
 func (a *attack) count(what string) {
@@ -100,6 +101,9 @@ func runAttack(ctx context.Context, args []string, out io.Writer) error {
 	defer a.mu.Unlock()
 	fmt.Fprintf(out, "attack %s x%d for %s: accepted %d, refused %d, failed %d; answers %v; gateway RSS peak %.1f MiB\n",
 		*kind, a.conc, *duration, a.ok.Load(), a.refused.Load(), a.failed.Load(), a.codes, float64(peak.Load())/(1<<20))
+	if len(a.took) > 0 {
+		fmt.Fprintf(out, "sync replay time: %s\n", percentiles(a.took))
+	}
 	return err
 }
 
@@ -212,6 +216,7 @@ func (a *attack) sync(ctx context.Context) error {
 					continue
 				}
 				for ctx.Err() == nil {
+					t0 := time.Now()
 					if err := write(ctx, c, &fd.ClientFrame{Type: frames.TypeSync, Conv: conv, After: new(int64)}); err != nil {
 						a.count("aborted")
 						break
@@ -227,6 +232,14 @@ func (a *attack) sync(ctx context.Context) error {
 						if protojson.Unmarshal(data, f) == nil && f.GetType() == frames.TypeSynced {
 							done = true
 							a.ok.Add(1)
+							a.count(fmt.Sprintf("recovered=%v", f.GetRecovered()))
+							a.mu.Lock()
+							a.took = append(a.took, time.Since(t0))
+							a.mu.Unlock()
+						}
+						if f.GetType() == frames.TypeError {
+							a.count("error " + f.GetCode())
+							done = true // refused: ask again, at once (the attacker's full speed)
 						}
 					}
 					if !done {

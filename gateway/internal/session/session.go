@@ -71,7 +71,7 @@ type Session struct {
 	closed   bool
 	writing  bool
 	queue    [][]byte
-	queued   int
+	queued   int // bytes of queue and of the batch being written
 	convs    map[string]*convState
 	userSubs []string // subjects of user-level subscriptions
 
@@ -318,9 +318,10 @@ func (s *Session) write() {
 			}
 			return
 		}
-		batch := s.queue
+		// The batch stays counted in queued until it is written: the bound is on what the
+		// connection holds, in flight or not, so a stuck write cannot let another QueueBytes in.
+		batch, size := s.queue, s.queued
 		s.queue = nil
-		s.queued = 0
 		s.mu.Unlock()
 		for _, b := range batch {
 			ctx, cancel := context.WithTimeout(context.Background(), s.m.cfg.WriteTimeout)
@@ -335,6 +336,9 @@ func (s *Session) write() {
 				return
 			}
 		}
+		s.mu.Lock()
+		s.queued -= size
+		s.mu.Unlock()
 	}
 }
 
