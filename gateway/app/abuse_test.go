@@ -415,3 +415,43 @@ func TestSlowClientsCutOff(t *testing.T) {
 		})
 	})
 }
+
+// TestReplyBudget: within the frame limits a user could pull a conversation of big messages
+// again and again, some 80 MB/s of JSON from one gateway. Replies (sync replays, history pages)
+// now come out of a per-user budget in bytes: a replay of 3 MB at 512 KiB/s, after a burst of
+// 1 MiB, takes seconds, and still delivers everything.
+func TestReplyBudget(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway(func(c *app.Config) { c.Gateway.ReplyBytesPerSecond = 512 << 10 })
+	k := tok(t, "roomy", "greedy", frames.RoleCustomer)
+	sender, _ := g.dial(t, k, dialOpts{proto: true})
+	const n = 16
+	big := strings.Repeat("<", session.MaxTextBytes)
+	conv := ""
+	for i := range n {
+		id := fmt.Sprintf("g%d", i)
+		sender.send(text(id, conv, big))
+		conv = sender.await(frames.TypeAck, hasID(id)).GetConv()
+	}
+	c, _ := g.dial(t, k)
+	start := time.Now()
+	c.send(&fd.ClientFrame{Type: frames.TypeSync, Id: "sy", Conv: conv, After: i64(0)})
+	got := 0
+	for {
+		f := c.next()
+		if f.GetType() == frames.TypeMessage && f.GetText() == big {
+			got++
+		}
+		if f.GetType() == frames.TypeSynced {
+			if !f.GetRecovered() {
+				t.Fatalf("synced = %v", f)
+			}
+			break
+		}
+	}
+	// 16 x 192 KiB of JSON: 3 MiB, 1 MiB at once, the rest at 512 KiB/s.
+	if took := time.Since(start); got != n || took < 3*time.Second {
+		t.Fatalf("replayed %d of %d in %s, want all in 3 s or more", got, n, took)
+	}
+}

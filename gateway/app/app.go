@@ -86,6 +86,9 @@ type Settings struct {
 	// of one client address, trusted proxies excepted (default 10000); over them: 503 and close.
 	MaxConnections           int `mapstructure:"max_connections"`
 	MaxConnectionsPerAddress int `mapstructure:"max_connections_per_address"`
+	// ReplyBytesPerSecond is each user's budget for sync replays and history pages, in encoded
+	// bytes per second on this gateway (default 4 MiB).
+	ReplyBytesPerSecond int `mapstructure:"reply_bytes_per_second"`
 }
 
 // Config is the gateway's configuration.
@@ -238,7 +241,8 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	}
 	s.sessions, err = session.New(ctx, session.Config{GatewayID: id, QueueFrames: g.QueueFrames, QueueBytes: g.QueueBytes,
 		PingInterval: g.PingInterval, DeadTimeout: g.DeadTimeout, PresenceTTL: g.PresenceTTL, WriteTimeout: g.WriteTimeout,
-		RequestTimeout: g.RequestTimeout, AbuseLimit: g.AbuseLimit}, log.Named("session"), s.nc, h, store, m)
+		RequestTimeout: g.RequestTimeout, AbuseLimit: g.AbuseLimit, ReplyBytesPerSecond: g.ReplyBytesPerSecond},
+		log.Named("session"), s.nc, h, store, m)
 	if err != nil {
 		return nil, err
 	}

@@ -167,6 +167,17 @@ func (s *Session) allow(f *fd.ClientFrame) bool {
 	return false
 }
 
+// spendReply takes n bytes from the user's reply budget, waiting for them as long as ctx
+// allows; past that it fails at once with errRateLimited.
+func (s *Session) spendReply(ctx context.Context, n int) error {
+	r := s.m.cfg.ReplyBytesPerSecond
+	lim := s.m.limiters.get("b\x00"+userKey(s.tenant, s.user), float64(r), max(r, 4*s.m.cfg.MaxReplyBytes), time.Now())
+	if err := lim.WaitN(ctx, min(n, lim.Burst())); err != nil {
+		return fmt.Errorf("%w: reply budget: %w", errRateLimited, err)
+	}
+	return nil
+}
+
 // tokenKey names a token's bucket: one token, one bucket, however many requests carry it.
 func tokenKey(c *token.Claims) string {
 	var iat, exp int64
@@ -194,6 +205,9 @@ func (s *Session) fail(id string, err error) {
 		s.sendError(id, frames.CodeTooLarge, err.Error())
 	case errors.Is(err, errBadFrame):
 		s.sendError(id, frames.CodeBadFrame, err.Error())
+	case errors.Is(err, errRateLimited):
+		s.m.metrics.RateLimited.WithLabelValues("reply_bytes").Inc()
+		s.sendError(id, frames.CodeRateLimited, "too much history at once, slow down")
 	default:
 		s.m.log.Warn("frame failed", zap.String("session", s.id), zap.Error(err))
 		s.sendError(id, frames.CodeInternal, "internal error, retry")
@@ -201,8 +215,9 @@ func (s *Session) fail(id string, err error) {
 }
 
 var (
-	errTooLarge = errors.New("too large")
-	errBadFrame = errors.New("bad frame")
+	errTooLarge    = errors.New("too large")
+	errBadFrame    = errors.New("bad frame")
+	errRateLimited = errors.New("rate limited")
 )
 
 func (s *Session) handleSend(ctx context.Context, f *fd.ClientFrame) error {
@@ -329,7 +344,14 @@ func (s *Session) handleHistory(ctx context.Context, f *fd.ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	s.send(s.historyFrame(f.GetId(), f.GetConv(), reply.GetMessages(), reply.GetMore(), s.m.cfg.MaxReplyBytes))
+	h := s.historyFrame(f.GetId(), f.GetConv(), reply.GetMessages(), reply.GetMore(), s.m.cfg.MaxReplyBytes)
+	b := s.encode(h)
+	if err := s.spendReply(ctx, len(b)); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.enqueueLocked(b, frames.TypeHistory)
+	s.mu.Unlock()
 	return nil
 }
 
@@ -440,13 +462,17 @@ func (m *Manager) replay(ctx context.Context, s *Session, conv string, after int
 		return last, false
 	}
 	first := int64(info.State.FirstSeq)
-	emit := func(msg *fd.Message, seq int64) {
+	emit := func(msg *fd.Message, seq int64) bool {
 		msg.Conv = conv
-		f := frames.MessageFrame(msg, seq)
+		b := s.encode(frames.MessageFrame(msg, seq))
+		if s.spendReply(ctx, len(b)) != nil {
+			return false // over the user's reply budget for this frame's time: resume from last
+		}
 		s.mu.Lock()
-		s.enqueueLocked(s.encode(f), frames.TypeMessage)
+		s.enqueueLocked(b, frames.TypeMessage)
 		s.mu.Unlock()
 		last = seq
+		return true
 	}
 	for last+1 < first {
 		reply, err := m.history(ctx, &fd.HistoryRequest{Tenant: s.tenant, Conv: conv, After: last, Limit: frames.MaxHistoryLimit})
@@ -461,7 +487,9 @@ func (m *Manager) replay(ctx context.Context, s *Session, conv string, after int
 			if sm.GetSeq() >= first {
 				break
 			}
-			emit(sm.GetMessage(), sm.GetSeq())
+			if !emit(sm.GetMessage(), sm.GetSeq()) {
+				return last, false
+			}
 			s.waitQueue(ctx) // a page can outweigh the queue: wait as the stream replay does
 		}
 		if !reply.GetMore() || len(reply.GetMessages()) == 0 {
@@ -474,13 +502,15 @@ func (m *Manager) replay(ctx context.Context, s *Session, conv string, after int
 	if last >= end {
 		return last, true
 	}
+	over := false // the reply budget ran out: skip the rest, the client resumes from last
 	err = hub.ReadStream(ctx, m.js, subjects.Messages(s.tenant, conv), last, end, func(msg *fd.Message, seq int64) {
-		emit(msg, seq)
-		s.waitQueue(ctx)
+		if over = over || !emit(msg, seq); !over {
+			s.waitQueue(ctx)
+		}
 	})
 	if err != nil {
 		m.log.Warn("sync: stream", zap.String("conv", conv), zap.Error(err))
 		return last, false
 	}
-	return last, true
+	return last, !over
 }

@@ -48,6 +48,12 @@ type Config struct {
 	// never overflows the queue by itself, and at least 256 KiB, which the costliest single
 	// message (MaxTextBytes of characters JSON escapes to six bytes) fits in.
 	MaxReplyBytes int
+	// ReplyBytesPerSecond is each user's budget for replies (sync replays and history pages),
+	// in encoded bytes, after a burst of four MaxReplyBytes: a user pulling a big conversation
+	// again and again, within the frame limits, gets it at this pace instead of taking the
+	// gateway's bandwidth and CPU from everyone else. A replay that would outlast its frame's
+	// deadline stops early (synced with recovered false: sync again from last_seq).
+	ReplyBytesPerSecond int
 	// PingInterval is how often the server pings an idle connection.
 	PingInterval time.Duration
 	// DeadTimeout closes a connection that showed no sign of life for this long.
@@ -72,17 +78,18 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		QueueFrames:    512,
-		QueueBytes:     1 << 20,
-		MaxReplyBytes:  256 << 10,
-		PingInterval:   10 * time.Second,
-		DeadTimeout:    30 * time.Second,
-		PresenceTTL:    30 * time.Second,
-		WriteTimeout:   10 * time.Second,
-		RequestTimeout: 5 * time.Second,
-		AbuseLimit:     10,
-		MaxLimiters:    1 << 17,
-		JanitorEvery:   100 * time.Millisecond,
+		QueueFrames:         512,
+		QueueBytes:          1 << 20,
+		MaxReplyBytes:       256 << 10,
+		ReplyBytesPerSecond: 4 << 20,
+		PingInterval:        10 * time.Second,
+		DeadTimeout:         30 * time.Second,
+		PresenceTTL:         30 * time.Second,
+		WriteTimeout:        10 * time.Second,
+		RequestTimeout:      5 * time.Second,
+		AbuseLimit:          10,
+		MaxLimiters:         1 << 17,
+		JanitorEvery:        100 * time.Millisecond,
 	}
 }
 
@@ -98,6 +105,9 @@ func (c *Config) fill() {
 		c.MaxReplyBytes = d.MaxReplyBytes
 	}
 	c.MaxReplyBytes = max(min(c.MaxReplyBytes, c.QueueBytes/4), minReplyBytes)
+	if c.ReplyBytesPerSecond <= 0 {
+		c.ReplyBytesPerSecond = d.ReplyBytesPerSecond
+	}
 	if c.QueueBytes < 4*minReplyBytes {
 		c.QueueBytes = 4 * minReplyBytes
 	}
