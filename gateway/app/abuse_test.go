@@ -332,7 +332,6 @@ func TestSlowClientsCutOff(t *testing.T) {
 		c.Gateway.PingInterval = 300 * time.Millisecond
 		c.Gateway.DeadTimeout = time.Second
 		c.Gateway.WriteTimeout = time.Second
-		c.Gateway.MaxConnectionsPerAddress = 8
 	})
 	t.Run("idle keep-alive", func(t *testing.T) {
 		conn := dialTCP(t, g)
@@ -386,7 +385,9 @@ func TestSlowClientsCutOff(t *testing.T) {
 		})
 	})
 	t.Run("connections per address", func(t *testing.T) {
-		// Opened at once, well within the header timeout that closes silent connections.
+		// A gateway of its own, whose header timeout (10 s) outlasts the silent connections
+		// below.
+		g := e.gateway(func(c *app.Config) { c.Gateway.MaxConnectionsPerAddress = 8 })
 		var conns []net.Conn
 		for range 12 {
 			conns = append(conns, dialTCP(t, g))
