@@ -287,6 +287,37 @@ func TestUploadBounds(t *testing.T) {
 			t.Fatalf("upload after the stalled ones ended: %d", code)
 		}
 	})
+	t.Run("slow upload within its deadline", func(t *testing.T) {
+		// The server's HTTP timeout (1 s here) does not apply to uploads: theirs does.
+		g := e.gateway(func(c *app.Config) {
+			c.Gateway.HTTPTimeout = time.Second
+			c.Gateway.UploadTimeout = 20 * time.Second
+		})
+		pr, pw := io.Pipe()
+		mw := multipart.NewWriter(pw)
+		req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/attachments", pr)
+		req.Header.Set("Authorization", "Bearer "+custTok)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		go func() {
+			_ = mw.WriteField("conv", conv)
+			fw, _ := mw.CreateFormFile("file", "slow.png")
+			_, _ = fw.Write(png)
+			for range 5 { // a slow link: 2.5 s for the body, past the HTTP timeout
+				time.Sleep(500 * time.Millisecond)
+				_, _ = fw.Write(make([]byte, 1000))
+			}
+			_ = mw.Close()
+			_ = pw.Close()
+		}()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("slow upload: %d", resp.StatusCode)
+		}
+	})
 	t.Run("file name", func(t *testing.T) {
 		code, out := g.upload(t, custTok, conv, "evil\u202egnp.exe", png)
 		if code != http.StatusOK || out["name"] != "evilgnp.png" {

@@ -89,7 +89,11 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.uploads.release(c.Tenant, c.Subject)
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.UploadTimeout))
+	// The upload's own deadlines replace the server's HTTP timeout: the body may take up to
+	// UploadTimeout, and the answer must still get out after it.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.UploadTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.UploadTimeout + s.cfg.HTTPTimeout))
 	maxBytes, types := attachmentLimits(t)
 	r.Body = http.MaxBytesReader(w, r.Body, maxBytes+64<<10)
 	mr, err := r.MultipartReader()
