@@ -256,7 +256,8 @@ func statusWithin(t *testing.T, ch chan int, d time.Duration) int {
 func TestUploadBounds(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	g := e.gateway(func(c *app.Config) { c.Gateway.UploadTimeout = 2 * time.Second })
+	// Long enough for the cap to be seen under load, short enough to see stalled uploads cut.
+	g := e.gateway(func(c *app.Config) { c.Gateway.UploadTimeout = 6 * time.Second })
 	custTok := tok(t, "acme", "upl1", frames.RoleCustomer)
 	c, _ := g.dial(t, custTok)
 	c.send(text("u0", "", "a file follows"))
@@ -273,13 +274,20 @@ func TestUploadBounds(t *testing.T) {
 		s1, _ := g.stalledUpload(t, custTok, conv)
 		s2, _ := g.stalledUpload(t, custTok, conv)
 		testkit.CheckFor(t, wait, 20*time.Millisecond, func() error {
+			for i, s := range []chan int{s1, s2} {
+				select {
+				case code := <-s:
+					t.Fatalf("stalled upload %d answered %d", i+1, code)
+				default:
+				}
+			}
 			if code, _ := g.upload(t, custTok, conv, "cat.png", png); code != http.StatusTooManyRequests {
 				return fmt.Errorf("third upload while two are in progress: %d, want 429", code)
 			}
 			return nil
 		})
 		for _, s := range []chan int{s1, s2} {
-			if code := statusWithin(t, s, wait); code == http.StatusOK {
+			if code := statusWithin(t, s, 3*wait); code == http.StatusOK {
 				t.Fatalf("stalled upload stored")
 			}
 		}

@@ -77,6 +77,9 @@ func (c *capped) Read(p []byte) (int, error) {
 // names the file's extension.
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	cors(w, r)
+	// Every refusal closes the connection: net/http would otherwise read up to 256 KB of the
+	// unread body before answering, and wait on a stalled one until its deadline.
+	w.Header().Set("Connection", "close")
 	c, t, err := s.authenticate(r)
 	if err != nil {
 		s.refuse(w, err)
@@ -162,6 +165,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "conv and file are required", http.StatusBadRequest)
 		return
 	}
+	w.Header().Del("Connection")
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"id": att.GetId(), "url": att.GetUrl(), "type": att.GetType(),
 		"size": att.GetSize(), "name": att.GetName()})
