@@ -103,6 +103,24 @@ type Settings struct {
 	// X-Forwarded-For tells the client's address (default none: the peer's address is the
 	// client's, so behind an unlisted proxy all visitors share one rate limit).
 	TrustedProxies []string `mapstructure:"trusted_proxies"`
+	// HTTPTimeout bounds reading and writing a request other than a WebSocket upgrade, the SSE
+	// stream and attachments (default 30s); IdleTimeout closes idle keep-alive connections
+	// (default 1m).
+	HTTPTimeout time.Duration `mapstructure:"http_timeout"`
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// UploadTimeout bounds an attachment upload's body and a download (default 2m);
+	// UploadsPerUser and UploadsPerTenant bound uploads in progress on this gateway (defaults
+	// 2 and 32; over them 429).
+	UploadTimeout    time.Duration `mapstructure:"upload_timeout"`
+	UploadsPerUser   int           `mapstructure:"uploads_per_user"`
+	UploadsPerTenant int           `mapstructure:"uploads_per_tenant"`
+	// MaxConnections bounds open connections (default 100000), MaxConnectionsPerAddress those
+	// of one client address, trusted proxies excepted (default 10000); over them: 503 and close.
+	MaxConnections           int `mapstructure:"max_connections"`
+	MaxConnectionsPerAddress int `mapstructure:"max_connections_per_address"`
+	// ReplyBytesPerSecond is each user's budget for sync replays and history pages, in encoded
+	// bytes per second on this gateway (default 4 MiB).
+	ReplyBytesPerSecond int `mapstructure:"reply_bytes_per_second"`
 }
 
 // Config is the gateway's configuration.
@@ -123,6 +141,9 @@ func DefaultConfig() Config {
 		PresenceTTL: d.PresenceTTL, WriteTimeout: d.WriteTimeout, RequestTimeout: d.RequestTimeout,
 		QueueFrames: d.QueueFrames, QueueBytes: d.QueueBytes, AbuseLimit: d.AbuseLimit, Workers: 4,
 		VisitorRate: sd.VisitorRate, VisitorBurst: sd.VisitorBurst,
+		HTTPTimeout: sd.HTTPTimeout, IdleTimeout: sd.IdleTimeout, UploadTimeout: sd.UploadTimeout,
+		UploadsPerUser: sd.UploadsPerUser, UploadsPerTenant: sd.UploadsPerTenant,
+		MaxConnections: sd.MaxConnections, MaxConnectionsPerAddress: sd.MaxConnectionsPerAddress,
 	}}
 }
 
@@ -280,7 +301,8 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	}
 	s.sessions, err = session.New(ctx, session.Config{GatewayID: id, QueueFrames: g.QueueFrames, QueueBytes: g.QueueBytes,
 		PingInterval: g.PingInterval, DeadTimeout: g.DeadTimeout, PresenceTTL: g.PresenceTTL, WriteTimeout: g.WriteTimeout,
-		RequestTimeout: g.RequestTimeout, AbuseLimit: g.AbuseLimit}, log.Named("session"), s.nc, h, store, m)
+		RequestTimeout: g.RequestTimeout, AbuseLimit: g.AbuseLimit, ReplyBytesPerSecond: g.ReplyBytesPerSecond},
+		log.Named("session"), s.nc, h, store, m)
 	if err != nil {
 		return nil, err
 	}
@@ -320,12 +342,16 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	ssoh := sso.New(sso.Config{Auth: authn, Tenant: s.sessions.Tenant, PublicURL: g.PublicURL, SecretsDir: g.SSOSecretsDir,
 		SessionTTL: g.SessionTTL, TokenTTL: g.StaffTokenTTL}, log.Named("sso"))
 	srv := server.New(server.Config{Auth: authn, SSO: ssoh, VisitorTTL: g.VisitorTTL, VisitorRate: g.VisitorRate,
-		VisitorBurst: g.VisitorBurst, TrustedProxies: proxies}, log.Named("http"), s.sessions, m, web.Handler())
-	s.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: zap.NewStdLog(log.Named("http"))}
-	if s.ln, err = net.Listen("tcp", g.Listen); err != nil {
+		VisitorBurst: g.VisitorBurst, TrustedProxies: proxies, HTTPTimeout: g.HTTPTimeout, IdleTimeout: g.IdleTimeout,
+		UploadTimeout: g.UploadTimeout, UploadsPerUser: g.UploadsPerUser, UploadsPerTenant: g.UploadsPerTenant,
+		MaxConnections: g.MaxConnections, MaxConnectionsPerAddress: g.MaxConnectionsPerAddress},
+		log.Named("http"), s.sessions, m, web.Handler())
+	s.http = srv.HTTPServer(log.Named("http"))
+	ln, err := net.Listen("tcp", g.Listen)
+	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", g.Listen, err)
 	}
+	s.ln = srv.Listener(ln)
 	// Reverse order at shutdown: sessions get 1012 (and refuse newcomers) while the listener
 	// closes, then the janitor, NATS drain, hub and ops server stop.
 	s.stack.Push("sessions", func(ctx context.Context) error {

@@ -40,13 +40,16 @@ var testKeys = func() string {
 const wait = 5 * time.Second
 
 // testTenants: acme (bot off, visitors, origins), globex (bot on, one session per user), tiny
-// (small limits).
+// (small limits), strict (one frame a second per user, bursts of two), roomy (no limit in the
+// way of tests that send many frames).
 func testTenants() []*fd.Tenant {
 	return []*fd.Tenant{
 		{Id: "acme", Name: "Acme", AllowedOrigins: []string{"https://*.acme.com"}, AnonymousVisitors: true},
 		{Id: "globex", Name: "Globex", SingleSession: true, Bot: &fd.Bot{Enabled: true}},
 		{Id: "tiny", Name: "Tiny", Limits: &fd.Limits{MaxFrameBytes: 1024, MessagesPerSecond: 1, Burst: 2,
 			UserMessagesPerSecond: 100, MaxConnectionsPerUser: 2}},
+		{Id: "strict", Name: "Strict", Limits: &fd.Limits{MessagesPerSecond: 1, Burst: 2, UserMessagesPerSecond: 1}},
+		{Id: "roomy", Name: "Roomy", Limits: &fd.Limits{MessagesPerSecond: 1000, Burst: 1000, UserMessagesPerSecond: 1000}},
 	}
 }
 

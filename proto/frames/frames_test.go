@@ -360,3 +360,31 @@ func BenchmarkDecodeJSON(b *testing.B) {
 		}
 	}
 }
+
+// TestMessageFrameCost: whoever wrote a message, its frame's text is at most MaxTextBytes, cut
+// at a rune boundary, so one message's cost is bounded in every encoding.
+func TestMessageFrameCost(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		text string
+		want int // bytes of text kept
+	}{
+		{"short text kept", "hello", 5},
+		{"at the limit kept", strings.Repeat("a", MaxTextBytes), MaxTextBytes},
+		{"over the limit cut", strings.Repeat("<", 4*MaxTextBytes), MaxTextBytes},
+		{"cut on a rune boundary", "a" + strings.Repeat("你", MaxTextBytes/3+1), 1 + 3*((MaxTextBytes-1)/3)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := MessageFrame(&fd.Message{Id: "m1", Conv: "c1", Text: tc.text}, 1)
+			if len(f.GetText()) != tc.want || !utf8.ValidString(f.GetText()) {
+				t.Fatalf("text of %d bytes (valid %v), want %d", len(f.GetText()), utf8.ValidString(f.GetText()), tc.want)
+			}
+			if n := len(AppendJSON(nil, f)); n > 6*MaxTextBytes+1024 {
+				t.Fatalf("JSON frame of %d bytes", n)
+			}
+		})
+	}
+}

@@ -17,6 +17,11 @@ const (
 	MaxHistoryLimit = 200
 	// DefaultHistoryLimit is the page size when the client gives none.
 	DefaultHistoryLimit = 50
+	// MaxTextBytes bounds a message's text. A client's send over it is refused (too_large);
+	// text from any other producer is cut to it when made into a frame (MessageFrame), so one
+	// message costs at most six times as much in JSON (the longest escape) and about as much in
+	// protobuf, plus its other fields, however it was written.
+	MaxTextBytes = 32 << 10
 )
 
 // Validate checks that a decoded client frame has the fields its type needs. It does not check
@@ -128,8 +133,19 @@ func CleanText(s string) string {
 	return b.String()
 }
 
+// truncateText cuts s to at most n bytes at a rune boundary.
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // MessageFrame turns a stored message and its stream sequence into the `message` frame clients
-// receive.
+// receive; text past MaxTextBytes is cut.
 func MessageFrame(m *fd.Message, seq int64) *fd.ServerFrame {
 	f := &fd.ServerFrame{
 		Type:       TypeMessage,
@@ -138,7 +154,7 @@ func MessageFrame(m *fd.Message, seq int64) *fd.ServerFrame {
 		ClientId:   m.GetClientId(),
 		From:       m.GetFrom(),
 		Kind:       m.GetKind(),
-		Text:       m.GetText(),
+		Text:       truncateText(m.GetText(), MaxTextBytes),
 		Attachment: m.GetAttachment(),
 		ReplyTo:    m.GetReplyTo(),
 	}

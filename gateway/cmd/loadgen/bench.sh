@@ -5,6 +5,9 @@
 #   gateway/cmd/loadgen/bench.sh idle  [loadgen idle flags]    # e.g. -n 10000 -procs 5
 #   gateway/cmd/loadgen/bench.sh chat  [loadgen chat flags]    # e.g. -customers 1000 -agents 100 -rate 1 -duration 60s
 #
+# ATTACK="-kind sync -conc 8" runs one attacker (loadgen attack, tenant abuse, source 127.0.0.9)
+# beside the run, from before the sessions open until after it ends.
+#
 # Ports: NATS 14222, gateway 18080, ops 19090 (override with NATS_PORT, GW_PORT, OPS_PORT).
 # `loadgen nats` provisions the streams; the gateway runs with FRONTDESK_OPS_DEBUG=true because the
 # load generator measures RSS after a forced GC (POST /debug/gc, off by default).
@@ -20,7 +23,7 @@ NATS_PORT=${NATS_PORT:-14222} GW_PORT=${GW_PORT:-18080} OPS_PORT=${OPS_PORT:-190
 "$bin/loadgen" nats -addr "127.0.0.1:$NATS_PORT" >"$bin/nats.log" 2>&1 & pids+=($!)
 sleep 1
 export FRONTDESK_GATEWAY_DEV_SECRET=loadtest-development-secret-0123456789
-export FRONTDESK_GATEWAY_DEV_TENANTS=load,loadz
+export FRONTDESK_GATEWAY_DEV_TENANTS=load,loadz,abuse
 FRONTDESK_GATEWAY_SIGNING_KEYS=$("$bin/loadgen" keys); export FRONTDESK_GATEWAY_SIGNING_KEYS
 FRONTDESK_NATS_URL="nats://127.0.0.1:$NATS_PORT" FRONTDESK_GATEWAY_LISTEN="127.0.0.1:$GW_PORT" \
 FRONTDESK_OPS_ADDR="127.0.0.1:$OPS_PORT" FRONTDESK_OPS_DEBUG=true FRONTDESK_TENANTS_FILE="$root/gateway/cmd/loadgen/tenants.yaml" \
@@ -29,5 +32,15 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$OPS_PORT/readyz" >/dev/null &
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 args=(-url "http://127.0.0.1:$GW_PORT" -ops "http://127.0.0.1:$OPS_PORT")
 [ "$mode" = chat ] && args+=(-nats "nats://127.0.0.1:$NATS_PORT")
+if [ -n "${ATTACK:-}" ]; then
+  # shellcheck disable=SC2086
+  "$bin/loadgen" attack -url "http://127.0.0.1:$GW_PORT" -ops "http://127.0.0.1:$OPS_PORT" -tenant abuse -duration "${ATTACK_FOR:-120s}" $ATTACK >"$bin/attack.log" 2>&1 & pids+=($!)
+  sleep 5
+fi
 "$bin/loadgen" "$mode" "${args[@]}" "$@"
+if [ -n "${ATTACK:-}" ]; then
+  kill -INT "${pids[-1]}" 2>/dev/null || true
+  wait "${pids[-1]}" 2>/dev/null || true
+  cat "$bin/attack.log"
+fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

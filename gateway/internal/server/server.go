@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -46,11 +47,31 @@ type Config struct {
 	// address. None by default: the peer's address is the client's, and behind a proxy or load
 	// balancer every client then shares the proxy's bucket.
 	TrustedProxies []netip.Prefix
+	// UploadsPerUser and UploadsPerTenant bound attachment uploads in progress on this gateway;
+	// past them an upload is refused with 429.
+	UploadsPerUser   int
+	UploadsPerTenant int
+	// UploadTimeout bounds the reading of one upload's body, and the writing of a download.
+	UploadTimeout time.Duration
+	// HTTPTimeout bounds reading and writing every request but WebSocket upgrades (hijacked,
+	// then under the session's ping and write timeouts), the SSE stream (under per-write
+	// deadlines) and attachments (UploadTimeout): a stalled body or reader is cut off.
+	HTTPTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle for this long.
+	IdleTimeout time.Duration
+	// MaxConnections bounds the open connections of the listener (100,000 by default, about
+	// 2.6 GB of idle sessions); MaxConnectionsPerAddress those of one client address (10,000:
+	// above a pod's share behind a proxy that is not listed in TrustedProxies, whose clients
+	// all come from its address; listed proxies are excepted). Over them: 503 and close.
+	MaxConnections           int
+	MaxConnectionsPerAddress int
 }
 
 // DefaultConfig returns the defaults (Secret aside).
 func DefaultConfig() Config {
-	return Config{VisitorTTL: 24 * time.Hour, VisitorRate: 60, VisitorBurst: 30, VisitorClients: 1 << 16}
+	return Config{VisitorTTL: 24 * time.Hour, VisitorRate: 60, VisitorBurst: 30, VisitorClients: 1 << 16,
+		UploadsPerUser: 2, UploadsPerTenant: 32, UploadTimeout: 2 * time.Minute, HTTPTimeout: 30 * time.Second,
+		IdleTimeout: time.Minute, MaxConnections: 100_000, MaxConnectionsPerAddress: 10_000}
 }
 
 // Server serves the public endpoints.
@@ -59,6 +80,7 @@ type Server struct {
 	log      *zap.Logger
 	sessions *session.Manager
 	visitors *visitorLimiter
+	uploads  *uploadSlots
 	metrics  *metrics.Metrics
 	mux      *http.ServeMux
 }
@@ -79,8 +101,30 @@ func New(cfg Config, log *zap.Logger, sessions *session.Manager, m *metrics.Metr
 	if cfg.VisitorClients <= 0 {
 		cfg.VisitorClients = d.VisitorClients
 	}
+	if cfg.UploadsPerUser <= 0 {
+		cfg.UploadsPerUser = d.UploadsPerUser
+	}
+	if cfg.UploadsPerTenant <= 0 {
+		cfg.UploadsPerTenant = d.UploadsPerTenant
+	}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = d.UploadTimeout
+	}
+	if cfg.HTTPTimeout <= 0 {
+		cfg.HTTPTimeout = d.HTTPTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = d.IdleTimeout
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = d.MaxConnections
+	}
+	if cfg.MaxConnectionsPerAddress <= 0 {
+		cfg.MaxConnectionsPerAddress = d.MaxConnectionsPerAddress
+	}
 	s := &Server{cfg: cfg, log: log, sessions: sessions, metrics: m,
-		visitors: newVisitorLimiter(cfg.VisitorRate, cfg.VisitorBurst, cfg.VisitorClients), mux: http.NewServeMux()}
+		visitors: newVisitorLimiter(cfg.VisitorRate, cfg.VisitorBurst, cfg.VisitorClients), mux: http.NewServeMux(),
+		uploads: newUploadSlots(cfg.UploadsPerUser, cfg.UploadsPerTenant)}
 	s.mux.HandleFunc("GET /v1/ws", s.handleWS)
 	s.mux.HandleFunc("POST /v1/visitors", s.handleVisitors)
 	s.mux.HandleFunc("GET /v1/sse", s.handleSSE)
@@ -99,6 +143,20 @@ func New(cfg Config, log *zap.Logger, sessions *session.Manager, m *metrics.Metr
 
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler { return s.mux }
+
+// HTTPServer returns an http.Server for the routes with the timeouts of the configuration.
+func (s *Server) HTTPServer(log *zap.Logger) *http.Server {
+	return &http.Server{Handler: s.mux, ReadHeaderTimeout: min(10*time.Second, s.cfg.HTTPTimeout),
+		ReadTimeout: s.cfg.HTTPTimeout, WriteTimeout: s.cfg.HTTPTimeout, IdleTimeout: s.cfg.IdleTimeout,
+		MaxHeaderBytes: 64 << 10, ErrorLog: zap.NewStdLog(log)}
+}
+
+// Listener wraps ln with the configured connection caps.
+func (s *Server) Listener(ln net.Listener) *ConnLimiter {
+	return LimitConns(ln, s.cfg.MaxConnections, s.cfg.MaxConnectionsPerAddress, s.cfg.TrustedProxies, func(reason string) {
+		s.metrics.AuthFailures.WithLabelValues("connections_" + reason).Inc()
+	})
+}
 
 // authError is an HTTP refusal with its metric reason and, for the client, what went wrong.
 type authError struct {

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -32,7 +34,11 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	tr := &sseTransport{w: w, fl: fl, done: make(chan struct{})}
+	// The stream outlives the server's request timeouts: no read deadline (the session's dead
+	// timeout watches the client), and a deadline per write instead of one for the response.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	tr := &sseTransport{w: w, fl: fl, rc: rc, done: make(chan struct{})}
 	sess, err := s.sessions.Open(c, t, tr)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusTooManyRequests)
@@ -53,29 +59,45 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 	case <-tr.done:
 	}
+	tr.finished.Store(true)
 	tr.mu.Lock()
 	tr.ended = true
 	tr.mu.Unlock()
 }
 
 // sseTransport writes frames as events; the session's writer is its only concurrent user,
-// besides Close.
+// besides Close and Abort. Every write has a deadline, so a client that stops reading is cut
+// off like a WebSocket one, and Abort expires a write in progress at once.
 type sseTransport struct {
-	mu    sync.Mutex
-	w     http.ResponseWriter
-	fl    http.Flusher
-	ended bool
-	once  sync.Once
-	done  chan struct{}
+	mu      sync.Mutex
+	w       http.ResponseWriter
+	fl      http.Flusher
+	rc      *http.ResponseController
+	ended   bool
+	once    sync.Once
+	done    chan struct{}
+	aborted atomic.Bool
+	// finished is set as the handler returns: the connection may then serve another
+	// request, whose deadlines are no longer ours to set.
+	finished atomic.Bool
 }
+
+// closeWriteTimeout bounds the close event's write.
+const closeWriteTimeout = time.Second
 
 func (t *sseTransport) Name() string { return "sse" }
 func (t *sseTransport) Binary() bool { return false }
 
-func (t *sseTransport) write(parts ...[]byte) error {
+func (t *sseTransport) write(deadline time.Time, parts ...[]byte) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.ended {
+	if t.ended || t.aborted.Load() {
+		return io.ErrClosedPipe
+	}
+	if err := t.rc.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	if t.aborted.Load() { // Abort came between the check and the deadline: expire it again
 		return io.ErrClosedPipe
 	}
 	for _, p := range parts {
@@ -83,26 +105,42 @@ func (t *sseTransport) write(parts ...[]byte) error {
 			return err
 		}
 	}
-	t.fl.Flush()
-	return nil
+	return t.rc.Flush()
 }
 
-func (t *sseTransport) Write(_ context.Context, b []byte) error {
+// deadlineOf is ctx's deadline, or timeout from now.
+func deadlineOf(ctx context.Context, timeout time.Duration) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now().Add(timeout)
+}
+
+func (t *sseTransport) Write(ctx context.Context, b []byte) error {
 	// Frames are single-line JSON (newlines in text are escaped), so one data line each.
-	return t.write([]byte("data: "), b, []byte("\n\n"))
+	return t.write(deadlineOf(ctx, closeWriteTimeout), []byte("data: "), b, []byte("\n\n"))
 }
 
 func (t *sseTransport) Close(code int, reason string) {
 	t.once.Do(func() {
 		b, _ := json.Marshal(map[string]any{"code": code, "reason": reason})
-		_ = t.write([]byte("event: close\ndata: "), b, []byte("\n\n"))
+		_ = t.write(time.Now().Add(closeWriteTimeout), []byte("event: close\ndata: "), b, []byte("\n\n"))
 		close(t.done)
 	})
 }
 
-func (t *sseTransport) Abort() { t.once.Do(func() { close(t.done) }) }
+// Abort ends the stream at once, a write in progress included.
+func (t *sseTransport) Abort() {
+	t.aborted.Store(true)
+	if !t.finished.Load() {
+		_ = t.rc.SetWriteDeadline(time.Now())
+	}
+	t.once.Do(func() { close(t.done) })
+}
 
-func (t *sseTransport) Ping(context.Context) error { return t.write([]byte(": ping\n\n")) }
+func (t *sseTransport) Ping(ctx context.Context) error {
+	return t.write(deadlineOf(ctx, closeWriteTimeout), []byte(": ping\n\n"))
+}
 
 // collectTransport gathers a POST's answers.
 type collectTransport struct {
@@ -142,8 +180,12 @@ func (s *Server) handleSSEPost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	addr := ""
+	if a := clientAddr(r, s.cfg.TrustedProxies); a.IsValid() {
+		addr = clientKey(a).String()
+	}
 	tr := &collectTransport{}
-	sess := s.sessions.Detached(c, t, tr)
+	sess := s.sessions.Detached(c, t, tr, addr)
 	sess.Handle(context.WithoutCancel(r.Context()), body)
 	sess.Drain()
 	tr.mu.Lock()

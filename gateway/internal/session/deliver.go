@@ -28,8 +28,11 @@ func (s *Session) Deliver(d *hub.Delivery) {
 		case cs == nil:
 		case cs.syncing > 0:
 			// A replay is running: hold live messages so the client sees seq order.
-			if len(cs.pending) < s.m.cfg.QueueFrames {
+			// Bounded so that, released at once into a queue the replay left under half full, they
+			// cannot overflow it.
+			if n := len(d.Encoded(s.binary)); len(cs.pending) < s.m.cfg.QueueFrames/2 && cs.held+n <= s.m.cfg.QueueBytes/4 {
 				cs.pending = append(cs.pending, d)
+				cs.held += n
 			} else {
 				cs.overflow = true // the replay goes on from where it stopped
 			}

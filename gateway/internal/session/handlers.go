@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
+	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
@@ -18,7 +20,7 @@ import (
 
 // MaxTextBytes bounds a message's text; longer text is refused with too_large (the frame limit
 // closes the connection; this is the polite limit below it).
-const MaxTextBytes = 32 << 10
+const MaxTextBytes = frames.MaxTextBytes
 
 // Handle processes one client frame. It runs on the connection's reader goroutine, so a
 // client's frames are handled in order.
@@ -127,14 +129,29 @@ func DecodeFrame(binary bool, data []byte) (*fd.ClientFrame, error) {
 	return f, err
 }
 
-// allow applies the connection's and the user's token buckets. Persistent abuse closes the
-// connection with 1008.
+// addressShare is how many users' worth of frames one client address may send in detached
+// requests: an address is often a few people (a household, an office behind NAT).
+const addressShare = 4
+
+// allow applies the connection's and the user's token buckets (a detached request's: the
+// token's, the client address's and the user's). The user's bucket lives in the manager, not the
+// session, so the limit holds across connections, transports and SSE POSTs. Persistent abuse
+// closes the connection with 1008.
 func (s *Session) allow(f *fd.ClientFrame) bool {
+	t, _ := s.m.tenants.Get(s.tenant)
+	lim := TenantLimits(t)
+	now := time.Now()
+	set := s.m.limiters
 	scope := ""
 	switch {
-	case !s.limiter.Allow():
+	case s.limiter != nil && !s.limiter.AllowN(now, 1):
 		scope = "connection"
-	case !s.userLimiter.Allow():
+	case s.detached && !set.get(tokenKey(s.claims), lim.PerSecond, lim.Burst, now).AllowN(now, 1):
+		scope = "token"
+	case s.detached && s.addr != "" && !set.get("a\x00"+s.tenant+"\x00"+s.addr, addressShare*lim.UserPerSecond,
+		addressShare*lim.Burst, now).AllowN(now, 1):
+		scope = "address"
+	case !set.get("u\x00"+userKey(s.tenant, s.user), lim.UserPerSecond, lim.Burst, now).AllowN(now, 1):
 		scope = "user"
 	}
 	if scope == "" {
@@ -149,6 +166,29 @@ func (s *Session) allow(f *fd.ClientFrame) bool {
 	}
 	s.sendError(f.GetId(), frames.CodeRateLimited, "too many frames, slow down")
 	return false
+}
+
+// spendReply takes n bytes from the user's reply budget, waiting for them as long as ctx
+// allows; past that it fails at once with errRateLimited.
+func (s *Session) spendReply(ctx context.Context, n int) error {
+	r := s.m.cfg.ReplyBytesPerSecond
+	lim := s.m.limiters.get("b\x00"+userKey(s.tenant, s.user), float64(r), max(r, 4*s.m.cfg.MaxReplyBytes), time.Now())
+	if err := lim.WaitN(ctx, min(n, lim.Burst())); err != nil {
+		return fmt.Errorf("%w: reply budget: %w", errRateLimited, err)
+	}
+	return nil
+}
+
+// tokenKey names a token's bucket: one token, one bucket, however many requests carry it.
+func tokenKey(c *token.Claims) string {
+	var iat, exp int64
+	if c.IssuedAt != nil {
+		iat = c.IssuedAt.Unix()
+	}
+	if c.ExpiresAt != nil {
+		exp = c.ExpiresAt.Unix()
+	}
+	return "t\x00" + userKey(c.Tenant, c.Subject) + "\x00" + strconv.FormatInt(iat, 10) + "\x00" + strconv.FormatInt(exp, 10)
 }
 
 func (s *Session) sendError(id, code, msg string) {
@@ -166,6 +206,9 @@ func (s *Session) fail(id string, err error) {
 		s.sendError(id, frames.CodeTooLarge, err.Error())
 	case errors.Is(err, errBadFrame):
 		s.sendError(id, frames.CodeBadFrame, err.Error())
+	case errors.Is(err, errRateLimited):
+		s.m.metrics.RateLimited.WithLabelValues("reply_bytes").Inc()
+		s.sendError(id, frames.CodeRateLimited, "too much history at once, slow down")
 	default:
 		s.m.log.Warn("frame failed", zap.String("session", s.id), zap.Error(err))
 		s.sendError(id, frames.CodeInternal, "internal error, retry")
@@ -173,8 +216,9 @@ func (s *Session) fail(id string, err error) {
 }
 
 var (
-	errTooLarge = errors.New("too large")
-	errBadFrame = errors.New("bad frame")
+	errTooLarge    = errors.New("too large")
+	errBadFrame    = errors.New("bad frame")
+	errRateLimited = errors.New("rate limited")
 )
 
 func (s *Session) handleSend(ctx context.Context, f *fd.ClientFrame) error {
@@ -310,13 +354,14 @@ func (s *Session) handleHistory(ctx context.Context, f *fd.ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	more := reply.GetMore()
-	out := &fd.ServerFrame{Type: frames.TypeHistory, Id: f.GetId(), Conv: f.GetConv(), More: &more,
-		Messages: make([]*fd.ServerFrame, 0, len(reply.GetMessages()))}
-	for _, sm := range reply.GetMessages() {
-		out.Messages = append(out.Messages, frames.MessageFrame(sm.GetMessage(), sm.GetSeq()))
+	h := s.historyFrame(f.GetId(), f.GetConv(), reply.GetMessages(), reply.GetMore(), s.m.cfg.MaxReplyBytes)
+	b := s.encode(h)
+	if err := s.spendReply(ctx, len(b)); err != nil {
+		return err
 	}
-	s.send(out)
+	s.mu.Lock()
+	s.enqueueLocked(b, frames.TypeHistory)
+	s.mu.Unlock()
 	return nil
 }
 
@@ -381,7 +426,7 @@ func (s *Session) replay(ctx context.Context, id, conv string, after int64) {
 		again := cs.overflow
 		cs.overflow = false
 		if again {
-			cs.pending = nil
+			cs.pending, cs.held = nil, 0
 		}
 		s.mu.Unlock()
 		if !again {
@@ -400,7 +445,7 @@ func (s *Session) replay(ctx context.Context, id, conv string, after int64) {
 					s.enqueueLocked(d.Encoded(s.binary), frames.TypeMessage)
 				}
 			}
-			cs.pending = nil
+			cs.pending, cs.held = nil, 0
 		}
 	}
 	s.enqueueLocked(s.encode(&fd.ServerFrame{Type: frames.TypeSynced, Id: id, Conv: conv, LastSeq: &last,
@@ -427,13 +472,17 @@ func (m *Manager) replay(ctx context.Context, s *Session, conv string, after int
 		return last, false
 	}
 	first := int64(info.State.FirstSeq)
-	emit := func(msg *fd.Message, seq int64) {
+	emit := func(msg *fd.Message, seq int64) bool {
 		msg.Conv = conv
-		f := frames.MessageFrame(msg, seq)
+		b := s.encode(frames.MessageFrame(msg, seq))
+		if s.spendReply(ctx, len(b)) != nil {
+			return false // over the user's reply budget for this frame's time: resume from last
+		}
 		s.mu.Lock()
-		s.enqueueLocked(s.encode(f), frames.TypeMessage)
+		s.enqueueLocked(b, frames.TypeMessage)
 		s.mu.Unlock()
 		last = seq
+		return true
 	}
 	for last+1 < first {
 		reply, err := m.history(ctx, &fd.HistoryRequest{Tenant: s.tenant, Conv: conv, After: last, Limit: frames.MaxHistoryLimit})
@@ -448,9 +497,11 @@ func (m *Manager) replay(ctx context.Context, s *Session, conv string, after int
 			if sm.GetSeq() >= first {
 				break
 			}
-			emit(sm.GetMessage(), sm.GetSeq())
+			if !emit(sm.GetMessage(), sm.GetSeq()) {
+				return last, false
+			}
+			s.waitQueue(ctx) // a page can outweigh the queue: wait as the stream replay does
 		}
-		s.waitQueue(ctx)
 		if !reply.GetMore() || len(reply.GetMessages()) == 0 {
 			break
 		}
@@ -461,13 +512,15 @@ func (m *Manager) replay(ctx context.Context, s *Session, conv string, after int
 	if last >= end {
 		return last, true
 	}
+	over := false // the reply budget ran out: skip the rest, the client resumes from last
 	err = hub.ReadStream(ctx, m.js, subjects.Messages(s.tenant, conv), last, end, func(msg *fd.Message, seq int64) {
-		emit(msg, seq)
-		s.waitQueue(ctx)
+		if over = over || !emit(msg, seq); !over {
+			s.waitQueue(ctx)
+		}
 	})
 	if err != nil {
 		m.log.Warn("sync: stream", zap.String("conv", conv), zap.Error(err))
 		return last, false
 	}
-	return last, true
+	return last, !over
 }

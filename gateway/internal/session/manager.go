@@ -40,8 +40,20 @@ type Config struct {
 	// QueueFrames bounds a connection's outbound queue in frames; a client that lets it fill
 	// is disconnected.
 	QueueFrames int
-	// QueueBytes bounds a connection's outbound queue in bytes.
+	// QueueBytes bounds a connection's outbound queue in bytes; at least 1 MiB, four of the
+	// costliest reply frames.
 	QueueBytes int
+	// MaxReplyBytes bounds one reply frame (a history page) in the session's encoding: a page
+	// is cut short, with more set, to fit. It is at most a quarter of QueueBytes, so a reply
+	// never overflows the queue by itself, and at least 256 KiB, which the costliest single
+	// message (MaxTextBytes of characters JSON escapes to six bytes) fits in.
+	MaxReplyBytes int
+	// ReplyBytesPerSecond is each user's budget for replies (sync replays and history pages),
+	// in encoded bytes, after a burst of four MaxReplyBytes: a user pulling a big conversation
+	// again and again, within the frame limits, gets it at this pace instead of taking the
+	// gateway's bandwidth and CPU from everyone else. A replay that would outlast its frame's
+	// deadline stops early (synced with recovered false: sync again from last_seq).
+	ReplyBytesPerSecond int
 	// PingInterval is how often the server pings an idle connection.
 	PingInterval time.Duration
 	// DeadTimeout closes a connection that showed no sign of life for this long.
@@ -52,6 +64,9 @@ type Config struct {
 	WriteTimeout time.Duration
 	// RequestTimeout bounds NATS requests (persister, aibridge) and JetStream publishes.
 	RequestTimeout time.Duration
+	// MaxLimiters bounds the rate-limit buckets remembered beyond connections (users, tokens
+	// and addresses of detached requests); past it an arbitrary idle one is forgotten.
+	MaxLimiters int
 	// AbuseLimit is the number of consecutive rate-limited frames before close 1008.
 	AbuseLimit int
 	// JanitorEvery is the janitor's tick; each tick visits one of janitorSlots slices of the
@@ -63,15 +78,18 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		QueueFrames:    512,
-		QueueBytes:     1 << 20,
-		PingInterval:   10 * time.Second,
-		DeadTimeout:    30 * time.Second,
-		PresenceTTL:    30 * time.Second,
-		WriteTimeout:   10 * time.Second,
-		RequestTimeout: 5 * time.Second,
-		AbuseLimit:     10,
-		JanitorEvery:   100 * time.Millisecond,
+		QueueFrames:         512,
+		QueueBytes:          1 << 20,
+		MaxReplyBytes:       256 << 10,
+		ReplyBytesPerSecond: 4 << 20,
+		PingInterval:        10 * time.Second,
+		DeadTimeout:         30 * time.Second,
+		PresenceTTL:         30 * time.Second,
+		WriteTimeout:        10 * time.Second,
+		RequestTimeout:      5 * time.Second,
+		AbuseLimit:          10,
+		MaxLimiters:         1 << 17,
+		JanitorEvery:        100 * time.Millisecond,
 	}
 }
 
@@ -82,6 +100,16 @@ func (c *Config) fill() {
 	}
 	if c.QueueBytes <= 0 {
 		c.QueueBytes = d.QueueBytes
+	}
+	if c.MaxReplyBytes <= 0 {
+		c.MaxReplyBytes = d.MaxReplyBytes
+	}
+	c.MaxReplyBytes = max(min(c.MaxReplyBytes, c.QueueBytes/4), minReplyBytes)
+	if c.ReplyBytesPerSecond <= 0 {
+		c.ReplyBytesPerSecond = d.ReplyBytesPerSecond
+	}
+	if c.QueueBytes < 4*minReplyBytes {
+		c.QueueBytes = 4 * minReplyBytes
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = d.PingInterval
@@ -101,6 +129,9 @@ func (c *Config) fill() {
 	if c.AbuseLimit <= 0 {
 		c.AbuseLimit = d.AbuseLimit
 	}
+	if c.MaxLimiters <= 0 {
+		c.MaxLimiters = d.MaxLimiters
+	}
 	if c.JanitorEvery <= 0 {
 		c.JanitorEvery = d.JanitorEvery
 	}
@@ -108,6 +139,10 @@ func (c *Config) fill() {
 		c.GatewayID = "gw_" + rand.Text()[:10]
 	}
 }
+
+// minReplyBytes is the least MaxReplyBytes (and a quarter of the least QueueBytes): the
+// costliest single message frame fits in it.
+const minReplyBytes = 256 << 10
 
 // Limits are a tenant's limits with defaults applied.
 type Limits struct {
@@ -166,6 +201,10 @@ type Manager struct {
 
 	draining atomic.Bool
 
+	// limiters holds the buckets that outlive a connection: per user, and per token and
+	// client address for detached requests (limiters.go).
+	limiters *limiterSet
+
 	reconnects  uint64       // janitor only: NATS reconnects seen
 	reconnected atomic.Int64 // unix nanos of the last NATS reconnect (peers.go)
 
@@ -177,7 +216,6 @@ type Manager struct {
 
 type userState struct {
 	sessions []*Session
-	limiter  *rate.Limiter
 }
 
 // New creates a Manager. The streams and buckets of the contract must exist.
@@ -188,7 +226,8 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, nc *nats.Conn, h *hub
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	mg := &Manager{cfg: cfg, log: log, nc: nc, js: js, hub: h, tenants: tenants, metrics: m,
-		sessions: map[string]*Session{}, users: map[string]*userState{}}
+		sessions: map[string]*Session{}, users: map[string]*userState{},
+		limiters: newLimiterSet(cfg.MaxLimiters, time.Minute)}
 	if mg.msgs, err = js.Stream(ctx, subjects.StreamMessages); err != nil {
 		return nil, fmt.Errorf("stream %s: %w", subjects.StreamMessages, err)
 	}
@@ -248,7 +287,7 @@ func (m *Manager) Open(c *token.Claims, t *fd.Tenant, tr Transport) (*Session, e
 	m.mu.Lock()
 	u := m.users[k]
 	if u == nil {
-		u = &userState{limiter: rate.NewLimiter(rate.Limit(lim.UserPerSecond), lim.Burst)}
+		u = &userState{}
 		m.users[k] = u
 	}
 	if len(u.sessions) >= lim.MaxConnsPerUser {
@@ -259,7 +298,6 @@ func (m *Manager) Open(c *token.Claims, t *fd.Tenant, tr Transport) (*Session, e
 		return nil, ErrTooManyConnections
 	}
 	u.sessions = append(u.sessions, s)
-	s.userLimiter = u.limiter
 	m.sessions[s.id] = s
 	m.mu.Unlock()
 	m.metrics.Connections.WithLabelValues(c.Role, tr.Name()).Inc()
@@ -433,20 +471,16 @@ func now() *timestamppb.Timestamp { return timestamppb.Now() }
 
 // Detached returns a session that is not registered and subscribes to nothing: it answers the
 // frames given to Handle (an SSE POST that reached a gateway not holding the stream). Call Drain
-// after Handle, then Finish is not needed.
-func (m *Manager) Detached(c *token.Claims, t *fd.Tenant, tr Transport) *Session {
+// after Handle, then Finish is not needed. Its frames are limited by the user's bucket, shared
+// with the user's sessions, by its token's (the connection limit a detached request would
+// otherwise escape) and by the client address's, addr (the empty string for none).
+func (m *Manager) Detached(c *token.Claims, t *fd.Tenant, tr Transport, addr string) *Session {
 	lim := TenantLimits(t)
 	s := newSession(m, c, t, lim, tr)
+	s.limiter = nil
 	s.started = true
 	s.detached = true
-	m.mu.Lock()
-	if u := m.users[userKey(c.Tenant, c.Subject)]; u != nil {
-		s.userLimiter = u.limiter
-	}
-	m.mu.Unlock()
-	if s.userLimiter == nil {
-		s.userLimiter = rate.NewLimiter(rate.Limit(lim.UserPerSecond), lim.Burst)
-	}
+	s.addr = addr
 	return s
 }
 
@@ -465,8 +499,6 @@ func (m *Manager) TenantChanged(id string, t *fd.Tenant) {
 		lim := TenantLimits(t)
 		s.limiter.SetLimit(rate.Limit(lim.PerSecond))
 		s.limiter.SetBurst(lim.Burst)
-		s.userLimiter.SetLimit(rate.Limit(lim.UserPerSecond))
-		s.userLimiter.SetBurst(lim.Burst)
 		s.setPeerLimit(lim.MaxConnsPerUser, t.GetSingleSession())
 	}
 }

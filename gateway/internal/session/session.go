@@ -52,11 +52,11 @@ type Session struct {
 	tr      Transport
 	binary  bool
 
-	limiter     *rate.Limiter
-	userLimiter *rate.Limiter
-	handleMu    sync.Mutex // serialises Handle (SSE POSTs may arrive concurrently)
-	abuse       int        // consecutive rate-limited frames, under handleMu
-	detached    bool       // answers frames only: never subscribes (SSE POST elsewhere)
+	limiter  *rate.Limiter // the connection's bucket; nil when detached (the token's instead)
+	handleMu sync.Mutex    // serialises Handle (SSE POSTs may arrive concurrently)
+	abuse    int           // consecutive rate-limited frames, under handleMu
+	detached bool          // answers frames only: never subscribes (SSE POST elsewhere)
+	addr     string        // the client's address (its /64 for IPv6), for detached requests
 
 	lastSeen atomic.Int64 // unix nanos of the last sign of life
 	slot     int          // janitor slice
@@ -71,7 +71,7 @@ type Session struct {
 	closed   bool
 	writing  bool
 	queue    [][]byte
-	queued   int
+	queued   int // bytes of queue and of the batch being written
 	convs    map[string]*convState
 	userSubs []string // subjects of user-level subscriptions
 
@@ -89,6 +89,7 @@ type convState struct {
 	lastSent int64
 	syncing  int
 	pending  []*hub.Delivery
+	held     int  // encoded bytes of pending, which are released into the queue at once
 	overflow bool // live messages were dropped from pending during a replay
 }
 
@@ -321,9 +322,10 @@ func (s *Session) write() {
 			}
 			return
 		}
-		batch := s.queue
+		// The batch stays counted in queued until it is written: the bound is on what the
+		// connection holds, in flight or not, so a stuck write cannot let another QueueBytes in.
+		batch, size := s.queue, s.queued
 		s.queue = nil
-		s.queued = 0
 		s.mu.Unlock()
 		for _, b := range batch {
 			ctx, cancel := context.WithTimeout(context.Background(), s.m.cfg.WriteTimeout)
@@ -338,6 +340,9 @@ func (s *Session) write() {
 				return
 			}
 		}
+		s.mu.Lock()
+		s.queued -= size
+		s.mu.Unlock()
 	}
 }
 
@@ -348,13 +353,14 @@ func (s *Session) QueueLen() int {
 	return len(s.queue)
 }
 
-// waitQueue waits until the queue is at most half full, for long replays.
+// waitQueue waits until the queue is at most half full, in frames and in bytes, for long
+// replays.
 func (s *Session) waitQueue(ctx context.Context) {
 	for {
 		s.mu.Lock()
-		n, closed := len(s.queue), s.closed
+		n, bytes, closed := len(s.queue), s.queued, s.closed
 		s.mu.Unlock()
-		if closed || n < s.m.cfg.QueueFrames/2 {
+		if closed || (n < s.m.cfg.QueueFrames/2 && bytes < s.m.cfg.QueueBytes/2) {
 			return
 		}
 		select {

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -166,4 +167,28 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestQueueBytesCountWhatIsInFlight: the byte bound holds for everything a connection holds,
+// the batch its writer is stuck on included; it used to count only what waited behind it, so a
+// stuck connection could hold twice QueueBytes.
+func TestQueueBytesCountWhatIsInFlight(t *testing.T) {
+	t.Parallel()
+	m := testManager(t)
+	tr := &stuckTransport{release: make(chan struct{})}
+	s := testSession(m, tr)
+	big := &fd.ServerFrame{Type: frames.TypeMessage, Text: strings.Repeat("a", m.cfg.QueueBytes*6/10)}
+	s.send(big)
+	// The writer takes it and hangs on the write.
+	deadline := time.Now().Add(5 * time.Second)
+	for s.QueueLen() != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	s.send(big)
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if !closed {
+		t.Fatal("a second frame of 60% of QueueBytes was queued behind the first, in flight")
+	}
 }

@@ -40,7 +40,51 @@ var (
 	ErrTenantMismatch = errors.New("request tenant does not match the subject")
 	ErrBadRequest     = errors.New("bad request")
 	ErrUnavailable    = errors.New("record unavailable")
+	ErrTooLarge       = errors.New("reply too large")
 )
+
+// replyHeadroom is left under the server's max_payload for the reply's subject and headers.
+const replyHeadroom = 8 << 10
+
+// maxReply is the reply budget: MaxReplyBytes, and below what the server carries.
+func (s *Server) maxReply() int {
+	limit := s.opt.MaxReplyBytes
+	if mp := int(s.nc.MaxPayload()); mp > replyHeadroom {
+		limit = min(limit, mp-replyHeadroom)
+	}
+	return limit
+}
+
+// afterPage reports whether a history request reads forward (after a sequence), from its raw
+// bytes; a bad request has no page to fit.
+func afterPage(data []byte) bool {
+	var req fd.HistoryRequest
+	return proto.Unmarshal(data, &req) == nil && req.GetAfter() > 0
+}
+
+// fitHistory drops messages from a page until its encoding is at most limit bytes, setting more:
+// from the end of a forward page (the client asks next for what follows the last message it
+// got), from the start of a backward or latest one (it asks for what precedes the first). One
+// message is always kept, so a reader makes progress; the caller refuses a reply still too
+// large.
+func fitHistory(h *fd.HistoryReply, after bool, limit int) {
+	total := proto.Size(h)
+	if total <= limit || len(h.Messages) <= 1 {
+		return
+	}
+	h.More = true
+	total = proto.Size(h)
+	cost := func(m *fd.StoredMessage) int { return proto.Size(&fd.HistoryReply{Messages: []*fd.StoredMessage{m}}) }
+	for total > limit && len(h.Messages) > 1 {
+		if after {
+			total -= cost(h.Messages[len(h.Messages)-1])
+			h.Messages = h.Messages[:len(h.Messages)-1]
+		} else {
+			total -= cost(h.Messages[0])
+			h.Messages = h.Messages[1:]
+		}
+	}
+}
 
 // Options tune the server.
 type Options struct {
@@ -48,6 +92,10 @@ type Options struct {
 	Timeout time.Duration
 	// Concurrency bounds queries in flight in this replica (default 16).
 	Concurrency int
+	// MaxReplyBytes bounds an encoded reply (default 512 KiB, and always under the server's
+	// max_payload, past which a reply is never delivered): a history page is cut short, with
+	// more set, to fit; any other reply that does not fit is answered with an error.
+	MaxReplyBytes int
 	// KnownTenant reports whether a tenant is configured; nil accepts every tenant.
 	KnownTenant func(id string) bool
 	// TimeZone returns a tenant's time zone (its business hours'), the default of its
@@ -79,6 +127,9 @@ func New(nc *nats.Conn, st *store.Store, opt Options, reg prometheus.Registerer,
 	}
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = 16
+	}
+	if opt.MaxReplyBytes <= 0 {
+		opt.MaxReplyBytes = 512 << 10
 	}
 	s := &Server{
 		nc: nc, st: st, opt: opt, log: log, sem: make(chan struct{}, opt.Concurrency),
@@ -170,10 +221,18 @@ func (s *Server) handle(kind string, m *nats.Msg) {
 	if m.Reply == "" {
 		return
 	}
+	limit := s.maxReply()
+	if h, ok := reply.(*fd.HistoryReply); ok {
+		fitHistory(h, afterPage(m.Data), limit)
+	}
 	data, err := proto.Marshal(reply)
 	if err != nil {
 		s.log.Error("marshal reply", zap.String("kind", kind), zap.Error(err))
 		return
+	}
+	if len(data) > limit {
+		s.log.Warn("reply too large", zap.String("kind", kind), zap.Int("bytes", len(data)))
+		data, _ = proto.Marshal(errorReply(kind, ErrTooLarge.Error()))
 	}
 	if err := m.Respond(data); err != nil {
 		s.log.Debug("respond", zap.Error(err))

@@ -8,10 +8,14 @@ const cache = new Map();
 
 /** upload sends one file; resolves to the attachment {id,url,type,size,name}. */
 export async function upload(base, token, file, conv) {
+  // conv goes first (in the query and the form) so the gateway refuses a non-participant before
+  // reading the file.
   const form = new FormData();
-  form.append('file', file, file.name || 'upload');
   if (conv) form.append('conv', conv);
-  const res = await fetch(new URL('/v1/attachments', base), {
+  form.append('file', file, file.name || 'upload');
+  const url = new URL('/v1/attachments', base);
+  if (conv) url.searchParams.set('conv', conv);
+  const res = await fetch(url, {
     method: 'POST',
     headers: { Authorization: 'Bearer ' + token, ...tenantHeaders() },
     body: form,

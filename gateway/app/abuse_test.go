@@ -1,0 +1,497 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/frontdesk-chat/frontdesk/gateway/app"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/session"
+	"github.com/frontdesk-chat/frontdesk/gateway/token"
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/testkit"
+)
+
+// acked counts the acks among a POST's answers and checks the others are rate_limited errors.
+func acked(t *testing.T, code int, out []*fd.ServerFrame) int {
+	t.Helper()
+	if code != http.StatusOK {
+		t.Fatalf("POST status %d", code)
+	}
+	n := 0
+	for _, f := range out {
+		switch {
+		case f.GetType() == frames.TypeAck:
+			n++
+		case f.GetType() == frames.TypeError && f.GetCode() == frames.CodeRateLimited:
+		default:
+			t.Fatalf("unexpected answer %v", f)
+		}
+	}
+	return n
+}
+
+// TestRateLimitsHoldOverSSEPost: a POST to /v1/sse without a session (or on a gateway that does
+// not hold it) used to build fresh buckets for every request, so nothing limited it. The
+// token's and the user's buckets now outlive requests and connections: with one frame a second
+// and bursts of two, a flood of sends gets about two acks plus one per second, whether it reuses
+// its token, mints a new token per request or mixes WebSocket and POST.
+func TestRateLimitsHoldOverSSEPost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway()
+	const tries = 20
+	// allowed is what the buckets may grant in d: the burst, one a second, one for rounding.
+	allowed := func(d time.Duration) int { return 2 + int(d.Seconds()) + 1 }
+	tests := []struct {
+		name  string
+		user  string
+		token func(i int) string
+		ws    bool // spend the burst over WebSocket first
+	}{
+		{name: "same token", user: "flood1", token: func(int) string { return tok(t, "strict", "flood1", frames.RoleCustomer) }},
+		{name: "new token per request", user: "flood2", token: func(i int) string {
+			s, err := token.Sign(secret, token.Claims{Subject: "flood2", Tenant: "strict", Role: frames.RoleCustomer},
+				time.Hour+time.Duration(i)*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}},
+		{name: "websocket then post", user: "flood3", ws: true,
+			token: func(int) string { return tok(t, "strict", "flood3", frames.RoleCustomer) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			n := 0
+			if tc.ws {
+				c, _ := g.dial(t, tc.token(0))
+				for i := range 2 {
+					c.send(text("w"+string(rune('a'+i)), "", "hello"))
+					c.await(frames.TypeAck)
+				}
+				n = 2
+			}
+			for i := range tries {
+				code, out := postFrame(t, g, tc.token(i), "", text("p"+string(rune('a'+i)), "", "flood"))
+				n += acked(t, code, out)
+			}
+			if max := allowed(time.Since(start)); n > max {
+				t.Fatalf("%d of %d sends acked in %s, want at most %d", n, tries, time.Since(start), max)
+			}
+			if n == 0 {
+				t.Fatal("nothing acked: the limit refuses everyone")
+			}
+		})
+	}
+}
+
+// TestRepliesBoundedInBytes: messages of 32 KiB of "<" (six bytes each in JSON) made a history
+// page of several MB, which overflowed the 1 MiB outbound queue and aborted the socket (a
+// console asking for it after every welcome looped reconnecting), and a sync from the record
+// queued a whole page at once the same way. Pages are now cut to fit, with more set, and a
+// replay waits for the queue by bytes: the client reads every message on one connection.
+func TestRepliesBoundedInBytes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway()
+	cust := tok(t, "roomy", "bigpage", frames.RoleCustomer)
+	c, _ := g.dial(t, cust)
+	const n = 20
+	big := strings.Repeat("<", session.MaxTextBytes)
+	var stored []*fd.StoredMessage
+	var conv string
+	for i := range n {
+		id := fmt.Sprintf("b%02d", i)
+		c.send(text(id, conv, "small"))
+		a := c.await(frames.TypeAck, hasID(id))
+		conv = a.GetConv()
+		stored = append(stored, &fd.StoredMessage{Seq: a.GetSeq(), Message: &fd.Message{Id: "m_" + id, ClientId: id,
+			Conv: conv, Text: big, From: &fd.Participant{Id: "bigpage", Role: "customer"}}})
+	}
+	// The record holds the big versions; the stream forgets all but the last.
+	e.persister("roomy", func(req *fd.HistoryRequest) *fd.HistoryReply {
+		var out []*fd.StoredMessage
+		for _, m := range stored {
+			if (req.GetAfter() > 0 && m.GetSeq() > req.GetAfter()) ||
+				(req.GetAfter() <= 0 && (req.GetBefore() <= 0 || m.GetSeq() < req.GetBefore())) {
+				out = append(out, m)
+			}
+		}
+		return &fd.HistoryReply{Messages: out}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	s, err := e.js.Stream(ctx, subjects.StreamMessages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Purge(ctx, jetstream.WithPurgeSequence(uint64(stored[n-1].GetSeq()))); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("history pages", func(t *testing.T) {
+		seen := map[int64]bool{}
+		var before int64
+		for pages := 0; ; pages++ {
+			id := fmt.Sprintf("h%d", pages)
+			c.send(&fd.ClientFrame{Type: frames.TypeHistory, Id: id, Conv: conv, Before: &before})
+			h := c.await(frames.TypeHistory, hasID(id))
+			if pages == 0 && !h.GetMore() {
+				t.Fatalf("first page has all %d messages", len(h.GetMessages()))
+			}
+			for _, m := range h.GetMessages() {
+				if seen[m.GetSeq()] || m.GetText() != big {
+					t.Fatalf("seq %d twice or altered", m.GetSeq())
+				}
+				seen[m.GetSeq()] = true
+			}
+			if !h.GetMore() {
+				break
+			}
+			before = h.GetMessages()[0].GetSeq()
+		}
+		if len(seen) != n {
+			t.Fatalf("read %d of %d messages", len(seen), n)
+		}
+	})
+	t.Run("sync from the record", func(t *testing.T) {
+		c.send(&fd.ClientFrame{Type: frames.TypeSync, Id: "sy", Conv: conv, After: i64(stored[0].GetSeq())})
+		got := 0
+		for {
+			f := c.next()
+			if f.GetType() == frames.TypeMessage && f.GetText() == big {
+				got++
+			}
+			if f.GetType() == frames.TypeSynced {
+				if !f.GetRecovered() || f.GetLastSeq() != stored[n-1].GetSeq() {
+					t.Fatalf("synced = %v", f)
+				}
+				break
+			}
+		}
+		if got != n-2 { // the last comes from the stream
+			t.Fatalf("replayed %d of %d from the record", got, n-2)
+		}
+	})
+}
+
+// stalledUpload starts an upload whose body stops after the file's first bytes; the returned
+// channel gets the response status (or -1 if the connection failed without one) and stop ends
+// the body.
+func (g *gateway) stalledUpload(t *testing.T, token, conv string) (status chan int, stop func()) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/attachments", pr)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	status = make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			status <- -1
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	_ = mw.WriteField("conv", conv)
+	fw, _ := mw.CreateFormFile("file", "cat.png")
+	_, _ = fw.Write(append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 4096)...))
+	stop = sync.OnceFunc(func() { _ = pw.CloseWithError(errors.New("stopped")) })
+	t.Cleanup(stop)
+	return status, stop
+}
+
+func (g *gateway) upload(t *testing.T, token, conv, name string, data []byte) (int, map[string]any) {
+	t.Helper()
+	var body bytes.Buffer
+	ct := newMultipart(&body, conv, name, data)
+	req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/attachments", &body)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", ct)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func statusWithin(t *testing.T, ch chan int, d time.Duration) int {
+	t.Helper()
+	select {
+	case s := <-ch:
+		return s
+	case <-time.After(d):
+		t.Fatalf("no answer within %s", d)
+		return 0
+	}
+}
+
+// TestUploadBounds: uploads used to be read whole into memory before anything was checked,
+// with no deadline and no cap, so stalled uploads pinned memory at will. A stranger to the
+// conversation is refused before the file is read; a user has at most two uploads in progress;
+// a stalled body is cut off at the upload deadline, which frees its place; and the stored name
+// carries the sniffed type's extension and no bidirectional controls.
+func TestUploadBounds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	// Long enough for the cap to be seen under load, short enough to see stalled uploads cut.
+	g := e.gateway(func(c *app.Config) { c.Gateway.UploadTimeout = 6 * time.Second })
+	custTok := tok(t, "acme", "upl1", frames.RoleCustomer)
+	c, _ := g.dial(t, custTok)
+	c.send(text("u0", "", "a file follows"))
+	conv := c.await(frames.TypeAck).GetConv()
+	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 100)...)
+
+	t.Run("stranger refused before the file is read", func(t *testing.T) {
+		st, _ := g.stalledUpload(t, tok(t, "acme", "stranger", frames.RoleCustomer), conv)
+		if s := statusWithin(t, st, wait); s != http.StatusForbidden {
+			t.Fatalf("stranger's stalled upload: %d, want 403", s)
+		}
+	})
+	t.Run("uploads in progress capped, stalled ones cut off", func(t *testing.T) {
+		s1, _ := g.stalledUpload(t, custTok, conv)
+		s2, _ := g.stalledUpload(t, custTok, conv)
+		testkit.CheckFor(t, wait, 20*time.Millisecond, func() error {
+			for i, s := range []chan int{s1, s2} {
+				select {
+				case code := <-s:
+					t.Fatalf("stalled upload %d answered %d", i+1, code)
+				default:
+				}
+			}
+			if code, _ := g.upload(t, custTok, conv, "cat.png", png); code != http.StatusTooManyRequests {
+				return fmt.Errorf("third upload while two are in progress: %d, want 429", code)
+			}
+			return nil
+		})
+		for _, s := range []chan int{s1, s2} {
+			if code := statusWithin(t, s, 3*wait); code == http.StatusOK {
+				t.Fatalf("stalled upload stored")
+			}
+		}
+		if code, _ := g.upload(t, custTok, conv, "cat.png", png); code != http.StatusOK {
+			t.Fatalf("upload after the stalled ones ended: %d", code)
+		}
+	})
+	t.Run("slow upload within its deadline", func(t *testing.T) {
+		// The server's HTTP timeout (1 s here) does not apply to uploads: theirs does.
+		g := e.gateway(func(c *app.Config) {
+			c.Gateway.HTTPTimeout = time.Second
+			c.Gateway.UploadTimeout = 20 * time.Second
+		})
+		pr, pw := io.Pipe()
+		mw := multipart.NewWriter(pw)
+		req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/attachments", pr)
+		req.Header.Set("Authorization", "Bearer "+custTok)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		go func() {
+			_ = mw.WriteField("conv", conv)
+			fw, _ := mw.CreateFormFile("file", "slow.png")
+			_, _ = fw.Write(png)
+			for range 5 { // a slow link: 2.5 s for the body, past the HTTP timeout
+				time.Sleep(500 * time.Millisecond)
+				_, _ = fw.Write(make([]byte, 1000))
+			}
+			_ = mw.Close()
+			_ = pw.Close()
+		}()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("slow upload: %d", resp.StatusCode)
+		}
+	})
+	t.Run("file name", func(t *testing.T) {
+		code, out := g.upload(t, custTok, conv, "evil\u202egnp.exe", png)
+		if code != http.StatusOK || out["name"] != "evilgnp.png" {
+			t.Fatalf("upload: %d name %q, want evilgnp.png", code, out["name"])
+		}
+	})
+}
+
+// closedWithin reads conn until the server closes it, failing if it has not within d. What was
+// read is returned.
+func closedWithin(t *testing.T, conn net.Conn, d time.Duration) string {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(d))
+	b, err := io.ReadAll(conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("connection still open after %s (read %q)", d, b)
+	}
+	return string(b)
+}
+
+func dialTCP(t *testing.T, g *gateway) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// TestSlowClientsCutOff: only the header read had a timeout, so idle keep-alives and stalled
+// bodies stayed open, and an SSE client that stopped reading kept its session (its writer
+// ignored deadlines). Now every non-upgrade request has a deadline, keep-alives an idle
+// timeout, SSE writes a deadline that an abort expires, and connections from one address a cap
+// with a 503.
+func TestSlowClientsCutOff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway(func(c *app.Config) {
+		c.Gateway.HTTPTimeout = time.Second
+		c.Gateway.IdleTimeout = time.Second
+		c.Gateway.PingInterval = 300 * time.Millisecond
+		c.Gateway.DeadTimeout = time.Second
+		c.Gateway.WriteTimeout = time.Second
+	})
+	t.Run("idle keep-alive", func(t *testing.T) {
+		conn := dialTCP(t, g)
+		_, _ = io.WriteString(conn, "GET /v1/nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+		if got := closedWithin(t, conn, wait); !strings.HasPrefix(got, "HTTP/1.1 404") {
+			t.Fatalf("answer %q", got)
+		}
+	})
+	t.Run("stalled visitors body", func(t *testing.T) {
+		conn := dialTCP(t, g)
+		_, _ = io.WriteString(conn, "POST /v1/visitors HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+			"Content-Length: 100\r\n\r\n{\"tenant\":")
+		closedWithin(t, conn, wait)
+	})
+	t.Run("sse client that stops reading", func(t *testing.T) {
+		k := tok(t, "roomy", "sloth", frames.RoleCustomer)
+		ws, _ := g.dial(t, k, dialOpts{proto: true})
+		ws.send(text("s0", "", "open"))
+		conv := ws.await(frames.TypeAck).GetConv()
+		// A small receive buffer (which also stops the kernel growing it) so the server's writes
+		// block once its own send buffer is full, as behind a client that stopped reading.
+		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		}}
+		conn, err := d.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		_, _ = io.WriteString(conn, "GET /v1/sse?token="+k+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		buf := make([]byte, 4096)
+		_ = conn.SetReadDeadline(time.Now().Add(wait))
+		if n, err := conn.Read(buf); err != nil || !strings.Contains(string(buf[:n]), "200 OK") {
+			t.Fatalf("sse answer %q %v", buf[:n], err)
+		}
+		if n := g.Sessions().UserSessions("roomy", "sloth"); n != 2 {
+			t.Fatalf("%d sessions, want the websocket and the stream", n)
+		}
+		// Several MB of frames the stream's reader never takes: its writes block.
+		big := strings.Repeat("<", session.MaxTextBytes)
+		for i := range 60 {
+			id := fmt.Sprintf("s%d", i+1)
+			ws.send(text(id, conv, big))
+			ws.await(frames.TypeAck, hasID(id))
+		}
+		testkit.CheckFor(t, 3*wait, 50*time.Millisecond, func() error {
+			if n := g.Sessions().UserSessions("roomy", "sloth"); n != 1 {
+				return fmt.Errorf("%d sessions, want the websocket's only", n)
+			}
+			return nil
+		})
+	})
+	t.Run("connections per address", func(t *testing.T) {
+		// A gateway of its own, whose header timeout (10 s) outlasts the silent connections
+		// below.
+		g := e.gateway(func(c *app.Config) { c.Gateway.MaxConnectionsPerAddress = 8 })
+		var conns []net.Conn
+		for range 12 {
+			conns = append(conns, dialTCP(t, g))
+		}
+		refused := 0
+		for _, conn := range conns {
+			_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			b := make([]byte, 64)
+			n, _ := conn.Read(b)
+			if strings.HasPrefix(string(b[:n]), "HTTP/1.1 503") {
+				refused++
+			}
+		}
+		if refused < len(conns)-8 {
+			t.Fatalf("%d of %d connections from one address refused, cap 8", refused, len(conns))
+		}
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		testkit.CheckFor(t, wait, 20*time.Millisecond, func() error {
+			code, _ := postFrame(t, g, tok(t, "acme", "after", frames.RoleCustomer), "", &fd.ClientFrame{Type: frames.TypePing})
+			if code != http.StatusOK {
+				return fmt.Errorf("request after closing: %d", code)
+			}
+			return nil
+		})
+	})
+}
+
+// TestReplyBudget: within the frame limits a user could pull a conversation of big messages
+// again and again, some 80 MB/s of JSON from one gateway. Replies (sync replays, history pages)
+// now come out of a per-user budget in bytes: a replay of 3 MB at 512 KiB/s, after a burst of
+// 1 MiB, takes seconds, and still delivers everything.
+func TestReplyBudget(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway(func(c *app.Config) { c.Gateway.ReplyBytesPerSecond = 512 << 10 })
+	k := tok(t, "roomy", "greedy", frames.RoleCustomer)
+	sender, _ := g.dial(t, k, dialOpts{proto: true})
+	const n = 16
+	big := strings.Repeat("<", session.MaxTextBytes)
+	conv := ""
+	for i := range n {
+		id := fmt.Sprintf("g%d", i)
+		sender.send(text(id, conv, big))
+		conv = sender.await(frames.TypeAck, hasID(id)).GetConv()
+	}
+	c, _ := g.dial(t, k)
+	start := time.Now()
+	c.send(&fd.ClientFrame{Type: frames.TypeSync, Id: "sy", Conv: conv, After: i64(0)})
+	got := 0
+	for {
+		f := c.next()
+		if f.GetType() == frames.TypeMessage && f.GetText() == big {
+			got++
+		}
+		if f.GetType() == frames.TypeSynced {
+			if !f.GetRecovered() {
+				t.Fatalf("synced = %v", f)
+			}
+			break
+		}
+	}
+	// 16 x 192 KiB of JSON: 3 MiB, 1 MiB at once, the rest at 512 KiB/s.
+	if took := time.Since(start); got != n || took < 3*time.Second {
+		t.Fatalf("replayed %d of %d in %s, want all in 3 s or more", got, n, took)
+	}
+}
