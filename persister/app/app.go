@@ -38,9 +38,9 @@ const DefaultOpsAddr = ":9092"
 
 // Durable consumer names, shared by every replica.
 const (
-	DurableMessages = "persister-messages"
-	DurableEvents   = "persister-events"
-	DurableReads    = "persister-reads"
+	DurableMessages = subjects.DurablePersisterMessages
+	DurableEvents   = subjects.DurablePersisterEvents
+	DurableReads    = subjects.DurablePersisterReads
 )
 
 // Config is the persister's configuration.

@@ -14,12 +14,12 @@ import (
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
 
-// Object headers of stored attachments (the contract says what they carry, not their names).
+// Object headers of stored attachments: the contract's (proto/subjects).
 const (
-	HeaderTenant   = "Frontdesk-Tenant"
-	HeaderConv     = "Frontdesk-Conv"
-	HeaderUploader = "Frontdesk-Uploader"
-	HeaderType     = "Content-Type"
+	HeaderTenant   = subjects.AttachmentTenant
+	HeaderConv     = subjects.AttachmentConv
+	HeaderUploader = subjects.AttachmentUploader
+	HeaderType     = subjects.AttachmentType
 )
 
 // AttachmentURL is the path that serves an attachment.

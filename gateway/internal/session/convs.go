@@ -286,12 +286,12 @@ func (m *Manager) createConversation(ctx context.Context, s *Session, conv strin
 	if _, err := m.kvPart.Put(ctx, subjects.ParticipantKey(s.tenant, s.user, conv), pb); err != nil {
 		return fmt.Errorf("participant: %w", err)
 	}
-	ev := &fd.ConversationEvent{Id: "opened/" + conv, Tenant: s.tenant, Conv: conv, Type: "opened", State: state,
+	ev := &fd.ConversationEvent{Id: "opened/" + conv, Tenant: s.tenant, Conv: conv, Type: frames.EventOpened, State: state,
 		Customer: s.me, Actor: s.me, At: at}
 	if _, err := m.jsPublish(ctx, subjects.Events(s.tenant, conv), ev.Id, ev); err != nil {
 		return err
 	}
-	cmd := &fd.Command{Id: "open/" + conv, Tenant: s.tenant, Conv: conv, Type: "open", Actor: s.me, Customer: s.me,
+	cmd := &fd.Command{Id: "open/" + conv, Tenant: s.tenant, Conv: conv, Type: frames.CommandOpen, Actor: s.me, Customer: s.me,
 		Priority: int32(s.claims.Priority), Language: s.claims.Language, At: at}
 	if _, err := m.jsPublish(ctx, subjects.ConvCommands(s.tenant, conv), cmd.Id, cmd); err != nil {
 		return err

@@ -9,14 +9,6 @@ import (
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
 
-// Conversation event types that change who takes part.
-const (
-	evAssigned    = "assigned"
-	evTransferred = "transferred"
-	evRequeued    = "requeued"
-	evClosed      = "closed"
-)
-
 // Deliver implements hub.Listener. It runs on a hub worker and only queues frames; anything
 // that needs a NATS round trip runs on its own goroutine.
 func (s *Session) Deliver(d *hub.Delivery) {
@@ -69,14 +61,14 @@ func (s *Session) onEvent(ev *fd.ConversationEvent, conv string) {
 	}
 	// The customer learns who serves them now: on assignment and on a transfer to an agent
 	// (a transfer to a queue names none, and its state frame says queued).
-	newAgent := ev.GetType() == evAssigned || (ev.GetType() == evTransferred && ev.GetAgent().GetId() != "")
+	newAgent := ev.GetType() == frames.EventAssigned || (ev.GetType() == frames.EventTransferred && ev.GetAgent().GetId() != "")
 	if newAgent && s.role == frames.RoleCustomer {
 		s.send(&fd.ServerFrame{Type: frames.TypeAssigned, Conv: conv, Agent: ev.GetAgent(), Customer: ev.GetCustomer(),
 			Queue: ev.GetQueue()})
 	}
 	s.send(&fd.ServerFrame{Type: frames.TypeState, Conv: conv, State: ev.GetState(), Reason: ev.GetReason()})
-	leave := ev.GetType() == evClosed
-	if (ev.GetType() == evTransferred || ev.GetType() == evRequeued) && s.role != frames.RoleCustomer &&
+	leave := ev.GetType() == frames.EventClosed
+	if (ev.GetType() == frames.EventTransferred || ev.GetType() == frames.EventRequeued) && s.role != frames.RoleCustomer &&
 		ev.GetPreviousAgent().GetId() == s.user && ev.GetAgent().GetId() != s.user {
 		leave = true
 	}

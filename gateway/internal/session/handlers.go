@@ -70,7 +70,7 @@ func (s *Session) Handle(ctx context.Context, data []byte) {
 			err = errForbidden
 			break
 		}
-		err = s.command(ctx, f, subjects.AgentCommands(s.tenant, s.user), &fd.Command{Type: "status",
+		err = s.command(ctx, f, subjects.AgentCommands(s.tenant, s.user), &fd.Command{Type: frames.CommandStatus,
 			Status: f.GetStatus(), MaxChats: int32(s.claims.Capacity()), AgentSkills: s.claims.Skills})
 	case frames.TypeTransfer:
 		if s.role == frames.RoleCustomer {
@@ -82,12 +82,12 @@ func (s *Session) Handle(ctx context.Context, data []byte) {
 			return
 		}
 		if err = s.access(ctx, f.GetConv(), s.role == frames.RoleSupervisor); err == nil {
-			err = s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), &fd.Command{Type: "transfer",
+			err = s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), &fd.Command{Type: frames.CommandTransfer,
 				Conv: f.GetConv(), ToAgent: f.GetToAgent(), ToQueue: f.GetToQueue()})
 		}
 	case frames.TypeClose:
 		if err = s.access(ctx, f.GetConv(), s.role == frames.RoleSupervisor); err == nil {
-			err = s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), &fd.Command{Type: "close", Conv: f.GetConv()})
+			err = s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), &fd.Command{Type: frames.CommandClose, Conv: f.GetConv()})
 		}
 	case frames.TypeAccept, frames.TypeDecline:
 		if s.role == frames.RoleCustomer {
@@ -283,7 +283,7 @@ func (s *Session) conversationFor(ctx context.Context, f *fd.ClientFrame) (strin
 			state = frames.StateBot
 		}
 		if err := s.m.publishProto(subjects.User(s.tenant, s.user),
-			&fd.ServerFrame{Type: frames.TypeState, Conv: conv, State: state, Reason: "opened"}); err != nil {
+			&fd.ServerFrame{Type: frames.TypeState, Conv: conv, State: state, Reason: frames.ReasonOpened}); err != nil {
 			return "", fmt.Errorf("announce conversation: %w", err)
 		}
 	}
@@ -298,7 +298,7 @@ func (s *Session) handleHandoff(ctx context.Context, f *fd.ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	return s.command(ctx, f, subjects.ConvCommands(s.tenant, conv), &fd.Command{Type: "handoff", Conv: conv,
+	return s.command(ctx, f, subjects.ConvCommands(s.tenant, conv), &fd.Command{Type: frames.CommandHandoff, Conv: conv,
 		Reason: "customer", Priority: int32(s.claims.Priority), Language: s.claims.Language, Customer: s.me})
 }
 

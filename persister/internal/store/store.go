@@ -618,8 +618,8 @@ func foldEvent(c *convFold, seq int64, ev *fd.ConversationEvent, at time.Time) {
 	switch {
 	case ev.GetState() != "":
 		c.state = ev.GetState()
-	case ev.GetType() == "closed":
-		c.state = "closed"
+	case ev.GetType() == frames.EventClosed:
+		c.state = frames.StateClosed
 	}
 	if p := ev.GetCustomer(); p.GetId() != "" {
 		c.customerID = p.GetId()
@@ -648,11 +648,11 @@ func foldEvent(c *convFold, seq int64, ev *fd.ConversationEvent, at time.Time) {
 		}
 	}
 	switch ev.GetType() {
-	case "queued", "requeued":
+	case frames.EventQueued, frames.EventRequeued:
 		latest(&c.queuedAt)
-	case "assigned", "transferred":
+	case frames.EventAssigned, frames.EventTransferred:
 		latest(&c.assignedAt)
-	case "closed":
+	case frames.EventClosed:
 		latest(&c.closedAt)
 	}
 }
