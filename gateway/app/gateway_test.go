@@ -414,34 +414,22 @@ func TestAttachments(t *testing.T) {
 	c.send(text("a0", "", "let me send a picture"))
 	conv := c.await(frames.TypeAck).GetConv()
 	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 100)...)
-	upload := func(token, conv string, name string, data []byte) (*http.Response, map[string]any) {
-		var body bytes.Buffer
-		mw := newMultipart(&body, conv, name, data)
-		req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/attachments", &body)
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", mw)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp, out
+	upload := func(token, conv string, name string, data []byte) (int, map[string]any) {
+		return g.upload(t, token, conv, name, data)
 	}
-	resp, out := upload(custTok, conv, "cat.png", png)
-	if resp.StatusCode != http.StatusOK || out["type"] != "image/png" || !strings.HasPrefix(out["id"].(string), "att_") {
-		t.Fatalf("upload: %d %v", resp.StatusCode, out)
+	status, out := upload(custTok, conv, "cat.png", png)
+	if status != http.StatusOK || out["type"] != "image/png" || !strings.HasPrefix(out["id"].(string), "att_") {
+		t.Fatalf("upload: %d %v", status, out)
 	}
 	id := out["id"].(string)
-	if resp, _ := upload(custTok, conv, "x.exe", append([]byte("MZ\x90\x00"), bytes.Repeat([]byte{1}, 100)...)); resp.StatusCode != http.StatusUnsupportedMediaType {
-		t.Fatalf("exe upload: %d, want 415", resp.StatusCode)
+	if status, _ := upload(custTok, conv, "x.exe", append([]byte("MZ\x90\x00"), bytes.Repeat([]byte{1}, 100)...)); status != http.StatusUnsupportedMediaType {
+		t.Fatalf("exe upload: %d, want 415", status)
 	}
-	if resp, _ := upload(custTok, conv, "big.png", append(png, bytes.Repeat([]byte{0}, 10<<20)...)); resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Fatalf("big upload: %d, want 413", resp.StatusCode)
+	if status, _ := upload(custTok, conv, "big.png", append(png, bytes.Repeat([]byte{0}, 10<<20)...)); status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("big upload: %d, want 413", status)
 	}
-	if resp, _ := upload(tok(t, "acme", "stranger", frames.RoleCustomer), conv, "cat.png", png); resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("stranger upload: %d, want 403", resp.StatusCode)
+	if status, _ := upload(tok(t, "acme", "stranger", frames.RoleCustomer), conv, "cat.png", png); status != http.StatusForbidden {
+		t.Fatalf("stranger upload: %d, want 403", status)
 	}
 	get := func(token string) (int, []byte) {
 		resp, err := http.Get(g.url + "/v1/attachments/" + id + "?token=" + token)

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -34,21 +33,7 @@ func TestVoiceAndFiles(t *testing.T) {
 	c, _ := g.dial(t, custTok)
 	c.send(text("v0", "", "hello"))
 	conv := c.await(frames.TypeAck).GetConv()
-	upload := func(name string, data []byte) (int, map[string]any) {
-		var body bytes.Buffer
-		mw := newMultipart(&body, conv, name, data)
-		req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/attachments", &body)
-		req.Header.Set("Authorization", "Bearer "+custTok)
-		req.Header.Set("Content-Type", mw)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
-	}
+	upload := func(name string, data []byte) (int, map[string]any) { return g.upload(t, custTok, conv, name, data) }
 	tests := []struct {
 		name   string
 		data   []byte
