@@ -81,6 +81,7 @@ type Server struct {
 	sessions *session.Manager
 	visitors *visitorLimiter
 	uploads  *uploadSlots
+	reports  reportSlots
 	metrics  *metrics.Metrics
 	mux      *http.ServeMux
 }
@@ -131,6 +132,7 @@ func New(cfg Config, log *zap.Logger, sessions *session.Manager, m *metrics.Metr
 	s.mux.HandleFunc("POST /v1/sse", s.handleSSEPost)
 	s.mux.HandleFunc("POST /v1/attachments", s.handleUpload)
 	s.mux.HandleFunc("GET /v1/attachments/{id}", s.handleDownload)
+	s.mux.HandleFunc("GET /v1/reports", s.handleReports)
 	s.mux.HandleFunc("OPTIONS /v1/", s.handlePreflight)
 	if cfg.SSO != nil {
 		cfg.SSO.Register(s.mux)
