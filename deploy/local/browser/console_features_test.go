@@ -44,7 +44,7 @@ func TestConsoleFeatures(t *testing.T) {
 	voicebot := featureTenant("voicebot")
 	voicebot.Bot = &fd.Bot{Enabled: true, Knowledge: demoTenant("").GetBot().GetKnowledge(),
 		Transcription: &fd.Transcription{Endpoint: fakeWhisper(t, "How long does shipping take?"), Model: "whisper-1", ApiKeyEnv: modelKeyEnv}}
-	sys := startSystem(t, offers, transfers, featureTenant("scroll"), featureTenant("notify"), keys, featureTenant("dark"), voice, voicebot)
+	sys := startSystem(t, offers, transfers, featureTenant("scroll"), featureTenant("notify"), keys, featureTenant("dark"), voice, voicebot, featureTenant("reports"))
 	b := newBrowser(t)
 
 	t.Run("offer", func(t *testing.T) { testOffer(t, sys, b) })
@@ -55,6 +55,7 @@ func TestConsoleFeatures(t *testing.T) {
 	t.Run("dark", func(t *testing.T) { testDarkMode(t, sys, b) })
 	t.Run("voice", func(t *testing.T) { testVoiceMessages(t, sys, b) })
 	t.Run("voice to the assistant", func(t *testing.T) { testVoiceToAssistant(t, sys, b) })
+	t.Run("reports", func(t *testing.T) { testReports(t, sys, b) })
 }
 
 // featureTenant is a tenant without the bot (a customer's first message puts the conversation

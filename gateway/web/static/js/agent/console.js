@@ -8,6 +8,7 @@ import { pickLang, translator } from '../core/i18n.js';
 import { claims, expired } from '../core/jwt.js';
 import { Announcer, MessageList } from '../core/messages.js';
 import { voiceControls } from '../core/voicebar.js';
+import { ReportsView } from './reports.js';
 
 const TOKEN_KEY = 'fd:agent:token';
 const STATUS_KEY = 'fd:agent:status';
@@ -238,6 +239,9 @@ class Console {
         this.notifyBtn,
         h('button', { class: 'icon-btn', type: 'button', 'aria-label': t('signOut'), title: t('signOut'), onclick: () => this.signOut() }, icon('logout', 18))),
       h('div', { class: 'status-row' }, this.statusBtn, this.connEl),
+      this.me?.role === 'supervisor'
+        ? h('button', { class: 'btn wide reports-btn', type: 'button', id: 'open-reports', onclick: () => this.openReports() }, t('reports'))
+        : null,
       this.queueEl, this.offersEl,
       h('h2', { class: 'side-h' }, t('conversations')), this.listEl,
       h('p', { class: 'shortcuts muted small' }, t('shortcutList')));
@@ -297,7 +301,8 @@ class Console {
     });
     this.dialog = this.buildTransfer();
     this.toastEl = h('div', { class: 'toast', role: 'alert', hidden: true });
-    this.root.append(side, h('main', { class: 'main' }, this.empty, this.pane), this.dialog, this.toastEl, this.announcer.el);
+    this.reports = new ReportsView({ t, token: () => this.token, onClose: () => this.closeReports() });
+    this.root.append(side, h('main', { class: 'main' }, this.empty, this.pane, this.reports.el), this.dialog, this.toastEl, this.announcer.el);
     document.addEventListener('keydown', (ev) => this.onKey(ev));
     addEventListener('focus', () => this.markRead());
     document.addEventListener('visibilitychange', () => this.markRead());
@@ -505,6 +510,7 @@ class Console {
     const prev = this.items.get(this.current);
     if (prev) prev.draft = this.input.value;
     this.voice?.cancel();
+    if (this.reports) this.reports.el.hidden = true;
     this.current = conv;
     this.list.reset();
     const it = this.items.get(conv);
@@ -881,8 +887,20 @@ class Console {
     }
   }
 
+  openReports() {
+    this.empty.hidden = true;
+    this.pane.hidden = true;
+    this.reports.show();
+  }
+
+  closeReports() {
+    this.reports.el.hidden = true;
+    this.renderPane();
+  }
+
   renderPane() {
     const it = this.items.get(this.current);
+    if (this.reports && !this.reports.el.hidden) return; // the Reports view holds the main area
     this.empty.hidden = !!it;
     this.pane.hidden = !it;
     if (!it) return;
