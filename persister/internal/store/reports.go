@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -58,6 +59,35 @@ const reopenSelfSQL = `UPDATE report_conversations r SET reopened = EXISTS (
 		AND n.opened_at <= r.closed_at + ` + reopenWindow + `)
 FROM unnest($1::text[], $2::text[]) AS b(tenant, conv)
 WHERE r.tenant = b.tenant AND r.conv = b.conv AND r.customer_id <> '' AND r.closed_at IS NOT NULL`
+
+// lockTenantFactsSQL takes a tenant's report-facts lock for the rest of the transaction: shared
+// by message batches, exclusive for event batches. Both kinds of batch lock a tenant's report
+// rows and its participant rows, in different orders (a message batch updates the facts as it
+// inserts, then records participants; an event batch records participants, then recomputes the
+// facts and marks reopened conversations of other rows), which deadlocked under load. With the
+// lock an event batch never holds those rows while a message batch of the same tenant does;
+// message batches still run side by side.
+const (
+	lockTenantFactsSharedSQL    = `SELECT pg_advisory_xact_lock_shared(hashtextextended('fd-report-facts/' || $1, 0))`
+	lockTenantFactsExclusiveSQL = `SELECT pg_advisory_xact_lock(hashtextextended('fd-report-facts/' || $1, 0))`
+)
+
+// lockTenantFacts takes the facts lock of each tenant, in sorted order (so two batches of
+// several tenants cannot wait on each other).
+func lockTenantFacts(ctx context.Context, tx pgx.Tx, tenants []string, exclusive bool) error {
+	slices.Sort(tenants)
+	tenants = slices.Compact(tenants)
+	q := lockTenantFactsSharedSQL
+	if exclusive {
+		q = lockTenantFactsExclusiveSQL
+	}
+	for _, t := range tenants {
+		if _, err := tx.Exec(ctx, q, t); err != nil {
+			return fmt.Errorf("lock report facts of %s: %w", t, err)
+		}
+	}
+	return nil
+}
 
 // factMarks says which of a batch's conversations had an event that can change facts
 // depending on other rows: an opening (earlier conversations of the customer may be

@@ -316,7 +316,14 @@ func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResu
 	parts := s.newParticipants(rows)
 	answers := agentConvs(rows)
 	var res WriteResult
+	tenantIDs := make([]string, 0, 1)
+	for _, r := range rows {
+		tenantIDs = append(tenantIDs, r.Msg.GetTenant())
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockTenantFacts(ctx, tx, tenantIDs, false); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, stageMessagesDDL); err != nil {
 			return fmt.Errorf("create staging table: %w", err)
 		}
@@ -553,7 +560,14 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 	}
 
 	var res WriteResult
+	eventTenants := make([]string, 0, len(tenants))
+	for t := range tenants {
+		eventTenants = append(eventTenants, t)
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockTenantFacts(ctx, tx, eventTenants, true); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, stageEventsDDL); err != nil {
 			return fmt.Errorf("create staging table: %w", err)
 		}

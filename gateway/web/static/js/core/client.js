@@ -4,6 +4,7 @@
 // id (the gateway stores it once and acks it again with the same seq).
 
 import { openSSE, openWebSocket } from './transport.js';
+import { Close, Code, Type } from './protocol.js';
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30000;
@@ -48,7 +49,7 @@ export class Client {
     this.onOffline = () => this.setState('offline');
     this.onVisible = () => {
       if (document.visibilityState === 'visible' && this.state === 'open' &&
-        Date.now() - this.lastFrameAt > PING_MS) this.raw({ type: 'ping' });
+        Date.now() - this.lastFrameAt > PING_MS) this.raw({ type: Type.Ping });
     };
   }
 
@@ -146,16 +147,16 @@ export class Client {
       }
     }
     switch (ev.code) {
-      case 4001: // token expired
+      case Close.TokenExpired:
         this.freshToken = true;
         break;
-      case 4002: // another session replaced this one: do not fight it
+      case Close.SessionReplaced: // another session replaced this one: do not fight it
         this.setState('replaced');
         return;
-      case 4003: // the user's newer sessions filled the limit: reconnecting would close one of them
+      case Close.TooManyConnections: // the user's newer sessions filled the limit: reconnecting would close one of them
         this.setState('crowded');
         return;
-      case 1008: // policy violation: reconnecting would repeat it
+      case Close.PolicyViolation: // reconnecting would repeat it
         this.setState('refused', { reason: ev.reason });
         return;
       default:
@@ -181,7 +182,7 @@ export class Client {
 
   handle(f) {
     switch (f.type) {
-      case 'welcome':
+      case Type.Welcome:
         this.attempt = 0;
         this.welcome = f;
         this.setState('open', { transport: this.conn?.kind, session: f.session });
@@ -194,7 +195,7 @@ export class Client {
           p.sent = true;
         }
         return;
-      case 'ack': {
+      case Type.Ack: {
         const p = this.outbox.get(f.id);
         if (p) {
           this.outbox.delete(f.id);
@@ -202,10 +203,10 @@ export class Client {
         }
         break;
       }
-      case 'error': {
+      case Type.Error: {
         const p = f.id && this.outbox.get(f.id);
         if (p) {
-          if (f.code === 'rate_limited') {
+          if (f.code === Code.RateLimited) {
             setTimeout(() => this.outbox.has(f.id) && this.conn?.send(p.frame), 1500);
           } else {
             this.outbox.delete(f.id);
@@ -225,7 +226,7 @@ export class Client {
       this.conn.close(4000);
       return;
     }
-    this.raw({ type: 'ping' });
+    this.raw({ type: Type.Ping });
   }
 
   /** raw sends a frame now if connected; it is dropped otherwise (typing, read, ping...). */

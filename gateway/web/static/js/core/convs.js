@@ -9,6 +9,7 @@
 // complete up to the highest of their lastSeqs.
 
 import { Timeline } from './timeline.js';
+import { Type } from './protocol.js';
 
 const CACHE_MAX = 200;
 const PAGE = 30;
@@ -75,7 +76,7 @@ export class Conversations {
       // Nothing local: show the newest page, then replay anything newer than it from the stream
       // (the record may lag behind the stream by a moment).
       c.awaitingFirstPage = true;
-      client.raw({ type: 'history', conv, limit: PAGE });
+      client.raw({ type: Type.History, conv, limit: PAGE });
     } else {
       this.sync(conv, c, 0);
     }
@@ -83,7 +84,7 @@ export class Conversations {
 
   sync(conv, c, after) {
     c.syncing = true;
-    this.o.client.raw({ type: 'sync', conv, after });
+    this.o.client.raw({ type: Type.Sync, conv, after });
   }
 
   /** loadOlder asks for the page before the oldest message held. */
@@ -91,7 +92,7 @@ export class Conversations {
     const c = this.map.get(conv);
     if (!c || !c.more || c.loadingOlder || c.awaitingFirstPage || !c.tl.minSeq) return false;
     c.loadingOlder = true;
-    this.o.client.raw({ type: 'history', conv, before: c.tl.minSeq, limit: PAGE });
+    this.o.client.raw({ type: Type.History, conv, before: c.tl.minSeq, limit: PAGE });
     this.o.onChange(conv, 'older');
     return true;
   }
@@ -100,17 +101,17 @@ export class Conversations {
   frame(f) {
     const conv = f.conv;
     switch (f.type) {
-      case 'message': {
+      case Type.Message: {
         if (!conv) return false;
         if (!this.map.has(conv)) this.adopt(conv);
         const c = this.get(conv);
         const e = c.tl.add(f);
         if (!e) return true;
-        this.o.onChange(conv, 'message', e);
+        this.o.onChange(conv, Type.Message, e);
         if (!f.partial) this.save(conv, c);
         return true;
       }
-      case 'synced': {
+      case Type.Synced: {
         const c = this.map.get(conv);
         if (!c) return true;
         c.syncing = false;
@@ -121,10 +122,10 @@ export class Conversations {
           c.lastSeq = Math.max(c.lastSeq, c.tl.maxSeq);
           this.save(conv, c);
         }
-        this.o.onChange(conv, 'synced');
+        this.o.onChange(conv, Type.Synced);
         return true;
       }
-      case 'history': {
+      case Type.History: {
         const c = this.map.get(conv);
         if (!c) return true;
         for (const m of f.messages || []) c.tl.add({ ...m, conv });
@@ -135,10 +136,10 @@ export class Conversations {
           c.awaitingFirstPage = false;
           this.sync(conv, c, c.tl.maxSeq);
         }
-        this.o.onChange(conv, 'history');
+        this.o.onChange(conv, Type.History);
         return true;
       }
-      case 'read': {
+      case Type.Read: {
         const c = this.map.get(conv);
         if (!c) return true;
         const seq = Number(f.seq) || 0;
@@ -149,17 +150,17 @@ export class Conversations {
             this.o.onChange(conv, 'myread');
           }
         } else if (c.tl.setRead(f.from?.id || '?', seq)) {
-          this.o.onChange(conv, 'read');
+          this.o.onChange(conv, Type.Read);
         }
         return true;
       }
-      case 'ack': {
+      case Type.Ack: {
         if (!f.id) return false;
         if (conv && !this.map.has(conv)) this.adopt(conv);
         const c = conv && this.map.get(conv);
         if (c) {
           const e = c.tl.ack(f.id, Number(f.seq) || 0, f.ts);
-          if (e) this.o.onChange(conv, 'ack', e);
+          if (e) this.o.onChange(conv, Type.Ack, e);
         }
         return true;
       }
@@ -173,7 +174,7 @@ export class Conversations {
     const c = this.map.get(conv);
     if (!c || !conv) return;
     const seq = c.tl.maxSeq;
-    if (seq > c.myRead && this.o.client.raw({ type: 'read', conv, seq })) {
+    if (seq > c.myRead && this.o.client.raw({ type: Type.Read, conv, seq })) {
       c.myRead = seq;
       this.save(conv, c);
       this.o.onChange(conv, 'myread');

@@ -4,6 +4,7 @@
 import { blobURL, isImage } from './attach.js';
 import { clear, formatSize, h, icon } from './dom.js';
 import { clock, onePlayer } from './recorder.js';
+import { Kind, Role } from './protocol.js';
 
 export class MessageList {
   /**
@@ -33,7 +34,7 @@ export class MessageList {
   }
 
   isMine(e) {
-    if (e.kind === 'transcript') {
+    if (e.kind === Kind.Transcript) {
       // A transcript sits on the side of the voice message it transcribes.
       const v = this.voices?.get(e.replyTo);
       return v ? this.isMine(v) : false;
@@ -47,7 +48,7 @@ export class MessageList {
   /** render reconciles the list with the timeline's entries. */
   render(tl) {
     const list = tl.list();
-    this.voices = new Map(list.filter((e) => e.kind === 'audio' && e.id).map((e) => [e.id, e]));
+    this.voices = new Map(list.filter((e) => e.kind === Kind.Audio && e.id).map((e) => [e.id, e]));
     const el = this.el;
     const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
     const firstKey = this.items.firstElementChild?.dataset.k;
@@ -59,14 +60,14 @@ export class MessageList {
 
     const readSeq = tl.readUpTo(this.o.me());
     let lastMine = null;
-    for (const e of list) if (this.isMine(e) && e.kind !== 'transcript') lastMine = e;
+    for (const e of list) if (this.isMine(e) && e.kind !== Kind.Transcript) lastMine = e;
     const seen = new Set();
     let prev = null;
     let prevFrom = '';
     for (const e of list) {
       seen.add(e.k);
       const mine = this.isMine(e);
-      const from = e.from?.role === 'system' ? 'system' : mine ? 'me' : (e.from?.id || e.from?.role || '');
+      const from = e.from?.role === Role.System ? 'system' : mine ? 'me' : (e.from?.id || e.from?.role || '');
       const showName = !mine && from !== 'system' && from !== prevFrom;
       const status = e === lastMine ? this.statusOf(e, readSeq) : '';
       const sig = e.rev + '|' + showName + '|' + status;
@@ -126,10 +127,10 @@ export class MessageList {
   build(e, mine, showName, status) {
     const t = this.o.t;
     const role = e.from?.role || '';
-    if (role === 'system') {
+    if (role === Role.System) {
       return h('div', { class: 'fd-msg fd-system', dataset: { k: e.k } }, h('span', null, e.text));
     }
-    if (e.kind === 'transcript') {
+    if (e.kind === Kind.Transcript) {
       // What a voice message said, under its player: an annotation, not a turn of the bot.
       return h('div', { class: 'fd-msg fd-transcript-row ' + (mine ? 'fd-mine' : 'fd-theirs'), dataset: { k: e.k, seq: e.seq || '' } },
       h('p', { class: 'fd-transcript' }, h('span', { class: 'fd-transcript-label' }, t('transcript') + ': '), h('q', null, e.text)));
@@ -139,7 +140,7 @@ export class MessageList {
     if (e.pending) cls.push('fd-pending');
     if (e.failed) cls.push('fd-failed');
     const bubble = h('div', { class: 'fd-bubble' });
-    if (e.attachment && (e.kind === 'image' || e.kind === 'file' || e.kind === 'audio' || !e.text)) {
+    if (e.attachment && (e.kind === Kind.Image || e.kind === Kind.File || e.kind === Kind.Audio || !e.text)) {
       bubble.append(this.attachment(e));
     }
     if (e.text || e.partial) {
@@ -163,7 +164,7 @@ export class MessageList {
     const a = e.attachment || {};
     const t = this.o.t;
     const name = a.name || (isImage(a) ? t('image') : a.id || 'file');
-    if (e.kind === 'image' || isImage(a)) {
+    if (e.kind === Kind.Image || isImage(a)) {
       const img = h('img', { alt: a.name ? t('image') + ': ' + a.name : t('image'), decoding: 'async' });
       img.addEventListener('load', () => { if (this.stick) this.scrollToEnd(); });
       const link = h('a', { class: 'fd-image', target: '_blank', rel: 'noopener' }, img);
@@ -177,7 +178,7 @@ export class MessageList {
       }
       return link;
     }
-    if (e.kind === 'audio' || /^audio\//.test(a.type || '')) return this.audio(e, a);
+    if (e.kind === Kind.Audio || /^audio\//.test(a.type || '')) return this.audio(e, a);
     // The name is isolated (<bdi>): a right-to-left override in it cannot reorder the size.
     const link = h('a', { class: 'fd-file', href: '#', 'aria-label': t('download', { name }) },
       icon(fileIcon(a.type), 22), h('bdi', { class: 'fd-file-name' }, name), h('span', { class: 'fd-file-size' }, formatSize(a.size)));

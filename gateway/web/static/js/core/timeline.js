@@ -1,3 +1,4 @@
+import { Kind, Role } from './protocol.js';
 // Timeline holds one conversation's messages and decides, for every frame that arrives, whether
 // it is new, replaces a bubble already shown, or is a duplicate. It is pure (no DOM, no I/O) so it
 // can be tested on its own.
@@ -75,7 +76,7 @@ export class Timeline {
   }
 
   /** addPending shows our own message before the server has it. */
-  addPending({ clientId, kind = 'text', text = '', attachment, from, localUrl }) {
+  addPending({ clientId, kind = Kind.Text, text = '', attachment, from, localUrl }) {
     const k = 'c:' + clientId;
     const e = { k, clientId, kind, text, attachment, from, localUrl, ts: new Date().toISOString(),
       pending: true, partial: false, failed: false, rev: 1, order: ++this.order };
@@ -184,7 +185,7 @@ export class Timeline {
   unreadAfter(seq, me) {
     let n = 0;
     for (const e of this.byKey.values()) {
-      if (e.seq && e.seq > seq && !e.pending && e.from?.id !== me && e.from?.role !== 'system') n++;
+      if (e.seq && e.seq > seq && !e.pending && e.from?.id !== me && e.from?.role !== Role.System) n++;
     }
     return n;
   }

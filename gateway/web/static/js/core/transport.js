@@ -8,8 +8,9 @@
 // WebSocket is blocked and the SSE fallback should be used.
 
 import { tenantHeaders, withTenant } from './tenant.js';
+import { Close, Subprotocol, Type } from './protocol.js';
 
-const SUBPROTOCOL = 'frontdesk.v1.json';
+const SUBPROTOCOL = Subprotocol.JSON;
 
 /** wsURL turns the gateway base (http or https) into the socket URL. */
 export function wsURL(base, token) {
@@ -112,7 +113,7 @@ export function openSSE(base, token, h) {
       return;
     }
     if (!res.ok || !res.body) {
-      finish(res.status === 401 ? 4001 : 0, 'http ' + res.status, res.status);
+      finish(res.status === 401 ? Close.TokenExpired : 0, 'http ' + res.status, res.status);
       return;
     }
     opened = true;
@@ -142,7 +143,7 @@ export function openSSE(base, token, h) {
             finish(Number(f.code) || 1000, f.reason || '');
             return;
           }
-          if (f.type === 'welcome' && f.session) session = f.session;
+          if (f.type === Type.Welcome && f.session) session = f.session;
           h.onframe(f);
         }
       }
@@ -165,9 +166,9 @@ export function openSSE(base, token, h) {
         body: JSON.stringify(frame),
         keepalive: JSON.stringify(frame).length < 60000,
       }).then((r) => {
-        if (r.status === 401) finish(4001, 'unauthorized', 401);
+        if (r.status === 401) finish(Close.TokenExpired, 'unauthorized', 401);
         else if (r.status === 404 || r.status === 410) finish(1006, 'session gone', r.status);
-        else if (!r.ok) h.onframe({ type: 'error', id: frame.id, code: 'internal', message: 'http ' + r.status });
+        else if (!r.ok) h.onframe({ type: Type.Error, id: frame.id, code: 'internal', message: 'http ' + r.status });
         else if (r.status !== 202 && r.headers.get('Content-Type')?.includes('json')) {
           r.json().then((fs) => {
             for (const f of Array.isArray(fs) ? fs : [fs]) if (f && f.type && !done) h.onframe(f);

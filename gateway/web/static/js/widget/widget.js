@@ -11,6 +11,7 @@ import { Announcer, MessageList } from '../core/messages.js';
 import { Store } from '../core/store.js';
 import { setTenant } from '../core/tenant.js';
 import { voiceControls } from '../core/voicebar.js';
+import { Code, Kind, Role, State, Type } from '../core/protocol.js';
 
 const TYPING_SEND_MS = 3000;
 const TYPING_SHOW_MS = 6000;
@@ -136,7 +137,7 @@ class Widget {
     this.banner = h('div', { class: 'fd-banner', hidden: true, role: 'status' });
     this.list = new MessageList({
       t, base: this.cfg.gateway, token: () => this.token, me: () => this.client.welcome?.user || '',
-      mineRole: 'customer', label: t('messages'),
+      mineRole: Role.Customer, label: t('messages'),
       onNearTop: () => this.conv && this.convs.loadOlder(this.conv),
       onRetry: (id) => this.retry(id),
     });
@@ -248,44 +249,44 @@ class Widget {
   // ---- frames ------------------------------------------------------------------------------
 
   onFrame(f) {
-    if (f.type === 'welcome') return this.onWelcome(f);
+    if (f.type === Type.Welcome) return this.onWelcome(f);
     if (f.conv && this.left.has(f.conv)) return;
     if (this.convs.frame(f)) {
-      if (f.conv && !this.conv && f.type !== 'read') this.setConv(f.conv);
+      if (f.conv && !this.conv && f.type !== Type.Read) this.setConv(f.conv);
       return;
     }
-    if (f.conv && this.conv && f.conv !== this.conv && f.type !== 'notice') return;
+    if (f.conv && this.conv && f.conv !== this.conv && f.type !== Type.Notice) return;
     switch (f.type) {
-      case 'queued':
+      case Type.Queued:
         if (f.conv && !this.conv) this.setConv(f.conv);
         this.queue = { position: f.position || 0, eta: f.eta_s, at: Date.now() };
-        this.setState('queued');
+        this.setState(State.Queued);
         break;
-      case 'assigned':
+      case Type.Assigned:
         this.agent = f.agent || null;
         this.queue = null;
-        this.setState('assigned');
+        this.setState(State.Assigned);
         if (this.agent?.name) this.announcer.say(this.t('assigned', { name: this.agent.name }));
         break;
-      case 'state':
+      case Type.State:
         if (f.conv && !this.conv) this.setConv(f.conv);
-        if (f.state !== 'queued') this.queue = null;
-        if (f.state === 'bot') this.agent = null;
+        if (f.state !== State.Queued) this.queue = null;
+        if (f.state === State.Bot) this.agent = null;
         this.setState(f.state);
         break;
-      case 'typing':
+      case Type.Typing:
         if (f.from?.id === this.client.welcome?.user) break;
-        this.typing = { name: f.from?.name || (f.from?.role === 'bot' ? this.t('bot') : this.t('agent')), until: Date.now() + TYPING_SHOW_MS };
+        this.typing = { name: f.from?.name || (f.from?.role === Role.Bot ? this.t('bot') : this.t('agent')), until: Date.now() + TYPING_SHOW_MS };
         this.renderTyping();
         break;
-      case 'notice':
+      case Type.Notice:
         this.notice = { conv: f.conv || this.conv, reason: f.reason || '', message: f.message || '', actions: f.actions || [],
           answered: false, left: false };
         this.saveNotice();
         this.renderBanner();
         break;
-      case 'error':
-        if (f.code === 'unknown_conversation' && this.conv && !f.id) this.setState('closed');
+      case Type.Error:
+        if (f.code === Code.UnknownConversation && this.conv && !f.id) this.setState(State.Closed);
         break;
     }
   }
@@ -306,7 +307,7 @@ class Widget {
     if (!cur && remembered && !this.conv) {
       // Our conversation is no longer open: it was closed while we were away. Show it, closed.
       this.setConv(remembered);
-      this.setState('closed');
+      this.setState(State.Closed);
     }
     for (const c of this.convs.map.values()) c.tl.dropPartials();
     for (const c of open) this.convs.resume(c.conv, c);
@@ -315,7 +316,7 @@ class Widget {
       if (cur.agent?.name) this.agent = cur.agent;
       this.setState(cur.state || 'bot');
       const saved = us.get('notice');
-      if (saved?.conv === this.conv && this.state === 'queued') this.notice = saved;
+      if (saved?.conv === this.conv && this.state === State.Queued) this.notice = saved;
     }
     this.render();
   }
@@ -334,12 +335,12 @@ class Widget {
 
   setState(s) {
     this.state = s || this.state;
-    if (this.state !== 'bot') this.convs.map.get(this.conv)?.tl.dropPartials();
-    if (s === 'closed') {
+    if (this.state !== State.Bot) this.convs.map.get(this.conv)?.tl.dropPartials();
+    if (s === State.Closed) {
       this.queue = null;
       this.typing = null;
     }
-    if (this.state !== 'queued' && this.notice) {
+    if (this.state !== State.Queued && this.notice) {
       // An agent came, or the customer went back to the assistant: nothing to wait for.
       this.notice = null;
       this.leaveMode = false;
@@ -358,18 +359,18 @@ class Widget {
 
   onConvChange(conv, what, e) {
     if (conv !== this.conv && conv !== '') return;
-    if (what === 'message' && e && !e.partial && e.from?.id !== this.client.welcome?.user && e.from?.role !== 'customer') {
+    if (what === Type.Message && e && !e.partial && e.from?.id !== this.client.welcome?.user && e.from?.role !== Role.Customer) {
       this.typing = null;
       this.renderTyping();
-      this.announcer.say((e.from?.name || (e.from?.role === 'bot' ? this.t('bot') : this.t('agent'))) + ': ' + (e.text || this.t('image')));
+      this.announcer.say((e.from?.name || (e.from?.role === Role.Bot ? this.t('bot') : this.t('agent'))) + ': ' + (e.text || this.t('image')));
     }
-    if (what === 'message' && e?.partial) {
+    if (what === Type.Message && e?.partial) {
       this.typing = null;
       this.renderTyping();
     }
     this.renderMessages();
-    if (what === 'message' || what === 'synced' || what === 'history') this.markRead();
-    if (what === 'message' || what === 'myread' || what === 'synced') this.renderBadge();
+    if (what === Type.Message || what === Type.Synced || what === Type.History) this.markRead();
+    if (what === Type.Message || what === 'myread' || what === Type.Synced) this.renderBadge();
   }
 
   // ---- actions -----------------------------------------------------------------------------
@@ -388,11 +389,11 @@ class Widget {
       this.leaveMode = false;
       this.leaveConv = '';
       this.render();
-      this.command({ type: 'leave_message', conv, text }).then((ok) => {
+      this.command({ type: Type.LeaveMessage, conv, text }).then((ok) => {
         if (!ok) {
           // Not lost: the text is back in the composer, to leave again while still waiting.
           if (!this.input.value) this.input.value = text;
-          if (this.state === 'queued') {
+          if (this.state === State.Queued) {
             this.leaveMode = true;
             this.leaveConv = conv;
           }
@@ -409,11 +410,11 @@ class Widget {
       });
       return;
     }
-    if (this.state === 'closed') this.newConversation(true);
+    if (this.state === State.Closed) this.newConversation(true);
     this.input.value = '';
     this.autosize();
     this.clearFile();
-    const me = { id: this.client.welcome?.user, role: 'customer' };
+    const me = { id: this.client.welcome?.user, role: Role.Customer };
     const key = this.conv || '';
     const c = this.convs.get(key);
     if (file) await this.sendFile(file, 0);
@@ -421,14 +422,14 @@ class Widget {
       const clientId = newId();
       c.tl.addPending({ clientId, text, from: me });
       this.renderMessages(true);
-      this.post({ id: clientId, type: 'send', kind: 'text', text }, key);
+      this.post({ id: clientId, type: Type.Send, kind: Kind.Text, text }, key);
     }
   }
 
   /** sendFile uploads file and sends it: a voice message (durationMs > 0 or audio), an image or a file. */
   async sendFile(file, durationMs) {
-    if (this.state === 'closed') this.newConversation(true);
-    const me = { id: this.client.welcome?.user, role: 'customer' };
+    if (this.state === State.Closed) this.newConversation(true);
+    const me = { id: this.client.welcome?.user, role: Role.Customer };
     const key = this.conv || '';
     const c = this.convs.get(key);
     const clientId = newId();
@@ -438,7 +439,7 @@ class Widget {
     this.renderMessages(true);
     try {
       const att = await upload(this.cfg.gateway, this.token || await this.getToken(false), file, this.conv);
-      this.post({ id: clientId, type: 'send', kind, attachment: { id: att.id, url: att.url, type: att.type, size: att.size, name: att.name,
+      this.post({ id: clientId, type: Type.Send, kind, attachment: { id: att.id, url: att.url, type: att.type, size: att.size, name: att.name,
         duration_ms: durationMs || undefined } }, key);
     } catch (err) {
       c.tl.fail(clientId);
@@ -459,7 +460,7 @@ class Widget {
       const c = this.convs.map.get(this.conv) || this.convs.map.get(key);
       c?.tl.fail(frame.id);
       this.renderMessages();
-      if (err.code === 'unknown_conversation' || err.code === 'forbidden') this.setState('closed');
+      if (err.code === Code.UnknownConversation || err.code === Code.Forbidden) this.setState(State.Closed);
     });
   }
 
@@ -475,7 +476,7 @@ class Widget {
   }
 
   handoff() {
-    const f = { type: 'handoff', id: newId('h') };
+    const f = { type: Type.Handoff, id: newId('h') };
     if (this.conv) f.conv = this.conv;
     this.client.raw(f);
     this.humanBtn.disabled = true;
@@ -516,7 +517,7 @@ class Widget {
       this.leaveMode = false;
       this.leaveConv = '';
       this.setPlaceholder('placeholder');
-      if (conv) this.command({ type: 'to_bot', conv });
+      if (conv) this.command({ type: Type.ToBot, conv });
     }
     // The reason stays in view while the customer waits; the choice is made.
     if (n) {
@@ -533,7 +534,7 @@ class Widget {
   command(frame) {
     frame.id = newId('c');
     return this.client.send(frame).then(() => true, (err) => {
-      if (err.code === 'unknown_conversation' || err.code === 'forbidden') this.setState('closed');
+      if (err.code === Code.UnknownConversation || err.code === Code.Forbidden) this.setState(State.Closed);
       else this.flash(this.t('commandFailed'));
       return false;
     });
@@ -543,7 +544,7 @@ class Widget {
     const now = Date.now();
     if (!this.conv || now - this.lastTypingSent < TYPING_SEND_MS || !this.input.value) return;
     this.lastTypingSent = now;
-    this.client.raw({ type: 'typing', conv: this.conv });
+    this.client.raw({ type: Type.Typing, conv: this.conv });
   }
 
   markRead() {
@@ -599,18 +600,18 @@ class Widget {
     const t = this.t;
     const s = this.state;
     let sub = t('subtitleBot');
-    if (s === 'queued') sub = t('subtitleQueued');
-    if (s === 'assigned' && this.agent?.name) sub = t('subtitleAssigned', { name: this.agent.name });
-    if (s === 'closed') sub = t('subtitleClosed');
+    if (s === State.Queued) sub = t('subtitleQueued');
+    if (s === State.Assigned && this.agent?.name) sub = t('subtitleAssigned', { name: this.agent.name });
+    if (s === State.Closed) sub = t('subtitleClosed');
     this.subtitle.textContent = sub;
     clear(this.avatar);
-    if (s === 'assigned' && this.agent?.name) this.avatar.append(initials(this.agent.name));
+    if (s === State.Assigned && this.agent?.name) this.avatar.append(initials(this.agent.name));
     else this.avatar.append(icon('chat', 20));
-    this.humanBtn.hidden = !(s === 'bot' || s === '');
-    this.closedBox.hidden = s !== 'closed';
-    this.attachBtn.disabled = !this.conv || s === 'closed';
-    this.voice.button.disabled = !this.conv || s === 'closed';
-    this.composer.hidden = s === 'closed';
+    this.humanBtn.hidden = !(s === State.Bot || s === '');
+    this.closedBox.hidden = s !== State.Closed;
+    this.attachBtn.disabled = !this.conv || s === State.Closed;
+    this.voice.button.disabled = !this.conv || s === State.Closed;
+    this.composer.hidden = s === State.Closed;
     this.setPlaceholder(this.leaveMode ? 'placeholderLeave' : 'placeholder');
     this.renderBanner();
     this.renderMessages();
@@ -629,7 +630,7 @@ class Widget {
   }
 
   renderTyping() {
-    const on = !!this.typing && this.state !== 'closed';
+    const on = !!this.typing && this.state !== State.Closed;
     this.typingEl.hidden = !on;
     if (on) this.typingEl.lastChild.textContent = this.t('typing', { name: this.typing.name });
   }
@@ -640,7 +641,7 @@ class Widget {
     const cs = this.connState;
     // The banner is a live region: rebuilt with the same words, it would be read out again.
     const n = this.notice && (!this.conv || this.notice.conv === this.conv) ? this.notice : null;
-    const sig = JSON.stringify([this.flashText, cs, !!this.client.welcome, this.state, this.state === 'queued' && this.queue
+    const sig = JSON.stringify([this.flashText, cs, !!this.client.welcome, this.state, this.state === State.Queued && this.queue
       ? [this.queue.position, this.queue.eta] : null, n]);
     if (sig === this.bannerSig) return;
     this.bannerSig = sig;
@@ -662,9 +663,9 @@ class Widget {
     } else if (cs === 'reconnecting' || (cs === 'connecting' && this.client.welcome)) {
       b.classList.add('fd-muted');
       b.append(h('span', { class: 'fd-spinner', 'aria-hidden': 'true' }), t('reconnecting'));
-    } else if (n || (this.state === 'queued' && this.queue)) {
+    } else if (n || (this.state === State.Queued && this.queue)) {
       // The queue position and a notice (no agents, closed, long wait) can both apply.
-      if (this.state === 'queued' && this.queue) {
+      if (this.state === State.Queued && this.queue) {
         const q = this.queue;
         b.classList.add('fd-queue');
         const pos = q.position <= 1 ? t('queuedNext') : t('queued', { position: q.position });
