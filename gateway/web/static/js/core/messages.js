@@ -24,7 +24,8 @@ export class MessageList {
     this.stick = true;
     this.el.addEventListener('scroll', () => {
       this.stick = this.el.scrollHeight - this.el.scrollTop - this.el.clientHeight < 80;
-      if (this.el.scrollTop < 60 && this.o.onNearTop) this.o.onNearTop();
+      // Right after a render the position is the page's doing, not the reader's asking for more.
+      if (!this.settling && this.el.scrollTop < 60 && this.o.onNearTop) this.o.onNearTop();
     }, { passive: true });
   }
 
@@ -91,6 +92,11 @@ export class MessageList {
         this.revs.delete(k);
       }
     }
+    // The scroll events of what follows are the page's, not the reader's: a page just filled
+    // and scrolled to its end must not read as "at the top" and fetch every older page (on a
+    // slow machine the events came before the scroll position settled).
+    this.settling = true;
+    requestAnimationFrame(() => requestAnimationFrame(() => { this.settling = false; }));
     if (atBottom || this.stick) {
       el.scrollTop = el.scrollHeight;
       this.stick = true;
