@@ -96,7 +96,7 @@ func (s *Session) Handle(ctx context.Context, data []byte) {
 		}
 		// An offered conversation has no participant key for the agent yet.
 		var c *fd.Conversation
-		if c, err = s.m.conversation(ctx, s.tenant, f.GetConv()); err == nil {
+		if c, err = s.m.rec.Conversation(ctx, s.tenant, f.GetConv()); err == nil {
 			if c == nil {
 				err = errUnknownConv
 				break
@@ -350,7 +350,7 @@ func (s *Session) handleHistory(ctx context.Context, f *fd.ClientFrame) error {
 		limit = frames.DefaultHistoryLimit
 	}
 	limit = min(limit, frames.MaxHistoryLimit)
-	reply, err := s.m.history(ctx, &fd.HistoryRequest{Tenant: s.tenant, Conv: f.GetConv(), Before: f.GetBefore(), Limit: limit})
+	reply, err := s.m.rec.History(ctx, &fd.HistoryRequest{Tenant: s.tenant, Conv: f.GetConv(), Before: f.GetBefore(), Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -386,28 +386,6 @@ func (s *Session) handleAssist(ctx context.Context, f *fd.ClientFrame) error {
 	}
 	s.send(&fd.ServerFrame{Type: frames.TypeSuggestion, Id: f.GetId(), Conv: f.GetConv(), Text: reply.GetText()})
 	return nil
-}
-
-// history asks the persister for a page.
-func (m *Manager) history(ctx context.Context, req *fd.HistoryRequest) (*fd.HistoryReply, error) {
-	b, err := proto.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("marshal history request: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
-	defer cancel()
-	msg, err := m.nc.RequestWithContext(ctx, subjects.HistoryQuery(req.GetTenant()), b)
-	if err != nil {
-		return nil, fmt.Errorf("history request: %w", err)
-	}
-	reply := &fd.HistoryReply{}
-	if err := proto.Unmarshal(msg.Data, reply); err != nil {
-		return nil, fmt.Errorf("history reply: %w", err)
-	}
-	if reply.GetError() != "" {
-		return nil, fmt.Errorf("history: %s", reply.GetError())
-	}
-	return reply, nil
 }
 
 // replay sends a conversation's messages after `after`, then synced. Live messages of the
@@ -458,7 +436,7 @@ func (s *Session) replay(ctx context.Context, id, conv string, after int64) {
 // everything was; it stops at the first gap it cannot fill so the client can resume from last.
 func (m *Manager) replay(ctx context.Context, s *Session, conv string, after int64) (last int64, recovered bool) {
 	last = after
-	end, err := m.lastSeqOf(ctx, s.tenant, conv)
+	end, err := m.rec.LastSeq(ctx, s.tenant, conv)
 	if err != nil {
 		m.log.Warn("sync: last sequence", zap.Error(err))
 		return last, false
@@ -466,12 +444,11 @@ func (m *Manager) replay(ctx context.Context, s *Session, conv string, after int
 	if end <= after {
 		return last, true
 	}
-	info, err := m.msgs.Info(ctx)
+	first, err := m.rec.FirstSeq(ctx)
 	if err != nil {
 		m.log.Warn("sync: stream info", zap.Error(err))
 		return last, false
 	}
-	first := int64(info.State.FirstSeq)
 	emit := func(msg *fd.Message, seq int64) bool {
 		msg.Conv = conv
 		b := s.encode(frames.MessageFrame(msg, seq))
@@ -485,7 +462,7 @@ func (m *Manager) replay(ctx context.Context, s *Session, conv string, after int
 		return true
 	}
 	for last+1 < first {
-		reply, err := m.history(ctx, &fd.HistoryRequest{Tenant: s.tenant, Conv: conv, After: last, Limit: frames.MaxHistoryLimit})
+		reply, err := m.rec.History(ctx, &fd.HistoryRequest{Tenant: s.tenant, Conv: conv, After: last, Limit: frames.MaxHistoryLimit})
 		if err != nil {
 			m.log.Warn("sync: record unreachable", zap.String("conv", conv), zap.Error(err))
 			return last, false

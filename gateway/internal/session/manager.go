@@ -22,10 +22,10 @@ import (
 
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/metrics"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/record"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
-	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 )
 
 // Tenants looks up live tenant settings. Unknown tenants are refused.
@@ -191,13 +191,9 @@ type Manager struct {
 	tenants Tenants
 	metrics *metrics.Metrics
 
-	msgs   jetstream.Stream
-	kvConv jetstream.KeyValue
-	kvPart jetstream.KeyValue
-	kvOpen jetstream.KeyValue
-
-	objMu sync.Mutex
-	obj   jetstream.ObjectStore
+	// rec is where the shared state lives: buckets, the messages stream's bounds, attachments
+	// and the persister's queries.
+	rec *record.Record
 
 	draining atomic.Bool
 
@@ -218,28 +214,24 @@ type userState struct {
 	sessions []*Session
 }
 
-// New creates a Manager. The streams and buckets of the contract must exist.
+// New creates a Manager over the record of nc (record.Open). The streams and buckets of the
+// contract must exist.
 func New(ctx context.Context, cfg Config, log *zap.Logger, nc *nats.Conn, h *hub.Hub, tenants Tenants, m *metrics.Metrics) (*Manager, error) {
 	cfg.fill()
-	js, err := jetstream.New(nc)
+	rec, err := record.Open(ctx, nc, cfg.RequestTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
+		return nil, err
 	}
-	mg := &Manager{cfg: cfg, log: log, nc: nc, js: js, hub: h, tenants: tenants, metrics: m,
+	return NewManager(cfg, log, nc, rec, h, tenants, m), nil
+}
+
+// NewManager creates a Manager that reads and writes shared state through rec and publishes on
+// nc.
+func NewManager(cfg Config, log *zap.Logger, nc *nats.Conn, rec *record.Record, h *hub.Hub, tenants Tenants, m *metrics.Metrics) *Manager {
+	cfg.fill()
+	return &Manager{cfg: cfg, log: log, nc: nc, js: rec.JetStream(), rec: rec, hub: h, tenants: tenants, metrics: m,
 		sessions: map[string]*Session{}, users: map[string]*userState{},
 		limiters: newLimiterSet(cfg.MaxLimiters, time.Minute)}
-	if mg.msgs, err = js.Stream(ctx, subjects.StreamMessages); err != nil {
-		return nil, fmt.Errorf("stream %s: %w", subjects.StreamMessages, err)
-	}
-	for _, b := range []struct {
-		name string
-		kv   *jetstream.KeyValue
-	}{{subjects.BucketConversations, &mg.kvConv}, {subjects.BucketParticipants, &mg.kvPart}, {subjects.BucketOpen, &mg.kvOpen}} {
-		if *b.kv, err = js.KeyValue(ctx, b.name); err != nil {
-			return nil, fmt.Errorf("kv %s: %w", b.name, err)
-		}
-	}
-	return mg, nil
 }
 
 // Config returns the effective configuration.
@@ -248,8 +240,8 @@ func (m *Manager) Config() Config { return m.cfg }
 // Tenant returns a tenant's settings.
 func (m *Manager) Tenant(id string) (*fd.Tenant, bool) { return m.tenants.Get(id) }
 
-// JetStream returns the manager's JetStream handle (attachments).
-func (m *Manager) JetStream() jetstream.JetStream { return m.js }
+// Record returns where the manager reads and writes shared state.
+func (m *Manager) Record() *record.Record { return m.rec }
 
 // ErrTooManyConnections is returned by Open when the user has max_connections_per_user sessions
 // on this gateway. Across gateways the limit is kept by closing the oldest sessions (peers.go).

@@ -156,7 +156,7 @@ func (s *Session) Start(ctx context.Context) error {
 	}
 	// last_seq is read after subscribing, so nothing falls between it and live delivery.
 	for _, cs := range summaries {
-		last, err := m.lastSeqOf(ctx, s.tenant, cs.GetConv())
+		last, err := m.rec.LastSeq(ctx, s.tenant, cs.GetConv())
 		if err != nil {
 			return err
 		}
