@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
