@@ -42,73 +42,17 @@ func (s *Session) Handle(ctx context.Context, data []byte) {
 	if !s.allow(f) {
 		return
 	}
+	h, ok := frameHandlers[f.GetType()]
+	if !ok {
+		return // Validate knows every type; a type without a handler asks nothing of the server
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*s.m.cfg.RequestTimeout)
 	defer cancel()
-	switch f.GetType() {
-	case frames.TypeSend:
-		err = s.handleSend(ctx, f)
-	case frames.TypeSync:
-		if err = s.access(ctx, f.GetConv(), true); err == nil {
-			s.replay(ctx, f.GetId(), f.GetConv(), f.GetAfter())
-		}
-	case frames.TypeHistory:
-		err = s.handleHistory(ctx, f)
-	case frames.TypeTyping:
-		if err = s.access(ctx, f.GetConv(), false); err == nil {
-			err = s.m.publishProto(subjects.Live(s.tenant, f.GetConv()),
-				&fd.ServerFrame{Type: frames.TypeTyping, Conv: f.GetConv(), From: s.me})
-		}
-	case frames.TypeRead:
-		if err = s.access(ctx, f.GetConv(), false); err == nil {
-			err = s.m.publishProto(subjects.Reads(s.tenant, f.GetConv(), s.user),
-				&fd.ReadPosition{Tenant: s.tenant, Conv: f.GetConv(), User: s.me, Seq: f.GetSeq(), At: now()})
-		}
-	case frames.TypeHandoff:
-		err = s.handleHandoff(ctx, f)
-	case frames.TypeStatus:
-		if s.role == frames.RoleCustomer {
-			err = errForbidden
-			break
-		}
-		err = s.command(ctx, f, subjects.AgentCommands(s.tenant, s.user), &fd.Command{Type: frames.CommandStatus,
-			Status: f.GetStatus(), MaxChats: int32(s.claims.Capacity()), AgentSkills: s.claims.Skills})
-	case frames.TypeTransfer:
-		if s.role == frames.RoleCustomer {
-			err = errForbidden
-			break
-		}
-		if (f.GetToAgent() != "" && !subjects.ValidToken(f.GetToAgent())) || (f.GetToQueue() != "" && !subjects.ValidToken(f.GetToQueue())) {
-			s.sendError(f.GetId(), frames.CodeBadFrame, "bad to_agent or to_queue")
-			return
-		}
-		if err = s.access(ctx, f.GetConv(), s.role == frames.RoleSupervisor); err == nil {
-			err = s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), &fd.Command{Type: frames.CommandTransfer,
-				Conv: f.GetConv(), ToAgent: f.GetToAgent(), ToQueue: f.GetToQueue()})
-		}
-	case frames.TypeClose:
-		if err = s.access(ctx, f.GetConv(), s.role == frames.RoleSupervisor); err == nil {
-			err = s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), &fd.Command{Type: frames.CommandClose, Conv: f.GetConv()})
-		}
-	case frames.TypeAccept, frames.TypeDecline:
-		if s.role == frames.RoleCustomer {
-			err = errForbidden
-			break
-		}
-		// An offered conversation has no participant key for the agent yet.
-		var c *fd.Conversation
-		if c, err = s.m.rec.Conversation(ctx, s.tenant, f.GetConv()); err == nil {
-			if c == nil {
-				err = errUnknownConv
-				break
-			}
-			err = s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), &fd.Command{Type: f.GetType(), Conv: f.GetConv()})
-		}
-	case frames.TypeAssist:
-		err = s.handleAssist(ctx, f)
-	case frames.TypeLeaveMessage, frames.TypeToBot:
-		err = s.handleNoticeAnswer(ctx, f)
+	if err := s.admit(ctx, h, f); err != nil {
+		s.fail(f.GetId(), err)
+		return
 	}
-	if err != nil {
+	if err := h.handle(s, ctx, f); err != nil {
 		s.fail(f.GetId(), err)
 	}
 }
@@ -222,9 +166,6 @@ var (
 )
 
 func (s *Session) handleSend(ctx context.Context, f *fd.ClientFrame) error {
-	if len(f.GetText()) > MaxTextBytes {
-		return fmt.Errorf("%w: text over %d bytes", errTooLarge, MaxTextBytes)
-	}
 	conv, err := s.conversationFor(ctx, f)
 	if err != nil {
 		return err
@@ -291,9 +232,6 @@ func (s *Session) conversationFor(ctx context.Context, f *fd.ClientFrame) (strin
 }
 
 func (s *Session) handleHandoff(ctx context.Context, f *fd.ClientFrame) error {
-	if s.role != frames.RoleCustomer {
-		return errForbidden
-	}
 	conv, err := s.conversationFor(ctx, f)
 	if err != nil {
 		return err
@@ -305,15 +243,6 @@ func (s *Session) handleHandoff(ctx context.Context, f *fd.ClientFrame) error {
 // handleNoticeAnswer turns a customer's answer to a notice (leave a message, back to the
 // assistant) into the dispatcher command of the same name.
 func (s *Session) handleNoticeAnswer(ctx context.Context, f *fd.ClientFrame) error {
-	if s.role != frames.RoleCustomer {
-		return errForbidden
-	}
-	if len(f.GetText()) > MaxTextBytes {
-		return fmt.Errorf("%w: text over %d bytes", errTooLarge, MaxTextBytes)
-	}
-	if err := s.access(ctx, f.GetConv(), false); err != nil {
-		return err
-	}
 	cmd := &fd.Command{Type: f.GetType(), Conv: f.GetConv(), Customer: s.me}
 	if f.GetType() == frames.TypeLeaveMessage {
 		cmd.Text = frames.CleanText(f.GetText())
@@ -342,9 +271,6 @@ func (s *Session) command(ctx context.Context, f *fd.ClientFrame, subject string
 }
 
 func (s *Session) handleHistory(ctx context.Context, f *fd.ClientFrame) error {
-	if err := s.access(ctx, f.GetConv(), true); err != nil {
-		return err
-	}
 	limit := f.GetLimit()
 	if limit <= 0 {
 		limit = frames.DefaultHistoryLimit
@@ -366,12 +292,6 @@ func (s *Session) handleHistory(ctx context.Context, f *fd.ClientFrame) error {
 }
 
 func (s *Session) handleAssist(ctx context.Context, f *fd.ClientFrame) error {
-	if s.role == frames.RoleCustomer {
-		return errForbidden
-	}
-	if err := s.access(ctx, f.GetConv(), false); err != nil {
-		return err
-	}
 	b, _ := proto.Marshal(&fd.AssistRequest{Tenant: s.tenant, Conv: f.GetConv(), Agent: s.me})
 	msg, err := s.m.nc.RequestWithContext(ctx, subjects.Assist(s.tenant, f.GetConv()), b)
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/services/tenants"
 )
 
 // Tenants looks up live tenant settings. Unknown tenants are refused.
@@ -153,32 +154,25 @@ type Limits struct {
 	MaxConnsPerUser int
 }
 
-// TenantLimits applies the documented defaults to a tenant's limits.
+// TenantLimits applies the documented defaults (tenants.Defaults) to a tenant's limits. Tenants
+// from the store have them applied already, so the copy is made only for one that lacks some.
 func TenantLimits(t *fd.Tenant) Limits {
 	l := t.GetLimits()
-	out := Limits{
+	if l.GetMaxFrameBytes() <= 0 || l.GetMessagesPerSecond() <= 0 || l.GetBurst() <= 0 || l.GetUserMessagesPerSecond() <= 0 ||
+		l.GetMaxConnectionsPerUser() <= 0 {
+		// A negative setting counts as unset, like a zero one.
+		l = tenants.Defaults(&fd.Tenant{Limits: &fd.Limits{MaxFrameBytes: max(l.GetMaxFrameBytes(), 0),
+			MessagesPerSecond: max(l.GetMessagesPerSecond(), 0), Burst: max(l.GetBurst(), 0),
+			UserMessagesPerSecond: max(l.GetUserMessagesPerSecond(), 0),
+			MaxConnectionsPerUser: max(l.GetMaxConnectionsPerUser(), 0)}}).GetLimits()
+	}
+	return Limits{
 		MaxFrameBytes:   int(l.GetMaxFrameBytes()),
 		PerSecond:       l.GetMessagesPerSecond(),
 		Burst:           int(l.GetBurst()),
 		UserPerSecond:   l.GetUserMessagesPerSecond(),
 		MaxConnsPerUser: int(l.GetMaxConnectionsPerUser()),
 	}
-	if out.MaxFrameBytes <= 0 {
-		out.MaxFrameBytes = 64 << 10
-	}
-	if out.PerSecond <= 0 {
-		out.PerSecond = 10
-	}
-	if out.Burst <= 0 {
-		out.Burst = 20
-	}
-	if out.UserPerSecond <= 0 {
-		out.UserPerSecond = 20
-	}
-	if out.MaxConnsPerUser <= 0 {
-		out.MaxConnsPerUser = 10
-	}
-	return out
 }
 
 // Manager registers sessions and holds what they share.

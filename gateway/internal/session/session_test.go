@@ -108,27 +108,6 @@ func TestCloseAfterQueued(t *testing.T) {
 	}
 }
 
-func TestTenantLimitsDefaults(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		in   *fd.Tenant
-		want Limits
-	}{
-		{"defaults", &fd.Tenant{}, Limits{65536, 10, 20, 20, 10}},
-		{"set", &fd.Tenant{Limits: &fd.Limits{MaxFrameBytes: 1024, MessagesPerSecond: 1, Burst: 2, UserMessagesPerSecond: 3, MaxConnectionsPerUser: 4}},
-			Limits{1024, 1, 2, 3, 4}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if got := TenantLimits(tc.in); got != tc.want {
-				t.Fatalf("limits = %+v, want %+v", got, tc.want)
-			}
-		})
-	}
-}
-
 // FuzzDecodeFrame: the decoder never panics, and a frame it accepts has a known type and
 // survives a round trip through the other encoding.
 func FuzzDecodeFrame(f *testing.F) {
