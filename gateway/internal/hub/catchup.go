@@ -139,7 +139,7 @@ func (h *Hub) catchUp(ctx context.Context) {
 		}
 		clear(set)
 	}
-	go h.fillAll(alone)
+	h.spawn(func() { h.fillAll(alone) })
 	if h.catchUpHook != nil {
 		h.catchUpHook()
 	}
@@ -185,7 +185,7 @@ func (h *Hub) catchUp(ctx context.Context) {
 		for _, e := range set {
 			left = append(left, e)
 		}
-		go h.fillAll(left)
+		h.spawn(func() { h.fillAll(left) })
 		return
 	}
 	var again []*entry
@@ -196,7 +196,7 @@ func (h *Hub) catchUp(ctx context.Context) {
 		}
 		e.mu.Unlock()
 	}
-	go h.fillAll(again)
+	h.spawn(func() { h.fillAll(again) })
 	storeMax(&h.mark, end)
 	h.log.Info("caught up after reconnect", zap.Int("conversations", len(all)), zap.Int64("from", from),
 		zap.Int64("to", end), zap.Int("read", read), zap.Int("delivered", delivered),

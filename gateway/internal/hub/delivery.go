@@ -79,7 +79,7 @@ func (h *Hub) liveLocked(e *entry, d *Delivery) {
 		h.metrics.Drops.WithLabelValues("gap").Inc()
 		e.filling = true
 		e.pending = append(e.pending[:0], d)
-		go h.fill(e)
+		h.spawn(func() { h.fill(e) })
 	default:
 		h.deliverLocked(e, d)
 	}

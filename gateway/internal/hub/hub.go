@@ -122,8 +122,9 @@ type Hub struct {
 	shards  []chan *nats.Msg
 	ctx     context.Context // ends at Close: gap fills stop
 	stop    context.CancelFunc
-	fills   chan struct{} // bounds concurrent gap fills
-	wg      sync.WaitGroup
+	fills   chan struct{}  // bounds concurrent gap fills
+	wg      sync.WaitGroup // the hub's goroutines (spawn); Close waits for them
+	spawnMu sync.Mutex     // orders spawn against Close
 
 	streamMu sync.Mutex
 	stream   jetstream.Stream
@@ -247,8 +248,21 @@ func (h *Hub) Close() {
 		_ = sub.Unsubscribe()
 	}
 	// The channels stay open: NATS may still hold a message for one of them.
-	h.stop()
+	h.spawnMu.Lock()
+	h.stop() // under spawnMu: no goroutine is added to wg once Wait may have begun
+	h.spawnMu.Unlock()
 	h.wg.Wait()
+}
+
+// spawn runs fn on a goroutine that Close stops (through h.ctx) and waits for: the workers,
+// gap fills and catch-up fills. Once the hub is closed it does nothing.
+func (h *Hub) spawn(fn func()) {
+	h.spawnMu.Lock()
+	defer h.spawnMu.Unlock()
+	if h.ctx.Err() != nil {
+		return
+	}
+	h.wg.Go(fn)
 }
 
 // Flush waits until the server processed every subscription made so far, so a publish that

@@ -150,7 +150,7 @@ func (h *Hub) start(e *entry) error {
 	// again: a reconnect came while we asked, so the answer may predate messages we missed.
 	if (e.overflow || e.again) && !e.filling {
 		e.filling = true
-		go h.fill(e)
+		h.spawn(func() { h.fill(e) })
 	}
 	return nil
 }

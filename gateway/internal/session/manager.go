@@ -198,6 +198,13 @@ type Manager struct {
 	reconnects  uint64       // janitor only: NATS reconnects seen
 	reconnected atomic.Int64 // unix nanos of the last NATS reconnect (peers.go)
 
+	// bg is the context of the manager's own goroutines (spawn): writers, pings, joins and
+	// leaves that need a round trip. Shutdown cancels it and waits for wg.
+	bg      context.Context
+	stopBg  context.CancelFunc
+	wg      sync.WaitGroup
+	spawnMu sync.Mutex // orders spawn against Shutdown
+
 	mu       sync.Mutex
 	sessions map[string]*Session
 	users    map[string]*userState // tenant/user
@@ -223,9 +230,33 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, nc *nats.Conn, h *hub
 // nc.
 func NewManager(cfg Config, log *zap.Logger, nc *nats.Conn, rec *record.Record, h *hub.Hub, tenants Tenants, m *metrics.Metrics) *Manager {
 	cfg.fill()
-	return &Manager{cfg: cfg, log: log, nc: nc, js: rec.JetStream(), rec: rec, hub: h, tenants: tenants, metrics: m,
+	mg := &Manager{cfg: cfg, log: log, nc: nc, js: rec.JetStream(), rec: rec, hub: h, tenants: tenants, metrics: m,
 		sessions: map[string]*Session{}, users: map[string]*userState{},
 		limiters: newLimiterSet(cfg.MaxLimiters, time.Minute)}
+	mg.bg, mg.stopBg = context.WithCancel(context.Background())
+	return mg
+}
+
+// spawn runs fn on a goroutine the manager owns: fn's ctx ends when Shutdown stops the
+// manager's goroutines, and Shutdown waits for fn to return. It reports false, running
+// nothing, once they were stopped.
+func (m *Manager) spawn(fn func(ctx context.Context)) bool {
+	m.spawnMu.Lock()
+	defer m.spawnMu.Unlock()
+	if m.bg.Err() != nil {
+		return false
+	}
+	m.wg.Go(func() { fn(m.bg) })
+	return true
+}
+
+// stopGoroutines cancels the manager's goroutines and waits for them; each is bounded by a
+// timeout of the configuration, so the wait is too.
+func (m *Manager) stopGoroutines() {
+	m.spawnMu.Lock()
+	m.stopBg() // under spawnMu: no goroutine is added to wg once Wait may have begun
+	m.spawnMu.Unlock()
+	m.wg.Wait()
 }
 
 // Config returns the effective configuration.
@@ -387,7 +418,7 @@ func (m *Manager) tick(now time.Time, slot int) {
 		}
 		if nowNs-s.lastPing >= int64(m.cfg.PingInterval) {
 			s.lastPing = nowNs
-			go s.ping()
+			m.spawn(s.ping)
 		}
 		if nowNs-s.lastBeat >= beat {
 			s.lastBeat = nowNs
@@ -400,9 +431,16 @@ func (m *Manager) tick(now time.Time, slot int) {
 }
 
 // Shutdown closes every session with 1012 (clients reconnect elsewhere and sync) and waits for
-// them to end or ctx to expire. New sessions are refused from the first call.
+// them to end or ctx to expire, then stops the manager's goroutines and waits for them. New
+// sessions are refused from the first call.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.draining.Store(true)
+	err := m.closeSessions(ctx)
+	m.stopGoroutines()
+	return err
+}
+
+func (m *Manager) closeSessions(ctx context.Context) error {
 	m.mu.Lock()
 	var idle chan struct{}
 	if len(m.sessions) > 0 {

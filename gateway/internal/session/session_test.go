@@ -52,8 +52,11 @@ func testManager(t *testing.T) *Manager {
 	cfg := DefaultConfig()
 	cfg.QueueFrames = 8
 	cfg.fill()
-	return &Manager{cfg: cfg, log: zaptest.NewLogger(t), metrics: metrics.New(prometheus.NewRegistry()),
+	m := &Manager{cfg: cfg, log: zaptest.NewLogger(t), metrics: metrics.New(prometheus.NewRegistry()),
 		sessions: map[string]*Session{}, users: map[string]*userState{}}
+	m.bg, m.stopBg = context.WithCancel(context.Background())
+	t.Cleanup(m.stopGoroutines)
+	return m
 }
 
 func testSession(m *Manager, tr Transport) *Session {
