@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/record"
@@ -14,7 +15,6 @@ import (
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
-	"github.com/nats-io/nats.go"
 )
 
 func open(t *testing.T) (*record.Record, func(conv string) int64) {
