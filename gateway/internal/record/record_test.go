@@ -17,12 +17,14 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
 )
 
-func open(t *testing.T) (*record.Record, func(conv string) int64) {
+// open returns a record over a fresh provisioned server, its connection, and a function that
+// stores a message of tenant acme.
+func open(t *testing.T, requestTimeout time.Duration) (*record.Record, *nats.Conn, func(conv string) int64) {
 	t.Helper()
 	n := testkit.RunNATS(t)
 	nc, js := testkit.Connect(t, n.URL())
 	testkit.Provision(t, js)
-	r, err := record.Open(t.Context(), nc, 2*time.Second)
+	r, err := record.Open(t.Context(), nc, requestTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,14 +36,14 @@ func open(t *testing.T) (*record.Record, func(conv string) int64) {
 		}
 		return int64(ack.Sequence)
 	}
-	return r, store
+	return r, nc, store
 }
 
 // TestOpenConversation: the open-conversation key is claimed once, read back with its
 // revision, and released only at that revision.
 func TestOpenConversation(t *testing.T) {
 	t.Parallel()
-	r, _ := open(t)
+	r, _, _ := open(t, 2*time.Second)
 	ctx := t.Context()
 	if _, _, found, err := r.OpenConversation(ctx, "acme", "u1"); err != nil || found {
 		t.Fatalf("before any claim: found %v, err %v", found, err)
@@ -69,7 +71,7 @@ func TestOpenConversation(t *testing.T) {
 // TestConversationsAndParticipants: conversations are created once, participants listed.
 func TestConversationsAndParticipants(t *testing.T) {
 	t.Parallel()
-	r, _ := open(t)
+	r, _, _ := open(t, 2*time.Second)
 	ctx := t.Context()
 	if c, err := r.Conversation(ctx, "acme", "c1"); err != nil || c != nil {
 		t.Fatalf("absent conversation = %v, %v", c, err)
@@ -106,7 +108,7 @@ func TestConversationsAndParticipants(t *testing.T) {
 // TestSequences: LastSeq is a conversation's last stored message, FirstSeq the stream's first.
 func TestSequences(t *testing.T) {
 	t.Parallel()
-	r, store := open(t)
+	r, _, store := open(t, 2*time.Second)
 	ctx := t.Context()
 	if last, err := r.LastSeq(ctx, "acme", "c1"); err != nil || last != 0 {
 		t.Fatalf("empty: last %d, %v", last, err)
@@ -125,7 +127,7 @@ func TestSequences(t *testing.T) {
 // TestAttachments: an attachment is found only in its tenant, with its conversation.
 func TestAttachments(t *testing.T) {
 	t.Parallel()
-	r, _ := open(t)
+	r, _, _ := open(t, 2*time.Second)
 	ctx := t.Context()
 	att, err := r.PutAttachment(ctx, "acme", "c1", "u1", "att_1", "a.txt", "text/plain", strings.NewReader("hello"))
 	if err != nil {
@@ -157,13 +159,7 @@ func TestAttachments(t *testing.T) {
 // its errors come back as errors; with no persister, a request fails within its timeout.
 func TestPersisterQueries(t *testing.T) {
 	t.Parallel()
-	n := testkit.RunNATS(t)
-	nc, js := testkit.Connect(t, n.URL())
-	testkit.Provision(t, js)
-	r, err := record.Open(t.Context(), nc, 500*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, nc, _ := open(t, 500*time.Millisecond)
 	ctx := t.Context()
 	if _, err := r.History(ctx, &fd.HistoryRequest{Tenant: "acme", Conv: "c1"}); err == nil {
 		t.Fatal("history without a persister succeeded")
