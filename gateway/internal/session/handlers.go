@@ -22,8 +22,9 @@ import (
 // closes the connection; this is the polite limit below it).
 const MaxTextBytes = frames.MaxTextBytes
 
-// Handle processes one client frame. It runs on the connection's reader goroutine, so a
-// client's frames are handled in order.
+// Handle processes one client frame: decoded, validated and rate-limited here, then checked
+// and handled as its type's entry of frameHandlers (table.go) says. It runs on the connection's
+// reader goroutine, so a client's frames are handled in order.
 func (s *Session) Handle(ctx context.Context, data []byte) {
 	s.handleMu.Lock()
 	defer s.handleMu.Unlock()
