@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/app"
-	"github.com/frontdesk-chat/frontdesk/gateway/internal/assign"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/dispatchertest"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
@@ -33,7 +33,7 @@ func setup(t *testing.T, e *env, g *gateway, tenant, customer, agent string) (cu
 	conv = cust.await(frames.TypeAck, hasID("open")).GetConv()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	if err := assign.Assign(ctx, e.nc, e.js, tenant, conv, &fd.Participant{Id: agent, Role: frames.RoleAgent, Name: "Agent"}); err != nil {
+	if err := dispatchertest.Assign(ctx, e.nc, e.js, tenant, conv, &fd.Participant{Id: agent, Role: frames.RoleAgent, Name: "Agent"}); err != nil {
 		t.Fatal(err)
 	}
 	ag.await(frames.TypeAssigned, inConv(conv))

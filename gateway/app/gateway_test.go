@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/frontdesk-chat/frontdesk/gateway/internal/assign"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/dispatchertest"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
@@ -170,7 +170,7 @@ func TestConversationFlow(t *testing.T) {
 	agent, _ := g.dial(t, tok(t, "acme", "agent1", frames.RoleAgent))
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	if err := assign.Assign(ctx, e.nc, e.js, "acme", conv, &fd.Participant{Id: "agent1", Role: frames.RoleAgent, Name: "A"}); err != nil {
+	if err := dispatchertest.Assign(ctx, e.nc, e.js, "acme", conv, &fd.Participant{Id: "agent1", Role: frames.RoleAgent, Name: "A"}); err != nil {
 		t.Fatal(err)
 	}
 	if a := agent.await(frames.TypeAssigned, inConv(conv)); a.GetCustomer().GetId() != "cust1" {

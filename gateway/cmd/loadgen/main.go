@@ -9,7 +9,7 @@
 //	loadgen attack -kind post|sync|upload|slow          one attacker at full speed (attack.go)
 //
 // In a gateway-only setup (no dispatcher) chat performs the dispatcher's assignment itself,
-// exactly as the contract describes it (internal/assign); against the whole system, pass
+// exactly as the contract describes it (internal/dispatchertest); against the whole system, pass
 // -assign=false: agents declare themselves available and the dispatcher assigns (use a tenant
 // without bot, so conversations start queued).
 package main
@@ -42,7 +42,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/frontdesk-chat/frontdesk/gateway/internal/assign"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/dispatchertest"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
@@ -509,7 +509,7 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 			}
 			if *doAssign {
 				agent := &fd.Participant{Id: fmt.Sprintf("ag%s_%d", run, i%*agents), Role: frames.RoleAgent}
-				if err := assign.Assign(ctx, nc, js, r.t.tenant, cu.conv, agent); err != nil {
+				if err := dispatchertest.Assign(ctx, nc, js, r.t.tenant, cu.conv, agent); err != nil {
 					errc <- err
 				}
 			}

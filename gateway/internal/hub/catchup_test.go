@@ -166,30 +166,28 @@ func TestCatchUpHoldsLive(t *testing.T) {
 				mu.Unlock()
 				return int64(ack.Sequence), nil
 			}
-			hooked := make(chan error, 1)
+			type stored struct {
+				last int64
+				err  error
+			}
+			hooked := make(chan stored, 1)
+			resume := make(chan struct{}) // the live messages reached the hub: the catch-up goes on
+			var resumeOnce sync.Once
+			release := func() { resumeOnce.Do(func() { close(resume) }) }
+			defer release()              // a failing test does not leave the catch-up waiting
 			ready := make(chan struct{}) // js2 is set and c1's missed messages are stored
 			hub.SetCatchUpHook(h, func() {
 				<-ready
-				hooked <- func() error {
-					var last int64
-					for range tc.live {
-						for _, conv := range ids[:2] {
-							seq, err := store(conv)
-							if err != nil {
-								return err
-							}
-							last = seq
+				var st stored
+				for range tc.live {
+					for _, conv := range ids[:2] {
+						if st.last, st.err = store(conv); st.err != nil {
+							break
 						}
 					}
-					// Wait until the hub received them all: held, since the catch-up has
-					// taken the conversations over.
-					for deadline := time.Now().Add(10 * time.Second); hub.High(h) < last; time.Sleep(5 * time.Millisecond) {
-						if time.Now().After(deadline) {
-							return errors.New("live messages never arrived")
-						}
-					}
-					return nil
-				}()
+				}
+				hooked <- st
+				<-resume
 			})
 			go h.Watch(t.Context(), 20*time.Millisecond)
 
@@ -205,15 +203,25 @@ func TestCatchUpHoldsLive(t *testing.T) {
 			}
 			close(ready)
 			select {
-			case err := <-hooked:
-				if err != nil {
-					t.Fatal(err)
+			case st := <-hooked:
+				if st.err != nil {
+					t.Fatal(st.err)
 				}
+				// Held, since the catch-up has taken the conversations over: wait until the hub
+				// received them all before the catch-up reads the stream.
+				testkit.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+					if high := hub.High(h); high < st.last {
+						return fmt.Errorf("live messages up to %d received, want %d", high, st.last)
+					}
+					return nil
+				})
+				release()
 			case <-ctx.Done():
 				t.Fatal("no catch-up")
 			}
 			testkit.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error { return checkSeqs(recs, ids, want) })
-			// Nothing more comes (a duplicate would arrive about now).
+			// Nothing more comes (a duplicate would arrive about now): a quiet period, time passing
+			// rather than a condition to wait for.
 			time.Sleep(100 * time.Millisecond)
 			if err := checkSeqs(recs, ids, want); err != nil {
 				t.Fatal(err)
@@ -250,7 +258,13 @@ func TestCatchUpAfterLiveMessage(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	want := storeMany(t, js, ids, 4, rng)
 	testkit.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error { return checkSeqs(recs, ids, want) })
-	time.Sleep(600 * time.Millisecond) // a tick or so: the hub knows what it received
+	// Watch's tick raises the catch-up mark to what the hub received.
+	testkit.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if mark, high := hub.Mark(h), hub.High(h); mark < high {
+			return fmt.Errorf("mark %d below %d received", mark, high)
+		}
+		return nil
+	})
 
 	o.restart(t)
 	_, js2 := testkit.Connect(t, n.URL())

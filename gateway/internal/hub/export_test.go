@@ -7,3 +7,6 @@ func SetCatchUpHook(h *Hub, f func()) { h.catchUpHook = f }
 
 // High returns the highest sequence h received live on a followed conversation.
 func High(h *Hub) int64 { return h.high.Load() }
+
+// Mark returns h's catch-up mark: a reconnect catch-up reads the stream from after it.
+func Mark(h *Hub) int64 { return h.mark.Load() }

@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -43,6 +44,7 @@ type outage struct {
 	nats        *testkit.NATS
 	nc          *nats.Conn
 	reconnected chan time.Time
+	failed      atomic.Int64 // reconnect attempts that failed
 }
 
 func newOutage(tb testing.TB, n *testkit.NATS, reconnectAfter time.Duration) *outage {
@@ -50,7 +52,8 @@ func newOutage(tb testing.TB, n *testkit.NATS, reconnectAfter time.Duration) *ou
 	o := &outage{nats: n, reconnected: make(chan time.Time, 8)}
 	nc, err := nats.Connect(n.URL(), nats.MaxReconnects(-1), nats.Timeout(2*time.Second),
 		nats.CustomReconnectDelay(func(int) time.Duration { return reconnectAfter }),
-		nats.ReconnectHandler(func(*nats.Conn) { o.reconnected <- time.Now() }))
+		nats.ReconnectHandler(func(*nats.Conn) { o.reconnected <- time.Now() }),
+		nats.ReconnectErrHandler(func(*nats.Conn, error) { o.failed.Add(1) }))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -64,13 +67,17 @@ func newOutage(tb testing.TB, n *testkit.NATS, reconnectAfter time.Duration) *ou
 func (o *outage) restart(tb testing.TB) {
 	tb.Helper()
 	o.nats.Shutdown()
+	failed := o.failed.Load()
 	testkit.CheckFor(tb, 10*time.Second, 10*time.Millisecond, func() error {
 		if o.nc.Status() != nats.RECONNECTING {
 			return fmt.Errorf("hub connection %v", o.nc.Status())
 		}
+		// Past the first attempt, which is immediate: the next waits reconnectAfter.
+		if o.failed.Load() == failed {
+			return errors.New("no reconnect attempt failed yet")
+		}
 		return nil
 	})
-	time.Sleep(200 * time.Millisecond) // past the first attempt, which is immediate
 	o.nats.Restart(tb)
 }
 

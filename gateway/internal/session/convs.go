@@ -3,12 +3,7 @@ package session
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
@@ -96,12 +91,14 @@ func (s *Session) access(ctx context.Context, conv string, read bool) error {
 		return nil
 	}
 	m := s.m
-	if _, err := m.kvPart.Get(ctx, subjects.ParticipantKey(s.tenant, s.user, conv)); err == nil {
-		return s.join(conv)
-	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("participant %s: %w", conv, err)
+	ok, err := m.rec.Participant(ctx, s.tenant, s.user, conv)
+	if err != nil {
+		return err
 	}
-	c, err := m.conversation(ctx, s.tenant, conv)
+	if ok {
+		return s.join(conv)
+	}
+	c, err := m.rec.Conversation(ctx, s.tenant, conv)
 	if err != nil {
 		return err
 	}
@@ -126,41 +123,9 @@ func (s *Session) mayRead(c *fd.Conversation) bool {
 	}
 }
 
-// conversation reads a conversation's state; nil when it does not exist in the tenant.
-func (m *Manager) conversation(ctx context.Context, tenant, conv string) (*fd.Conversation, error) {
-	e, err := m.kvConv.Get(ctx, subjects.ConversationKey(tenant, conv))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("conversation %s: %w", conv, err)
-	}
-	c := &fd.Conversation{}
-	if err := proto.Unmarshal(e.Value(), c); err != nil {
-		return nil, fmt.Errorf("conversation %s: %w", conv, err)
-	}
-	return c, nil
-}
-
 // Participant reports whether user takes part in conv (attachments).
 func (m *Manager) Participant(ctx context.Context, tenant, user, conv string) (bool, error) {
-	_, err := m.kvPart.Get(ctx, subjects.ParticipantKey(tenant, user, conv))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// lastSeqOf is the highest stored sequence of a conversation (0 for none).
-func (m *Manager) lastSeqOf(ctx context.Context, tenant, conv string) (int64, error) {
-	msg, err := m.msgs.GetLastMsgForSubject(ctx, subjects.Messages(tenant, conv))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("last message of %s: %w", conv, err)
-	}
-	return int64(msg.Sequence), nil
+	return m.rec.Participant(ctx, tenant, user, conv)
 }
 
 // openConversations lists the user's open conversations for welcome: a customer's one open
@@ -168,28 +133,22 @@ func (m *Manager) lastSeqOf(ctx context.Context, tenant, conv string) (int64, er
 func (m *Manager) openConversations(ctx context.Context, s *Session) ([]*fd.ConversationSummary, error) {
 	var convs []string
 	if s.role == frames.RoleCustomer {
-		e, err := m.kvOpen.Get(ctx, subjects.OpenKey(s.tenant, s.user))
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-		case err != nil:
-			return nil, fmt.Errorf("open conversation: %w", err)
-		default:
-			convs = append(convs, string(e.Value()))
+		conv, _, found, err := m.rec.OpenConversation(ctx, s.tenant, s.user)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			convs = append(convs, conv)
 		}
 	} else {
-		lister, err := m.kvPart.ListKeysFiltered(ctx, subjects.ParticipantFilter(s.tenant, s.user))
-		if err != nil {
-			return nil, fmt.Errorf("participations: %w", err)
-		}
-		prefix := subjects.ParticipantFilter(s.tenant, s.user)
-		prefix = prefix[:len(prefix)-1]
-		for k := range lister.Keys() {
-			convs = append(convs, strings.TrimPrefix(k, prefix))
+		var err error
+		if convs, err = m.rec.Participations(ctx, s.tenant, s.user); err != nil {
+			return nil, err
 		}
 	}
 	var out []*fd.ConversationSummary
 	for _, id := range convs {
-		c, err := m.conversation(ctx, s.tenant, id)
+		c, err := m.rec.Conversation(ctx, s.tenant, id)
 		if err != nil {
 			return nil, err
 		}
@@ -208,11 +167,13 @@ func (m *Manager) openConversations(ctx context.Context, s *Session) ([]*fd.Conv
 // customerConversation returns the customer's open conversation, opening one when there is
 // none (PROTOCOL flow "Open"). created is true when this call opened it.
 func (m *Manager) customerConversation(ctx context.Context, s *Session) (conv string, created bool, err error) {
-	key := subjects.OpenKey(s.tenant, s.user)
 	for range 3 {
 		id := NewID("c_")
-		_, err := m.kvOpen.Create(ctx, key, []byte(id))
-		if err == nil {
+		taken, err := m.rec.ClaimOpen(ctx, s.tenant, s.user, id)
+		if err != nil {
+			return "", false, err
+		}
+		if taken {
 			// Follow the conversation before the dispatcher hears of it: its answer (queued,
 			// or assigned at once when an agent is free) is published on the conversation's
 			// subjects and would otherwise reach nobody.
@@ -224,18 +185,14 @@ func (m *Manager) customerConversation(ctx context.Context, s *Session) (conv st
 			}
 			return id, true, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return "", false, fmt.Errorf("open conversation: %w", err)
+		id, rev, found, err := m.rec.OpenConversation(ctx, s.tenant, s.user)
+		if err != nil {
+			return "", false, err
 		}
-		e, err := m.kvOpen.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
+		if !found {
 			continue // closed meanwhile
 		}
-		if err != nil {
-			return "", false, fmt.Errorf("open conversation: %w", err)
-		}
-		id = string(e.Value())
-		c, err := m.conversation(ctx, s.tenant, id)
+		c, err := m.rec.Conversation(ctx, s.tenant, id)
 		if err != nil {
 			return "", false, err
 		}
@@ -252,7 +209,7 @@ func (m *Manager) customerConversation(ctx context.Context, s *Session) (conv st
 			return id, false, nil
 		case c.GetState() == frames.StateClosed:
 			// The dispatcher closed it but has not removed the key yet.
-			_ = m.kvOpen.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+			m.rec.ReleaseOpen(ctx, s.tenant, s.user, rev)
 			continue
 		}
 		return id, false, nil
@@ -275,16 +232,11 @@ func (m *Manager) createConversation(ctx context.Context, s *Session, conv strin
 	if state == frames.StateQueued {
 		c.QueuedAt = at
 	}
-	b, err := proto.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("marshal conversation: %w", err)
+	if err := m.rec.CreateConversation(ctx, c); err != nil {
+		return err
 	}
-	if _, err := m.kvConv.Create(ctx, subjects.ConversationKey(s.tenant, conv), b); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-		return fmt.Errorf("create conversation: %w", err)
-	}
-	pb, _ := proto.Marshal(s.me)
-	if _, err := m.kvPart.Put(ctx, subjects.ParticipantKey(s.tenant, s.user, conv), pb); err != nil {
-		return fmt.Errorf("participant: %w", err)
+	if err := m.rec.PutParticipant(ctx, s.tenant, conv, s.me); err != nil {
+		return err
 	}
 	ev := &fd.ConversationEvent{Id: "opened/" + conv, Tenant: s.tenant, Conv: conv, Type: frames.EventOpened, State: state,
 		Customer: s.me, Actor: s.me, At: at}
@@ -302,26 +254,16 @@ func (m *Manager) createConversation(ctx context.Context, s *Session, conv strin
 // unread fills the unread counts of welcome from the persister, when it answers quickly; welcome
 // does not wait for a slow or absent record (unread is optional).
 func (m *Manager) unread(ctx context.Context, s *Session, sums []*fd.ConversationSummary) {
-	req := &fd.UnreadRequest{Tenant: s.tenant, User: s.user}
+	convs := make([]string, 0, len(sums))
 	for _, c := range sums {
-		req.Convs = append(req.Convs, c.GetConv())
+		convs = append(convs, c.GetConv())
 	}
-	b, err := proto.Marshal(req)
+	unread, err := m.rec.Unread(ctx, s.tenant, s.user, convs, unreadTimeout)
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, unreadTimeout)
-	defer cancel()
-	msg, err := m.nc.RequestWithContext(ctx, subjects.UnreadQuery(s.tenant), b)
-	if err != nil {
-		return
-	}
-	reply := &fd.UnreadReply{}
-	if proto.Unmarshal(msg.Data, reply) != nil || reply.GetError() != "" {
-		return
-	}
 	for _, c := range sums {
-		if n, ok := reply.GetUnread()[c.GetConv()]; ok {
+		if n, ok := unread[c.GetConv()]; ok {
 			c.Unread = &n
 		}
 	}

@@ -10,7 +10,8 @@ import (
 )
 
 // Deliver implements hub.Listener. It runs on a hub worker and only queues frames; anything
-// that needs a NATS round trip runs on its own goroutine.
+// that needs a NATS round trip runs on a goroutine of the manager (spawn), which Shutdown waits
+// for.
 func (s *Session) Deliver(d *hub.Delivery) {
 	switch d.Kind {
 	case hub.Messages:
@@ -73,7 +74,7 @@ func (s *Session) onEvent(ev *fd.ConversationEvent, conv string) {
 		leave = true
 	}
 	if leave {
-		go s.leave(conv)
+		s.m.spawn(func(context.Context) { s.leave(conv) })
 	}
 }
 
@@ -86,8 +87,8 @@ func (s *Session) onUser(d *hub.Delivery) {
 	conv := f.GetConv()
 	joinable := f.GetType() == frames.TypeAssigned || (f.GetType() == frames.TypeState && f.GetState() != frames.StateClosed)
 	if conv != "" && joinable && !s.joined(conv) {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), s.m.cfg.RequestTimeout)
+		s.m.spawn(func(ctx context.Context) {
+			ctx, cancel := context.WithTimeout(ctx, s.m.cfg.RequestTimeout)
 			defer cancel()
 			ok, err := s.m.Participant(ctx, s.tenant, s.user, conv)
 			if err != nil || !ok {
@@ -102,13 +103,13 @@ func (s *Session) onUser(d *hub.Delivery) {
 			if s.role == frames.RoleCustomer {
 				s.replay(ctx, "", conv, 0)
 			}
-		}()
+		})
 		return
 	}
 	s.mu.Lock()
 	s.enqueueLocked(d.Encoded(s.binary), f.GetType())
 	s.mu.Unlock()
 	if f.GetType() == frames.TypeState && f.GetState() == frames.StateClosed && conv != "" {
-		go s.leave(conv)
+		s.m.spawn(func(context.Context) { s.leave(conv) })
 	}
 }

@@ -22,8 +22,9 @@ import (
 // closes the connection; this is the polite limit below it).
 const MaxTextBytes = frames.MaxTextBytes
 
-// Handle processes one client frame. It runs on the connection's reader goroutine, so a
-// client's frames are handled in order.
+// Handle processes one client frame: decoded, validated and rate-limited here, then checked
+// and handled as its type's entry of frameHandlers (table.go) says. It runs on the connection's
+// reader goroutine, so a client's frames are handled in order.
 func (s *Session) Handle(ctx context.Context, data []byte) {
 	s.handleMu.Lock()
 	defer s.handleMu.Unlock()
@@ -42,73 +43,17 @@ func (s *Session) Handle(ctx context.Context, data []byte) {
 	if !s.allow(f) {
 		return
 	}
+	h, ok := frameHandlers[f.GetType()]
+	if !ok {
+		return // Validate knows every type; a type without a handler asks nothing of the server
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*s.m.cfg.RequestTimeout)
 	defer cancel()
-	switch f.GetType() {
-	case frames.TypeSend:
-		err = s.handleSend(ctx, f)
-	case frames.TypeSync:
-		if err = s.access(ctx, f.GetConv(), true); err == nil {
-			s.replay(ctx, f.GetId(), f.GetConv(), f.GetAfter())
-		}
-	case frames.TypeHistory:
-		err = s.handleHistory(ctx, f)
-	case frames.TypeTyping:
-		if err = s.access(ctx, f.GetConv(), false); err == nil {
-			err = s.m.publishProto(subjects.Live(s.tenant, f.GetConv()),
-				&fd.ServerFrame{Type: frames.TypeTyping, Conv: f.GetConv(), From: s.me})
-		}
-	case frames.TypeRead:
-		if err = s.access(ctx, f.GetConv(), false); err == nil {
-			err = s.m.publishProto(subjects.Reads(s.tenant, f.GetConv(), s.user),
-				&fd.ReadPosition{Tenant: s.tenant, Conv: f.GetConv(), User: s.me, Seq: f.GetSeq(), At: now()})
-		}
-	case frames.TypeHandoff:
-		err = s.handleHandoff(ctx, f)
-	case frames.TypeStatus:
-		if s.role == frames.RoleCustomer {
-			err = errForbidden
-			break
-		}
-		err = s.command(ctx, f, subjects.AgentCommands(s.tenant, s.user), &fd.Command{Type: frames.CommandStatus,
-			Status: f.GetStatus(), MaxChats: int32(s.claims.Capacity()), AgentSkills: s.claims.Skills})
-	case frames.TypeTransfer:
-		if s.role == frames.RoleCustomer {
-			err = errForbidden
-			break
-		}
-		if (f.GetToAgent() != "" && !subjects.ValidToken(f.GetToAgent())) || (f.GetToQueue() != "" && !subjects.ValidToken(f.GetToQueue())) {
-			s.sendError(f.GetId(), frames.CodeBadFrame, "bad to_agent or to_queue")
-			return
-		}
-		if err = s.access(ctx, f.GetConv(), s.role == frames.RoleSupervisor); err == nil {
-			err = s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), &fd.Command{Type: frames.CommandTransfer,
-				Conv: f.GetConv(), ToAgent: f.GetToAgent(), ToQueue: f.GetToQueue()})
-		}
-	case frames.TypeClose:
-		if err = s.access(ctx, f.GetConv(), s.role == frames.RoleSupervisor); err == nil {
-			err = s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), &fd.Command{Type: frames.CommandClose, Conv: f.GetConv()})
-		}
-	case frames.TypeAccept, frames.TypeDecline:
-		if s.role == frames.RoleCustomer {
-			err = errForbidden
-			break
-		}
-		// An offered conversation has no participant key for the agent yet.
-		var c *fd.Conversation
-		if c, err = s.m.conversation(ctx, s.tenant, f.GetConv()); err == nil {
-			if c == nil {
-				err = errUnknownConv
-				break
-			}
-			err = s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), &fd.Command{Type: f.GetType(), Conv: f.GetConv()})
-		}
-	case frames.TypeAssist:
-		err = s.handleAssist(ctx, f)
-	case frames.TypeLeaveMessage, frames.TypeToBot:
-		err = s.handleNoticeAnswer(ctx, f)
+	if err := s.admit(ctx, h, f); err != nil {
+		s.fail(f.GetId(), err)
+		return
 	}
-	if err != nil {
+	if err := h.handle(s, ctx, f); err != nil {
 		s.fail(f.GetId(), err)
 	}
 }
@@ -222,9 +167,6 @@ var (
 )
 
 func (s *Session) handleSend(ctx context.Context, f *fd.ClientFrame) error {
-	if len(f.GetText()) > MaxTextBytes {
-		return fmt.Errorf("%w: text over %d bytes", errTooLarge, MaxTextBytes)
-	}
 	conv, err := s.conversationFor(ctx, f)
 	if err != nil {
 		return err
@@ -291,9 +233,6 @@ func (s *Session) conversationFor(ctx context.Context, f *fd.ClientFrame) (strin
 }
 
 func (s *Session) handleHandoff(ctx context.Context, f *fd.ClientFrame) error {
-	if s.role != frames.RoleCustomer {
-		return errForbidden
-	}
 	conv, err := s.conversationFor(ctx, f)
 	if err != nil {
 		return err
@@ -305,15 +244,6 @@ func (s *Session) handleHandoff(ctx context.Context, f *fd.ClientFrame) error {
 // handleNoticeAnswer turns a customer's answer to a notice (leave a message, back to the
 // assistant) into the dispatcher command of the same name.
 func (s *Session) handleNoticeAnswer(ctx context.Context, f *fd.ClientFrame) error {
-	if s.role != frames.RoleCustomer {
-		return errForbidden
-	}
-	if len(f.GetText()) > MaxTextBytes {
-		return fmt.Errorf("%w: text over %d bytes", errTooLarge, MaxTextBytes)
-	}
-	if err := s.access(ctx, f.GetConv(), false); err != nil {
-		return err
-	}
 	cmd := &fd.Command{Type: f.GetType(), Conv: f.GetConv(), Customer: s.me}
 	if f.GetType() == frames.TypeLeaveMessage {
 		cmd.Text = frames.CleanText(f.GetText())
@@ -342,15 +272,12 @@ func (s *Session) command(ctx context.Context, f *fd.ClientFrame, subject string
 }
 
 func (s *Session) handleHistory(ctx context.Context, f *fd.ClientFrame) error {
-	if err := s.access(ctx, f.GetConv(), true); err != nil {
-		return err
-	}
 	limit := f.GetLimit()
 	if limit <= 0 {
 		limit = frames.DefaultHistoryLimit
 	}
 	limit = min(limit, frames.MaxHistoryLimit)
-	reply, err := s.m.history(ctx, &fd.HistoryRequest{Tenant: s.tenant, Conv: f.GetConv(), Before: f.GetBefore(), Limit: limit})
+	reply, err := s.m.rec.History(ctx, &fd.HistoryRequest{Tenant: s.tenant, Conv: f.GetConv(), Before: f.GetBefore(), Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -366,12 +293,6 @@ func (s *Session) handleHistory(ctx context.Context, f *fd.ClientFrame) error {
 }
 
 func (s *Session) handleAssist(ctx context.Context, f *fd.ClientFrame) error {
-	if s.role == frames.RoleCustomer {
-		return errForbidden
-	}
-	if err := s.access(ctx, f.GetConv(), false); err != nil {
-		return err
-	}
 	b, _ := proto.Marshal(&fd.AssistRequest{Tenant: s.tenant, Conv: f.GetConv(), Agent: s.me})
 	msg, err := s.m.nc.RequestWithContext(ctx, subjects.Assist(s.tenant, f.GetConv()), b)
 	if err != nil {
@@ -386,28 +307,6 @@ func (s *Session) handleAssist(ctx context.Context, f *fd.ClientFrame) error {
 	}
 	s.send(&fd.ServerFrame{Type: frames.TypeSuggestion, Id: f.GetId(), Conv: f.GetConv(), Text: reply.GetText()})
 	return nil
-}
-
-// history asks the persister for a page.
-func (m *Manager) history(ctx context.Context, req *fd.HistoryRequest) (*fd.HistoryReply, error) {
-	b, err := proto.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("marshal history request: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
-	defer cancel()
-	msg, err := m.nc.RequestWithContext(ctx, subjects.HistoryQuery(req.GetTenant()), b)
-	if err != nil {
-		return nil, fmt.Errorf("history request: %w", err)
-	}
-	reply := &fd.HistoryReply{}
-	if err := proto.Unmarshal(msg.Data, reply); err != nil {
-		return nil, fmt.Errorf("history reply: %w", err)
-	}
-	if reply.GetError() != "" {
-		return nil, fmt.Errorf("history: %s", reply.GetError())
-	}
-	return reply, nil
 }
 
 // replay sends a conversation's messages after `after`, then synced. Live messages of the
@@ -458,7 +357,7 @@ func (s *Session) replay(ctx context.Context, id, conv string, after int64) {
 // everything was; it stops at the first gap it cannot fill so the client can resume from last.
 func (m *Manager) replay(ctx context.Context, s *Session, conv string, after int64) (last int64, recovered bool) {
 	last = after
-	end, err := m.lastSeqOf(ctx, s.tenant, conv)
+	end, err := m.rec.LastSeq(ctx, s.tenant, conv)
 	if err != nil {
 		m.log.Warn("sync: last sequence", zap.Error(err))
 		return last, false
@@ -466,12 +365,11 @@ func (m *Manager) replay(ctx context.Context, s *Session, conv string, after int
 	if end <= after {
 		return last, true
 	}
-	info, err := m.msgs.Info(ctx)
+	first, err := m.rec.FirstSeq(ctx)
 	if err != nil {
 		m.log.Warn("sync: stream info", zap.Error(err))
 		return last, false
 	}
-	first := int64(info.State.FirstSeq)
 	emit := func(msg *fd.Message, seq int64) bool {
 		msg.Conv = conv
 		b := s.encode(frames.MessageFrame(msg, seq))
@@ -485,7 +383,7 @@ func (m *Manager) replay(ctx context.Context, s *Session, conv string, after int
 		return true
 	}
 	for last+1 < first {
-		reply, err := m.history(ctx, &fd.HistoryRequest{Tenant: s.tenant, Conv: conv, After: last, Limit: frames.MaxHistoryLimit})
+		reply, err := m.rec.History(ctx, &fd.HistoryRequest{Tenant: s.tenant, Conv: conv, After: last, Limit: frames.MaxHistoryLimit})
 		if err != nil {
 			m.log.Warn("sync: record unreachable", zap.String("conv", conv), zap.Error(err))
 			return last, false

@@ -4,6 +4,9 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/services/tenants"
 )
 
 func TestLimiterSet(t *testing.T) {
@@ -52,5 +55,35 @@ func TestLimiterSet(t *testing.T) {
 			t.Parallel()
 			tc.run(t, newLimiterSet(10, time.Minute))
 		})
+	}
+}
+
+// TestTenantLimitsDefaults: unset or negative limits take the tenants package's defaults; set
+// ones are kept.
+func TestTenantLimitsDefaults(t *testing.T) {
+	t.Parallel()
+	def := Limits{MaxFrameBytes: tenants.DefaultMaxFrameBytes, PerSecond: tenants.DefaultMessagesPerSecond,
+		Burst: tenants.DefaultBurst, UserPerSecond: tenants.DefaultUserMessagesPerSecond,
+		MaxConnsPerUser: tenants.DefaultMaxConnectionsPerUser}
+	cases := []struct {
+		name string
+		in   *fd.Tenant
+		want Limits
+	}{
+		{"nil tenant", nil, def},
+		{"the documented numbers", &fd.Tenant{}, Limits{65536, 10, 20, 20, 10}},
+		{"no limits", &fd.Tenant{}, def},
+		{"negative", &fd.Tenant{Limits: &fd.Limits{MaxFrameBytes: -1, MessagesPerSecond: -2, Burst: -3,
+			UserMessagesPerSecond: -4, MaxConnectionsPerUser: -5}}, def},
+		{"some set", &fd.Tenant{Limits: &fd.Limits{Burst: 7, MaxConnectionsPerUser: 2}},
+			Limits{MaxFrameBytes: def.MaxFrameBytes, PerSecond: def.PerSecond, Burst: 7, UserPerSecond: def.UserPerSecond,
+				MaxConnsPerUser: 2}},
+		{"all set", &fd.Tenant{Limits: &fd.Limits{MaxFrameBytes: 1000, MessagesPerSecond: 1.5, Burst: 3,
+			UserMessagesPerSecond: 2.5, MaxConnectionsPerUser: 4}}, Limits{1000, 1.5, 3, 2.5, 4}},
+	}
+	for _, tc := range cases {
+		if got := TenantLimits(tc.in); got != tc.want {
+			t.Errorf("%s: TenantLimits = %+v, want %+v", tc.name, got, tc.want)
+		}
 	}
 }

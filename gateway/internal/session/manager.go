@@ -22,10 +22,11 @@ import (
 
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/metrics"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/record"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
-	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/tenants"
 )
 
 // Tenants looks up live tenant settings. Unknown tenants are refused.
@@ -153,32 +154,25 @@ type Limits struct {
 	MaxConnsPerUser int
 }
 
-// TenantLimits applies the documented defaults to a tenant's limits.
+// TenantLimits applies the documented defaults (tenants.Defaults) to a tenant's limits. Tenants
+// from the store have them applied already, so the copy is made only for one that lacks some.
 func TenantLimits(t *fd.Tenant) Limits {
 	l := t.GetLimits()
-	out := Limits{
+	if l.GetMaxFrameBytes() <= 0 || l.GetMessagesPerSecond() <= 0 || l.GetBurst() <= 0 || l.GetUserMessagesPerSecond() <= 0 ||
+		l.GetMaxConnectionsPerUser() <= 0 {
+		// A negative setting counts as unset, like a zero one.
+		l = tenants.Defaults(&fd.Tenant{Limits: &fd.Limits{MaxFrameBytes: max(l.GetMaxFrameBytes(), 0),
+			MessagesPerSecond: max(l.GetMessagesPerSecond(), 0), Burst: max(l.GetBurst(), 0),
+			UserMessagesPerSecond: max(l.GetUserMessagesPerSecond(), 0),
+			MaxConnectionsPerUser: max(l.GetMaxConnectionsPerUser(), 0)}}).GetLimits()
+	}
+	return Limits{
 		MaxFrameBytes:   int(l.GetMaxFrameBytes()),
 		PerSecond:       l.GetMessagesPerSecond(),
 		Burst:           int(l.GetBurst()),
 		UserPerSecond:   l.GetUserMessagesPerSecond(),
 		MaxConnsPerUser: int(l.GetMaxConnectionsPerUser()),
 	}
-	if out.MaxFrameBytes <= 0 {
-		out.MaxFrameBytes = 64 << 10
-	}
-	if out.PerSecond <= 0 {
-		out.PerSecond = 10
-	}
-	if out.Burst <= 0 {
-		out.Burst = 20
-	}
-	if out.UserPerSecond <= 0 {
-		out.UserPerSecond = 20
-	}
-	if out.MaxConnsPerUser <= 0 {
-		out.MaxConnsPerUser = 10
-	}
-	return out
 }
 
 // Manager registers sessions and holds what they share.
@@ -191,13 +185,9 @@ type Manager struct {
 	tenants Tenants
 	metrics *metrics.Metrics
 
-	msgs   jetstream.Stream
-	kvConv jetstream.KeyValue
-	kvPart jetstream.KeyValue
-	kvOpen jetstream.KeyValue
-
-	objMu sync.Mutex
-	obj   jetstream.ObjectStore
+	// rec is where the shared state lives: buckets, the messages stream's bounds, attachments
+	// and the persister's queries.
+	rec *record.Record
 
 	draining atomic.Bool
 
@@ -207,6 +197,13 @@ type Manager struct {
 
 	reconnects  uint64       // janitor only: NATS reconnects seen
 	reconnected atomic.Int64 // unix nanos of the last NATS reconnect (peers.go)
+
+	// bg is the context of the manager's own goroutines (spawn): writers, pings, joins and
+	// leaves that need a round trip. Shutdown cancels it and waits for wg.
+	bg      context.Context
+	stopBg  context.CancelFunc
+	wg      sync.WaitGroup
+	spawnMu sync.Mutex // orders spawn against Shutdown
 
 	mu       sync.Mutex
 	sessions map[string]*Session
@@ -218,28 +215,48 @@ type userState struct {
 	sessions []*Session
 }
 
-// New creates a Manager. The streams and buckets of the contract must exist.
+// New creates a Manager over the record of nc (record.Open). The streams and buckets of the
+// contract must exist.
 func New(ctx context.Context, cfg Config, log *zap.Logger, nc *nats.Conn, h *hub.Hub, tenants Tenants, m *metrics.Metrics) (*Manager, error) {
 	cfg.fill()
-	js, err := jetstream.New(nc)
+	rec, err := record.Open(ctx, nc, cfg.RequestTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
+		return nil, err
 	}
-	mg := &Manager{cfg: cfg, log: log, nc: nc, js: js, hub: h, tenants: tenants, metrics: m,
+	return NewManager(cfg, log, nc, rec, h, tenants, m), nil
+}
+
+// NewManager creates a Manager that reads and writes shared state through rec and publishes on
+// nc.
+func NewManager(cfg Config, log *zap.Logger, nc *nats.Conn, rec *record.Record, h *hub.Hub, tenants Tenants, m *metrics.Metrics) *Manager {
+	cfg.fill()
+	mg := &Manager{cfg: cfg, log: log, nc: nc, js: rec.JetStream(), rec: rec, hub: h, tenants: tenants, metrics: m,
 		sessions: map[string]*Session{}, users: map[string]*userState{},
 		limiters: newLimiterSet(cfg.MaxLimiters, time.Minute)}
-	if mg.msgs, err = js.Stream(ctx, subjects.StreamMessages); err != nil {
-		return nil, fmt.Errorf("stream %s: %w", subjects.StreamMessages, err)
+	mg.bg, mg.stopBg = context.WithCancel(context.Background())
+	return mg
+}
+
+// spawn runs fn on a goroutine the manager owns: fn's ctx ends when Shutdown stops the
+// manager's goroutines, and Shutdown waits for fn to return. It reports false, running
+// nothing, once they were stopped.
+func (m *Manager) spawn(fn func(ctx context.Context)) bool {
+	m.spawnMu.Lock()
+	defer m.spawnMu.Unlock()
+	if m.bg.Err() != nil {
+		return false
 	}
-	for _, b := range []struct {
-		name string
-		kv   *jetstream.KeyValue
-	}{{subjects.BucketConversations, &mg.kvConv}, {subjects.BucketParticipants, &mg.kvPart}, {subjects.BucketOpen, &mg.kvOpen}} {
-		if *b.kv, err = js.KeyValue(ctx, b.name); err != nil {
-			return nil, fmt.Errorf("kv %s: %w", b.name, err)
-		}
-	}
-	return mg, nil
+	m.wg.Go(func() { fn(m.bg) })
+	return true
+}
+
+// stopGoroutines cancels the manager's goroutines and waits for them; each is bounded by a
+// timeout of the configuration, so the wait is too.
+func (m *Manager) stopGoroutines() {
+	m.spawnMu.Lock()
+	m.stopBg() // under spawnMu: no goroutine is added to wg once Wait may have begun
+	m.spawnMu.Unlock()
+	m.wg.Wait()
 }
 
 // Config returns the effective configuration.
@@ -248,8 +265,8 @@ func (m *Manager) Config() Config { return m.cfg }
 // Tenant returns a tenant's settings.
 func (m *Manager) Tenant(id string) (*fd.Tenant, bool) { return m.tenants.Get(id) }
 
-// JetStream returns the manager's JetStream handle (attachments).
-func (m *Manager) JetStream() jetstream.JetStream { return m.js }
+// Record returns where the manager reads and writes shared state.
+func (m *Manager) Record() *record.Record { return m.rec }
 
 // ErrTooManyConnections is returned by Open when the user has max_connections_per_user sessions
 // on this gateway. Across gateways the limit is kept by closing the oldest sessions (peers.go).
@@ -401,7 +418,7 @@ func (m *Manager) tick(now time.Time, slot int) {
 		}
 		if nowNs-s.lastPing >= int64(m.cfg.PingInterval) {
 			s.lastPing = nowNs
-			go s.ping()
+			m.spawn(s.ping)
 		}
 		if nowNs-s.lastBeat >= beat {
 			s.lastBeat = nowNs
@@ -414,9 +431,16 @@ func (m *Manager) tick(now time.Time, slot int) {
 }
 
 // Shutdown closes every session with 1012 (clients reconnect elsewhere and sync) and waits for
-// them to end or ctx to expire. New sessions are refused from the first call.
+// them to end or ctx to expire, then stops the manager's goroutines and waits for them. New
+// sessions are refused from the first call.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.draining.Store(true)
+	err := m.closeSessions(ctx)
+	m.stopGoroutines()
+	return err
+}
+
+func (m *Manager) closeSessions(ctx context.Context) error {
 	m.mu.Lock()
 	var idle chan struct{}
 	if len(m.sessions) > 0 {

@@ -156,7 +156,7 @@ func (s *Session) Start(ctx context.Context) error {
 	}
 	// last_seq is read after subscribing, so nothing falls between it and live delivery.
 	for _, cs := range summaries {
-		last, err := m.lastSeqOf(ctx, s.tenant, cs.GetConv())
+		last, err := m.rec.LastSeq(ctx, s.tenant, cs.GetConv())
 		if err != nil {
 			return err
 		}
@@ -241,8 +241,8 @@ func (s *Session) abort(reason string) {
 	s.tr.Abort()
 }
 
-func (s *Session) ping() {
-	ctx, cancel := context.WithTimeout(context.Background(), s.m.cfg.PingInterval)
+func (s *Session) ping(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, s.m.cfg.PingInterval)
 	defer cancel()
 	if err := s.tr.Ping(ctx); err == nil {
 		s.Alive()
@@ -288,7 +288,7 @@ func (s *Session) enqueueLocked(b []byte, typ string) {
 		s.closed = true
 		s.queue = nil
 		s.m.metrics.Drops.WithLabelValues("slow_client").Inc()
-		go s.tr.Abort()
+		s.m.spawn(func(context.Context) { s.tr.Abort() }) // not under s.mu
 		return
 	}
 	s.queue = append(s.queue, b)
@@ -306,10 +306,15 @@ func (s *Session) kick() {
 		return
 	}
 	s.writing = true
-	go s.write()
+	if !s.m.spawn(s.write) {
+		// The manager stopped: nothing is written any more.
+		s.writing = false
+		s.closed = true
+		s.queue = nil
+	}
 }
 
-func (s *Session) write() {
+func (s *Session) write(bg context.Context) {
 	for {
 		s.mu.Lock()
 		if len(s.queue) == 0 || s.closed {
@@ -328,7 +333,7 @@ func (s *Session) write() {
 		s.queue = nil
 		s.mu.Unlock()
 		for _, b := range batch {
-			ctx, cancel := context.WithTimeout(context.Background(), s.m.cfg.WriteTimeout)
+			ctx, cancel := context.WithTimeout(bg, s.m.cfg.WriteTimeout)
 			err := s.tr.Write(ctx, b)
 			cancel()
 			if err != nil {

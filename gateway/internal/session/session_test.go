@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/services/testkit"
 )
 
 // stuckTransport never finishes a write: a client that stopped reading.
@@ -50,8 +52,11 @@ func testManager(t *testing.T) *Manager {
 	cfg := DefaultConfig()
 	cfg.QueueFrames = 8
 	cfg.fill()
-	return &Manager{cfg: cfg, log: zaptest.NewLogger(t), metrics: metrics.New(prometheus.NewRegistry()),
+	m := &Manager{cfg: cfg, log: zaptest.NewLogger(t), metrics: metrics.New(prometheus.NewRegistry()),
 		sessions: map[string]*Session{}, users: map[string]*userState{}}
+	m.bg, m.stopBg = context.WithCancel(context.Background())
+	t.Cleanup(m.stopGoroutines)
+	return m
 }
 
 func testSession(m *Manager, tr Transport) *Session {
@@ -72,13 +77,12 @@ func TestSlowClientDisconnected(t *testing.T) {
 	for range 2*m.cfg.QueueFrames + 2 {
 		s.send(&fd.ServerFrame{Type: frames.TypePong})
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !tr.aborted.Load() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if !tr.aborted.Load() {
-		t.Fatal("slow client not disconnected")
-	}
+	testkit.CheckFor(t, 5*time.Second, time.Millisecond, func() error {
+		if !tr.aborted.Load() {
+			return errors.New("slow client not disconnected")
+		}
+		return nil
+	})
 	// Nothing more is queued after the drop.
 	s.send(&fd.ServerFrame{Type: frames.TypePong})
 	if n := s.QueueLen(); n != 0 {
@@ -99,33 +103,14 @@ func TestCloseAfterQueued(t *testing.T) {
 		t.Fatal("closed before the queued frame was written")
 	}
 	close(tr.release)
-	deadline := time.Now().Add(5 * time.Second)
-	for tr.closed.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	testkit.CheckFor(t, 5*time.Second, time.Millisecond, func() error {
+		if tr.closed.Load() == 0 {
+			return errors.New("not closed")
+		}
+		return nil
+	})
 	if tr.closed.Load() != frames.ClosePolicyViolation || tr.count() != 1 {
 		t.Fatalf("close = %d after %d frames", tr.closed.Load(), tr.count())
-	}
-}
-
-func TestTenantLimitsDefaults(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		in   *fd.Tenant
-		want Limits
-	}{
-		{"defaults", &fd.Tenant{}, Limits{65536, 10, 20, 20, 10}},
-		{"set", &fd.Tenant{Limits: &fd.Limits{MaxFrameBytes: 1024, MessagesPerSecond: 1, Burst: 2, UserMessagesPerSecond: 3, MaxConnectionsPerUser: 4}},
-			Limits{1024, 1, 2, 3, 4}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if got := TenantLimits(tc.in); got != tc.want {
-				t.Fatalf("limits = %+v, want %+v", got, tc.want)
-			}
-		})
 	}
 }
 
@@ -180,10 +165,12 @@ func TestQueueBytesCountWhatIsInFlight(t *testing.T) {
 	big := &fd.ServerFrame{Type: frames.TypeMessage, Text: strings.Repeat("a", m.cfg.QueueBytes*6/10)}
 	s.send(big)
 	// The writer takes it and hangs on the write.
-	deadline := time.Now().Add(5 * time.Second)
-	for s.QueueLen() != 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	testkit.CheckFor(t, 5*time.Second, time.Millisecond, func() error {
+		if n := s.QueueLen(); n != 0 {
+			return fmt.Errorf("%d frames queued", n)
+		}
+		return nil
+	})
 	s.send(big)
 	s.mu.Lock()
 	closed := s.closed

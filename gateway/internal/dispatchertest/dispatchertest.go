@@ -1,8 +1,9 @@
-// Package assign performs the dispatcher's side of an assignment, exactly as the contract
-// describes it (participant key, conversation update, assigned event, assigned frame to the
-// agent). Gateway tests and the load generator use it when no dispatcher runs; it is not part of
-// the gateway's own behaviour.
-package assign
+// Package dispatchertest stands in for the dispatcher in gateway tests and load runs: it
+// performs the dispatcher's side of an assignment, exactly as the contract describes it
+// (participant key, conversation update, assigned event, assigned frame to the agent), when no
+// dispatcher runs. It is test tooling, never part of the gateway's own behaviour: nothing but
+// tests and cmd/loadgen may import it.
+package dispatchertest
 
 import (
 	"context"
