@@ -24,14 +24,14 @@ NATS_PORT=${NATS_PORT:-14222} GW_PORT=${GW_PORT:-18080} OPS_PORT=${OPS_PORT:-190
 sleep 1
 export FRONTDESK_GATEWAY_DEV_SECRET=loadtest-development-secret-0123456789
 export FRONTDESK_GATEWAY_DEV_TENANTS=load,loadz,abuse
-FRONTDESK_GATEWAY_SIGNING_KEYS=$("$bin/loadgen" keys); export FRONTDESK_GATEWAY_SIGNING_KEYS
+"$bin/loadgen" keys >"$bin/keys.json"; export FRONTDESK_GATEWAY_SIGNING_KEYS_FILE="$bin/keys.json"
 FRONTDESK_NATS_URL="nats://127.0.0.1:$NATS_PORT" FRONTDESK_GATEWAY_LISTEN="127.0.0.1:$GW_PORT" \
 FRONTDESK_OPS_ADDR="127.0.0.1:$OPS_PORT" FRONTDESK_OPS_DEBUG=true FRONTDESK_TENANTS_FILE="$root/gateway/cmd/loadgen/tenants.yaml" \
 FRONTDESK_LOG_LEVEL=warn "$bin/gateway" >"$bin/gateway.log" 2>&1 & pids+=($!)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$OPS_PORT/readyz" >/dev/null && break; sleep 0.2; done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 args=(-url "http://127.0.0.1:$GW_PORT" -ops "http://127.0.0.1:$OPS_PORT")
-[ "$mode" = chat ] && args+=(-nats "nats://127.0.0.1:$NATS_PORT")
+[ "$mode" = chat ] && args+=(-nats "nats://127.0.0.1:$NATS_PORT" -upgrade-keys "$bin/keys.json")
 if [ -n "${ATTACK:-}" ]; then
   # shellcheck disable=SC2086
   "$bin/loadgen" attack -url "http://127.0.0.1:$GW_PORT" -ops "http://127.0.0.1:$OPS_PORT" -tenant abuse -duration "${ATTACK_FOR:-120s}" $ATTACK >"$bin/attack.log" 2>&1 & pids+=($!)

@@ -440,6 +440,7 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 	drain := fs.Duration("drain", 10*time.Second, "longest wait for outstanding deliveries")
 	doAssign := fs.Bool("assign", true, "assign conversations to agents (gateway-only setup: no dispatcher)")
 	upgrades := fs.Float64("upgrades", 0, "authenticated socket upgrades per second while sending (each opens a session with an ES256 visitor token of the gateway, reads welcome, closes)")
+	upgradeKeys := fs.String("upgrade-keys", "", "the gateway's key set file: each upgrade then gets a visitor token of its own, signed here, instead of sharing one (bench.sh passes it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -564,7 +565,7 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 	var up *upgradeLoad
 	if *upgrades > 0 {
 		var err error
-		if up, err = startUpgrades(ctx, &r.t, *upgrades, start, end); err != nil {
+		if up, err = startUpgrades(ctx, &r.t, *upgrades, *upgradeKeys, start, end); err != nil {
 			return err
 		}
 	}
@@ -573,6 +574,9 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 		up.wg.Wait()
 		fmt.Fprintf(out, "upgrades: %.0f/s offered for %s: ok %d, failed %d; dial -> welcome: %s\n",
 			*upgrades, *duration, up.ok.Load(), up.failed.Load(), percentiles(up.lat))
+		if up.firstErr != "" {
+			fmt.Fprintf(out, "first failed upgrade: %s\n", up.firstErr)
+		}
 	}
 	deadline = time.Now().Add(*drain)
 	for time.Now().Before(deadline) {
@@ -628,10 +632,22 @@ type upgradeLoad struct {
 	ok, failed atomic.Int64
 	mu         sync.Mutex
 	lat        []time.Duration
+	firstErr   string
 }
 
-func startUpgrades(ctx context.Context, t *target, rate float64, start, end time.Time) (*upgradeLoad, error) {
-	// One visitor token serves every upgrade: each upgrade still verifies its signature.
+func startUpgrades(ctx context.Context, t *target, rate float64, keyFile string, start, end time.Time) (*upgradeLoad, error) {
+	// With the gateway's keys every upgrade is a visitor of its own (one user's sessions are
+	// capped by max_connections_per_user); without, one visitor token serves every upgrade.
+	var keys *token.Keys
+	if keyFile != "" {
+		b, err := os.ReadFile(keyFile)
+		if err != nil {
+			return nil, err
+		}
+		if keys, err = token.ParseKeys(b); err != nil {
+			return nil, err
+		}
+	}
 	body, _ := json.Marshal(map[string]string{"tenant": t.tenant})
 	resp, err := http.Post(t.url+"/v1/visitors", "application/json", bytes.NewReader(body))
 	if err != nil {
@@ -658,14 +674,23 @@ func startUpgrades(ctx context.Context, t *target, rate float64, start, end time
 				defer func() { <-sem }()
 				dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 				defer cancel()
-				c, _, err := websocket.Dial(dctx, strings.Replace(t.url, "http", "ws", 1)+"/v1/ws?token="+v.Token,
+				tok := v.Token
+				if keys != nil {
+					tok, _ = keys.Sign(token.Claims{Subject: fmt.Sprintf("v_up%d", k), Tenant: t.tenant, Role: frames.RoleCustomer,
+						Kind: token.KindVisitor, Issuer: "frontdesk", Audience: []string{"frontdesk:" + t.tenant}}, time.Hour)
+				}
+				c, _, err := websocket.Dial(dctx, strings.Replace(t.url, "http", "ws", 1)+"/v1/ws?token="+tok,
 					&websocket.DialOptions{Subprotocols: []string{frames.SubprotocolJSON}})
 				if err == nil {
 					_, _, err = c.Read(dctx)
 					c.CloseNow()
 				}
 				if err != nil {
-					u.failed.Add(1)
+					if u.failed.Add(1) == 1 {
+						u.mu.Lock()
+						u.firstErr = err.Error()
+						u.mu.Unlock()
+					}
 					return
 				}
 				u.ok.Add(1)

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -308,10 +309,10 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	// The connection is served on a goroutine of its own so this handler returns: net/http keeps
 	// the request (headers and all) alive for as long as a handler runs, a few KB per idle
 	// socket.
-	go s.serveWS(conn, sess)
+	go s.serveWS(conn, sess, tr)
 }
 
-func (s *Server) serveWS(conn *websocket.Conn, sess *session.Session) {
+func (s *Server) serveWS(conn *websocket.Conn, sess *session.Session, tr *wsTransport) {
 	// coder/websocket sets a finalizer on Conn, which its internal back-pointers (msgReader.c,
 	// mu.c, ...) make part of a cycle: Go never collects a cycle holding a finalizer, so every
 	// connection's buffers (about 19 KB) would leak. We always close the connection ourselves, so
@@ -327,6 +328,13 @@ func (s *Server) serveWS(conn *websocket.Conn, sess *session.Session) {
 	for {
 		_, data, err := conn.Read(ctx)
 		if err != nil {
+			// The peer is gone or broke the protocol: release the connection now rather than
+			// when the janitor finds it silent (it counted against the connection caps until
+			// then: an address whose clients dropped their sockets was refused). A close this
+			// side started finishes its own handshake and closes the connection itself.
+			if !tr.closing.Load() {
+				_ = conn.CloseNow()
+			}
 			return
 		}
 		sess.Handle(ctx, data)
@@ -335,10 +343,11 @@ func (s *Server) serveWS(conn *websocket.Conn, sess *session.Session) {
 
 // wsTransport adapts a WebSocket to session.Transport.
 type wsTransport struct {
-	c      *websocket.Conn
-	sess   *session.Session
-	binary bool
-	once   sync.Once
+	c       *websocket.Conn
+	sess    *session.Session
+	binary  bool
+	once    sync.Once
+	closing atomic.Bool // a Close with a code is under way
 }
 
 func (t *wsTransport) Name() string { return "ws" }
@@ -353,7 +362,10 @@ func (t *wsTransport) Write(ctx context.Context, b []byte) error {
 }
 
 func (t *wsTransport) Close(code int, reason string) {
-	t.once.Do(func() { go t.c.Close(websocket.StatusCode(code), reason) })
+	t.once.Do(func() {
+		t.closing.Store(true)
+		go t.c.Close(websocket.StatusCode(code), reason)
+	})
 }
 
 func (t *wsTransport) Abort() { t.once.Do(func() {}); _ = t.c.CloseNow() }
