@@ -113,11 +113,12 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	if err := streams.Await(ctx, js, top, log); err != nil {
 		return nil, err
 	}
-	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
-	s.stack.Push("tenants", func(context.Context) error { stopWatch(); return nil })
+	// The watch outlives ctx so the engine keeps its tenant view while it hands over.
+	watchCtx, waitFor := s.stack.Background(ctx, "tenants")
 	if s.store, err = tenants.Open(ctx, watchCtx, js, cfg.Tenants.File, log); err != nil {
 		return nil, err
 	}
+	waitFor(s.store.Done())
 	set := cfg.Dispatcher
 	if set.Instance == "" {
 		host, _ := os.Hostname()
