@@ -241,26 +241,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		return nil, err
 	}
 	s.nc.SetErrorHandler(quietWhileStopping(s.nc.Opts.AsyncErrorCB, s.stopping.Load, log.Named("nats")))
-	closed := make(chan struct{})
-	prevClosed := s.nc.Opts.ClosedCB // natsconn's (logging); keep it
-	s.nc.SetClosedHandler(func(nc *nats.Conn) {
-		if prevClosed != nil {
-			prevClosed(nc)
-		}
-		close(closed)
-	})
 	s.stack.Push("nats", func(ctx context.Context) error {
 		s.stopping.Store(true)
-		if err := s.nc.Drain(); err != nil {
-			s.nc.Close()
-		}
-		select {
-		case <-closed:
-			return nil
-		case <-ctx.Done():
-			s.nc.Close()
-			return ctx.Err()
-		}
+		return natsconn.Drain(ctx, s.nc)
 	})
 	js, err := jetstream.New(s.nc)
 	if err != nil {
@@ -273,26 +256,19 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	if err := streams.Await(ctx, js, top, log); err != nil {
 		return nil, err
 	}
-	kvTenants, err := js.KeyValue(ctx, subjects.BucketTenants)
-	if err != nil {
-		return nil, fmt.Errorf("tenants bucket: %w", err)
-	}
-	if err := tenants.SeedFile(ctx, kvTenants, cfg.Tenants.File); err != nil {
-		return nil, err
-	}
-	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
-	s.stack.Push("tenants", func(context.Context) error { stopWatch(); return nil })
-	store, err := tenants.Watch(watchCtx, kvTenants, log)
+	// The watch outlives ctx so sessions keep their tenant view while they close.
+	watchCtx, waitFor := s.stack.Background(ctx, "tenants")
+	store, err := tenants.Open(ctx, watchCtx, js, cfg.Tenants.File, log)
 	if err != nil {
 		return nil, err
 	}
+	waitFor(store.Done())
 	h, err := hub.New(s.nc, log.Named("hub"), m, hub.Options{Workers: cfg.Gateway.Workers})
 	if err != nil {
 		return nil, err
 	}
-	watchHub, stopHub := context.WithCancel(context.WithoutCancel(ctx))
-	go h.Watch(watchHub, 250*time.Millisecond)
-	s.stack.Push("hub", func(context.Context) error { stopHub(); h.Close(); return nil })
+	s.stack.Push("hub", func(context.Context) error { h.Close(); return nil })
+	s.stack.Go(ctx, "hub watch", func(ctx context.Context) error { h.Watch(ctx, 250*time.Millisecond); return nil })
 	g := cfg.Gateway
 	id := g.ID
 	if id == "" {
@@ -307,9 +283,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		return nil, err
 	}
 	store.OnChange(s.sessions.TenantChanged)
-	janitorCtx, stopJanitor := context.WithCancel(context.WithoutCancel(ctx))
-	go func() { _ = s.sessions.Run(janitorCtx) }()
-	s.stack.Push("janitor", func(context.Context) error { stopJanitor(); return nil })
+	s.stack.Go(ctx, "janitor", s.sessions.Run)
 
 	proxies, err := server.ParseTrustedProxies(g.TrustedProxies)
 	if err != nil {
@@ -322,13 +296,10 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	ring := &auth.Ring{}
 	ring.Store(keys)
 	if g.SigningKeys == "" {
-		keysCtx, stopKeys := context.WithCancel(context.WithoutCancel(ctx))
-		keysDone := make(chan struct{})
-		go func() {
-			defer close(keysDone)
-			auth.WatchKeyFile(keysCtx, g.SigningKeysFile, keyData, ring, g.KeysReload, log.Named("keys"))
-		}()
-		s.stack.Push("keys", func(context.Context) error { stopKeys(); <-keysDone; return nil })
+		s.stack.Go(ctx, "keys", func(ctx context.Context) error {
+			auth.WatchKeyFile(ctx, g.SigningKeysFile, keyData, ring, g.KeysReload, log.Named("keys"))
+			return nil
+		})
 	}
 	if g.DevSecret != "" {
 		log.Warn("development tokens accepted: gateway.dev_secret is set (never in production)", zap.Strings("tenants", g.DevTenants))
@@ -353,7 +324,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	}
 	s.ln = srv.Listener(ln)
 	// Reverse order at shutdown: sessions get 1012 (and refuse newcomers) while the listener
-	// closes, then the janitor, NATS drain, hub and ops server stop.
+	// closes, then the key watcher, janitor, hub, tenant watcher, NATS drain and ops server stop.
 	s.stack.Push("sessions", func(ctx context.Context) error {
 		errc := make(chan error, 1)
 		go func() { errc <- s.http.Shutdown(ctx) }()
@@ -387,7 +358,9 @@ func (s *Service) Sessions() *session.Manager { return s.sessions }
 // Run serves until ctx is cancelled, then shuts down within cfg.Shutdown.Timeout.
 func (s *Service) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
+	served := make(chan struct{})
 	go func() {
+		defer close(served)
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("serve: %w", err)
 		}
@@ -400,7 +373,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.stopping.Store(true)
 	s.ops.SetDraining()
-	return errors.Join(err, s.stack.Shutdown(context.WithoutCancel(ctx), s.cfg.Shutdown.Timeout))
+	err = errors.Join(err, s.stack.Shutdown(context.WithoutCancel(ctx), s.cfg.Shutdown.Timeout))
+	<-served // the sessions step shut the server down, so Serve has returned or is returning
+	return err
 }
 
 // Run runs a gateway with cfg until ctx is cancelled.
