@@ -219,6 +219,7 @@ type Service struct {
 	ln       net.Listener
 	ops      *ops.Server
 	stopping atomic.Bool // set when shutdown starts: consumers ending then are no errors
+	started  atomic.Bool // set when New wired everything: /readyz fails before
 }
 
 // New connects and wires the gateway and binds its listeners; Run serves. On error everything
@@ -245,6 +246,25 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		s.stopping.Store(true)
 		return natsconn.Drain(ctx, s.nc)
 	})
+	// The start-up policy of every service: the ops server answers from the start and /readyz
+	// says what is missing while the gateway waits for NATS, the topology and its tenant view.
+	// A forced collection on the internal port lets the load generator measure memory per
+	// connection as RSS after GC, the way BENCHMARKS.md reports it (only with ops.debug).
+	s.ops.HandleDebug("POST /debug/gc", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		runtime.GC()
+		debug.FreeOSMemory()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
+	s.ops.AddCheck("started", func(context.Context) error {
+		if !s.started.Load() {
+			return errors.New("starting: waiting for the streams and the tenant view")
+		}
+		return nil
+	})
+	if err := s.ops.Start(ctx); err != nil {
+		return nil, err
+	}
 	js, err := jetstream.New(s.nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -258,11 +278,14 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	}
 	// The watch outlives ctx so sessions keep their tenant view while they close.
 	watchCtx, waitFor := s.stack.Background(ctx, "tenants")
+	// Not retried: the bucket is there (Await) and a tenants file that does not load is a
+	// configuration error that must fail the start.
 	store, err := tenants.Open(ctx, watchCtx, js, cfg.Tenants.File, log)
 	if err != nil {
 		return nil, err
 	}
 	waitFor(store.Done())
+	s.ops.AddCheck("tenants", store.Ready())
 	h, err := hub.New(s.nc, log.Named("hub"), m, hub.Options{Workers: cfg.Gateway.Workers})
 	if err != nil {
 		return nil, err
@@ -331,18 +354,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		err := s.sessions.Shutdown(ctx)
 		return errors.Join(err, <-errc)
 	})
-	// A forced collection on the internal port lets the load generator measure memory per
-	// connection as RSS after GC, the way BENCHMARKS.md reports it (only with ops.debug).
-	s.ops.HandleDebug("POST /debug/gc", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		runtime.GC()
-		debug.FreeOSMemory()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
-	s.ops.AddCheck("tenants", store.Ready())
-	if err := s.ops.Start(ctx); err != nil {
-		return nil, err
-	}
+	s.started.Store(true)
 	return s, nil
 }
 
