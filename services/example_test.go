@@ -116,6 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	opsSrv.SetDraining()
 	return errors.Join(err, stack.Shutdown(ctx, cfg.Shutdown.Timeout))
 }
+
 // Example shows the composition root of a service built on the chassis.
 func Example() {
 	main := func() {
