@@ -91,33 +91,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := streams.Await(ctx, js, top, log); err != nil {
 		return fail(err)
 	}
-	kv, err := js.KeyValue(ctx, subjects.BucketTenants)
+	// The tenant view outlives ctx until the stack stops it, so work draining at shutdown
+	// keeps it; the stack then waits for the watcher.
+	watchCtx, waitFor := stack.Background(ctx, "tenants")
+	store, err := tenants.Open(ctx, watchCtx, js, cfg.Tenants.File, log)
 	if err != nil {
 		return fail(err)
 	}
-	if cfg.Tenants.File != "" {
-		ts, err := tenants.LoadFile(cfg.Tenants.File)
-		if err != nil {
-			return fail(err)
-		}
-		if err := tenants.Seed(ctx, kv, ts); err != nil {
-			return fail(err)
-		}
-	}
-	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
-	store, err := tenants.Watch(watchCtx, kv, log)
-	if err != nil {
-		stopWatch()
-		return fail(err)
-	}
-	stack.Push("tenants", func(context.Context) error { stopWatch(); return nil })
+	waitFor(store.Done())
 	opsSrv.AddCheck("tenants", store.Ready())
 
-	// ... start the service's own work here and Push its stop ...
+	// The service's own work runs in goroutines the stack owns: cancelled at shutdown (in
+	// reverse order, before the connections it uses) and waited for.
+	work := stack.Go(ctx, "work", func(ctx context.Context) error {
+		<-ctx.Done() // ... consume, answer, tick ...
+		return nil
+	})
 
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-work.Done():
+		err = work.Err()
+	}
 	opsSrv.SetDraining()
-	return stack.Shutdown(ctx, cfg.Shutdown.Timeout)
+	return errors.Join(err, stack.Shutdown(ctx, cfg.Shutdown.Timeout))
 }
 
 // Example shows the composition root of a service built on the chassis.

@@ -239,13 +239,13 @@ func (s *Service) run(ctx context.Context) error {
 		msgs   jetstream.Stream
 	)
 	// Workers outlive ctx so that shutdown can let replies in flight finish.
-	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	s.stack.Push("watchers", func(context.Context) error { stop(); return nil })
+	wctx, waitFor := s.stack.Background(ctx, "watchers")
 	if err := lifecycle.RetryUntil(ctx, s.log, "open streams", func() (err error) {
 		if store == nil {
 			if store, err = tenants.Open(ctx, wctx, s.js, s.cfg.Tenants.File, s.log); err != nil {
 				return err
 			}
+			waitFor(store.Done())
 		}
 		if convKV, err = s.js.KeyValue(ctx, subjects.BucketConversations); err != nil {
 			return err
@@ -259,18 +259,18 @@ func (s *Service) run(ctx context.Context) error {
 
 	met := metrics.New(s.reg)
 	fence := convo.NewFence(s.log.Named("fence"))
-	fenceDone := make(chan error, 1)
-	go func() { fenceDone <- fence.Run(wctx, convKV) }()
+	fenceRun := s.stack.Go(ctx, "fence", func(ctx context.Context) error { return fence.Run(ctx, convKV) })
 	select {
 	case <-fence.Ready():
+	case <-fenceRun.Done():
+		return fmt.Errorf("conversation watcher: %w", fenceRun.Err())
 	case <-ctx.Done():
 		return nil
 	}
 	s.ops.AddCheck("fence", func(context.Context) error {
 		select {
-		case err := <-fenceDone:
-			fenceDone <- err
-			return fmt.Errorf("conversation watcher stopped: %v", err)
+		case <-fenceRun.Done():
+			return fmt.Errorf("conversation watcher stopped: %v", fenceRun.Err())
 		default:
 			return nil
 		}
@@ -296,24 +296,22 @@ func (s *Service) run(ctx context.Context) error {
 		Metrics: met, Log: s.log.Named("assist"), Getenv: s.getenv,
 	})
 
-	consumeCtx, stopConsume := context.WithCancel(context.WithoutCancel(ctx))
-	errc := make(chan error, 2)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); errc <- b.Run(consumeCtx) }()
-	go func() { defer wg.Done(); errc <- as.Run(consumeCtx, nil) }()
-	s.stack.Push("workers", func(ctx context.Context) error {
-		stopConsume()
-		wg.Wait()
+	// Stopped in reverse: assist requests, then the bot's consumer, then the replies it
+	// started are awaited.
+	s.stack.Push("replies", func(ctx context.Context) error {
 		if err := b.Wait(ctx); err != nil {
 			return fmt.Errorf("replies still in flight: %w", err)
 		}
 		return nil
 	})
+	botRun := s.stack.Go(ctx, "bot", b.Run)
+	assistRun := s.stack.Go(ctx, "assist", func(ctx context.Context) error { return as.Run(ctx, nil) })
 	select {
 	case <-b.Started():
-	case err := <-errc:
-		return err
+	case <-botRun.Done():
+		return botRun.Err()
+	case <-assistRun.Done():
+		return assistRun.Err()
 	case <-ctx.Done():
 		return nil
 	}
@@ -324,8 +322,10 @@ func (s *Service) run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return nil
-	case err := <-errc:
-		return err
+	case <-botRun.Done():
+		return botRun.Err()
+	case <-assistRun.Done():
+		return assistRun.Err()
 	}
 }
 

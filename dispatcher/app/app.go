@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -79,6 +80,8 @@ type Service struct {
 	ops    *ops.Server
 	engine *engine.Engine
 	store  *tenants.Store
+
+	started atomic.Bool // set when New wired everything: /readyz fails before
 }
 
 // New connects, provisions what the dispatcher uses, and wires the engine; Run dispatches.
@@ -102,6 +105,18 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	// The chassis drain waits for the connection to close under the shutdown deadline and keeps
 	// natsconn's own closed handler (and its logging) in place.
 	s.stack.Push("nats", func(ctx context.Context) error { return natsconn.Drain(ctx, s.nc) })
+	// The start-up policy of every service: the ops server answers from the start and /readyz
+	// says what is missing while the dispatcher waits for NATS, the topology and its tenant view.
+	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
+	s.ops.AddCheck("started", func(context.Context) error {
+		if !s.started.Load() {
+			return errors.New("starting: waiting for the streams and the tenant view")
+		}
+		return nil
+	})
+	if err := s.ops.Start(ctx); err != nil {
+		return nil, err
+	}
 	js, err := jetstream.New(s.nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -113,11 +128,13 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	if err := streams.Await(ctx, js, top, log); err != nil {
 		return nil, err
 	}
-	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
-	s.stack.Push("tenants", func(context.Context) error { stopWatch(); return nil })
+	// The watch outlives ctx so the engine keeps its tenant view while it hands over.
+	watchCtx, waitFor := s.stack.Background(ctx, "tenants")
 	if s.store, err = tenants.Open(ctx, watchCtx, js, cfg.Tenants.File, log); err != nil {
 		return nil, err
 	}
+	waitFor(s.store.Done())
+	s.ops.AddCheck("tenants", s.store.Ready())
 	set := cfg.Dispatcher
 	if set.Instance == "" {
 		host, _ := os.Hostname()
@@ -126,11 +143,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	if s.engine, err = engine.New(ctx, s.nc, js, s.store, set, log.Named("engine"), reg); err != nil {
 		return nil, err
 	}
-	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
-	s.ops.AddCheck("tenants", s.store.Ready())
-	if err := s.ops.Start(ctx); err != nil {
-		return nil, err
-	}
+	s.started.Store(true)
 	return s, nil
 }
 

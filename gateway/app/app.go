@@ -219,6 +219,7 @@ type Service struct {
 	ln       net.Listener
 	ops      *ops.Server
 	stopping atomic.Bool // set when shutdown starts: consumers ending then are no errors
+	started  atomic.Bool // set when New wired everything: /readyz fails before
 }
 
 // New connects and wires the gateway and binds its listeners; Run serves. On error everything
@@ -241,27 +242,29 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		return nil, err
 	}
 	s.nc.SetErrorHandler(quietWhileStopping(s.nc.Opts.AsyncErrorCB, s.stopping.Load, log.Named("nats")))
-	closed := make(chan struct{})
-	prevClosed := s.nc.Opts.ClosedCB // natsconn's (logging); keep it
-	s.nc.SetClosedHandler(func(nc *nats.Conn) {
-		if prevClosed != nil {
-			prevClosed(nc)
-		}
-		close(closed)
-	})
 	s.stack.Push("nats", func(ctx context.Context) error {
 		s.stopping.Store(true)
-		if err := s.nc.Drain(); err != nil {
-			s.nc.Close()
-		}
-		select {
-		case <-closed:
-			return nil
-		case <-ctx.Done():
-			s.nc.Close()
-			return ctx.Err()
-		}
+		return natsconn.Drain(ctx, s.nc)
 	})
+	// The start-up policy of every service: the ops server answers from the start and /readyz
+	// says what is missing while the gateway waits for NATS, the topology and its tenant view.
+	// A forced collection on the internal port lets the load generator measure memory per
+	// connection as RSS after GC, the way BENCHMARKS.md reports it (only with ops.debug).
+	s.ops.HandleDebug("POST /debug/gc", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		runtime.GC()
+		debug.FreeOSMemory()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
+	s.ops.AddCheck("started", func(context.Context) error {
+		if !s.started.Load() {
+			return errors.New("starting: waiting for the streams and the tenant view")
+		}
+		return nil
+	})
+	if err := s.ops.Start(ctx); err != nil {
+		return nil, err
+	}
 	js, err := jetstream.New(s.nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -273,26 +276,22 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	if err := streams.Await(ctx, js, top, log); err != nil {
 		return nil, err
 	}
-	kvTenants, err := js.KeyValue(ctx, subjects.BucketTenants)
-	if err != nil {
-		return nil, fmt.Errorf("tenants bucket: %w", err)
-	}
-	if err := tenants.SeedFile(ctx, kvTenants, cfg.Tenants.File); err != nil {
-		return nil, err
-	}
-	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
-	s.stack.Push("tenants", func(context.Context) error { stopWatch(); return nil })
-	store, err := tenants.Watch(watchCtx, kvTenants, log)
+	// The watch outlives ctx so sessions keep their tenant view while they close.
+	watchCtx, waitFor := s.stack.Background(ctx, "tenants")
+	// Not retried: the bucket is there (Await) and a tenants file that does not load is a
+	// configuration error that must fail the start.
+	store, err := tenants.Open(ctx, watchCtx, js, cfg.Tenants.File, log)
 	if err != nil {
 		return nil, err
 	}
+	waitFor(store.Done())
+	s.ops.AddCheck("tenants", store.Ready())
 	h, err := hub.New(s.nc, log.Named("hub"), m, hub.Options{Workers: cfg.Gateway.Workers})
 	if err != nil {
 		return nil, err
 	}
-	watchHub, stopHub := context.WithCancel(context.WithoutCancel(ctx))
-	go h.Watch(watchHub, 250*time.Millisecond)
-	s.stack.Push("hub", func(context.Context) error { stopHub(); h.Close(); return nil })
+	s.stack.Push("hub", func(context.Context) error { h.Close(); return nil })
+	s.stack.Go(ctx, "hub watch", func(ctx context.Context) error { h.Watch(ctx, 250*time.Millisecond); return nil })
 	g := cfg.Gateway
 	id := g.ID
 	if id == "" {
@@ -307,9 +306,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		return nil, err
 	}
 	store.OnChange(s.sessions.TenantChanged)
-	janitorCtx, stopJanitor := context.WithCancel(context.WithoutCancel(ctx))
-	go func() { _ = s.sessions.Run(janitorCtx) }()
-	s.stack.Push("janitor", func(context.Context) error { stopJanitor(); return nil })
+	s.stack.Go(ctx, "janitor", s.sessions.Run)
 
 	proxies, err := server.ParseTrustedProxies(g.TrustedProxies)
 	if err != nil {
@@ -322,13 +319,10 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	ring := &auth.Ring{}
 	ring.Store(keys)
 	if g.SigningKeys == "" {
-		keysCtx, stopKeys := context.WithCancel(context.WithoutCancel(ctx))
-		keysDone := make(chan struct{})
-		go func() {
-			defer close(keysDone)
-			auth.WatchKeyFile(keysCtx, g.SigningKeysFile, keyData, ring, g.KeysReload, log.Named("keys"))
-		}()
-		s.stack.Push("keys", func(context.Context) error { stopKeys(); <-keysDone; return nil })
+		s.stack.Go(ctx, "keys", func(ctx context.Context) error {
+			auth.WatchKeyFile(ctx, g.SigningKeysFile, keyData, ring, g.KeysReload, log.Named("keys"))
+			return nil
+		})
 	}
 	if g.DevSecret != "" {
 		log.Warn("development tokens accepted: gateway.dev_secret is set (never in production)", zap.Strings("tenants", g.DevTenants))
@@ -353,25 +347,14 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	}
 	s.ln = srv.Listener(ln)
 	// Reverse order at shutdown: sessions get 1012 (and refuse newcomers) while the listener
-	// closes, then the janitor, NATS drain, hub and ops server stop.
+	// closes, then the key watcher, janitor, hub, tenant watcher, NATS drain and ops server stop.
 	s.stack.Push("sessions", func(ctx context.Context) error {
 		errc := make(chan error, 1)
 		go func() { errc <- s.http.Shutdown(ctx) }()
 		err := s.sessions.Shutdown(ctx)
 		return errors.Join(err, <-errc)
 	})
-	// A forced collection on the internal port lets the load generator measure memory per
-	// connection as RSS after GC, the way BENCHMARKS.md reports it (only with ops.debug).
-	s.ops.HandleDebug("POST /debug/gc", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		runtime.GC()
-		debug.FreeOSMemory()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
-	s.ops.AddCheck("tenants", store.Ready())
-	if err := s.ops.Start(ctx); err != nil {
-		return nil, err
-	}
+	s.started.Store(true)
 	return s, nil
 }
 
@@ -387,7 +370,9 @@ func (s *Service) Sessions() *session.Manager { return s.sessions }
 // Run serves until ctx is cancelled, then shuts down within cfg.Shutdown.Timeout.
 func (s *Service) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
+	served := make(chan struct{})
 	go func() {
+		defer close(served)
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("serve: %w", err)
 		}
@@ -400,7 +385,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.stopping.Store(true)
 	s.ops.SetDraining()
-	return errors.Join(err, s.stack.Shutdown(context.WithoutCancel(ctx), s.cfg.Shutdown.Timeout))
+	err = errors.Join(err, s.stack.Shutdown(context.WithoutCancel(ctx), s.cfg.Shutdown.Timeout))
+	<-served // the sessions step shut the server down, so Serve has returned or is returning
+	return err
 }
 
 // Run runs a gateway with cfg until ctx is cancelled.

@@ -258,28 +258,17 @@ func (s *Service) run(ctx context.Context) error {
 	}
 	s.migrated.Store(true)
 
+	// The watch outlives ctx until the stack stops it, so retention and queries keep their
+	// tenant view while they drain.
+	wctx, waitFor := s.stack.Background(ctx, "tenants")
 	var ts *tenants.Store
-	if err := lifecycle.RetryUntil(ctx, s.log, "watch tenants", func() error {
-		kv, err := s.js.KeyValue(ctx, subjects.BucketTenants)
-		if err != nil {
-			return err
-		}
-		if err := tenants.SeedFile(ctx, kv, s.cfg.Tenants.File); err != nil {
-			return err
-		}
-		// The watch outlives ctx until the stack stops it, so retention and queries keep
-		// their tenant view while they drain.
-		wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		ts, err = tenants.Watch(wctx, kv, s.log.Named("tenants"))
-		if err != nil {
-			stop()
-			return err
-		}
-		s.stack.Push("tenants", func(context.Context) error { stop(); return nil })
-		return nil
+	if err := lifecycle.RetryUntil(ctx, s.log, "watch tenants", func() (err error) {
+		ts, err = tenants.Open(ctx, wctx, s.js, s.cfg.Tenants.File, s.log)
+		return err
 	}); err != nil {
 		return lifecycle.IgnoreCanceled(ctx, err)
 	}
+	waitFor(ts.Done())
 	s.ops.AddCheck("tenants", ts.Ready())
 	known := func(id string) bool { _, ok := ts.Get(id); return ok }
 	zone := func(id string) string { t, _ := ts.Get(id); return t.GetHours().GetTimeZone() }
@@ -313,27 +302,18 @@ func (s *Service) run(ctx context.Context) error {
 
 	// The workers stop before the connections (the stack stops in reverse): consumers finish
 	// and ack their batch, queries in flight are answered.
-	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{msgs.Run, events.Run, reads.Run, ret.Run} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(wctx); err != nil {
-				s.log.Error("worker stopped", zap.Error(err))
-			}
-		}()
-	}
-	s.stack.Push("ingest", func(ctx context.Context) error {
-		stop()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("workers still running: %w", ctx.Err())
+	// A worker's error is logged and the others keep going (the consumer retries on its own).
+	s.stack.Go(ctx, "ingest", func(ctx context.Context) error {
+		var wg sync.WaitGroup
+		for _, run := range []func(context.Context) error{msgs.Run, events.Run, reads.Run, ret.Run} {
+			wg.Go(func() {
+				if err := run(ctx); err != nil {
+					s.log.Error("worker stopped", zap.Error(err))
+				}
+			})
 		}
+		wg.Wait()
+		return nil
 	})
 	if err := qs.Start(); err != nil {
 		return err

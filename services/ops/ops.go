@@ -58,6 +58,7 @@ type Server struct {
 	checks       []namedCheck
 	checkTimeout time.Duration
 	ln           net.Listener
+	served       chan struct{} // closed when Serve returned; nil before Start
 
 	draining atomic.Bool
 	debug    bool
@@ -173,11 +174,14 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ops listen %s: %w", s.addr, err)
 	}
+	served := make(chan struct{})
 	s.mu.Lock()
 	s.ln = ln
+	s.served = served
 	s.mu.Unlock()
 	s.log.Info("ops server listening", zap.String("addr", ln.Addr().String()))
 	go func() {
+		defer close(served)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("ops server stopped", zap.Error(err))
 		}
@@ -196,9 +200,17 @@ func (s *Server) Addr() string {
 	return s.addr
 }
 
-// Shutdown stops the server, waiting for in-flight requests until ctx ends.
+// Shutdown stops the server, waiting for in-flight requests until ctx ends, and for the
+// serving goroutine.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if err := s.srv.Shutdown(ctx); err != nil {
+	err := s.srv.Shutdown(ctx)
+	s.mu.Lock()
+	served := s.served
+	s.mu.Unlock()
+	if served != nil {
+		<-served // Serve returns as soon as Shutdown closed the listener
+	}
+	if err != nil {
 		return fmt.Errorf("ops shutdown: %w", err)
 	}
 	return nil

@@ -79,22 +79,6 @@ func Database(t testing.TB) string {
 	return dbURL
 }
 
-// Main runs the tests of a binary and then stops the throwaway Postgres cluster if Database
-// started one. Call it from TestMain: func TestMain(m *testing.M) { testkit.Main(m) }.
-func Main(m *testing.M) {
-	code := m.Run()
-	shared.mu.Lock()
-	c := shared.cluster
-	shared.cluster = nil
-	shared.mu.Unlock()
-	if c != nil {
-		if err := c.stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "testkit: stop throwaway postgres: %v\n", err)
-		}
-	}
-	os.Exit(code)
-}
-
 // findServer returns the admin URL of a usable server.
 func findServer() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -203,6 +187,7 @@ type pgCluster struct {
 	*pgcluster.Cluster
 	url      string // the maintenance database's
 	watchdog *os.Process
+	reaped   chan struct{} // closed when the watchdog's reaper returned
 }
 
 // startCluster initialises and starts a throwaway cluster. A lock file serialises this across
@@ -269,8 +254,12 @@ rm -rf "$3"`
 		return fmt.Errorf("start watchdog: %w", err)
 	}
 	c.watchdog = cmd.Process
-	// Reap it if it ever exits while we run (it should not).
-	go func() { _ = cmd.Wait() }()
+	// Reap it when stop kills it (or if it ever exits while we run: it should not).
+	c.reaped = make(chan struct{})
+	go func() {
+		defer close(c.reaped)
+		_ = cmd.Wait()
+	}()
 	return nil
 }
 
@@ -278,6 +267,7 @@ rm -rf "$3"`
 func (c *pgCluster) stop() error {
 	if c.watchdog != nil {
 		_ = c.watchdog.Kill()
+		<-c.reaped
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -98,7 +98,15 @@ func (r *Responder) Run(ctx context.Context, ready func()) error {
 		ready()
 	}
 	<-ctx.Done()
-	_ = sub.Drain()
+	// Wait for the drain to hand over the requests already received before waiting for the
+	// workers: a request delivered after the workers' slots were taken would block the
+	// subscription's goroutine for good.
+	// Polled: a drain ended by the connection closing changes no subscription status.
+	if err := sub.Drain(); err == nil {
+		for sub.IsValid() {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	for range r.cfg.Workers { // wait for requests in flight
 		sem <- struct{}{}
 	}
