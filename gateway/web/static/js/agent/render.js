@@ -37,21 +37,37 @@ export const renderPart = {
   },
 
   renderOffers() {
-    clear(this.offersEl);
+    // Cards are kept and only their countdown changes: the tick redraws every second, and a
+    // card rebuilt under the agent's pointer would swallow the click on Accept.
     const now = Date.now();
+    this.offerEls = this.offerEls || new Map();
     for (const [conv, o] of this.offers) {
       const left = Math.ceil((o.until - now) / 1000);
       if (left <= 0) {
         this.offers.delete(conv);
         continue;
       }
-      this.offersEl.append(h('div', { class: 'offer' },
-        h('div', { class: 'offer-text' }, h('strong', null, t('offer', { name: o.customer.name || t('customer') })),
-          o.summary ? h('span', { class: 'small' }, o.summary) : null),
-        h('div', { class: 'offer-actions' },
-          h('span', { class: 'countdown', 'aria-label': left + ' s' }, left + 's'),
-          h('button', { class: 'btn', type: 'button', onclick: () => this.answerOffer(conv, false) }, t('decline')),
-          h('button', { class: 'btn primary', type: 'button', title: 'Alt+A', onclick: () => this.answerOffer(conv, true) }, t('accept')))));
+      let card = this.offerEls.get(conv);
+      if (!card) {
+        const countdown = h('span', { class: 'countdown' });
+        card = h('div', { class: 'offer' },
+          h('div', { class: 'offer-text' }, h('strong', null, t('offer', { name: o.customer.name || t('customer') })),
+            o.summary ? h('span', { class: 'small' }, o.summary) : null),
+          h('div', { class: 'offer-actions' }, countdown,
+            h('button', { class: 'btn', type: 'button', onclick: () => this.answerOffer(conv, false) }, t('decline')),
+            h('button', { class: 'btn primary', type: 'button', title: 'Alt+A', onclick: () => this.answerOffer(conv, true) }, t('accept'))));
+        card.countdown = countdown;
+        this.offerEls.set(conv, card);
+        this.offersEl.append(card);
+      }
+      card.countdown.textContent = left + 's';
+      card.countdown.setAttribute('aria-label', left + ' s');
+    }
+    for (const [conv, card] of this.offerEls) {
+      if (!this.offers.has(conv)) {
+        card.remove();
+        this.offerEls.delete(conv);
+      }
     }
   },
 
