@@ -60,15 +60,6 @@ func (l *limiterSet) get(key string, r float64, b int, now time.Time) *rate.Limi
 	return kb.lim
 }
 
-// touch marks key used at now, so a bucket in use by a long connection is not forgotten.
-func (l *limiterSet) touch(key string, now time.Time) {
-	l.mu.Lock()
-	if kb := l.buckets[key]; kb != nil {
-		kb.last = now
-	}
-	l.mu.Unlock()
-}
-
 func (l *limiterSet) makeRoomLocked(now time.Time) {
 	if len(l.buckets) < l.max && now.Before(l.nextSweep) {
 		return
