@@ -9,10 +9,11 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/buckets"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/session"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
@@ -187,58 +188,25 @@ func clientKey(a netip.Addr) netip.Prefix {
 	return netip.PrefixFrom(a, a.BitLen())
 }
 
-// visitorLimiter is a token bucket per client, in a bounded map that prunes itself.
-//
-// A bucket left alone for refill (burst / rate) is full again, exactly as a new one would be,
-// so forgetting it changes nothing: a sweep, at most once per refill period and only when a new
-// client arrives, drops those. If more clients than the bound are active at once (a flood from
-// many addresses), one remembered bucket is dropped for each newcomer, so memory stays bounded
-// and nobody is refused for lack of room; the dropped clients merely start again with a full
-// bucket.
+// visitorLimiter is a token bucket per client (its address, an IPv6 client by its /64), in a
+// bounded map that prunes itself (package buckets).
 type visitorLimiter struct {
-	limit  rate.Limit
-	burst  int
-	max    int
-	refill time.Duration
-
-	mu        sync.Mutex
-	buckets   map[netip.Prefix]*visitorBucket
-	nextSweep time.Time
-}
-
-type visitorBucket struct {
-	lim  *rate.Limiter
-	last time.Time // last request seen
+	limit rate.Limit
+	burst int
+	set   *buckets.Set[netip.Prefix]
 }
 
 // newVisitorLimiter allows perMinute requests per minute per client with bursts of burst,
 // remembering at most maxClients clients.
 func newVisitorLimiter(perMinute float64, burst, maxClients int) *visitorLimiter {
-	perSecond := perMinute / 60
-	// Capped at a day: a rate below a burst a day is a configuration mistake, not a reason to
-	// overflow.
-	refill := math.Min(float64(burst)/perSecond, 24*3600)
-	return &visitorLimiter{
-		limit: rate.Limit(perSecond), burst: burst, max: maxClients,
-		refill:  time.Duration(refill * float64(time.Second)),
-		buckets: map[netip.Prefix]*visitorBucket{},
-	}
+	limit := rate.Limit(perMinute / 60)
+	return &visitorLimiter{limit: limit, burst: burst, set: buckets.New[netip.Prefix](maxClients, buckets.Refill(limit, burst))}
 }
 
 // allow takes a token from the client's bucket; when there is none it reports how long until
 // there is one.
 func (l *visitorLimiter) allow(a netip.Addr, now time.Time) (bool, time.Duration) {
-	k := clientKey(a)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buckets[k]
-	if b == nil {
-		l.makeRoomLocked(now)
-		b = &visitorBucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.buckets[k] = b
-	}
-	b.last = now
-	r := b.lim.ReserveN(now, 1)
+	r := l.set.Limiter(clientKey(a), l.limit, l.burst, now).ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now) // a refused request takes nothing from the bucket
 		return false, d
@@ -246,29 +214,5 @@ func (l *visitorLimiter) allow(a netip.Addr, now time.Time) (bool, time.Duration
 	return true, 0
 }
 
-func (l *visitorLimiter) makeRoomLocked(now time.Time) {
-	if len(l.buckets) < l.max && now.Before(l.nextSweep) {
-		return
-	}
-	if !now.Before(l.nextSweep) {
-		l.nextSweep = now.Add(l.refill)
-		for k, b := range l.buckets {
-			if now.Sub(b.last) >= l.refill {
-				delete(l.buckets, k)
-			}
-		}
-	}
-	for k := range l.buckets {
-		if len(l.buckets) < l.max {
-			break
-		}
-		delete(l.buckets, k) // map order is random: an arbitrary victim
-	}
-}
-
 // clients returns the number of clients remembered (tests).
-func (l *visitorLimiter) clients() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.buckets)
-}
+func (l *visitorLimiter) clients() int { return l.set.Len() }
