@@ -12,6 +12,14 @@ export const composePart = {
     const text = this.input.value.trim();
     const file = this.file;
     if (!text && !file) return;
+    if (this.awaitingBot) {
+      // Back to the assistant was asked for: a message sent before the dispatcher hands the
+      // conversation back would reach a queued conversation, which the assistant does not answer.
+      await new Promise((resolve) => {
+        this.botWaiters = [...(this.botWaiters || []), resolve];
+        setTimeout(resolve, 5000);
+      });
+    }
     if (this.leaveMode && text && !file && this.leaveConv) {
       // The dispatcher stores the left message in the conversation, which stays queued for
       // the agents; it comes back as a message like any other. Until then the composer is
@@ -150,7 +158,10 @@ export const composePart = {
       this.leaveMode = false;
       this.leaveConv = '';
       this.setPlaceholder('placeholder');
-      if (conv) this.command({ type: Type.ToBot, conv });
+      if (conv) {
+        this.awaitingBot = true;
+        this.command({ type: Type.ToBot, conv }).then((ok) => { if (!ok) this.botReady(); });
+      }
     }
     // The reason stays in view while the customer waits; the choice is made.
     if (n) {
@@ -158,6 +169,13 @@ export const composePart = {
       this.saveNotice();
     }
     this.renderBanner();
+  },
+
+  /** botReady lets messages held while going back to the assistant go. */
+  botReady() {
+    this.awaitingBot = false;
+    for (const resolve of this.botWaiters || []) resolve();
+    this.botWaiters = [];
   },
 
   /**

@@ -215,6 +215,7 @@ class Widget {
 
   setState(s) {
     this.state = s || this.state;
+    if (s === State.Bot && this.awaitingBot) this.botReady();
     if (this.state !== State.Bot) this.convs.map.get(this.conv)?.tl.dropPartials();
     if (s === State.Closed) {
       this.queue = null;
