@@ -64,12 +64,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	enc := json.NewEncoder(stdout)
 	ticker := time.NewTicker(*every)
 	defer ticker.Stop()
+	// The consuming goroutine is owned here: every return below ends it and waits for it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- Consume(ctx, js, *durable, counts) }()
 	for {
 		select {
 		case <-ticker.C:
 			if err := enc.Encode(counts.Snapshot()); err != nil {
+				cancel()
+				<-errc
 				return fmt.Errorf("print totals: %w", err)
 			}
 		case err := <-errc:
