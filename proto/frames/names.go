@@ -103,6 +103,9 @@ const (
 	CodeTooLarge            = "too_large"
 	CodeRateLimited         = "rate_limited"
 	CodeInternal            = "internal"
+	// CodeQuotaExceeded refuses a send past the tenant's messages_per_day quota (and, as
+	// {"error":"quota_exceeded"} with HTTP 507, an upload past attachment_bytes).
+	CodeQuotaExceeded = "quota_exceeded"
 )
 
 // Close codes beyond RFC 6455's.

@@ -64,7 +64,10 @@ type Tenant struct {
 	// only, and only with role customer (or no role).
 	CustomerIssuers []*CustomerIssuer `protobuf:"bytes,17,rep,name=customer_issuers,json=customerIssuers,proto3" json:"customer_issuers,omitempty"`
 	// staff_sso signs the tenant's agents and supervisors in to the console with OpenID Connect.
-	StaffSso      *StaffSSO `protobuf:"bytes,18,opt,name=staff_sso,json=staffSso,proto3" json:"staff_sso,omitempty"`
+	StaffSso *StaffSSO `protobuf:"bytes,18,opt,name=staff_sso,json=staffSso,proto3" json:"staff_sso,omitempty"`
+	// quotas bound what the tenant may store (attachment bytes, messages a day); 0 or unset
+	// means no quota. Counted across every gateway replica (the fd_quotas bucket).
+	Quotas        *Quotas `protobuf:"bytes,550,opt,name=quotas,proto3" json:"quotas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -225,6 +228,71 @@ func (x *Tenant) GetStaffSso() *StaffSSO {
 	return nil
 }
 
+func (x *Tenant) GetQuotas() *Quotas {
+	if x != nil {
+		return x.Quotas
+	}
+	return nil
+}
+
+// Quotas bound a tenant's use of shared storage. A refused upload is answered 507 with
+// {"error":"quota_exceeded"}; a refused send with the error frame code quota_exceeded.
+type Quotas struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// attachment_bytes is the most bytes of attachments the tenant may hold at once (0: no
+	// quota). Attachments removed by retention or erase give their bytes back.
+	AttachmentBytes int64 `protobuf:"varint,1,opt,name=attachment_bytes,json=attachmentBytes,proto3" json:"attachment_bytes,omitempty"`
+	// messages_per_day is the most messages the tenant's users may send per UTC day (0: no
+	// quota). Bot replies and system notices are not counted.
+	MessagesPerDay int64 `protobuf:"varint,2,opt,name=messages_per_day,json=messagesPerDay,proto3" json:"messages_per_day,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Quotas) Reset() {
+	*x = Quotas{}
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Quotas) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Quotas) ProtoMessage() {}
+
+func (x *Quotas) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Quotas.ProtoReflect.Descriptor instead.
+func (*Quotas) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Quotas) GetAttachmentBytes() int64 {
+	if x != nil {
+		return x.AttachmentBytes
+	}
+	return 0
+}
+
+func (x *Quotas) GetMessagesPerDay() int64 {
+	if x != nil {
+		return x.MessagesPerDay
+	}
+	return 0
+}
+
 // CustomerIssuer is a tenant backend trusted to sign customer tokens. Its tokens must carry
 // iss = issuer, an aud that contains audience, sub, iat and exp (at most max_lifetime_s apart);
 // they are signed with RS256, ES256 or EdDSA by a key of the issuer's key set. Exactly one of
@@ -249,7 +317,7 @@ type CustomerIssuer struct {
 
 func (x *CustomerIssuer) Reset() {
 	*x = CustomerIssuer{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[1]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -261,7 +329,7 @@ func (x *CustomerIssuer) String() string {
 func (*CustomerIssuer) ProtoMessage() {}
 
 func (x *CustomerIssuer) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[1]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -274,7 +342,7 @@ func (x *CustomerIssuer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerIssuer.ProtoReflect.Descriptor instead.
 func (*CustomerIssuer) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{1}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CustomerIssuer) GetIssuer() string {
@@ -356,7 +424,7 @@ type StaffSSO struct {
 
 func (x *StaffSSO) Reset() {
 	*x = StaffSSO{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -368,7 +436,7 @@ func (x *StaffSSO) String() string {
 func (*StaffSSO) ProtoMessage() {}
 
 func (x *StaffSSO) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -381,7 +449,7 @@ func (x *StaffSSO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StaffSSO.ProtoReflect.Descriptor instead.
 func (*StaffSSO) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{2}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *StaffSSO) GetIssuer() string {
@@ -501,7 +569,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +581,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +594,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{3}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Limits) GetMaxFrameBytes() int32 {
@@ -577,7 +645,7 @@ type BusinessHours struct {
 
 func (x *BusinessHours) Reset() {
 	*x = BusinessHours{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +657,7 @@ func (x *BusinessHours) String() string {
 func (*BusinessHours) ProtoMessage() {}
 
 func (x *BusinessHours) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,7 +670,7 @@ func (x *BusinessHours) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessHours.ProtoReflect.Descriptor instead.
 func (*BusinessHours) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{4}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *BusinessHours) GetTimeZone() string {
@@ -634,7 +702,7 @@ type HoursWindow struct {
 
 func (x *HoursWindow) Reset() {
 	*x = HoursWindow{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -646,7 +714,7 @@ func (x *HoursWindow) String() string {
 func (*HoursWindow) ProtoMessage() {}
 
 func (x *HoursWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -659,7 +727,7 @@ func (x *HoursWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoursWindow.ProtoReflect.Descriptor instead.
 func (*HoursWindow) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{5}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *HoursWindow) GetDays() []string {
@@ -701,7 +769,7 @@ type Queue struct {
 
 func (x *Queue) Reset() {
 	*x = Queue{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +781,7 @@ func (x *Queue) String() string {
 func (*Queue) ProtoMessage() {}
 
 func (x *Queue) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +794,7 @@ func (x *Queue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Queue.ProtoReflect.Descriptor instead.
 func (*Queue) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{6}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Queue) GetName() string {
@@ -778,7 +846,7 @@ type Routing struct {
 
 func (x *Routing) Reset() {
 	*x = Routing{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +858,7 @@ func (x *Routing) String() string {
 func (*Routing) ProtoMessage() {}
 
 func (x *Routing) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +871,7 @@ func (x *Routing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Routing.ProtoReflect.Descriptor instead.
 func (*Routing) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{7}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Routing) GetPolicy() string {
@@ -877,7 +945,7 @@ type Bot struct {
 
 func (x *Bot) Reset() {
 	*x = Bot{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +957,7 @@ func (x *Bot) String() string {
 func (*Bot) ProtoMessage() {}
 
 func (x *Bot) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +970,7 @@ func (x *Bot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bot.ProtoReflect.Descriptor instead.
 func (*Bot) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{8}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Bot) GetEnabled() bool {
@@ -985,7 +1053,7 @@ type Transcription struct {
 
 func (x *Transcription) Reset() {
 	*x = Transcription{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1065,7 @@ func (x *Transcription) String() string {
 func (*Transcription) ProtoMessage() {}
 
 func (x *Transcription) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1078,7 @@ func (x *Transcription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transcription.ProtoReflect.Descriptor instead.
 func (*Transcription) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{9}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Transcription) GetEndpoint() string {
@@ -1064,7 +1132,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1144,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1157,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{10}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Model) GetEndpoint() string {
@@ -1154,7 +1222,7 @@ type KnowledgeBase struct {
 
 func (x *KnowledgeBase) Reset() {
 	*x = KnowledgeBase{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1234,7 @@ func (x *KnowledgeBase) String() string {
 func (*KnowledgeBase) ProtoMessage() {}
 
 func (x *KnowledgeBase) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1247,7 @@ func (x *KnowledgeBase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KnowledgeBase.ProtoReflect.Descriptor instead.
 func (*KnowledgeBase) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{11}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *KnowledgeBase) GetArticles() []*Article {
@@ -1217,7 +1285,7 @@ type Article struct {
 
 func (x *Article) Reset() {
 	*x = Article{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1297,7 @@ func (x *Article) String() string {
 func (*Article) ProtoMessage() {}
 
 func (x *Article) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1310,7 @@ func (x *Article) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Article.ProtoReflect.Descriptor instead.
 func (*Article) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{12}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Article) GetId() string {
@@ -1300,7 +1368,7 @@ type Retention struct {
 
 func (x *Retention) Reset() {
 	*x = Retention{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1380,7 @@ func (x *Retention) String() string {
 func (*Retention) ProtoMessage() {}
 
 func (x *Retention) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1393,7 @@ func (x *Retention) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retention.ProtoReflect.Descriptor instead.
 func (*Retention) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{13}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Retention) GetDays() int32 {
@@ -1357,7 +1425,7 @@ type Attachments struct {
 
 func (x *Attachments) Reset() {
 	*x = Attachments{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[14]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1437,7 @@ func (x *Attachments) String() string {
 func (*Attachments) ProtoMessage() {}
 
 func (x *Attachments) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[14]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1450,7 @@ func (x *Attachments) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attachments.ProtoReflect.Descriptor instead.
 func (*Attachments) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{14}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Attachments) GetMaxBytes() int64 {
@@ -1410,7 +1478,7 @@ var File_frontdesk_v1_tenant_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\n" +
-	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\"\x8b\x06\n" +
+	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\"\xba\x06\n" +
 	"\x06Tenant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
@@ -1430,7 +1498,11 @@ const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\vattachments\x18\x0f \x01(\v2\x19.frontdesk.v1.AttachmentsR\vattachments\x12\x16\n" +
 	"\x06locale\x18\x10 \x01(\tR\x06locale\x12G\n" +
 	"\x10customer_issuers\x18\x11 \x03(\v2\x1c.frontdesk.v1.CustomerIssuerR\x0fcustomerIssuers\x123\n" +
-	"\tstaff_sso\x18\x12 \x01(\v2\x16.frontdesk.v1.StaffSSOR\bstaffSso\"\x99\x01\n" +
+	"\tstaff_sso\x18\x12 \x01(\v2\x16.frontdesk.v1.StaffSSOR\bstaffSso\x12-\n" +
+	"\x06quotas\x18\xa6\x04 \x01(\v2\x14.frontdesk.v1.QuotasR\x06quotas\"]\n" +
+	"\x06Quotas\x12)\n" +
+	"\x10attachment_bytes\x18\x01 \x01(\x03R\x0fattachmentBytes\x12(\n" +
+	"\x10messages_per_day\x18\x02 \x01(\x03R\x0emessagesPerDay\"\x99\x01\n" +
 	"\x0eCustomerIssuer\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1a\n" +
 	"\baudience\x18\x02 \x01(\tR\baudience\x12\x19\n" +
@@ -1535,44 +1607,46 @@ func file_frontdesk_v1_tenant_proto_rawDescGZIP() []byte {
 	return file_frontdesk_v1_tenant_proto_rawDescData
 }
 
-var file_frontdesk_v1_tenant_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_frontdesk_v1_tenant_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_frontdesk_v1_tenant_proto_goTypes = []any{
 	(*Tenant)(nil),         // 0: frontdesk.v1.Tenant
-	(*CustomerIssuer)(nil), // 1: frontdesk.v1.CustomerIssuer
-	(*StaffSSO)(nil),       // 2: frontdesk.v1.StaffSSO
-	(*Limits)(nil),         // 3: frontdesk.v1.Limits
-	(*BusinessHours)(nil),  // 4: frontdesk.v1.BusinessHours
-	(*HoursWindow)(nil),    // 5: frontdesk.v1.HoursWindow
-	(*Queue)(nil),          // 6: frontdesk.v1.Queue
-	(*Routing)(nil),        // 7: frontdesk.v1.Routing
-	(*Bot)(nil),            // 8: frontdesk.v1.Bot
-	(*Transcription)(nil),  // 9: frontdesk.v1.Transcription
-	(*Model)(nil),          // 10: frontdesk.v1.Model
-	(*KnowledgeBase)(nil),  // 11: frontdesk.v1.KnowledgeBase
-	(*Article)(nil),        // 12: frontdesk.v1.Article
-	(*Retention)(nil),      // 13: frontdesk.v1.Retention
-	(*Attachments)(nil),    // 14: frontdesk.v1.Attachments
+	(*Quotas)(nil),         // 1: frontdesk.v1.Quotas
+	(*CustomerIssuer)(nil), // 2: frontdesk.v1.CustomerIssuer
+	(*StaffSSO)(nil),       // 3: frontdesk.v1.StaffSSO
+	(*Limits)(nil),         // 4: frontdesk.v1.Limits
+	(*BusinessHours)(nil),  // 5: frontdesk.v1.BusinessHours
+	(*HoursWindow)(nil),    // 6: frontdesk.v1.HoursWindow
+	(*Queue)(nil),          // 7: frontdesk.v1.Queue
+	(*Routing)(nil),        // 8: frontdesk.v1.Routing
+	(*Bot)(nil),            // 9: frontdesk.v1.Bot
+	(*Transcription)(nil),  // 10: frontdesk.v1.Transcription
+	(*Model)(nil),          // 11: frontdesk.v1.Model
+	(*KnowledgeBase)(nil),  // 12: frontdesk.v1.KnowledgeBase
+	(*Article)(nil),        // 13: frontdesk.v1.Article
+	(*Retention)(nil),      // 14: frontdesk.v1.Retention
+	(*Attachments)(nil),    // 15: frontdesk.v1.Attachments
 }
 var file_frontdesk_v1_tenant_proto_depIdxs = []int32{
-	3,  // 0: frontdesk.v1.Tenant.limits:type_name -> frontdesk.v1.Limits
-	4,  // 1: frontdesk.v1.Tenant.hours:type_name -> frontdesk.v1.BusinessHours
-	6,  // 2: frontdesk.v1.Tenant.queues:type_name -> frontdesk.v1.Queue
-	7,  // 3: frontdesk.v1.Tenant.routing:type_name -> frontdesk.v1.Routing
-	8,  // 4: frontdesk.v1.Tenant.bot:type_name -> frontdesk.v1.Bot
-	13, // 5: frontdesk.v1.Tenant.retention:type_name -> frontdesk.v1.Retention
-	14, // 6: frontdesk.v1.Tenant.attachments:type_name -> frontdesk.v1.Attachments
-	1,  // 7: frontdesk.v1.Tenant.customer_issuers:type_name -> frontdesk.v1.CustomerIssuer
-	2,  // 8: frontdesk.v1.Tenant.staff_sso:type_name -> frontdesk.v1.StaffSSO
-	5,  // 9: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
-	10, // 10: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
-	11, // 11: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
-	9,  // 12: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
-	12, // 13: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	4,  // 0: frontdesk.v1.Tenant.limits:type_name -> frontdesk.v1.Limits
+	5,  // 1: frontdesk.v1.Tenant.hours:type_name -> frontdesk.v1.BusinessHours
+	7,  // 2: frontdesk.v1.Tenant.queues:type_name -> frontdesk.v1.Queue
+	8,  // 3: frontdesk.v1.Tenant.routing:type_name -> frontdesk.v1.Routing
+	9,  // 4: frontdesk.v1.Tenant.bot:type_name -> frontdesk.v1.Bot
+	14, // 5: frontdesk.v1.Tenant.retention:type_name -> frontdesk.v1.Retention
+	15, // 6: frontdesk.v1.Tenant.attachments:type_name -> frontdesk.v1.Attachments
+	2,  // 7: frontdesk.v1.Tenant.customer_issuers:type_name -> frontdesk.v1.CustomerIssuer
+	3,  // 8: frontdesk.v1.Tenant.staff_sso:type_name -> frontdesk.v1.StaffSSO
+	1,  // 9: frontdesk.v1.Tenant.quotas:type_name -> frontdesk.v1.Quotas
+	6,  // 10: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
+	11, // 11: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
+	12, // 12: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
+	10, // 13: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
+	13, // 14: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_tenant_proto_init() }
@@ -1586,7 +1660,7 @@ func file_frontdesk_v1_tenant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frontdesk_v1_tenant_proto_rawDesc), len(file_frontdesk_v1_tenant_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -73,6 +73,7 @@ export const Code = Object.freeze({
   TooLarge: 'too_large',
   RateLimited: 'rate_limited',
   Internal: 'internal',
+  QuotaExceeded: 'quota_exceeded',
 });
 
 export const Close = Object.freeze({
