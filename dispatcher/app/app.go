@@ -188,7 +188,7 @@ func Provision(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas})
+	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas, StorageBytes: cfg.NATS.StorageBytes})
 	if err := lifecycle.RetryUntil(ctx, log, "provision streams", func() error { return streams.Provision(ctx, js, top) }); err != nil {
 		return err
 	}

@@ -66,6 +66,10 @@ type NATS struct {
 	// Replicas is the replica count of provisioned streams and buckets, 1 to 5 (default 1;
 	// 3 in production).
 	Replicas int `mapstructure:"replicas"`
+	// StorageBytes is the JetStream storage (per replica) the provisioned streams, buckets and
+	// the attachment store may use together; each gets its share (services/streams.Shares).
+	// 0: the development default (768 MiB). Only the provisioning step reads it.
+	StorageBytes int64 `mapstructure:"storage_bytes"`
 	// ConnectTimeout bounds one connection attempt (default 5s).
 	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
 	// ReconnectWait is the base delay between reconnect rounds; the delay backs off and is
@@ -185,6 +189,9 @@ func (n NATS) Check(key string) error {
 	errs := []error{
 		NATSURL(key+".url", n.URL),
 		Between(key+".replicas", n.Replicas, 1, 5),
+	}
+	if n.StorageBytes < 0 {
+		errs = append(errs, &FieldError{Key: key + ".storage_bytes", Msg: "must not be negative"})
 	}
 	if n.ConnectTimeout < 0 {
 		errs = append(errs, &FieldError{Key: key + ".connect_timeout", Msg: "must not be negative"})

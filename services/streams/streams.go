@@ -43,6 +43,12 @@ type Options struct {
 	// DuplicateWindow is how long a Nats-Msg-Id is remembered for deduplication
 	// (0: DefaultDuplicateWindow). It must cover the longest client retry.
 	DuplicateWindow time.Duration
+	// StorageBytes is the JetStream storage the whole topology may use, per replica
+	// (0: DefaultStorageBytes); each asset gets its share of it (Shares). See limits.go for
+	// what a full asset does.
+	StorageBytes int64
+	// MaxBytes overrides an asset's share, by stream, bucket or object store name.
+	MaxBytes map[string]int64
 }
 
 // Topology is the set of JetStream assets Frontdesk uses.
@@ -75,12 +81,13 @@ func Declared(opts Options) Topology {
 			Description: desc,
 			Subjects:    []string{subject},
 			Retention:   jetstream.LimitsPolicy,
-			Discard:     jetstream.DiscardOld,
 			Storage:     jetstream.FileStorage,
 			Replicas:    r,
 			MaxAge:      age,
 			// The window may not exceed MaxAge; every declared age is far above it.
 			Duplicates: min(dup, age),
+			MaxBytes:   opts.maxBytes(name),
+			Discard:    discard(name),
 		}
 	}
 	messages := stream(subjects.StreamMessages, subjects.AllMessages(),
@@ -102,6 +109,7 @@ func Declared(opts Options) Topology {
 			History:     history,
 			Storage:     jetstream.FileStorage,
 			Replicas:    r,
+			MaxBytes:    opts.maxBytes(bucket),
 		}
 	}
 	return Topology{
@@ -121,12 +129,14 @@ func Declared(opts Options) Topology {
 			kv(subjects.BucketParticipants, "Participation index: tenant.user.conv -> frontdesk.v1.Participant.", 1),
 			kv(subjects.BucketOpen, "A customer's open conversation: tenant.user -> conversation id.", 1),
 			kv(subjects.BucketDispatcher, "Dispatcher working state (queues, agents, leases).", 1),
+			kv(subjects.BucketQuotas, "Storage quota use per tenant: attachment bytes, messages per UTC day.", 1),
 		},
 		Objects: []jetstream.ObjectStoreConfig{{
 			Bucket:      subjects.ObjectAttachments,
 			Description: "Uploaded attachments, named by attachment id.",
 			Storage:     jetstream.FileStorage,
 			Replicas:    r,
+			MaxBytes:    opts.maxBytes(subjects.ObjectAttachments),
 		}},
 	}
 }

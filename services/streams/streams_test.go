@@ -56,7 +56,7 @@ func TestDeclared(t *testing.T) {
 	}
 	wantKV := map[string]uint8{
 		subjects.BucketTenants: 5, subjects.BucketConversations: 5, subjects.BucketParticipants: 1,
-		subjects.BucketOpen: 1, subjects.BucketDispatcher: 1,
+		subjects.BucketOpen: 1, subjects.BucketDispatcher: 1, subjects.BucketQuotas: 1,
 	}
 	if len(top.KV) != len(wantKV) {
 		t.Errorf("%d buckets, want %d", len(top.KV), len(wantKV))
