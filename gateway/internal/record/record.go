@@ -18,6 +18,7 @@ import (
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/quota"
 )
 
 // Record reads and writes the shared state of the contract. It is safe for concurrent use.
@@ -30,6 +31,8 @@ type Record struct {
 	kvConv jetstream.KeyValue
 	kvPart jetstream.KeyValue
 	kvOpen jetstream.KeyValue
+
+	quota *quota.Counter // tenants' storage quotas (quota.go)
 
 	objMu sync.Mutex
 	obj   jetstream.ObjectStore // opened on first use: the bucket may be created after start
@@ -53,6 +56,9 @@ func Open(ctx context.Context, nc *nats.Conn, requestTimeout time.Duration) (*Re
 		if *b.kv, err = js.KeyValue(ctx, b.name); err != nil {
 			return nil, fmt.Errorf("kv %s: %w", b.name, err)
 		}
+	}
+	if r.quota, err = quota.Open(ctx, js); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/record"
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/session"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
@@ -192,8 +193,8 @@ func (s *Server) storeUpload(r *http.Request, tenant, conv, user string, part *m
 		return nil, errType(typ)
 	}
 	body := &capped{r: io.MultiReader(bytes.NewReader(head), part), n: maxBytes}
-	att, err := s.sessions.PutAttachment(r.Context(), tenant, conv, user, session.NewID("att_"),
-		AttachmentName(part.FileName(), typ), typ, body)
+	att, err := s.sessions.PutAttachmentWithin(r.Context(), tenant, conv, user, session.NewID("att_"),
+		AttachmentName(part.FileName(), typ), typ, body, uploadReserve(r, maxBytes))
 	if err != nil && body.err != nil {
 		return nil, fmt.Errorf("%w: %w", errBody, body.err)
 	}
@@ -218,6 +219,8 @@ func (s *Server) uploadError(w http.ResponseWriter, err error) {
 		http.Error(w, "upload too slow", http.StatusRequestTimeout)
 	case errors.Is(err, errEmpty):
 		http.Error(w, "empty file", http.StatusBadRequest)
+	case errors.Is(err, record.ErrQuotaExceeded):
+		quotaExceeded(w)
 	case errors.Is(err, errBody):
 		http.Error(w, "bad multipart body", http.StatusBadRequest)
 	default:

@@ -154,6 +154,8 @@ func (s *Session) fail(id string, err error) {
 	case errors.Is(err, errRateLimited):
 		s.m.metrics.RateLimited.WithLabelValues("reply_bytes").Inc()
 		s.sendError(id, frames.CodeRateLimited, "too much history at once, slow down")
+	case errors.Is(err, errQuotaExceeded):
+		s.sendError(id, frames.CodeQuotaExceeded, "the tenant's daily message quota is spent")
 	default:
 		s.m.log.Warn("frame failed", zap.String("session", s.id), zap.Error(err))
 		s.sendError(id, frames.CodeInternal, "internal error, retry")
@@ -187,6 +189,9 @@ func (s *Session) handleSend(ctx context.Context, f *fd.ClientFrame) error {
 		}
 		att = proto.Clone(att).(*fd.Attachment)
 		att.DurationMs = min(max(f.GetAttachment().GetDurationMs(), 0), int64(time.Hour/time.Millisecond))
+	}
+	if err := s.takeMessage(ctx); err != nil {
+		return err
 	}
 	msg := &fd.Message{Id: NewID("m_"), ClientId: f.GetId(), Tenant: s.tenant, Conv: conv, From: s.me, Kind: kind,
 		Text: frames.CleanText(f.GetText()), Attachment: att, CreatedAt: now()}

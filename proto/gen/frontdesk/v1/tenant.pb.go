@@ -235,8 +235,8 @@ func (x *Tenant) GetQuotas() *Quotas {
 	return nil
 }
 
-// Quotas bound a tenant's use of shared storage. A refused upload is answered 507 with
-// {"error":"quota_exceeded"}; a refused send with the error frame code quota_exceeded.
+// Quotas bound a tenant's use of shared storage. A refused upload is answered 507 with the
+// body quota_exceeded; a refused send with the error frame code quota_exceeded.
 type Quotas struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// attachment_bytes is the most bytes of attachments the tenant may hold at once (0: no
