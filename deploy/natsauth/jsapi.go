@@ -29,6 +29,10 @@ func streamProvision(stream string) []string {
 	}
 }
 
+// streamPurge lets a client purge a stream (with or without a subject filter: the right
+// cannot be narrowed to a filter).
+func streamPurge(stream string) string { return jsAPI + "STREAM.PURGE." + stream }
+
 // directGet lets a client read single messages of a stream by sequence or last-per-subject
 // (KV Get on buckets with AllowDirect, FD_READS lookups), plus the non-direct fallback.
 func directGet(stream string) []string {

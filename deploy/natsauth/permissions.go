@@ -171,6 +171,7 @@ func For(service string, opts Options) (Permissions, error) {
 			subjects.SearchQuery(any),
 			subjects.ReportQuery(any),
 			subjects.Assist(any, any),
+			subjects.Erase(any), // a supervisor's POST /v1/erase, answered by the persister
 		)
 		b.subscribe(
 			// Conversations are followed on the stream's republished copies; the stored
@@ -196,6 +197,8 @@ func For(service string, opts Options) (Permissions, error) {
 		b.kvWrite(subjects.BucketConversations, subjects.ConversationKey(any, any))
 		b.kvWrite(subjects.BucketParticipants, subjects.ParticipantKey(any, any, any))
 		b.kvWrite(subjects.BucketOpen, subjects.OpenKey(any, any))
+		// Tenants' storage quota counts (services/quota).
+		b.kvWrite(subjects.BucketQuotas, ">")
 		// Attachments are written and read, never deleted by the gateway: object deletes purge
 		// the stream, and a purge right cannot be limited to one object's chunks.
 		o := objStream(subjects.ObjectAttachments)
@@ -232,9 +235,33 @@ func For(service string, opts Options) (Permissions, error) {
 		for _, kind := range []string{"history", "conversations", "unread", "search", "report"} {
 			b.subscribe(subjects.AllQueries(kind))
 		}
-		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamDeadLetters} {
+		b.subscribe(subjects.AllErase())
+		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamDeadLetters,
+			subjects.StreamCommands} {
 			b.use(s, s)
 		}
+		// Retention and erasure (persister/internal/bus) remove what the record no longer
+		// keeps from the bus too: they purge subjects of the data streams (a purge right
+		// cannot be limited to a subject filter, so the persister may purge these whole;
+		// it still cannot update or delete them, nor touch the tenants, dispatcher or
+		// dead-letter streams), find the first message since a cutoff with a short-lived
+		// consumer, read the participation and open keys of a customer, give attachment
+		// bytes back to the quotas and delete attachments.
+		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamCommands} {
+			b.publish(streamPurge(s))
+			b.publish(ephemeralConsumers(s)...)
+		}
+		for _, k := range []string{subjects.BucketConversations, subjects.BucketParticipants, subjects.BucketOpen, subjects.BucketQuotas} {
+			b.kvRead(k)
+			b.publish(streamPurge(kvStream(k)))
+		}
+		b.kvWrite(subjects.BucketQuotas, ">")
+		o := objStream(subjects.ObjectAttachments)
+		b.use(subjects.ObjectAttachments, o)
+		b.publish("$O." + subjects.ObjectAttachments + ".M.>") // the deletion mark
+		b.publish(streamPurge(o))
+		b.publish(directGet(o)...)
+		b.publish(ephemeralConsumers(o)...)
 
 	case AIBridge:
 		b.publish(
@@ -301,7 +328,7 @@ func provisioner() Permissions {
 		b.publish(streamProvision(s)...)
 	}
 	for _, k := range []string{subjects.BucketTenants, subjects.BucketConversations, subjects.BucketParticipants,
-		subjects.BucketOpen, subjects.BucketDispatcher} {
+		subjects.BucketOpen, subjects.BucketDispatcher, subjects.BucketQuotas} {
 		b.uses = append(b.uses, k)
 		b.publish(streamProvision(kvStream(k))...)
 	}

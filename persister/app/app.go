@@ -26,6 +26,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/streams"
 	"github.com/frontdesk-chat/frontdesk/services/tenants"
 
+	"github.com/frontdesk-chat/frontdesk/persister/internal/erase"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/ingest"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/migrate"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/query"
@@ -231,7 +232,11 @@ func (s *Service) run(ctx context.Context) error {
 	}
 	// The provisioner creates the topology (the persister may not): wait for it. The tenants
 	// bucket only when the persister seeds it.
-	names := []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamDeadLetters}
+	// Retention and erasures also purge the commands stream and the conversation, participation,
+	// open and quota buckets, and delete attachments.
+	names := []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamDeadLetters,
+		subjects.StreamCommands, subjects.BucketConversations, subjects.BucketParticipants, subjects.BucketOpen,
+		subjects.BucketQuotas, subjects.ObjectAttachments}
 	if s.cfg.Tenants.File != "" {
 		names = append(names, subjects.BucketTenants)
 	}
@@ -296,9 +301,16 @@ func (s *Service) run(ctx context.Context) error {
 	qs := query.New(s.nc, st, query.Options{
 		Timeout: p.QueryTimeout, Concurrency: p.QueryConcurrency, KnownTenant: known, TimeZone: zone,
 	}, s.reg, s.log.Named("query"))
+	b, err := openBus(ctx, s.js)
+	if err != nil {
+		return lifecycle.IgnoreCanceled(ctx, err)
+	}
+	eraser := newEraser(s.pool, s.js, b, s.log.Named("erase"))
 	ret := retention.New(st, ts, retention.Options{
 		Interval: p.RetentionInterval, BatchSize: p.RetentionBatch, MaxBatches: p.RetentionMaxBatches,
+		Bus: b, JS: s.js, Resume: eraser.Resume,
 	}, s.reg, s.log.Named("retention"))
+	erasures := erase.NewResponder(s.nc, eraser, eraseTimeout, s.log.Named("erase"))
 
 	// The workers stop before the connections (the stack stops in reverse): consumers finish
 	// and ack their batch, queries in flight are answered.
@@ -319,6 +331,10 @@ func (s *Service) run(ctx context.Context) error {
 		return err
 	}
 	s.stack.Push("queries", qs.Stop)
+	if err := erasures.Start(); err != nil {
+		return err
+	}
+	s.stack.Push("erasures", erasures.Stop)
 	s.log.Info("persister running")
 	<-ctx.Done()
 	return nil

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -31,6 +32,9 @@ type Service[C any] struct {
 	// Commands are one-shot subcommands chosen by the first argument (e.g. "migrate"); they
 	// take the same flags and configuration as Run.
 	Commands map[string]func(ctx context.Context, cfg C, log *zap.Logger) error
+	// ArgCommands are subcommands that also take positional arguments (e.g. "erase <tenant>
+	// <user> <by>"): the arguments that are neither flags nor flag values, in order.
+	ArgCommands map[string]func(ctx context.Context, cfg C, log *zap.Logger, args []string) error
 	// Logger is where logging.New's output goes; nil means standard error.
 	Logger io.Writer
 }
@@ -59,6 +63,11 @@ func (s Service[C]) Execute(ctx context.Context, args []string, getenv func(stri
 	if len(args) > 0 {
 		if fn, ok := s.Commands[args[0]]; ok {
 			run, command, args = fn, args[0], args[1:]
+		} else if fn, ok := s.ArgCommands[args[0]]; ok {
+			var pos []string
+			command = args[0]
+			args, pos = splitPositional(args[1:])
+			run = func(ctx context.Context, cfg C, log *zap.Logger) error { return fn(ctx, cfg, log, pos) }
 		}
 	}
 	file, err := config.FlagFile(append([]string{s.Name}, args...))
@@ -91,6 +100,26 @@ func (s Service[C]) Execute(ctx context.Context, args []string, getenv func(stri
 	log.Info("starting", fields...)
 	// The ops server started under this context exports frontdesk_build_info for s.Name.
 	return run(ops.WithService(ctx, s.Name), cfg, log)
+}
+
+// splitPositional separates flags (and the values of -config) from positional arguments.
+func splitPositional(args []string) (flags, pos []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-config" || a == "--config":
+			flags = append(flags, a)
+			if i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		case strings.HasPrefix(a, "-"):
+			flags = append(flags, a)
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return flags, pos
 }
 
 // logConfig finds the Log section of a service configuration that embeds config.Base.

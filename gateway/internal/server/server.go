@@ -134,6 +134,7 @@ func New(cfg Config, log *zap.Logger, sessions *session.Manager, m *metrics.Metr
 	s.mux.HandleFunc("POST /v1/attachments", s.handleUpload)
 	s.mux.HandleFunc("GET /v1/attachments/{id}", s.handleDownload)
 	s.mux.HandleFunc("GET /v1/reports", s.handleReports)
+	s.mux.HandleFunc("POST /v1/erase", s.handleErase)
 	s.mux.HandleFunc("OPTIONS /v1/", s.handlePreflight)
 	if cfg.SSO != nil {
 		cfg.SSO.Register(s.mux)

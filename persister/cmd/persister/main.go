@@ -3,6 +3,8 @@
 //
 //	persister [-config file]           run the service
 //	persister migrate [-config file]   apply the schema migrations and exit (Helm hook job)
+//	persister erase [-config file] <tenant> <user> <requested-by>
+//	                                   erase one customer everywhere (GDPR) and exit
 //	persister --version
 package main
 
@@ -22,6 +24,8 @@ var service = cli.Service[app.Config]{
 	Defaults: app.DefaultConfig,
 	Run:      app.Run,
 	Commands: map[string]func(context.Context, app.Config, *zap.Logger) error{"migrate": app.Migrate},
+	ArgCommands: map[string]func(context.Context, app.Config, *zap.Logger, []string) error{
+		"erase": app.Erase},
 }
 
 func main() { cli.Main(service) }

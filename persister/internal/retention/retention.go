@@ -8,13 +8,17 @@ package retention
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 
+	"github.com/frontdesk-chat/frontdesk/persister/internal/bus"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
 )
 
@@ -33,6 +37,12 @@ type Options struct {
 	// MaxBatches bounds the batches per tenant per run (default 100), so one tenant's backlog
 	// cannot starve the others or the ingest; the rest waits for the next run.
 	MaxBatches int
+	// Bus, with JS, applies retention to the streams, the buckets and the attachment store
+	// too (bus.go); nil: Postgres only.
+	Bus *bus.Bus
+	JS  jetstream.JetStream
+	// Resume, if set, is called at the start of every run (the unfinished erasures).
+	Resume func(context.Context) error
 }
 
 // Runner applies retention.
@@ -43,6 +53,7 @@ type Runner struct {
 	log     *zap.Logger
 	now     func() time.Time
 	rows    *prometheus.CounterVec
+	bus     *prometheus.CounterVec
 }
 
 // New returns a runner; reg may be nil.
@@ -61,9 +72,13 @@ func New(st *store.Store, tenants Tenants, opt Options, reg prometheus.Registere
 			Name: "persister_retention_rows_total",
 			Help: "Messages deleted or anonymized by retention.",
 		}, []string{"mode"}),
+		bus: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "persister_retention_bus_total",
+			Help: "Stream messages, bucket keys (store: stream.<name>, kv.<bucket>) and attachments (objects) removed by retention.",
+		}, []string{"store"}),
 	}
 	if reg != nil {
-		reg.MustRegister(r.rows)
+		reg.MustRegister(r.rows, r.bus)
 	}
 	return r
 }
@@ -88,12 +103,18 @@ func (r *Runner) Run(ctx context.Context) error {
 // RunOnce applies retention once to every tenant the record holds and returns the rows
 // changed per tenant.
 func (r *Runner) RunOnce(ctx context.Context) (map[string]int64, error) {
+	var errs []error
+	if r.opt.Resume != nil {
+		if err := r.opt.Resume(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("resume erasures: %w", err))
+		}
+	}
 	ids, err := r.st.Tenants(ctx)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(append(errs, err)...)
 	}
 	out := map[string]int64{}
-	var errs []error
+	cutoffs := map[string]time.Time{}
 	for _, id := range ids {
 		t, ok := r.tenants.Get(id)
 		if !ok {
@@ -114,6 +135,17 @@ func (r *Runner) RunOnce(ctx context.Context) (map[string]int64, error) {
 			continue
 		}
 		cutoff := r.now().Add(-time.Duration(ret.GetDays()) * 24 * time.Hour)
+		if r.opt.Bus != nil {
+			// Before Postgres: the conversations closed before the cutoff are found there.
+			cutoffs[id] = cutoff
+			n, err := r.expireBus(ctx, id, cutoff)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			for k, v := range n {
+				r.bus.WithLabelValues(k).Add(float64(v))
+			}
+		}
 		for range r.opt.MaxBatches {
 			n, err := r.st.ExpireMessages(ctx, id, cutoff, mode, r.opt.BatchSize)
 			if err != nil {
@@ -129,6 +161,15 @@ func (r *Runner) RunOnce(ctx context.Context) (map[string]int64, error) {
 		if out[id] > 0 {
 			r.log.Info("retention applied", zap.String("tenant", id), zap.String("mode", mode),
 				zap.Int64("messages", out[id]), zap.Time("cutoff", cutoff))
+		}
+	}
+	if r.opt.Bus != nil {
+		n, err := r.expireAttachments(ctx, cutoffs)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, v := range n {
+			r.bus.WithLabelValues("objects").Add(float64(v))
 		}
 	}
 	return out, errors.Join(errs...)

@@ -1,0 +1,79 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/frontdesk-chat/frontdesk/persister/internal/bus"
+	"github.com/frontdesk-chat/frontdesk/persister/internal/erase"
+	"github.com/frontdesk-chat/frontdesk/services/natsconn"
+	"github.com/frontdesk-chat/frontdesk/services/pg"
+	"github.com/frontdesk-chat/frontdesk/services/quota"
+)
+
+// eraseTimeout bounds one erase request; an erase cut short is resumed by the next retention
+// run or request.
+const eraseTimeout = 2 * time.Minute
+
+// EraseTables are Postgres tables other features add that hold a customer's data (contacts,
+// notes): each is erased with the record's own tables, before them, in the same transaction.
+// Add an entry here (or pass it to erase.Default) to plug a new table in.
+var EraseTables []erase.Table
+
+// newEraser builds the erase registry and runner over the service's stores.
+func newEraser(pool *pgxpool.Pool, js jetstream.JetStream, b *bus.Bus, log *zap.Logger) *erase.Runner {
+	return erase.NewRunner(erase.Default(pool, js, b, EraseTables...), erase.NewAudit(pool), log)
+}
+
+// openBus binds the quota counter (attachments deleted give their bytes back) and the bus.
+func openBus(ctx context.Context, js jetstream.JetStream) (*bus.Bus, error) {
+	q, err := quota.Open(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	return bus.New(js, q), nil
+}
+
+// Erase is the `persister erase <tenant> <user> <requested-by>` command: it erases one
+// customer everywhere with the persister's own connections (no running persister needed),
+// resuming an unfinished erase of the same customer, and prints the audit id and counts.
+func Erase(ctx context.Context, cfg Config, log *zap.Logger, args []string) error {
+	if len(args) != 3 {
+		return fmt.Errorf("usage: persister erase [-config file] <tenant> <user> <requested-by>: %w", erase.ErrBadRequest)
+	}
+	nc, err := natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), nil)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := natsconn.WaitConnected(ctx, nc); err != nil {
+		return err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	pool, err := pg.Connect(ctx, cfg.Database, log.Named("pg"))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	b, err := openBus(ctx, js)
+	if err != nil {
+		return err
+	}
+	res, err := newEraser(pool, js, b, log).Erase(ctx, args[0], args[1], "cli:"+args[2])
+	if err != nil {
+		return errors.Join(err, errors.New("run the same command again to resume"))
+	}
+	out, _ := json.Marshal(map[string]any{"id": res.ID, "counts": res.Counts})
+	log.Info("erased", zap.ByteString("result", out))
+	return nil
+}
