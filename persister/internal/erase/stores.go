@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
@@ -57,8 +58,14 @@ func (p Postgres) Erase(ctx context.Context, t Target) (map[string]int64, error)
 	if convs == nil {
 		convs = []string{}
 	}
+	args := []any{t.Tenant, t.User, convs}
 	for _, tb := range p.Tables {
-		tag, err := tx.Exec(ctx, "DELETE FROM "+tb.Name+" WHERE "+tb.Where, t.Tenant, t.User, convs)
+		// Postgres takes as many arguments as the highest $n the statement names.
+		n := len(args)
+		for n > 1 && !strings.Contains(tb.Where, fmt.Sprintf("$%d", n)) {
+			n--
+		}
+		tag, err := tx.Exec(ctx, "DELETE FROM "+tb.Name+" WHERE "+tb.Where, args[:n]...)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", tb.Name, err)
 		}
