@@ -1,5 +1,7 @@
 // Package retention removes or anonymizes old messages per tenant, as each tenant's settings
-// say (retention.days, retention.mode), in bounded batches on a ticker. Settings come from
+// say (retention.days, retention.mode), in bounded batches on a ticker; with Options.Bus it
+// also removes them from the streams, the buckets and the attachment store (bus.go), and it
+// finishes erasures left unfinished (Options.Resume). Settings come from
 // the live tenant store, so a change applies at the next run without a restart. Replicas may
 // all run it: batches lock rows with SKIP LOCKED, so they share the work instead of
 // colliding.
