@@ -1,4 +1,4 @@
-package app_test
+package abuse_test
 
 import (
 	"bytes"
