@@ -52,6 +52,7 @@ func TestAbuseSuite(t *testing.T) {
 		{"2 history of big messages, pages cut to the reply budget", nil, bigHistory, "history:more"},
 		{"3 upload to a stranger's conversation (refused before the body)", nil, strangerUpload, "http:403"},
 		{"4 messages past the tenant's daily quota", nil, quotaFlood, "code:" + frames.CodeQuotaExceeded},
+		{"4 erase a customer without the supervisor role", nil, eraseAsCustomer, "http:403"},
 		{"6 debug endpoints without ops.debug", nil, debugEndpoints, "http:404"},
 		{"7 headers that never end", func(c *app.Config) { c.Gateway.HTTPTimeout = time.Second }, endlessHeaders, "cut"},
 		{"8 file name with a bidi override", nil, bidiName, "renamed"},
@@ -364,6 +365,25 @@ func quotaFlood(ctx context.Context, a *arena) ([]string, error) {
 		if f.GetType() == frames.TypeError {
 			got = append(got, answer(f))
 		}
+	}
+	return got, nil
+}
+
+// eraseAsCustomer: a customer (or an agent) asking to erase another customer.
+func eraseAsCustomer(ctx context.Context, a *arena) ([]string, error) {
+	var got []string
+	for _, role := range []string{frames.RoleCustomer, frames.RoleAgent} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.g.url+"/v1/erase", strings.NewReader(`{"user":"good-0"}`))
+		req.Header.Set("Authorization", "Bearer "+tok(a.e.t.(*testing.T), "roomy", "eraser-"+role, role))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return got, err
+		}
+		resp.Body.Close()
+		got = append(got, fmt.Sprint("http:", resp.StatusCode))
+	}
+	if strings.Join(got, ",") != "http:403,http:403" {
+		return got, fmt.Errorf("erase without the supervisor role answered %v", got)
 	}
 	return got, nil
 }
