@@ -34,6 +34,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/ops"
 	"github.com/frontdesk-chat/frontdesk/services/streams"
 	"github.com/frontdesk-chat/frontdesk/services/tenants"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // Settings are the gateway's own settings (key "gateway", env FRONTDESK_GATEWAY_*).
@@ -238,6 +239,12 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		s.ops.EnableDebug()
 	}
 	s.stack.Push("ops", s.ops.Shutdown)
+	// Pushed before NATS so it stops after the drain: the last frames' spans are exported.
+	tp, err := tracing.New(ctx, cfg.Tracing, "gateway", log.Named("tracing"))
+	if err != nil {
+		return nil, err
+	}
+	s.stack.Push("tracing", tp.Shutdown)
 	if s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), reg); err != nil {
 		return nil, err
 	}
@@ -286,7 +293,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	}
 	waitFor(store.Done())
 	s.ops.AddCheck("tenants", store.Ready())
-	h, err := hub.New(s.nc, log.Named("hub"), m, hub.Options{Workers: cfg.Gateway.Workers})
+	h, err := hub.New(s.nc, log.Named("hub"), m, hub.Options{Workers: cfg.Gateway.Workers, Tracer: tp.Tracer("gateway/hub")})
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +307,8 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	}
 	s.sessions, err = session.New(ctx, session.Config{GatewayID: id, QueueFrames: g.QueueFrames, QueueBytes: g.QueueBytes,
 		PingInterval: g.PingInterval, DeadTimeout: g.DeadTimeout, PresenceTTL: g.PresenceTTL, WriteTimeout: g.WriteTimeout,
-		RequestTimeout: g.RequestTimeout, AbuseLimit: g.AbuseLimit, ReplyBytesPerSecond: g.ReplyBytesPerSecond},
+		RequestTimeout: g.RequestTimeout, AbuseLimit: g.AbuseLimit, ReplyBytesPerSecond: g.ReplyBytesPerSecond,
+		Tracer: tp.Tracer("gateway/session")},
 		log.Named("session"), s.nc, h, store, m)
 	if err != nil {
 		return nil, err

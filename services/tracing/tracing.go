@@ -23,6 +23,7 @@ import (
 
 	"github.com/frontdesk-chat/frontdesk/services/buildinfo"
 	"github.com/frontdesk-chat/frontdesk/services/config"
+	"github.com/frontdesk-chat/frontdesk/services/ops"
 )
 
 // Provider is a service's tracer provider. The zero value and nil are off.
@@ -30,8 +31,9 @@ type Provider struct {
 	sdk *sdktrace.TracerProvider
 }
 
-// New builds the provider of service (the resource's service.name unless OTEL_SERVICE_NAME
-// names another) from cfg. When cfg is not Enabled it returns a provider that is off. The
+// New builds the provider of service from cfg. The resource's service.name is
+// OTEL_SERVICE_NAME, else the name ctx gives the running binary (ops.WithService), else
+// service. When cfg is not Enabled it returns a provider that is off. The
 // exporter does not connect here: an unreachable collector drops spans (logged by the SDK's
 // error handler), it never fails or slows the service.
 func New(ctx context.Context, cfg config.Tracing, service string, log *zap.Logger) (*Provider, error) {
@@ -50,6 +52,9 @@ func New(ctx context.Context, cfg config.Tracing, service string, log *zap.Logge
 		return nil, fmt.Errorf("tracing: otlp exporter: %w", err)
 	}
 	name := service
+	if n := ops.ServiceFrom(ctx); n != "" {
+		name = n
+	}
 	if cfg.ServiceName != "" {
 		name = cfg.ServiceName
 	}
