@@ -262,7 +262,11 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		debug.FreeOSMemory()
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
+	// A NATS outage degrades a started gateway without making it unready: it shares the outage
+	// with every other gateway, so taking it out of the load balancer would only cut the
+	// sockets it holds (they keep their pings, and sends are refused until NATS is back).
+	// /readyz says "degraded" and names it. A gateway that never reached NATS is not started.
+	s.ops.AddDegradable("nats", natsconn.Ready(s.nc))
 	s.ops.AddCheck("started", func(context.Context) error {
 		if !s.started.Load() {
 			return errors.New("starting: waiting for the streams and the tenant view")
