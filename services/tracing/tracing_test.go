@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/frontdesk-chat/frontdesk/services/config"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
@@ -183,5 +184,29 @@ func BenchmarkTracerOff(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		offPath(ctx, tr)
+	}
+}
+
+// TestLogFieldsCarryTheTrace: a log line written under a traced context names its trace and
+// span; under an untraced one it names nothing.
+func TestLogFieldsCarryTheTrace(t *testing.T) {
+	t.Parallel()
+	rcv := testkit.RunOTLP(t)
+	p, err := tracing.New(context.Background(), config.Tracing{Endpoint: rcv.URL() + "/v1/traces"}, "gateway", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	ctx, span := p.Tracer("test").Start(context.Background(), "frame send", trace.SpanKindServer)
+	defer span.End()
+	core, logs := observer.New(zap.InfoLevel)
+	tracing.Logger(ctx, zap.New(core)).Info("frame failed")
+	tracing.Logger(context.Background(), zap.New(core)).Info("untraced")
+	got := logs.All()
+	if id := got[0].ContextMap()["trace_id"]; id != span.SpanContext().TraceID().String() {
+		t.Errorf("trace_id = %v, want %s", id, span.SpanContext().TraceID())
+	}
+	if _, ok := got[1].ContextMap()["trace_id"]; ok {
+		t.Errorf("an untraced line has a trace_id: %v", got[1].ContextMap())
 	}
 }
