@@ -24,6 +24,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/ops"
 	"github.com/frontdesk-chat/frontdesk/services/streams"
 	"github.com/frontdesk-chat/frontdesk/services/tenants"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 
 	"github.com/frontdesk-chat/frontdesk/aibridge/internal/assist"
 	"github.com/frontdesk-chat/frontdesk/aibridge/internal/bot"
@@ -157,6 +158,7 @@ type Service struct {
 	ops    *ops.Server
 	stack  *lifecycle.Stack
 	getenv func(string) string
+	tracer *tracing.Provider
 
 	mu      sync.Mutex
 	running bool
@@ -174,6 +176,11 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Option) (_ *S
 			_ = s.stack.Shutdown(ctx, cfg.Shutdown.Timeout)
 		}
 	}()
+	// Pushed first so it stops last: the spans of the last replies are exported.
+	if s.tracer, err = tracing.New(ctx, cfg.Tracing, "aibridge", log.Named("tracing")); err != nil {
+		return nil, err
+	}
+	s.stack.Push("tracing", s.tracer.Shutdown)
 	s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), s.reg)
 	if err != nil {
 		return nil, err
@@ -281,14 +288,14 @@ func (s *Service) run(ctx context.Context) error {
 	history := convo.NewHistory(msgs, a.HistoryCache)
 	modelBase := llm.Settings{
 		Retries: a.ModelRetries, Backoff: a.ModelBackoff, FirstTokenTimeout: a.FirstTokenTimeout,
-		BreakerFailures: a.BreakerFailures, BreakerCooldown: a.BreakerCooldown,
+		BreakerFailures: a.BreakerFailures, BreakerCooldown: a.BreakerCooldown, Tracer: s.tracer.Tracer("aibridge/llm"),
 	}
 	b := bot.New(bot.Config{
 		Workers: a.Workers, AckWait: a.AckWait, MaxDeliver: a.MaxDeliver, PartialInterval: a.PartialInterval,
 		BotName: a.BotName, Model: modelBase,
 	}, bot.Deps{
 		JS: s.js, Conversations: convKV, Tenants: store, Knowledge: library, Models: models, History: history,
-		Fence: fence, Metrics: met, Log: s.log.Named("bot"), Getenv: s.getenv,
+		Fence: fence, Metrics: met, Log: s.log.Named("bot"), Getenv: s.getenv, Tracer: s.tracer.Tracer("aibridge/bot"),
 		Audio: attachmentReader(s.js), STT: &stt.Client{HTTP: &http.Client{}},
 	})
 	as := assist.New(assist.Config{Workers: a.AssistWorkers, Timeout: a.AssistTimeout, Model: modelBase}, assist.Deps{

@@ -104,18 +104,18 @@ func TestStreamedReply(t *testing.T) {
 	if !strings.Contains(p, "user: How long does shipping take?\nassistant: Standard delivery takes 2-4 days.\nuser: thanks!") {
 		t.Fatalf("second prompt lacks the conversation so far:\n%s", p)
 	}
-	h.waitCounter(2, "aibridge_messages_total", "outcome=answered")
+	h.waitCounter(2, "frontdesk_aibridge_messages_total", "outcome=answered")
 	if got := len(h.botMessages("acme", "c1")); got != 2 {
 		t.Fatalf("%d bot messages after acks, want 2", got)
 	}
 	for name, want := range map[string]float64{
-		"aibridge_model_first_token_seconds": 2, "aibridge_model_tokens_total": 120 + 4 + 42 + 2,
+		"frontdesk_aibridge_model_first_token_seconds": 2, "frontdesk_aibridge_model_tokens_total": 120 + 4 + 42 + 2,
 	} {
 		if got := h.counter(name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
-	if got := h.counter("aibridge_model_requests_total", "result=ok"); got != 2 {
+	if got := h.counter("frontdesk_aibridge_model_requests_total", "result=ok"); got != 2 {
 		t.Errorf("model requests ok = %v", got)
 	}
 }
@@ -175,10 +175,10 @@ func TestModelDown(t *testing.T) {
 				!strings.Contains(cmds[0].GetSummary(), "blue sweater") {
 				t.Fatalf("commands %v", cmds)
 			}
-			if got := h.counter("aibridge_model_errors_total", "kind="+tt.kind); got < 3 {
+			if got := h.counter("frontdesk_aibridge_model_errors_total", "kind="+tt.kind); got < 3 {
 				t.Errorf("model errors %s = %v", tt.kind, got)
 			}
-			h.waitCounter(1, "aibridge_handoffs_total", "reason=model_down")
+			h.waitCounter(1, "frontdesk_aibridge_handoffs_total", "reason=model_down")
 		})
 	}
 }
@@ -216,7 +216,7 @@ func TestHandoffToolCall(t *testing.T) {
 	// The dispatcher moves the conversation to queued; the bot is then silent.
 	h.setState("acme", "c1", frames.StateQueued, "")
 	h.customer("acme", "c1", "hello?")
-	h.waitCounter(1, "aibridge_messages_total", "outcome=skipped_state")
+	h.waitCounter(1, "frontdesk_aibridge_messages_total", "outcome=skipped_state")
 	if n := len(h.botMessages("acme", "c1")); n != 1 || len(srv.Requests()) != 1 {
 		t.Fatalf("bot answered a queued conversation: %d messages, %d requests", n, len(srv.Requests()))
 	}
@@ -237,8 +237,8 @@ func TestNoAnswerOutsideBot(t *testing.T) {
 	// An agent's message in a bot conversation is not the bot's business either.
 	h.openConversation("acme", "cb", frames.StateBot)
 	h.say("acme", "cb", frames.RoleAgent, "agent-1", "hello")
-	h.waitCounter(float64(len(states)), "aibridge_messages_total", "outcome=skipped_state")
-	h.waitCounter(1, "aibridge_messages_total", "outcome=skipped_role")
+	h.waitCounter(float64(len(states)), "frontdesk_aibridge_messages_total", "outcome=skipped_state")
+	h.waitCounter(1, "frontdesk_aibridge_messages_total", "outcome=skipped_role")
 	for i := range states {
 		if n := len(h.botMessages("acme", fmt.Sprintf("c%d", i))); n != 0 {
 			t.Errorf("%s conversation got %d bot messages", states[i], n)
@@ -317,7 +317,7 @@ func TestFencing(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("the bridge kept streaming after the takeover")
 	}
-	h.waitCounter(1, "aibridge_messages_total", "outcome=dropped_fenced")
+	h.waitCounter(1, "frontdesk_aibridge_messages_total", "outcome=dropped_fenced")
 	if n := len(h.botMessages("acme", "c1")); n != 0 {
 		t.Fatalf("%d bot messages stored after the takeover", n)
 	}
@@ -363,7 +363,7 @@ func TestRevisionMovesWhileStillBot(t *testing.T) {
 	if bm.GetText() != "Second try." || bm.GetRevision() != rev {
 		t.Fatalf("reply %v, want the second try under revision %d", bm, rev)
 	}
-	h.waitCounter(1, "aibridge_messages_total", "outcome=again")
+	h.waitCounter(1, "frontdesk_aibridge_messages_total", "outcome=again")
 }
 
 // TestRedeliveredMessageAnsweredOnce: the bridge's acks are refused (as if lost), so JetStream
@@ -388,7 +388,7 @@ func TestRedeliveredMessageAnsweredOnce(t *testing.T) {
 	})
 	h.openConversation("acme", "c1", frames.StateBot)
 	h.customer("acme", "c1", "How long does shipping take?")
-	h.waitCounter(1, "aibridge_messages_total", "outcome=duplicate")
+	h.waitCounter(1, "frontdesk_aibridge_messages_total", "outcome=duplicate")
 	if n := len(h.botMessages("acme", "c1")); n != 1 {
 		t.Fatalf("%d bot replies, want 1", n)
 	}
@@ -441,7 +441,7 @@ func TestKnowledgeBaseAnswerer(t *testing.T) {
 		}
 		return nil
 	})
-	if hit, all := h.counter("aibridge_knowledge_queries_total", "result=hit"), h.counter("aibridge_knowledge_queries_total"); hit != 2 || all != 4 {
+	if hit, all := h.counter("frontdesk_aibridge_knowledge_queries_total", "result=hit"), h.counter("frontdesk_aibridge_knowledge_queries_total"); hit != 2 || all != 4 {
 		t.Fatalf("knowledge hits %v of %v", hit, all)
 	}
 }
@@ -507,7 +507,7 @@ func TestAssist(t *testing.T) {
 		!strings.Contains(p, "Tracking your order") {
 		t.Fatalf("assist prompt lacks the conversation or the article:\n%s", p)
 	}
-	if got := h.counter("aibridge_assist_requests_total", "result=ok"); got != 3 {
+	if got := h.counter("frontdesk_aibridge_assist_requests_total", "result=ok"); got != 3 {
 		t.Fatalf("assist ok = %v", got)
 	}
 }
@@ -525,7 +525,7 @@ func TestTwoReplicasShareTheWork(t *testing.T) {
 		h.customer("acme", conv, "How do I reset my password?")
 	}
 	testkit.CheckFor(t, wait, 20*time.Millisecond, func() error {
-		if got := h.counter("aibridge_messages_total", "outcome=answered") + second.counter("aibridge_messages_total", "outcome=answered"); got != convs {
+		if got := h.counter("frontdesk_aibridge_messages_total", "outcome=answered") + second.counter("frontdesk_aibridge_messages_total", "outcome=answered"); got != convs {
 			return fmt.Errorf("%v answered, want %d", got, convs)
 		}
 		return nil
@@ -535,8 +535,8 @@ func TestTwoReplicasShareTheWork(t *testing.T) {
 			t.Errorf("conversation %d has %d bot replies", i, n)
 		}
 	}
-	t.Logf("replica 1 answered %v, replica 2 answered %v", h.counter("aibridge_messages_total", "outcome=answered"),
-		second.counter("aibridge_messages_total", "outcome=answered"))
+	t.Logf("replica 1 answered %v, replica 2 answered %v", h.counter("frontdesk_aibridge_messages_total", "outcome=answered"),
+		second.counter("frontdesk_aibridge_messages_total", "outcome=answered"))
 }
 
 // TestBotName: by default bot messages and their partials carry no display name, so the widget

@@ -68,7 +68,7 @@ func TestHandoffMovesToQueued(t *testing.T) {
 		t.Errorf("conversation summary %q, want the model's", c.GetSummary())
 	}
 	h.customer("acme", "c1", "hello? anyone?")
-	h.waitCounter(1, "aibridge_messages_total", "outcome=skipped_state")
+	h.waitCounter(1, "frontdesk_aibridge_messages_total", "outcome=skipped_state")
 	if n := len(h.botMessages("acme", "c1")); n != 1 {
 		t.Fatalf("%d bot messages, want only the handoff reply", n)
 	}

@@ -120,7 +120,7 @@ func startHarness(t testing.TB, n *testkit.NATS, clientURL string, tenant *fd.Te
 		}
 	})
 	testkit.CheckFor(t, wait, 20*time.Millisecond, func() error {
-		if v := h.counter("aibridge_messages_total"); v < 0 {
+		if v := h.counter("frontdesk_aibridge_messages_total"); v < 0 {
 			return errors.New("metrics not registered")
 		}
 		return h.ready()

@@ -59,5 +59,5 @@ func TestNATSRestart(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("reply not fenced after the restart")
 	}
-	h.waitCounter(1, "aibridge_messages_total", "outcome=dropped_fenced")
+	h.waitCounter(1, "frontdesk_aibridge_messages_total", "outcome=dropped_fenced")
 }

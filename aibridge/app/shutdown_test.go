@@ -54,7 +54,7 @@ func TestShutdownHandsOverReplyInFlight(t *testing.T) {
 		}
 		return nil
 	})
-	if got := second.counter("aibridge_messages_total", "outcome=answered"); got != 1 {
+	if got := second.counter("frontdesk_aibridge_messages_total", "outcome=answered"); got != 1 {
 		t.Fatalf("second replica answered %v", got)
 	}
 }

@@ -616,7 +616,7 @@ func checkService(t *testing.T, o *objects, svc service, prod bool) {
 		case m.Type == autoscalingv2.ResourceMetricSourceType && m.Resource.Name == corev1.ResourceCPU:
 			cpu = m.Resource.Target.AverageUtilization != nil
 		case m.Type == autoscalingv2.PodsMetricSourceType:
-			conns = m.Pods.Metric.Name == "gateway_connections" && m.Pods.Target.AverageValue != nil
+			conns = m.Pods.Metric.Name == "frontdesk_gateway_connections" && m.Pods.Target.AverageValue != nil
 		}
 	}
 	if !cpu {

@@ -400,10 +400,10 @@ func TestMonitoringQueries(t *testing.T) {
 	}
 	// At a glance: connections, messages/s, p99 latency, queue lengths and waits,
 	// assignments, persister lag, bot answers against handoffs.
-	for _, want := range []string{"gateway_connections", "gateway_frames_in_total", "gateway_delivery_seconds_bucket",
+	for _, want := range []string{"frontdesk_gateway_connections", "frontdesk_gateway_frames_in_total", "frontdesk_gateway_delivery_seconds_bucket",
 		"frontdesk_dispatcher_queue_length", "frontdesk_dispatcher_queue_oldest_wait_seconds",
-		"frontdesk_dispatcher_assignments_total", "persister_consumer_pending", "aibridge_replies_total",
-		"aibridge_handoffs_total", ops.BuildInfoMetric} {
+		"frontdesk_dispatcher_assignments_total", "frontdesk_persister_consumer_pending", "frontdesk_aibridge_replies_total",
+		"frontdesk_aibridge_handoffs_total", ops.BuildInfoMetric} {
 		if !used[want] {
 			t.Errorf("the dashboard does not show %s", want)
 		}
@@ -413,6 +413,25 @@ func TestMonitoringQueries(t *testing.T) {
 // TestQueryChecksCatchUnknownMetrics: the checks above refuse what they must (a metric no
 // service declares, an unparsable query, a selector without a name) and the source reader
 // finds every kind of declaration the services use.
+// TestMetricNamesNameTheirService: every metric a service declares is named
+// frontdesk_<service>_..., so a dashboard or an alert reads whose it is and two services can
+// never collide; the chassis' shared ones (frontdesk_build_info, frontdesk_nats_*) are
+// declared in the services module, not here.
+func TestMetricNamesNameTheirService(t *testing.T) {
+	t.Parallel()
+	for _, m := range serviceModules {
+		names, errs := declaredMetrics(filepath.Join(repoRoot, m))
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", m, errs)
+		}
+		for _, n := range names {
+			if !strings.HasPrefix(n, "frontdesk_"+m+"_") {
+				t.Errorf("%s declares %s: not frontdesk_%s_...", m, n, m)
+			}
+		}
+	}
+}
+
 func TestQueryChecksCatchUnknownMetrics(t *testing.T) {
 	t.Parallel()
 	known := exportedMetrics(t)
@@ -422,12 +441,12 @@ func TestQueryChecksCatchUnknownMetrics(t *testing.T) {
 		wantErr bool
 		known   bool
 	}{
-		{name: "counter", expr: `rate(persister_rows_total[5m])`, known: true},
+		{name: "counter", expr: `rate(frontdesk_persister_rows_total[5m])`, known: true},
 		{name: "namespaced gauge", expr: `frontdesk_dispatcher_queue_length`, known: true},
-		{name: "histogram bucket", expr: `histogram_quantile(0.99, sum by (le) (rate(gateway_delivery_seconds_bucket[5m])))`, known: true},
-		{name: "histogram without suffix", expr: `gateway_delivery_seconds`, known: false},
-		{name: "renamed metric", expr: `frontdesk_gateway_connections`, known: false},
-		{name: "name in a matcher", expr: `{__name__="aibridge_in_flight"}`, known: true},
+		{name: "histogram bucket", expr: `histogram_quantile(0.99, sum by (le) (rate(frontdesk_gateway_delivery_seconds_bucket[5m])))`, known: true},
+		{name: "histogram without suffix", expr: `frontdesk_gateway_delivery_seconds`, known: false},
+		{name: "name before the service prefix", expr: `gateway_connections`, known: false},
+		{name: "name in a matcher", expr: `{__name__="frontdesk_aibridge_in_flight"}`, known: true},
 		{name: "no name", expr: `{job="x"}`, wantErr: true},
 		{name: "not promql", expr: `sum(rate(x[5m]`, wantErr: true},
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/ops"
 	"github.com/frontdesk-chat/frontdesk/services/streams"
 	"github.com/frontdesk-chat/frontdesk/services/tenants"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // DefaultOpsAddr is the dispatcher's ops port.
@@ -99,6 +100,12 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		s.ops.EnableDebug()
 	}
 	s.stack.Push("ops", s.ops.Shutdown)
+	// Pushed before NATS so it stops after the hand-over: the last commands' spans are exported.
+	tp, err := tracing.New(ctx, cfg.Tracing, "dispatcher", log.Named("tracing"))
+	if err != nil {
+		return nil, err
+	}
+	s.stack.Push("tracing", tp.Shutdown)
 	if s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), reg); err != nil {
 		return nil, err
 	}
@@ -140,7 +147,8 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		host, _ := os.Hostname()
 		set.Instance = host + "-" + nats.NewInbox()[len(nats.InboxPrefix):][:6]
 	}
-	if s.engine, err = engine.New(ctx, s.nc, js, s.store, set, log.Named("engine"), reg); err != nil {
+	if s.engine, err = engine.New(ctx, s.nc, js, s.store, set, log.Named("engine"), reg,
+		engine.WithTracer(tp.Tracer("dispatcher/engine"))); err != nil {
 		return nil, err
 	}
 	s.started.Store(true)

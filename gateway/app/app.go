@@ -34,6 +34,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/ops"
 	"github.com/frontdesk-chat/frontdesk/services/streams"
 	"github.com/frontdesk-chat/frontdesk/services/tenants"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // Settings are the gateway's own settings (key "gateway", env FRONTDESK_GATEWAY_*).
@@ -238,6 +239,12 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		s.ops.EnableDebug()
 	}
 	s.stack.Push("ops", s.ops.Shutdown)
+	// Pushed before NATS so it stops after the drain: the last frames' spans are exported.
+	tp, err := tracing.New(ctx, cfg.Tracing, "gateway", log.Named("tracing"))
+	if err != nil {
+		return nil, err
+	}
+	s.stack.Push("tracing", tp.Shutdown)
 	if s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), reg); err != nil {
 		return nil, err
 	}
@@ -255,7 +262,11 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		debug.FreeOSMemory()
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
+	// A NATS outage degrades a started gateway without making it unready: it shares the outage
+	// with every other gateway, so taking it out of the load balancer would only cut the
+	// sockets it holds (they keep their pings, and sends are refused until NATS is back).
+	// /readyz says "degraded" and names it. A gateway that never reached NATS is not started.
+	s.ops.AddDegradable("nats", natsconn.Ready(s.nc))
 	s.ops.AddCheck("started", func(context.Context) error {
 		if !s.started.Load() {
 			return errors.New("starting: waiting for the streams and the tenant view")
@@ -286,7 +297,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	}
 	waitFor(store.Done())
 	s.ops.AddCheck("tenants", store.Ready())
-	h, err := hub.New(s.nc, log.Named("hub"), m, hub.Options{Workers: cfg.Gateway.Workers})
+	h, err := hub.New(s.nc, log.Named("hub"), m, hub.Options{Workers: cfg.Gateway.Workers, Tracer: tp.Tracer("gateway/hub")})
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +311,8 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	}
 	s.sessions, err = session.New(ctx, session.Config{GatewayID: id, QueueFrames: g.QueueFrames, QueueBytes: g.QueueBytes,
 		PingInterval: g.PingInterval, DeadTimeout: g.DeadTimeout, PresenceTTL: g.PresenceTTL, WriteTimeout: g.WriteTimeout,
-		RequestTimeout: g.RequestTimeout, AbuseLimit: g.AbuseLimit, ReplyBytesPerSecond: g.ReplyBytesPerSecond},
+		RequestTimeout: g.RequestTimeout, AbuseLimit: g.AbuseLimit, ReplyBytesPerSecond: g.ReplyBytesPerSecond,
+		Tracer: tp.Tracer("gateway/session")},
 		log.Named("session"), s.nc, h, store, m)
 	if err != nil {
 		return nil, err

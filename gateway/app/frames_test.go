@@ -432,9 +432,9 @@ func TestMetrics(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{`gateway_connections{role="customer",transport="ws"} 1`, `gateway_frames_in_total{type="send"} 1`,
-		`gateway_frames_out_total{type="ack"} 1`, "gateway_publish_seconds_count 1", "gateway_delivery_seconds_count",
-		`gateway_auth_failures_total{reason="bad_token"} 1`} {
+	for _, want := range []string{`frontdesk_gateway_connections{role="customer",transport="ws"} 1`, `frontdesk_gateway_frames_in_total{type="send"} 1`,
+		`frontdesk_gateway_frames_out_total{type="ack"} 1`, "frontdesk_gateway_publish_seconds_count 1", "frontdesk_gateway_delivery_seconds_count",
+		`frontdesk_gateway_auth_failures_total{reason="bad_token"} 1`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q", want)
 		}

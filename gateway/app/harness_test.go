@@ -87,6 +87,16 @@ type gateway struct {
 
 func (e *env) gateway(mod ...func(*app.Config)) *gateway {
 	e.t.Helper()
+	g, err := e.tryGateway(mod...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return g
+}
+
+// tryGateway starts a gateway like gateway, returning the error of a start that failed; it
+// may be called from another goroutine than the test's.
+func (e *env) tryGateway(mod ...func(*app.Config)) (*gateway, error) {
 	cfg := app.DefaultConfig()
 	cfg.NATS.URL = e.nats.URL()
 	cfg.Ops.Addr = "127.0.0.1:0"
@@ -100,7 +110,7 @@ func (e *env) gateway(mod ...func(*app.Config)) *gateway {
 		m(&cfg)
 	}
 	if err := cfg.Validate(); err != nil {
-		e.t.Fatal(err)
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	log := e.log
@@ -110,12 +120,12 @@ func (e *env) gateway(mod ...func(*app.Config)) *gateway {
 	s, err := app.New(ctx, cfg, log)
 	if err != nil {
 		cancel()
-		e.t.Fatal(err)
+		return nil, err
 	}
 	g := &gateway{Service: s, url: "http://" + s.Addr(), cancel: cancel, done: make(chan error, 1)}
 	go func() { g.done <- s.Run(ctx) }()
 	e.t.Cleanup(g.stop)
-	return g
+	return g, nil
 }
 
 func (g *gateway) stop() {

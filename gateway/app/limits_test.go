@@ -134,10 +134,10 @@ func TestConnectionLimitAcrossGateways(t *testing.T) {
 		}
 		b1.alive()
 		a3.alive()
-		if m := metricsOf(t, ga); !strings.Contains(m, `gateway_sessions_evicted_total{reason="too_many_connections"} 2`) {
+		if m := metricsOf(t, ga); !strings.Contains(m, `frontdesk_gateway_sessions_evicted_total{reason="too_many_connections"} 2`) {
 			t.Errorf("gateway A's metrics lack 2 evictions:\n%s", grepLines(m, "evicted"))
 		}
-		if m := metricsOf(t, gb); strings.Contains(m, `gateway_sessions_evicted_total{`) {
+		if m := metricsOf(t, gb); strings.Contains(m, `frontdesk_gateway_sessions_evicted_total{`) {
 			t.Errorf("gateway B evicted a session:\n%s", grepLines(m, "evicted"))
 		}
 	})
@@ -277,7 +277,7 @@ func TestVisitorRateLimit(t *testing.T) {
 		want int
 	}{{behindProxy, 4}, {direct, 2}} {
 		m := metricsOf(t, g.g)
-		for _, line := range []string{`gateway_auth_failures_total{reason="visitor_rate"} `, `gateway_rate_limited_total{scope="visitor"} `} {
+		for _, line := range []string{`frontdesk_gateway_auth_failures_total{reason="visitor_rate"} `, `frontdesk_gateway_rate_limited_total{scope="visitor"} `} {
 			if !strings.Contains(m, line+strconv.Itoa(g.want)) {
 				t.Errorf("metrics lack %s%d:\n%s", line, g.want, grepLines(m, "visitor"))
 			}

@@ -25,6 +25,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/pg"
 	"github.com/frontdesk-chat/frontdesk/services/streams"
 	"github.com/frontdesk-chat/frontdesk/services/tenants"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 
 	"github.com/frontdesk-chat/frontdesk/persister/internal/erase"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/ingest"
@@ -152,14 +153,15 @@ func (c Config) Validate() error {
 
 // Service is a running persister.
 type Service struct {
-	cfg   Config
-	log   *zap.Logger
-	reg   *prometheus.Registry
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	pool  *pgxpool.Pool
-	ops   *ops.Server
-	stack *lifecycle.Stack
+	cfg    Config
+	log    *zap.Logger
+	reg    *prometheus.Registry
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	pool   *pgxpool.Pool
+	ops    *ops.Server
+	stack  *lifecycle.Stack
+	tracer *tracing.Provider
 
 	migrated atomic.Bool
 }
@@ -173,6 +175,11 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 			_ = s.stack.Shutdown(ctx, cfg.Shutdown.Timeout)
 		}
 	}()
+	// Pushed first so it stops last: the spans of the last batches are exported.
+	if s.tracer, err = tracing.New(ctx, cfg.Tracing, "persister", log.Named("tracing")); err != nil {
+		return nil, err
+	}
+	s.stack.Push("tracing", s.tracer.Shutdown)
 	s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), s.reg)
 	if err != nil {
 		return nil, err
@@ -285,7 +292,7 @@ func (s *Service) run(ctx context.Context) error {
 		return ingest.Options{
 			Stream: stream, Durable: durable, BatchSize: p.BatchSize, BatchWait: p.BatchWait,
 			AckWait: p.AckWait, MaxAckPending: p.MaxAckPending, RetryMin: p.RetryMin, RetryMax: p.RetryMax,
-			ShutdownGrace: s.cfg.Shutdown.Timeout / 2, Workers: p.Workers,
+			ShutdownGrace: s.cfg.Shutdown.Timeout / 2, Workers: p.Workers, Tracer: s.tracer.Tracer("persister/ingest"),
 		}
 	}
 	msgs := ingest.NewConsumer(s.js, opts(subjects.StreamMessages, DurableMessages),

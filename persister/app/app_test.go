@@ -225,7 +225,7 @@ func writeErrors(t *testing.T, svc *app.Service) float64 {
 	}
 	var n float64
 	for _, mf := range mfs {
-		if mf.GetName() == "persister_write_errors_total" {
+		if mf.GetName() == "frontdesk_persister_write_errors_total" {
 			for _, m := range mf.GetMetric() {
 				n += m.GetCounter().GetValue()
 			}

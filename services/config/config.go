@@ -130,6 +130,8 @@ type Base struct {
 	Shutdown Shutdown `mapstructure:"shutdown"`
 	// Tenants configures the tenants seed file.
 	Tenants Tenants `mapstructure:"tenants"`
+	// Tracing comes from the standard OTEL_* variables, not the file (see Tracing).
+	Tracing Tracing `mapstructure:"-"`
 }
 
 // Default values of the common sections.
@@ -173,6 +175,7 @@ func (b Base) Validate() error {
 		b.NATS.Check("nats"),
 		b.Ops.Check("ops"),
 		b.Shutdown.Check("shutdown"),
+		b.Tracing.Check(),
 	)
 }
 
@@ -371,6 +374,9 @@ func Load(file string, getenv func(string) string, out any) error {
 			return &FieldError{Key: de.Name(), Msg: de.Unwrap().Error()}
 		}
 		return fmt.Errorf("config: %w", err)
+	}
+	if tt, ok := out.(tracingTarget); ok {
+		*tt.tracingSettings() = TracingFromEnv(getenv)
 	}
 	if val, ok := out.(interface{ Validate() error }); ok {
 		return val.Validate()

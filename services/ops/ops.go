@@ -31,6 +31,9 @@ const (
 	StatusReady    = "ready"
 	StatusNotReady = "not ready"
 	StatusDraining = "draining"
+	// StatusDegraded: every check that decides readiness passes, but a degradable one
+	// (AddDegradable) fails; /readyz answers 200 and names it.
+	StatusDegraded = "degraded"
 )
 
 // NewRegistry returns a Prometheus registry with the Go runtime and process collectors. Each
@@ -67,11 +70,13 @@ type Server struct {
 type namedCheck struct {
 	name  string
 	check func(context.Context) error
+	// degradable: a failure is reported, but the service stays ready.
+	degradable bool
 }
 
 // ReadyBody is the JSON body of /readyz.
 type ReadyBody struct {
-	// Status is StatusReady, StatusNotReady or StatusDraining.
+	// Status is StatusReady, StatusDegraded, StatusNotReady or StatusDraining.
 	Status string `json:"status"`
 	// Checks maps each check name to "ok" or its error.
 	Checks map[string]string `json:"checks"`
@@ -114,6 +119,17 @@ func (s *Server) AddCheck(name string, check func(context.Context) error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.checks = append(s.checks, namedCheck{name: name, check: check})
+}
+
+// AddDegradable adds a check whose failure degrades the service without making it unready:
+// /readyz still answers 200, with status "degraded" and the check's error, so a load
+// balancer keeps sending traffic the service can partly serve (the gateway during a NATS
+// outage: open sockets stay open and reconnect nowhere better, since every gateway shares the
+// outage).
+func (s *Server) AddDegradable(name string, check func(context.Context) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks = append(s.checks, namedCheck{name: name, check: check, degradable: true})
 }
 
 // SetCheckTimeout changes the timeout of each readiness check (default DefaultCheckTimeout).
@@ -241,16 +257,24 @@ func (s *Server) Check(ctx context.Context) (body ReadyBody, ready bool) {
 	}
 	wg.Wait()
 	ready = true
+	degraded := false
 	for i, c := range checks {
 		if results[i] != nil {
-			ready = false
+			if c.degradable {
+				degraded = true
+			} else {
+				ready = false
+			}
 			body.Checks[c.name] = results[i].Error()
 			continue
 		}
 		body.Checks[c.name] = "ok"
 	}
-	if !ready {
+	switch {
+	case !ready:
 		body.Status = StatusNotReady
+	case degraded:
+		body.Status = StatusDegraded
 	}
 	return body, ready
 }

@@ -240,3 +240,35 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestDegradableChecks: a failing degradable check leaves the service ready (200, status
+// degraded, the error named) while a failing ordinary check makes it unready.
+func TestDegradableChecks(t *testing.T) {
+	t.Parallel()
+	broken := func(context.Context) error { return errors.New("nats DISCONNECTED") }
+	fine := func(context.Context) error { return nil }
+	for _, tc := range []struct {
+		name             string
+		check, degraded  func(context.Context) error
+		ready            bool
+		status, nameOfIt string
+	}{
+		{name: "all well", check: fine, degraded: fine, ready: true, status: ops.StatusReady},
+		{name: "degraded only", check: fine, degraded: broken, ready: true, status: ops.StatusDegraded, nameOfIt: "nats"},
+		{name: "unready wins", check: broken, degraded: broken, ready: false, status: ops.StatusNotReady, nameOfIt: "started"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := ops.New(":0", nil, nil)
+			s.AddCheck("started", tc.check)
+			s.AddDegradable("nats", tc.degraded)
+			body, ready := s.Check(context.Background())
+			if ready != tc.ready || body.Status != tc.status {
+				t.Fatalf("Check = %+v ready %v, want %s ready %v", body, ready, tc.status, tc.ready)
+			}
+			if tc.nameOfIt != "" && body.Checks[tc.nameOfIt] == "ok" {
+				t.Fatalf("the failing check %s reads ok: %+v", tc.nameOfIt, body)
+			}
+		})
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // plan is the reply decided for one customer message.
@@ -411,7 +412,7 @@ func (b *Bot) publish(ctx context.Context, j *job, p plan) (string, error) {
 		m := &fd.Message{
 			Id: replyID(j.msg.GetId()), Tenant: tenant, Conv: j.conv, From: b.participant(),
 			Kind: frames.KindText, Text: frames.CleanText(p.text), CreatedAt: timestamppb.Now(),
-			Revision: j.state.Revision, ReplyTo: j.msg.GetId(),
+			Revision: j.state.Revision, ReplyTo: j.msg.GetId(), Trace: tracing.InjectMap(ctx, nil),
 		}
 		data, err := proto.Marshal(m)
 		if err != nil {
@@ -420,6 +421,7 @@ func (b *Bot) publish(ctx context.Context, j *job, p plan) (string, error) {
 		msg := &nats.Msg{Subject: subjects.Messages(tenant, j.conv), Data: data, Header: nats.Header{}}
 		msg.Header.Set(jetstream.MsgIDHeader, "bot/"+j.msg.GetId())
 		msg.Header.Set(HeaderOutcome, p.outcome)
+		tracing.InjectHeader(ctx, msg.Header)
 		if _, err := b.d.JS.PublishMsg(ctx, msg); err != nil {
 			return "", fmt.Errorf("publish reply: %w", err)
 		}
@@ -440,6 +442,7 @@ func (b *Bot) publish(ctx context.Context, j *job, p plan) (string, error) {
 	}
 	msg := &nats.Msg{Subject: subjects.ConvCommands(tenant, j.conv), Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, cmd.Id)
+	tracing.InjectHeader(ctx, msg.Header)
 	if _, err := b.d.JS.PublishMsg(ctx, msg); err != nil {
 		return "", fmt.Errorf("publish handoff: %w", err)
 	}
@@ -516,6 +519,7 @@ func (b *Bot) transcribe(ctx context.Context, j *job) string {
 	m := &fd.Message{
 		Id: transcriptID(j.msg.GetId()), Tenant: j.tenant.GetId(), Conv: j.conv, From: b.participant(),
 		Kind: frames.KindTranscript, Text: frames.CleanText(text), CreatedAt: timestamppb.Now(), ReplyTo: j.msg.GetId(),
+		Trace: tracing.InjectMap(ctx, nil),
 	}
 	data, err := proto.Marshal(m)
 	if err != nil {
@@ -523,6 +527,7 @@ func (b *Bot) transcribe(ctx context.Context, j *job) string {
 	}
 	msg := &nats.Msg{Subject: subjects.Messages(j.tenant.GetId(), j.conv), Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, "transcript/"+j.msg.GetId())
+	tracing.InjectHeader(ctx, msg.Header)
 	if _, err := b.d.JS.PublishMsg(ctx, msg); err != nil {
 		log.Warn("store transcript", zap.Error(err))
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // Durable is the name of the bridge's consumer on the messages stream, shared by all replicas
@@ -88,6 +89,9 @@ type Deps struct {
 	Fence         *convo.Fence
 	Metrics       *metrics.Metrics
 	Log           *zap.Logger
+	// Tracer continues the trace of each customer message answered (a span per reply, the
+	// model calls under it); the zero Tracer (tracing off) costs nothing.
+	Tracer tracing.Tracer
 	// Getenv reads the environment variables that hold tenants' model API keys.
 	Getenv func(string) string
 	// Audio reads a voice message's recording (its bytes and MIME type) from the attachment
@@ -283,7 +287,10 @@ func (b *Bot) handle(ctx context.Context, jm jetstream.Msg) {
 	b.d.Metrics.InFlight.Inc()
 	defer b.d.Metrics.InFlight.Dec()
 
+	ctx, span := b.startReply(ctx, jm, m, p.Tenant, p.Conv)
+	defer span.End()
 	outcome, err := b.answer(ctx, p.Tenant, p.Conv, m, meta)
+	replyDone(span, outcome, err)
 	if errors.Is(err, errStillBot) && meta.NumDelivered < uint64(b.cfg.MaxDeliver) {
 		b.d.Metrics.Messages.WithLabelValues("again").Inc()
 		b.d.Log.Info("conversation changed during the reply; answering again", zap.String("subject", jm.Subject()),
@@ -306,8 +313,8 @@ func (b *Bot) handle(ctx context.Context, jm jetstream.Msg) {
 			_ = jm.Term()
 			return
 		}
-		b.d.Log.Warn("answer failed, will retry", zap.String("subject", jm.Subject()),
-			zap.Uint64("seq", meta.Sequence.Stream), zap.Error(err))
+		b.d.Log.Warn("answer failed, will retry", append(tracing.LogFields(ctx), zap.String("subject", jm.Subject()),
+			zap.Uint64("seq", meta.Sequence.Stream), zap.Error(err))...)
 		_ = jm.NakWithDelay(backoff(meta.NumDelivered))
 		return
 	}

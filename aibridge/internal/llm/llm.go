@@ -20,6 +20,11 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // Settings configure one backend.
@@ -52,6 +57,9 @@ type Settings struct {
 	// BreakerCooldown is how long the breaker stays open before letting a probe through
 	// (default 30s).
 	BreakerCooldown time.Duration
+	// Tracer records a span per model call, under the span in the call's context; the zero
+	// Tracer (tracing off) costs nothing.
+	Tracer tracing.Tracer
 }
 
 func (s Settings) withDefaults() Settings {
@@ -220,14 +228,27 @@ func (c *Client) BreakerOpen() bool { return c.breaker.State() == gobreaker.Stat
 
 // Stream runs req, calling onText with the full text so far each time more arrives. It retries
 // failed attempts with backoff as long as nothing was streamed. Errors are *Error.
-func (c *Client) Stream(ctx context.Context, req Request, onText func(text string)) (Reply, error) {
+func (c *Client) Stream(ctx context.Context, req Request, onText func(text string)) (reply Reply, err error) {
+	ctx, span := c.s.Tracer.Start(ctx, "model call", trace.SpanKindClient)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("gen_ai.request.model", c.s.Model))
+		defer func() {
+			span.SetAttributes(attribute.Int64("gen_ai.usage.input_tokens", reply.PromptTokens),
+				attribute.Int64("gen_ai.usage.output_tokens", reply.CompletionTokens), attribute.Int("frontdesk.attempts", reply.Attempts))
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, string(KindOf(err)))
+			}
+			span.End()
+		}()
+	}
 	select {
 	case c.sem <- struct{}{}:
 		defer func() { <-c.sem }()
 	case <-ctx.Done():
 		return Reply{}, &Error{Kind: KindCanceled, Err: ctx.Err()}
 	}
-	reply, err := c.breaker.Execute(func() (Reply, error) {
+	reply, err = c.breaker.Execute(func() (Reply, error) {
 		var last error
 		for attempt := 0; attempt <= c.s.Retries; attempt++ {
 			if attempt > 0 {

@@ -38,39 +38,39 @@ type Metrics struct {
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "aibridge_messages_total", Help: "Consumed messages by outcome.",
+			Name: "frontdesk_aibridge_messages_total", Help: "Consumed messages by outcome.",
 		}, []string{"outcome"}),
 		Replies: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "aibridge_replies_total", Help: "Published bot replies by source.",
+			Name: "frontdesk_aibridge_replies_total", Help: "Published bot replies by source.",
 		}, []string{"source"}),
 		ModelRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "aibridge_model_requests_total", Help: "Model requests by result.",
+			Name: "frontdesk_aibridge_model_requests_total", Help: "Model requests by result.",
 		}, []string{"result"}),
 		ModelErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "aibridge_model_errors_total", Help: "Failed model requests by kind.",
+			Name: "frontdesk_aibridge_model_errors_total", Help: "Failed model requests by kind.",
 		}, []string{"kind"}),
 		Tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "aibridge_model_tokens_total", Help: "Tokens reported by model backends, by type.",
+			Name: "frontdesk_aibridge_model_tokens_total", Help: "Tokens reported by model backends, by type.",
 		}, []string{"type"}),
 		FirstToken: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "aibridge_model_first_token_seconds",
+			Name:    "frontdesk_aibridge_model_first_token_seconds",
 			Help:    "Latency from a model request to its first streamed token.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32},
 		}),
 		Handoffs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "aibridge_handoffs_total", Help: "Handoff commands published, by reason.",
+			Name: "frontdesk_aibridge_handoffs_total", Help: "Handoff commands published, by reason.",
 		}, []string{"reason"}),
 		Transcriptions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "aibridge_transcriptions_total", Help: "Voice messages sent to speech-to-text, by result.",
+			Name: "frontdesk_aibridge_transcriptions_total", Help: "Voice messages sent to speech-to-text, by result.",
 		}, []string{"result"}),
 		KnowledgeQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "aibridge_knowledge_queries_total", Help: "Knowledge-base lookups by result (hit, weak, miss).",
+			Name: "frontdesk_aibridge_knowledge_queries_total", Help: "Knowledge-base lookups by result (hit, weak, miss).",
 		}, []string{"result"}),
 		Assist: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "aibridge_assist_requests_total", Help: "Agent-assist requests by result.",
+			Name: "frontdesk_aibridge_assist_requests_total", Help: "Agent-assist requests by result.",
 		}, []string{"result"}),
 		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "aibridge_in_flight", Help: "Customer messages being answered by this replica.",
+			Name: "frontdesk_aibridge_in_flight", Help: "Customer messages being answered by this replica.",
 		}),
 	}
 	reg.MustRegister(m.Messages, m.Replies, m.ModelRequests, m.ModelErrors, m.Tokens, m.FirstToken,

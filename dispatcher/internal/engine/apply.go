@@ -17,6 +17,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // The applier: carries out a decision's effects over NATS and on the actor's memory, and
@@ -117,7 +118,7 @@ func (t *tenant) carryOut(ctx context.Context, cs *convState, d decision, now ti
 			}
 			err = t.sendEvent(ctx, pe)
 		case sendFrame:
-			err = t.frame(ef.user, ef.f)
+			err = t.frame(ctx, ef.user, ef.f)
 		default:
 			err = fmt.Errorf("unknown effect %T", ef)
 		}
@@ -292,6 +293,7 @@ func (t *tenant) publishMessage(ctx context.Context, p publishMessage) error {
 	}
 	msg := nats.NewMsg(subjects.Messages(t.id, p.m.GetConv()))
 	msg.Data = data
+	tracing.InjectHeader(ctx, msg.Header)
 	_, err = t.e.js.PublishMsg(ctx, msg, jetstream.WithMsgID(p.dedup))
 	return err
 }
@@ -343,14 +345,17 @@ func (t *tenant) await(pe pendingEvent) {
 func (t *tenant) publishEvent(ctx context.Context, pe pendingEvent) error {
 	msg := nats.NewMsg(subjects.Events(t.id, pe.conv))
 	msg.Data = pe.data
+	// The command's trace when published while applying it (an event retried from the outbox
+	// later goes without).
+	tracing.InjectHeader(ctx, msg.Header)
 	if _, err := t.e.js.PublishMsg(ctx, msg, jetstream.WithMsgID(pe.id)); err != nil {
 		return fmt.Errorf("publish %s event of %s: %w", pe.typ, pe.conv, err)
 	}
 	return nil
 }
 
-// frame sends a frame to a user's gateways.
-func (t *tenant) frame(user string, f *fd.ServerFrame) error {
+// frame sends a frame to a user's gateways, with the trace context of ctx when it has one.
+func (t *tenant) frame(ctx context.Context, user string, f *fd.ServerFrame) error {
 	if user == "" {
 		return nil
 	}
@@ -358,7 +363,8 @@ func (t *tenant) frame(user string, f *fd.ServerFrame) error {
 	if err != nil {
 		return err
 	}
-	if err := t.e.nc.Publish(subjects.User(t.id, user), data); err != nil {
+	msg := &nats.Msg{Subject: subjects.User(t.id, user), Data: data, Header: tracing.InjectHeader(ctx, nil)}
+	if err := t.e.nc.PublishMsg(msg); err != nil {
 		return fmt.Errorf("frame to %s: %w", user, err)
 	}
 	return nil

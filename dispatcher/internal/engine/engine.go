@@ -26,6 +26,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // Settings tune the engine. Zero values take the defaults of DefaultSettings; tenant
@@ -137,6 +138,7 @@ type Engine struct {
 	leases  *lease.Manager
 	pres    *presenceCache
 	started time.Time
+	tracer  tracing.Tracer
 
 	mu sync.Mutex
 	// actorsCtx is the parent of the actors' contexts, cancelled when Run ends.
@@ -155,13 +157,16 @@ type actor struct {
 }
 
 // New binds an engine to its NATS connection; the streams and buckets must exist.
-func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, tenants Tenants, set Settings, log *zap.Logger, reg prometheus.Registerer) (*Engine, error) {
+func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, tenants Tenants, set Settings, log *zap.Logger, reg prometheus.Registerer, opts ...Option) (*Engine, error) {
 	set = set.withDefaults()
 	if set.Instance == "" {
 		set.Instance = nats.NewInbox()[len(nats.InboxPrefix):]
 	}
 	e := &Engine{nc: nc, js: js, tenants: tenants, set: set, log: log, actors: map[string]*actor{},
 		parts: map[int]bool{}, pres: newPresenceCache(), started: time.Now()}
+	for _, o := range opts {
+		o(e)
+	}
 	var err error
 	for _, b := range []struct {
 		name string

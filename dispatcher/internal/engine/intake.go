@@ -15,6 +15,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // Command intake: commands are applied once each, in stream order. One that fails (NATS not
@@ -74,10 +75,12 @@ func (t *tenant) retryStalled(ctx context.Context, now time.Time) {
 // attempt applies p, deciding again at once after a conflict. A failure leaves p stalled until
 // its retry is due, or dead-letters it after too many attempts.
 func (t *tenant) attempt(ctx context.Context, p *pendingCommand, now time.Time) {
+	ctx, span := t.startCommand(ctx, p)
+	defer span.End()
 	var err error
 	for conflicts := 0; ; conflicts++ {
 		if err = t.apply(ctx, p.c); err == nil {
-			t.e.m.commands.WithLabelValues(p.c.GetType(), "applied").Inc()
+			t.e.m.commands.WithLabelValues(commandLabel(p.c.GetType()), "applied").Inc()
 			t.cursor = p.c.seq
 			return
 		}
@@ -86,7 +89,7 @@ func (t *tenant) attempt(ctx context.Context, p *pendingCommand, now time.Time) 
 		}
 	}
 	p.attempts++
-	t.e.m.commands.WithLabelValues(p.c.GetType(), "error").Inc()
+	t.e.m.commands.WithLabelValues(commandLabel(p.c.GetType()), "error").Inc()
 	if p.attempts >= maxCommandAttempts {
 		// A command that keeps failing while NATS answers would block the tenant forever:
 		// park it for an operator and go on.
@@ -95,8 +98,9 @@ func (t *tenant) attempt(ctx context.Context, p *pendingCommand, now time.Time) 
 			return
 		}
 	}
-	t.log.Warn("command failed, retrying", zap.String("type", p.c.GetType()), zap.String("conv", p.c.GetConv()),
-		zap.Uint64("seq", p.c.seq), zap.Int("attempts", p.attempts), zap.Error(err))
+	commandFailed(span, err)
+	t.log.Warn("command failed, retrying", append(tracing.LogFields(ctx), zap.String("type", p.c.GetType()), zap.String("conv", p.c.GetConv()),
+		zap.Uint64("seq", p.c.seq), zap.Int("attempts", p.attempts), zap.Error(err))...)
 	p.at = now.Add(commandRetry)
 	t.stalled = p
 }

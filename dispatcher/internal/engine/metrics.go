@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -75,4 +77,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// commandLabel is a command's type as a metric label: the type names the dispatcher knows, or
+// "unknown", so a publisher writing made-up types cannot grow the label set without bound.
+func commandLabel(typ string) string {
+	if slices.Contains(allCommands, typ) {
+		return typ
+	}
+	return "unknown"
 }

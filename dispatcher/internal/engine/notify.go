@@ -23,7 +23,7 @@ import (
 // send tells a user a frame. Frames are best effort (core NATS: a user without a gateway
 // gets nothing, and the next state change or round tells them again): a failure is logged.
 func (t *tenant) send(user string, f *fd.ServerFrame) {
-	if err := t.frame(user, f); err != nil {
+	if err := t.frame(context.Background(), user, f); err != nil {
 		t.log.Debug("frame", zap.String("user", user), zap.Error(err))
 	}
 }

@@ -343,7 +343,7 @@ func runIdle(ctx context.Context, self string, args []string, out io.Writer) err
 	if err != nil {
 		return err
 	}
-	conns, _ := t.metric(ctx, "gateway_connections")
+	conns, _ := t.metric(ctx, "frontdesk_gateway_connections")
 	stack, _ := t.metric(ctx, "go_memstats_stack_inuse_bytes")
 	heap, _ := t.metric(ctx, "go_memstats_heap_inuse_bytes")
 	defer fmt.Fprintf(out, "of which Go stacks %.1f KB and Go heap in use %.1f KB per connection\n",

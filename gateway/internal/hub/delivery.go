@@ -4,17 +4,21 @@
 package hub
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 func (h *Hub) dispatch(subject string, msg *nats.Msg) {
@@ -37,9 +41,24 @@ func (h *Hub) dispatch(subject string, msg *nats.Msg) {
 		h.overview(e, d)
 		return
 	}
+	if h.opts.Tracer.Enabled() {
+		h.traceDelivery(tracing.ExtractHeader(context.Background(), msg.Header), d, len(ls))
+	}
 	for _, l := range ls {
 		l.Deliver(d)
 	}
+}
+
+// traceDelivery records that d, whose publisher's trace parent is in ctx, was handed to n
+// sessions. Only traced deliveries get a span: a message without trace context starts none.
+func (h *Hub) traceDelivery(ctx context.Context, d *Delivery, n int) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return
+	}
+	_, span := h.opts.Tracer.Start(ctx, "deliver "+d.Kind.String(), trace.SpanKindConsumer)
+	span.SetAttributes(attribute.String("frontdesk.conv", d.Conv), attribute.Int("frontdesk.sessions", n),
+		attribute.Int64("frontdesk.seq", d.Seq))
+	span.End()
 }
 
 // overview keeps d as the latest overview and delivers it. The listeners are read under e.mu
@@ -95,6 +114,10 @@ func (h *Hub) deliverLocked(e *entry, d *Delivery) {
 	h.mu.RLock()
 	ls := e.listeners
 	h.mu.RUnlock()
+	if h.opts.Tracer.Enabled() {
+		// The payload's trace map: a message read from the stream by a fill has no live headers.
+		h.traceDelivery(tracing.ExtractMap(context.Background(), d.Message.GetTrace()), d, len(ls))
+	}
 	for _, l := range ls {
 		l.Deliver(d)
 	}

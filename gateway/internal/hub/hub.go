@@ -35,6 +35,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/metrics"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // Kind says what a subscription carries and how its payload is decoded.
@@ -190,6 +191,9 @@ type Options struct {
 	// a request per conversation instead of reading messages that mostly belong to
 	// conversations other gateways follow.
 	CatchUpMax int64
+	// Tracer records a span for each traced message or event handed to sessions, continuing
+	// the trace its publisher started; the zero Tracer (tracing off) costs nothing.
+	Tracer tracing.Tracer
 }
 
 // New creates a hub on nc and starts its workers; Close stops them.

@@ -16,6 +16,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // MaxTextBytes bounds a message's text; longer text is refused with too_large (the frame limit
@@ -49,12 +50,15 @@ func (s *Session) Handle(ctx context.Context, data []byte) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*s.m.cfg.RequestTimeout)
 	defer cancel()
-	if err := s.admit(ctx, h, f); err != nil {
-		s.fail(f.GetId(), err)
-		return
+	ctx, span := s.startFrame(ctx, f)
+	defer span.End()
+	err = s.admit(ctx, h, f)
+	if err == nil {
+		err = h.handle(s, ctx, f)
 	}
-	if err := h.handle(s, ctx, f); err != nil {
-		s.fail(f.GetId(), err)
+	if err != nil {
+		frameFailed(span, err)
+		s.fail(f.GetId(), err, tracing.LogFields(ctx)...)
 	}
 }
 
@@ -141,7 +145,7 @@ func (s *Session) sendError(id, code, msg string) {
 }
 
 // fail answers a frame with the error code its error maps to.
-func (s *Session) fail(id string, err error) {
+func (s *Session) fail(id string, err error, logFields ...zap.Field) {
 	switch {
 	case errors.Is(err, errUnknownConv):
 		s.sendError(id, frames.CodeUnknownConversation, "unknown conversation")
@@ -157,7 +161,7 @@ func (s *Session) fail(id string, err error) {
 	case errors.Is(err, errQuotaExceeded):
 		s.sendError(id, frames.CodeQuotaExceeded, "the tenant's daily message quota is spent")
 	default:
-		s.m.log.Warn("frame failed", zap.String("session", s.id), zap.Error(err))
+		s.m.log.Warn("frame failed", append(logFields, zap.String("session", s.id), zap.Error(err))...)
 		s.sendError(id, frames.CodeInternal, "internal error, retry")
 	}
 }
@@ -194,7 +198,7 @@ func (s *Session) handleSend(ctx context.Context, f *fd.ClientFrame) error {
 		return err
 	}
 	msg := &fd.Message{Id: NewID("m_"), ClientId: f.GetId(), Tenant: s.tenant, Conv: conv, From: s.me, Kind: kind,
-		Text: frames.CleanText(f.GetText()), Attachment: att, CreatedAt: now()}
+		Text: frames.CleanText(f.GetText()), Attachment: att, CreatedAt: now(), Trace: tracing.InjectMap(ctx, nil)}
 	t0 := time.Now()
 	ack, err := s.m.jsPublish(ctx, subjects.Messages(s.tenant, conv), subjects.DedupID(s.tenant, s.user, f.GetId()), msg)
 	if err != nil {
@@ -229,7 +233,7 @@ func (s *Session) conversationFor(ctx context.Context, f *fd.ClientFrame) (strin
 		if t.GetBot().GetEnabled() {
 			state = frames.StateBot
 		}
-		if err := s.m.publishProto(subjects.User(s.tenant, s.user),
+		if err := s.m.publishProto(ctx, subjects.User(s.tenant, s.user),
 			&fd.ServerFrame{Type: frames.TypeState, Conv: conv, State: state, Reason: frames.ReasonOpened}); err != nil {
 			return "", fmt.Errorf("announce conversation: %w", err)
 		}

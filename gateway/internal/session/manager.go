@@ -27,6 +27,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/services/tenants"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // Tenants looks up live tenant settings. Unknown tenants are refused.
@@ -65,6 +66,9 @@ type Config struct {
 	WriteTimeout time.Duration
 	// RequestTimeout bounds NATS requests (persister, aibridge) and JetStream publishes.
 	RequestTimeout time.Duration
+	// Tracer starts a span per client frame and puts its context on what the frame publishes;
+	// the zero Tracer (tracing off) costs nothing.
+	Tracer tracing.Tracer
 	// MaxLimiters bounds the rate-limit buckets remembered beyond connections (users, tokens
 	// and addresses of detached requests); past it an arbitrary idle one is forgotten.
 	MaxLimiters int
@@ -468,10 +472,15 @@ func (m *Manager) closeSessions(ctx context.Context) error {
 // Draining reports whether Shutdown started.
 func (m *Manager) Draining() bool { return m.draining.Load() }
 
-func (m *Manager) publishProto(subject string, msg proto.Message) error {
+// publishProto publishes msg on core NATS, with the trace context of ctx in its headers when
+// ctx carries one (tracing on).
+func (m *Manager) publishProto(ctx context.Context, subject string, msg proto.Message) error {
 	b, err := proto.Marshal(msg)
 	if err != nil {
 		return fmt.Errorf("marshal for %s: %w", subject, err)
+	}
+	if h := tracing.InjectHeader(ctx, nil); h != nil {
+		return m.nc.PublishMsg(&nats.Msg{Subject: subject, Data: b, Header: h})
 	}
 	return m.nc.Publish(subject, b)
 }
@@ -484,7 +493,7 @@ func (m *Manager) jsPublish(ctx context.Context, subject, msgID string, msg prot
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
 	defer cancel()
 	ack, err := m.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: b,
-		Header: nats.Header{jetstream.MsgIDHeader: []string{msgID}}})
+		Header: tracing.InjectHeader(ctx, nats.Header{jetstream.MsgIDHeader: []string{msgID}})})
 	if err != nil {
 		return nil, fmt.Errorf("publish %s: %w", subject, err)
 	}

@@ -1,6 +1,8 @@
 package session
 
 import (
+	"context"
+
 	"time"
 
 	"go.uber.org/zap"
@@ -64,7 +66,7 @@ func (s *Session) announcement(online bool) *fd.SessionPresence {
 
 // announce publishes the session's announcement on its user's Session subject.
 func (s *Session) announce(online bool) {
-	if err := s.m.publishProto(subjects.Session(s.tenant, s.user), s.announcement(online)); err != nil {
+	if err := s.m.publishProto(context.Background(), subjects.Session(s.tenant, s.user), s.announcement(online)); err != nil {
 		s.m.log.Debug("session announcement", zap.Error(err))
 	}
 }

@@ -257,7 +257,7 @@ func (s *Session) presence(online bool) *fd.SessionPresence {
 }
 
 func (s *Session) publishPresence(online bool) {
-	if err := s.m.publishProto(subjects.Presence(s.tenant, s.user), s.presence(online)); err != nil {
+	if err := s.m.publishProto(context.Background(), subjects.Presence(s.tenant, s.user), s.presence(online)); err != nil {
 		s.m.log.Debug("presence", zap.Error(err))
 	}
 }

@@ -133,13 +133,13 @@ func (s *Session) handleSync(ctx context.Context, f *fd.ClientFrame) error {
 	return nil
 }
 
-func (s *Session) handleTyping(_ context.Context, f *fd.ClientFrame) error {
-	return s.m.publishProto(subjects.Live(s.tenant, f.GetConv()),
+func (s *Session) handleTyping(ctx context.Context, f *fd.ClientFrame) error {
+	return s.m.publishProto(ctx, subjects.Live(s.tenant, f.GetConv()),
 		&fd.ServerFrame{Type: frames.TypeTyping, Conv: f.GetConv(), From: s.me})
 }
 
-func (s *Session) handleRead(_ context.Context, f *fd.ClientFrame) error {
-	return s.m.publishProto(subjects.Reads(s.tenant, f.GetConv(), s.user),
+func (s *Session) handleRead(ctx context.Context, f *fd.ClientFrame) error {
+	return s.m.publishProto(ctx, subjects.Reads(s.tenant, f.GetConv(), s.user),
 		&fd.ReadPosition{Tenant: s.tenant, Conv: f.GetConv(), User: s.me, Seq: f.GetSeq(), At: now()})
 }
 

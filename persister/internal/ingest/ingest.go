@@ -29,6 +29,7 @@ import (
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 
 	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
 )
@@ -59,6 +60,10 @@ type Options struct {
 	// while one transaction commits, the next batch is decoded and sent on another
 	// connection. Each worker pulls from the same durable consumer, like a replica.
 	Workers int
+	// Tracer records, for each stored message whose publisher traced it, a span from the
+	// batch's start to its commit, continuing the publisher's trace; the zero Tracer (tracing
+	// off) costs nothing.
+	Tracer tracing.Tracer
 }
 
 func (o *Options) defaults() {
@@ -92,7 +97,7 @@ func (o *Options) defaults() {
 type Handler[T any] struct {
 	// Decode turns a stream message into a record; a PoisonError dead-letters it. Repairs
 	// lists what it changed so that the record could be stored rather than lost (each one is
-	// logged and counted in persister_repaired_total).
+	// logged and counted in frontdesk_persister_repaired_total).
 	Decode func(subject string, seq uint64, data []byte) (rec T, repairs []string, err error)
 	// Write writes a batch in one transaction; nil means committed.
 	Write func(ctx context.Context, recs []T) (store.WriteResult, error)
@@ -283,6 +288,7 @@ type item[T any] struct {
 // (dead-lettered) or, when ctx ended, left for redelivery. held reports that writes failed
 // for a while, which stopped the iterator.
 func (c *Consumer[T]) process(ctx context.Context, it jetstream.MessagesContext, batch []jetstream.Msg) (held bool) {
+	start := time.Now()
 	items := make([]item[T], 0, len(batch))
 	var lastPending uint64
 	for _, m := range batch {
@@ -316,6 +322,9 @@ func (c *Consumer[T]) process(ctx context.Context, it jetstream.MessagesContext,
 	ok, held := c.writeRetrying(ctx, it, items)
 	if !ok {
 		return held
+	}
+	if c.opt.Tracer.Enabled() {
+		c.traceStored(ctx, items, start)
 	}
 	for _, x := range items {
 		if x.dead {

@@ -169,7 +169,7 @@ func TestPublishedTwiceLandsOnce(t *testing.T) {
 	e.publish(t, m, "another-msg-id")
 	e.publish(t, message("c1", 2), "acme/u1/c2")
 	e.waitRows(t, 2)
-	if got := testutil.ToFloat64(mustCounter(t, e.reg, "persister_rows_total", "duplicate")); got != 1 {
+	if got := testutil.ToFloat64(mustCounter(t, e.reg, "frontdesk_persister_rows_total", "duplicate")); got != 1 {
 		t.Fatalf("duplicates counted = %v, want 1", got)
 	}
 }
@@ -257,7 +257,7 @@ func TestPoisonGoesToDeadLetters(t *testing.T) {
 	mfs, _ := e.reg.Gather()
 	var dead float64
 	for _, mf := range mfs {
-		if mf.GetName() == "persister_dead_letters_total" {
+		if mf.GetName() == "frontdesk_persister_dead_letters_total" {
 			for _, m := range mf.GetMetric() {
 				dead += m.GetCounter().GetValue()
 			}

@@ -268,7 +268,7 @@ func TestRejectedRowIsSplitOut(t *testing.T) {
 		reason []string
 		// stored checks the special message's row when it is stored.
 		stored func(t *testing.T, e *env, seq uint64, m *fd.Message)
-		// repaired is the persister_repaired_total the message counts.
+		// repaired is the frontdesk_persister_repaired_total the message counts.
 		repaired float64
 	}{
 		{
@@ -383,15 +383,15 @@ func TestRejectedRowIsSplitOut(t *testing.T) {
 				}
 				acks.check(t, seq)
 			}
-			if got := metricSum(t, e.reg, "persister_dead_letters_total", map[string]string{"stream": subjects.StreamMessages, "reason": "rejected"}); got != float64(len(dls)) {
-				t.Fatalf("persister_dead_letters_total{reason=rejected} = %v, want %d", got, len(dls))
+			if got := metricSum(t, e.reg, "frontdesk_persister_dead_letters_total", map[string]string{"stream": subjects.StreamMessages, "reason": "rejected"}); got != float64(len(dls)) {
+				t.Fatalf("frontdesk_persister_dead_letters_total{reason=rejected} = %v, want %d", got, len(dls))
 			}
-			if got := metricSum(t, e.reg, "persister_repaired_total", stream); got != tt.repaired {
-				t.Fatalf("persister_repaired_total = %v, want %v", got, tt.repaired)
+			if got := metricSum(t, e.reg, "frontdesk_persister_repaired_total", stream); got != tt.repaired {
+				t.Fatalf("frontdesk_persister_repaired_total = %v, want %v", got, tt.repaired)
 			}
 			// Bad data is not a failing write: nothing was held or retried.
-			if got := metricSum(t, e.reg, "persister_write_errors_total", stream); got != 0 {
-				t.Fatalf("persister_write_errors_total = %v, want 0", got)
+			if got := metricSum(t, e.reg, "frontdesk_persister_write_errors_total", stream); got != 0 {
+				t.Fatalf("frontdesk_persister_write_errors_total = %v, want 0", got)
 			}
 			if err := e.consumer.Ready(ctx); err != nil {
 				t.Fatalf("not ready: %v", err)
@@ -428,7 +428,7 @@ func TestPostgresDownIsNotADataError(t *testing.T) {
 	// Held well past AckWait (1s): the batches are kept with in-progress acks and retried.
 	stream := map[string]string{"stream": subjects.StreamMessages}
 	testkit.CheckFor(t, 60*time.Second, 50*time.Millisecond, func() error {
-		if n := metricSum(t, e.reg, "persister_write_errors_total", stream); n < 10 {
+		if n := metricSum(t, e.reg, "frontdesk_persister_write_errors_total", stream); n < 10 {
 			return fmt.Errorf("%v failed write attempts", n)
 		}
 		if time.Since(stopped) < 4*time.Second {
@@ -442,8 +442,8 @@ func TestPostgresDownIsNotADataError(t *testing.T) {
 	if dls, err := e.deadLetters(ctx); err != nil || len(dls) != 0 {
 		t.Fatalf("dead letters during the outage: %d (%v)", len(dls), err)
 	}
-	if got := metricSum(t, e.reg, "persister_dead_letters_total", stream); got != 0 {
-		t.Fatalf("persister_dead_letters_total = %v during the outage", got)
+	if got := metricSum(t, e.reg, "frontdesk_persister_dead_letters_total", stream); got != 0 {
+		t.Fatalf("frontdesk_persister_dead_letters_total = %v during the outage", got)
 	}
 	acks.check(t)
 	if n := acks.settled.Load() - settled; n != 0 {

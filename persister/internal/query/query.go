@@ -134,11 +134,11 @@ func New(nc *nats.Conn, st *store.Store, opt Options, reg prometheus.Registerer,
 	s := &Server{
 		nc: nc, st: st, opt: opt, log: log, sem: make(chan struct{}, opt.Concurrency),
 		total: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "persister_queries_total",
+			Name: "frontdesk_persister_queries_total",
 			Help: "Queries answered, by kind and result (ok or error).",
 		}, []string{"kind", "result"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "persister_query_seconds",
+			Name:    "frontdesk_persister_query_seconds",
 			Help:    "Time to answer a query.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}, []string{"kind"}),

@@ -71,7 +71,7 @@ func New(st *store.Store, tenants Tenants, opt Options, reg prometheus.Registere
 	}
 	r := &Runner{st: st, tenants: tenants, opt: opt, log: log, now: time.Now,
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "persister_retention_rows_total",
+			Name: "frontdesk_persister_retention_rows_total",
 			Help: "Messages deleted or anonymized by retention.",
 		}, []string{"mode"}),
 		bus: prometheus.NewCounterVec(prometheus.CounterOpts{
