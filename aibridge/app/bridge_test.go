@@ -15,6 +15,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/tenants"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
 
 	"github.com/frontdesk-chat/frontdesk/aibridge/app"
@@ -601,5 +602,26 @@ func TestBotName(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDefaultMaxTokens: a tenant that sets no max_tokens still bounds every model reply, with
+// the default, so a model left to its own limit cannot write pages on the tenant's bill.
+func TestDefaultMaxTokens(t *testing.T) {
+	t.Parallel()
+	srv := llmtest.New(t, func(int, llmtest.Request) llmtest.Response { return llmtest.Text("Two to four days.") })
+	ten := modelTenant(t, "acme", srv.URL())
+	ten.Bot.Model.MaxTokens = 0
+	h := newHarness(t, ten, options{env: acmeKey})
+	h.openConversation("acme", "c1", frames.StateBot)
+	h.customer("acme", "c1", "How long does shipping take?")
+	testkit.CheckFor(t, wait, 10*time.Millisecond, func() error {
+		if n := len(srv.Requests()); n != 1 {
+			return fmt.Errorf("%d model requests", n)
+		}
+		return nil
+	})
+	if got := srv.Requests()[0].MaxTokens; got != tenants.DefaultModelMaxTokens {
+		t.Fatalf("max_tokens %d, want the default %d", got, tenants.DefaultModelMaxTokens)
 	}
 }
