@@ -42,7 +42,7 @@ if [ -n "${ATTACK:-}" ]; then
 fi
 if [ -n "${UPGRADES:-}" ]; then
   # shellcheck disable=SC2086
-  "$bin/loadgen" upgrades -url "http://127.0.0.1:$GW_PORT" -keys "$bin/keys.json" $UPGRADES >"$bin/upgrades.log" 2>&1 & up=$!; pids+=($up)
+  "$bin/loadgen" upgrades -url "http://127.0.0.1:$GW_PORT" -ops "http://127.0.0.1:$OPS_PORT" -keys "$bin/keys.json" $UPGRADES >"$bin/upgrades.log" 2>&1 & up=$!; pids+=($up)
 fi
 "$bin/loadgen" "$mode" "${args[@]}" "$@"
 if [ -n "${UPGRADES:-}" ]; then

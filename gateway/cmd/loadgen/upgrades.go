@@ -86,6 +86,9 @@ func runUpgrades(ctx context.Context, args []string, out io.Writer) error {
 		lat        []time.Duration
 		firstErr   string
 	)
+	// The gateway's CPU over the run is the figure a loaded, shared machine cannot blur much:
+	// latencies there follow everyone's load, CPU seconds per upgrade do not.
+	cpu0, cpuErr := t.metric(context.Background(), "process_cpu_seconds_total")
 	wsURL := strings.Replace(t.url, "http", "ws", 1) + "/v1/ws"
 	sem := make(chan struct{}, *conc)
 	start := time.Now()
@@ -153,6 +156,11 @@ loop:
 		*rate, elapsed.Round(time.Second), kind, ok.Load(), float64(ok.Load())/elapsed.Seconds(), failed.Load(), late, percentiles(lat))
 	if firstErr != "" {
 		fmt.Fprintf(out, "first failed upgrade: %s\n", firstErr)
+	}
+	if cpu1, err := t.metric(context.Background(), "process_cpu_seconds_total"); err == nil && cpuErr == nil && t.ops != "" {
+		used := cpu1 - cpu0
+		fmt.Fprintf(out, "gateway CPU while upgrading: %.2f s in %.1f s (%.2f cores; %.0f µs per upgrade, other load included)\n",
+			used, elapsed.Seconds(), used/elapsed.Seconds(), used/float64(max(1, ok.Load()))*1e6)
 	}
 	return nil
 }
