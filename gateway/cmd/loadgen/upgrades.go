@@ -8,9 +8,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -22,7 +19,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/MicahParks/jwkset"
 	"github.com/coder/websocket"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
@@ -165,19 +161,10 @@ loop:
 	return nil
 }
 
-// writeEdDSAKeys writes a gateway key set of one Ed25519 key (bench.sh KEYS=eddsa), to compare
-// the gateway's verification cost with the default ES256 key of `loadgen keys`.
-func writeEdDSAKeys(out io.Writer) error {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	j, err := jwkset.NewJWKFromKey(priv, jwkset.JWKOptions{Marshal: jwkset.JWKMarshalOptions{Private: true},
-		Metadata: jwkset.JWKMetadataOptions{KID: "loadgen-ed", ALG: jwkset.AlgEdDSA, USE: jwkset.UseSig}})
-	if err != nil {
-		return err
-	}
-	b, err := json.Marshal(jwkset.JWKSMarshal{Keys: []jwkset.JWKMarshal{j.Marshal()}})
+// writeES256Keys writes a gateway key set of one ES256 key (bench.sh KEYS=es256), to compare
+// the gateway's verification cost with the default EdDSA key of `loadgen keys`.
+func writeES256Keys(out io.Writer) error {
+	b, err := token.GenerateKeysFor("ES256", nil)
 	if err != nil {
 		return err
 	}
