@@ -15,6 +15,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/tenants"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
 
 	"github.com/frontdesk-chat/frontdesk/aibridge/app"
@@ -68,8 +69,9 @@ func TestStreamedReply(t *testing.T) {
 		bm.msg.GetRevision() != rev || bm.msg.GetFrom().GetRole() != frames.RoleBot || bm.header.Get("Nats-Msg-Id") != "bot/"+q.GetId() {
 		t.Fatalf("bot message %v header %v", bm.msg, bm.header)
 	}
-	// Partials are throttled (partial_interval), so some may be skipped; those sent grow
-	// towards the final text and carry its id.
+	// Partials are throttled (partial_interval), so some may be skipped; those sent are a
+	// keyframe with the text so far, then deltas (numbered parts), which add up to a prefix
+	// of the final text, and carry its id.
 	var partials []*fd.ServerFrame
 	testkit.CheckFor(t, wait, 10*time.Millisecond, func() error {
 		if partials = l.all(); len(partials) < 2 {
@@ -77,13 +79,24 @@ func TestStreamedReply(t *testing.T) {
 		}
 		return nil
 	})
-	prev := ""
-	for _, f := range partials {
+	held, deltas := "", 0
+	for i, f := range partials {
 		if f.GetType() != frames.TypeMessage || !f.GetPartial() || f.GetId() != bm.msg.GetId() || f.GetConv() != "c1" ||
-			!strings.HasPrefix(f.GetText(), prev) || !strings.HasPrefix(bm.msg.GetText(), f.GetText()) {
-			t.Fatalf("partial frame %v after %q", f, prev)
+			f.GetPart() != int32(i+1) {
+			t.Fatalf("partial frame %d: %v", i, f)
 		}
-		prev = f.GetText()
+		if frames.IsDelta(f) {
+			held += f.GetDelta()
+			deltas++
+		} else {
+			held = f.GetText()
+		}
+		if !strings.HasPrefix(bm.msg.GetText(), held) || held == "" {
+			t.Fatalf("partial frame %d %v assembles %q, not a prefix of the reply", i, f, held)
+		}
+	}
+	if deltas == 0 || frames.IsDelta(partials[0]) {
+		t.Fatalf("partials %v: want a keyframe, then deltas", partials)
 	}
 	req := srv.Requests()[0]
 	if req.Auth != "Bearer sk-acme" || req.Model != "test-model" || !req.Stream || req.MaxTokens != 256 {
@@ -589,5 +602,26 @@ func TestBotName(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDefaultMaxTokens: a tenant that sets no max_tokens still bounds every model reply, with
+// the default, so a model left to its own limit cannot write pages on the tenant's bill.
+func TestDefaultMaxTokens(t *testing.T) {
+	t.Parallel()
+	srv := llmtest.New(t, func(int, llmtest.Request) llmtest.Response { return llmtest.Text("Two to four days.") })
+	ten := modelTenant(t, "acme", srv.URL())
+	ten.Bot.Model.MaxTokens = 0
+	h := newHarness(t, ten, options{env: acmeKey})
+	h.openConversation("acme", "c1", frames.StateBot)
+	h.customer("acme", "c1", "How long does shipping take?")
+	testkit.CheckFor(t, wait, 10*time.Millisecond, func() error {
+		if n := len(srv.Requests()); n != 1 {
+			return fmt.Errorf("%d model requests", n)
+		}
+		return nil
+	})
+	if got := srv.Requests()[0].MaxTokens; got != tenants.DefaultModelMaxTokens {
+		t.Fatalf("max_tokens %d, want the default %d", got, tenants.DefaultModelMaxTokens)
 	}
 }

@@ -172,6 +172,16 @@ func TestForbiddenOperations(t *testing.T) {
 				publish(subjects.Overview(tn)),
 				publish(subjects.Route(tn)),
 				publish(subjects.DeadLetters(natsauth.Persister)),
+				// Dispatcher events, stored or core, and notices to a user: forgeries.
+				{"store a forged assigned event", subjects.Events(tn, cv),
+					func(ctx context.Context, c *client) error {
+						_, err := c.js.Publish(ctx, subjects.Events(tn, cv), []byte(`forged "assigned"`))
+						return err
+					}},
+				publish(subjects.Events(tn, cv)),
+				publish(subjects.Events("globex", "c_2")),
+				publish(subjects.User(tn, usr)),
+				publish(subjects.User(tn, "someone-else")),
 				publish("$KV." + subjects.BucketDispatcher + ".lease"),
 				publish("$KV." + subjects.BucketTenants + "." + tn),
 			}),
@@ -254,6 +264,11 @@ func TestForbiddenOperations(t *testing.T) {
 	must(t, "admin messages info", err)
 	if info.State.Msgs != 5 || info.Config.MaxMsgs != -1 {
 		t.Errorf("FD_MESSAGES after the attacks: %d messages, MaxMsgs %d; want 5, unlimited", info.State.Msgs, info.Config.MaxMsgs)
+	}
+	events, err := e.admin.js.Stream(ctx, subjects.StreamEvents)
+	must(t, "admin events", err)
+	if info, err := events.Info(ctx); err != nil || info.State.Msgs != 0 {
+		t.Errorf("FD_EVENTS after the attacks: %v %v; want no forged event stored", info, err)
 	}
 	keys, err := tenants.Keys(ctx)
 	must(t, "admin tenant keys", err)

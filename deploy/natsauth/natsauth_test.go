@@ -313,10 +313,9 @@ func TestServicePermissions(t *testing.T) {
 
 	t.Run("gateway can", func(t *testing.T) {
 		for _, s := range []string{
-			subjects.Messages(tn, cv), subjects.Events(tn, cv), subjects.Live(tn, cv),
+			subjects.Messages(tn, cv), subjects.Live(tn, cv),
 			subjects.Reads(tn, cv, usr), subjects.Session(tn, usr), subjects.Presence(tn, usr),
 			subjects.ConvCommands(tn, cv), subjects.AgentCommands(tn, usr), subjects.Assist(tn, cv),
-			subjects.User(tn, usr),
 		} {
 			canPublish(t, e, gw, s)
 		}

@@ -150,19 +150,16 @@ func For(service string, opts Options) (Permissions, error) {
 
 	switch service {
 	case Gateway:
+		// No events and no User frames: those are the dispatcher's decisions and notices, and
+		// a gateway's credentials must not be able to forge them. The `opened` event comes
+		// from the dispatcher on the gateway's `open` command; a customer's other sessions
+		// learn of a conversation they opened from the session's announcement on Session.
 		b.publish(
 			subjects.Messages(any, any),
-			// `opened` only; the dispatcher publishes the rest. Subject permissions cannot tell
-			// event types apart: see deploy/README.md, known limits.
-			subjects.Events(any, any),
 			subjects.Live(any, any),
 			subjects.Reads(any, any, any),
 			subjects.Session(any, any),
 			subjects.Presence(any, any),
-			// A `state` frame (reason "opened") to the customer's other sessions when a send
-			// opens a conversation (gateway/internal/session); the catalogue lists only the
-			// dispatcher as publisher of User, see the report.
-			subjects.User(any, any),
 			subjects.ConvCommands(any, any),
 			subjects.AgentCommands(any, any),
 			subjects.HistoryQuery(any),

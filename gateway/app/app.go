@@ -54,6 +54,9 @@ type Settings struct {
 	SigningKeysFile string `mapstructure:"signing_keys_file"`
 	// KeysReload is how often SigningKeysFile is checked for a change (default 10s).
 	KeysReload time.Duration `mapstructure:"keys_reload"`
+	// VerifiedTokens bounds the cache of verified tokens (auth.DefaultCacheEntries when 0; -1
+	// turns it off, to measure what it saves).
+	VerifiedTokens int `mapstructure:"verified_tokens"`
 	// DevSecret is a local development HS256 secret (at least 32 bytes): tokens it signs are
 	// believed for the tenants in DevTenants. For `make run` and load tests, never production.
 	DevSecret string `mapstructure:"dev_secret" secret:"true"`
@@ -344,7 +347,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 			"with their claims believed; move tenants to customer_issuers and staff_sso, then remove it (next release refuses it)")
 	}
 	authn := auth.New(auth.Config{Issuer: g.Issuer, Keys: ring.Keys, DevSecret: []byte(g.DevSecret), DevTenants: g.DevTenants,
-		LegacySecret: []byte(g.LegacySharedSecret)}, log.Named("auth"))
+		LegacySecret: []byte(g.LegacySharedSecret), CacheEntries: g.VerifiedTokens}, log.Named("auth"))
 	ssoh := sso.New(sso.Config{Auth: authn, Tenant: s.sessions.Tenant, PublicURL: g.PublicURL, SecretsDir: g.SSOSecretsDir,
 		SessionTTL: g.SessionTTL, TokenTTL: g.StaffTokenTTL}, log.Named("sso"))
 	srv := server.New(server.Config{Auth: authn, SSO: ssoh, VisitorTTL: g.VisitorTTL, VisitorRate: g.VisitorRate,

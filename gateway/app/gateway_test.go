@@ -103,7 +103,6 @@ func TestConversationFlow(t *testing.T) {
 		t.Fatalf("welcome conversations = %v", w.GetConversations())
 	}
 	tab2, _ := g.dial(t, cust)
-	evs := e.sub(subjects.TenantEvents("acme"))
 	cmds := e.sub(subjects.AllCommands())
 
 	tab1.send(text("x1", "", "hello <b>there</b>\x07\n"))
@@ -119,11 +118,8 @@ func TestConversationFlow(t *testing.T) {
 			t.Fatalf("tab %d message = %v", i+1, m)
 		}
 	}
-	var ev fd.ConversationEvent
-	recv(t, evs, &ev)
-	if ev.GetType() != "opened" || ev.GetConv() != conv || ev.GetState() != frames.StateQueued {
-		t.Fatalf("event = %v", &ev)
-	}
+	// The open command, from which the dispatcher announces the `opened` event (the gateway
+	// may not publish events).
 	var cmd fd.Command
 	recv(t, cmds, &cmd)
 	if cmd.GetType() != "open" || cmd.GetConv() != conv || cmd.GetCustomer().GetId() != "cust1" {

@@ -17,7 +17,7 @@ import (
 )
 
 // Keys is the gateway's own key set: the first key signs, every key verifies. It is a JSON Web
-// Key Set with private keys (ES256 on P-256, or EdDSA on Ed25519), each with a "kid". Rotation
+// Key Set with private keys (EdDSA on Ed25519, the default, or ES256 on P-256), each with a "kid". Rotation
 // without logging anyone out: put a new key first and keep the old ones until every token they
 // signed has expired (the longest lifetime the gateway signs is a console session, 12 hours).
 //
@@ -78,11 +78,29 @@ func ParseKeys(data []byte) (*Keys, error) {
 	return k, nil
 }
 
-// GenerateKeys returns a new key set of one ES256 key, as JSON, followed by the keys of prev
-// (a key set's JSON, or nil): the rotation step. Keys of prev older than needed are the
-// caller's to drop.
+// GenerateKeys returns a new key set of one EdDSA (Ed25519) key, as JSON, followed by the keys
+// of prev (a key set's JSON, or nil): the rotation step. Keys of prev older than needed are the
+// caller's to drop. EdDSA because a gateway verifies its own tokens on every upgrade, and an
+// Ed25519 signature verifies in about half the time of a P-256 one (BENCHMARKS.md, Authenticated
+// upgrades); sets holding ES256 keys keep working, and rotate to EdDSA with this.
 func GenerateKeys(prev []byte) ([]byte, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	return GenerateKeysFor(jwt.SigningMethodEdDSA.Alg(), prev)
+}
+
+// GenerateKeysFor is GenerateKeys with the new key's algorithm: "EdDSA" or "ES256".
+func GenerateKeysFor(alg string, prev []byte) ([]byte, error) {
+	var (
+		priv any
+		err  error
+	)
+	switch alg {
+	case jwt.SigningMethodEdDSA.Alg():
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	case jwt.SigningMethodES256.Alg():
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return nil, fmt.Errorf("generate key: algorithm %q is not EdDSA or ES256", alg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)
 	}
@@ -93,7 +111,7 @@ func GenerateKeys(prev []byte) ([]byte, error) {
 	kid := time.Now().UTC().Format("20060102") + "-" + base64.RawURLEncoding.EncodeToString(id)
 	j, err := jwkset.NewJWKFromKey(priv, jwkset.JWKOptions{
 		Marshal:  jwkset.JWKMarshalOptions{Private: true},
-		Metadata: jwkset.JWKMetadataOptions{KID: kid, ALG: jwkset.AlgES256, USE: jwkset.UseSig},
+		Metadata: jwkset.JWKMetadataOptions{KID: kid, ALG: jwkset.ALG(alg), USE: jwkset.UseSig},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)

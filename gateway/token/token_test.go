@@ -105,6 +105,35 @@ func TestKeys(t *testing.T) {
 	if _, err := jwt.ParseWithClaims(tok2, &Claims{}, k1.Keyfunc, jwt.WithValidMethods(Methods)); err == nil {
 		t.Fatal("new key verified by the old set")
 	}
+	// A deployment whose keys are ES256 rotates to the EdDSA default without logging anyone out.
+	es, err := GenerateKeysFor("ES256", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kes, err := ParseKeys(es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	esTok, _ := kes.Sign(Claims{Subject: "u1", Tenant: "acme", Role: "agent"}, time.Minute)
+	toEd, err := GenerateKeys(es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ked, err := ParseKeys(toEd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jwt.ParseWithClaims(esTok, &Claims{}, ked.Keyfunc, jwt.WithValidMethods(Methods)); err != nil {
+		t.Fatalf("ES256 token after rotating to EdDSA: %v", err)
+	}
+	edTok, _ := ked.Sign(Claims{Subject: "u1", Tenant: "acme", Role: "agent"}, time.Minute)
+	p, err := jwt.ParseWithClaims(edTok, &Claims{}, ked.Keyfunc, jwt.WithValidMethods(Methods))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Method.Alg() != "EdDSA" {
+		t.Fatalf("the default key signs %s", p.Method.Alg())
+	}
 	pub, err := k2.PublicJWKS()
 	if err != nil || strings.Contains(string(pub), `"d"`) {
 		t.Fatalf("public set leaks private parts or failed: %v %s", err, pub)

@@ -253,6 +253,8 @@ func (w *jw) serverFrame(f *fd.ServerFrame) {
 		if f.GetMaxAudioS() != 0 {
 			o.int("max_audio_s", int64(f.GetMaxAudioS()))
 		}
+		o.str("delta", f.GetDelta())
+		o.optInt32("part", f.Part)
 	})
 }
 

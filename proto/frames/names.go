@@ -129,3 +129,16 @@ const (
 	ActionBot          = "bot"
 	ActionHuman        = "human"
 )
+
+// How streamed bot text reaches a client (PROTOCOL.md, Streamed replies). A client that connects
+// with QueryPartials=PartialsDelta (GET /v1/ws?partials=delta, the same on GET /v1/sse) gets
+// every partial frame: keyframes holding the whole text so far (text set, no delta) and deltas
+// to append (delta set, no text), each numbered by part. Any other client gets the keyframes
+// only, so a client written before deltas existed keeps showing the reply growing, in larger
+// steps.
+const (
+	// QueryPartials is the connect query parameter naming the partials a client takes.
+	QueryPartials = "partials"
+	// PartialsDelta asks for deltas as well as keyframes.
+	PartialsDelta = "delta"
+)

@@ -153,6 +153,7 @@ func TestDefaults(t *testing.T) {
 		{"history", d.GetBot().GetHistoryTurns(), int32(10)},
 		{"model timeout", d.GetBot().GetModel().GetTimeoutS(), int32(30)},
 		{"concurrency", d.GetBot().GetModel().GetMaxConcurrency(), int32(8)},
+		{"model reply bounded", d.GetBot().GetModel().GetMaxTokens(), int32(tenants.DefaultModelMaxTokens)},
 		{"attachments", d.GetAttachments().GetMaxBytes(), int64(10 << 20)},
 		{"queue", d.GetQueues()[0].GetName(), "default"},
 		{"retention", d.GetRetention().GetMode(), "delete"},

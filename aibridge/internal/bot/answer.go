@@ -232,18 +232,19 @@ func (b *Bot) stream(ctx context.Context, c *llm.Client, j *job, ix *kb.Index) (
 	live := subjects.Live(j.tenant.GetId(), j.conv)
 	from := b.participant()
 	var mu sync.Mutex
-	var last time.Time
+	p := &partials{interval: b.cfg.PartialInterval}
 	onText := func(text string) {
 		mu.Lock()
 		defer mu.Unlock()
-		if ctx.Err() != nil || time.Since(last) < b.cfg.PartialInterval {
+		if ctx.Err() != nil {
 			return
 		}
-		last = time.Now()
-		partial := true
-		f := &fd.ServerFrame{Type: frames.TypeMessage, Id: id, Conv: j.conv, From: from, Kind: frames.KindText,
-			Text: text, Partial: &partial, Ts: frames.Timestamp(time.Now())}
-		data, err := proto.Marshal(f)
+		now := time.Now()
+		f := p.next(text, now)
+		if f == nil {
+			return
+		}
+		data, err := proto.Marshal(partialFrame(f, id, j.conv, from, now))
 		if err == nil {
 			err = b.nc.Publish(live, data)
 		}

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
 
@@ -101,6 +103,8 @@ type event struct {
 	summary, position bool
 	// alongside publishes it concurrently with the effects that follow it.
 	alongside bool
+	// at is when it happened, when not now (opened: when the gateway opened the conversation).
+	at *timestamppb.Timestamp
 }
 
 // sendFrame sends a frame to a user (core NATS: the user's gateways, if any, deliver it).

@@ -36,8 +36,8 @@ func TestEventsWaitWhileJetStreamRefuses(t *testing.T) {
 	v.status("a1", frames.StatusAvailable)
 	v.wantState("c1", frames.StateAssigned, "a1")
 	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if n := testutil.ToFloat64(r.e.m.waiting.WithLabelValues("acme")); n != 2 {
-			return fmt.Errorf("%v events waiting, want 2", n)
+		if n := testutil.ToFloat64(r.e.m.waiting.WithLabelValues("acme")); n != 3 {
+			return fmt.Errorf("%v events waiting, want 3", n)
 		}
 		return nil
 	})
@@ -48,7 +48,7 @@ func TestEventsWaitWhileJetStreamRefuses(t *testing.T) {
 		for _, ev := range v.eventsOf("c1", "") {
 			types = append(types, ev.GetType())
 		}
-		if !slices.Equal(types, []string{frames.EventQueued, frames.EventAssigned}) {
+		if !slices.Equal(types, []string{frames.EventOpened, frames.EventQueued, frames.EventAssigned}) {
 			return fmt.Errorf("events of c1: %v", types)
 		}
 		return nil

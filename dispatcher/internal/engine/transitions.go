@@ -95,12 +95,24 @@ func (r rules) decide(cv conversation, c command, now time.Time) decision {
 	case frames.CommandStatus:
 		return r.status(c)
 	case frames.CommandOpen, frames.CommandHandoff:
+		var opened []effect
+		if c.GetType() == frames.CommandOpen && (state == frames.StateBot || state == frames.StateQueued) {
+			opened = []effect{openedEvent(cv, c)}
+		}
 		if state == frames.StateBot && c.GetType() == frames.CommandOpen {
-			return decision{} // the bot talks first; handoff brings it to us
+			return decision{effects: opened} // the bot talks first; handoff brings it to us
 		}
 		if state == frames.StateBot || (state == frames.StateQueued && !cv.inLine) {
-			return decision{effects: r.toQueue(cv, c, now)}
+			// The opened event follows the commit (a refused write must leave no event) and
+			// comes before the queued one.
+			q := r.toQueue(cv, c, now)
+			n := 0
+			for n < len(q) && commits(q[n]) {
+				n++
+			}
+			return decision{effects: slices.Concat(q[:n], opened, q[n:])}
 		}
+		return decision{effects: opened}
 	case frames.CommandClose:
 		return r.close(cv, c, now)
 	case frames.CommandTransfer:
@@ -119,6 +131,19 @@ func (r rules) decide(cv conversation, c command, now time.Time) decision {
 		return r.toBot(cv, now)
 	}
 	return decision{}
+}
+
+// openedEvent announces a conversation the gateway opened (the `open` command). The dispatcher
+// publishes it, not the gateway, so that the gateway's NATS user needs no right on the events
+// subjects and cannot forge a decision. Its id is the conversation's, so a replayed command
+// stores it once (within the stream's duplicate window; consumers dedupe on the id anyway),
+// and its time is when the gateway opened the conversation.
+func openedEvent(cv conversation, c command) event {
+	at := cv.c.GetOpenedAt()
+	if at == nil {
+		at = c.GetAt()
+	}
+	return event{typ: frames.EventOpened, id: "opened/" + cv.c.GetConv(), actor: c.GetActor(), at: at}
 }
 
 // toQueue moves a bot (or not yet enqueued) conversation into a queue.

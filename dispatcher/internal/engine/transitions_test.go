@@ -88,10 +88,12 @@ var nothing = []string{}
 // rows are the same in every state (added by statusRows).
 var matrix = map[cell][]row{
 	// open: the gateway created the conversation; the dispatcher enqueues it once.
-	{frames.StateBot, frames.CommandOpen}: {{name: "bot talks first", cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
+	// The dispatcher announces the opening (the gateway may not publish events).
+	{frames.StateBot, frames.CommandOpen}: {{name: "bot talks first", cmd: &fd.Command{Actor: byCustomer}, want: []string{"event(opened by=u1)"}}},
 	{frames.StateQueued, frames.CommandOpen}: {
-		{name: "not yet in line", conv: notInLine, cmd: &fd.Command{Actor: byCustomer}, want: toQueueGeneral("u1")},
-		{name: "already in line", cmd: &fd.Command{Actor: byCustomer}, want: nothing},
+		{name: "not yet in line", conv: notInLine, cmd: &fd.Command{Actor: byCustomer},
+			want: slices.Insert(toQueueGeneral("u1"), 1, "event(opened by=u1)")},
+		{name: "already in line (a replay: the event has the same id)", cmd: &fd.Command{Actor: byCustomer}, want: []string{"event(opened by=u1)"}},
 	},
 	{frames.StateAssigned, frames.CommandOpen}: {{name: "already served", cmd: &fd.Command{Actor: byCustomer}, want: nothing}},
 	{frames.StateClosed, frames.CommandOpen}:   {{name: "too late", cmd: &fd.Command{Actor: byCustomer}, want: nothing}},

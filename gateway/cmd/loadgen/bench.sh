@@ -7,6 +7,9 @@
 #
 # ATTACK="-kind sync -conc 8" runs one attacker (loadgen attack, tenant abuse, source 127.0.0.9)
 # beside the run, from before the sessions open until after it ends.
+# UPGRADES="-rate 1000 [-users N]" runs authenticated upgrades the same way, in a process of
+# their own from 127.0.0.10-13 (loadgen upgrades); KEYS=es256 gives the gateway a P-256 key
+# instead of the default Ed25519 one.
 #
 # Ports: NATS 14222, gateway 18080, ops 19090 (override with NATS_PORT, GW_PORT, OPS_PORT).
 # `loadgen nats` provisions the streams; the gateway runs with FRONTDESK_OPS_DEBUG=true because the
@@ -24,7 +27,7 @@ NATS_PORT=${NATS_PORT:-14222} GW_PORT=${GW_PORT:-18080} OPS_PORT=${OPS_PORT:-190
 sleep 1
 export FRONTDESK_GATEWAY_DEV_SECRET=loadtest-development-secret-0123456789
 export FRONTDESK_GATEWAY_DEV_TENANTS=load,loadz,abuse
-"$bin/loadgen" keys >"$bin/keys.json"; export FRONTDESK_GATEWAY_SIGNING_KEYS_FILE="$bin/keys.json"
+"$bin/loadgen" "keys${KEYS:+-$KEYS}" >"$bin/keys.json"; export FRONTDESK_GATEWAY_SIGNING_KEYS_FILE="$bin/keys.json"
 FRONTDESK_NATS_URL="nats://127.0.0.1:$NATS_PORT" FRONTDESK_GATEWAY_LISTEN="127.0.0.1:$GW_PORT" \
 FRONTDESK_OPS_ADDR="127.0.0.1:$OPS_PORT" FRONTDESK_OPS_DEBUG=true FRONTDESK_TENANTS_FILE="$root/gateway/cmd/loadgen/tenants.yaml" \
 FRONTDESK_LOG_LEVEL=warn "$bin/gateway" >"$bin/gateway.log" 2>&1 & pids+=($!)
@@ -34,13 +37,22 @@ args=(-url "http://127.0.0.1:$GW_PORT" -ops "http://127.0.0.1:$OPS_PORT")
 [ "$mode" = chat ] && args+=(-nats "nats://127.0.0.1:$NATS_PORT" -upgrade-keys "$bin/keys.json")
 if [ -n "${ATTACK:-}" ]; then
   # shellcheck disable=SC2086
-  "$bin/loadgen" attack -url "http://127.0.0.1:$GW_PORT" -ops "http://127.0.0.1:$OPS_PORT" -tenant abuse -duration "${ATTACK_FOR:-120s}" $ATTACK >"$bin/attack.log" 2>&1 & pids+=($!)
+  "$bin/loadgen" attack -url "http://127.0.0.1:$GW_PORT" -ops "http://127.0.0.1:$OPS_PORT" -tenant abuse -duration "${ATTACK_FOR:-120s}" $ATTACK >"$bin/attack.log" 2>&1 & att=$!; pids+=($att)
   sleep 5
 fi
+if [ -n "${UPGRADES:-}" ]; then
+  # shellcheck disable=SC2086
+  "$bin/loadgen" upgrades -url "http://127.0.0.1:$GW_PORT" -ops "http://127.0.0.1:$OPS_PORT" -keys "$bin/keys.json" $UPGRADES >"$bin/upgrades.log" 2>&1 & up=$!; pids+=($up)
+fi
 "$bin/loadgen" "$mode" "${args[@]}" "$@"
+if [ -n "${UPGRADES:-}" ]; then
+  kill -INT "$up" 2>/dev/null || true
+  wait "$up" 2>/dev/null || true
+  cat "$bin/upgrades.log"
+fi
 if [ -n "${ATTACK:-}" ]; then
-  kill -INT "${pids[-1]}" 2>/dev/null || true
-  wait "${pids[-1]}" 2>/dev/null || true
+  kill -INT "$att" 2>/dev/null || true
+  wait "$att" 2>/dev/null || true
   cat "$bin/attack.log"
 fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

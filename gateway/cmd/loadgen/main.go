@@ -7,6 +7,7 @@
 //	loadgen idle  -n 10000 -procs 5 ...                 N idle sessions spread over processes and 127.0.0.x
 //	loadgen chat  -customers 1000 -agents 100 -rate 1   customers chatting with agents at a constant rate
 //	loadgen attack -kind post|sync|upload|slow          one attacker at full speed (attack.go)
+//	loadgen upgrades -rate 1000 -keys FILE              authenticated upgrades, a process of their own (upgrades.go)
 //
 // In a gateway-only setup (no dispatcher) chat performs the dispatcher's assignment itself,
 // exactly as the contract describes it (internal/dispatchertest); against the whole system, pass
@@ -58,7 +59,7 @@ func main() {
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) < 2 {
-		return errors.New("usage: loadgen nats|idle|chat|attack|keys [flags]")
+		return errors.New("usage: loadgen nats|idle|chat|attack|upgrades|keys|keys-es256 [flags]")
 	}
 	switch args[1] {
 	case "nats":
@@ -71,6 +72,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return runChat(ctx, args[2:], out)
 	case "attack":
 		return runAttack(ctx, args[2:], out)
+	case "upgrades":
+		return runUpgrades(ctx, args[2:], out)
+	case "keys-es256":
+		return writeES256Keys(out)
 	case "keys":
 		// A gateway key set for a throwaway gateway (bench.sh).
 		b, err := token.GenerateKeys(nil)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
@@ -81,6 +82,11 @@ type Config struct {
 	LegacySecret []byte
 	// HTTPClient fetches customer issuers' key sets.
 	HTTPClient *http.Client
+	// CacheEntries bounds the cache of verified tokens (cache.go): 0 is DefaultCacheEntries,
+	// a negative number turns the cache off.
+	CacheEntries int
+	// Now is the clock for token times, the cache and key set refreshes (time.Now when nil).
+	Now func() time.Time
 }
 
 // Authenticator verifies tokens. It is safe for concurrent use.
@@ -88,6 +94,7 @@ type Authenticator struct {
 	cfg     Config
 	log     *zap.Logger
 	issuers *issuerKeys
+	cache   *verified
 }
 
 // New returns an Authenticator. It starts no goroutine: key sets are refreshed by the requests
@@ -96,7 +103,11 @@ func New(cfg Config, log *zap.Logger) *Authenticator {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	return &Authenticator{cfg: cfg, log: log, issuers: newIssuerKeys(cfg.HTTPClient, log)}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Authenticator{cfg: cfg, log: log, issuers: newIssuerKeys(cfg.HTTPClient, cfg.Now, log),
+		cache: newVerified(cfg.CacheEntries, cfg.Now)}
 }
 
 // Audience is the audience of the gateway's own tokens for tenant.
@@ -104,46 +115,75 @@ func Audience(tenant string) string { return "frontdesk:" + tenant }
 
 // Verify checks raw for tenantHint (the tenant the request is for; empty when the token names
 // it) and returns the accepted claims, with Tenant, Role and Subject as Frontdesk will use them.
-// tenantOf looks a tenant's settings up. Every refusal is an *Error.
+// tenantOf looks a tenant's settings up. Every refusal is an *Error. A token verified before
+// for the same tenantHint is not verified again while what made it good still holds (cache.go).
 func (a *Authenticator) Verify(ctx context.Context, raw, tenantHint string, tenantOf func(string) (*fd.Tenant, bool)) (*token.Claims, *fd.Tenant, error) {
+	k := cacheKey(raw, tenantHint)
+	if p := a.cache.get(k); p != nil {
+		if t, ok := tenantOf(p.tenant); ok && a.stillHolds(ctx, p, t) {
+			a.cache.hits.Add(1)
+			c := *p.claims
+			return &c, t, nil
+		}
+		a.cache.drop(k)
+	}
+	a.cache.misses.Add(1)
+	c, t, p, err := a.verify(ctx, raw, tenantHint, tenantOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p != nil {
+		kept := *c
+		p.claims, p.tenant, p.exp = &kept, t.GetId(), c.Expiry()
+		a.cache.put(k, p)
+	}
+	return c, t, nil
+}
+
+// verify decides a token with its signature. The proof it returns (nil for tokens not worth
+// caching) says which key verified it.
+func (a *Authenticator) verify(ctx context.Context, raw, tenantHint string, tenantOf func(string) (*fd.Tenant, bool)) (*token.Claims, *fd.Tenant, *proof, error) {
 	// The unverified claims only choose which key may verify; nothing in them is believed yet.
 	var peek token.Claims
 	parsed, _, err := jwt.NewParser().ParseUnverified(raw, &peek)
 	if err != nil {
-		return nil, nil, refuse("bad_token", "not a JWT: %v", err)
+		return nil, nil, nil, refuse("bad_token", "not a JWT: %v", err)
 	}
 	tenantID := tenantHint
 	if tenantID == "" {
 		tenantID = peek.Tenant
 	}
 	if peek.Tenant != "" && tenantHint != "" && peek.Tenant != tenantHint {
-		return nil, nil, refuse("tenant_mismatch", "token is for tenant %q, request for %q", peek.Tenant, tenantHint)
+		return nil, nil, nil, refuse("tenant_mismatch", "token is for tenant %q, request for %q", peek.Tenant, tenantHint)
 	}
 	if !subjects.ValidToken(tenantID) {
-		return nil, nil, refuse("no_tenant", "no tenant: name it in the request or the token")
+		return nil, nil, nil, refuse("no_tenant", "no tenant: name it in the request or the token")
 	}
 	t, ok := tenantOf(tenantID)
 	if !ok {
-		return nil, nil, &Error{Status: http.StatusForbidden, Reason: "unknown_tenant", Detail: fmt.Sprintf("tenant %q is not configured", tenantID)}
+		return nil, nil, nil, &Error{Status: http.StatusForbidden, Reason: "unknown_tenant", Detail: fmt.Sprintf("tenant %q is not configured", tenantID)}
 	}
 	alg := parsed.Method.Alg()
-	var c *token.Claims
+	var (
+		c *token.Claims
+		p *proof
+	)
 	switch {
 	case peek.Issuer != "" && peek.Issuer == a.cfg.Issuer:
-		c, err = a.verifyOwn(raw, tenantID)
+		c, p, err = a.verifyOwn(raw, tenantID)
 	case peek.Issuer != "" && issuerOf(t, peek.Issuer) != nil:
-		c, err = a.verifyCustomer(ctx, raw, t, issuerOf(t, peek.Issuer))
+		c, p, err = a.verifyCustomer(ctx, raw, t, issuerOf(t, peek.Issuer))
 	case alg == jwt.SigningMethodHS256.Alg() && len(a.cfg.DevSecret) > 0 && a.devTenant(tenantID):
 		c, err = a.verifyShared(a.cfg.DevSecret, raw, tenantID, token.KindDevelopment)
 	case alg == jwt.SigningMethodHS256.Alg() && len(a.cfg.LegacySecret) > 0:
 		c, err = a.verifyShared(a.cfg.LegacySecret, raw, tenantID, token.KindLegacy)
 	default:
-		return nil, nil, refuse("unknown_issuer", "no key of tenant %q verifies tokens from issuer %q with %s", tenantID, peek.Issuer, alg)
+		return nil, nil, nil, refuse("unknown_issuer", "no key of tenant %q verifies tokens from issuer %q with %s", tenantID, peek.Issuer, alg)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return c, t, nil
+	return c, t, p, nil
 }
 
 func (a *Authenticator) devTenant(id string) bool {
@@ -152,42 +192,43 @@ func (a *Authenticator) devTenant(id string) bool {
 
 // verifyOwn checks a token the gateway signed: its keys, its issuer, the tenant's audience, a
 // kind that may open a socket and that kind's lifetime cap.
-func (a *Authenticator) verifyOwn(raw, tenantID string) (*token.Claims, error) {
+func (a *Authenticator) verifyOwn(raw, tenantID string) (*token.Claims, *proof, error) {
 	keys := a.cfg.Keys()
 	if keys == nil {
-		return nil, refuse("bad_token", "the gateway has no keys")
+		return nil, nil, refuse("bad_token", "the gateway has no keys")
 	}
 	c := &token.Claims{}
+	pr := &proof{own: keys}
 	p := jwt.NewParser(jwt.WithValidMethods(token.Methods), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
-		jwt.WithLeeway(token.Leeway), jwt.WithIssuer(a.cfg.Issuer), jwt.WithAudience(Audience(tenantID)))
-	if _, err := p.ParseWithClaims(raw, c, keys.Keyfunc); err != nil {
-		return nil, refuse(reasonOf(err), "%v", err)
+		jwt.WithLeeway(token.Leeway), jwt.WithIssuer(a.cfg.Issuer), jwt.WithAudience(Audience(tenantID)), jwt.WithTimeFunc(a.cfg.Now))
+	if _, err := p.ParseWithClaims(raw, c, pr.record(keys.Keyfunc)); err != nil {
+		return nil, nil, refuse(reasonOf(err), "%v", err)
 	}
 	if c.Tenant != tenantID {
-		return nil, refuse("tenant_mismatch", "token is for tenant %q", c.Tenant)
+		return nil, nil, refuse("tenant_mismatch", "token is for tenant %q", c.Tenant)
 	}
 	var limit time.Duration
 	switch c.Kind {
 	case token.KindVisitor:
 		limit = MaxVisitorLifetime
 		if c.Role != frames.RoleCustomer {
-			return nil, refuse("bad_role", "a visitor token with role %q", c.Role)
+			return nil, nil, refuse("bad_role", "a visitor token with role %q", c.Role)
 		}
 	case token.KindStaff:
 		limit = MaxStaffLifetime
 		if c.Role != frames.RoleAgent && c.Role != frames.RoleSupervisor {
-			return nil, refuse("bad_role", "a staff token with role %q", c.Role)
+			return nil, nil, refuse("bad_role", "a staff token with role %q", c.Role)
 		}
 	default:
-		return nil, refuse("bad_kind", "a %q token cannot open a session", c.Kind)
+		return nil, nil, refuse("bad_kind", "a %q token cannot open a session", c.Kind)
 	}
 	if err := checkLifetime(c, limit); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := c.Check(); err != nil {
-		return nil, refuse("bad_claims", "%v", err)
+		return nil, nil, refuse("bad_claims", "%v", err)
 	}
-	return c, nil
+	return c, pr, nil
 }
 
 // VerifySession checks a console session cookie's token (KindStaffSession) for any tenant; the
@@ -229,35 +270,36 @@ func (a *Authenticator) Sign(c token.Claims, ttl time.Duration) (string, error) 
 // verifyCustomer checks a token from one of the tenant's own issuers. Only a customer can come
 // from there, and only for this tenant; the user id is derived from the issuer's subject so
 // that it is the same person on every device and never one of another kind.
-func (a *Authenticator) verifyCustomer(ctx context.Context, raw string, t *fd.Tenant, iss *fd.CustomerIssuer) (*token.Claims, error) {
+func (a *Authenticator) verifyCustomer(ctx context.Context, raw string, t *fd.Tenant, iss *fd.CustomerIssuer) (*token.Claims, *proof, error) {
 	kf, err := a.issuers.keyfunc(ctx, iss)
 	if err != nil {
-		return nil, refuse("issuer_keys", "issuer %q: %v", iss.GetIssuer(), err)
+		return nil, nil, refuse("issuer_keys", "issuer %q: %v", iss.GetIssuer(), err)
 	}
 	c := &token.Claims{}
+	pr := &proof{issuer: proto.Clone(iss).(*fd.CustomerIssuer)}
 	p := jwt.NewParser(jwt.WithValidMethods(customerMethods), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
-		jwt.WithLeeway(token.Leeway), jwt.WithIssuer(iss.GetIssuer()), jwt.WithAudience(iss.GetAudience()))
-	if _, err := p.ParseWithClaims(raw, c, kf); err != nil {
-		return nil, refuse(reasonOf(err), "%v", err)
+		jwt.WithLeeway(token.Leeway), jwt.WithIssuer(iss.GetIssuer()), jwt.WithAudience(iss.GetAudience()), jwt.WithTimeFunc(a.cfg.Now))
+	if _, err := p.ParseWithClaims(raw, c, pr.record(kf)); err != nil {
+		return nil, nil, refuse(reasonOf(err), "%v", err)
 	}
 	if c.IssuedAt == nil {
-		return nil, refuse("bad_claims", "iat is required")
+		return nil, nil, refuse("bad_claims", "iat is required")
 	}
 	if c.Tenant != "" && c.Tenant != t.GetId() {
-		return nil, refuse("tenant_mismatch", "token is for tenant %q", c.Tenant)
+		return nil, nil, refuse("tenant_mismatch", "token is for tenant %q", c.Tenant)
 	}
 	if c.Role != "" && c.Role != frames.RoleCustomer {
-		return nil, refuse("bad_role", "a customer issuer cannot grant role %q", c.Role)
+		return nil, nil, refuse("bad_role", "a customer issuer cannot grant role %q", c.Role)
 	}
 	limit := DefaultCustomerLifetime
 	if s := iss.GetMaxLifetimeS(); s > 0 {
 		limit = min(time.Duration(s)*time.Second, MaxCustomerLifetime)
 	}
 	if err := checkLifetime(c, limit); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if c.Subject == "" {
-		return nil, refuse("bad_claims", "sub is required")
+		return nil, nil, refuse("bad_claims", "sub is required")
 	}
 	out := &token.Claims{
 		Subject: CustomerID(c.Subject), Tenant: t.GetId(), Role: frames.RoleCustomer, Kind: token.KindCustomer,
@@ -265,9 +307,13 @@ func (a *Authenticator) verifyCustomer(ctx context.Context, raw string, t *fd.Te
 		Issuer: c.Issuer, Audience: c.Audience, ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt, NotBefore: c.NotBefore,
 	}
 	if err := out.Check(); err != nil {
-		return nil, refuse("bad_claims", "%v", err)
+		return nil, nil, refuse("bad_claims", "%v", err)
 	}
-	return out, nil
+	if pr.key == nil {
+		// No kid: one of several keys verified it, which one is not known; not cached.
+		pr = nil
+	}
+	return out, pr, nil
 }
 
 // customerMethods are the algorithms a tenant's issuer may sign with: asymmetric only, so no

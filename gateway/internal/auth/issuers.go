@@ -39,14 +39,15 @@ const (
 // issuerKeys caches the customer issuers' key sets, keyed by their URL or inline JSON.
 type issuerKeys struct {
 	client *http.Client
+	now    func() time.Time
 	log    *zap.Logger
 
 	mu   sync.Mutex
 	sets map[string]*keySet
 }
 
-func newIssuerKeys(client *http.Client, log *zap.Logger) *issuerKeys {
-	return &issuerKeys{client: client, log: log, sets: map[string]*keySet{}}
+func newIssuerKeys(client *http.Client, now func() time.Time, log *zap.Logger) *issuerKeys {
+	return &issuerKeys{client: client, now: now, log: log, sets: map[string]*keySet{}}
 }
 
 // keySet is one issuer's public keys.
@@ -84,7 +85,7 @@ func (ik *issuerKeys) set(iss *fd.CustomerIssuer) *keySet {
 	if !ok && s.url == "" {
 		keys, err := parsePublicJWKS([]byte(iss.GetJwks()))
 		s.mu.Lock()
-		s.keys, s.err, s.fetched = keys, err, time.Now()
+		s.keys, s.err, s.fetched = keys, err, ik.now()
 		s.mu.Unlock()
 	}
 	return s
@@ -95,7 +96,7 @@ func (ik *issuerKeys) keyfunc(ctx context.Context, iss *fd.CustomerIssuer) (jwt.
 	s := ik.set(iss)
 	if s.url != "" {
 		s.mu.RLock()
-		stale := time.Since(s.fetched) > RefreshEvery
+		stale := ik.now().Sub(s.fetched) > RefreshEvery
 		empty := s.keys == nil
 		s.mu.RUnlock()
 		switch {
@@ -126,7 +127,7 @@ func (ik *issuerKeys) refresh(ctx context.Context, s *keySet, wait bool) {
 	keys, err := ik.get(ctx, s.url)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fetched = time.Now()
+	s.fetched = ik.now()
 	if err != nil {
 		// Keep the keys we have: a provider's outage must not sign everyone out.
 		s.err = err

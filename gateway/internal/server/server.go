@@ -296,6 +296,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(int64(lim.MaxFrameBytes))
 	tr.c = conn
 	tr.binary = conn.Subprotocol() == frames.SubprotocolProto
+	tr.deltas = r.URL.Query().Get(frames.QueryPartials) == frames.PartialsDelta
 	sess, err := s.sessions.Open(c, t, tr)
 	if err != nil {
 		code := websocket.StatusTryAgainLater
@@ -347,11 +348,15 @@ type wsTransport struct {
 	c       *websocket.Conn
 	sess    *session.Session
 	binary  bool
+	deltas  bool
 	once    sync.Once
 	closing atomic.Bool // a Close with a code is under way
 }
 
 func (t *wsTransport) Name() string { return "ws" }
+
+// Deltas implements session.DeltaTransport.
+func (t *wsTransport) Deltas() bool { return t.deltas }
 func (t *wsTransport) Binary() bool { return t.binary }
 
 func (t *wsTransport) Write(ctx context.Context, b []byte) error {

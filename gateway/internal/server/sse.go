@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/session"
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
 )
 
 // The SSE fallback: GET /v1/sse opens a session whose server frames arrive as Server-Sent
@@ -38,7 +39,8 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 	// timeout watches the client), and a deadline per write instead of one for the response.
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
-	tr := &sseTransport{w: w, fl: fl, rc: rc, done: make(chan struct{})}
+	tr := &sseTransport{w: w, fl: fl, rc: rc, done: make(chan struct{}),
+		deltas: r.URL.Query().Get(frames.QueryPartials) == frames.PartialsDelta}
 	sess, err := s.sessions.Open(c, t, tr)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusTooManyRequests)
@@ -69,6 +71,7 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 // besides Close and Abort. Every write has a deadline, so a client that stops reading is cut
 // off like a WebSocket one, and Abort expires a write in progress at once.
 type sseTransport struct {
+	deltas  bool
 	mu      sync.Mutex
 	w       http.ResponseWriter
 	fl      http.Flusher
@@ -86,6 +89,9 @@ type sseTransport struct {
 const closeWriteTimeout = time.Second
 
 func (t *sseTransport) Name() string { return "sse" }
+
+// Deltas implements session.DeltaTransport.
+func (t *sseTransport) Deltas() bool { return t.deltas }
 func (t *sseTransport) Binary() bool { return false }
 
 func (t *sseTransport) write(deadline time.Time, parts ...[]byte) error {

@@ -238,11 +238,8 @@ func (m *Manager) createConversation(ctx context.Context, s *Session, conv strin
 	if err := m.rec.PutParticipant(ctx, s.tenant, conv, s.me); err != nil {
 		return err
 	}
-	ev := &fd.ConversationEvent{Id: "opened/" + conv, Tenant: s.tenant, Conv: conv, Type: frames.EventOpened, State: state,
-		Customer: s.me, Actor: s.me, At: at}
-	if _, err := m.jsPublish(ctx, subjects.Events(s.tenant, conv), ev.Id, ev); err != nil {
-		return err
-	}
+	// The dispatcher announces the opening (the `opened` event) when it reads this command:
+	// gateways may not publish on the events subjects (deploy/natsauth).
 	cmd := &fd.Command{Id: "open/" + conv, Tenant: s.tenant, Conv: conv, Type: frames.CommandOpen, Actor: s.me, Customer: s.me,
 		Priority: int32(s.claims.Priority), Language: s.claims.Language, At: at}
 	if _, err := m.jsPublish(ctx, subjects.ConvCommands(s.tenant, conv), cmd.Id, cmd); err != nil {

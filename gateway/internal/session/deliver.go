@@ -38,6 +38,9 @@ func (s *Session) Deliver(d *hub.Delivery) {
 		if d.Frame.GetType() == frames.TypeTyping && d.Frame.GetFrom().GetId() == s.user {
 			return // one's own typing is not news
 		}
+		if !s.deltas && frames.IsDelta(d.Frame) {
+			return // a client that did not ask for deltas shows the keyframes
+		}
 		s.mu.Lock()
 		if s.convs[d.Conv] != nil {
 			s.enqueueLocked(d.Encoded(s.binary), d.Frame.GetType())

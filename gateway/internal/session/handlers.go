@@ -233,8 +233,11 @@ func (s *Session) conversationFor(ctx context.Context, f *fd.ClientFrame) (strin
 		if t.GetBot().GetEnabled() {
 			state = frames.StateBot
 		}
-		if err := s.m.publishProto(ctx, subjects.User(s.tenant, s.user),
-			&fd.ServerFrame{Type: frames.TypeState, Conv: conv, State: state, Reason: frames.ReasonOpened}); err != nil {
+		// On the user's Session subject, which gateways own: the User subject is the
+		// dispatcher's, and a gateway may not publish there (deploy/natsauth).
+		a := s.announcement(true)
+		a.Opened, a.OpenedState = conv, state
+		if err := s.m.publishProto(ctx, subjects.Session(s.tenant, s.user), a); err != nil {
 			return "", fmt.Errorf("announce conversation: %w", err)
 		}
 	}

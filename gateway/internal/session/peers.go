@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
@@ -78,11 +79,27 @@ func (s *Session) hearsCompany(nowNs int64) bool {
 	return nowNs-s.company.Load() <= ttl || nowNs-s.m.reconnected.Load() <= ttl
 }
 
+// onOpened follows a conversation another session of the user opened, as a state frame with
+// reason opened on the User subject did before gateways lost the right to publish there:
+// onUser joins only after checking the user is a participant, so an announcement cannot make a
+// session follow a stranger's conversation, and only the states a conversation opens in are
+// believed.
+func (s *Session) onOpened(conv, state string) {
+	if state != frames.StateBot && state != frames.StateQueued {
+		return
+	}
+	s.onUser(&hub.Delivery{Kind: hub.User, Conv: conv,
+		Frame: &fd.ServerFrame{Type: frames.TypeState, Conv: conv, State: state, Reason: frames.ReasonOpened}})
+}
+
 // onPeer handles an announcement of one of the user's sessions (hub.Session) heard at nowNs.
 func (s *Session) onPeer(p *fd.SessionPresence, nowNs int64) {
 	id := p.GetSession()
 	if id == "" || id == s.id {
 		return
+	}
+	if conv := p.GetOpened(); conv != "" && p.GetOnline() {
+		s.onOpened(conv, p.GetOpenedState())
 	}
 	s.company.Store(nowNs)
 	if !newerSession(p.GetAt().AsTime().UnixNano(), id, s.created.UnixNano(), s.id) {

@@ -35,6 +35,12 @@ type Transport interface {
 	Ping(ctx context.Context) error
 }
 
+// DeltaTransport is a Transport whose client asked for streamed deltas when it connected
+// (frames.QueryPartials); a session on any other transport gets partial keyframes only.
+type DeltaTransport interface {
+	Deltas() bool
+}
+
 // NewID returns prefix followed by 20 random base32 characters (c_, m_, s_, v_, att_ ids).
 func NewID(prefix string) string { return prefix + rand.Text()[:20] }
 
@@ -51,6 +57,7 @@ type Session struct {
 	exp     time.Time
 	tr      Transport
 	binary  bool
+	deltas  bool // takes streamed deltas, not only keyframes (frames.PartialsDelta)
 
 	limiter  *rate.Limiter // the connection's bucket; nil when detached (the token's instead)
 	handleMu sync.Mutex    // serialises Handle (SSE POSTs may arrive concurrently)
@@ -101,6 +108,9 @@ func newSession(m *Manager, c *token.Claims, t *fd.Tenant, lim Limits, tr Transp
 		limiter: rate.NewLimiter(rate.Limit(lim.PerSecond), lim.Burst),
 		convs:   map[string]*convState{},
 		single:  t.GetSingleSession(), maxConns: lim.MaxConnsPerUser,
+	}
+	if d, ok := tr.(DeltaTransport); ok {
+		s.deltas = d.Deltas()
 	}
 	s.lastSeen.Store(s.created.UnixNano())
 	// Random phases spread the pings and heartbeats of sessions opened together.

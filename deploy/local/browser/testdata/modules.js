@@ -38,6 +38,26 @@
     eq('final', texts(tl), ['Hello there']);
     eq('final not partial', tl.list()[0].partial, false);
   }
+  { // streamed as a keyframe and deltas: assembled in part order; a delta after a gap waits for the next keyframe
+    const tl = new Timeline();
+    const bot = { id: 'bot', role: 'bot' };
+    const p = (part, extra) => ({ id: 'r2', partial: true, part, from: bot, ...extra });
+    eq('delta before any keyframe', tl.add(p(2, { delta: 'lo' })), null);
+    tl.add(p(1, { text: 'Hel' }));
+    tl.add(p(2, { delta: 'lo' }));
+    eq('repeated delta', tl.add(p(2, { delta: 'lo' })), null);
+    tl.add(p(3, { delta: ' th' }));
+    eq('assembled', texts(tl), ['Hello th']);
+    eq('delta after a gap', tl.add(p(5, { delta: 'ere' })), null);
+    eq('unchanged by the gap', texts(tl), ['Hello th']);
+    tl.add(p(6, { text: 'Hello there, ' }));
+    tl.add(p(7, { delta: '张三' }));
+    eq('keyframe resyncs', texts(tl), ['Hello there, 张三']);
+    eq('stale keyframe', tl.add(p(4, { text: 'Hello' })), null);
+    tl.add({ id: 'r2', seq: 13, text: 'Hello there, 张三!', from: bot });
+    eq('late delta after the final', tl.add(p(8, { delta: '?' })), null);
+    eq('final text', texts(tl), ['Hello there, 张三!']);
+  }
   { // own message: pending, then ack, then echo; one bubble throughout
     const tl = new Timeline();
     const p = tl.addPending({ clientId: 'c_1', text: 'hi', from: { id: 'me', role: 'customer' } });
@@ -79,7 +99,7 @@
   }
   eq('sse event', parseEvent('event: close\ndata: {"code":1012}'), { event: 'close', data: '{"code":1012}' });
   eq('sse data', parseEvent('data: {"a":1}\r\ndata: x'), { event: 'message', data: '{"a":1}\nx' });
-  eq('ws url', wsURL('https://gw.example.com', 'a b'), 'wss://gw.example.com/v1/ws?token=a+b');
+  eq('ws url', wsURL('https://gw.example.com', 'a b'), 'wss://gw.example.com/v1/ws?token=a+b&partials=delta');
   const b64 = (o) => btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify(o)))).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
   const tok = 'x.' + b64({ sub: 'a1', name: 'Zoë 张', exp: Math.floor(Date.now() / 1000) + 3600 }) + '.y';
   eq('claims', claims(tok).name, 'Zoë 张');

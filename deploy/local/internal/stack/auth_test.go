@@ -2,6 +2,8 @@ package stack
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,7 +81,78 @@ func TestLocalNATSEnforcesAccounts(t *testing.T) {
 		if err == nil {
 			t.Fatalf("round %d: the gateway updated FD_MESSAGES: %v", round, err)
 		}
+		if round == 1 { // last: it stores a message the count above would see
+			gatewayCannotForge(t, srv.URL(), creds.Files[natsauth.Gateway])
+		}
 		gw.Close()
 		srv.Shutdown()
+	}
+}
+
+// gatewayCannotForge: with the runner's gateway credentials, dispatcher events (core or
+// stored) and frames to a user's notice subject are refused with a permissions violation, while
+// what the gateway publishes in its traffic (messages, commands, session announcements, live
+// frames) still goes through.
+func gatewayCannotForge(t *testing.T, url, credsFile string) {
+	t.Helper()
+	violations := make(chan string, 16)
+	nc, err := nats.Connect(url, nats.UserCredentials(credsFile), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrPermissionViolation) {
+			violations <- err.Error()
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, subject := range []string{subjects.Events("demo", "c1"), subjects.User("demo", "u_other")} {
+		if err := nc.Publish(subject, []byte("forged")); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case v := <-violations:
+			if !strings.Contains(v, subject) {
+				t.Fatalf("violation %q, want one for %s", v, subject)
+			}
+		case <-ctx.Done():
+			t.Fatalf("the gateway published on %s without a permissions violation", subject)
+		}
+	}
+	short, stop := context.WithTimeout(ctx, 500*time.Millisecond)
+	_, err = js.Publish(short, subjects.Events("demo", "c1"), []byte("forged assigned"))
+	stop()
+	if err == nil {
+		t.Fatal("the gateway stored an event")
+	}
+	<-violations
+
+	// Delivered back to the gateway's own subscriptions: the server let them through.
+	for _, subject := range []string{subjects.Session("demo", "u1"), subjects.Live("demo", "c1")} {
+		sub, err := nc.SubscribeSync(subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Publish(subject, []byte("ok")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sub.NextMsg(10 * time.Second); err != nil {
+			t.Fatalf("the gateway's publish on %s did not arrive: %v", subject, err)
+		}
+		_ = sub.Unsubscribe()
+	}
+	if _, err := js.Publish(ctx, subjects.Messages("demo", "c1"), []byte("hello")); err != nil {
+		t.Fatalf("the gateway cannot store a message: %v", err)
+	}
+	if _, err := js.Publish(ctx, subjects.ConvCommands("demo", "c1"), []byte("open"), jetstream.WithMsgID("open/c1")); err != nil {
+		t.Fatalf("the gateway cannot store a command: %v", err)
 	}
 }

@@ -508,7 +508,14 @@ type ServerFrame struct {
 	MaxAudioS int32 `protobuf:"varint,34,opt,name=max_audio_s,json=maxAudioS,proto3" json:"max_audio_s,omitempty"`
 	// reply_to is the message this one answers or describes (message): a transcript names its
 	// voice message, a bot reply the customer's question.
-	ReplyTo       string `protobuf:"bytes,35,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	ReplyTo string `protobuf:"bytes,35,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// delta is streamed bot text to append to the text held for this message id (message with
+	// partial: true), valid only on top of part - 1; such a frame has no text. Sent only to
+	// clients that asked for deltas (partials=delta when connecting).
+	Delta string `protobuf:"bytes,350,opt,name=delta,proto3" json:"delta,omitempty"`
+	// part numbers the partial frames of one streamed message from 1 (message with partial:
+	// true). A partial with text and no delta holds the whole text so far.
+	Part          *int32 `protobuf:"varint,351,opt,name=part,proto3,oneof" json:"part,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -788,6 +795,20 @@ func (x *ServerFrame) GetReplyTo() string {
 	return ""
 }
 
+func (x *ServerFrame) GetDelta() string {
+	if x != nil {
+		return x.Delta
+	}
+	return ""
+}
+
+func (x *ServerFrame) GetPart() int32 {
+	if x != nil && x.Part != nil {
+		return *x.Part
+	}
+	return 0
+}
+
 var File_frontdesk_v1_client_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_client_proto_rawDesc = "" +
@@ -836,7 +857,7 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\x06_afterB\t\n" +
 	"\a_beforeB\b\n" +
 	"\x06_limitB\x06\n" +
-	"\x04_seq\"\xc0\t\n" +
+	"\x04_seq\"\xfa\t\n" +
 	"\vServerFrame\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -875,7 +896,9 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\asummary\x18  \x01(\tR\asummary\x12\x18\n" +
 	"\aactions\x18! \x03(\tR\aactions\x12\x1e\n" +
 	"\vmax_audio_s\x18\" \x01(\x05R\tmaxAudioS\x12\x19\n" +
-	"\breply_to\x18# \x01(\tR\areplyToB\x06\n" +
+	"\breply_to\x18# \x01(\tR\areplyTo\x12\x15\n" +
+	"\x05delta\x18\xde\x02 \x01(\tR\x05delta\x12\x18\n" +
+	"\x04part\x18\xdf\x02 \x01(\x05H\tR\x04part\x88\x01\x01B\x06\n" +
 	"\x04_seqB\n" +
 	"\n" +
 	"\b_partialB\v\n" +
@@ -886,7 +909,8 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"_recoveredB\a\n" +
 	"\x05_moreB\x13\n" +
 	"\x11_agents_availableB\x0f\n" +
-	"\r_queue_lengthBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
+	"\r_queue_lengthB\a\n" +
+	"\x05_partBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
 
 var (
 	file_frontdesk_v1_client_proto_rawDescOnce sync.Once

@@ -53,7 +53,14 @@ type SessionPresence struct {
 	// language is the user's language, if known.
 	Language string `protobuf:"bytes,12,opt,name=language,proto3" json:"language,omitempty"`
 	// priority is the customer's priority claim (e.g. VIP), if any.
-	Priority      int32 `protobuf:"varint,13,opt,name=priority,proto3" json:"priority,omitempty"`
+	Priority int32 `protobuf:"varint,13,opt,name=priority,proto3" json:"priority,omitempty"`
+	// opened is a conversation this session has just opened (a customer's first send), in an
+	// announcement on the user's Session subject: the user's other sessions follow it, each after
+	// checking the user is a participant (gateways; this replaced a state frame with reason
+	// "opened" on the User subject, which gateways may no longer publish).
+	Opened string `protobuf:"bytes,350,opt,name=opened,proto3" json:"opened,omitempty"`
+	// opened_state is the state the conversation opened in (bot or queued).
+	OpenedState   string `protobuf:"bytes,351,opt,name=opened_state,json=openedState,proto3" json:"opened_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -177,6 +184,20 @@ func (x *SessionPresence) GetPriority() int32 {
 		return x.Priority
 	}
 	return 0
+}
+
+func (x *SessionPresence) GetOpened() string {
+	if x != nil {
+		return x.Opened
+	}
+	return ""
+}
+
+func (x *SessionPresence) GetOpenedState() string {
+	if x != nil {
+		return x.OpenedState
+	}
+	return ""
 }
 
 // Command asks the dispatcher to act. Published on the commands stream with Nats-Msg-Id = id, on
@@ -625,7 +646,7 @@ var File_frontdesk_v1_dispatch_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_dispatch_proto_rawDesc = "" +
 	"\n" +
-	"\x1bfrontdesk/v1/dispatch.proto\x12\ffrontdesk.v1\x1a\x19frontdesk/v1/client.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x02\n" +
+	"\x1bfrontdesk/v1/dispatch.proto\x12\ffrontdesk.v1\x1a\x19frontdesk/v1/client.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x03\n" +
 	"\x0fSessionPresence\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x18\n" +
@@ -640,7 +661,9 @@ const file_frontdesk_v1_dispatch_proto_rawDesc = "" +
 	" \x01(\x05R\x04ttlS\x12*\n" +
 	"\x02at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1a\n" +
 	"\blanguage\x18\f \x01(\tR\blanguage\x12\x1a\n" +
-	"\bpriority\x18\r \x01(\x05R\bpriority\"\x91\x04\n" +
+	"\bpriority\x18\r \x01(\x05R\bpriority\x12\x17\n" +
+	"\x06opened\x18\xde\x02 \x01(\tR\x06opened\x12\"\n" +
+	"\fopened_state\x18\xdf\x02 \x01(\tR\vopenedState\"\x91\x04\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +

@@ -92,3 +92,9 @@ export const Action = Object.freeze({
   Bot: 'bot',
   Human: 'human',
 });
+
+// Partials are the forms of streamed bot text a client may ask for when connecting
+// (?partials=delta).
+export const Partials = Object.freeze({
+  Delta: 'delta',
+});

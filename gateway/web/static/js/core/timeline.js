@@ -7,13 +7,15 @@ import { Kind, Role } from './protocol.js';
 // - a stored message has a server id and a seq; seq is unique within the conversation;
 // - a streamed bot reply arrives as partial frames with the final message's id, so a partial
 //   replaces the bubble with the same id, and the final message replaces the last partial;
+//   partials are numbered (part): a keyframe holds the whole text so far, a delta the text to
+//   append to part - 1 (PROTOCOL.md, Streamed replies);
 // - our own message is shown at once under its client id; the ack gives it a seq and the echoed
 //   message frame (client_id = our id) replaces it.
 // Every entry has a stable key `k` so a view can keep its element while the entry changes.
 
 /**
  * @typedef {{k:string,id?:string,seq?:number,clientId?:string,from?:{id?:string,role?:string,name?:string},
- *   kind:string,text:string,attachment?:object,ts?:string,partial?:boolean,pending?:boolean,
+ *   kind:string,text:string,attachment?:object,ts?:string,partial?:boolean,part?:number,pending?:boolean,
  *   failed?:boolean,rev:number,order:number}} Entry
  */
 
@@ -43,10 +45,20 @@ export class Timeline {
     let k = (f.id && this.keyById.get(f.id)) || (seq > 0 && this.keyBySeq.get(seq)) ||
       (f.client_id && this.keyByClient.get(f.client_id)) || '';
     const old = k ? this.byKey.get(k) : null;
+    const part = Number(f.part || 0);
+    let text = f.text || '';
+    if (partial && f.delta) {
+      // A delta extends the partial text held for this id, and only the part just before it:
+      // after a gap (a frame missed, a page opened mid-reply) it waits for the next keyframe.
+      if (!old || !old.partial || !old.part || old.part !== part - 1) return null;
+      text = old.text + f.delta;
+    }
     if (old) {
       if (partial) {
-        // A late partial after the final message, or a stale shorter partial, changes nothing.
-        if (!old.partial || (old.text && (f.text || '').length < old.text.length)) return null;
+        // A late partial after the final message, or a stale one, changes nothing: by part
+        // when both are numbered, else (an older bridge) by length.
+        if (!old.partial) return null;
+        if (part && old.part ? part <= old.part : old.text && text.length < old.text.length) return null;
       } else if (!old.partial && old.id && old.seq) {
         return null; // the stored message is already shown (an ack alone leaves id unset)
       }
@@ -61,11 +73,12 @@ export class Timeline {
       clientId: f.client_id || old?.clientId,
       from: f.from || old?.from,
       kind: f.kind || 'text',
-      text: f.text || '',
+      text,
       attachment: f.attachment || undefined,
       replyTo: f.reply_to || old?.replyTo,
       ts: f.ts || old?.ts,
       partial,
+      part: partial ? part : undefined,
       pending: false,
       failed: false,
       rev: (old?.rev || 0) + 1,

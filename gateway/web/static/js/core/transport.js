@@ -8,7 +8,7 @@
 // WebSocket is blocked and the SSE fallback should be used.
 
 import { tenantHeaders, withTenant } from './tenant.js';
-import { Close, Subprotocol, Type } from './protocol.js';
+import { Close, Partials, Subprotocol, Type } from './protocol.js';
 
 const SUBPROTOCOL = Subprotocol.JSON;
 
@@ -17,6 +17,8 @@ export function wsURL(base, token) {
   const u = new URL('/v1/ws', base);
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
   u.searchParams.set('token', token);
+  // Streamed bot text as deltas (timeline.js assembles them) rather than the whole text each time.
+  u.searchParams.set('partials', Partials.Delta);
   return withTenant(u).toString();
 }
 
@@ -103,7 +105,9 @@ export function openSSE(base, token, h) {
   (async () => {
     let res;
     try {
-      res = await fetch(new URL('/v1/sse', base), {
+      const su = new URL('/v1/sse', base);
+      su.searchParams.set('partials', Partials.Delta);
+      res = await fetch(su, {
         headers: { ...auth, Accept: 'text/event-stream' },
         signal: ctl.signal,
         cache: 'no-store',

@@ -1,0 +1,173 @@
+package main
+
+// The upgrades mode: authenticated WebSocket upgrades at a constant rate, in a process of its
+// own and from source addresses of its own, so that measuring what upgrades cost a chat run
+// (bench.sh UPGRADES=...) does not also measure this generator's dials and signatures stealing
+// the chat clients' CPU inside one process. Each upgrade dials GET /v1/ws with a visitor token
+// of the gateway's own keys, reads welcome and closes.
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/frontdesk-chat/frontdesk/gateway/token"
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+)
+
+func runUpgrades(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("upgrades", flag.ContinueOnError)
+	var t target
+	t.flags(fs)
+	rate := fs.Float64("rate", 1000, "upgrades per second")
+	duration := fs.Duration("duration", 0, "how long to run (0: until interrupted)")
+	keyFile := fs.String("keys", "", "the gateway's key set file (visitor tokens are signed here with its first key)")
+	users := fs.Int("users", 0, "0: every upgrade is a new visitor with a token of its own (every token verified once); "+
+		"N: N visitors reconnecting in turn with the token they hold (a reconnect storm: each token verified once, then from the gateway's cache)")
+	srcs := fs.String("src", "127.0.0.10,127.0.0.11,127.0.0.12,127.0.0.13", "source addresses, used in turn (each keeps its own ephemeral ports)")
+	conc := fs.Int("conc", 512, "most upgrades in flight")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *keyFile == "" || *rate <= 0 {
+		return fmt.Errorf("upgrades: -keys and a positive -rate are required")
+	}
+	b, err := os.ReadFile(*keyFile)
+	if err != nil {
+		return err
+	}
+	keys, err := token.ParseKeys(b)
+	if err != nil {
+		return err
+	}
+	sign := func(i int) (string, error) {
+		return keys.Sign(token.Claims{Subject: fmt.Sprintf("v_up%x_%d", os.Getpid(), i), Tenant: t.tenant, Role: frames.RoleCustomer,
+			Kind: token.KindVisitor, Issuer: "frontdesk", Audience: []string{"frontdesk:" + t.tenant}}, time.Hour)
+	}
+	held := make([]string, *users)
+	for i := range held {
+		if held[i], err = sign(i); err != nil {
+			return err
+		}
+	}
+	var clients []*http.Client
+	for _, s := range strings.Split(*srcs, ",") {
+		ip := net.ParseIP(strings.TrimSpace(s))
+		if ip == nil {
+			return fmt.Errorf("upgrades: bad source address %q", s)
+		}
+		d := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: ip}}
+		clients = append(clients, &http.Client{Transport: &http.Transport{DialContext: d.DialContext}})
+	}
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+
+	var (
+		wg         sync.WaitGroup
+		ok, failed atomic.Int64
+		mu         sync.Mutex
+		lat        []time.Duration
+		firstErr   string
+	)
+	// The gateway's CPU over the run is the figure a loaded, shared machine cannot blur much:
+	// latencies there follow everyone's load, CPU seconds per upgrade do not.
+	cpu0, cpuErr := t.metric(context.Background(), "process_cpu_seconds_total")
+	wsURL := strings.Replace(t.url, "http", "ws", 1) + "/v1/ws"
+	sem := make(chan struct{}, *conc)
+	start := time.Now()
+	period := time.Duration(float64(time.Second) / *rate)
+	late := 0 // upgrades not started on time because -conc were in flight
+loop:
+	for k := 0; ; k++ {
+		due := start.Add(time.Duration(k) * period)
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-time.After(time.Until(due)):
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			late++
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				break loop
+			}
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			var tok string
+			var err error
+			if len(held) > 0 {
+				tok = held[k%len(held)]
+			} else if tok, err = sign(k); err != nil {
+				failed.Add(1)
+				return
+			}
+			// Each upgrade has its own deadline: stopping the run must not count the ones in
+			// flight as failures.
+			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{HTTPClient: clients[k%len(clients)],
+				Subprotocols: []string{frames.SubprotocolJSON}, HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}}})
+			if err == nil {
+				_, _, err = c.Read(dctx)
+				_ = c.CloseNow()
+			}
+			if err != nil {
+				if failed.Add(1) == 1 {
+					mu.Lock()
+					firstErr = err.Error()
+					mu.Unlock()
+				}
+				return
+			}
+			ok.Add(1)
+			mu.Lock()
+			lat = append(lat, time.Since(due))
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	kind := "a new visitor each"
+	if len(held) > 0 {
+		kind = fmt.Sprintf("%d visitors reconnecting with their tokens", len(held))
+	}
+	fmt.Fprintf(out, "upgrades: %.0f/s offered for %s (%s): ok %d (%.0f/s), failed %d, started late %d; dial -> welcome: %s\n",
+		*rate, elapsed.Round(time.Second), kind, ok.Load(), float64(ok.Load())/elapsed.Seconds(), failed.Load(), late, percentiles(lat))
+	if firstErr != "" {
+		fmt.Fprintf(out, "first failed upgrade: %s\n", firstErr)
+	}
+	if cpu1, err := t.metric(context.Background(), "process_cpu_seconds_total"); err == nil && cpuErr == nil && t.ops != "" {
+		used := cpu1 - cpu0
+		fmt.Fprintf(out, "gateway CPU while upgrading: %.2f s in %.1f s (%.2f cores; %.0f µs per upgrade, other load included)\n",
+			used, elapsed.Seconds(), used/elapsed.Seconds(), used/float64(max(1, ok.Load()))*1e6)
+	}
+	return nil
+}
+
+// writeES256Keys writes a gateway key set of one ES256 key (bench.sh KEYS=es256), to compare
+// the gateway's verification cost with the default EdDSA key of `loadgen keys`.
+func writeES256Keys(out io.Writer) error {
+	b, err := token.GenerateKeysFor("ES256", nil)
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(append(b, '\n'))
+	return err
+}
