@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/testkit"
+)
+
+// BenchmarkBurstNATS measures the burst of issue 18 through a real JetStream server: b.N
+// customers talking to the bot ask for a human at once (b.N handoff commands published
+// together, as many gateways would), with enough free agents for all of them. Each customer
+// costs the dispatcher a read of the conversation, its move to the queue (compare-and-set,
+// queue record, queued event, position frame) and its assignment (compare-and-set, event,
+// participant key, agent frame). Timed from the first handoff published to the last assigned
+// event stored; the latency of one customer is from its handoff's publish to its assigned
+// event. Run with a fixed count:
+//
+//	go test -run '^$' -bench BurstNATS -benchtime 9000x ./internal/engine
+func BenchmarkBurstNATS(b *testing.B) {
+	const agents = 100
+	v := newEnv(b, baseTenant("acme"))
+	r := v.waitOwner(v.start("r1", testSettings()))
+	n := b.N
+	convs := make([]string, n)
+	for i := range convs {
+		convs[i] = fmt.Sprintf("c%06d", i)
+	}
+	bulkBotConversations(b, v, convs)
+
+	sent := make([]atomic.Int64, n)
+	lat := make([]time.Duration, 0, n)
+	var mu sync.Mutex
+	done := make(chan struct{})
+	sub, err := v.nc.Subscribe(subjects.TenantEvents("acme"), func(m *nats.Msg) {
+		ev := &fd.ConversationEvent{}
+		if proto.Unmarshal(m.Data, ev) != nil || ev.GetType() != frames.EventAssigned {
+			return
+		}
+		var i int
+		if _, err := fmt.Sscanf(ev.GetConv(), "c%d", &i); err != nil || i >= n {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		lat = append(lat, time.Duration(time.Now().UnixNano()-sent[i].Load()))
+		if len(lat) == n {
+			close(done)
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+
+	for i := range agents {
+		v.online(fmt.Sprint("a", i), "s", int32(n/agents+1))
+		v.status(fmt.Sprint("a", i), frames.StatusAvailable)
+	}
+	testkit.CheckFor(b, 10*time.Second, 5*time.Millisecond, func() error {
+		if got := testutil.ToFloat64(r.e.m.agents.WithLabelValues("acme", "routable")); got != agents {
+			return fmt.Errorf("%v of %d agents routable", got, agents)
+		}
+		return nil
+	})
+
+	b.ResetTimer()
+	start := time.Now()
+	for i, conv := range convs {
+		c := &fd.Command{Id: "handoff-" + conv, Tenant: "acme", Conv: conv, Type: frames.CommandHandoff,
+			Actor: customer(fmt.Sprint("u", i)), At: timestamppb.Now()}
+		data, _ := proto.Marshal(c)
+		msg := nats.NewMsg(subjects.ConvCommands("acme", conv))
+		msg.Data = data
+		sent[i].Store(time.Now().UnixNano())
+		if _, err := v.js.PublishMsgAsync(msg, jetstream.WithMsgID(c.GetId())); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-v.js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		b.Fatal("handoffs not stored")
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		mu.Lock()
+		b.Fatalf("%d of %d assigned", len(lat), n)
+	}
+	b.StopTimer()
+	took := time.Since(start)
+	mu.Lock()
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
+	b.ReportMetric(float64(n)/took.Seconds(), "assignments/s")
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(q(1), "max-ms")
+	mu.Unlock()
+}
+
+// bulkBotConversations creates conversations in state bot as the gateway does (record,
+// participant key, open key; the open command of a bot conversation changes nothing in the
+// dispatcher, so it is left out), 64 at a time to keep the setup short.
+func bulkBotConversations(b *testing.B, v *env, convs []string) {
+	b.Helper()
+	ctx := context.Background()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(convs) {
+					return
+				}
+				cust := fmt.Sprint("u", i)
+				c := &fd.Conversation{Tenant: v.tenant, Conv: convs[i], State: frames.StateBot, Customer: customer(cust),
+					OpenedAt: timestamppb.Now()}
+				data, _ := proto.Marshal(c)
+				if _, err := v.conv.Create(ctx, subjects.ConversationKey(v.tenant, convs[i]), data); err != nil {
+					b.Errorf("create conversation: %v", err)
+					return
+				}
+				pdata, _ := proto.Marshal(customer(cust))
+				if _, err := v.part.Put(ctx, subjects.ParticipantKey(v.tenant, cust, convs[i]), pdata); err != nil {
+					b.Errorf("participant: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
