@@ -40,7 +40,7 @@ func BenchmarkBurstNATS(b *testing.B) {
 	for i := range convs {
 		convs[i] = fmt.Sprintf("c%06d", i)
 	}
-	bulkBotConversations(b, v, convs)
+	bulkConversations(b, v, convs, frames.StateBot)
 
 	sent := make([]atomic.Int64, n)
 	lat := make([]time.Duration, 0, n)
@@ -114,10 +114,10 @@ func BenchmarkBurstNATS(b *testing.B) {
 	mu.Unlock()
 }
 
-// bulkBotConversations creates conversations in state bot as the gateway does (record,
-// participant key, open key; the open command of a bot conversation changes nothing in the
-// dispatcher, so it is left out), 64 at a time to keep the setup short.
-func bulkBotConversations(b *testing.B, v *env, convs []string) {
+// bulkConversations creates conversations in state as the gateway does (record and
+// participant key; the open command only for queued ones: for a bot conversation it changes
+// nothing in the dispatcher), 64 at a time to keep the setup short.
+func bulkConversations(b *testing.B, v *env, convs []string, state string) {
 	b.Helper()
 	ctx := context.Background()
 	var next atomic.Int64
@@ -130,8 +130,11 @@ func bulkBotConversations(b *testing.B, v *env, convs []string) {
 					return
 				}
 				cust := fmt.Sprint("u", i)
-				c := &fd.Conversation{Tenant: v.tenant, Conv: convs[i], State: frames.StateBot, Customer: customer(cust),
+				c := &fd.Conversation{Tenant: v.tenant, Conv: convs[i], State: state, Customer: customer(cust),
 					OpenedAt: timestamppb.Now()}
+				if state == frames.StateQueued {
+					c.QueuedAt = c.OpenedAt
+				}
 				data, _ := proto.Marshal(c)
 				if _, err := v.conv.Create(ctx, subjects.ConversationKey(v.tenant, convs[i]), data); err != nil {
 					b.Errorf("create conversation: %v", err)
@@ -142,8 +145,85 @@ func bulkBotConversations(b *testing.B, v *env, convs []string) {
 					b.Errorf("participant: %v", err)
 					return
 				}
+				if state != frames.StateQueued {
+					continue
+				}
+				cmd := &fd.Command{Id: "open-" + convs[i], Tenant: v.tenant, Conv: convs[i], Type: frames.CommandOpen,
+					Actor: customer(cust), Customer: customer(cust), At: timestamppb.Now()}
+				cdata, _ := proto.Marshal(cmd)
+				msg := nats.NewMsg(subjects.ConvCommands(v.tenant, convs[i]))
+				msg.Data = cdata
+				if _, err := v.js.PublishMsg(ctx, msg, jetstream.WithMsgID(cmd.GetId())); err != nil {
+					b.Errorf("open: %v", err)
+					return
+				}
 			}
 		})
 	}
 	wg.Wait()
+}
+
+// BenchmarkWaitingNATS measures assignment with a long line through a real JetStream server:
+// b.N customers wait (issue 18's steady state: 100,000), then 100 agents with room for all
+// of them become available at once. Timed from the agents' status commands to the last
+// assigned event stored.
+//
+//	go test -run '^$' -bench WaitingNATS -benchtime 100000x -timeout 30m ./internal/engine
+func BenchmarkWaitingNATS(b *testing.B) {
+	const agents = 100
+	v := newEnv(b, baseTenant("acme"))
+	r := v.waitOwner(v.start("r1", testSettings()))
+	n := b.N
+	convs := make([]string, n)
+	for i := range convs {
+		convs[i] = fmt.Sprintf("c%06d", i)
+	}
+	var queued, assigned atomic.Int64
+	done := make(chan struct{})
+	sub, err := v.nc.Subscribe(subjects.TenantEvents("acme"), func(m *nats.Msg) {
+		ev := &fd.ConversationEvent{}
+		if proto.Unmarshal(m.Data, ev) != nil {
+			return
+		}
+		switch ev.GetType() {
+		case frames.EventQueued:
+			queued.Add(1)
+		case frames.EventAssigned:
+			if assigned.Add(1) == int64(n) {
+				close(done)
+			}
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	bulkConversations(b, v, convs, frames.StateQueued)
+	testkit.CheckFor(b, 20*time.Minute, 50*time.Millisecond, func() error {
+		if q := queued.Load(); q < int64(n) {
+			return fmt.Errorf("%d of %d queued", q, n)
+		}
+		return nil
+	})
+	for i := range agents {
+		v.online(fmt.Sprint("a", i), "s", int32(n/agents+1))
+	}
+	testkit.CheckFor(b, 10*time.Second, 5*time.Millisecond, func() error {
+		if got := testutil.ToFloat64(r.e.m.agents.WithLabelValues("acme", frames.StatusAway)); got != agents {
+			return fmt.Errorf("%v of %d agents online", got, agents)
+		}
+		return nil
+	})
+	b.ResetTimer()
+	start := time.Now()
+	for i := range agents {
+		v.status(fmt.Sprint("a", i), frames.StatusAvailable)
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Minute):
+		b.Fatalf("%d of %d assigned", assigned.Load(), n)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "assignments/s")
 }
