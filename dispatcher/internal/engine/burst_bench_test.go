@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,7 +80,7 @@ func BenchmarkBurstNATS(b *testing.B) {
 	})
 
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime(b)
 	for i, conv := range convs {
 		c := &fd.Command{Id: "handoff-" + conv, Tenant: "acme", Conv: conv, Type: frames.CommandHandoff,
 			Actor: customer(fmt.Sprint("u", i)), At: timestamppb.Now()}
@@ -108,6 +109,7 @@ func BenchmarkBurstNATS(b *testing.B) {
 	slices.Sort(lat)
 	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
 	b.ReportMetric(float64(n)/took.Seconds(), "assignments/s")
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(time.Microsecond)/float64(n), "cpu-µs/assignment")
 	b.ReportMetric(q(0.5), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(q(1), "max-ms")
@@ -215,7 +217,7 @@ func BenchmarkWaitingNATS(b *testing.B) {
 		return nil
 	})
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime(b)
 	for i := range agents {
 		v.status(fmt.Sprint("a", i), frames.StatusAvailable)
 	}
@@ -226,4 +228,16 @@ func BenchmarkWaitingNATS(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "assignments/s")
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(time.Microsecond)/float64(n), "cpu-µs/assignment")
+}
+
+// cpuTime is the CPU time the test process (dispatcher, NATS server and clients) has used:
+// on a shared machine the wall clock says how much of the machine the run got, the CPU time
+// what the work cost.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
