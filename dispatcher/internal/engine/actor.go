@@ -149,6 +149,16 @@ func (t *tenant) tick(ctx context.Context, now time.Time) {
 	if t.out.ready(now) {
 		t.flushOutbox(ctx, now)
 	}
+	// Heartbeats that arrived while a long round was carried out count before sessions
+	// expire: otherwise a burst makes every agent look gone at the next tick.
+	for drained := false; !drained; {
+		select {
+		case in := <-t.pres:
+			t.observe(in.p, in.ttl, in.at)
+		default:
+			drained = true
+		}
+	}
 	if len(t.d.Agents.Expire(now)) > 0 {
 		t.tellDirty = true
 	}

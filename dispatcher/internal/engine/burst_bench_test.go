@@ -35,7 +35,7 @@ import (
 func BenchmarkBurstNATS(b *testing.B) {
 	const agents = 100
 	v := newEnv(b, baseTenant("acme"))
-	r := v.waitOwner(v.start("r1", testSettings()))
+	r := v.waitOwner(v.start("r1", benchSettings()))
 	n := b.N
 	convs := make([]string, n)
 	for i := range convs {
@@ -116,6 +116,15 @@ func BenchmarkBurstNATS(b *testing.B) {
 	mu.Unlock()
 }
 
+// benchSettings are the test settings with the production lease TTL and grace period: on
+// a loaded machine the tests' 600 ms lease and 1 s grace make a run measure takeovers and
+// re-queues instead of assignment.
+func benchSettings() Settings {
+	s := testSettings()
+	s.LeaseTTL, s.Grace = 3*time.Second, 30*time.Second
+	return s
+}
+
 // bulkConversations creates conversations in state as the gateway does (record and
 // participant key; the open command only for queued ones: for a bot conversation it changes
 // nothing in the dispatcher), 64 at a time to keep the setup short.
@@ -174,7 +183,7 @@ func bulkConversations(b *testing.B, v *env, convs []string, state string) {
 func BenchmarkWaitingNATS(b *testing.B) {
 	const agents = 100
 	v := newEnv(b, baseTenant("acme"))
-	r := v.waitOwner(v.start("r1", testSettings()))
+	r := v.waitOwner(v.start("r1", benchSettings()))
 	n := b.N
 	convs := make([]string, n)
 	for i := range convs {
