@@ -91,6 +91,14 @@ func BenchmarkBurstNATS(b *testing.B) {
 		if _, err := v.js.PublishMsgAsync(msg, jetstream.WithMsgID(c.GetId())); err != nil {
 			b.Fatal(err)
 		}
+		if i%1000 == 999 {
+			// Within the client's limit of outstanding asynchronous publishes.
+			select {
+			case <-v.js.PublishAsyncComplete():
+			case <-time.After(time.Minute):
+				b.Fatal("handoffs not stored")
+			}
+		}
 	}
 	select {
 	case <-v.js.PublishAsyncComplete():
