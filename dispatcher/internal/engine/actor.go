@@ -76,7 +76,16 @@ func (t *tenant) run(ctx context.Context) {
 			if !t.owned() {
 				return
 			}
-			t.command(ctx, msg)
+			// Take what has arrived with it, to apply as groups (batch.go).
+			t.inbox = append(t.inbox, msg)
+			for drained := false; !drained && len(t.inbox) < maxGroup; {
+				select {
+				case msg := <-t.cmds:
+					t.inbox = append(t.inbox, msg)
+				default:
+					drained = true
+				}
+			}
 		case in := <-t.pres:
 			t.observe(in.p, in.ttl, in.at)
 		case <-tick.C:
@@ -89,7 +98,12 @@ func (t *tenant) run(ctx context.Context) {
 		if !t.owned() {
 			return
 		}
+		// One round: the commands that arrived and the matches they allow, their NATS
+		// effects carried out together at the end (batch.go).
+		t.io = newIOBatch()
+		t.intake(ctx)
 		t.match(ctx)
+		t.flushIO(ctx)
 		t.tellFresh()
 	}
 }
@@ -134,6 +148,16 @@ func (t *tenant) tick(ctx context.Context, now time.Time) {
 	}
 	if t.out.ready(now) {
 		t.flushOutbox(ctx, now)
+	}
+	// Heartbeats that arrived while a long round was carried out count before sessions
+	// expire: otherwise a burst makes every agent look gone at the next tick.
+	for drained := false; !drained; {
+		select {
+		case in := <-t.pres:
+			t.observe(in.p, in.ttl, in.at)
+		default:
+			drained = true
+		}
 	}
 	if len(t.d.Agents.Expire(now)) > 0 {
 		t.tellDirty = true

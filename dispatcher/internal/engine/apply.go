@@ -49,6 +49,9 @@ func (t *tenant) carryOut(ctx context.Context, cs *convState, d decision, now ti
 		late []*published
 	)
 	for _, ef := range d.effects {
+		if t.deferIO(ctx, cs, ef) {
+			continue // carried out with its group's (batch.go)
+		}
 		var err error
 		switch ef := ef.(type) {
 		case write:
@@ -56,9 +59,7 @@ func (t *tenant) carryOut(ctx context.Context, cs *convState, d decision, now ti
 				alongside.Wait()
 				return err
 			}
-			if ef.next.GetState() == frames.StateAssigned {
-				cs.assignedAt = now
-			}
+			t.wrote(cs, ef.next, now)
 		case publishMessage:
 			if err := t.publishMessage(ctx, ef); err != nil {
 				return fmt.Errorf("publish left message: %w", err)
@@ -105,9 +106,7 @@ func (t *tenant) carryOut(ctx context.Context, cs *convState, d decision, now ti
 		case saveRecord:
 			err = t.saveRecord(ctx, cs, ef.cmd)
 		case dropRecord:
-			if err = t.e.disp.Delete(ctx, convRecordKey(t.id, cs.c.GetConv())); err != nil {
-				err = fmt.Errorf("delete record of %s: %w", cs.c.GetConv(), err)
-			}
+			err = t.deleteRecord(ctx, cs.c.GetConv())
 		case event:
 			pe := t.eventOf(cs, ef)
 			if ef.alongside && !t.out.holds(pe.conv) {
@@ -193,6 +192,13 @@ func (t *tenant) write(ctx context.Context, cs *convState, next *fd.Conversation
 	return nil
 }
 
+// wrote notes in memory what a committed write of next means beyond the truth it holds.
+func (t *tenant) wrote(cs *convState, next *fd.Conversation, now time.Time) {
+	if next.GetState() == frames.StateAssigned {
+		cs.assignedAt = now
+	}
+}
+
 // push adds a queued conversation to the in-memory line.
 func (t *tenant) push(cs *convState, front bool, since time.Time, seq uint64) *queue.Entry {
 	c := cs.c
@@ -234,13 +240,30 @@ func (t *tenant) setStatus(s setStatus) {
 
 // saveRecord writes the conversation's queue placement (and last applied command).
 func (t *tenant) saveRecord(ctx context.Context, cs *convState, cmdSeq uint64) error {
+	key, data := t.recordOf(cs, cmdSeq)
+	return t.putRecord(ctx, cs.c.GetConv(), key, data)
+}
+
+// recordOf is the conversation's queue record as the line holds it now.
+func (t *tenant) recordOf(cs *convState, cmdSeq uint64) (key string, data []byte) {
 	conv := cs.c.GetConv()
 	rec := convRecord{Cmd: cmdSeq}
 	if e := t.d.Q.Get(conv); e != nil {
 		rec.Seq, rec.Front, rec.Since = e.Seq, e.Front, e.Since
 	}
-	if _, err := t.e.disp.Put(ctx, convRecordKey(t.id, conv), mustJSON(rec)); err != nil {
+	return convRecordKey(t.id, conv), mustJSON(rec)
+}
+
+func (t *tenant) putRecord(ctx context.Context, conv, key string, data []byte) error {
+	if _, err := t.e.disp.Put(ctx, key, data); err != nil {
 		return fmt.Errorf("save queue record of %s: %w", conv, err)
+	}
+	return nil
+}
+
+func (t *tenant) deleteRecord(ctx context.Context, conv string) error {
+	if err := t.e.disp.Delete(ctx, convRecordKey(t.id, conv)); err != nil {
+		return fmt.Errorf("delete record of %s: %w", conv, err)
 	}
 	return nil
 }

@@ -41,28 +41,29 @@ type pendingCommand struct {
 	at       time.Time
 }
 
-func (t *tenant) command(ctx context.Context, msg jetstream.Msg) {
+// parse reads a command from the stream; nil for one applied before or not a command of
+// this tenant, with the sequence of an invalid one (which the cursor may pass).
+func (t *tenant) parse(msg jetstream.Msg) (*pendingCommand, uint64) {
 	md, err := msg.Metadata()
 	if err != nil {
-		return
+		return nil, 0
 	}
 	seq := md.Sequence.Stream
 	if seq <= t.cursor {
-		return
+		return nil, 0
 	}
 	var c fd.Command
 	parsed, perr := subjects.Parse(msg.Subject())
 	if err := proto.Unmarshal(msg.Data(), &c); err != nil || perr != nil || parsed.Tenant != t.id {
 		t.e.m.commands.WithLabelValues("invalid", "ignored").Inc()
-		t.cursor = seq
-		return
+		return nil, seq
 	}
 	// The subject is authoritative: NATS permissions bind who may publish it.
 	c.Tenant = t.id
 	if parsed.Conv != "" {
 		c.Conv = parsed.Conv
 	}
-	t.attempt(ctx, &pendingCommand{msg: msg, c: command{Command: &c, seq: seq, agent: parsed.User}}, time.Now())
+	return &pendingCommand{msg: msg, c: command{Command: &c, seq: seq, agent: parsed.User}}, seq
 }
 
 // retryStalled makes the next attempt of the command waiting for its retry.

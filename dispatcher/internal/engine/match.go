@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -23,24 +22,7 @@ func (t *tenant) match(ctx context.Context) {
 		return
 	}
 	choose := t.chooser()
-	for {
-		now := time.Now()
-		m, ok := t.d.Next(now, choose)
-		if !ok {
-			return
-		}
-		if m.Offer {
-			t.offer(m.Entry, m.Agent)
-			continue
-		}
-		if err := t.assign(ctx, m.Entry, m.Agent, now); err != nil {
-			if errors.Is(err, errStale) {
-				continue
-			}
-			t.d.Undo(m)
-			t.log.Warn("assign failed", zap.String("conv", m.Entry.Conv), zap.String("agent", m.Agent.ID), zap.Error(err))
-			return
-		}
+	for t.matchGroup(ctx, choose) {
 	}
 }
 
@@ -75,11 +57,16 @@ func (t *tenant) assign(ctx context.Context, e *queue.Entry, a *assign.Agent, no
 			return err
 		}
 	}
+	t.assigned(e, a, now)
+	return nil
+}
+
+// assigned records a committed assignment of e to a.
+func (t *tenant) assigned(e *queue.Entry, a *assign.Agent, now time.Time) {
 	t.dirtyAgents[a.ID] = true
 	t.tellDirty = true
 	t.e.m.assignments.WithLabelValues(t.id).Inc()
 	t.e.m.timeToAssign.WithLabelValues(t.id).Observe(now.Sub(e.Since).Seconds())
-	return nil
 }
 
 // accept turns agent's offer of cs into an assignment; a failure puts the offer's

@@ -65,6 +65,10 @@ type tenant struct {
 	// retry waits for its time while the actor goes on with everything but later commands.
 	out     outbox
 	stalled *pendingCommand
+	// inbox holds the commands taken from the consumer and not applied yet (batch.go); io
+	// the NATS effects of the group being carried out, nil outside a group.
+	inbox []jetstream.Msg
+	io    *ioBatch
 
 	pres chan presenceIn
 	cmds chan jetstream.Msg
@@ -76,7 +80,7 @@ func newTenant(e *Engine, id string, part int) *tenant {
 	d.Handle = assign.NewRate(e.set.HandlePrior)
 	return &tenant{e: e, id: id, part: part, log: e.log.With(zap.String("tenant", id)), d: d,
 		convs: map[string]*convState{}, dirtyAgents: map[string]bool{}, gauged: map[string]bool{},
-		pres: make(chan presenceIn, 1024), cmds: make(chan jetstream.Msg, 256), done: make(chan struct{})}
+		pres: make(chan presenceIn, 1024), cmds: make(chan jetstream.Msg, maxGroup), done: make(chan struct{})}
 }
 
 // presence hands a heartbeat to the actor (from the subscription goroutine).

@@ -54,6 +54,10 @@ type options struct {
 	skipNaive                              bool
 	cpuprofile                             string
 	setupSQL                               string
+	// wait is the batch wait; rate and duration select the latency mode (latency.go).
+	wait     time.Duration
+	rate     int
+	duration time.Duration
 }
 
 func main() {
@@ -68,6 +72,9 @@ func main() {
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the batched runs to this file")
 	flag.StringVar(&o.setupSQL, "setup-sql", "", "SQL run on each fresh database after the migrations (to try schema variants)")
 	flag.BoolVar(&o.skipNaive, "skip-naive", false, "skip the naive one-row INSERT run")
+	flag.DurationVar(&o.wait, "wait", defaults.BatchWait, "longest a partial batch waits (default: the service's)")
+	flag.IntVar(&o.rate, "rate", 0, "latency mode: publish this many messages a second and report ack->commit latency")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "latency mode: how long to publish")
 	def := os.Getenv("FRONTDESK_TEST_DATABASE_URL")
 	if def == "" {
 		def = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
@@ -79,7 +86,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, o); err != nil {
+	runner := run
+	if o.rate > 0 {
+		runner = runLatency
+	}
+	if err := runner(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "ingestbench:", err)
 		os.Exit(1)
 	}
@@ -324,7 +335,7 @@ func batched(o options) ingester {
 			return res, err
 		}
 		c := ingest.NewConsumer(js, ingest.Options{
-			Stream: subjects.StreamMessages, Durable: durable, BatchSize: o.batch, BatchWait: 50 * time.Millisecond, Workers: o.workers,
+			Stream: subjects.StreamMessages, Durable: durable, BatchSize: o.batch, BatchWait: o.wait, Workers: o.workers,
 		}, ingest.Handler[store.MessageRow]{Decode: ingest.DecodeMessage, Write: write},
 			ingest.NewMetrics(prometheus.NewRegistry()), zap.NewNop())
 		return c.Run(ctx)

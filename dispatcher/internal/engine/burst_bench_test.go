@@ -1,0 +1,260 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/testkit"
+)
+
+// BenchmarkBurstNATS measures the burst of issue 18 through a real JetStream server: b.N
+// customers talking to the bot ask for a human at once (b.N handoff commands published
+// together, as many gateways would), with enough free agents for all of them. Each customer
+// costs the dispatcher a read of the conversation, its move to the queue (compare-and-set,
+// queue record, queued event, position frame) and its assignment (compare-and-set, event,
+// participant key, agent frame). Timed from the first handoff published to the last assigned
+// event stored; the latency of one customer is from its handoff's publish to its assigned
+// event. Run with a fixed count:
+//
+//	go test -run '^$' -bench BurstNATS -benchtime 9000x ./internal/engine
+func BenchmarkBurstNATS(b *testing.B) {
+	const agents = 100
+	v := newEnv(b, baseTenant("acme"))
+	r := v.waitOwner(v.start("r1", benchSettings()))
+	n := b.N
+	convs := make([]string, n)
+	for i := range convs {
+		convs[i] = fmt.Sprintf("c%06d", i)
+	}
+	bulkConversations(b, v, convs, frames.StateBot)
+
+	sent := make([]atomic.Int64, n)
+	lat := make([]time.Duration, 0, n)
+	var mu sync.Mutex
+	done := make(chan struct{})
+	sub, err := v.nc.Subscribe(subjects.TenantEvents("acme"), func(m *nats.Msg) {
+		ev := &fd.ConversationEvent{}
+		if proto.Unmarshal(m.Data, ev) != nil || ev.GetType() != frames.EventAssigned {
+			return
+		}
+		var i int
+		if _, err := fmt.Sscanf(ev.GetConv(), "c%d", &i); err != nil || i >= n {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		lat = append(lat, time.Duration(time.Now().UnixNano()-sent[i].Load()))
+		if len(lat) == n {
+			close(done)
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+
+	for i := range agents {
+		v.online(fmt.Sprint("a", i), "s", int32(n/agents+1))
+		v.status(fmt.Sprint("a", i), frames.StatusAvailable)
+	}
+	testkit.CheckFor(b, 10*time.Second, 5*time.Millisecond, func() error {
+		if got := testutil.ToFloat64(r.e.m.agents.WithLabelValues("acme", "routable")); got != agents {
+			return fmt.Errorf("%v of %d agents routable", got, agents)
+		}
+		return nil
+	})
+
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime(b)
+	for i, conv := range convs {
+		c := &fd.Command{Id: "handoff-" + conv, Tenant: "acme", Conv: conv, Type: frames.CommandHandoff,
+			Actor: customer(fmt.Sprint("u", i)), At: timestamppb.Now()}
+		data, _ := proto.Marshal(c)
+		msg := nats.NewMsg(subjects.ConvCommands("acme", conv))
+		msg.Data = data
+		sent[i].Store(time.Now().UnixNano())
+		if _, err := v.js.PublishMsgAsync(msg, jetstream.WithMsgID(c.GetId())); err != nil {
+			b.Fatal(err)
+		}
+		if i%1000 == 999 {
+			// Within the client's limit of outstanding asynchronous publishes.
+			select {
+			case <-v.js.PublishAsyncComplete():
+			case <-time.After(time.Minute):
+				b.Fatal("handoffs not stored")
+			}
+		}
+	}
+	select {
+	case <-v.js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		b.Fatal("handoffs not stored")
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		mu.Lock()
+		b.Fatalf("%d of %d assigned", len(lat), n)
+	}
+	b.StopTimer()
+	took := time.Since(start)
+	mu.Lock()
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
+	b.ReportMetric(float64(n)/took.Seconds(), "assignments/s")
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(time.Microsecond)/float64(n), "cpu-µs/assignment")
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(q(1), "max-ms")
+	mu.Unlock()
+}
+
+// benchSettings are the test settings with the production lease TTL and grace period: on
+// a loaded machine the tests' 600 ms lease and 1 s grace make a run measure takeovers and
+// re-queues instead of assignment.
+func benchSettings() Settings {
+	s := testSettings()
+	s.LeaseTTL, s.Grace = 3*time.Second, 30*time.Second
+	return s
+}
+
+// bulkConversations creates conversations in state as the gateway does (record and
+// participant key; the open command only for queued ones: for a bot conversation it changes
+// nothing in the dispatcher), 64 at a time to keep the setup short.
+func bulkConversations(b *testing.B, v *env, convs []string, state string) {
+	b.Helper()
+	ctx := context.Background()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(convs) {
+					return
+				}
+				cust := fmt.Sprint("u", i)
+				c := &fd.Conversation{Tenant: v.tenant, Conv: convs[i], State: state, Customer: customer(cust),
+					OpenedAt: timestamppb.Now()}
+				if state == frames.StateQueued {
+					c.QueuedAt = c.OpenedAt
+				}
+				data, _ := proto.Marshal(c)
+				if _, err := v.conv.Create(ctx, subjects.ConversationKey(v.tenant, convs[i]), data); err != nil {
+					b.Errorf("create conversation: %v", err)
+					return
+				}
+				pdata, _ := proto.Marshal(customer(cust))
+				if _, err := v.part.Put(ctx, subjects.ParticipantKey(v.tenant, cust, convs[i]), pdata); err != nil {
+					b.Errorf("participant: %v", err)
+					return
+				}
+				if state != frames.StateQueued {
+					continue
+				}
+				cmd := &fd.Command{Id: "open-" + convs[i], Tenant: v.tenant, Conv: convs[i], Type: frames.CommandOpen,
+					Actor: customer(cust), Customer: customer(cust), At: timestamppb.Now()}
+				cdata, _ := proto.Marshal(cmd)
+				msg := nats.NewMsg(subjects.ConvCommands(v.tenant, convs[i]))
+				msg.Data = cdata
+				if _, err := v.js.PublishMsg(ctx, msg, jetstream.WithMsgID(cmd.GetId())); err != nil {
+					b.Errorf("open: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// BenchmarkWaitingNATS measures assignment with a long line through a real JetStream server:
+// b.N customers wait (issue 18's steady state: 100,000), then 100 agents with room for all
+// of them become available at once. Timed from the agents' status commands to the last
+// assigned event stored.
+//
+//	go test -run '^$' -bench WaitingNATS -benchtime 100000x -timeout 30m ./internal/engine
+func BenchmarkWaitingNATS(b *testing.B) {
+	const agents = 100
+	v := newEnv(b, baseTenant("acme"))
+	r := v.waitOwner(v.start("r1", benchSettings()))
+	n := b.N
+	convs := make([]string, n)
+	for i := range convs {
+		convs[i] = fmt.Sprintf("c%06d", i)
+	}
+	var queued, assigned atomic.Int64
+	done := make(chan struct{})
+	sub, err := v.nc.Subscribe(subjects.TenantEvents("acme"), func(m *nats.Msg) {
+		ev := &fd.ConversationEvent{}
+		if proto.Unmarshal(m.Data, ev) != nil {
+			return
+		}
+		switch ev.GetType() {
+		case frames.EventQueued:
+			queued.Add(1)
+		case frames.EventAssigned:
+			if assigned.Add(1) == int64(n) {
+				close(done)
+			}
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	bulkConversations(b, v, convs, frames.StateQueued)
+	testkit.CheckFor(b, 20*time.Minute, 50*time.Millisecond, func() error {
+		if q := queued.Load(); q < int64(n) {
+			return fmt.Errorf("%d of %d queued", q, n)
+		}
+		return nil
+	})
+	for i := range agents {
+		v.online(fmt.Sprint("a", i), "s", int32(n/agents+1))
+	}
+	testkit.CheckFor(b, 10*time.Second, 5*time.Millisecond, func() error {
+		if got := testutil.ToFloat64(r.e.m.agents.WithLabelValues("acme", frames.StatusAway)); got != agents {
+			return fmt.Errorf("%v of %d agents online", got, agents)
+		}
+		return nil
+	})
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime(b)
+	for i := range agents {
+		v.status(fmt.Sprint("a", i), frames.StatusAvailable)
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Minute):
+		b.Fatalf("%d of %d assigned", assigned.Load(), n)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "assignments/s")
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(time.Microsecond)/float64(n), "cpu-µs/assignment")
+}
+
+// cpuTime is the CPU time the test process (dispatcher, NATS server and clients) has used:
+// on a shared machine the wall clock says how much of the machine the run got, the CPU time
+// what the work cost.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+
+	"github.com/frontdesk-chat/frontdesk/persister/internal/ingest"
+	"github.com/frontdesk-chat/frontdesk/persister/internal/migrate"
+	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
+	"github.com/frontdesk-chat/frontdesk/services/streams"
+)
+
+// runLatency is the latency mode (-rate): messages are published at a constant rate while the
+// service's consumer runs, and each row's latency is from its publish being acknowledged
+// (the moment a client would get its ack) to the commit of the transaction that stored it.
+func runLatency(ctx context.Context, o options) error {
+	dir, err := os.MkdirTemp("", "ingestbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true})
+	if err != nil {
+		return err
+	}
+	go srv.Start()
+	defer srv.Shutdown()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		return errors.New("nats-server did not start")
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	topo := streams.Declared(streams.Options{Replicas: 1}).Only(subjects.StreamMessages, subjects.StreamDeadLetters)
+	if err := streams.Provision(ctx, js, topo); err != nil {
+		return err
+	}
+	dbURL, drop, err := createDatabase(ctx, o.db)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := migrate.Apply(ctx, pool, nil); err != nil {
+		return err
+	}
+
+	total := int(float64(o.rate) * o.duration.Seconds())
+	acked := make([]atomic.Int64, total)
+	var (
+		mu         sync.Mutex
+		lat        []time.Duration
+		unmeasured int
+		committed  atomic.Int64
+	)
+	st := store.New(pool)
+	write := func(ctx context.Context, rows []store.MessageRow) (store.WriteResult, error) {
+		res, err := st.WriteMessages(ctx, rows)
+		if err != nil {
+			return res, err
+		}
+		now := time.Now().UnixNano()
+		mu.Lock()
+		for _, r := range rows {
+			i, err := strconv.Atoi(strings.TrimPrefix(r.Msg.GetId(), "l_"))
+			if err != nil || i >= total || acked[i].Load() == 0 {
+				unmeasured++
+				continue
+			}
+			lat = append(lat, time.Duration(now-acked[i].Load()))
+		}
+		mu.Unlock()
+		committed.Add(res.Inserted)
+		return res, nil
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c := ingest.NewConsumer(js, ingest.Options{Stream: subjects.StreamMessages, Durable: "bench-latency",
+		BatchSize: o.batch, BatchWait: o.wait, Workers: o.workers},
+		ingest.Handler[store.MessageRow]{Decode: ingest.DecodeMessage, Write: write},
+		ingest.NewMetrics(prometheus.NewRegistry()), zap.NewNop())
+	consumerDone := make(chan error, 1)
+	go func() { consumerDone <- c.Run(cctx) }()
+
+	// Publishers: each sends every publishers-th message at its scheduled time (open loop:
+	// a late publish does not delay the next one's schedule) and waits for its ack.
+	const publishers = 16
+	fmt.Printf("publishing %d messages/s for %s over %d conversations (batch %d, wait %s, %d workers)...\n",
+		o.rate, o.duration, o.convs, o.batch, o.wait, o.workers)
+	start := time.Now().Add(100 * time.Millisecond)
+	cpu0 := processCPU()
+	var wg sync.WaitGroup
+	var pubErr atomic.Value
+	for k := range publishers {
+		wg.Go(func() {
+			for i := k; i < total; i += publishers {
+				at := start.Add(time.Duration(float64(i) / float64(o.rate) * float64(time.Second)))
+				if d := time.Until(at); d > 0 {
+					select {
+					case <-time.After(d):
+					case <-ctx.Done():
+						return
+					}
+				}
+				conv := fmt.Sprintf("c_%05d", i%o.convs)
+				m := &fd.Message{Id: fmt.Sprintf("l_%08d", i), ClientId: fmt.Sprint("cl", i), Tenant: "bench", Conv: conv,
+					From: &fd.Participant{Id: "cust_" + conv, Role: "customer", Name: "Customer"}, Kind: "text",
+					Text: words[i%len(words)] + " " + words[(i*7)%len(words)] + " " + words[(i*3)%len(words)], CreatedAt: timestamppb.Now()}
+				data, _ := proto.Marshal(m)
+				if _, err := js.Publish(ctx, subjects.Messages("bench", conv), data, jetstream.WithMsgID(m.Id)); err != nil {
+					pubErr.Store(err)
+					return
+				}
+				acked[i].Store(time.Now().UnixNano())
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := pubErr.Load().(error); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	deadline := time.After(time.Minute)
+	for committed.Load() < int64(total) {
+		select {
+		case err := <-consumerDone:
+			return fmt.Errorf("consumer stopped: %v", err)
+		case <-deadline:
+			return fmt.Errorf("%d of %d rows committed a minute after the last publish", committed.Load(), total)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	goCPU := processCPU() - cpu0
+	pgCPU, err := backendCPU(ctx, pool)
+	if err != nil {
+		return err
+	}
+	cancel()
+	<-consumerDone
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(lat)
+	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))].Round(10 * time.Microsecond) }
+	fmt.Printf("ack->commit over %d rows (%d unmeasured): p50 %s, p90 %s, p99 %s, p99.9 %s, max %s\n",
+		len(lat), unmeasured, q(0.5), q(0.9), q(0.99), q(0.999), q(1))
+	fmt.Printf("  cpu: benchmark process (NATS server + publishers + consumer) %s, postgres backends %s\n",
+		goCPU.Round(time.Millisecond), pgCPU.Round(time.Millisecond))
+	return nil
+}
