@@ -103,6 +103,10 @@ const (
 	CodeTooLarge            = "too_large"
 	CodeRateLimited         = "rate_limited"
 	CodeInternal            = "internal"
+	// CodeOverloaded refuses a frame the gateway could not take on without queueing it beyond
+	// its bounds (too many stores in flight): nothing was stored; retry the same frame, with the
+	// same id, after a jittered backoff.
+	CodeOverloaded = "overloaded"
 )
 
 // Close codes beyond RFC 6455's.

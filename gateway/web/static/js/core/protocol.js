@@ -73,6 +73,7 @@ export const Code = Object.freeze({
   TooLarge: 'too_large',
   RateLimited: 'rate_limited',
   Internal: 'internal',
+  Overloaded: 'overloaded',
 });
 
 export const Close = Object.freeze({
