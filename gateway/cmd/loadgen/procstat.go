@@ -22,12 +22,45 @@ const clockTicks = 100
 // procSample is one process's counters at one moment.
 type procSample struct {
 	name  string
+	ppid  int
 	ticks int64 // utime + stime
 	rss   int64 // bytes
 }
 
-// readProcs samples every process whose command name is in names (all when names is empty).
+// readProcs samples every process whose command name is in names, and every process whose
+// id is in names (a number) with its descendants, named name[id] after the root (all
+// processes when names is empty).
 func readProcs(names []string) map[int]procSample {
+	all := readAllProcs()
+	if len(names) == 0 {
+		return all
+	}
+	roots := map[int]bool{}
+	for _, n := range names {
+		if pid, err := strconv.Atoi(n); err == nil {
+			roots[pid] = true
+		}
+	}
+	out := map[int]procSample{}
+	for pid, p := range all {
+		if slices.Contains(names, p.name) {
+			out[pid] = p
+			continue
+		}
+		// Walk up to a root, if any (a Postgres cluster: the postmaster and its backends).
+		for q, depth := pid, 0; q > 1 && depth < 16; depth++ {
+			if roots[q] {
+				p.name = fmt.Sprintf("%s[%d]", all[q].name, q)
+				out[pid] = p
+				break
+			}
+			q = all[q].ppid
+		}
+	}
+	return out
+}
+
+func readAllProcs() map[int]procSample {
 	out := map[int]procSample{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	page := int64(os.Getpagesize())
@@ -46,9 +79,6 @@ func readProcs(names []string) map[int]procSample {
 			continue
 		}
 		name := string(stat[open+1 : end])
-		if len(names) > 0 && !slices.Contains(names, name) {
-			continue
-		}
 		f := strings.Fields(string(stat[end+2:]))
 		if len(f) < 22 {
 			continue
@@ -56,7 +86,8 @@ func readProcs(names []string) map[int]procSample {
 		ut, _ := strconv.ParseInt(f[11], 10, 64)
 		st, _ := strconv.ParseInt(f[12], 10, 64)
 		rss, _ := strconv.ParseInt(f[21], 10, 64)
-		out[pid] = procSample{name: name, ticks: ut + st, rss: rss * page}
+		ppid, _ := strconv.Atoi(f[1])
+		out[pid] = procSample{name: name, ppid: ppid, ticks: ut + st, rss: rss * page}
 	}
 	return out
 }

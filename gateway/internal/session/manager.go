@@ -99,8 +99,8 @@ func DefaultConfig() Config {
 		AbuseLimit:          10,
 		MaxLimiters:         1 << 17,
 		JanitorEvery:        100 * time.Millisecond,
-		MaxPublishes:        256,
-		PublishWait:         50 * time.Millisecond,
+		MaxPublishes:        512,
+		PublishWait:         100 * time.Millisecond,
 	}
 }
 
