@@ -125,6 +125,10 @@ type Settings struct {
 	// ReplyBytesPerSecond is each user's budget for sync replays and history pages, in encoded
 	// bytes per second on this gateway (default 4 MiB).
 	ReplyBytesPerSecond int `mapstructure:"reply_bytes_per_second"`
+	// MaxPublishes bounds the JetStream publishes in flight on this gateway (default 512); a
+	// frame that waits PublishWait (default 100ms) without a slot is refused with `overloaded`.
+	MaxPublishes int           `mapstructure:"max_publishes"`
+	PublishWait  time.Duration `mapstructure:"publish_wait"`
 }
 
 // Config is the gateway's configuration.
@@ -148,6 +152,7 @@ func DefaultConfig() Config {
 		HTTPTimeout: sd.HTTPTimeout, IdleTimeout: sd.IdleTimeout, UploadTimeout: sd.UploadTimeout,
 		UploadsPerUser: sd.UploadsPerUser, UploadsPerTenant: sd.UploadsPerTenant,
 		MaxConnections: sd.MaxConnections, MaxConnectionsPerAddress: sd.MaxConnectionsPerAddress,
+		MaxPublishes: d.MaxPublishes, PublishWait: d.PublishWait,
 	}}
 }
 
@@ -197,7 +202,8 @@ func (c Config) Validate() error {
 		key string
 		v   int
 	}{{"gateway.queue_frames", g.QueueFrames}, {"gateway.queue_bytes", g.QueueBytes}, {"gateway.abuse_limit", g.AbuseLimit},
-		{"gateway.workers", g.Workers}, {"gateway.visitor_burst", g.VisitorBurst}} {
+		{"gateway.workers", g.Workers}, {"gateway.visitor_burst", g.VisitorBurst}, {"gateway.max_publishes", g.MaxPublishes},
+		{"gateway.publish_wait", int(g.PublishWait)}} {
 		if n.v <= 0 {
 			errs = append(errs, &config.FieldError{Key: n.key, Msg: "must be positive"})
 		}
@@ -315,7 +321,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	s.sessions, err = session.New(ctx, session.Config{GatewayID: id, QueueFrames: g.QueueFrames, QueueBytes: g.QueueBytes,
 		PingInterval: g.PingInterval, DeadTimeout: g.DeadTimeout, PresenceTTL: g.PresenceTTL, WriteTimeout: g.WriteTimeout,
 		RequestTimeout: g.RequestTimeout, AbuseLimit: g.AbuseLimit, ReplyBytesPerSecond: g.ReplyBytesPerSecond,
-		Tracer: tp.Tracer("gateway/session")},
+		Tracer: tp.Tracer("gateway/session"), MaxPublishes: g.MaxPublishes, PublishWait: g.PublishWait},
 		log.Named("session"), s.nc, h, store, m)
 	if err != nil {
 		return nil, err

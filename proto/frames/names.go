@@ -106,6 +106,10 @@ const (
 	// CodeQuotaExceeded refuses a send past the tenant's messages_per_day quota (and, as
 	// {"error":"quota_exceeded"} with HTTP 507, an upload past attachment_bytes).
 	CodeQuotaExceeded = "quota_exceeded"
+	// CodeOverloaded refuses a frame the gateway could not take on without queueing it beyond
+	// its bounds (too many stores in flight): nothing was stored; retry the same frame, with the
+	// same id, after a jittered backoff.
+	CodeOverloaded = "overloaded"
 )
 
 // Close codes beyond RFC 6455's.

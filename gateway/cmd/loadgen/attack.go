@@ -173,19 +173,23 @@ func (a *attack) bigConversation(ctx context.Context, user string, n int) (*webs
 		if err != nil {
 			return nil, "", err
 		}
-		for {
-			_, data, err := c.Read(ctx)
-			if err != nil {
-				return nil, "", err
-			}
-			f := &fd.ServerFrame{}
-			if protojson.Unmarshal(data, f) == nil && f.GetType() == frames.TypeAck {
+		var refused error
+		err = readFrames(ctx, c, func(_ time.Time, f *fd.ServerFrame) bool {
+			switch f.GetType() {
+			case frames.TypeAck:
 				conv = f.GetConv()
-				break
+				return false
+			case frames.TypeError:
+				refused = fmt.Errorf("big message refused: %s", f.GetMessage())
+				return false
 			}
-			if f.GetType() == frames.TypeError {
-				return nil, "", fmt.Errorf("big message refused: %s", f.GetMessage())
-			}
+			return true
+		})
+		if err == nil {
+			err = refused
+		}
+		if err != nil {
+			return nil, "", err
 		}
 	}
 	return c, conv, nil
@@ -221,28 +225,23 @@ func (a *attack) sync(ctx context.Context) error {
 						a.count("aborted")
 						break
 					}
-					done := false
-					for !done {
-						_, data, err := c.Read(ctx)
-						if err != nil {
-							a.count("aborted")
-							break
-						}
-						f := &fd.ServerFrame{}
-						if protojson.Unmarshal(data, f) == nil && f.GetType() == frames.TypeSynced {
-							done = true
+					err := readFrames(ctx, c, func(now time.Time, f *fd.ServerFrame) bool {
+						switch f.GetType() {
+						case frames.TypeSynced:
 							a.ok.Add(1)
 							a.count(fmt.Sprintf("recovered=%v", f.GetRecovered()))
 							a.mu.Lock()
-							a.took = append(a.took, time.Since(t0))
+							a.took = append(a.took, now.Sub(t0))
 							a.mu.Unlock()
-						}
-						if f.GetType() == frames.TypeError {
+							return false
+						case frames.TypeError:
 							a.count("error " + f.GetCode())
-							done = true // refused: ask again, at once (the attacker's full speed)
+							return false // refused: ask again, at once (the attacker's full speed)
 						}
-					}
-					if !done {
+						return true
+					})
+					if err != nil {
+						a.count("aborted")
 						break
 					}
 				}
@@ -269,15 +268,13 @@ func (a *attack) upload(ctx context.Context) error {
 		if err := write(ctx, c, &fd.ClientFrame{Type: frames.TypeSend, Id: "hi", Kind: frames.KindText, Text: "hi"}); err != nil {
 			return err
 		}
-		for conv == "" {
-			_, data, err := c.Read(ctx)
-			if err != nil {
-				return err
-			}
-			f := &fd.ServerFrame{}
-			if protojson.Unmarshal(data, f) == nil && f.GetType() == frames.TypeAck {
+		if err := readFrames(ctx, c, func(_ time.Time, f *fd.ServerFrame) bool {
+			if f.GetType() == frames.TypeAck {
 				conv = f.GetConv()
 			}
+			return conv == ""
+		}); err != nil {
+			return err
 		}
 		convs[i] = conv
 		go func() {

@@ -11,9 +11,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +24,6 @@ import (
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/dispatchertest"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
@@ -44,6 +45,20 @@ type chatRun struct {
 	dups     atomic.Int64
 	assigned atomic.Int64
 	closed   atomic.Int64 // conversations a customer saw closed
+	sending  atomic.Bool  // the measured window began
+	requeued sync.Map     // conversations a customer saw queued again while sending
+
+	refused  atomic.Int64    // sends answered rate_limited or overloaded
+	errored  atomic.Int64    // sends answered with another error
+	answer   []time.Duration // send -> ack or refusal, under mu
+	late     atomic.Int64    // sends answered after a second or more
+	lag      []time.Duration // how late the senders woke for a scheduled send, under mu
+	reply    float64         // share of customer messages an agent answers
+	replies  sync.Map        // reply client id -> time the agent wrote it
+	nreplies atomic.Int64    // replies written
+	replyLat []time.Duration // agent reply -> customer delivery, under mu
+	rdrop    atomic.Int64    // replies not written: the agent's writer was behind
+	refusals sync.Map        // error code -> *atomic.Int64
 }
 
 func runChat(ctx context.Context, args []string, out io.Writer) error {
@@ -59,6 +74,9 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 	doAssign := fs.Bool("assign", true, "assign conversations to agents (gateway-only setup: no dispatcher)")
 	upgrades := fs.Float64("upgrades", 0, "authenticated socket upgrades per second while sending (each opens a session with an ES256 visitor token of the gateway, reads welcome, closes)")
 	upgradeKeys := fs.String("upgrade-keys", "", "the gateway's key set file: each upgrade then gets a visitor token of its own, signed here, instead of sharing one (bench.sh passes it)")
+	sources := fs.Int("sources", 1, "source addresses the sessions are spread over (127.0.0.2 onwards; 1: the default address): a gateway takes at most max_connections_per_address (10,000) from one")
+	fs.Float64Var(&r.reply, "reply", 0, "share of the customer messages each agent answers (0.5: 500 replies/s for 1,000 msg/s)")
+	watch := fs.String("watch", "frontdesk,gateway,dispatcher,persister,aibridge,postgres,loadgen", "processes whose CPU and RSS are reported, comma-separated: command names, or process ids (with their descendants, e.g. a Postgres postmaster); empty: none")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,13 +96,23 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 	// Agents.
 	agentConns := make([]*websocket.Conn, *agents)
 	for i := range *agents {
-		c, _, err := r.t.dial(ctx, fmt.Sprintf("ag%s_%d", run, i), frames.RoleAgent, nil)
+		c, _, err := r.t.dial(ctx, fmt.Sprintf("ag%s_%d", run, i), frames.RoleAgent, source(i, *sources))
 		if err != nil {
 			return fmt.Errorf("agent %d: %w", i, err)
 		}
 		defer c.CloseNow()
 		agentConns[i] = c
-		go r.readAgent(c)
+		replies := make(chan *fd.ClientFrame, 4096)
+		defer close(replies)
+		go r.readAgent(c, replies)
+		go func() {
+			for f := range replies {
+				r.replies.Store(f.GetId(), time.Now())
+				if write(ctx, c, f) == nil {
+					r.nreplies.Add(1)
+				}
+			}
+		}()
 		if !*doAssign {
 			// The dispatcher routes only to available agents, and a new agent is away until
 			// it says otherwise (proto/README.md, Agents).
@@ -108,7 +136,7 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 		sem <- struct{}{}
 		setup.Go(func() {
 			defer func() { <-sem }()
-			c, _, err := r.t.dial(ctx, fmt.Sprintf("cu%s_%d", run, i), frames.RoleCustomer, nil)
+			c, _, err := r.t.dial(ctx, fmt.Sprintf("cu%s_%d", run, i), frames.RoleCustomer, source(i+*agents, *sources))
 			if err != nil {
 				errc <- err
 				return
@@ -151,9 +179,15 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 		*customers, *agents, r.assigned.Load(), time.Since(t0).Round(time.Millisecond), nerr)
 	rssBase, _ := r.t.metric(ctx, "process_resident_memory_bytes")
 	rx0, tx0 := r.t.rx.Load(), r.t.tx.Load()
+	var procs *procWatch
+	if *watch != "" {
+		// The generator itself is always reported: its CPU is taken from the same cores.
+		procs = watchProcs(ctx, append(strings.Split(*watch, ","), strconv.Itoa(os.Getpid())))
+	}
 
 	// Constant-rate senders: message k of customer i is due at start + offset_i + k*period,
 	// whatever happened to the previous ones.
+	r.sending.Store(true)
 	period := time.Duration(float64(time.Second) / *rate)
 	start := time.Now().Add(500 * time.Millisecond)
 	end := start.Add(*duration)
@@ -170,6 +204,7 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 					return
 				}
 				time.Sleep(time.Until(due))
+				late := time.Since(due)
 				id := fmt.Sprintf("%d.%d", i, k)
 				r.sent.Store(id, due)
 				r.nsent.Add(1)
@@ -177,6 +212,9 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 					Text: "load message " + id}); err != nil {
 					r.failed.Add(1)
 				}
+				r.mu.Lock()
+				r.lag = append(r.lag, late)
+				r.mu.Unlock()
 			}
 		})
 	}
@@ -201,7 +239,7 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 		r.mu.Lock()
 		n := len(r.lat)
 		r.mu.Unlock()
-		if int64(n) >= r.acked.Load() && r.acked.Load() >= r.nsent.Load()-r.failed.Load() {
+		if int64(n) >= r.acked.Load() && r.acked.Load()+r.refused.Load()+r.errored.Load() >= r.nsent.Load()-r.failed.Load() {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -210,12 +248,31 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 	rx, tx := r.t.rx.Load()-rx0, r.t.tx.Load()-tx0
 	r.mu.Lock()
 	lat, echo := slices.Clone(r.lat), slices.Clone(r.echo)
+	answer, lag, replyLat := slices.Clone(r.answer), slices.Clone(r.lag), slices.Clone(r.replyLat)
 	r.mu.Unlock()
 	lost := r.acked.Load() - int64(len(lat))
-	fmt.Fprintf(out, "chat: %d customers x %.2g msg/s for %s: sent %d, acked %d, delivered to agents %d, duplicates %d, send errors %d, lost %d\n",
-		len(custs)-nerr, *rate, *duration, r.nsent.Load(), r.acked.Load(), len(lat), r.dups.Load(), r.failed.Load(), max(lost, 0))
+	unanswered := r.nsent.Load() - r.failed.Load() - r.acked.Load() - r.refused.Load() - r.errored.Load()
+	fmt.Fprintf(out, "chat: %d customers x %.2g msg/s for %s: sent %d, acked %d, refused %d (%s), other errors %d, unanswered %d, delivered to agents %d, duplicates %d, send errors %d, lost %d\n",
+		len(custs)-nerr, *rate, *duration, r.nsent.Load(), r.acked.Load(), r.refused.Load(), r.refusalCodes(), r.errored.Load(),
+		max(unanswered, 0), len(lat), r.dups.Load(), r.failed.Load(), max(lost, 0))
+	requeued := 0
+	r.requeued.Range(func(any, any) bool { requeued++; return true })
+	if requeued > 0 {
+		// Live delivery follows the agent who owns the conversation; what is sent while it waits
+		// for another agent reaches the next one by sync, which this generator does not do.
+		fmt.Fprintf(out, "conversations requeued by the dispatcher while sending: %d (messages sent meanwhile count as lost here)\n", requeued)
+	}
 	fmt.Fprintf(out, "send -> agent delivery:   %s\n", percentiles(lat))
 	fmt.Fprintf(out, "send -> own echo:         %s\n", percentiles(echo))
+	fmt.Fprintf(out, "send -> ack or refusal:   %s; %d answered after 1 s or more\n", percentiles(answer), r.late.Load())
+	if r.reply > 0 {
+		fmt.Fprintf(out, "agent replies: %d written, %d skipped (agent writer behind); reply -> customer delivery: %s\n",
+			r.nreplies.Load(), r.rdrop.Load(), percentiles(replyLat))
+	}
+	fmt.Fprintf(out, "generator lag (scheduled send -> written): %s\n", percentiles(lag))
+	if procs != nil {
+		procs.Finish(out)
+	}
 	fmt.Fprintf(out, "gateway RSS: %.1f MiB at start of sending, %.1f MiB at end\n", rssBase/(1<<20), rss/(1<<20))
 	fmt.Fprintf(out, "wire bytes while sending (compression offered: %v): clients received %d (%.0f per frame delivered), sent %d (%.0f per message)\n",
 		r.t.compress, rx, float64(rx)/float64(max(1, len(lat)+len(echo)+int(r.acked.Load()))), tx, float64(tx)/float64(max(1, r.nsent.Load())))
@@ -241,6 +298,14 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("%d acked messages were not delivered", lost)
 	}
 	return nil
+}
+
+// source is the source address of session i spread over n addresses (nil: the default).
+func source(i, n int) net.IP {
+	if n <= 1 {
+		return nil
+	}
+	return net.IPv4(127, 0, 0, byte(2+i%n))
 }
 
 // upgradeLoad opens sessions at a constant rate beside the chat, to show what authenticated
@@ -327,66 +392,111 @@ func write(ctx context.Context, c *websocket.Conn, f *fd.ClientFrame) error {
 	return c.Write(ctx, websocket.MessageText, frames.AppendClientJSON(nil, f))
 }
 
-func (r *chatRun) readAgent(c *websocket.Conn) {
-	for {
-		_, data, err := c.Read(context.Background())
-		if err != nil {
-			return
-		}
-		now := time.Now()
-		f := &fd.ServerFrame{}
-		if protojson.Unmarshal(data, f) != nil {
-			continue
-		}
+// answered records the answer (ack or error) to a customer's send.
+func (r *chatRun) answered(now time.Time, id string) {
+	due, ok := r.sent.Load(id)
+	if !ok {
+		return
+	}
+	d := now.Sub(due.(time.Time))
+	if d >= time.Second {
+		r.late.Add(1)
+	}
+	r.mu.Lock()
+	r.answer = append(r.answer, d)
+	r.mu.Unlock()
+}
+
+func (r *chatRun) refusalCodes() string {
+	var parts []string
+	r.refusals.Range(func(k, v any) bool {
+		parts = append(parts, fmt.Sprintf("%s %d", k, v.(*atomic.Int64).Load()))
+		return true
+	})
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+// readAgent counts an agent's assignments and deliveries and answers a share of the customer
+// messages (r.reply) through replies, which its own writer drains so reading never waits.
+func (r *chatRun) readAgent(c *websocket.Conn, replies chan<- *fd.ClientFrame) {
+	credit := 0.0
+	_ = readFrames(context.Background(), c, func(now time.Time, f *fd.ServerFrame) bool {
 		switch f.GetType() {
 		case frames.TypeAssigned:
 			r.assigned.Add(1)
 		case frames.TypeMessage:
 			due, ok := r.sent.Load(f.GetClientId())
 			if !ok || f.GetFrom().GetRole() != frames.RoleCustomer {
-				continue
+				return true
 			}
 			if _, dup := r.seen.LoadOrStore(f.GetClientId(), struct{}{}); dup {
 				r.dups.Add(1)
-				continue
+				return true
 			}
 			r.mu.Lock()
 			r.lat = append(r.lat, now.Sub(due.(time.Time)))
 			r.mu.Unlock()
+			if credit += r.reply; credit >= 1 {
+				credit--
+				select {
+				case replies <- &fd.ClientFrame{Type: frames.TypeSend, Id: "r" + f.GetClientId(), Conv: f.GetConv(),
+					Kind: frames.KindText, Text: "reply to " + f.GetClientId()}:
+				default:
+					r.rdrop.Add(1)
+				}
+			}
 		}
-	}
+		return true
+	})
 }
 
 func (r *chatRun) readCustomer(c *websocket.Conn, acks chan string) {
 	first := true
-	for {
-		_, data, err := c.Read(context.Background())
-		if err != nil {
-			return
-		}
-		now := time.Now()
-		f := &fd.ServerFrame{}
-		if protojson.Unmarshal(data, f) != nil {
-			continue
-		}
+	_ = readFrames(context.Background(), c, func(now time.Time, f *fd.ServerFrame) bool {
 		switch f.GetType() {
 		case frames.TypeAck:
 			if first {
 				first = false
 				acks <- f.GetConv()
-				continue
+				return true
 			}
 			r.acked.Add(1)
+			r.answered(now, f.GetId())
+		case frames.TypeError:
+			if _, ok := r.sent.Load(f.GetId()); !ok {
+				return true
+			}
+			if f.GetCode() == frames.CodeRateLimited || f.GetCode() == frames.CodeOverloaded {
+				r.refused.Add(1)
+			} else {
+				r.errored.Add(1)
+			}
+			n, _ := r.refusals.LoadOrStore(f.GetCode(), new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
+			r.answered(now, f.GetId())
 		case frames.TypeState:
 			if f.GetState() == frames.StateClosed {
 				r.closed.Add(1)
 			}
+			if f.GetState() == frames.StateQueued && r.sending.Load() {
+				r.requeued.Store(f.GetConv(), true)
+			}
 		case frames.TypeMessage:
+			if f.GetFrom().GetRole() == frames.RoleAgent {
+				if t, ok := r.replies.Load(f.GetClientId()); ok {
+					r.mu.Lock()
+					r.replyLat = append(r.replyLat, now.Sub(t.(time.Time)))
+					r.mu.Unlock()
+				}
+				return true
+			}
 			if due, ok := r.sent.Load(f.GetClientId()); ok {
 				r.mu.Lock()
 				r.echo = append(r.echo, now.Sub(due.(time.Time)))
 				r.mu.Unlock()
 			}
 		}
-	}
+		return true
+	})
 }

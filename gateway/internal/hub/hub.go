@@ -132,6 +132,7 @@ type Hub struct {
 
 	mu      sync.RWMutex
 	entries map[string]*entry
+	joins   sync.Map // join marker (*nats.Msg) -> *pendingJoin
 
 	// Reconnect catch-up (Watch). high is the highest sequence received live on a followed
 	// conversation; mark is where the next catch-up reads the stream from (see catchUp for
@@ -155,6 +156,7 @@ type entry struct {
 	err       error
 	sub       *nats.Subscription
 	listeners []Listener // copy on write, read under Hub.mu
+	joining   []Listener // listeners whose join the shard's worker has not reached yet (join.go)
 
 	// mu serialises delivery: of a conversation (Messages), live or from the stream; of the
 	// overviews (Overview), live or the latest handed to a new listener. It is taken before
@@ -227,6 +229,10 @@ func New(nc *nats.Conn, log *zap.Logger, m *metrics.Metrics, opts Options) (*Hub
 			for {
 				select {
 				case msg := <-ch:
+					if msg.Sub == nil {
+						h.joined(msg) // a join marker (join.go), not a message
+						continue
+					}
 					h.dispatch(msg.Sub.Subject, msg)
 				case <-ctx.Done():
 					return

@@ -43,14 +43,21 @@ func (h *Hub) Subscribe(kind Kind, subject, conv string, l Listener) error {
 		return nil
 	}
 	if ok {
-		e.listeners = append(e.listeners[:len(e.listeners):len(e.listeners)], l)
+		// Counted from now (Unsubscribe finds it), delivered to once the shard's worker reaches
+		// the join (join.go): not what arrived before it.
+		e.joining = append(e.joining, l)
 		h.mu.Unlock()
 		<-e.ready
 		if e.err != nil {
 			h.Unsubscribe(subject, l)
 			return e.err
 		}
-		return nil
+		joined, err := h.join(e, l)
+		if err == nil && !joined {
+			// The subscription ended meanwhile (its last listener left): start over.
+			return h.Subscribe(kind, subject, conv, l)
+		}
+		return err
 	}
 	e = &entry{kind: kind, subject: subject, conv: conv, ready: make(chan struct{}), listeners: []Listener{l}}
 	if kind == Messages {
@@ -76,7 +83,7 @@ func (h *Hub) Subscribe(kind Kind, subject, conv string, l Listener) error {
 	} else {
 		e.sub = sub
 		h.metrics.Subscriptions.WithLabelValues(kind.String()).Inc()
-		if len(e.listeners) == 0 || h.entries[subject] != e {
+		if len(e.listeners)+len(e.joining) == 0 || h.entries[subject] != e {
 			// Every listener left while we subscribed.
 			defer h.release(kind, sub)
 			if h.entries[subject] == e {
@@ -118,10 +125,15 @@ func storedSubject(deliver string) string {
 }
 
 func (h *Hub) subscribe(subject string) (*nats.Subscription, error) {
+	return h.nc.ChanSubscribe(subject, h.shard(subject))
+}
+
+// shard is the channel, and so the worker, of subject's messages.
+func (h *Hub) shard(subject string) chan *nats.Msg {
 	var hs maphash.Hash
 	hs.SetSeed(h.seed)
 	hs.WriteString(subject)
-	return h.nc.ChanSubscribe(subject, h.shards[hs.Sum64()%uint64(len(h.shards))])
+	return h.shards[hs.Sum64()%uint64(len(h.shards))]
 }
 
 // start sets where a newly followed conversation stands: its last stored message. The request
@@ -163,21 +175,30 @@ func (h *Hub) Unsubscribe(subject string, l Listener) {
 		h.mu.Unlock()
 		return
 	}
-	for i, x := range e.listeners {
-		if x == l {
-			ls := make([]Listener, 0, len(e.listeners)-1)
-			ls = append(ls, e.listeners[:i]...)
-			e.listeners = append(ls, e.listeners[i+1:]...)
-			break
-		}
+	if !removeOne(&e.joining, l) {
+		removeOne(&e.listeners, l)
 	}
-	if len(e.listeners) > 0 || e.sub == nil {
+	if len(e.listeners)+len(e.joining) > 0 || e.sub == nil {
 		h.mu.Unlock()
 		return // still used, or the subscribing goroutine cleans up
 	}
 	delete(h.entries, subject)
 	h.mu.Unlock()
 	h.release(e.kind, e.sub)
+}
+
+// removeOne removes one registration of l from *ls, copying (the slice may be being read),
+// and reports whether there was one.
+func removeOne(ls *[]Listener, l Listener) bool {
+	for i, x := range *ls {
+		if x == l {
+			out := make([]Listener, 0, len(*ls)-1)
+			out = append(out, (*ls)[:i]...)
+			*ls = append(out, (*ls)[i+1:]...)
+			return true
+		}
+	}
+	return false
 }
 
 // release drops a subscription outside the hub's lock.

@@ -285,7 +285,8 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		mode = websocket.CompressionContextTakeover
 	}
 	tr := &wsTransport{}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	hj := &hijacker{ResponseWriter: w}
+	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
 		Subprotocols:    []string{frames.SubprotocolJSON, frames.SubprotocolProto},
 		OriginPatterns:  t.GetAllowedOrigins(),
 		CompressionMode: mode,
@@ -294,7 +295,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return // Accept wrote the response
 	}
 	conn.SetReadLimit(int64(lim.MaxFrameBytes))
-	tr.c = conn
+	tr.c, tr.raw = conn, hj.conn
 	tr.binary = conn.Subprotocol() == frames.SubprotocolProto
 	tr.deltas = r.URL.Query().Get(frames.QueryPartials) == frames.PartialsDelta
 	sess, err := s.sessions.Open(c, t, tr)
@@ -346,6 +347,7 @@ func (s *Server) serveWS(conn *websocket.Conn, sess *session.Session, tr *wsTran
 // wsTransport adapts a WebSocket to session.Transport.
 type wsTransport struct {
 	c       *websocket.Conn
+	raw     *corkConn // the socket under c
 	sess    *session.Session
 	binary  bool
 	deltas  bool
@@ -365,6 +367,28 @@ func (t *wsTransport) Write(ctx context.Context, b []byte) error {
 		typ = websocket.MessageBinary
 	}
 	return t.c.Write(ctx, typ, b)
+}
+
+// WriteBatch writes frames with one system call (session.BatchWriter): coder/websocket frames
+// each message into the corked connection, which writes them all at the end. ctx's deadline
+// bounds the socket writes.
+func (t *wsTransport) WriteBatch(ctx context.Context, frames [][]byte) error {
+	typ := websocket.MessageText
+	if t.binary {
+		typ = websocket.MessageBinary
+	}
+	deadline, _ := ctx.Deadline()
+	t.raw.cork(deadline)
+	var err error
+	for _, b := range frames {
+		if err = t.c.Write(ctx, typ, b); err != nil {
+			break
+		}
+	}
+	if uerr := t.raw.uncork(); err == nil {
+		err = uerr
+	}
+	return err
 }
 
 func (t *wsTransport) Close(code int, reason string) {

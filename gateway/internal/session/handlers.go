@@ -155,6 +155,9 @@ func (s *Session) fail(id string, err error, logFields ...zap.Field) {
 		s.sendError(id, frames.CodeTooLarge, err.Error())
 	case errors.Is(err, errBadFrame):
 		s.sendError(id, frames.CodeBadFrame, err.Error())
+	case errors.Is(err, errOverloaded):
+		s.m.metrics.RateLimited.WithLabelValues("overloaded").Inc()
+		s.sendError(id, frames.CodeOverloaded, "the service is busy, retry")
 	case errors.Is(err, errRateLimited):
 		s.m.metrics.RateLimited.WithLabelValues("reply_bytes").Inc()
 		s.sendError(id, frames.CodeRateLimited, "too much history at once, slow down")

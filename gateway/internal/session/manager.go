@@ -78,6 +78,14 @@ type Config struct {
 	// sessions, so every session is looked at every janitorSlots ticks and the pings and
 	// heartbeats of many sessions are spread instead of sent in bursts that delay messages.
 	JanitorEvery time.Duration
+	// MaxPublishes bounds the JetStream publishes (messages, commands, events) this gateway
+	// has in flight. A frame that finds them all taken waits at most PublishWait for one, then
+	// is refused with `overloaded`: when the store falls behind, the gateway sheds the excess
+	// at once instead of acking it seconds late or holding it in memory. Sized so a full
+	// window drains well within a second at what one JetStream server stores.
+	MaxPublishes int
+	// PublishWait is how long a frame may wait for a publish slot before it is refused.
+	PublishWait time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -95,6 +103,8 @@ func DefaultConfig() Config {
 		AbuseLimit:          10,
 		MaxLimiters:         1 << 17,
 		JanitorEvery:        100 * time.Millisecond,
+		MaxPublishes:        512,
+		PublishWait:         100 * time.Millisecond,
 	}
 }
 
@@ -139,6 +149,12 @@ func (c *Config) fill() {
 	}
 	if c.JanitorEvery <= 0 {
 		c.JanitorEvery = d.JanitorEvery
+	}
+	if c.MaxPublishes <= 0 {
+		c.MaxPublishes = d.MaxPublishes
+	}
+	if c.PublishWait <= 0 {
+		c.PublishWait = d.PublishWait
 	}
 	if c.GatewayID == "" {
 		c.GatewayID = "gw_" + rand.Text()[:10]
@@ -213,6 +229,8 @@ type Manager struct {
 	sessions map[string]*Session
 	users    map[string]*userState // tenant/user
 	idle     chan struct{}         // closed when sessions becomes empty while draining
+
+	publishes *publishWindow // JetStream publishes in flight (shed.go)
 }
 
 type userState struct {
@@ -236,7 +254,7 @@ func NewManager(cfg Config, log *zap.Logger, nc *nats.Conn, rec *record.Record, 
 	cfg.fill()
 	mg := &Manager{cfg: cfg, log: log, nc: nc, js: rec.JetStream(), rec: rec, hub: h, tenants: tenants, metrics: m,
 		sessions: map[string]*Session{}, users: map[string]*userState{},
-		limiters: newLimiterSet(cfg.MaxLimiters, time.Minute)}
+		limiters: newLimiterSet(cfg.MaxLimiters, time.Minute), publishes: newPublishWindow(cfg.MaxPublishes, cfg.PublishWait)}
 	mg.bg, mg.stopBg = context.WithCancel(context.Background())
 	return mg
 }
@@ -490,6 +508,10 @@ func (m *Manager) jsPublish(ctx context.Context, subject, msgID string, msg prot
 	if err != nil {
 		return nil, fmt.Errorf("marshal for %s: %w", subject, err)
 	}
+	if err := m.publishes.acquire(ctx); err != nil {
+		return nil, fmt.Errorf("publish %s: %w", subject, err)
+	}
+	defer m.publishes.release()
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
 	defer cancel()
 	ack, err := m.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: b,

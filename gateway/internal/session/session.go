@@ -41,6 +41,12 @@ type DeltaTransport interface {
 	Deltas() bool
 }
 
+// BatchWriter is a Transport that can write several frames at once (one system call for a
+// WebSocket): the session's writer hands it everything queued since its last write.
+type BatchWriter interface {
+	WriteBatch(ctx context.Context, frames [][]byte) error
+}
+
 // NewID returns prefix followed by 20 random base32 characters (c_, m_, s_, v_, att_ ids).
 func NewID(prefix string) string { return prefix + rand.Text()[:20] }
 
@@ -342,23 +348,36 @@ func (s *Session) write(bg context.Context) {
 		batch, size := s.queue, s.queued
 		s.queue = nil
 		s.mu.Unlock()
-		for _, b := range batch {
-			ctx, cancel := context.WithTimeout(bg, s.m.cfg.WriteTimeout)
-			err := s.tr.Write(ctx, b)
-			cancel()
-			if err != nil {
-				s.mu.Lock()
-				s.writing = false
-				s.closed = true
-				s.mu.Unlock()
-				s.tr.Abort()
-				return
-			}
+		if err := s.writeBatch(bg, batch); err != nil {
+			s.mu.Lock()
+			s.writing = false
+			s.closed = true
+			s.mu.Unlock()
+			s.tr.Abort()
+			return
 		}
 		s.mu.Lock()
 		s.queued -= size
 		s.mu.Unlock()
 	}
+}
+
+// writeBatch writes the frames queued since the last write: at once when the transport can.
+func (s *Session) writeBatch(bg context.Context, batch [][]byte) error {
+	if bw, ok := s.tr.(BatchWriter); ok {
+		ctx, cancel := context.WithTimeout(bg, s.m.cfg.WriteTimeout)
+		defer cancel()
+		return bw.WriteBatch(ctx, batch)
+	}
+	for _, b := range batch {
+		ctx, cancel := context.WithTimeout(bg, s.m.cfg.WriteTimeout)
+		err := s.tr.Write(ctx, b)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // QueueLen returns the number of queued frames (tests, flow control).

@@ -74,6 +74,7 @@ export const Code = Object.freeze({
   RateLimited: 'rate_limited',
   Internal: 'internal',
   QuotaExceeded: 'quota_exceeded',
+  Overloaded: 'overloaded',
 });
 
 export const Close = Object.freeze({

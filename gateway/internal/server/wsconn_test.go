@@ -1,0 +1,102 @@
+package server
+
+import (
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countingConn counts the writes that reach the socket.
+type countingConn struct {
+	net.Conn
+	writes atomic.Int32
+}
+
+func (c *countingConn) Write(p []byte) (int, error) { c.writes.Add(1); return c.Conn.Write(p) }
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { server.Close(); client.Close() })
+	return server, client
+}
+
+// TestCorkConn: writes between cork and uncork reach the socket as one write, in order with
+// writes made outside a cork; leftover bytes of the HTTP server are read first.
+func TestCorkConn(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		corked     []string // written under one cork
+		after      string   // written after uncork, uncorked
+		wantWrites int32
+	}{
+		{"one batch, one write", []string{"aa", "bb", "cc"}, "", 1},
+		{"control frame after a batch", []string{"aa", "bb"}, "pp", 2},
+		{"empty batch writes nothing", nil, "pp", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, cl := tcpPair(t)
+			cnt := &countingConn{Conn: s}
+			c := &corkConn{Conn: cnt, leftover: []byte("left")}
+			c.cork(time.Now().Add(5 * time.Second))
+			want := ""
+			for _, p := range tc.corked {
+				if _, err := c.Write([]byte(p)); err != nil {
+					t.Fatal(err)
+				}
+				want += p
+			}
+			if n := cnt.writes.Load(); n != 0 {
+				t.Fatalf("%d writes reached the socket while corked", n)
+			}
+			if err := c.uncork(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.after != "" {
+				if _, err := c.Write([]byte(tc.after)); err != nil {
+					t.Fatal(err)
+				}
+				want += tc.after
+			}
+			got := make([]byte, len(want))
+			_ = cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.ReadFull(cl, got); err != nil || string(got) != want {
+				t.Fatalf("peer read %q (%v), want %q", got, err, want)
+			}
+			if n := cnt.writes.Load(); n != tc.wantWrites {
+				t.Fatalf("socket writes = %d, want %d", n, tc.wantWrites)
+			}
+			// What net/http had read past the upgrade comes first, then the socket.
+			if _, err := cl.Write([]byte("peer")); err != nil {
+				t.Fatal(err)
+			}
+			in := make([]byte, 8)
+			if _, err := io.ReadFull(c, in); err != nil || string(in) != "leftpeer" {
+				t.Fatalf("read %q (%v), want leftpeer", in, err)
+			}
+		})
+	}
+}
