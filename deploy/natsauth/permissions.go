@@ -170,6 +170,8 @@ func For(service string, opts Options) (Permissions, error) {
 			subjects.UnreadQuery(any),
 			subjects.SearchQuery(any),
 			subjects.ReportQuery(any),
+			subjects.CannedQuery(any),
+			subjects.ContactQuery(any),
 			subjects.Assist(any, any),
 		)
 		b.subscribe(
@@ -229,7 +231,7 @@ func For(service string, opts Options) (Permissions, error) {
 	case Persister:
 		b.publish(subjects.DeadLetters(Persister))
 		b.responses = true
-		for _, kind := range []string{"history", "conversations", "unread", "search", "report"} {
+		for _, kind := range []string{"history", "conversations", "unread", "search", "report", "canned", "contact"} {
 			b.subscribe(subjects.AllQueries(kind))
 		}
 		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamDeadLetters} {

@@ -177,6 +177,7 @@ func (w *jw) summary(s *fd.ConversationSummary) {
 		}
 		o.optInt("unread", s.Unread)
 		o.str("opened_at", s.GetOpenedAt())
+		o.strs("labels", s.Labels)
 	})
 }
 
@@ -253,6 +254,7 @@ func (w *jw) serverFrame(f *fd.ServerFrame) {
 		if f.GetMaxAudioS() != 0 {
 			o.int("max_audio_s", int64(f.GetMaxAudioS()))
 		}
+		o.workspace(f) // workspace.go
 	})
 }
 

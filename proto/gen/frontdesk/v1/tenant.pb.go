@@ -64,7 +64,11 @@ type Tenant struct {
 	// only, and only with role customer (or no role).
 	CustomerIssuers []*CustomerIssuer `protobuf:"bytes,17,rep,name=customer_issuers,json=customerIssuers,proto3" json:"customer_issuers,omitempty"`
 	// staff_sso signs the tenant's agents and supervisors in to the console with OpenID Connect.
-	StaffSso      *StaffSSO `protobuf:"bytes,18,opt,name=staff_sso,json=staffSso,proto3" json:"staff_sso,omitempty"`
+	StaffSso *StaffSSO `protobuf:"bytes,18,opt,name=staff_sso,json=staffSso,proto3" json:"staff_sso,omitempty"`
+	// labels are the labels agents may put on conversations (at most 100).
+	Labels []*LabelDefinition `protobuf:"bytes,100,rep,name=labels,proto3" json:"labels,omitempty"`
+	// prechat is the optional form visitors fill in before their first message.
+	Prechat       *PrechatForm `protobuf:"bytes,101,opt,name=prechat,proto3" json:"prechat,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -221,6 +225,20 @@ func (x *Tenant) GetCustomerIssuers() []*CustomerIssuer {
 func (x *Tenant) GetStaffSso() *StaffSSO {
 	if x != nil {
 		return x.StaffSso
+	}
+	return nil
+}
+
+func (x *Tenant) GetLabels() []*LabelDefinition {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *Tenant) GetPrechat() *PrechatForm {
+	if x != nil {
+		return x.Prechat
 	}
 	return nil
 }
@@ -1410,7 +1428,7 @@ var File_frontdesk_v1_tenant_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\n" +
-	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\"\x8b\x06\n" +
+	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\x1a\x1cfrontdesk/v1/workspace.proto\"\xf7\x06\n" +
 	"\x06Tenant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
@@ -1430,7 +1448,9 @@ const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\vattachments\x18\x0f \x01(\v2\x19.frontdesk.v1.AttachmentsR\vattachments\x12\x16\n" +
 	"\x06locale\x18\x10 \x01(\tR\x06locale\x12G\n" +
 	"\x10customer_issuers\x18\x11 \x03(\v2\x1c.frontdesk.v1.CustomerIssuerR\x0fcustomerIssuers\x123\n" +
-	"\tstaff_sso\x18\x12 \x01(\v2\x16.frontdesk.v1.StaffSSOR\bstaffSso\"\x99\x01\n" +
+	"\tstaff_sso\x18\x12 \x01(\v2\x16.frontdesk.v1.StaffSSOR\bstaffSso\x125\n" +
+	"\x06labels\x18d \x03(\v2\x1d.frontdesk.v1.LabelDefinitionR\x06labels\x123\n" +
+	"\aprechat\x18e \x01(\v2\x19.frontdesk.v1.PrechatFormR\aprechat\"\x99\x01\n" +
 	"\x0eCustomerIssuer\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1a\n" +
 	"\baudience\x18\x02 \x01(\tR\baudience\x12\x19\n" +
@@ -1537,21 +1557,23 @@ func file_frontdesk_v1_tenant_proto_rawDescGZIP() []byte {
 
 var file_frontdesk_v1_tenant_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_frontdesk_v1_tenant_proto_goTypes = []any{
-	(*Tenant)(nil),         // 0: frontdesk.v1.Tenant
-	(*CustomerIssuer)(nil), // 1: frontdesk.v1.CustomerIssuer
-	(*StaffSSO)(nil),       // 2: frontdesk.v1.StaffSSO
-	(*Limits)(nil),         // 3: frontdesk.v1.Limits
-	(*BusinessHours)(nil),  // 4: frontdesk.v1.BusinessHours
-	(*HoursWindow)(nil),    // 5: frontdesk.v1.HoursWindow
-	(*Queue)(nil),          // 6: frontdesk.v1.Queue
-	(*Routing)(nil),        // 7: frontdesk.v1.Routing
-	(*Bot)(nil),            // 8: frontdesk.v1.Bot
-	(*Transcription)(nil),  // 9: frontdesk.v1.Transcription
-	(*Model)(nil),          // 10: frontdesk.v1.Model
-	(*KnowledgeBase)(nil),  // 11: frontdesk.v1.KnowledgeBase
-	(*Article)(nil),        // 12: frontdesk.v1.Article
-	(*Retention)(nil),      // 13: frontdesk.v1.Retention
-	(*Attachments)(nil),    // 14: frontdesk.v1.Attachments
+	(*Tenant)(nil),          // 0: frontdesk.v1.Tenant
+	(*CustomerIssuer)(nil),  // 1: frontdesk.v1.CustomerIssuer
+	(*StaffSSO)(nil),        // 2: frontdesk.v1.StaffSSO
+	(*Limits)(nil),          // 3: frontdesk.v1.Limits
+	(*BusinessHours)(nil),   // 4: frontdesk.v1.BusinessHours
+	(*HoursWindow)(nil),     // 5: frontdesk.v1.HoursWindow
+	(*Queue)(nil),           // 6: frontdesk.v1.Queue
+	(*Routing)(nil),         // 7: frontdesk.v1.Routing
+	(*Bot)(nil),             // 8: frontdesk.v1.Bot
+	(*Transcription)(nil),   // 9: frontdesk.v1.Transcription
+	(*Model)(nil),           // 10: frontdesk.v1.Model
+	(*KnowledgeBase)(nil),   // 11: frontdesk.v1.KnowledgeBase
+	(*Article)(nil),         // 12: frontdesk.v1.Article
+	(*Retention)(nil),       // 13: frontdesk.v1.Retention
+	(*Attachments)(nil),     // 14: frontdesk.v1.Attachments
+	(*LabelDefinition)(nil), // 15: frontdesk.v1.LabelDefinition
+	(*PrechatForm)(nil),     // 16: frontdesk.v1.PrechatForm
 }
 var file_frontdesk_v1_tenant_proto_depIdxs = []int32{
 	3,  // 0: frontdesk.v1.Tenant.limits:type_name -> frontdesk.v1.Limits
@@ -1563,16 +1585,18 @@ var file_frontdesk_v1_tenant_proto_depIdxs = []int32{
 	14, // 6: frontdesk.v1.Tenant.attachments:type_name -> frontdesk.v1.Attachments
 	1,  // 7: frontdesk.v1.Tenant.customer_issuers:type_name -> frontdesk.v1.CustomerIssuer
 	2,  // 8: frontdesk.v1.Tenant.staff_sso:type_name -> frontdesk.v1.StaffSSO
-	5,  // 9: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
-	10, // 10: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
-	11, // 11: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
-	9,  // 12: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
-	12, // 13: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	15, // 9: frontdesk.v1.Tenant.labels:type_name -> frontdesk.v1.LabelDefinition
+	16, // 10: frontdesk.v1.Tenant.prechat:type_name -> frontdesk.v1.PrechatForm
+	5,  // 11: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
+	10, // 12: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
+	11, // 13: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
+	9,  // 14: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
+	12, // 15: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_tenant_proto_init() }
@@ -1580,6 +1604,7 @@ func file_frontdesk_v1_tenant_proto_init() {
 	if File_frontdesk_v1_tenant_proto != nil {
 		return
 	}
+	file_frontdesk_v1_workspace_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
