@@ -18,7 +18,7 @@ import (
 
 // searchFilters are SQL conditions on conversations c (LEFT JOINed: a message may be stored
 // before the events of its conversation; such a message passes when no filter is set) and on
-// the participant $3; $3 to $8 are user, label, agent, state, from and to.
+// the participant $3; $3 to $8 are user, label, agent, state, from and to, $10 the conversation.
 const searchFilters = `
 	AND ($3 = '' OR EXISTS (SELECT 1 FROM conversation_participants p
 		WHERE p.tenant = $1 AND p.conv = c.id AND p.user_id = $3))
@@ -26,7 +26,8 @@ const searchFilters = `
 	AND ($5 = '' OR c.agent_id = $5)
 	AND ($6 = '' OR c.state = $6)
 	AND ($7::timestamptz IS NULL OR c.opened_at >= $7)
-	AND ($8::timestamptz IS NULL OR c.opened_at < $8)`
+	AND ($8::timestamptz IS NULL OR c.opened_at < $8)
+	AND ($10 = '' OR c.id = $10)`
 
 // searchMessagesSQL finds matching messages ($2 is the tsquery, $9 the limit).
 const searchMessagesSQL = `SELECT m.conv, m.seq, m.text, ts_rank(m.search, q) AS rank, m.created_at,
@@ -48,7 +49,7 @@ ORDER BY c.opened_at DESC NULLS LAST LIMIT $9`
 // Filtered reports whether req asks more than the supervisors' plain text search.
 func Filtered(req *fd.SearchRequest) bool {
 	return req.GetUser() != "" || req.GetLabel() != "" || req.GetAgent() != "" || req.GetState() != "" ||
-		req.GetFrom() != nil || req.GetTo() != nil
+		req.GetFrom() != nil || req.GetTo() != nil || req.GetConv() != ""
 }
 
 // searchFiltered answers a filtered search.
@@ -69,7 +70,7 @@ func (s *Store) searchFiltered(ctx context.Context, tenant string, req *fd.Searc
 		sql, query = searchMessagesSQL, TSQuery(terms)
 	}
 	rows, err := s.pool.Query(ctx, sql, tenant, query, req.GetUser(), req.GetLabel(), req.GetAgent(), req.GetState(),
-		from, to, limit)
+		from, to, limit, req.GetConv())
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}

@@ -36,7 +36,7 @@ func TestWorkspaceQueriesUseIndexes(t *testing.T) {
 		args []any
 		want string
 	}{
-		{"label filter", searchConversationsSQL, []any{"acme", "", "", "vip", "", "", none, none, 20}, "conversations_tags"},
+		{"label filter", searchConversationsSQL, []any{"acme", "", "", "vip", "", "", none, none, 20, ""}, "conversations_tags"},
 		{"canned list", listCannedSQL, []any{"acme", "a7", 600}, "canned_responses_shortcut"},
 		{"contact conversations", contactConversationsSQL, []any{"acme", "u7", 20}, "conversations_customer"},
 	}

@@ -209,6 +209,8 @@ func TestSearchFiltered(t *testing.T) {
 		{"date range", &fd.SearchRequest{Query: "退款", From: ts(day.Add(-time.Hour)), To: ts(day.Add(time.Hour))}, []string{"c1/2"}},
 		{"filters without a query list conversations", &fd.SearchRequest{User: "a1"}, []string{"c3/0", "c1/0"}},
 		{"label without a query", &fd.SearchRequest{Label: "refund"}, []string{"c1/0"}},
+		{"took part in one conversation", &fd.SearchRequest{User: "a1", Conv: "c3"}, []string{"c3/0"}},
+		{"did not take part", &fd.SearchRequest{User: "a2", Conv: "c3"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

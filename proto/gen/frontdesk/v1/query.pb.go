@@ -556,7 +556,9 @@ type SearchRequest struct {
 	// from keeps conversations opened at or after this time.
 	From *timestamppb.Timestamp `protobuf:"bytes,104,opt,name=from,proto3" json:"from,omitempty"`
 	// to keeps conversations opened before this time.
-	To            *timestamppb.Timestamp `protobuf:"bytes,105,opt,name=to,proto3" json:"to,omitempty"`
+	To *timestamppb.Timestamp `protobuf:"bytes,105,opt,name=to,proto3" json:"to,omitempty"`
+	// conv keeps only this conversation (the gateway asks whether a user took part in it).
+	Conv          string `protobuf:"bytes,106,opt,name=conv,proto3" json:"conv,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -652,6 +654,13 @@ func (x *SearchRequest) GetTo() *timestamppb.Timestamp {
 		return x.To
 	}
 	return nil
+}
+
+func (x *SearchRequest) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
 }
 
 // SearchHit is one matching message.
@@ -1633,7 +1642,7 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x1a9\n" +
 	"\vUnreadEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x85\x02\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x99\x02\n" +
 	"\rSearchRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x14\n" +
@@ -1643,7 +1652,8 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\x05agent\x18f \x01(\tR\x05agent\x12\x14\n" +
 	"\x05state\x18g \x01(\tR\x05state\x12.\n" +
 	"\x04from\x18h \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18i \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\xda\x02\n" +
+	"\x02to\x18i \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12\x12\n" +
+	"\x04conv\x18j \x01(\tR\x04conv\"\xda\x02\n" +
 	"\tSearchHit\x12\x12\n" +
 	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\x18\n" +
