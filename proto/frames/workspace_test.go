@@ -2,8 +2,11 @@ package frames
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
@@ -76,5 +79,59 @@ func TestWorkspaceFramesInJSON(t *testing.T) {
 	if got.Type != TypeSearch || len(got.Hits) != 1 || got.Hits[0].Snippet != "我想«退款»" || got.Hits[0].Seq.String() != "4" ||
 		got.Hits[0].Labels[0] != "refund" {
 		t.Fatalf("search frame as JSON: %s", AppendJSON(nil, f))
+	}
+}
+
+// TestWorkspaceExamplesInProtocol: the examples of PROTOCOL.md's "Agent workspace" section
+// stay true: every client frame there decodes and validates, every server frame decodes
+// with no field the schema does not have.
+func TestWorkspaceExamplesInProtocol(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "## Agent workspace")
+	if !ok {
+		t.Fatal("PROTOCOL.md has no Agent workspace section")
+	}
+	_, block, _ := strings.Cut(section, "```json\n")
+	block, _, _ = strings.Cut(block, "```")
+	client := map[string]bool{TypeLabel: true, TypeCannedSave: true, TypePrechat: true}
+	n := 0
+	for _, line := range strings.Split(block, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		n++
+		var head struct {
+			Type string `json:"type"`
+			Hits any    `json:"hits"`
+			Past any    `json:"past"`
+			Seq  any    `json:"seq"`
+		}
+		if err := json.Unmarshal([]byte(line), &head); err != nil {
+			t.Fatalf("not JSON: %s: %v", line, err)
+		}
+		// A client's search and contact frames share their type with the answers: the
+		// answers are the ones with results or an ack's shape.
+		isClient := client[head.Type] || ((head.Type == TypeSearch || head.Type == TypeContact) && head.Hits == nil && head.Past == nil &&
+			!strings.Contains(line, `"contact":{"id"`))
+		if isClient {
+			f := &fd.ClientFrame{}
+			if err := protojson.Unmarshal([]byte(line), f); err != nil {
+				t.Fatalf("client frame %s: %v", line, err)
+			}
+			if err := Validate(f); err != nil {
+				t.Fatalf("client frame %s: %v", line, err)
+			}
+			continue
+		}
+		if err := protojson.Unmarshal([]byte(line), &fd.ServerFrame{}); err != nil {
+			t.Fatalf("server frame %s: %v", line, err)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d examples read", n)
 	}
 }
