@@ -167,6 +167,8 @@ func For(service string, opts Options) (Permissions, error) {
 			subjects.UnreadQuery(any),
 			subjects.SearchQuery(any),
 			subjects.ReportQuery(any),
+			subjects.CannedQuery(any),
+			subjects.ContactQuery(any),
 			subjects.Assist(any, any),
 			subjects.Erase(any), // a supervisor's POST /v1/erase, answered by the persister
 		)
@@ -229,7 +231,7 @@ func For(service string, opts Options) (Permissions, error) {
 	case Persister:
 		b.publish(subjects.DeadLetters(Persister))
 		b.responses = true
-		for _, kind := range []string{"history", "conversations", "unread", "search", "report"} {
+		for _, kind := range []string{"history", "conversations", "unread", "search", "report", "canned", "contact"} {
 			b.subscribe(subjects.AllQueries(kind))
 		}
 		b.subscribe(subjects.AllErase())

@@ -71,6 +71,9 @@ type Claims struct {
 	Language string `json:"language,omitempty"`
 	// Email is the user's email address, if known.
 	Email string `json:"email,omitempty"`
+	// Attributes are a customer's custom attributes set by the tenant's backend (claim
+	// "attributes", an object of strings), kept on their contact.
+	Attributes map[string]string `json:"attributes,omitempty"`
 	// Kind is one of the Kind constants for the gateway's own tokens.
 	Kind string `json:"kind,omitempty"`
 	// Issuer is JWT "iss".

@@ -177,6 +177,7 @@ func (w *jw) summary(s *fd.ConversationSummary) {
 		}
 		o.optInt("unread", s.Unread)
 		o.str("opened_at", s.GetOpenedAt())
+		o.strs("labels", s.Labels)
 	})
 }
 
@@ -255,6 +256,7 @@ func (w *jw) serverFrame(f *fd.ServerFrame) {
 		}
 		o.str("delta", f.GetDelta())
 		o.optInt32("part", f.Part)
+		o.workspace(f) // workspace.go
 	})
 }
 

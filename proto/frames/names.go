@@ -36,6 +36,25 @@ const (
 	// TypeToBot is a customer's answer to a notice offering to go back to the assistant
 	// (customers only).
 	TypeToBot = "to_bot"
+	// TypeLabel adds or removes a tenant-defined label on a conversation (agents on it,
+	// supervisors); the dispatcher decides, and the conversation's staff get TypeLabels.
+	TypeLabel = "label"
+	// TypeCanned lists the caller's canned responses (shared and personal); answered by a
+	// TypeCanned server frame.
+	TypeCanned = "canned"
+	// TypeCannedSave creates or changes a canned response (shared ones: supervisors only).
+	TypeCannedSave = "canned_save"
+	// TypeCannedDelete deletes a canned response.
+	TypeCannedDelete = "canned_delete"
+	// TypeSearch searches past conversations (agents: those they took part in; supervisors:
+	// the tenant's); answered by a TypeSearch server frame with hits.
+	TypeSearch = "search"
+	// TypeContact reads a contact with their past conversations; answered by TypeContact.
+	TypeContact = "contact"
+	// TypeContactUpdate changes a contact's name, email, phone or notes (staff).
+	TypeContactUpdate = "contact_update"
+	// TypePrechat is a visitor's answers to the tenant's pre-chat form (customers).
+	TypePrechat = "prechat"
 )
 
 // Server frame types (TypeTyping, TypeRead and TypeHistory are shared with the client side).
@@ -58,6 +77,8 @@ const (
 	// TypeOffer offers a waiting conversation to an agent, who answers accept or decline
 	// within eta_s seconds (tenants with offer/accept routing).
 	TypeOffer = "offer"
+	// TypeLabels carries a conversation's labels after a change (staff following it).
+	TypeLabels = "labels"
 )
 
 // Message kinds.

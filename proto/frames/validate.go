@@ -96,10 +96,8 @@ func Validate(f *fd.ClientFrame) error {
 			return fmt.Errorf("%w: transfer frame needs exactly one of to_agent and to_queue", ErrBadFrame)
 		}
 	case TypePing:
-	case "":
-		return fmt.Errorf("%w: missing type", ErrBadFrame)
 	default:
-		return fmt.Errorf("%w: unknown type %q", ErrBadFrame, f.GetType())
+		return validateWorkspace(f) // workspace.go; it refuses unknown and missing types
 	}
 	return nil
 }

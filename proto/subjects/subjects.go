@@ -235,6 +235,14 @@ func SearchQuery(tenant string) string { return join(Prefix, "query", "search", 
 // Responder: persister.
 func ReportQuery(tenant string) string { return join(Prefix, "query", "report", tenant) }
 
+// CannedQuery is the request/reply subject for canned responses (frontdesk.v1.CannedRequest ->
+// frontdesk.v1.CannedReply). Requester: gateway. Responder: persister.
+func CannedQuery(tenant string) string { return join(Prefix, "query", "canned", tenant) }
+
+// ContactQuery is the request/reply subject for contacts (frontdesk.v1.ContactRequest ->
+// frontdesk.v1.ContactReply). Requester: gateway. Responder: persister.
+func ContactQuery(tenant string) string { return join(Prefix, "query", "contact", tenant) }
+
 // AllQueries matches every query subject of one kind for every tenant ("history", ...), for
 // responders' queue-group subscriptions.
 func AllQueries(kind string) string { return join(Prefix, "query", kind, "*") }

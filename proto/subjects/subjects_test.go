@@ -59,6 +59,8 @@ func TestParseRoundTrip(t *testing.T) {
 		{HistoryQuery("acme"), Parsed{Kind: "query", Tenant: "acme"}},
 		{SearchQuery("acme"), Parsed{Kind: "query", Tenant: "acme"}},
 		{ReportQuery("acme"), Parsed{Kind: "query", Tenant: "acme"}},
+		{CannedQuery("acme"), Parsed{Kind: "query", Tenant: "acme"}},
+		{ContactQuery("acme"), Parsed{Kind: "query", Tenant: "acme"}},
 		{Assist("acme", "c1"), Parsed{Kind: "assist", Tenant: "acme", Conv: "c1"}},
 		{DeadLetters("persister"), Parsed{Kind: "dlq"}},
 	}

@@ -160,7 +160,7 @@ func (t *tenant) deferIO(ctx context.Context, cs *convState, ef effect) bool {
 		msg.Data = pe.data
 		t.io.add(conv, ioOp{ev: &pe, msg: msg, id: pe.id, what: "publish " + pe.typ + " event of " + pe.conv})
 	case sendFrame:
-		t.io.add(conv, ioOp{quick: true, run: func(context.Context) error { return t.frame(ef.user, ef.f) }})
+		t.io.add(conv, ioOp{quick: true, run: func(ctx context.Context) error { return t.frame(ctx, ef.user, ef.f) }})
 	default:
 		return false
 	}

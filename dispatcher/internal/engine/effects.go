@@ -98,7 +98,9 @@ type dropRecord struct{}
 // from the revision unless given, so a redelivered or repaired change is stored once.
 type event struct {
 	typ, id, reason string
-	actor, prev     *fd.Participant
+	// label is the label a labeled event adds or removes.
+	label       string
+	actor, prev *fd.Participant
 	// summary carries the conversation's summary; position its place in the line.
 	summary, position bool
 	// alongside publishes it concurrently with the effects that follow it.

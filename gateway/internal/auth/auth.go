@@ -303,7 +303,7 @@ func (a *Authenticator) verifyCustomer(ctx context.Context, raw string, t *fd.Te
 	}
 	out := &token.Claims{
 		Subject: CustomerID(c.Subject), Tenant: t.GetId(), Role: frames.RoleCustomer, Kind: token.KindCustomer,
-		Name: c.Name, Email: c.Email, Priority: c.Priority, Language: c.Language,
+		Name: c.Name, Email: c.Email, Priority: c.Priority, Language: c.Language, Attributes: c.Attributes,
 		Issuer: c.Issuer, Audience: c.Audience, ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt, NotBefore: c.NotBefore,
 	}
 	if err := out.Check(); err != nil {

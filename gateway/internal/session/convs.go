@@ -105,7 +105,7 @@ func (s *Session) access(ctx context.Context, conv string, read bool) error {
 	if c == nil {
 		return errUnknownConv
 	}
-	if read && s.mayRead(c) {
+	if read && (s.mayRead(c) || s.tookPart(ctx, conv)) { // tookPart: workspace.go
 		return nil
 	}
 	return errForbidden
@@ -156,6 +156,9 @@ func (m *Manager) openConversations(ctx context.Context, s *Session) ([]*fd.Conv
 			continue
 		}
 		sum := &fd.ConversationSummary{Conv: id, State: c.GetState(), Customer: c.GetCustomer(), Agent: c.GetAgent()}
+		if s.role != frames.RoleCustomer {
+			sum.Labels = c.GetLabels()
+		}
 		if c.OpenedAt != nil {
 			sum.OpenedAt = frames.Timestamp(c.OpenedAt.AsTime())
 		}

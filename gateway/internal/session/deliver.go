@@ -63,6 +63,10 @@ func (s *Session) onEvent(ev *fd.ConversationEvent, conv string) {
 	if !s.joined(conv) {
 		return
 	}
+	if ev.GetType() == frames.EventLabeled {
+		s.onLabeled(ev, conv) // workspace.go
+		return
+	}
 	// The customer learns who serves them now: on assignment and on a transfer to an agent
 	// (a transfer to a queue names none, and its state frame says queued).
 	newAgent := ev.GetType() == frames.EventAssigned || (ev.GetType() == frames.EventTransferred && ev.GetAgent().GetId() != "")

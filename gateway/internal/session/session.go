@@ -187,8 +187,10 @@ func (s *Session) Start(ctx context.Context) error {
 	if t, ok := m.Tenant(s.tenant); ok {
 		maxAudio = t.GetAttachments().GetMaxAudioS() // the store applies the default
 	}
-	welcome := s.encode(&fd.ServerFrame{Type: frames.TypeWelcome, Session: s.id, User: s.user, Role: s.role,
-		Tenant: s.tenant, Conversations: summaries, MaxAudioS: maxAudio})
+	w := &fd.ServerFrame{Type: frames.TypeWelcome, Session: s.id, User: s.user, Role: s.role,
+		Tenant: s.tenant, Conversations: summaries, MaxAudioS: maxAudio}
+	m.workspaceWelcome(s, w) // workspace.go
+	welcome := s.encode(w)
 	s.mu.Lock()
 	s.queue = append([][]byte{welcome}, s.queue...)
 	s.queued += len(welcome)

@@ -149,7 +149,7 @@ func New(nc *nats.Conn, st *store.Store, opt Options, reg prometheus.Registerer,
 
 // Start subscribes to every query subject in the queue group.
 func (s *Server) Start() error {
-	for _, kind := range []string{KindHistory, KindConversations, KindUnread, KindSearch, KindReport} {
+	for _, kind := range append([]string{KindHistory, KindConversations, KindUnread, KindSearch, KindReport}, workspaceKinds...) {
 		sub, err := s.nc.QueueSubscribe(subjects.AllQueries(kind), QueueGroup, s.dispatch(kind))
 		if err != nil {
 			return fmt.Errorf("subscribe %s queries: %w", kind, err)
@@ -249,6 +249,10 @@ func errorReply(kind, msg string) proto.Message {
 		return &fd.UnreadReply{Error: msg}
 	case KindReport:
 		return &fd.ReportReply{Error: msg}
+	case KindCanned:
+		return &fd.CannedReply{Error: msg}
+	case KindContact:
+		return &fd.ContactReply{Error: msg}
 	default:
 		return &fd.SearchReply{Error: msg}
 	}
@@ -344,5 +348,5 @@ func (s *Server) answer(ctx context.Context, kind string, m *nats.Msg) (proto.Me
 		}
 		return &fd.ReportReply{TimeZone: reply.GetTimeZone(), Csv: string(reports.CSV(reply))}, nil
 	}
-	return nil, fmt.Errorf("%w: kind %s", ErrBadRequest, kind)
+	return s.answerWorkspace(ctx, kind, m) // workspace.go
 }

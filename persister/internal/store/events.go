@@ -107,6 +107,7 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 	marks := factMarks{}
 	users := map[userKey]userFold{}
 	parts := map[partKey]struct{}{}
+	labels := map[userKey]*labelFold{}
 	tenants := map[string]bool{}
 	copyRows := make([][]any, 0, len(rows))
 	for _, r := range rows {
@@ -128,6 +129,7 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 			convs[k] = c
 		}
 		foldEvent(c, r.Seq, ev, at)
+		noteLabels(labels, r.Seq, ev)
 		marks.note(k, ev)
 		for _, p := range []*fd.Participant{ev.GetCustomer(), ev.GetAgent(), ev.GetPreviousAgent()} {
 			if p.GetId() == "" {
@@ -175,6 +177,7 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 				c.agentID, c.agentName, c.queue, c.summary, c.revision, c.lastSeq,
 				c.openedAt, c.queuedAt, c.assignedAt, c.closedAt, c.agentSeq)
 		}
+		queueLabels(b, labels) // labels.go
 		// After the conversations: participants take their opened_at.
 		queueParticipants(b, parts)
 		convTenants, convIDs := make([]string, 0, len(convs)), make([]string, 0, len(convs))

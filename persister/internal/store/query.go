@@ -239,6 +239,9 @@ const SnippetWidth = 80
 
 // Search finds messages of a tenant matching every term of the query, best first.
 func (s *Store) Search(ctx context.Context, tenant string, req *fd.SearchRequest) (*fd.SearchReply, error) {
+	if Filtered(req) {
+		return s.searchFiltered(ctx, tenant, req) // search_filtered.go
+	}
 	terms := SearchTerms(req.GetQuery())
 	if len(terms) == 0 {
 		return &fd.SearchReply{}, nil

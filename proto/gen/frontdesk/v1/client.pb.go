@@ -192,7 +192,9 @@ type ConversationSummary struct {
 	// unread is the number of messages after the user's read position, when known.
 	Unread *int64 `protobuf:"varint,6,opt,name=unread,proto3,oneof" json:"unread,omitempty"`
 	// opened_at is when the conversation started (RFC 3339, milliseconds, UTC).
-	OpenedAt      string `protobuf:"bytes,7,opt,name=opened_at,json=openedAt,proto3" json:"opened_at,omitempty"`
+	OpenedAt string `protobuf:"bytes,7,opt,name=opened_at,json=openedAt,proto3" json:"opened_at,omitempty"`
+	// labels are the conversation's labels (to agents and supervisors).
+	Labels        []string `protobuf:"bytes,100,rep,name=labels,proto3" json:"labels,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -276,6 +278,13 @@ func (x *ConversationSummary) GetOpenedAt() string {
 	return ""
 }
 
+func (x *ConversationSummary) GetLabels() []string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
 // ClientFrame is every frame a client sends (PROTOCOL.md, "Client -> server").
 // Field names are exactly the protocol's; which fields apply depends on type.
 type ClientFrame struct {
@@ -306,7 +315,18 @@ type ClientFrame struct {
 	// to_agent is the agent to transfer to (transfer).
 	ToAgent string `protobuf:"bytes,12,opt,name=to_agent,json=toAgent,proto3" json:"to_agent,omitempty"`
 	// to_queue is the queue to transfer to (transfer).
-	ToQueue       string `protobuf:"bytes,13,opt,name=to_queue,json=toQueue,proto3" json:"to_queue,omitempty"`
+	ToQueue string `protobuf:"bytes,13,opt,name=to_queue,json=toQueue,proto3" json:"to_queue,omitempty"`
+	// label is the label to add or remove (label).
+	Label string `protobuf:"bytes,100,opt,name=label,proto3" json:"label,omitempty"`
+	// remove removes the label instead of adding it (label).
+	Remove bool `protobuf:"varint,101,opt,name=remove,proto3" json:"remove,omitempty"`
+	// canned is the canned response to save or delete (canned_save, canned_delete).
+	Canned *CannedResponse `protobuf:"bytes,102,opt,name=canned,proto3" json:"canned,omitempty"`
+	// search is the search and its filters (search).
+	Search *SearchFilter `protobuf:"bytes,103,opt,name=search,proto3" json:"search,omitempty"`
+	// contact is the contact to read (its id) or the fields to set (contact, contact_update,
+	// prechat).
+	Contact       *Contact `protobuf:"bytes,104,opt,name=contact,proto3" json:"contact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -432,6 +452,41 @@ func (x *ClientFrame) GetToQueue() string {
 	return ""
 }
 
+func (x *ClientFrame) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *ClientFrame) GetRemove() bool {
+	if x != nil {
+		return x.Remove
+	}
+	return false
+}
+
+func (x *ClientFrame) GetCanned() *CannedResponse {
+	if x != nil {
+		return x.Canned
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetSearch() *SearchFilter {
+	if x != nil {
+		return x.Search
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetContact() *Contact {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
 // ServerFrame is every frame the server sends (PROTOCOL.md, "Server -> client").
 // Field names are exactly the protocol's; which fields apply depends on type.
 type ServerFrame struct {
@@ -515,7 +570,21 @@ type ServerFrame struct {
 	Delta string `protobuf:"bytes,350,opt,name=delta,proto3" json:"delta,omitempty"`
 	// part numbers the partial frames of one streamed message from 1 (message with partial:
 	// true). A partial with text and no delta holds the whole text so far.
-	Part          *int32 `protobuf:"varint,351,opt,name=part,proto3,oneof" json:"part,omitempty"`
+	Part *int32 `protobuf:"varint,351,opt,name=part,proto3,oneof" json:"part,omitempty"`
+	// labels are the conversation's labels (labels; to agents and supervisors).
+	Labels []string `protobuf:"bytes,100,rep,name=labels,proto3" json:"labels,omitempty"`
+	// label_defs are the tenant's labels (welcome, to agents and supervisors).
+	LabelDefs []*LabelDefinition `protobuf:"bytes,101,rep,name=label_defs,json=labelDefs,proto3" json:"label_defs,omitempty"`
+	// canned are the caller's canned responses, shared and personal (canned).
+	Canned []*CannedResponse `protobuf:"bytes,102,rep,name=canned,proto3" json:"canned,omitempty"`
+	// hits are search results, best first (search).
+	Hits []*SearchResult `protobuf:"bytes,103,rep,name=hits,proto3" json:"hits,omitempty"`
+	// contact is a contact (contact).
+	Contact *Contact `protobuf:"bytes,104,opt,name=contact,proto3" json:"contact,omitempty"`
+	// past are the contact's conversations, newest first (contact).
+	Past []*PastConversation `protobuf:"bytes,105,rep,name=past,proto3" json:"past,omitempty"`
+	// prechat is the tenant's pre-chat form (welcome, to customers who must fill it in).
+	Prechat       *PrechatForm `protobuf:"bytes,106,opt,name=prechat,proto3" json:"prechat,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -809,11 +878,60 @@ func (x *ServerFrame) GetPart() int32 {
 	return 0
 }
 
+func (x *ServerFrame) GetLabels() []string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetLabelDefs() []*LabelDefinition {
+	if x != nil {
+		return x.LabelDefs
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetCanned() []*CannedResponse {
+	if x != nil {
+		return x.Canned
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetHits() []*SearchResult {
+	if x != nil {
+		return x.Hits
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetContact() *Contact {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetPast() []*PastConversation {
+	if x != nil {
+		return x.Past
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetPrechat() *PrechatForm {
+	if x != nil {
+		return x.Prechat
+	}
+	return nil
+}
+
 var File_frontdesk_v1_client_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\n" +
-	"\x19frontdesk/v1/client.proto\x12\ffrontdesk.v1\"E\n" +
+	"\x19frontdesk/v1/client.proto\x12\ffrontdesk.v1\x1a\x1cfrontdesk/v1/workspace.proto\"E\n" +
 	"\vParticipant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x12\n" +
@@ -826,7 +944,7 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\x04size\x18\x04 \x01(\x03R\x04size\x12\x12\n" +
 	"\x04name\x18\x05 \x01(\tR\x04name\x12\x1f\n" +
 	"\vduration_ms\x18\x06 \x01(\x03R\n" +
-	"durationMs\"\x99\x02\n" +
+	"durationMs\"\xb1\x02\n" +
 	"\x13ConversationSummary\x12\x12\n" +
 	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x1e\n" +
 	"\blast_seq\x18\x02 \x01(\x03H\x00R\alastSeq\x88\x01\x01\x12\x14\n" +
@@ -834,9 +952,10 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\bcustomer\x18\x04 \x01(\v2\x19.frontdesk.v1.ParticipantR\bcustomer\x12/\n" +
 	"\x05agent\x18\x05 \x01(\v2\x19.frontdesk.v1.ParticipantR\x05agent\x12\x1b\n" +
 	"\x06unread\x18\x06 \x01(\x03H\x01R\x06unread\x88\x01\x01\x12\x1b\n" +
-	"\topened_at\x18\a \x01(\tR\bopenedAtB\v\n" +
+	"\topened_at\x18\a \x01(\tR\bopenedAt\x12\x16\n" +
+	"\x06labels\x18d \x03(\tR\x06labelsB\v\n" +
 	"\t_last_seqB\t\n" +
-	"\a_unread\"\x86\x03\n" +
+	"\a_unread\"\xcf\x04\n" +
 	"\vClientFrame\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -853,11 +972,16 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	" \x01(\x03H\x03R\x03seq\x88\x01\x01\x12\x16\n" +
 	"\x06status\x18\v \x01(\tR\x06status\x12\x19\n" +
 	"\bto_agent\x18\f \x01(\tR\atoAgent\x12\x19\n" +
-	"\bto_queue\x18\r \x01(\tR\atoQueueB\b\n" +
+	"\bto_queue\x18\r \x01(\tR\atoQueue\x12\x14\n" +
+	"\x05label\x18d \x01(\tR\x05label\x12\x16\n" +
+	"\x06remove\x18e \x01(\bR\x06remove\x124\n" +
+	"\x06canned\x18f \x01(\v2\x1c.frontdesk.v1.CannedResponseR\x06canned\x122\n" +
+	"\x06search\x18g \x01(\v2\x1a.frontdesk.v1.SearchFilterR\x06search\x12/\n" +
+	"\acontact\x18h \x01(\v2\x15.frontdesk.v1.ContactR\acontactB\b\n" +
 	"\x06_afterB\t\n" +
 	"\a_beforeB\b\n" +
 	"\x06_limitB\x06\n" +
-	"\x04_seq\"\xfa\t\n" +
+	"\x04_seq\"\xd0\f\n" +
 	"\vServerFrame\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -898,7 +1022,15 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\vmax_audio_s\x18\" \x01(\x05R\tmaxAudioS\x12\x19\n" +
 	"\breply_to\x18# \x01(\tR\areplyTo\x12\x15\n" +
 	"\x05delta\x18\xde\x02 \x01(\tR\x05delta\x12\x18\n" +
-	"\x04part\x18\xdf\x02 \x01(\x05H\tR\x04part\x88\x01\x01B\x06\n" +
+	"\x04part\x18\xdf\x02 \x01(\x05H\tR\x04part\x88\x01\x01\x12\x16\n" +
+	"\x06labels\x18d \x03(\tR\x06labels\x12<\n" +
+	"\n" +
+	"label_defs\x18e \x03(\v2\x1d.frontdesk.v1.LabelDefinitionR\tlabelDefs\x124\n" +
+	"\x06canned\x18f \x03(\v2\x1c.frontdesk.v1.CannedResponseR\x06canned\x12.\n" +
+	"\x04hits\x18g \x03(\v2\x1a.frontdesk.v1.SearchResultR\x04hits\x12/\n" +
+	"\acontact\x18h \x01(\v2\x15.frontdesk.v1.ContactR\acontact\x122\n" +
+	"\x04past\x18i \x03(\v2\x1e.frontdesk.v1.PastConversationR\x04past\x123\n" +
+	"\aprechat\x18j \x01(\v2\x19.frontdesk.v1.PrechatFormR\aprechatB\x06\n" +
 	"\x04_seqB\n" +
 	"\n" +
 	"\b_partialB\v\n" +
@@ -931,22 +1063,38 @@ var file_frontdesk_v1_client_proto_goTypes = []any{
 	(*ConversationSummary)(nil), // 2: frontdesk.v1.ConversationSummary
 	(*ClientFrame)(nil),         // 3: frontdesk.v1.ClientFrame
 	(*ServerFrame)(nil),         // 4: frontdesk.v1.ServerFrame
+	(*CannedResponse)(nil),      // 5: frontdesk.v1.CannedResponse
+	(*SearchFilter)(nil),        // 6: frontdesk.v1.SearchFilter
+	(*Contact)(nil),             // 7: frontdesk.v1.Contact
+	(*LabelDefinition)(nil),     // 8: frontdesk.v1.LabelDefinition
+	(*SearchResult)(nil),        // 9: frontdesk.v1.SearchResult
+	(*PastConversation)(nil),    // 10: frontdesk.v1.PastConversation
+	(*PrechatForm)(nil),         // 11: frontdesk.v1.PrechatForm
 }
 var file_frontdesk_v1_client_proto_depIdxs = []int32{
-	0, // 0: frontdesk.v1.ConversationSummary.customer:type_name -> frontdesk.v1.Participant
-	0, // 1: frontdesk.v1.ConversationSummary.agent:type_name -> frontdesk.v1.Participant
-	1, // 2: frontdesk.v1.ClientFrame.attachment:type_name -> frontdesk.v1.Attachment
-	2, // 3: frontdesk.v1.ServerFrame.conversations:type_name -> frontdesk.v1.ConversationSummary
-	0, // 4: frontdesk.v1.ServerFrame.from:type_name -> frontdesk.v1.Participant
-	1, // 5: frontdesk.v1.ServerFrame.attachment:type_name -> frontdesk.v1.Attachment
-	0, // 6: frontdesk.v1.ServerFrame.agent:type_name -> frontdesk.v1.Participant
-	0, // 7: frontdesk.v1.ServerFrame.customer:type_name -> frontdesk.v1.Participant
-	4, // 8: frontdesk.v1.ServerFrame.messages:type_name -> frontdesk.v1.ServerFrame
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	0,  // 0: frontdesk.v1.ConversationSummary.customer:type_name -> frontdesk.v1.Participant
+	0,  // 1: frontdesk.v1.ConversationSummary.agent:type_name -> frontdesk.v1.Participant
+	1,  // 2: frontdesk.v1.ClientFrame.attachment:type_name -> frontdesk.v1.Attachment
+	5,  // 3: frontdesk.v1.ClientFrame.canned:type_name -> frontdesk.v1.CannedResponse
+	6,  // 4: frontdesk.v1.ClientFrame.search:type_name -> frontdesk.v1.SearchFilter
+	7,  // 5: frontdesk.v1.ClientFrame.contact:type_name -> frontdesk.v1.Contact
+	2,  // 6: frontdesk.v1.ServerFrame.conversations:type_name -> frontdesk.v1.ConversationSummary
+	0,  // 7: frontdesk.v1.ServerFrame.from:type_name -> frontdesk.v1.Participant
+	1,  // 8: frontdesk.v1.ServerFrame.attachment:type_name -> frontdesk.v1.Attachment
+	0,  // 9: frontdesk.v1.ServerFrame.agent:type_name -> frontdesk.v1.Participant
+	0,  // 10: frontdesk.v1.ServerFrame.customer:type_name -> frontdesk.v1.Participant
+	4,  // 11: frontdesk.v1.ServerFrame.messages:type_name -> frontdesk.v1.ServerFrame
+	8,  // 12: frontdesk.v1.ServerFrame.label_defs:type_name -> frontdesk.v1.LabelDefinition
+	5,  // 13: frontdesk.v1.ServerFrame.canned:type_name -> frontdesk.v1.CannedResponse
+	9,  // 14: frontdesk.v1.ServerFrame.hits:type_name -> frontdesk.v1.SearchResult
+	7,  // 15: frontdesk.v1.ServerFrame.contact:type_name -> frontdesk.v1.Contact
+	10, // 16: frontdesk.v1.ServerFrame.past:type_name -> frontdesk.v1.PastConversation
+	11, // 17: frontdesk.v1.ServerFrame.prechat:type_name -> frontdesk.v1.PrechatForm
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_client_proto_init() }
@@ -954,6 +1102,7 @@ func file_frontdesk_v1_client_proto_init() {
 	if File_frontdesk_v1_client_proto != nil {
 		return
 	}
+	file_frontdesk_v1_workspace_proto_init()
 	file_frontdesk_v1_client_proto_msgTypes[2].OneofWrappers = []any{}
 	file_frontdesk_v1_client_proto_msgTypes[3].OneofWrappers = []any{}
 	file_frontdesk_v1_client_proto_msgTypes[4].OneofWrappers = []any{}

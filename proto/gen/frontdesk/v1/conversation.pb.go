@@ -56,7 +56,9 @@ type Conversation struct {
 	// closed_at is when it was closed.
 	ClosedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=closed_at,json=closedAt,proto3" json:"closed_at,omitempty"`
 	// bot_failures counts consecutive unanswered customer questions (AI bridge).
-	BotFailures   int32 `protobuf:"varint,15,opt,name=bot_failures,json=botFailures,proto3" json:"bot_failures,omitempty"`
+	BotFailures int32 `protobuf:"varint,15,opt,name=bot_failures,json=botFailures,proto3" json:"bot_failures,omitempty"`
+	// labels are the conversation's labels (tenant-defined, at most 20), set by label commands.
+	Labels        []string `protobuf:"bytes,100,rep,name=labels,proto3" json:"labels,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -196,6 +198,13 @@ func (x *Conversation) GetBotFailures() int32 {
 	return 0
 }
 
+func (x *Conversation) GetLabels() []string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
 // ConversationEvent is a lifecycle change, published by the dispatcher (and by the gateway for
 // `opened`) on fd.v1.evt.<tenant>.<conv> in the events stream.
 // Types: opened, queued, assigned, transferred, requeued, closed, state, message_left.
@@ -231,7 +240,11 @@ type ConversationEvent struct {
 	// at is when the change happened.
 	At *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=at,proto3" json:"at,omitempty"`
 	// position is the queue position after the event (queued).
-	Position      int32 `protobuf:"varint,15,opt,name=position,proto3" json:"position,omitempty"`
+	Position int32 `protobuf:"varint,15,opt,name=position,proto3" json:"position,omitempty"`
+	// labels are the conversation's labels after the event (labeled; other events carry them too).
+	Labels []string `protobuf:"bytes,100,rep,name=labels,proto3" json:"labels,omitempty"`
+	// label is the label added or removed (labeled; reason label_added or label_removed).
+	Label         string `protobuf:"bytes,101,opt,name=label,proto3" json:"label,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -371,11 +384,25 @@ func (x *ConversationEvent) GetPosition() int32 {
 	return 0
 }
 
+func (x *ConversationEvent) GetLabels() []string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *ConversationEvent) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
 var File_frontdesk_v1_conversation_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_conversation_proto_rawDesc = "" +
 	"\n" +
-	"\x1ffrontdesk/v1/conversation.proto\x12\ffrontdesk.v1\x1a\x19frontdesk/v1/client.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x04\n" +
+	"\x1ffrontdesk/v1/conversation.proto\x12\ffrontdesk.v1\x1a\x19frontdesk/v1/client.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x04\n" +
 	"\fConversation\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
 	"\x04conv\x18\x02 \x01(\tR\x04conv\x12\x14\n" +
@@ -393,7 +420,8 @@ const file_frontdesk_v1_conversation_proto_rawDesc = "" +
 	"\vassigned_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"assignedAt\x127\n" +
 	"\tclosed_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\bclosedAt\x12!\n" +
-	"\fbot_failures\x18\x0f \x01(\x05R\vbotFailures\"\x80\x04\n" +
+	"\fbot_failures\x18\x0f \x01(\x05R\vbotFailures\x12\x16\n" +
+	"\x06labels\x18d \x03(\tR\x06labels\"\xae\x04\n" +
 	"\x11ConversationEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
@@ -410,7 +438,9 @@ const file_frontdesk_v1_conversation_proto_rawDesc = "" +
 	"\x06reason\x18\f \x01(\tR\x06reason\x12\x18\n" +
 	"\asummary\x18\r \x01(\tR\asummary\x12*\n" +
 	"\x02at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1a\n" +
-	"\bposition\x18\x0f \x01(\x05R\bpositionBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
+	"\bposition\x18\x0f \x01(\x05R\bposition\x12\x16\n" +
+	"\x06labels\x18d \x03(\tR\x06labels\x12\x14\n" +
+	"\x05label\x18e \x01(\tR\x05labelBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
 
 var (
 	file_frontdesk_v1_conversation_proto_rawDescOnce sync.Once

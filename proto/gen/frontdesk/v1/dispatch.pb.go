@@ -243,7 +243,11 @@ type Command struct {
 	// max_chats is the agent's capacity from the token (status).
 	MaxChats int32 `protobuf:"varint,17,opt,name=max_chats,json=maxChats,proto3" json:"max_chats,omitempty"`
 	// agent_skills are the agent's skills from the token (status).
-	AgentSkills   []string `protobuf:"bytes,18,rep,name=agent_skills,json=agentSkills,proto3" json:"agent_skills,omitempty"`
+	AgentSkills []string `protobuf:"bytes,18,rep,name=agent_skills,json=agentSkills,proto3" json:"agent_skills,omitempty"`
+	// label is the label to add or remove (label).
+	Label string `protobuf:"bytes,100,opt,name=label,proto3" json:"label,omitempty"`
+	// remove removes label instead of adding it (label).
+	Remove        bool `protobuf:"varint,101,opt,name=remove,proto3" json:"remove,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -402,6 +406,20 @@ func (x *Command) GetAgentSkills() []string {
 		return x.AgentSkills
 	}
 	return nil
+}
+
+func (x *Command) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *Command) GetRemove() bool {
+	if x != nil {
+		return x.Remove
+	}
+	return false
 }
 
 // AgentCandidate is an agent the built-in policy could choose (routing hook).
@@ -663,7 +681,7 @@ const file_frontdesk_v1_dispatch_proto_rawDesc = "" +
 	"\blanguage\x18\f \x01(\tR\blanguage\x12\x1a\n" +
 	"\bpriority\x18\r \x01(\x05R\bpriority\x12\x17\n" +
 	"\x06opened\x18\xde\x02 \x01(\tR\x06opened\x12\"\n" +
-	"\fopened_state\x18\xdf\x02 \x01(\tR\vopenedState\"\x91\x04\n" +
+	"\fopened_state\x18\xdf\x02 \x01(\tR\vopenedState\"\xbf\x04\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
@@ -683,7 +701,9 @@ const file_frontdesk_v1_dispatch_proto_rawDesc = "" +
 	"\x02at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x125\n" +
 	"\bcustomer\x18\x10 \x01(\v2\x19.frontdesk.v1.ParticipantR\bcustomer\x12\x1b\n" +
 	"\tmax_chats\x18\x11 \x01(\x05R\bmaxChats\x12!\n" +
-	"\fagent_skills\x18\x12 \x03(\tR\vagentSkills\"\xd2\x01\n" +
+	"\fagent_skills\x18\x12 \x03(\tR\vagentSkills\x12\x14\n" +
+	"\x05label\x18d \x01(\tR\x05label\x12\x16\n" +
+	"\x06remove\x18e \x01(\bR\x06remove\"\xd2\x01\n" +
 	"\x0eAgentCandidate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +

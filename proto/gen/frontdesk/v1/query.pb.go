@@ -261,7 +261,9 @@ type ConversationRecord struct {
 	// last_seq is the newest message sequence.
 	LastSeq int64 `protobuf:"varint,7,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	// message_count is the number of messages.
-	MessageCount  int64 `protobuf:"varint,8,opt,name=message_count,json=messageCount,proto3" json:"message_count,omitempty"`
+	MessageCount int64 `protobuf:"varint,8,opt,name=message_count,json=messageCount,proto3" json:"message_count,omitempty"`
+	// labels are the conversation's labels.
+	Labels        []string `protobuf:"bytes,100,rep,name=labels,proto3" json:"labels,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -350,6 +352,13 @@ func (x *ConversationRecord) GetMessageCount() int64 {
 		return x.MessageCount
 	}
 	return 0
+}
+
+func (x *ConversationRecord) GetLabels() []string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
 }
 
 // ConversationsReply answers a ConversationsRequest.
@@ -535,7 +544,21 @@ type SearchRequest struct {
 	// query is the search text.
 	Query string `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
 	// limit is the maximum number of hits.
-	Limit         int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	Limit int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	// user limits hits to conversations this user took part in (agents); empty for supervisors.
+	User string `protobuf:"bytes,100,opt,name=user,proto3" json:"user,omitempty"`
+	// label keeps conversations carrying this label.
+	Label string `protobuf:"bytes,101,opt,name=label,proto3" json:"label,omitempty"`
+	// agent keeps conversations whose last agent is this one.
+	Agent string `protobuf:"bytes,102,opt,name=agent,proto3" json:"agent,omitempty"`
+	// state keeps conversations in this state.
+	State string `protobuf:"bytes,103,opt,name=state,proto3" json:"state,omitempty"`
+	// from keeps conversations opened at or after this time.
+	From *timestamppb.Timestamp `protobuf:"bytes,104,opt,name=from,proto3" json:"from,omitempty"`
+	// to keeps conversations opened before this time.
+	To *timestamppb.Timestamp `protobuf:"bytes,105,opt,name=to,proto3" json:"to,omitempty"`
+	// conv keeps only this conversation (the gateway asks whether a user took part in it).
+	Conv          string `protobuf:"bytes,106,opt,name=conv,proto3" json:"conv,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -591,6 +614,55 @@ func (x *SearchRequest) GetLimit() int32 {
 	return 0
 }
 
+func (x *SearchRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetAgent() string {
+	if x != nil {
+		return x.Agent
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetConv() string {
+	if x != nil {
+		return x.Conv
+	}
+	return ""
+}
+
 // SearchHit is one matching message.
 type SearchHit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -601,7 +673,19 @@ type SearchHit struct {
 	// snippet is the matching text with the match marked.
 	Snippet string `protobuf:"bytes,3,opt,name=snippet,proto3" json:"snippet,omitempty"`
 	// rank is the relevance (higher is better).
-	Rank          float64 `protobuf:"fixed64,4,opt,name=rank,proto3" json:"rank,omitempty"`
+	Rank float64 `protobuf:"fixed64,4,opt,name=rank,proto3" json:"rank,omitempty"`
+	// state is the conversation's state.
+	State string `protobuf:"bytes,100,opt,name=state,proto3" json:"state,omitempty"`
+	// customer is the conversation's customer.
+	Customer *Participant `protobuf:"bytes,101,opt,name=customer,proto3" json:"customer,omitempty"`
+	// agent is the conversation's last agent.
+	Agent *Participant `protobuf:"bytes,102,opt,name=agent,proto3" json:"agent,omitempty"`
+	// opened_at is when the conversation opened.
+	OpenedAt *timestamppb.Timestamp `protobuf:"bytes,103,opt,name=opened_at,json=openedAt,proto3" json:"opened_at,omitempty"`
+	// labels are the conversation's labels.
+	Labels []string `protobuf:"bytes,104,rep,name=labels,proto3" json:"labels,omitempty"`
+	// at is when the matching message was sent.
+	At            *timestamppb.Timestamp `protobuf:"bytes,105,opt,name=at,proto3" json:"at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -662,6 +746,48 @@ func (x *SearchHit) GetRank() float64 {
 		return x.Rank
 	}
 	return 0
+}
+
+func (x *SearchHit) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *SearchHit) GetCustomer() *Participant {
+	if x != nil {
+		return x.Customer
+	}
+	return nil
+}
+
+func (x *SearchHit) GetAgent() *Participant {
+	if x != nil {
+		return x.Agent
+	}
+	return nil
+}
+
+func (x *SearchHit) GetOpenedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpenedAt
+	}
+	return nil
+}
+
+func (x *SearchHit) GetLabels() []string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *SearchHit) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
 }
 
 // SearchReply answers a SearchRequest, best first.
@@ -1493,7 +1619,7 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\x122\n" +
-	"\x06before\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x06before\"\xd8\x02\n" +
+	"\x06before\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x06before\"\xf0\x02\n" +
 	"\x12ConversationRecord\x12\x12\n" +
 	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x125\n" +
@@ -1502,7 +1628,8 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\topened_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bopenedAt\x127\n" +
 	"\tclosed_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bclosedAt\x12\x19\n" +
 	"\blast_seq\x18\a \x01(\x03R\alastSeq\x12#\n" +
-	"\rmessage_count\x18\b \x01(\x03R\fmessageCount\"r\n" +
+	"\rmessage_count\x18\b \x01(\x03R\fmessageCount\x12\x16\n" +
+	"\x06labels\x18d \x03(\tR\x06labels\"r\n" +
 	"\x12ConversationsReply\x12F\n" +
 	"\rconversations\x18\x01 \x03(\v2 .frontdesk.v1.ConversationRecordR\rconversations\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\"Q\n" +
@@ -1515,16 +1642,29 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x1a9\n" +
 	"\vUnreadEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"S\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x99\x02\n" +
 	"\rSearchRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\x05R\x05limit\"_\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\x12\x12\n" +
+	"\x04user\x18d \x01(\tR\x04user\x12\x14\n" +
+	"\x05label\x18e \x01(\tR\x05label\x12\x14\n" +
+	"\x05agent\x18f \x01(\tR\x05agent\x12\x14\n" +
+	"\x05state\x18g \x01(\tR\x05state\x12.\n" +
+	"\x04from\x18h \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18i \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12\x12\n" +
+	"\x04conv\x18j \x01(\tR\x04conv\"\xda\x02\n" +
 	"\tSearchHit\x12\x12\n" +
 	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\x18\n" +
 	"\asnippet\x18\x03 \x01(\tR\asnippet\x12\x12\n" +
-	"\x04rank\x18\x04 \x01(\x01R\x04rank\"P\n" +
+	"\x04rank\x18\x04 \x01(\x01R\x04rank\x12\x14\n" +
+	"\x05state\x18d \x01(\tR\x05state\x125\n" +
+	"\bcustomer\x18e \x01(\v2\x19.frontdesk.v1.ParticipantR\bcustomer\x12/\n" +
+	"\x05agent\x18f \x01(\v2\x19.frontdesk.v1.ParticipantR\x05agent\x127\n" +
+	"\topened_at\x18g \x01(\v2\x1a.google.protobuf.TimestampR\bopenedAt\x12\x16\n" +
+	"\x06labels\x18h \x03(\tR\x06labels\x12*\n" +
+	"\x02at\x18i \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"P\n" +
 	"\vSearchReply\x12+\n" +
 	"\x04hits\x18\x01 \x03(\v2\x17.frontdesk.v1.SearchHitR\x04hits\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\"l\n" +
@@ -1650,29 +1790,35 @@ var file_frontdesk_v1_query_proto_depIdxs = []int32{
 	21, // 5: frontdesk.v1.ConversationRecord.closed_at:type_name -> google.protobuf.Timestamp
 	3,  // 6: frontdesk.v1.ConversationsReply.conversations:type_name -> frontdesk.v1.ConversationRecord
 	17, // 7: frontdesk.v1.UnreadReply.unread:type_name -> frontdesk.v1.UnreadReply.UnreadEntry
-	8,  // 8: frontdesk.v1.SearchReply.hits:type_name -> frontdesk.v1.SearchHit
-	22, // 9: frontdesk.v1.AssistRequest.agent:type_name -> frontdesk.v1.Participant
-	21, // 10: frontdesk.v1.ReportRequest.from:type_name -> google.protobuf.Timestamp
-	21, // 11: frontdesk.v1.ReportRequest.to:type_name -> google.protobuf.Timestamp
-	13, // 12: frontdesk.v1.ReportRequest.targets:type_name -> frontdesk.v1.ServiceTargets
-	18, // 13: frontdesk.v1.ReportRequest.queue_targets:type_name -> frontdesk.v1.ReportRequest.QueueTargetsEntry
-	14, // 14: frontdesk.v1.ReportFigures.first_response:type_name -> frontdesk.v1.DurationStats
-	14, // 15: frontdesk.v1.ReportFigures.first_bot_response:type_name -> frontdesk.v1.DurationStats
-	14, // 16: frontdesk.v1.ReportFigures.queue_wait:type_name -> frontdesk.v1.DurationStats
-	14, // 17: frontdesk.v1.ReportFigures.resolution:type_name -> frontdesk.v1.DurationStats
-	14, // 18: frontdesk.v1.ReportFigures.left_answer:type_name -> frontdesk.v1.DurationStats
-	14, // 19: frontdesk.v1.ReportFigures.handoff_response:type_name -> frontdesk.v1.DurationStats
-	15, // 20: frontdesk.v1.ReportReply.total:type_name -> frontdesk.v1.ReportFigures
-	19, // 21: frontdesk.v1.ReportReply.handoff_reasons:type_name -> frontdesk.v1.ReportReply.HandoffReasonsEntry
-	15, // 22: frontdesk.v1.ReportReply.agents:type_name -> frontdesk.v1.ReportFigures
-	15, // 23: frontdesk.v1.ReportReply.queues:type_name -> frontdesk.v1.ReportFigures
-	15, // 24: frontdesk.v1.ReportReply.series:type_name -> frontdesk.v1.ReportFigures
-	13, // 25: frontdesk.v1.ReportRequest.QueueTargetsEntry.value:type_name -> frontdesk.v1.ServiceTargets
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	21, // 8: frontdesk.v1.SearchRequest.from:type_name -> google.protobuf.Timestamp
+	21, // 9: frontdesk.v1.SearchRequest.to:type_name -> google.protobuf.Timestamp
+	22, // 10: frontdesk.v1.SearchHit.customer:type_name -> frontdesk.v1.Participant
+	22, // 11: frontdesk.v1.SearchHit.agent:type_name -> frontdesk.v1.Participant
+	21, // 12: frontdesk.v1.SearchHit.opened_at:type_name -> google.protobuf.Timestamp
+	21, // 13: frontdesk.v1.SearchHit.at:type_name -> google.protobuf.Timestamp
+	8,  // 14: frontdesk.v1.SearchReply.hits:type_name -> frontdesk.v1.SearchHit
+	22, // 15: frontdesk.v1.AssistRequest.agent:type_name -> frontdesk.v1.Participant
+	21, // 16: frontdesk.v1.ReportRequest.from:type_name -> google.protobuf.Timestamp
+	21, // 17: frontdesk.v1.ReportRequest.to:type_name -> google.protobuf.Timestamp
+	13, // 18: frontdesk.v1.ReportRequest.targets:type_name -> frontdesk.v1.ServiceTargets
+	18, // 19: frontdesk.v1.ReportRequest.queue_targets:type_name -> frontdesk.v1.ReportRequest.QueueTargetsEntry
+	14, // 20: frontdesk.v1.ReportFigures.first_response:type_name -> frontdesk.v1.DurationStats
+	14, // 21: frontdesk.v1.ReportFigures.first_bot_response:type_name -> frontdesk.v1.DurationStats
+	14, // 22: frontdesk.v1.ReportFigures.queue_wait:type_name -> frontdesk.v1.DurationStats
+	14, // 23: frontdesk.v1.ReportFigures.resolution:type_name -> frontdesk.v1.DurationStats
+	14, // 24: frontdesk.v1.ReportFigures.left_answer:type_name -> frontdesk.v1.DurationStats
+	14, // 25: frontdesk.v1.ReportFigures.handoff_response:type_name -> frontdesk.v1.DurationStats
+	15, // 26: frontdesk.v1.ReportReply.total:type_name -> frontdesk.v1.ReportFigures
+	19, // 27: frontdesk.v1.ReportReply.handoff_reasons:type_name -> frontdesk.v1.ReportReply.HandoffReasonsEntry
+	15, // 28: frontdesk.v1.ReportReply.agents:type_name -> frontdesk.v1.ReportFigures
+	15, // 29: frontdesk.v1.ReportReply.queues:type_name -> frontdesk.v1.ReportFigures
+	15, // 30: frontdesk.v1.ReportReply.series:type_name -> frontdesk.v1.ReportFigures
+	13, // 31: frontdesk.v1.ReportRequest.QueueTargetsEntry.value:type_name -> frontdesk.v1.ServiceTargets
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_query_proto_init() }

@@ -67,7 +67,11 @@ type Tenant struct {
 	StaffSso *StaffSSO `protobuf:"bytes,18,opt,name=staff_sso,json=staffSso,proto3" json:"staff_sso,omitempty"`
 	// quotas bound what the tenant may store (attachment bytes, messages a day); 0 or unset
 	// means no quota. Counted across every gateway replica (the fd_quotas bucket).
-	Quotas        *Quotas `protobuf:"bytes,550,opt,name=quotas,proto3" json:"quotas,omitempty"`
+	Quotas *Quotas `protobuf:"bytes,550,opt,name=quotas,proto3" json:"quotas,omitempty"`
+	// labels are the labels agents may put on conversations (at most 100).
+	Labels []*LabelDefinition `protobuf:"bytes,100,rep,name=labels,proto3" json:"labels,omitempty"`
+	// prechat is the optional form visitors fill in before their first message.
+	Prechat       *PrechatForm `protobuf:"bytes,101,opt,name=prechat,proto3" json:"prechat,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -231,6 +235,20 @@ func (x *Tenant) GetStaffSso() *StaffSSO {
 func (x *Tenant) GetQuotas() *Quotas {
 	if x != nil {
 		return x.Quotas
+	}
+	return nil
+}
+
+func (x *Tenant) GetLabels() []*LabelDefinition {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *Tenant) GetPrechat() *PrechatForm {
+	if x != nil {
+		return x.Prechat
 	}
 	return nil
 }
@@ -1478,7 +1496,7 @@ var File_frontdesk_v1_tenant_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\n" +
-	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\"\xba\x06\n" +
+	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\x1a\x1cfrontdesk/v1/workspace.proto\"\xa6\a\n" +
 	"\x06Tenant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
@@ -1499,7 +1517,9 @@ const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\x06locale\x18\x10 \x01(\tR\x06locale\x12G\n" +
 	"\x10customer_issuers\x18\x11 \x03(\v2\x1c.frontdesk.v1.CustomerIssuerR\x0fcustomerIssuers\x123\n" +
 	"\tstaff_sso\x18\x12 \x01(\v2\x16.frontdesk.v1.StaffSSOR\bstaffSso\x12-\n" +
-	"\x06quotas\x18\xa6\x04 \x01(\v2\x14.frontdesk.v1.QuotasR\x06quotas\"]\n" +
+	"\x06quotas\x18\xa6\x04 \x01(\v2\x14.frontdesk.v1.QuotasR\x06quotas\x125\n" +
+	"\x06labels\x18d \x03(\v2\x1d.frontdesk.v1.LabelDefinitionR\x06labels\x123\n" +
+	"\aprechat\x18e \x01(\v2\x19.frontdesk.v1.PrechatFormR\aprechat\"]\n" +
 	"\x06Quotas\x12)\n" +
 	"\x10attachment_bytes\x18\x01 \x01(\x03R\x0fattachmentBytes\x12(\n" +
 	"\x10messages_per_day\x18\x02 \x01(\x03R\x0emessagesPerDay\"\x99\x01\n" +
@@ -1609,22 +1629,24 @@ func file_frontdesk_v1_tenant_proto_rawDescGZIP() []byte {
 
 var file_frontdesk_v1_tenant_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_frontdesk_v1_tenant_proto_goTypes = []any{
-	(*Tenant)(nil),         // 0: frontdesk.v1.Tenant
-	(*Quotas)(nil),         // 1: frontdesk.v1.Quotas
-	(*CustomerIssuer)(nil), // 2: frontdesk.v1.CustomerIssuer
-	(*StaffSSO)(nil),       // 3: frontdesk.v1.StaffSSO
-	(*Limits)(nil),         // 4: frontdesk.v1.Limits
-	(*BusinessHours)(nil),  // 5: frontdesk.v1.BusinessHours
-	(*HoursWindow)(nil),    // 6: frontdesk.v1.HoursWindow
-	(*Queue)(nil),          // 7: frontdesk.v1.Queue
-	(*Routing)(nil),        // 8: frontdesk.v1.Routing
-	(*Bot)(nil),            // 9: frontdesk.v1.Bot
-	(*Transcription)(nil),  // 10: frontdesk.v1.Transcription
-	(*Model)(nil),          // 11: frontdesk.v1.Model
-	(*KnowledgeBase)(nil),  // 12: frontdesk.v1.KnowledgeBase
-	(*Article)(nil),        // 13: frontdesk.v1.Article
-	(*Retention)(nil),      // 14: frontdesk.v1.Retention
-	(*Attachments)(nil),    // 15: frontdesk.v1.Attachments
+	(*Tenant)(nil),          // 0: frontdesk.v1.Tenant
+	(*Quotas)(nil),          // 1: frontdesk.v1.Quotas
+	(*CustomerIssuer)(nil),  // 2: frontdesk.v1.CustomerIssuer
+	(*StaffSSO)(nil),        // 3: frontdesk.v1.StaffSSO
+	(*Limits)(nil),          // 4: frontdesk.v1.Limits
+	(*BusinessHours)(nil),   // 5: frontdesk.v1.BusinessHours
+	(*HoursWindow)(nil),     // 6: frontdesk.v1.HoursWindow
+	(*Queue)(nil),           // 7: frontdesk.v1.Queue
+	(*Routing)(nil),         // 8: frontdesk.v1.Routing
+	(*Bot)(nil),             // 9: frontdesk.v1.Bot
+	(*Transcription)(nil),   // 10: frontdesk.v1.Transcription
+	(*Model)(nil),           // 11: frontdesk.v1.Model
+	(*KnowledgeBase)(nil),   // 12: frontdesk.v1.KnowledgeBase
+	(*Article)(nil),         // 13: frontdesk.v1.Article
+	(*Retention)(nil),       // 14: frontdesk.v1.Retention
+	(*Attachments)(nil),     // 15: frontdesk.v1.Attachments
+	(*LabelDefinition)(nil), // 16: frontdesk.v1.LabelDefinition
+	(*PrechatForm)(nil),     // 17: frontdesk.v1.PrechatForm
 }
 var file_frontdesk_v1_tenant_proto_depIdxs = []int32{
 	4,  // 0: frontdesk.v1.Tenant.limits:type_name -> frontdesk.v1.Limits
@@ -1637,16 +1659,18 @@ var file_frontdesk_v1_tenant_proto_depIdxs = []int32{
 	2,  // 7: frontdesk.v1.Tenant.customer_issuers:type_name -> frontdesk.v1.CustomerIssuer
 	3,  // 8: frontdesk.v1.Tenant.staff_sso:type_name -> frontdesk.v1.StaffSSO
 	1,  // 9: frontdesk.v1.Tenant.quotas:type_name -> frontdesk.v1.Quotas
-	6,  // 10: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
-	11, // 11: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
-	12, // 12: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
-	10, // 13: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
-	13, // 14: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	16, // 10: frontdesk.v1.Tenant.labels:type_name -> frontdesk.v1.LabelDefinition
+	17, // 11: frontdesk.v1.Tenant.prechat:type_name -> frontdesk.v1.PrechatForm
+	6,  // 12: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
+	11, // 13: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
+	12, // 14: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
+	10, // 15: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
+	13, // 16: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_tenant_proto_init() }
@@ -1654,6 +1678,7 @@ func file_frontdesk_v1_tenant_proto_init() {
 	if File_frontdesk_v1_tenant_proto != nil {
 		return
 	}
+	file_frontdesk_v1_workspace_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -10,6 +10,7 @@ import { layoutPart } from './layout.js';
 import { renderPart } from './render.js';
 import { STATUS_KEY, TYPING_SHOW_MS, displayName, t } from './shared.js';
 import { signinPart } from './signin.js';
+import { workspacePart } from './workspace.js';
 
 document.documentElement.lang = t.lang;
 document.title = t('consoleTitle');
@@ -35,6 +36,7 @@ class Console {
 
   onFrame(f) {
     if (f.type === Type.Welcome) return this.onWelcome(f);
+    if (this.workspaceFrame(f)) return; // workspace.js
     if (this.convs.frame(f)) {
       if (f.type === Type.Message && !f.partial) this.onMessage(f);
       return;
@@ -107,13 +109,14 @@ class Console {
     const open = new Set();
     for (const s of f.conversations || []) {
       open.add(s.conv);
-      this.upsertItem(s.conv, { customer: s.customer, state: s.state, openedAt: Date.parse(s.opened_at) || Date.now(),
+      this.upsertItem(s.conv, { customer: s.customer, state: s.state, labels: s.labels || [], openedAt: Date.parse(s.opened_at) || Date.now(),
         unreadBase: typeof s.unread === 'number' || typeof s.unread === 'string' ? Number(s.unread) : null });
       this.convs.resume(s.conv, s);
     }
     for (const [conv, it] of this.items) {
       if (!open.has(conv) && !it.ended) it.ended = t('closedBy');
     }
+    this.workspaceWelcome(f); // workspace.js
     if (!this.current && this.order.length) this.select(this.order[0]);
     this.renderList();
     this.renderPane();
@@ -197,7 +200,7 @@ class Console {
   }
 }
 
-Object.assign(Console.prototype, signinPart, layoutPart, renderPart, composePart);
+Object.assign(Console.prototype, signinPart, layoutPart, renderPart, composePart, workspacePart);
 
 new Console(document.getElementById('app')).boot();
 // A link with #token= opened while the console is already loaded goes through boot again,

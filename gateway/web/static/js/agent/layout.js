@@ -95,6 +95,7 @@ export const layoutPart = {
     this.toastEl = h('div', { class: 'toast', role: 'alert', hidden: true });
     this.reports = new ReportsView({ t, token: () => this.token, onClose: () => this.closeReports() });
     this.root.append(side, h('main', { class: 'main' }, this.empty, this.pane, this.reports.el), this.dialog, this.toastEl, this.announcer.el);
+    this.buildWorkspace(); // workspace.js
     document.addEventListener('keydown', (ev) => this.onKey(ev));
     addEventListener('focus', () => this.markRead());
     document.addEventListener('visibilitychange', () => this.markRead());

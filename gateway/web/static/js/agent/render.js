@@ -86,6 +86,7 @@ export const renderPart = {
     const nodes = [];
     for (const conv of this.order) {
       const it = this.items.get(conv);
+      if (this.labelHidden(it)) continue; // labels.js
       const c = this.convs.map.get(conv);
       const list = c ? c.tl.list() : [];
       const last = [...list].reverse().find((e) => !e.partial) || list[list.length - 1];
@@ -158,6 +159,7 @@ export const renderPart = {
     this.endedEl.textContent = it.ended || '';
     this.renderMessages();
     this.renderTyping();
+    this.renderWorkspace(); // workspace.js
   },
 
   renderMessages(scroll) {

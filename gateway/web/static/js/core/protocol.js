@@ -22,6 +22,14 @@ export const Type = Object.freeze({
   Decline: 'decline',
   LeaveMessage: 'leave_message',
   ToBot: 'to_bot',
+  Label: 'label',
+  Canned: 'canned',
+  CannedSave: 'canned_save',
+  CannedDelete: 'canned_delete',
+  Search: 'search',
+  Contact: 'contact',
+  ContactUpdate: 'contact_update',
+  Prechat: 'prechat',
   Welcome: 'welcome',
   Ack: 'ack',
   Message: 'message',
@@ -35,6 +43,7 @@ export const Type = Object.freeze({
   Suggestion: 'suggestion',
   Notice: 'notice',
   Offer: 'offer',
+  Labels: 'labels',
 });
 
 export const Kind = Object.freeze({
