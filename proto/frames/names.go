@@ -36,6 +36,13 @@ const (
 	// TypeToBot is a customer's answer to a notice offering to go back to the assistant
 	// (customers only).
 	TypeToBot = "to_bot"
+	// TypeNote writes a private note in a conversation (agents and supervisors); staff sessions
+	// following it get it as a note frame, customers never.
+	TypeNote = "note"
+	// TypeNotes asks for a conversation's notes, answered by a notes frame (staff only).
+	TypeNotes = "notes"
+	// TypeRate rates a closed conversation (its customer, once; score, optional comment).
+	TypeRate = "rate"
 )
 
 // Server frame types (TypeTyping, TypeRead and TypeHistory are shared with the client side).
@@ -58,6 +65,13 @@ const (
 	// TypeOffer offers a waiting conversation to an agent, who answers accept or decline
 	// within eta_s seconds (tenants with offer/accept routing).
 	TypeOffer = "offer"
+	// TypeRated tells the conversation's agent and supervisors its customer's rating.
+	TypeRated = "rated"
+	// TypeBoard is the supervisor's live picture of the tenant: waiting and assigned
+	// conversations, the agents with their load, the queues (supervisors only).
+	TypeBoard = "board"
+	// TypeRoster is the agents and queues with their load, for the transfer picker (staff).
+	TypeRoster = "roster"
 )
 
 // Message kinds.
@@ -125,4 +139,12 @@ const (
 	ActionLeaveMessage = "leave_message"
 	ActionBot          = "bot"
 	ActionHuman        = "human"
+)
+
+// CSAT scales (Tenant.csat.scale).
+const (
+	// ScaleFive rates 1 to 5.
+	ScaleFive = "five"
+	// ScaleThumbs rates 1 (down) or 2 (up).
+	ScaleThumbs = "thumbs"
 )

@@ -99,6 +99,9 @@ func Validate(f *fd.ClientFrame) error {
 	case "":
 		return fmt.Errorf("%w: missing type", ErrBadFrame)
 	default:
+		if ok, err := validateWorkspace(f); ok {
+			return err
+		}
 		return fmt.Errorf("%w: unknown type %q", ErrBadFrame, f.GetType())
 	}
 	return nil

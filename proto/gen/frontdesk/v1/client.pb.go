@@ -306,7 +306,12 @@ type ClientFrame struct {
 	// to_agent is the agent to transfer to (transfer).
 	ToAgent string `protobuf:"bytes,12,opt,name=to_agent,json=toAgent,proto3" json:"to_agent,omitempty"`
 	// to_queue is the queue to transfer to (transfer).
-	ToQueue       string `protobuf:"bytes,13,opt,name=to_queue,json=toQueue,proto3" json:"to_queue,omitempty"`
+	ToQueue string `protobuf:"bytes,13,opt,name=to_queue,json=toQueue,proto3" json:"to_queue,omitempty"`
+	// score is the customer's rating of a closed conversation (rate): 1 to 5, or 1 (down) and
+	// 2 (up) with thumbs (workspace.proto, Csat).
+	Score *int32 `protobuf:"varint,250,opt,name=score,proto3,oneof" json:"score,omitempty"`
+	// comment is the customer's optional words with a rating (rate).
+	Comment       string `protobuf:"bytes,251,opt,name=comment,proto3" json:"comment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -432,6 +437,20 @@ func (x *ClientFrame) GetToQueue() string {
 	return ""
 }
 
+func (x *ClientFrame) GetScore() int32 {
+	if x != nil && x.Score != nil {
+		return *x.Score
+	}
+	return 0
+}
+
+func (x *ClientFrame) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
 // ServerFrame is every frame the server sends (PROTOCOL.md, "Server -> client").
 // Field names are exactly the protocol's; which fields apply depends on type.
 type ServerFrame struct {
@@ -508,7 +527,16 @@ type ServerFrame struct {
 	MaxAudioS int32 `protobuf:"varint,34,opt,name=max_audio_s,json=maxAudioS,proto3" json:"max_audio_s,omitempty"`
 	// reply_to is the message this one answers or describes (message): a transcript names its
 	// voice message, a bot reply the customer's question.
-	ReplyTo       string `protobuf:"bytes,35,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	ReplyTo string `protobuf:"bytes,35,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// rating is a customer's rating of a conversation (rated, to agents and supervisors).
+	Rating *Rating `protobuf:"bytes,250,opt,name=rating,proto3" json:"rating,omitempty"`
+	// csat_scale is the tenant's rating scale, five or thumbs, empty when it asks for none
+	// (welcome, to customers).
+	CsatScale string `protobuf:"bytes,251,opt,name=csat_scale,json=csatScale,proto3" json:"csat_scale,omitempty"`
+	// board is the tenant's live picture (board, roster).
+	Board *Board `protobuf:"bytes,252,opt,name=board,proto3" json:"board,omitempty"`
+	// note_seq is a note's FD_NOTES sequence (note), its own numbering apart from `seq`.
+	NoteSeq       *int64 `protobuf:"varint,253,opt,name=note_seq,json=noteSeq,proto3,oneof" json:"note_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -788,11 +816,39 @@ func (x *ServerFrame) GetReplyTo() string {
 	return ""
 }
 
+func (x *ServerFrame) GetRating() *Rating {
+	if x != nil {
+		return x.Rating
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetCsatScale() string {
+	if x != nil {
+		return x.CsatScale
+	}
+	return ""
+}
+
+func (x *ServerFrame) GetBoard() *Board {
+	if x != nil {
+		return x.Board
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetNoteSeq() int64 {
+	if x != nil && x.NoteSeq != nil {
+		return *x.NoteSeq
+	}
+	return 0
+}
+
 var File_frontdesk_v1_client_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\n" +
-	"\x19frontdesk/v1/client.proto\x12\ffrontdesk.v1\"E\n" +
+	"\x19frontdesk/v1/client.proto\x12\ffrontdesk.v1\x1a\x1cfrontdesk/v1/workspace.proto\"E\n" +
 	"\vParticipant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x12\n" +
@@ -815,7 +871,7 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\x06unread\x18\x06 \x01(\x03H\x01R\x06unread\x88\x01\x01\x12\x1b\n" +
 	"\topened_at\x18\a \x01(\tR\bopenedAtB\v\n" +
 	"\t_last_seqB\t\n" +
-	"\a_unread\"\x86\x03\n" +
+	"\a_unread\"\xc7\x03\n" +
 	"\vClientFrame\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -832,11 +888,15 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	" \x01(\x03H\x03R\x03seq\x88\x01\x01\x12\x16\n" +
 	"\x06status\x18\v \x01(\tR\x06status\x12\x19\n" +
 	"\bto_agent\x18\f \x01(\tR\atoAgent\x12\x19\n" +
-	"\bto_queue\x18\r \x01(\tR\atoQueueB\b\n" +
+	"\bto_queue\x18\r \x01(\tR\atoQueue\x12\x1a\n" +
+	"\x05score\x18\xfa\x01 \x01(\x05H\x04R\x05score\x88\x01\x01\x12\x19\n" +
+	"\acomment\x18\xfb\x01 \x01(\tR\acommentB\b\n" +
 	"\x06_afterB\t\n" +
 	"\a_beforeB\b\n" +
 	"\x06_limitB\x06\n" +
-	"\x04_seq\"\xc0\t\n" +
+	"\x04_seqB\b\n" +
+	"\x06_score\"\xe9\n" +
+	"\n" +
 	"\vServerFrame\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -875,7 +935,12 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\asummary\x18  \x01(\tR\asummary\x12\x18\n" +
 	"\aactions\x18! \x03(\tR\aactions\x12\x1e\n" +
 	"\vmax_audio_s\x18\" \x01(\x05R\tmaxAudioS\x12\x19\n" +
-	"\breply_to\x18# \x01(\tR\areplyToB\x06\n" +
+	"\breply_to\x18# \x01(\tR\areplyTo\x12-\n" +
+	"\x06rating\x18\xfa\x01 \x01(\v2\x14.frontdesk.v1.RatingR\x06rating\x12\x1e\n" +
+	"\n" +
+	"csat_scale\x18\xfb\x01 \x01(\tR\tcsatScale\x12*\n" +
+	"\x05board\x18\xfc\x01 \x01(\v2\x13.frontdesk.v1.BoardR\x05board\x12\x1f\n" +
+	"\bnote_seq\x18\xfd\x01 \x01(\x03H\tR\anoteSeq\x88\x01\x01B\x06\n" +
 	"\x04_seqB\n" +
 	"\n" +
 	"\b_partialB\v\n" +
@@ -886,7 +951,8 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"_recoveredB\a\n" +
 	"\x05_moreB\x13\n" +
 	"\x11_agents_availableB\x0f\n" +
-	"\r_queue_lengthBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
+	"\r_queue_lengthB\v\n" +
+	"\t_note_seqBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
 
 var (
 	file_frontdesk_v1_client_proto_rawDescOnce sync.Once
@@ -907,22 +973,26 @@ var file_frontdesk_v1_client_proto_goTypes = []any{
 	(*ConversationSummary)(nil), // 2: frontdesk.v1.ConversationSummary
 	(*ClientFrame)(nil),         // 3: frontdesk.v1.ClientFrame
 	(*ServerFrame)(nil),         // 4: frontdesk.v1.ServerFrame
+	(*Rating)(nil),              // 5: frontdesk.v1.Rating
+	(*Board)(nil),               // 6: frontdesk.v1.Board
 }
 var file_frontdesk_v1_client_proto_depIdxs = []int32{
-	0, // 0: frontdesk.v1.ConversationSummary.customer:type_name -> frontdesk.v1.Participant
-	0, // 1: frontdesk.v1.ConversationSummary.agent:type_name -> frontdesk.v1.Participant
-	1, // 2: frontdesk.v1.ClientFrame.attachment:type_name -> frontdesk.v1.Attachment
-	2, // 3: frontdesk.v1.ServerFrame.conversations:type_name -> frontdesk.v1.ConversationSummary
-	0, // 4: frontdesk.v1.ServerFrame.from:type_name -> frontdesk.v1.Participant
-	1, // 5: frontdesk.v1.ServerFrame.attachment:type_name -> frontdesk.v1.Attachment
-	0, // 6: frontdesk.v1.ServerFrame.agent:type_name -> frontdesk.v1.Participant
-	0, // 7: frontdesk.v1.ServerFrame.customer:type_name -> frontdesk.v1.Participant
-	4, // 8: frontdesk.v1.ServerFrame.messages:type_name -> frontdesk.v1.ServerFrame
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	0,  // 0: frontdesk.v1.ConversationSummary.customer:type_name -> frontdesk.v1.Participant
+	0,  // 1: frontdesk.v1.ConversationSummary.agent:type_name -> frontdesk.v1.Participant
+	1,  // 2: frontdesk.v1.ClientFrame.attachment:type_name -> frontdesk.v1.Attachment
+	2,  // 3: frontdesk.v1.ServerFrame.conversations:type_name -> frontdesk.v1.ConversationSummary
+	0,  // 4: frontdesk.v1.ServerFrame.from:type_name -> frontdesk.v1.Participant
+	1,  // 5: frontdesk.v1.ServerFrame.attachment:type_name -> frontdesk.v1.Attachment
+	0,  // 6: frontdesk.v1.ServerFrame.agent:type_name -> frontdesk.v1.Participant
+	0,  // 7: frontdesk.v1.ServerFrame.customer:type_name -> frontdesk.v1.Participant
+	4,  // 8: frontdesk.v1.ServerFrame.messages:type_name -> frontdesk.v1.ServerFrame
+	5,  // 9: frontdesk.v1.ServerFrame.rating:type_name -> frontdesk.v1.Rating
+	6,  // 10: frontdesk.v1.ServerFrame.board:type_name -> frontdesk.v1.Board
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_client_proto_init() }
@@ -930,6 +1000,7 @@ func file_frontdesk_v1_client_proto_init() {
 	if File_frontdesk_v1_client_proto != nil {
 		return
 	}
+	file_frontdesk_v1_workspace_proto_init()
 	file_frontdesk_v1_client_proto_msgTypes[2].OneofWrappers = []any{}
 	file_frontdesk_v1_client_proto_msgTypes[3].OneofWrappers = []any{}
 	file_frontdesk_v1_client_proto_msgTypes[4].OneofWrappers = []any{}

@@ -183,7 +183,7 @@ func (x *SessionPresence) GetPriority() int32 {
 // fd.v1.cmd.conv.<tenant>.<conv> (conversation commands) or fd.v1.cmd.agent.<tenant>.<agent>
 // (agent commands). Types:
 //
-//	conversation: open, handoff, transfer, close, accept, decline, leave_message, to_bot
+//	conversation: open, handoff, transfer, close, accept, decline, leave_message, to_bot, rate
 //	agent: status
 type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -222,7 +222,11 @@ type Command struct {
 	// max_chats is the agent's capacity from the token (status).
 	MaxChats int32 `protobuf:"varint,17,opt,name=max_chats,json=maxChats,proto3" json:"max_chats,omitempty"`
 	// agent_skills are the agent's skills from the token (status).
-	AgentSkills   []string `protobuf:"bytes,18,rep,name=agent_skills,json=agentSkills,proto3" json:"agent_skills,omitempty"`
+	AgentSkills []string `protobuf:"bytes,18,rep,name=agent_skills,json=agentSkills,proto3" json:"agent_skills,omitempty"`
+	// score is the customer's rating (rate), checked against the tenant's scale.
+	Score int32 `protobuf:"varint,250,opt,name=score,proto3" json:"score,omitempty"`
+	// comment is the customer's optional words (rate), bounded by the tenant's max_comment.
+	Comment       string `protobuf:"bytes,251,opt,name=comment,proto3" json:"comment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -381,6 +385,20 @@ func (x *Command) GetAgentSkills() []string {
 		return x.AgentSkills
 	}
 	return nil
+}
+
+func (x *Command) GetScore() int32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *Command) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
 }
 
 // AgentCandidate is an agent the built-in policy could choose (routing hook).
@@ -640,7 +658,7 @@ const file_frontdesk_v1_dispatch_proto_rawDesc = "" +
 	" \x01(\x05R\x04ttlS\x12*\n" +
 	"\x02at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1a\n" +
 	"\blanguage\x18\f \x01(\tR\blanguage\x12\x1a\n" +
-	"\bpriority\x18\r \x01(\x05R\bpriority\"\x91\x04\n" +
+	"\bpriority\x18\r \x01(\x05R\bpriority\"\xc3\x04\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
@@ -660,7 +678,9 @@ const file_frontdesk_v1_dispatch_proto_rawDesc = "" +
 	"\x02at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x125\n" +
 	"\bcustomer\x18\x10 \x01(\v2\x19.frontdesk.v1.ParticipantR\bcustomer\x12\x1b\n" +
 	"\tmax_chats\x18\x11 \x01(\x05R\bmaxChats\x12!\n" +
-	"\fagent_skills\x18\x12 \x03(\tR\vagentSkills\"\xd2\x01\n" +
+	"\fagent_skills\x18\x12 \x03(\tR\vagentSkills\x12\x15\n" +
+	"\x05score\x18\xfa\x01 \x01(\x05R\x05score\x12\x19\n" +
+	"\acomment\x18\xfb\x01 \x01(\tR\acomment\"\xd2\x01\n" +
 	"\x0eAgentCandidate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +

@@ -64,7 +64,9 @@ type Tenant struct {
 	// only, and only with role customer (or no role).
 	CustomerIssuers []*CustomerIssuer `protobuf:"bytes,17,rep,name=customer_issuers,json=customerIssuers,proto3" json:"customer_issuers,omitempty"`
 	// staff_sso signs the tenant's agents and supervisors in to the console with OpenID Connect.
-	StaffSso      *StaffSSO `protobuf:"bytes,18,opt,name=staff_sso,json=staffSso,proto3" json:"staff_sso,omitempty"`
+	StaffSso *StaffSSO `protobuf:"bytes,18,opt,name=staff_sso,json=staffSso,proto3" json:"staff_sso,omitempty"`
+	// csat asks customers to rate closed conversations (workspace.proto).
+	Csat          *Csat `protobuf:"bytes,250,opt,name=csat,proto3" json:"csat,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -221,6 +223,13 @@ func (x *Tenant) GetCustomerIssuers() []*CustomerIssuer {
 func (x *Tenant) GetStaffSso() *StaffSSO {
 	if x != nil {
 		return x.StaffSso
+	}
+	return nil
+}
+
+func (x *Tenant) GetCsat() *Csat {
+	if x != nil {
+		return x.Csat
 	}
 	return nil
 }
@@ -1410,7 +1419,7 @@ var File_frontdesk_v1_tenant_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\n" +
-	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\"\x8b\x06\n" +
+	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\x1a\x1cfrontdesk/v1/workspace.proto\"\xb4\x06\n" +
 	"\x06Tenant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
@@ -1430,7 +1439,8 @@ const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\vattachments\x18\x0f \x01(\v2\x19.frontdesk.v1.AttachmentsR\vattachments\x12\x16\n" +
 	"\x06locale\x18\x10 \x01(\tR\x06locale\x12G\n" +
 	"\x10customer_issuers\x18\x11 \x03(\v2\x1c.frontdesk.v1.CustomerIssuerR\x0fcustomerIssuers\x123\n" +
-	"\tstaff_sso\x18\x12 \x01(\v2\x16.frontdesk.v1.StaffSSOR\bstaffSso\"\x99\x01\n" +
+	"\tstaff_sso\x18\x12 \x01(\v2\x16.frontdesk.v1.StaffSSOR\bstaffSso\x12'\n" +
+	"\x04csat\x18\xfa\x01 \x01(\v2\x12.frontdesk.v1.CsatR\x04csat\"\x99\x01\n" +
 	"\x0eCustomerIssuer\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1a\n" +
 	"\baudience\x18\x02 \x01(\tR\baudience\x12\x19\n" +
@@ -1552,6 +1562,7 @@ var file_frontdesk_v1_tenant_proto_goTypes = []any{
 	(*Article)(nil),        // 12: frontdesk.v1.Article
 	(*Retention)(nil),      // 13: frontdesk.v1.Retention
 	(*Attachments)(nil),    // 14: frontdesk.v1.Attachments
+	(*Csat)(nil),           // 15: frontdesk.v1.Csat
 }
 var file_frontdesk_v1_tenant_proto_depIdxs = []int32{
 	3,  // 0: frontdesk.v1.Tenant.limits:type_name -> frontdesk.v1.Limits
@@ -1563,16 +1574,17 @@ var file_frontdesk_v1_tenant_proto_depIdxs = []int32{
 	14, // 6: frontdesk.v1.Tenant.attachments:type_name -> frontdesk.v1.Attachments
 	1,  // 7: frontdesk.v1.Tenant.customer_issuers:type_name -> frontdesk.v1.CustomerIssuer
 	2,  // 8: frontdesk.v1.Tenant.staff_sso:type_name -> frontdesk.v1.StaffSSO
-	5,  // 9: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
-	10, // 10: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
-	11, // 11: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
-	9,  // 12: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
-	12, // 13: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	15, // 9: frontdesk.v1.Tenant.csat:type_name -> frontdesk.v1.Csat
+	5,  // 10: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
+	10, // 11: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
+	11, // 12: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
+	9,  // 13: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
+	12, // 14: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_tenant_proto_init() }
@@ -1580,6 +1592,7 @@ func file_frontdesk_v1_tenant_proto_init() {
 	if File_frontdesk_v1_tenant_proto != nil {
 		return
 	}
+	file_frontdesk_v1_workspace_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -35,6 +35,12 @@ export const Type = Object.freeze({
   Suggestion: 'suggestion',
   Notice: 'notice',
   Offer: 'offer',
+  Note: 'note',
+  Notes: 'notes',
+  Rate: 'rate',
+  Rated: 'rated',
+  Board: 'board',
+  Roster: 'roster',
 });
 
 export const Kind = Object.freeze({
@@ -84,6 +90,11 @@ export const Close = Object.freeze({
   TokenExpired: 4001,
   SessionReplaced: 4002,
   TooManyConnections: 4003,
+});
+
+export const Scale = Object.freeze({
+  Five: 'five',
+  Thumbs: 'thumbs',
 });
 
 export const Action = Object.freeze({
