@@ -305,7 +305,7 @@ func (t *tenant) eventOf(cs *convState, ef event) pendingEvent {
 	}
 	ev := &fd.ConversationEvent{Id: id, Tenant: t.id, Conv: conv, Type: ef.typ, State: cs.c.GetState(),
 		Revision: cs.rev, Customer: cs.c.GetCustomer(), Agent: cs.c.GetAgent(), Queue: cs.c.GetQueue(),
-		Reason: ef.reason, Actor: ef.actor, PreviousAgent: ef.prev, At: timestamppb.Now()}
+		Reason: ef.reason, Actor: ef.actor, PreviousAgent: ef.prev, At: timestamppb.Now(), Rating: cs.c.GetRating()}
 	if ef.summary {
 		ev.Summary = cs.c.GetSummary()
 	}

@@ -142,9 +142,12 @@ func (s *Session) sendError(id, code, msg string) {
 
 // fail answers a frame with the error code its error maps to.
 func (s *Session) fail(id string, err error) {
+	var ref refusal // a refusal that says why (rating.go)
 	switch {
 	case errors.Is(err, errUnknownConv):
 		s.sendError(id, frames.CodeUnknownConversation, "unknown conversation")
+	case errors.As(err, &ref):
+		s.send(&fd.ServerFrame{Type: frames.TypeError, Id: id, Code: frames.CodeForbidden, Reason: ref.reason, Message: ref.msg})
 	case errors.Is(err, errForbidden):
 		s.sendError(id, frames.CodeForbidden, "not allowed")
 	case errors.Is(err, errTooLarge):

@@ -168,11 +168,13 @@ func (s *Session) Start(ctx context.Context) error {
 		m.unread(ctx, s, summaries)
 	}
 	var maxAudio int32
+	var scale string
 	if t, ok := m.Tenant(s.tenant); ok {
 		maxAudio = t.GetAttachments().GetMaxAudioS() // the store applies the default
+		scale = t.GetCsat().GetScale()
 	}
 	welcome := s.encode(&fd.ServerFrame{Type: frames.TypeWelcome, Session: s.id, User: s.user, Role: s.role,
-		Tenant: s.tenant, Conversations: summaries, MaxAudioS: maxAudio})
+		Tenant: s.tenant, Conversations: summaries, MaxAudioS: maxAudio, CsatScale: scale})
 	s.mu.Lock()
 	s.queue = append([][]byte{welcome}, s.queue...)
 	s.queued += len(welcome)

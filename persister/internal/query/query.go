@@ -149,7 +149,7 @@ func New(nc *nats.Conn, st *store.Store, opt Options, reg prometheus.Registerer,
 
 // Start subscribes to every query subject in the queue group.
 func (s *Server) Start() error {
-	for _, kind := range []string{KindHistory, KindConversations, KindUnread, KindSearch, KindReport} {
+	for _, kind := range []string{KindHistory, KindConversations, KindUnread, KindSearch, KindReport, KindNotes} {
 		sub, err := s.nc.QueueSubscribe(subjects.AllQueries(kind), QueueGroup, s.dispatch(kind))
 		if err != nil {
 			return fmt.Errorf("subscribe %s queries: %w", kind, err)
@@ -249,6 +249,8 @@ func errorReply(kind, msg string) proto.Message {
 		return &fd.UnreadReply{Error: msg}
 	case KindReport:
 		return &fd.ReportReply{Error: msg}
+	case KindNotes:
+		return &fd.NotesSearchReply{Error: msg}
 	default:
 		return &fd.SearchReply{Error: msg}
 	}
@@ -343,6 +345,8 @@ func (s *Server) answer(ctx context.Context, kind string, m *nats.Msg) (proto.Me
 			return reply, err
 		}
 		return &fd.ReportReply{TimeZone: reply.GetTimeZone(), Csv: string(reports.CSV(reply))}, nil
+	case KindNotes:
+		return s.notes(ctx, m) // notes.go
 	}
 	return nil, fmt.Errorf("%w: kind %s", ErrBadRequest, kind)
 }

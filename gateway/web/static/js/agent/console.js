@@ -6,6 +6,7 @@
 import { Announcer } from '../core/messages.js';
 import { Role, State, Status, Type } from '../core/protocol.js';
 import { composePart } from './compose.js';
+import { ratedText } from './ratings.js';
 import { layoutPart } from './layout.js';
 import { renderPart } from './render.js';
 import { STATUS_KEY, TYPING_SHOW_MS, displayName, t } from './shared.js';
@@ -35,6 +36,7 @@ class Console {
 
   onFrame(f) {
     if (f.type === Type.Welcome) return this.onWelcome(f);
+    if (this.notes?.frame(f)) return; // notes.js
     if (this.convs.frame(f)) {
       if (f.type === Type.Message && !f.partial) this.onMessage(f);
       return;
@@ -99,10 +101,21 @@ class Console {
       case Type.Error:
         if (f.message || f.code) this.toast(f.message || f.code);
         break;
+      case Type.Rated: {
+        const it = this.upsertItem(f.conv, { customer: f.customer, rating: f.rating });
+        if (!it.ended) it.ended = t('closedBy');
+        const text = ratedText(t, f, displayName(f.customer));
+        this.toast(text);
+        this.announcer.say(text);
+        this.renderList();
+        if (f.conv === this.current) this.renderPane();
+        break;
+      }
     }
   }
 
   onWelcome(f) {
+    this.notes?.reset();
     if (this.status === Status.Available) this.client.raw({ type: Type.Status, status: Status.Available });
     const open = new Set();
     for (const s of f.conversations || []) {

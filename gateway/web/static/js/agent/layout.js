@@ -6,6 +6,7 @@ import { clear, enterToSend, h, icon } from '../core/dom.js';
 import { MessageList } from '../core/messages.js';
 import { Role, Status, Type } from '../core/protocol.js';
 import { voiceControls } from '../core/voicebar.js';
+import { NotesPanel } from './notes.js';
 import { ReportsView } from './reports.js';
 import { initials, t } from './shared.js';
 
@@ -83,8 +84,10 @@ export const layoutPart = {
       this.fileInput);
     this.endedEl = h('div', { class: 'ended', hidden: true });
     this.empty = h('div', { class: 'empty' }, icon('chat', 40), h('p', null, t('selectConversation')));
+    this.notes = new NotesPanel({ t, send: (f) => this.client?.raw(f),
+      me: () => ({ id: this.client?.welcome?.user || this.me?.sub, name: this.me?.name }) });
     this.pane = h('section', { class: 'pane', hidden: true, 'aria-label': t('messages') },
-      this.head, this.summaryEl, this.list.el, this.typingEl, this.endedEl, this.composer);
+      this.head, this.summaryEl, this.list.el, this.typingEl, this.endedEl, this.notes.el, this.composer);
     this.pane.addEventListener('dragover', (ev) => ev.preventDefault());
     this.pane.addEventListener('drop', (ev) => {
       ev.preventDefault();

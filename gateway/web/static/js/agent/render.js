@@ -3,6 +3,7 @@
 
 import { clear, h } from '../core/dom.js';
 import { Kind, Role, Status } from '../core/protocol.js';
+import { ratedText } from './ratings.js';
 import { LATE_REPLY_S, displayName, initials, t } from './shared.js';
 
 export const renderPart = {
@@ -142,7 +143,8 @@ export const renderPart = {
     if (!it) return;
     const name = displayName(it.customer);
     this.headName.textContent = name;
-    const meta = [it.customer?.id && it.customer.id !== name ? it.customer.id : '', t('openedAgo', { t: t.duration((Date.now() - it.openedAt) / 1000) })];
+    const meta = [it.customer?.id && it.customer.id !== name ? it.customer.id : '', t('openedAgo', { t: t.duration((Date.now() - it.openedAt) / 1000) }),
+      it.rating ? ratedText(t, it, name) : ''];
     this.headMeta.textContent = meta.filter(Boolean).join(' · ');
     this.summaryEl.hidden = !it.summary;
     clear(this.summaryEl);
@@ -156,6 +158,7 @@ export const renderPart = {
     this.composer.hidden = !!it.ended;
     this.endedEl.hidden = !it.ended;
     this.endedEl.textContent = it.ended || '';
+    this.notes.show(this.current, !!it.ended);
     this.renderMessages();
     this.renderTyping();
   },
