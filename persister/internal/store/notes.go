@@ -43,6 +43,14 @@ func (s *Store) WriteNotes(ctx context.Context, rows []NoteRow) (WriteResult, er
 			b.Queue(insertNoteSQL, m.GetTenant(), m.GetConv(), r.Seq, m.GetId(), m.GetFrom().GetId(), m.GetFrom().GetRole(),
 				m.GetFrom().GetName(), m.GetText(), createdAt(m), SearchDocument(m.GetText()))
 		}
+		// The tenant is known to the record (retention walks the tenants it holds).
+		tenants := map[string]bool{}
+		for _, r := range rows {
+			tenants[r.Msg.GetTenant()] = true
+		}
+		for _, t := range sortedStrings(tenants) {
+			b.Queue(insertTenantSQL, t)
+		}
 		br := tx.SendBatch(ctx, b)
 		for range rows {
 			tag, err := br.Exec()
@@ -51,6 +59,12 @@ func (s *Store) WriteNotes(ctx context.Context, rows []NoteRow) (WriteResult, er
 				return fmt.Errorf("insert note: %w", err)
 			}
 			res.Inserted += tag.RowsAffected()
+		}
+		for range tenants {
+			if _, err := br.Exec(); err != nil {
+				_ = br.Close()
+				return fmt.Errorf("record tenant: %w", err)
+			}
 		}
 		return br.Close()
 	})
@@ -126,4 +140,17 @@ func queueRatings(b *pgx.Batch, rows []EventRow) {
 		}
 		b.Queue(rateConversationSQL, ev.GetTenant(), ev.GetConv(), rt.GetScore(), rt.GetScale(), rt.GetComment(), at)
 	}
+}
+
+// ExpireNotes deletes up to limit notes of tenant written before cutoff and returns how many.
+// Notes follow the tenant's retention in both modes: a note is staff's words about a customer,
+// and without its text there is nothing left to keep.
+func (s *Store) ExpireNotes(ctx context.Context, tenant string, cutoff time.Time, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM notes WHERE (tenant, conv, seq) IN (
+			SELECT tenant, conv, seq FROM notes WHERE tenant = $1 AND created_at < $2
+			ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)`, tenant, cutoff, limit)
+	if err != nil {
+		return 0, fmt.Errorf("notes retention of %s: %w", tenant, err)
+	}
+	return tag.RowsAffected(), nil
 }
