@@ -12,7 +12,8 @@ import (
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
 
-// TestWorkspace drives the agent workspace (private notes, satisfaction ratings) against one
+// TestWorkspace drives the agent workspace (private notes, satisfaction ratings, the
+// supervisor's live view, the transfer picker) against one
 // running system, as agents, supervisors and customers use it, in English and Chinese. Each
 // subtest has tenants of its own.
 func TestWorkspace(t *testing.T) {
@@ -20,13 +21,17 @@ func TestWorkspace(t *testing.T) {
 	five.Csat = &fd.Csat{Scale: frames.ScaleFive}
 	thumbs := featureTenant("csatzh")
 	thumbs.Csat = &fd.Csat{Scale: frames.ScaleThumbs, MaxComment: 200}
-	sys := startSystem(t, featureTenant("notes"), featureTenant("notesui"), featureTenant("noteszh"), five, thumbs)
+	boardA := featureTenant("boarda")
+	boardA.Queues = append(boardA.Queues, &fd.Queue{Name: "billing"})
+	sys := startSystem(t, featureTenant("notes"), featureTenant("notesui"), featureTenant("noteszh"), five, thumbs,
+		boardA, featureTenant("boardb"))
 	t.Run("notes never reach customers", func(t *testing.T) { testNotesNeverReachCustomers(t, sys) })
 	b := newBrowser(t)
 	t.Run("notes in the console", func(t *testing.T) { testNotesConsole(t, sys, b, "notesui", "en") })
 	t.Run("notes in the console, Chinese", func(t *testing.T) { testNotesConsole(t, sys, b, "noteszh", "zh") })
 	t.Run("rating, five stars", func(t *testing.T) { testRating(t, sys, b, "csat", "en") })
 	t.Run("rating, thumbs, Chinese", func(t *testing.T) { testRating(t, sys, b, "csatzh", "zh") })
+	t.Run("supervisor live view and transfer picker", func(t *testing.T) { testBoard(t, sys, b) })
 }
 
 // Console selectors of the notes panel.

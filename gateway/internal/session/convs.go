@@ -108,6 +108,10 @@ func (s *Session) access(ctx context.Context, conv string, read bool) error {
 		return errUnknownConv
 	}
 	if read && s.mayRead(c) {
+		if s.role == frames.RoleSupervisor && c.GetState() != frames.StateClosed {
+			// A supervisor who opens a live conversation watches it live (workspace.go).
+			return s.join(conv)
+		}
 		return nil
 	}
 	return errForbidden

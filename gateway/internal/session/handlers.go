@@ -208,7 +208,8 @@ func (s *Session) handleSend(ctx context.Context, f *fd.ClientFrame) error {
 // customer's open one, opened now if there is none.
 func (s *Session) conversationFor(ctx context.Context, f *fd.ClientFrame) (string, error) {
 	if conv := f.GetConv(); conv != "" {
-		return conv, s.access(ctx, conv, false)
+		// A supervisor may join any conversation of the tenant and write in it.
+		return conv, s.access(ctx, conv, s.role == frames.RoleSupervisor)
 	}
 	if s.role != frames.RoleCustomer {
 		return "", fmt.Errorf("%w: conv is required", errBadFrame)

@@ -137,6 +137,7 @@ func (s *Session) Start(ctx context.Context) error {
 			subj string
 		}{hub.Overview, subjects.Overview(s.tenant)})
 	}
+	subs = append(subs, s.workspaceSubs()...) // the board and roster (workspace.go)
 	for _, sub := range subs {
 		if err := m.hub.Subscribe(sub.kind, sub.subj, "", s); err != nil {
 			return err

@@ -11,6 +11,7 @@ import { layoutPart } from './layout.js';
 import { renderPart } from './render.js';
 import { STATUS_KEY, TYPING_SHOW_MS, displayName, t } from './shared.js';
 import { signinPart } from './signin.js';
+import { boardPart } from './supervisor.js';
 
 document.documentElement.lang = t.lang;
 document.title = t('consoleTitle');
@@ -100,6 +101,12 @@ class Console {
         break;
       case Type.Error:
         if (f.message || f.code) this.toast(f.message || f.code);
+        break;
+      case Type.Board:
+        this.boardView?.update(f.board); // supervisor.js
+        break;
+      case Type.Roster:
+        this.picker?.update(f.board); // transfer.js
         break;
       case Type.Rated: {
         const it = this.upsertItem(f.conv, { customer: f.customer, rating: f.rating });
@@ -210,7 +217,7 @@ class Console {
   }
 }
 
-Object.assign(Console.prototype, signinPart, layoutPart, renderPart, composePart);
+Object.assign(Console.prototype, signinPart, layoutPart, renderPart, composePart, boardPart);
 
 new Console(document.getElementById('app')).boot();
 // A link with #token= opened while the console is already loaded goes through boot again,

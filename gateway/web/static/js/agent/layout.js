@@ -7,6 +7,8 @@ import { MessageList } from '../core/messages.js';
 import { Role, Status, Type } from '../core/protocol.js';
 import { voiceControls } from '../core/voicebar.js';
 import { NotesPanel } from './notes.js';
+import { BoardView } from './supervisor.js';
+import { TransferPicker } from './transfer.js';
 import { ReportsView } from './reports.js';
 import { initials, t } from './shared.js';
 
@@ -34,6 +36,9 @@ export const layoutPart = {
       h('div', { class: 'status-row' }, this.statusBtn, this.connEl),
       this.me?.role === Role.Supervisor
         ? h('button', { class: 'btn wide reports-btn', type: 'button', id: 'open-reports', onclick: () => this.openReports() }, t('reports'))
+        : null,
+      this.me?.role === Role.Supervisor // supervisor.js
+        ? h('button', { class: 'btn wide board-btn', type: 'button', id: 'open-board', onclick: () => this.openBoard() }, t('board'))
         : null,
       this.queueEl, this.offersEl,
       h('h2', { class: 'side-h' }, t('conversations')), this.listEl,
@@ -97,7 +102,9 @@ export const layoutPart = {
     this.dialog = this.buildTransfer();
     this.toastEl = h('div', { class: 'toast', role: 'alert', hidden: true });
     this.reports = new ReportsView({ t, token: () => this.token, onClose: () => this.closeReports() });
-    this.root.append(side, h('main', { class: 'main' }, this.empty, this.pane, this.reports.el), this.dialog, this.toastEl, this.announcer.el);
+    this.boardView = new BoardView({ t, onOpen: (r, join) => this.openFromBoard(r, join), onTransfer: (conv) => this.openTransfer(conv),
+      onClose: () => this.closeBoard() });
+    this.root.append(side, h('main', { class: 'main' }, this.empty, this.pane, this.reports.el, this.boardView.el), this.dialog, this.toastEl, this.announcer.el);
     document.addEventListener('keydown', (ev) => this.onKey(ev));
     addEventListener('focus', () => this.markRead());
     document.addEventListener('visibilitychange', () => this.markRead());
@@ -111,8 +118,13 @@ export const layoutPart = {
     const queue = h('input', { type: 'text', id: 'to-queue', name: 'target-q', autocomplete: 'off', placeholder: 'default' });
     const kindAgent = h('input', { type: 'radio', name: 'kind', id: 'kind-agent', value: 'agent', checked: true });
     const kindQueue = h('input', { type: 'radio', name: 'kind', id: 'kind-queue', value: 'queue' });
+    this.picker = new TransferPicker({ t, me: () => this.client?.welcome?.user || '', onPick: (kind, id) => {
+      (kind === 'agent' ? agent : queue).value = id;
+      (kind === 'agent' ? kindAgent : kindQueue).checked = true;
+      form.requestSubmit();
+    } });
     const form = h('form', { method: 'dialog', class: 'dialog-body' },
-      h('h2', null, t('transferTo')),
+      h('h2', null, t('transferTo')), this.picker.el,
       h('div', { class: 'field' }, kindAgent, h('label', { for: 'kind-agent' }, t('toAgent')), agent),
       h('div', { class: 'field' }, kindQueue, h('label', { for: 'kind-queue' }, t('toQueue')), queue),
       h('div', { class: 'dialog-actions' },
@@ -122,7 +134,8 @@ export const layoutPart = {
     queue.addEventListener('focus', () => { kindQueue.checked = true; });
     const dlg = h('dialog', { class: 'dialog', 'aria-label': t('transferTo') }, form);
     form.addEventListener('submit', () => {
-      const conv = this.current;
+      const conv = this.transferConv || this.current;
+      this.transferConv = '';
       if (!conv) return;
       const f = { type: Type.Transfer, id: newId('t'), conv };
       if (kindAgent.checked && agent.value.trim()) f.to_agent = agent.value.trim();

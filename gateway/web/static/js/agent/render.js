@@ -127,6 +127,7 @@ export const renderPart = {
   openReports() {
     this.empty.hidden = true;
     this.pane.hidden = true;
+    if (this.boardView) this.boardView.el.hidden = true;
     this.reports.show();
   },
 
@@ -138,6 +139,7 @@ export const renderPart = {
   renderPane() {
     const it = this.items.get(this.current);
     if (this.reports && !this.reports.el.hidden) return; // the Reports view holds the main area
+    if (this.boardView && !this.boardView.el.hidden) return; // so does the live view (supervisor.js)
     this.empty.hidden = !!it;
     this.pane.hidden = !it;
     if (!it) return;
@@ -155,9 +157,9 @@ export const renderPart = {
     this.transferBtn.disabled = !!it.ended;
     if (this.confirmClose !== this.current) this.closeBtn.textContent = it.ended ? '✓' : t('closeConv');
     this.closeBtn.setAttribute('aria-label', it.ended ? 'Dismiss' : t('closeConv'));
-    this.composer.hidden = !!it.ended;
-    this.endedEl.hidden = !it.ended;
-    this.endedEl.textContent = it.ended || '';
+    this.composer.hidden = !!it.ended || !!it.readOnly;
+    this.endedEl.hidden = !it.ended && !it.readOnly;
+    this.endedEl.textContent = it.ended || (it.readOnly ? t('readOnly') : '');
     this.notes.show(this.current, !!it.ended);
     this.renderMessages();
     this.renderTyping();
