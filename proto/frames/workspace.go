@@ -108,8 +108,8 @@ func validateWorkspace(f *fd.ClientFrame) (ok bool, err error) {
 			return true, fmt.Errorf("%w: note frame needs text (UTF-8)", ErrBadFrame)
 		}
 	case TypeNotes:
-		if f.GetConv() == "" {
-			return true, fmt.Errorf("%w: notes frame needs conv", ErrBadFrame)
+		if f.GetConv() == "" && strings.TrimSpace(f.GetText()) == "" {
+			return true, fmt.Errorf("%w: notes frame needs conv or text", ErrBadFrame)
 		}
 	case TypeRate:
 		if f.GetConv() == "" || f.Score == nil {

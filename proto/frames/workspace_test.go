@@ -24,6 +24,7 @@ func TestValidateWorkspaceFrames(t *testing.T) {
 		{"blank note", &fd.ClientFrame{Type: TypeNote, Id: "n1", Conv: "c1", Text: "  \n"}, false},
 		{"notes", &fd.ClientFrame{Type: TypeNotes, Conv: "c1"}, true},
 		{"notes without conv", &fd.ClientFrame{Type: TypeNotes}, false},
+		{"notes search", &fd.ClientFrame{Type: TypeNotes, Text: "refund"}, true},
 		{"rate", &fd.ClientFrame{Type: TypeRate, Conv: "c1", Score: score(5), Comment: "很好"}, true},
 		{"rate without score", &fd.ClientFrame{Type: TypeRate, Conv: "c1"}, false},
 		{"rate zero", &fd.ClientFrame{Type: TypeRate, Conv: "c1", Score: score(0)}, false},

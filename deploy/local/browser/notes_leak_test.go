@@ -126,6 +126,58 @@ func testNotesNeverReachCustomers(t *testing.T, sys *system) {
 			t.Fatalf("the first tab received %v", f)
 		}
 	}
+
+	// Staff search the stored notes: a supervisor across the tenant, in English and Chinese;
+	// an agent within a conversation they may read, not across the tenant; a customer never;
+	// another tenant's supervisor finds nothing.
+	searchNotes(t, sue, "", "SECRET", 3)
+	searchNotes(t, sue, "", "机密", 3)
+	searchNotes(t, bob, v.conv, "VIP", 3)
+	for _, c := range []*spy{bob, tab2} {
+		c.send(&fd.ClientFrame{Type: frames.TypeNotes, Id: "search-all", Text: "SECRET"})
+		c.waitFor("refusal", func(f *fd.ServerFrame) bool {
+			return f.GetType() == frames.TypeError && f.GetId() == "search-all" && f.GetCode() == frames.CodeForbidden
+		})
+	}
+	other := dialSpy(t, sys, "supervisor of another tenant", supervisorToken(t, "notesui", "s_oz", "Oz"), false)
+	searchNotes(t, other, "", "SECRET", 0)
+	if tab2.saw("SECRET-NOTE") {
+		t.Fatal("a customer's refused search returned a note")
+	}
+}
+
+// searchNotes has s search the notes for query (in conv, when set) until the persister has
+// stored want hits, each a note frame with the match marked.
+func searchNotes(t *testing.T, s *spy, conv, query string, want int) {
+	t.Helper()
+	n := 0
+	testkit.CheckFor(t, waitFor, 200*time.Millisecond, func() error {
+		n++
+		id := fmt.Sprintf("search-%d", n)
+		s.send(&fd.ClientFrame{Type: frames.TypeNotes, Id: id, Conv: conv, Text: query})
+		var got *fd.ServerFrame
+		testkit.CheckFor(t, waitFor, 20*time.Millisecond, func() error {
+			for _, f := range s.frames() {
+				if f.GetId() == id && (f.GetType() == frames.TypeNotes || f.GetType() == frames.TypeError) {
+					got = f
+					return nil
+				}
+			}
+			return errNot("no answer to " + id)
+		})
+		if got.GetType() == frames.TypeError {
+			t.Fatalf("%s searching %q: %v", s.name, query, got)
+		}
+		if len(got.GetMessages()) != want {
+			return errNot(fmt.Sprintf("%s finds %d notes for %q, want %d", s.name, len(got.GetMessages()), query, want))
+		}
+		for _, m := range got.GetMessages() {
+			if m.GetType() != frames.TypeNote || !strings.Contains(m.GetText(), "«") {
+				t.Fatalf("hit %v", m)
+			}
+		}
+		return nil
+	})
 }
 
 // testkitTransfer has from transfer conv to agent to, who gets the assignment.

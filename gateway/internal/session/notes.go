@@ -71,9 +71,18 @@ func (s *Session) handleNote(ctx context.Context, f *fd.ClientFrame) error {
 }
 
 // handleNotes answers with the conversation's notes, oldest first: the newest MaxNotes that fit
-// the reply budget.
+// the reply budget; with text, the notes matching it, best first (searchNotes).
 func (s *Session) handleNotes(ctx context.Context, f *fd.ClientFrame) error {
-	notes, err := s.m.readNotes(ctx, s.tenant, f.GetConv())
+	var notes []*fd.ServerFrame
+	var err error
+	switch {
+	case f.GetText() != "":
+		notes, err = s.searchNotes(ctx, f)
+	default:
+		if err = s.access(ctx, f.GetConv(), true); err == nil {
+			notes, err = s.m.readNotes(ctx, s.tenant, f.GetConv())
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -156,6 +165,36 @@ func (m *Manager) readNotes(ctx context.Context, tenant, conv string) ([]*fd.Ser
 	}
 	if out == nil {
 		out = []*fd.ServerFrame{}
+	}
+	return out, nil
+}
+
+// searchNotes is staff's full-text search of notes (the persister's, English and Chinese):
+// within the conversation named, which the user may read, or, for supervisors only, across the
+// tenant. Each hit is a note frame whose text is the snippet, the match between « and ».
+func (s *Session) searchNotes(ctx context.Context, f *fd.ClientFrame) ([]*fd.ServerFrame, error) {
+	if f.GetConv() == "" && s.role != frames.RoleSupervisor {
+		return nil, errForbidden
+	}
+	if f.GetConv() != "" {
+		if err := s.access(ctx, f.GetConv(), true); err != nil {
+			return nil, err
+		}
+	}
+	reply, err := s.m.rec.SearchNotes(ctx, &fd.NotesSearchRequest{Tenant: s.tenant, Conv: f.GetConv(), Query: f.GetText(),
+		Limit: int32(f.GetLimit())})
+	if err != nil {
+		return nil, err
+	}
+	out := []*fd.ServerFrame{}
+	for _, h := range reply.GetHits() {
+		seq := h.GetSeq()
+		n := &fd.ServerFrame{Type: frames.TypeNote, Conv: h.GetConv(), From: h.GetAuthor(), Kind: frames.KindText,
+			Text: h.GetSnippet(), NoteSeq: &seq}
+		if h.GetAt() != nil {
+			n.Ts = frames.Timestamp(h.GetAt().AsTime())
+		}
+		out = append(out, n)
 	}
 	return out, nil
 }

@@ -76,7 +76,7 @@ var frameHandlers = map[string]frameHandler{
 	frames.TypeLeaveMessage: {roles: customers, check: textFits, access: participant, handle: (*Session).handleNoticeAnswer},
 	frames.TypeToBot:        {roles: customers, check: textFits, access: participant, handle: (*Session).handleNoticeAnswer},
 	frames.TypeNote:         {roles: staff, check: textFits, access: supervisorReader, handle: (*Session).handleNote},
-	frames.TypeNotes:        {roles: staff, access: reader, handle: (*Session).handleNotes},
+	frames.TypeNotes:        {roles: staff, access: none, handle: (*Session).handleNotes}, // checks its own (notes.go)
 	frames.TypeRate:         {roles: customers, check: commentFits, access: reader, handle: (*Session).handleRate},
 }
 
