@@ -3,12 +3,14 @@ package browser_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/services/testkit"
 )
 
 // Console selectors of the live view and the transfer picker.
@@ -104,6 +106,27 @@ func testBoard(t *testing.T, sys *system, b *browser) {
 	sue.waitJS("composer", `!document.querySelector('.pane .composer').hidden`)
 	sue.do("write", chromedp.SendKeys(chromedp.CSS(".composer-input"), "Hello Carl, a supervisor here.\r"))
 	carl.waitText("Hello Carl, a supervisor here.")
+
+	// A private note Sue writes there is found by her search of the tenant's notes, which
+	// opens the conversation; Bea's search of hers finds nothing of it.
+	sue.do("note", chromedp.Focus(chromedp.CSS(".note-input")), chromedp.SendKeys(chromedp.CSS(".note-input"), "Carl moved to Berlin\r"))
+	sue.waitJS("note stored", noteTexts+`.includes('Carl moved to Berlin')`)
+	sue.do("back to the view", chromedp.Click(chromedp.CSS("#open-board")))
+	hits := `[...document.querySelectorAll('.board .board-hit')].map(e => e.innerText.replace(/\s+/g, ' '))`
+	found := hits + `.some(h => h.includes('«Berlin»') && h.includes('Sue Visor'))`
+	// The persister stores the note a moment later: each round looks at the answer to the
+	// last search and, if the note is not in it, searches again.
+	testkit.CheckFor(t, waitFor, 500*time.Millisecond, func() error {
+		if eval[bool](sue, found) {
+			return nil
+		}
+		sue.do("search", chromedp.SetValue(chromedp.CSS(".board-search-input"), "berlin"), chromedp.Click(chromedp.CSS(".board-search button")))
+		return errNot("the note is not found yet")
+	})
+	sue.do("open from the hit", chromedp.Click(chromedp.CSS(".board .board-hit .board-open")))
+	sue.waitJS("carl open", hasText("Can I change my address?"))
+	bea.do("search", chromedp.SetValue(chromedp.CSS(".board-search-input"), "Berlin"), chromedp.Click(chromedp.CSS(".board .board-search button")))
+	bea.waitJS("nothing found", `[...document.querySelectorAll('.board .board-hits li')].map(e => e.textContent).join() === '无'`)
 
 	// Tenant isolation, to the end: Bea never saw a customer or agent of boarda.
 	bea.do("back to the view", chromedp.Click(chromedp.CSS("#open-board")))

@@ -105,6 +105,9 @@ class Console {
       case Type.Board:
         this.boardView?.update(f.board); // supervisor.js
         break;
+      case Type.Notes:
+        this.boardView?.results(f); // a search (the notes panel took its own loads)
+        break;
       case Type.Roster:
         this.picker?.update(f.board); // transfer.js
         break;

@@ -103,7 +103,7 @@ export const layoutPart = {
     this.toastEl = h('div', { class: 'toast', role: 'alert', hidden: true });
     this.reports = new ReportsView({ t, token: () => this.token, onClose: () => this.closeReports() });
     this.boardView = new BoardView({ t, onOpen: (r, join) => this.openFromBoard(r, join), onTransfer: (conv) => this.openTransfer(conv),
-      onClose: () => this.closeBoard() });
+      onClose: () => this.closeBoard(), onSearch: (text) => this.searchNotes(text) });
     this.root.append(side, h('main', { class: 'main' }, this.empty, this.pane, this.reports.el, this.boardView.el), this.dialog, this.toastEl, this.announcer.el);
     document.addEventListener('keydown', (ev) => this.onKey(ev));
     addEventListener('focus', () => this.markRead());

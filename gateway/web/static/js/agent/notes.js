@@ -17,6 +17,7 @@ export class NotesPanel {
     this.byConv = new Map();
     this.loaded = new Set();
     this.pending = new Map(); // note frame id -> conv
+    this.loads = new Set(); // ids of the notes frames this panel asked (others are searches)
     this.conv = '';
     const t = this.t;
     this.countEl = h('span', { class: 'notes-count' });
@@ -44,7 +45,9 @@ export class NotesPanel {
     this.form.hidden = !!readOnly;
     if (conv && !this.loaded.has(conv)) {
       this.loaded.add(conv);
-      this.sendFrame({ type: Type.Notes, id: newId('n'), conv });
+      const id = newId('n');
+      this.loads.add(id);
+      this.sendFrame({ type: Type.Notes, id, conv });
     }
     this.render();
   }
@@ -62,6 +65,7 @@ export class NotesPanel {
         this.add(f);
         break;
       case Type.Notes:
+        if (!this.loads.delete(f.id)) return false;
         for (const n of f.messages || []) this.add(n);
         break;
       case Type.Ack:

@@ -3,8 +3,9 @@
 // load, from the board frames the dispatcher publishes on change: live, never polled. Any
 // conversation opens read-only in the console, can be joined, or transferred with the picker.
 
+import { newId } from '../core/client.js';
 import { clear, h } from '../core/dom.js';
-import { State, Status } from '../core/protocol.js';
+import { State, Status, Type } from '../core/protocol.js';
 
 const since = (ts) => (ts ? Date.parse(ts) : NaN);
 
@@ -16,9 +17,14 @@ export class BoardView {
     this.board = null;
     const t = this.t;
     this.body = h('div', { class: 'board-body', 'aria-live': 'polite' });
+    // Staff's search of private notes across the tenant (notes frame with text).
+    this.query = h('input', { type: 'search', class: 'board-search-input', 'aria-label': t('searchNotes'), placeholder: t('searchNotes') });
+    this.hits = h('ul', { class: 'board-hits', 'aria-live': 'polite' });
+    const search = h('form', { class: 'board-search', onsubmit: (ev) => { ev.preventDefault(); if (this.query.value.trim()) o.onSearch(this.query.value.trim()); } },
+      this.query, h('button', { class: 'btn', type: 'submit' }, t('search')));
     this.el = h('section', { class: 'board', 'aria-label': t('board'), hidden: true },
       h('header', { class: 'reports-head' }, h('h2', null, t('board')),
-        h('button', { class: 'btn', type: 'button', onclick: o.onClose }, t('boardClose'))), this.body);
+        h('button', { class: 'btn', type: 'button', onclick: o.onClose }, t('boardClose'))), search, this.hits, this.body);
   }
 
   /** update takes a board frame's picture; an open view redraws. */
@@ -30,6 +36,25 @@ export class BoardView {
   show() {
     this.el.hidden = false;
     this.render();
+  }
+
+  /** results shows the answer to a notes search: the notes found, each opening its conversation. */
+  results(f) {
+    const t = this.t;
+    clear(this.hits);
+    const found = f.messages || [];
+    if (!found.length) this.hits.append(h('li', { class: 'muted small' }, t('boardNone')));
+    for (const n of found) {
+      this.hits.append(h('li', { class: 'board-hit' },
+        h('span', { class: 'muted small' }, (n.from?.name || n.from?.id || '') + ' · ' + t.time(n.ts) + ' · '),
+        h('span', { class: 'board-hit-text' }, n.text || ''), ' ',
+        h('button', { class: 'btn board-open', type: 'button', onclick: () => this.o.onOpen(this.row(n.conv), false) }, t('boardOpen'))));
+    }
+  }
+
+  /** row is the board's row of conv, or what a search hit knows of it. */
+  row(conv) {
+    return (this.board?.conversations || []).find((c) => c.conv === conv) || { conv, customer_id: '', state: '' };
   }
 
   /** tick redraws the waits of an open view (called every second). */
@@ -82,6 +107,10 @@ export const boardPart = {
     this.pane.hidden = true;
     if (this.reports) this.reports.el.hidden = true;
     this.boardView.show();
+  },
+
+  searchNotes(text) {
+    this.client?.raw({ type: Type.Notes, id: newId('ns'), text });
   },
 
   closeBoard() {

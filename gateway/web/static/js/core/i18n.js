@@ -187,6 +187,8 @@ const STRINGS = {
     pickLoad: '{load} of {cap} chats',
     pickWaiting: '{n} waiting',
     pickNone: 'No agent can take it now',
+    searchNotes: 'Search private notes',
+    search: 'Search',
   },
   zh: {
     title: '在线客服',
@@ -372,6 +374,8 @@ const STRINGS = {
     pickLoad: '{load}/{cap} 个会话',
     pickWaiting: '{n} 人排队',
     pickNone: '现在没有客服可以接待',
+    searchNotes: '搜索内部备注',
+    search: '搜索',
   },
 };
 
