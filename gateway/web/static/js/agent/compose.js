@@ -126,7 +126,8 @@ export const composePart = {
     this.transferInputs.queue.value = '';
     this.picker.render(); // transfer.js: agents and queues with their load, live
     this.dialog.showModal();
-    (this.picker.el.querySelector('.pick:not([disabled])') || this.transferInputs.agent).focus();
+    // The first agent who can take it; with none, the id field (queues are a Tab away).
+    (this.picker.el.querySelector('.pick-agent:not([disabled])') || this.transferInputs.agent).focus();
   },
 
   closeConv() {
