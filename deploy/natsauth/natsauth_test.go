@@ -471,6 +471,7 @@ func TestServicePermissions(t *testing.T) {
 				subjects.StreamMessages: subjects.AllMessages(),
 				subjects.StreamEvents:   subjects.AllEvents(),
 				subjects.StreamReads:    subjects.AllReads(),
+				subjects.StreamNotes:    subjects.AllNotes(),
 			}[d.Stream]
 			consumeDurable(t, e, pers, d.Stream, d.Durable, subject)
 		}

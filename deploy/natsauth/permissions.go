@@ -287,6 +287,7 @@ func For(service string, opts Options) (Permissions, error) {
 		return Permissions{}, fmt.Errorf("natsauth: unknown service %q", service)
 	}
 
+	workspace(service, b) // workspace.go
 	for _, c := range Durables[service] {
 		b.publish(durable(c.Stream, c.Durable)...)
 		// Dead-lettering: the max-deliveries advisory names the stream sequence, which is
@@ -322,7 +323,7 @@ func provisioner() Permissions {
 	b.subscribe(inbox)
 	b.publish(accountInfo()...)
 	for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamCommands,
-		subjects.StreamReads, subjects.StreamDeadLetters} {
+		subjects.StreamReads, subjects.StreamDeadLetters, subjects.StreamNotes} {
 		b.uses = append(b.uses, s)
 		b.publish(streamProvision(s)...)
 	}

@@ -292,7 +292,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	// The provisioner creates the topology (the gateway may not): wait for it.
 	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas}).Only(subjects.StreamMessages, subjects.StreamEvents,
 		subjects.StreamCommands, subjects.StreamReads, subjects.BucketTenants, subjects.BucketConversations,
-		subjects.BucketParticipants, subjects.BucketOpen, subjects.BucketQuotas, subjects.ObjectAttachments)
+		subjects.BucketParticipants, subjects.BucketOpen, subjects.BucketQuotas, subjects.ObjectAttachments, subjects.StreamNotes)
 	if err := streams.Await(ctx, js, top, log); err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ import (
 
 // jsGroups are the exported objects of protocol.js: each mirrors the constants of
 // proto/frames/names.go with that prefix (TypeSend -> Type.Send).
-var jsGroups = []string{"Subprotocol", "Type", "Kind", "Role", "State", "Status", "Code", "Close", "Action", "Partials"}
+var jsGroups = []string{"Subprotocol", "Type", "Kind", "Role", "State", "Status", "Code", "Close", "Action", "Partials", "Scale"}
 
 // TestProtocolMirrorsFrames: protocol.js has every name of proto/frames/names.go, with the same
 // value, and nothing else: a frame type added to the contract shows up for the pages.
@@ -83,7 +83,8 @@ func TestProtocolMirrorsFrames(t *testing.T) {
 func TestPagesUseProtocolNames(t *testing.T) {
 	t.Parallel()
 	frameTypes := `send|sync|history|typing|read|handoff|transfer|close|ping|assist|accept|decline|leave_message|to_bot|` +
-		`welcome|ack|message|queued|assigned|state|synced|presence|pong|error|suggestion|notice|offer`
+		`welcome|ack|message|queued|assigned|state|synced|presence|pong|error|suggestion|notice|offer|` +
+		`note|notes|rate|rated|board|roster`
 	literal := regexp.MustCompile(`(?:\bcase |\btype(?: [!=]==|:) )'(` + frameTypes + `)'` +
 		`|\bkind(?: [!=]==|:) '(text|image|audio|file|transcript)'` +
 		`|\brole(?: [!=]==|:) '(customer|agent|supervisor|bot|system)'` +

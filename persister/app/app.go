@@ -243,7 +243,7 @@ func (s *Service) run(ctx context.Context) error {
 	// open and quota buckets, and delete attachments.
 	names := []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamDeadLetters,
 		subjects.StreamCommands, subjects.BucketConversations, subjects.BucketParticipants, subjects.BucketOpen,
-		subjects.BucketQuotas, subjects.ObjectAttachments}
+		subjects.BucketQuotas, subjects.ObjectAttachments, subjects.StreamNotes}
 	if s.cfg.Tenants.File != "" {
 		names = append(names, subjects.BucketTenants)
 	}
@@ -301,8 +301,10 @@ func (s *Service) run(ctx context.Context) error {
 		ingest.Handler[store.EventRow]{Decode: ingest.DecodeEvent, Write: st.WriteEvents}, met, s.log.Named("ingest"))
 	reads := ingest.NewConsumer(s.js, opts(subjects.StreamReads, DurableReads),
 		ingest.Handler[store.ReadRow]{Decode: ingest.DecodeRead, Write: st.WriteReads}, met, s.log.Named("ingest"))
+	notes := ingest.NewConsumer(s.js, opts(subjects.StreamNotes, subjects.DurablePersisterNotes),
+		ingest.Handler[store.NoteRow]{Decode: ingest.DecodeNote, Write: st.WriteNotes}, met, s.log.Named("ingest"))
 	s.ops.AddCheck("ingest", func(ctx context.Context) error {
-		return errors.Join(msgs.Ready(ctx), events.Ready(ctx), reads.Ready(ctx))
+		return errors.Join(msgs.Ready(ctx), events.Ready(ctx), reads.Ready(ctx), notes.Ready(ctx))
 	})
 
 	qs := query.New(s.nc, st, query.Options{
@@ -324,7 +326,7 @@ func (s *Service) run(ctx context.Context) error {
 	// A worker's error is logged and the others keep going (the consumer retries on its own).
 	s.stack.Go(ctx, "ingest", func(ctx context.Context) error {
 		var wg sync.WaitGroup
-		for _, run := range []func(context.Context) error{msgs.Run, events.Run, reads.Run, ret.Run} {
+		for _, run := range []func(context.Context) error{msgs.Run, events.Run, reads.Run, notes.Run, ret.Run} {
 			wg.Go(func() {
 				if err := run(ctx); err != nil {
 					s.log.Error("worker stopped", zap.Error(err))

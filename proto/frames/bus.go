@@ -22,6 +22,8 @@ const (
 	CommandToBot = "to_bot"
 	// CommandStatus sets an agent available or away (agent commands).
 	CommandStatus = "status"
+	// CommandRate is a customer's rating of their closed conversation.
+	CommandRate = "rate"
 )
 
 // Event types (conversation.proto ConversationEvent.type), on the events stream.
@@ -34,6 +36,8 @@ const (
 	EventClosed      = "closed"
 	EventState       = "state"
 	EventMessageLeft = "message_left"
+	// EventRated carries a customer's rating of a closed conversation (ConversationEvent.rating).
+	EventRated = "rated"
 )
 
 // Reasons of events, notices and state frames.
@@ -57,6 +61,9 @@ const (
 	ReasonAwayMissedOffers = "away_missed_offers"
 	// ReasonOpened is the state frame's reason when a send opened a conversation.
 	ReasonOpened = "opened"
+	// ReasonRatingRefused refuses a rate command: not the conversation's customer, not closed,
+	// already rated, a score off the tenant's scale, or a tenant that asks for no rating.
+	ReasonRatingRefused = "rating_refused"
 )
 
 // HeaderBotOutcome is the NATS header on each stored bot reply saying how the AI bridge judged

@@ -61,6 +61,8 @@ func AppendClientJSON(b []byte, f *fd.ClientFrame) []byte {
 	w.str("status", f.GetStatus())
 	w.str("to_agent", f.GetToAgent())
 	w.str("to_queue", f.GetToQueue())
+	w.optInt32("score", f.Score) // workspace fields (rate)
+	w.str("comment", f.GetComment())
 	w.b = append(w.b, '}')
 	return w.b
 }
@@ -257,6 +259,7 @@ func (w *jw) serverFrame(f *fd.ServerFrame) {
 		o.str("delta", f.GetDelta())
 		o.optInt32("part", f.Part)
 		o.workspace(f) // workspace.go
+		o.desk(f)      // desk.go
 	})
 }
 

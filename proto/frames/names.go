@@ -55,6 +55,13 @@ const (
 	TypeContactUpdate = "contact_update"
 	// TypePrechat is a visitor's answers to the tenant's pre-chat form (customers).
 	TypePrechat = "prechat"
+	// TypeNote writes a private note in a conversation (agents and supervisors); staff sessions
+	// following it get it as a note frame, customers never.
+	TypeNote = "note"
+	// TypeNotes asks for a conversation's notes, answered by a notes frame (staff only).
+	TypeNotes = "notes"
+	// TypeRate rates a closed conversation (its customer, once; score, optional comment).
+	TypeRate = "rate"
 )
 
 // Server frame types (TypeTyping, TypeRead and TypeHistory are shared with the client side).
@@ -79,6 +86,13 @@ const (
 	TypeOffer = "offer"
 	// TypeLabels carries a conversation's labels after a change (staff following it).
 	TypeLabels = "labels"
+	// TypeRated tells the conversation's agent and supervisors its customer's rating.
+	TypeRated = "rated"
+	// TypeBoard is the supervisor's live picture of the tenant: waiting and assigned
+	// conversations, the agents with their load, the queues (supervisors only).
+	TypeBoard = "board"
+	// TypeRoster is the agents and queues with their load, for the transfer picker (staff).
+	TypeRoster = "roster"
 )
 
 // Message kinds.
@@ -166,4 +180,12 @@ const (
 	QueryPartials = "partials"
 	// PartialsDelta asks for deltas as well as keyframes.
 	PartialsDelta = "delta"
+)
+
+// CSAT scales (Tenant.csat.scale).
+const (
+	// ScaleFive rates 1 to 5.
+	ScaleFive = "five"
+	// ScaleThumbs rates 1 (down) or 2 (up).
+	ScaleThumbs = "thumbs"
 )

@@ -282,7 +282,7 @@ func DedupID(tenant, user, clientID string) string {
 // Parsed is a subject split into its Frontdesk parts.
 type Parsed struct {
 	// Kind is the second token after the prefix: msg, deliver, evt, live, read, user, session, presence,
-	// overview, cmd, route, query, assist, dlq.
+	// overview, cmd, route, query, assist, dlq, note, notedeliver, board, roster.
 	Kind string
 	// Tenant is the tenant token, when the kind has one.
 	Tenant string
@@ -306,7 +306,7 @@ func Parse(subject string) (Parsed, error) {
 	rest := t[3:]
 	bad := func() (Parsed, error) { return Parsed{}, fmt.Errorf("%w: %q", ErrNotFrontdesk, subject) }
 	switch p.Kind {
-	case "msg", "deliver", "evt", "live", "assist":
+	case "msg", "deliver", "evt", "live", "assist", "note", "notedeliver":
 		if len(rest) != 2 {
 			return bad()
 		}
@@ -321,7 +321,7 @@ func Parse(subject string) (Parsed, error) {
 			return bad()
 		}
 		p.Tenant, p.User = rest[0], rest[1]
-	case "overview", "route":
+	case "overview", "route", "board", "roster":
 		if len(rest) != 1 {
 			return bad()
 		}

@@ -96,6 +96,11 @@ func Declared(opts Options) Topology {
 	// previous sequence of its conversation in the headers, so gateways follow conversations
 	// with cheap core subscriptions and still know each message's seq and spot gaps.
 	messages.RePublish = &jetstream.RePublish{Source: subjects.AllMessages(), Destination: subjects.AllDeliver()}
+	// Private notes have a stream of their own, republished where only staff sessions listen
+	// (subjects/workspace.go says why).
+	notes := stream(subjects.StreamNotes, subjects.AllNotes(),
+		"Private notes of agents and supervisors (frontdesk.v1.Message); never delivered to customers.", maxAge)
+	notes.RePublish = &jetstream.RePublish{Source: subjects.AllNotes(), Destination: subjects.AllNoteDeliver()}
 	reads := stream(subjects.StreamReads, subjects.AllReads(),
 		"Latest read position per conversation and user (frontdesk.v1.ReadPosition).", maxAge)
 	reads.MaxMsgsPerSubject = 1
@@ -122,6 +127,7 @@ func Declared(opts Options) Topology {
 			reads,
 			stream(subjects.StreamDeadLetters, subjects.AllDeadLetters(),
 				"Messages consumers could not process (frontdesk.v1.DeadLetter).", DeadLettersMaxAge),
+			notes,
 		},
 		KV: []jetstream.KeyValueConfig{
 			kv(subjects.BucketTenants, "Tenant settings: key tenant id, value frontdesk.v1.Tenant as protojson.", 5),

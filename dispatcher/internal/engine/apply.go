@@ -331,7 +331,7 @@ func (t *tenant) eventOf(cs *convState, ef event) pendingEvent {
 	ev := &fd.ConversationEvent{Id: id, Tenant: t.id, Conv: conv, Type: ef.typ, State: cs.c.GetState(),
 		Revision: cs.rev, Customer: cs.c.GetCustomer(), Agent: cs.c.GetAgent(), Queue: cs.c.GetQueue(),
 		Reason: ef.reason, Actor: ef.actor, PreviousAgent: ef.prev, At: ef.at,
-		Labels: cs.c.GetLabels(), Label: ef.label}
+		Labels: cs.c.GetLabels(), Label: ef.label, Rating: cs.c.GetRating()}
 	if ev.At == nil {
 		ev.At = timestamppb.Now()
 	}

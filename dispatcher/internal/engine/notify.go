@@ -170,6 +170,7 @@ func (t *tenant) flush(ctx context.Context, now time.Time) {
 			t.lastOverview, t.overviewAt = f, now
 		}
 	}
+	t.publishBoard(now) // board.go
 	t.gauges(now, counts)
 	t.persist(ctx)
 }

@@ -60,6 +60,8 @@ type tenant struct {
 	lastFlush    time.Time
 	lastOverview *fd.ServerFrame
 	overviewAt   time.Time
+	lastBoard    *fd.Board // board.go
+	boardAt      time.Time
 	gauged       map[string]bool
 	// out holds events JetStream refused, for retry; stalled the command that failed, whose
 	// retry waits for its time while the actor goes on with everything but later commands.

@@ -32,7 +32,7 @@ var allStates = []string{frames.StateBot, frames.StateQueued, frames.StateAssign
 // allCommands are the command types decide knows (proto/frontdesk/v1/dispatch.proto). The
 // transition matrix test iterates over them, so a command added here without its rows fails.
 var allCommands = []string{frames.CommandOpen, frames.CommandHandoff, frames.CommandTransfer, frames.CommandClose, frames.CommandAccept, frames.CommandDecline,
-	frames.CommandLeaveMessage, frames.CommandToBot, frames.CommandStatus, frames.CommandLabel}
+	frames.CommandLeaveMessage, frames.CommandToBot, frames.CommandStatus, frames.CommandLabel, frames.CommandRate}
 
 // conversation is what a transition decides on: the truth read from fd_conversations and the
 // conversation's place in the actor's memory.
@@ -131,6 +131,8 @@ func (r rules) decide(cv conversation, c command, now time.Time) decision {
 		return r.toBot(cv, now)
 	case frames.CommandLabel:
 		return r.label(cv, c) // labels.go
+	case frames.CommandRate:
+		return r.rate(cv, c, now) // rating.go
 	}
 	return decision{}
 }
@@ -188,6 +190,7 @@ func (r rules) close(cv conversation, c command, now time.Time) decision {
 	next.State = frames.StateClosed
 	next.ClosedAt = timestamppb.New(now)
 	next.Agent = nil
+	next.LastAgent = prev // told of the customer's rating (rating.go)
 	effs := []effect{write{next}}
 	if cv.inLine {
 		effs = append(effs, lineRemove{})

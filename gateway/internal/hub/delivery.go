@@ -156,6 +156,14 @@ func decode(kind Kind, conv string, msg *nats.Msg) (*Delivery, error) {
 		}
 		seq := rp.GetSeq()
 		d.Frame = &fd.ServerFrame{Type: frames.TypeRead, Conv: conv, From: rp.GetUser(), Seq: &seq}
+	case Notes:
+		d.Message = &fd.Message{}
+		if err := proto.Unmarshal(msg.Data, d.Message); err != nil {
+			return nil, err
+		}
+		d.Seq, _ = strconv.ParseInt(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
+		d.Message.Conv = conv
+		d.Frame = frames.NoteFrame(d.Message, d.Seq)
 	case Session:
 		d.Presence = &fd.SessionPresence{}
 		if err := proto.Unmarshal(msg.Data, d.Presence); err != nil {

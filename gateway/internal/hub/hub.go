@@ -61,9 +61,13 @@ const (
 	// to each listener that joins (see Subscribe): the dispatcher publishes only on a change
 	// and otherwise seldom, so a console that connects later would show nothing meanwhile.
 	Overview
+	// Notes is subjects.NoteDeliver: a private note (fd.Message) republished by the notes
+	// stream with its sequence in Nats-Sequence, turned into a note frame. Only staff sessions
+	// subscribe to it.
+	Notes
 )
 
-var kindNames = [...]string{"messages", "events", "live", "reads", "user", "session", "overview"}
+var kindNames = [...]string{"messages", "events", "live", "reads", "user", "session", "overview", "notes"}
 
 func (k Kind) String() string { return kindNames[k] }
 

@@ -45,7 +45,8 @@ func (s *Session) join(conv string) error {
 	}
 	s.convs[conv] = &convState{}
 	s.mu.Unlock()
-	for _, sub := range convSubs(s.tenant, conv) {
+	subs := convSubs(s.tenant, conv)
+	for _, sub := range append(subs[:], s.staffSubs(conv)...) {
 		if err := s.m.hub.Subscribe(sub.kind, sub.subj, conv, s); err != nil {
 			s.leave(conv)
 			return err
@@ -66,7 +67,8 @@ func (s *Session) leave(conv string) {
 }
 
 func (s *Session) unsubscribeConv(conv string) {
-	for _, sub := range convSubs(s.tenant, conv) {
+	subs := convSubs(s.tenant, conv)
+	for _, sub := range append(subs[:], s.staffSubs(conv)...) {
 		s.m.hub.Unsubscribe(sub.subj, s)
 	}
 }
@@ -106,6 +108,10 @@ func (s *Session) access(ctx context.Context, conv string, read bool) error {
 		return errUnknownConv
 	}
 	if read && (s.mayRead(c) || s.tookPart(ctx, conv)) { // tookPart: workspace.go
+		if s.role == frames.RoleSupervisor && c.GetState() != frames.StateClosed {
+			// A supervisor who opens a live conversation watches it live (desk.go).
+			return s.join(conv)
+		}
 		return nil
 	}
 	return errForbidden

@@ -50,6 +50,8 @@ func (s *Session) Deliver(d *hub.Delivery) {
 		s.mu.Lock()
 		s.enqueueLocked(d.Encoded(s.binary), d.Frame.GetType())
 		s.mu.Unlock()
+	case hub.Notes:
+		s.onNote(d)
 	case hub.Events:
 		s.onEvent(d.Event, d.Conv)
 	case hub.User:
@@ -60,8 +62,8 @@ func (s *Session) Deliver(d *hub.Delivery) {
 }
 
 func (s *Session) onEvent(ev *fd.ConversationEvent, conv string) {
-	if !s.joined(conv) {
-		return
+	if !s.joined(conv) || ev.GetType() == frames.EventRated {
+		return // a rating changes no state; the dispatcher tells the agent (rated frame)
 	}
 	if ev.GetType() == frames.EventLabeled {
 		s.onLabeled(ev, conv) // workspace.go

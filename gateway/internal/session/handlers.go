@@ -146,9 +146,12 @@ func (s *Session) sendError(id, code, msg string) {
 
 // fail answers a frame with the error code its error maps to.
 func (s *Session) fail(id string, err error, logFields ...zap.Field) {
+	var ref refusal // a refusal that says why (rating.go)
 	switch {
 	case errors.Is(err, errUnknownConv):
 		s.sendError(id, frames.CodeUnknownConversation, "unknown conversation")
+	case errors.As(err, &ref):
+		s.send(&fd.ServerFrame{Type: frames.TypeError, Id: id, Code: frames.CodeForbidden, Reason: ref.reason, Message: ref.msg})
 	case errors.Is(err, errForbidden):
 		s.sendError(id, frames.CodeForbidden, "not allowed")
 	case errors.Is(err, errTooLarge):
@@ -217,7 +220,8 @@ func (s *Session) handleSend(ctx context.Context, f *fd.ClientFrame) error {
 // customer's open one, opened now if there is none.
 func (s *Session) conversationFor(ctx context.Context, f *fd.ClientFrame) (string, error) {
 	if conv := f.GetConv(); conv != "" {
-		return conv, s.access(ctx, conv, false)
+		// A supervisor may join any conversation of the tenant and write in it.
+		return conv, s.access(ctx, conv, s.role == frames.RoleSupervisor)
 	}
 	if s.role != frames.RoleCustomer {
 		return "", fmt.Errorf("%w: conv is required", errBadFrame)

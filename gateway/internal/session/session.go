@@ -153,6 +153,7 @@ func (s *Session) Start(ctx context.Context) error {
 			subj string
 		}{hub.Overview, subjects.Overview(s.tenant)})
 	}
+	subs = append(subs, s.workspaceSubs()...) // the board and roster (workspace.go)
 	for _, sub := range subs {
 		if err := m.hub.Subscribe(sub.kind, sub.subj, "", s); err != nil {
 			return err
@@ -184,11 +185,13 @@ func (s *Session) Start(ctx context.Context) error {
 		m.unread(ctx, s, summaries)
 	}
 	var maxAudio int32
+	var scale string
 	if t, ok := m.Tenant(s.tenant); ok {
 		maxAudio = t.GetAttachments().GetMaxAudioS() // the store applies the default
+		scale = t.GetCsat().GetScale()
 	}
 	w := &fd.ServerFrame{Type: frames.TypeWelcome, Session: s.id, User: s.user, Role: s.role,
-		Tenant: s.tenant, Conversations: summaries, MaxAudioS: maxAudio}
+		Tenant: s.tenant, Conversations: summaries, MaxAudioS: maxAudio, CsatScale: scale}
 	m.workspaceWelcome(s, w) // workspace.go
 	welcome := s.encode(w)
 	s.mu.Lock()

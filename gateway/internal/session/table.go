@@ -75,6 +75,9 @@ var frameHandlers = map[string]frameHandler{
 	frames.TypeAssist:       {roles: staff, access: participant, handle: (*Session).handleAssist},
 	frames.TypeLeaveMessage: {roles: customers, check: textFits, access: participant, handle: (*Session).handleNoticeAnswer},
 	frames.TypeToBot:        {roles: customers, check: textFits, access: participant, handle: (*Session).handleNoticeAnswer},
+	frames.TypeNote:         {roles: staff, check: textFits, access: supervisorReader, handle: (*Session).handleNote},
+	frames.TypeNotes:        {roles: staff, access: none, handle: (*Session).handleNotes}, // checks its own (notes.go)
+	frames.TypeRate:         {roles: customers, check: commentFits, access: reader, handle: (*Session).handleRate},
 }
 
 // admit applies a handler's role, frame and access checks.

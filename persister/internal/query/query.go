@@ -149,7 +149,7 @@ func New(nc *nats.Conn, st *store.Store, opt Options, reg prometheus.Registerer,
 
 // Start subscribes to every query subject in the queue group.
 func (s *Server) Start() error {
-	for _, kind := range append([]string{KindHistory, KindConversations, KindUnread, KindSearch, KindReport}, workspaceKinds...) {
+	for _, kind := range append([]string{KindHistory, KindConversations, KindUnread, KindSearch, KindReport, KindNotes}, workspaceKinds...) {
 		sub, err := s.nc.QueueSubscribe(subjects.AllQueries(kind), QueueGroup, s.dispatch(kind))
 		if err != nil {
 			return fmt.Errorf("subscribe %s queries: %w", kind, err)
@@ -253,6 +253,8 @@ func errorReply(kind, msg string) proto.Message {
 		return &fd.CannedReply{Error: msg}
 	case KindContact:
 		return &fd.ContactReply{Error: msg}
+	case KindNotes:
+		return &fd.NotesSearchReply{Error: msg}
 	default:
 		return &fd.SearchReply{Error: msg}
 	}
@@ -347,6 +349,8 @@ func (s *Server) answer(ctx context.Context, kind string, m *nats.Msg) (proto.Me
 			return reply, err
 		}
 		return &fd.ReportReply{TimeZone: reply.GetTimeZone(), Csv: string(reports.CSV(reply))}, nil
+	case KindNotes:
+		return s.notes(ctx, m) // notes.go
 	}
 	return s.answerWorkspace(ctx, kind, m) // workspace.go
 }

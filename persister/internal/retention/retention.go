@@ -160,6 +160,11 @@ func (r *Runner) RunOnce(ctx context.Context) (map[string]int64, error) {
 				break
 			}
 		}
+		if n, err := r.expireNotes(ctx, id, cutoff); err != nil { // notes.go
+			errs = append(errs, err)
+		} else {
+			r.rows.WithLabelValues("notes").Add(float64(n))
+		}
 		if out[id] > 0 {
 			r.log.Info("retention applied", zap.String("tenant", id), zap.String("mode", mode),
 				zap.Int64("messages", out[id]), zap.Time("cutoff", cutoff))

@@ -180,6 +180,7 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 		queueLabels(b, labels) // labels.go
 		// After the conversations: participants take their opened_at.
 		queueParticipants(b, parts)
+		queueRatings(b, rows) // notes.go
 		convTenants, convIDs := make([]string, 0, len(convs)), make([]string, 0, len(convs))
 		for _, k := range sortedKeys(convs) {
 			convTenants, convIDs = append(convTenants, k.tenant), append(convIDs, k.id)

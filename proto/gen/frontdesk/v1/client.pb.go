@@ -326,7 +326,12 @@ type ClientFrame struct {
 	Search *SearchFilter `protobuf:"bytes,103,opt,name=search,proto3" json:"search,omitempty"`
 	// contact is the contact to read (its id) or the fields to set (contact, contact_update,
 	// prechat).
-	Contact       *Contact `protobuf:"bytes,104,opt,name=contact,proto3" json:"contact,omitempty"`
+	Contact *Contact `protobuf:"bytes,104,opt,name=contact,proto3" json:"contact,omitempty"`
+	// score is the customer's rating of a closed conversation (rate): 1 to 5, or 1 (down) and
+	// 2 (up) with thumbs (board.proto, Csat).
+	Score *int32 `protobuf:"varint,250,opt,name=score,proto3,oneof" json:"score,omitempty"`
+	// comment is the customer's optional words with a rating (rate).
+	Comment       string `protobuf:"bytes,251,opt,name=comment,proto3" json:"comment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -487,6 +492,20 @@ func (x *ClientFrame) GetContact() *Contact {
 	return nil
 }
 
+func (x *ClientFrame) GetScore() int32 {
+	if x != nil && x.Score != nil {
+		return *x.Score
+	}
+	return 0
+}
+
+func (x *ClientFrame) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
 // ServerFrame is every frame the server sends (PROTOCOL.md, "Server -> client").
 // Field names are exactly the protocol's; which fields apply depends on type.
 type ServerFrame struct {
@@ -584,7 +603,16 @@ type ServerFrame struct {
 	// past are the contact's conversations, newest first (contact).
 	Past []*PastConversation `protobuf:"bytes,105,rep,name=past,proto3" json:"past,omitempty"`
 	// prechat is the tenant's pre-chat form (welcome, to customers who must fill it in).
-	Prechat       *PrechatForm `protobuf:"bytes,106,opt,name=prechat,proto3" json:"prechat,omitempty"`
+	Prechat *PrechatForm `protobuf:"bytes,106,opt,name=prechat,proto3" json:"prechat,omitempty"`
+	// rating is a customer's rating of a conversation (rated, to agents and supervisors).
+	Rating *Rating `protobuf:"bytes,250,opt,name=rating,proto3" json:"rating,omitempty"`
+	// csat_scale is the tenant's rating scale, five or thumbs, empty when it asks for none
+	// (welcome, to customers).
+	CsatScale string `protobuf:"bytes,251,opt,name=csat_scale,json=csatScale,proto3" json:"csat_scale,omitempty"`
+	// board is the tenant's live picture (board, roster).
+	Board *Board `protobuf:"bytes,252,opt,name=board,proto3" json:"board,omitempty"`
+	// note_seq is a note's FD_NOTES sequence (note), its own numbering apart from `seq`.
+	NoteSeq       *int64 `protobuf:"varint,253,opt,name=note_seq,json=noteSeq,proto3,oneof" json:"note_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -927,11 +955,39 @@ func (x *ServerFrame) GetPrechat() *PrechatForm {
 	return nil
 }
 
+func (x *ServerFrame) GetRating() *Rating {
+	if x != nil {
+		return x.Rating
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetCsatScale() string {
+	if x != nil {
+		return x.CsatScale
+	}
+	return ""
+}
+
+func (x *ServerFrame) GetBoard() *Board {
+	if x != nil {
+		return x.Board
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetNoteSeq() int64 {
+	if x != nil && x.NoteSeq != nil {
+		return *x.NoteSeq
+	}
+	return 0
+}
+
 var File_frontdesk_v1_client_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\n" +
-	"\x19frontdesk/v1/client.proto\x12\ffrontdesk.v1\x1a\x1cfrontdesk/v1/workspace.proto\"E\n" +
+	"\x19frontdesk/v1/client.proto\x12\ffrontdesk.v1\x1a\x18frontdesk/v1/board.proto\x1a\x1cfrontdesk/v1/workspace.proto\"E\n" +
 	"\vParticipant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x12\n" +
@@ -955,7 +1011,7 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\topened_at\x18\a \x01(\tR\bopenedAt\x12\x16\n" +
 	"\x06labels\x18d \x03(\tR\x06labelsB\v\n" +
 	"\t_last_seqB\t\n" +
-	"\a_unread\"\xcf\x04\n" +
+	"\a_unread\"\x90\x05\n" +
 	"\vClientFrame\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -977,11 +1033,14 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\x06remove\x18e \x01(\bR\x06remove\x124\n" +
 	"\x06canned\x18f \x01(\v2\x1c.frontdesk.v1.CannedResponseR\x06canned\x122\n" +
 	"\x06search\x18g \x01(\v2\x1a.frontdesk.v1.SearchFilterR\x06search\x12/\n" +
-	"\acontact\x18h \x01(\v2\x15.frontdesk.v1.ContactR\acontactB\b\n" +
+	"\acontact\x18h \x01(\v2\x15.frontdesk.v1.ContactR\acontact\x12\x1a\n" +
+	"\x05score\x18\xfa\x01 \x01(\x05H\x04R\x05score\x88\x01\x01\x12\x19\n" +
+	"\acomment\x18\xfb\x01 \x01(\tR\acommentB\b\n" +
 	"\x06_afterB\t\n" +
 	"\a_beforeB\b\n" +
 	"\x06_limitB\x06\n" +
-	"\x04_seq\"\xd0\f\n" +
+	"\x04_seqB\b\n" +
+	"\x06_score\"\xf9\r\n" +
 	"\vServerFrame\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -1030,7 +1089,13 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\x04hits\x18g \x03(\v2\x1a.frontdesk.v1.SearchResultR\x04hits\x12/\n" +
 	"\acontact\x18h \x01(\v2\x15.frontdesk.v1.ContactR\acontact\x122\n" +
 	"\x04past\x18i \x03(\v2\x1e.frontdesk.v1.PastConversationR\x04past\x123\n" +
-	"\aprechat\x18j \x01(\v2\x19.frontdesk.v1.PrechatFormR\aprechatB\x06\n" +
+	"\aprechat\x18j \x01(\v2\x19.frontdesk.v1.PrechatFormR\aprechat\x12-\n" +
+	"\x06rating\x18\xfa\x01 \x01(\v2\x14.frontdesk.v1.RatingR\x06rating\x12\x1e\n" +
+	"\n" +
+	"csat_scale\x18\xfb\x01 \x01(\tR\tcsatScale\x12*\n" +
+	"\x05board\x18\xfc\x01 \x01(\v2\x13.frontdesk.v1.BoardR\x05board\x12\x1f\n" +
+	"\bnote_seq\x18\xfd\x01 \x01(\x03H\n" +
+	"R\anoteSeq\x88\x01\x01B\x06\n" +
 	"\x04_seqB\n" +
 	"\n" +
 	"\b_partialB\v\n" +
@@ -1042,7 +1107,8 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\x05_moreB\x13\n" +
 	"\x11_agents_availableB\x0f\n" +
 	"\r_queue_lengthB\a\n" +
-	"\x05_partBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
+	"\x05_partB\v\n" +
+	"\t_note_seqBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
 
 var (
 	file_frontdesk_v1_client_proto_rawDescOnce sync.Once
@@ -1070,6 +1136,8 @@ var file_frontdesk_v1_client_proto_goTypes = []any{
 	(*SearchResult)(nil),        // 9: frontdesk.v1.SearchResult
 	(*PastConversation)(nil),    // 10: frontdesk.v1.PastConversation
 	(*PrechatForm)(nil),         // 11: frontdesk.v1.PrechatForm
+	(*Rating)(nil),              // 12: frontdesk.v1.Rating
+	(*Board)(nil),               // 13: frontdesk.v1.Board
 }
 var file_frontdesk_v1_client_proto_depIdxs = []int32{
 	0,  // 0: frontdesk.v1.ConversationSummary.customer:type_name -> frontdesk.v1.Participant
@@ -1090,11 +1158,13 @@ var file_frontdesk_v1_client_proto_depIdxs = []int32{
 	7,  // 15: frontdesk.v1.ServerFrame.contact:type_name -> frontdesk.v1.Contact
 	10, // 16: frontdesk.v1.ServerFrame.past:type_name -> frontdesk.v1.PastConversation
 	11, // 17: frontdesk.v1.ServerFrame.prechat:type_name -> frontdesk.v1.PrechatForm
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	12, // 18: frontdesk.v1.ServerFrame.rating:type_name -> frontdesk.v1.Rating
+	13, // 19: frontdesk.v1.ServerFrame.board:type_name -> frontdesk.v1.Board
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_client_proto_init() }
@@ -1102,6 +1172,7 @@ func file_frontdesk_v1_client_proto_init() {
 	if File_frontdesk_v1_client_proto != nil {
 		return
 	}
+	file_frontdesk_v1_board_proto_init()
 	file_frontdesk_v1_workspace_proto_init()
 	file_frontdesk_v1_client_proto_msgTypes[2].OneofWrappers = []any{}
 	file_frontdesk_v1_client_proto_msgTypes[3].OneofWrappers = []any{}

@@ -58,7 +58,11 @@ type Conversation struct {
 	// bot_failures counts consecutive unanswered customer questions (AI bridge).
 	BotFailures int32 `protobuf:"varint,15,opt,name=bot_failures,json=botFailures,proto3" json:"bot_failures,omitempty"`
 	// labels are the conversation's labels (tenant-defined, at most 20), set by label commands.
-	Labels        []string `protobuf:"bytes,100,rep,name=labels,proto3" json:"labels,omitempty"`
+	Labels []string `protobuf:"bytes,100,rep,name=labels,proto3" json:"labels,omitempty"`
+	// rating is the customer's rating once given (at most one per conversation).
+	Rating *Rating `protobuf:"bytes,250,opt,name=rating,proto3" json:"rating,omitempty"`
+	// last_agent is the agent who held it when it closed (told of its rating).
+	LastAgent     *Participant `protobuf:"bytes,251,opt,name=last_agent,json=lastAgent,proto3" json:"last_agent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -205,6 +209,20 @@ func (x *Conversation) GetLabels() []string {
 	return nil
 }
 
+func (x *Conversation) GetRating() *Rating {
+	if x != nil {
+		return x.Rating
+	}
+	return nil
+}
+
+func (x *Conversation) GetLastAgent() *Participant {
+	if x != nil {
+		return x.LastAgent
+	}
+	return nil
+}
+
 // ConversationEvent is a lifecycle change, published by the dispatcher (and by the gateway for
 // `opened`) on fd.v1.evt.<tenant>.<conv> in the events stream.
 // Types: opened, queued, assigned, transferred, requeued, closed, state, message_left.
@@ -244,7 +262,9 @@ type ConversationEvent struct {
 	// labels are the conversation's labels after the event (labeled; other events carry them too).
 	Labels []string `protobuf:"bytes,100,rep,name=labels,proto3" json:"labels,omitempty"`
 	// label is the label added or removed (labeled; reason label_added or label_removed).
-	Label         string `protobuf:"bytes,101,opt,name=label,proto3" json:"label,omitempty"`
+	Label string `protobuf:"bytes,101,opt,name=label,proto3" json:"label,omitempty"`
+	// rating is the customer's rating (rated).
+	Rating        *Rating `protobuf:"bytes,250,opt,name=rating,proto3" json:"rating,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -398,11 +418,18 @@ func (x *ConversationEvent) GetLabel() string {
 	return ""
 }
 
+func (x *ConversationEvent) GetRating() *Rating {
+	if x != nil {
+		return x.Rating
+	}
+	return nil
+}
+
 var File_frontdesk_v1_conversation_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_conversation_proto_rawDesc = "" +
 	"\n" +
-	"\x1ffrontdesk/v1/conversation.proto\x12\ffrontdesk.v1\x1a\x19frontdesk/v1/client.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x04\n" +
+	"\x1ffrontdesk/v1/conversation.proto\x12\ffrontdesk.v1\x1a\x19frontdesk/v1/client.proto\x1a\x18frontdesk/v1/board.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x05\n" +
 	"\fConversation\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
 	"\x04conv\x18\x02 \x01(\tR\x04conv\x12\x14\n" +
@@ -421,7 +448,10 @@ const file_frontdesk_v1_conversation_proto_rawDesc = "" +
 	"assignedAt\x127\n" +
 	"\tclosed_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\bclosedAt\x12!\n" +
 	"\fbot_failures\x18\x0f \x01(\x05R\vbotFailures\x12\x16\n" +
-	"\x06labels\x18d \x03(\tR\x06labels\"\xae\x04\n" +
+	"\x06labels\x18d \x03(\tR\x06labels\x12-\n" +
+	"\x06rating\x18\xfa\x01 \x01(\v2\x14.frontdesk.v1.RatingR\x06rating\x129\n" +
+	"\n" +
+	"last_agent\x18\xfb\x01 \x01(\v2\x19.frontdesk.v1.ParticipantR\tlastAgent\"\xdd\x04\n" +
 	"\x11ConversationEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
@@ -440,7 +470,8 @@ const file_frontdesk_v1_conversation_proto_rawDesc = "" +
 	"\x02at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1a\n" +
 	"\bposition\x18\x0f \x01(\x05R\bposition\x12\x16\n" +
 	"\x06labels\x18d \x03(\tR\x06labels\x12\x14\n" +
-	"\x05label\x18e \x01(\tR\x05labelBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
+	"\x05label\x18e \x01(\tR\x05label\x12-\n" +
+	"\x06rating\x18\xfa\x01 \x01(\v2\x14.frontdesk.v1.RatingR\x06ratingBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
 
 var (
 	file_frontdesk_v1_conversation_proto_rawDescOnce sync.Once
@@ -460,6 +491,7 @@ var file_frontdesk_v1_conversation_proto_goTypes = []any{
 	(*ConversationEvent)(nil),     // 1: frontdesk.v1.ConversationEvent
 	(*Participant)(nil),           // 2: frontdesk.v1.Participant
 	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*Rating)(nil),                // 4: frontdesk.v1.Rating
 }
 var file_frontdesk_v1_conversation_proto_depIdxs = []int32{
 	2,  // 0: frontdesk.v1.Conversation.customer:type_name -> frontdesk.v1.Participant
@@ -468,16 +500,19 @@ var file_frontdesk_v1_conversation_proto_depIdxs = []int32{
 	3,  // 3: frontdesk.v1.Conversation.queued_at:type_name -> google.protobuf.Timestamp
 	3,  // 4: frontdesk.v1.Conversation.assigned_at:type_name -> google.protobuf.Timestamp
 	3,  // 5: frontdesk.v1.Conversation.closed_at:type_name -> google.protobuf.Timestamp
-	2,  // 6: frontdesk.v1.ConversationEvent.customer:type_name -> frontdesk.v1.Participant
-	2,  // 7: frontdesk.v1.ConversationEvent.agent:type_name -> frontdesk.v1.Participant
-	2,  // 8: frontdesk.v1.ConversationEvent.previous_agent:type_name -> frontdesk.v1.Participant
-	2,  // 9: frontdesk.v1.ConversationEvent.actor:type_name -> frontdesk.v1.Participant
-	3,  // 10: frontdesk.v1.ConversationEvent.at:type_name -> google.protobuf.Timestamp
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	4,  // 6: frontdesk.v1.Conversation.rating:type_name -> frontdesk.v1.Rating
+	2,  // 7: frontdesk.v1.Conversation.last_agent:type_name -> frontdesk.v1.Participant
+	2,  // 8: frontdesk.v1.ConversationEvent.customer:type_name -> frontdesk.v1.Participant
+	2,  // 9: frontdesk.v1.ConversationEvent.agent:type_name -> frontdesk.v1.Participant
+	2,  // 10: frontdesk.v1.ConversationEvent.previous_agent:type_name -> frontdesk.v1.Participant
+	2,  // 11: frontdesk.v1.ConversationEvent.actor:type_name -> frontdesk.v1.Participant
+	3,  // 12: frontdesk.v1.ConversationEvent.at:type_name -> google.protobuf.Timestamp
+	4,  // 13: frontdesk.v1.ConversationEvent.rating:type_name -> frontdesk.v1.Rating
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_conversation_proto_init() }
@@ -486,6 +521,7 @@ func file_frontdesk_v1_conversation_proto_init() {
 		return
 	}
 	file_frontdesk_v1_client_proto_init()
+	file_frontdesk_v1_board_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

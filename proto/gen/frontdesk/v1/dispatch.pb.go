@@ -204,7 +204,7 @@ func (x *SessionPresence) GetOpenedState() string {
 // fd.v1.cmd.conv.<tenant>.<conv> (conversation commands) or fd.v1.cmd.agent.<tenant>.<agent>
 // (agent commands). Types:
 //
-//	conversation: open, handoff, transfer, close, accept, decline, leave_message, to_bot
+//	conversation: open, handoff, transfer, close, accept, decline, leave_message, to_bot, label, rate
 //	agent: status
 type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -247,7 +247,11 @@ type Command struct {
 	// label is the label to add or remove (label).
 	Label string `protobuf:"bytes,100,opt,name=label,proto3" json:"label,omitempty"`
 	// remove removes label instead of adding it (label).
-	Remove        bool `protobuf:"varint,101,opt,name=remove,proto3" json:"remove,omitempty"`
+	Remove bool `protobuf:"varint,101,opt,name=remove,proto3" json:"remove,omitempty"`
+	// score is the customer's rating (rate), checked against the tenant's scale.
+	Score int32 `protobuf:"varint,250,opt,name=score,proto3" json:"score,omitempty"`
+	// comment is the customer's optional words (rate), bounded by the tenant's max_comment.
+	Comment       string `protobuf:"bytes,251,opt,name=comment,proto3" json:"comment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -420,6 +424,20 @@ func (x *Command) GetRemove() bool {
 		return x.Remove
 	}
 	return false
+}
+
+func (x *Command) GetScore() int32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *Command) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
 }
 
 // AgentCandidate is an agent the built-in policy could choose (routing hook).
@@ -681,7 +699,7 @@ const file_frontdesk_v1_dispatch_proto_rawDesc = "" +
 	"\blanguage\x18\f \x01(\tR\blanguage\x12\x1a\n" +
 	"\bpriority\x18\r \x01(\x05R\bpriority\x12\x17\n" +
 	"\x06opened\x18\xde\x02 \x01(\tR\x06opened\x12\"\n" +
-	"\fopened_state\x18\xdf\x02 \x01(\tR\vopenedState\"\xbf\x04\n" +
+	"\fopened_state\x18\xdf\x02 \x01(\tR\vopenedState\"\xf1\x04\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
@@ -703,7 +721,9 @@ const file_frontdesk_v1_dispatch_proto_rawDesc = "" +
 	"\tmax_chats\x18\x11 \x01(\x05R\bmaxChats\x12!\n" +
 	"\fagent_skills\x18\x12 \x03(\tR\vagentSkills\x12\x14\n" +
 	"\x05label\x18d \x01(\tR\x05label\x12\x16\n" +
-	"\x06remove\x18e \x01(\bR\x06remove\"\xd2\x01\n" +
+	"\x06remove\x18e \x01(\bR\x06remove\x12\x15\n" +
+	"\x05score\x18\xfa\x01 \x01(\x05R\x05score\x12\x19\n" +
+	"\acomment\x18\xfb\x01 \x01(\tR\acomment\"\xd2\x01\n" +
 	"\x0eAgentCandidate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +

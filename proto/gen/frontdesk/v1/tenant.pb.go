@@ -71,7 +71,9 @@ type Tenant struct {
 	// labels are the labels agents may put on conversations (at most 100).
 	Labels []*LabelDefinition `protobuf:"bytes,100,rep,name=labels,proto3" json:"labels,omitempty"`
 	// prechat is the optional form visitors fill in before their first message.
-	Prechat       *PrechatForm `protobuf:"bytes,101,opt,name=prechat,proto3" json:"prechat,omitempty"`
+	Prechat *PrechatForm `protobuf:"bytes,101,opt,name=prechat,proto3" json:"prechat,omitempty"`
+	// csat asks customers to rate closed conversations (board.proto).
+	Csat          *Csat `protobuf:"bytes,250,opt,name=csat,proto3" json:"csat,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -249,6 +251,13 @@ func (x *Tenant) GetLabels() []*LabelDefinition {
 func (x *Tenant) GetPrechat() *PrechatForm {
 	if x != nil {
 		return x.Prechat
+	}
+	return nil
+}
+
+func (x *Tenant) GetCsat() *Csat {
+	if x != nil {
+		return x.Csat
 	}
 	return nil
 }
@@ -1496,7 +1505,7 @@ var File_frontdesk_v1_tenant_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\n" +
-	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\x1a\x1cfrontdesk/v1/workspace.proto\"\xa6\a\n" +
+	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\x1a\x18frontdesk/v1/board.proto\x1a\x1cfrontdesk/v1/workspace.proto\"\xcf\a\n" +
 	"\x06Tenant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
@@ -1519,7 +1528,8 @@ const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\tstaff_sso\x18\x12 \x01(\v2\x16.frontdesk.v1.StaffSSOR\bstaffSso\x12-\n" +
 	"\x06quotas\x18\xa6\x04 \x01(\v2\x14.frontdesk.v1.QuotasR\x06quotas\x125\n" +
 	"\x06labels\x18d \x03(\v2\x1d.frontdesk.v1.LabelDefinitionR\x06labels\x123\n" +
-	"\aprechat\x18e \x01(\v2\x19.frontdesk.v1.PrechatFormR\aprechat\"]\n" +
+	"\aprechat\x18e \x01(\v2\x19.frontdesk.v1.PrechatFormR\aprechat\x12'\n" +
+	"\x04csat\x18\xfa\x01 \x01(\v2\x12.frontdesk.v1.CsatR\x04csat\"]\n" +
 	"\x06Quotas\x12)\n" +
 	"\x10attachment_bytes\x18\x01 \x01(\x03R\x0fattachmentBytes\x12(\n" +
 	"\x10messages_per_day\x18\x02 \x01(\x03R\x0emessagesPerDay\"\x99\x01\n" +
@@ -1647,6 +1657,7 @@ var file_frontdesk_v1_tenant_proto_goTypes = []any{
 	(*Attachments)(nil),     // 15: frontdesk.v1.Attachments
 	(*LabelDefinition)(nil), // 16: frontdesk.v1.LabelDefinition
 	(*PrechatForm)(nil),     // 17: frontdesk.v1.PrechatForm
+	(*Csat)(nil),            // 18: frontdesk.v1.Csat
 }
 var file_frontdesk_v1_tenant_proto_depIdxs = []int32{
 	4,  // 0: frontdesk.v1.Tenant.limits:type_name -> frontdesk.v1.Limits
@@ -1661,16 +1672,17 @@ var file_frontdesk_v1_tenant_proto_depIdxs = []int32{
 	1,  // 9: frontdesk.v1.Tenant.quotas:type_name -> frontdesk.v1.Quotas
 	16, // 10: frontdesk.v1.Tenant.labels:type_name -> frontdesk.v1.LabelDefinition
 	17, // 11: frontdesk.v1.Tenant.prechat:type_name -> frontdesk.v1.PrechatForm
-	6,  // 12: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
-	11, // 13: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
-	12, // 14: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
-	10, // 15: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
-	13, // 16: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	18, // 12: frontdesk.v1.Tenant.csat:type_name -> frontdesk.v1.Csat
+	6,  // 13: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
+	11, // 14: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
+	12, // 15: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
+	10, // 16: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
+	13, // 17: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_tenant_proto_init() }
@@ -1678,6 +1690,7 @@ func file_frontdesk_v1_tenant_proto_init() {
 	if File_frontdesk_v1_tenant_proto != nil {
 		return
 	}
+	file_frontdesk_v1_board_proto_init()
 	file_frontdesk_v1_workspace_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

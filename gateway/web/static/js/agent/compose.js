@@ -14,6 +14,7 @@ export const composePart = {
     if (prev) prev.draft = this.input.value;
     this.voice?.cancel();
     if (this.reports) this.reports.el.hidden = true;
+    if (this.boardView) this.boardView.el.hidden = true;
     this.current = conv;
     this.list.reset();
     const it = this.items.get(conv);
@@ -116,13 +117,17 @@ export const composePart = {
     }, 20000);
   },
 
-  openTransfer() {
-    if (!this.current || this.items.get(this.current)?.ended) return;
+  openTransfer(conv) {
+    // From the supervisor's board any conversation; otherwise the open one, not ended.
+    this.transferConv = conv || '';
+    if (!conv && (!this.current || this.items.get(this.current)?.ended)) return;
     // Each transfer starts blank: the last one was for another conversation.
     this.transferInputs.agent.value = '';
     this.transferInputs.queue.value = '';
+    this.picker.render(); // transfer.js: agents and queues with their load, live
     this.dialog.showModal();
-    this.transferInputs.agent.focus();
+    // The first agent who can take it; with none, the id field (queues are a Tab away).
+    (this.picker.el.querySelector('.pick-agent:not([disabled])') || this.transferInputs.agent).focus();
   },
 
   closeConv() {
@@ -278,6 +283,7 @@ export const composePart = {
   },
 
   tick() {
+    this.boardView?.tick();
     this.renderList();
     if (this.offers.size) this.renderOffers();
     const it = this.items.get(this.current);

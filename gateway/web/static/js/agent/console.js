@@ -6,11 +6,13 @@
 import { Announcer } from '../core/messages.js';
 import { Role, State, Status, Type } from '../core/protocol.js';
 import { composePart } from './compose.js';
+import { ratedText } from './ratings.js';
 import { layoutPart } from './layout.js';
 import { renderPart } from './render.js';
 import { STATUS_KEY, TYPING_SHOW_MS, displayName, t } from './shared.js';
 import { signinPart } from './signin.js';
 import { workspacePart } from './workspace.js';
+import { boardPart } from './supervisor.js';
 
 document.documentElement.lang = t.lang;
 document.title = t('consoleTitle');
@@ -37,6 +39,7 @@ class Console {
   onFrame(f) {
     if (f.type === Type.Welcome) return this.onWelcome(f);
     if (this.workspaceFrame(f)) return; // workspace.js
+    if (this.notes?.frame(f)) return; // notes.js
     if (this.convs.frame(f)) {
       if (f.type === Type.Message && !f.partial) this.onMessage(f);
       return;
@@ -101,10 +104,30 @@ class Console {
       case Type.Error:
         if (f.message || f.code) this.toast(f.message || f.code);
         break;
+      case Type.Board:
+        this.boardView?.update(f.board); // supervisor.js
+        break;
+      case Type.Notes:
+        this.boardView?.results(f); // a search (the notes panel took its own loads)
+        break;
+      case Type.Roster:
+        this.picker?.update(f.board); // transfer.js
+        break;
+      case Type.Rated: {
+        const it = this.upsertItem(f.conv, { customer: f.customer, rating: f.rating });
+        if (!it.ended) it.ended = t('closedBy');
+        const text = ratedText(t, f, displayName(f.customer));
+        this.toast(text);
+        this.announcer.say(text);
+        this.renderList();
+        if (f.conv === this.current) this.renderPane();
+        break;
+      }
     }
   }
 
   onWelcome(f) {
+    this.notes?.reset();
     if (this.status === Status.Available) this.client.raw({ type: Type.Status, status: Status.Available });
     const open = new Set();
     for (const s of f.conversations || []) {
@@ -200,7 +223,7 @@ class Console {
   }
 }
 
-Object.assign(Console.prototype, signinPart, layoutPart, renderPart, composePart, workspacePart);
+Object.assign(Console.prototype, signinPart, layoutPart, renderPart, composePart, workspacePart, boardPart);
 
 new Console(document.getElementById('app')).boot();
 // A link with #token= opened while the console is already loaded goes through boot again,

@@ -6,6 +6,9 @@ import { clear, enterToSend, h, icon } from '../core/dom.js';
 import { MessageList } from '../core/messages.js';
 import { Role, Status, Type } from '../core/protocol.js';
 import { voiceControls } from '../core/voicebar.js';
+import { NotesPanel } from './notes.js';
+import { BoardView } from './supervisor.js';
+import { TransferPicker } from './transfer.js';
 import { ReportsView } from './reports.js';
 import { initials, t } from './shared.js';
 
@@ -33,6 +36,9 @@ export const layoutPart = {
       h('div', { class: 'status-row' }, this.statusBtn, this.connEl),
       this.me?.role === Role.Supervisor
         ? h('button', { class: 'btn wide reports-btn', type: 'button', id: 'open-reports', onclick: () => this.openReports() }, t('reports'))
+        : null,
+      this.me?.role === Role.Supervisor // supervisor.js
+        ? h('button', { class: 'btn wide board-btn', type: 'button', id: 'open-board', onclick: () => this.openBoard() }, t('board'))
         : null,
       this.queueEl, this.offersEl,
       h('h2', { class: 'side-h' }, t('conversations')), this.listEl,
@@ -83,8 +89,10 @@ export const layoutPart = {
       this.fileInput);
     this.endedEl = h('div', { class: 'ended', hidden: true });
     this.empty = h('div', { class: 'empty' }, icon('chat', 40), h('p', null, t('selectConversation')));
+    this.notes = new NotesPanel({ t, send: (f) => this.client?.raw(f),
+      me: () => ({ id: this.client?.welcome?.user || this.me?.sub, name: this.me?.name }) });
     this.pane = h('section', { class: 'pane', hidden: true, 'aria-label': t('messages') },
-      this.head, this.summaryEl, this.list.el, this.typingEl, this.endedEl, this.composer);
+      this.head, this.summaryEl, this.list.el, this.typingEl, this.endedEl, this.notes.el, this.composer);
     this.pane.addEventListener('dragover', (ev) => ev.preventDefault());
     this.pane.addEventListener('drop', (ev) => {
       ev.preventDefault();
@@ -94,7 +102,9 @@ export const layoutPart = {
     this.dialog = this.buildTransfer();
     this.toastEl = h('div', { class: 'toast', role: 'alert', hidden: true });
     this.reports = new ReportsView({ t, token: () => this.token, onClose: () => this.closeReports() });
-    this.root.append(side, h('main', { class: 'main' }, this.empty, this.pane, this.reports.el), this.dialog, this.toastEl, this.announcer.el);
+    this.boardView = new BoardView({ t, onOpen: (r, join) => this.openFromBoard(r, join), onTransfer: (conv) => this.openTransfer(conv),
+      onClose: () => this.closeBoard(), onSearch: (text) => this.searchNotes(text) });
+    this.root.append(side, h('main', { class: 'main' }, this.empty, this.pane, this.reports.el, this.boardView.el), this.dialog, this.toastEl, this.announcer.el);
     this.buildWorkspace(); // workspace.js
     document.addEventListener('keydown', (ev) => this.onKey(ev));
     addEventListener('focus', () => this.markRead());
@@ -109,8 +119,13 @@ export const layoutPart = {
     const queue = h('input', { type: 'text', id: 'to-queue', name: 'target-q', autocomplete: 'off', placeholder: 'default' });
     const kindAgent = h('input', { type: 'radio', name: 'kind', id: 'kind-agent', value: 'agent', checked: true });
     const kindQueue = h('input', { type: 'radio', name: 'kind', id: 'kind-queue', value: 'queue' });
+    this.picker = new TransferPicker({ t, me: () => this.client?.welcome?.user || '', onPick: (kind, id) => {
+      (kind === 'agent' ? agent : queue).value = id;
+      (kind === 'agent' ? kindAgent : kindQueue).checked = true;
+      form.requestSubmit();
+    } });
     const form = h('form', { method: 'dialog', class: 'dialog-body' },
-      h('h2', null, t('transferTo')),
+      h('h2', null, t('transferTo')), this.picker.el,
       h('div', { class: 'field' }, kindAgent, h('label', { for: 'kind-agent' }, t('toAgent')), agent),
       h('div', { class: 'field' }, kindQueue, h('label', { for: 'kind-queue' }, t('toQueue')), queue),
       h('div', { class: 'dialog-actions' },
@@ -120,7 +135,8 @@ export const layoutPart = {
     queue.addEventListener('focus', () => { kindQueue.checked = true; });
     const dlg = h('dialog', { class: 'dialog', 'aria-label': t('transferTo') }, form);
     form.addEventListener('submit', () => {
-      const conv = this.current;
+      const conv = this.transferConv || this.current;
+      this.transferConv = '';
       if (!conv) return;
       const f = { type: Type.Transfer, id: newId('t'), conv };
       if (kindAgent.checked && agent.value.trim()) f.to_agent = agent.value.trim();

@@ -3,6 +3,7 @@
 
 import { clear, h } from '../core/dom.js';
 import { Kind, Role, Status } from '../core/protocol.js';
+import { ratedText } from './ratings.js';
 import { LATE_REPLY_S, displayName, initials, t } from './shared.js';
 
 export const renderPart = {
@@ -127,6 +128,7 @@ export const renderPart = {
   openReports() {
     this.empty.hidden = true;
     this.pane.hidden = true;
+    if (this.boardView) this.boardView.el.hidden = true;
     this.reports.show();
   },
 
@@ -138,12 +140,14 @@ export const renderPart = {
   renderPane() {
     const it = this.items.get(this.current);
     if (this.reports && !this.reports.el.hidden) return; // the Reports view holds the main area
+    if (this.boardView && !this.boardView.el.hidden) return; // so does the live view (supervisor.js)
     this.empty.hidden = !!it;
     this.pane.hidden = !it;
     if (!it) return;
     const name = displayName(it.customer);
     this.headName.textContent = name;
-    const meta = [it.customer?.id && it.customer.id !== name ? it.customer.id : '', t('openedAgo', { t: t.duration((Date.now() - it.openedAt) / 1000) })];
+    const meta = [it.customer?.id && it.customer.id !== name ? it.customer.id : '', t('openedAgo', { t: t.duration((Date.now() - it.openedAt) / 1000) }),
+      it.rating ? ratedText(t, it, name) : ''];
     this.headMeta.textContent = meta.filter(Boolean).join(' · ');
     this.summaryEl.hidden = !it.summary;
     clear(this.summaryEl);
@@ -154,9 +158,10 @@ export const renderPart = {
     this.transferBtn.disabled = !!it.ended;
     if (this.confirmClose !== this.current) this.closeBtn.textContent = it.ended ? '✓' : t('closeConv');
     this.closeBtn.setAttribute('aria-label', it.ended ? 'Dismiss' : t('closeConv'));
-    this.composer.hidden = !!it.ended;
-    this.endedEl.hidden = !it.ended;
-    this.endedEl.textContent = it.ended || '';
+    this.composer.hidden = !!it.ended || !!it.readOnly;
+    this.endedEl.hidden = !it.ended && !it.readOnly;
+    this.endedEl.textContent = it.ended || (it.readOnly ? t('watching') : '');
+    this.notes.show(this.current, !!it.ended);
     this.renderMessages();
     this.renderTyping();
     this.renderWorkspace(); // workspace.js

@@ -44,6 +44,12 @@ export const Type = Object.freeze({
   Notice: 'notice',
   Offer: 'offer',
   Labels: 'labels',
+  Note: 'note',
+  Notes: 'notes',
+  Rate: 'rate',
+  Rated: 'rated',
+  Board: 'board',
+  Roster: 'roster',
 });
 
 export const Kind = Object.freeze({
@@ -95,6 +101,11 @@ export const Close = Object.freeze({
   TokenExpired: 4001,
   SessionReplaced: 4002,
   TooManyConnections: 4003,
+});
+
+export const Scale = Object.freeze({
+  Five: 'five',
+  Thumbs: 'thumbs',
 });
 
 export const Action = Object.freeze({

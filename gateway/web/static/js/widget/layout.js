@@ -5,6 +5,7 @@ import { enterToSend, h, icon, readableColor } from '../core/dom.js';
 import { Announcer, MessageList } from '../core/messages.js';
 import { Role } from '../core/protocol.js';
 import { voiceControls } from '../core/voicebar.js';
+import { RatingBox } from './rating.js';
 
 export const layoutPart = {
   build() {
@@ -83,8 +84,9 @@ export const layoutPart = {
     const form = h('form', { class: 'fd-composer', onsubmit: (ev) => { ev.preventDefault(); this.submit(); } },
       attachBtn, this.voice.button, this.input, this.sendBtn, this.fileInput);
     this.composer = form;
+    this.rating = new RatingBox({ t, send: (f) => this.client.raw(f), store: () => this.convs.o.store });
     this.closedBox = h('div', { class: 'fd-closed', hidden: true },
-      h('p', null, t('closed')),
+      h('p', null, t('closed')), this.rating.el,
       h('button', { class: 'fd-primary', type: 'button', onclick: () => this.newConversation() }, t('newConversation')));
 
     this.announcer = new Announcer();

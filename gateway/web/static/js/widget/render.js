@@ -19,6 +19,7 @@ export const renderPart = {
     else this.avatar.append(icon('chat', 20));
     this.humanBtn.hidden = !(s === State.Bot || s === '');
     this.closedBox.hidden = s !== State.Closed;
+    this.rating.show(this.conv, s === State.Closed, this.client.welcome?.csat_scale);
     this.attachBtn.disabled = !this.conv || s === State.Closed;
     this.voice.button.disabled = !this.conv || s === State.Closed;
     this.composer.hidden = s === State.Closed;

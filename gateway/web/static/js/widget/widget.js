@@ -130,6 +130,7 @@ class Widget {
 
   onFrame(f) {
     if (f.type === Type.Welcome) return this.onWelcome(f);
+    if (this.rating.frame(f)) return; // rating.js
     if (f.conv && this.left.has(f.conv)) return;
     if (this.convs.frame(f)) {
       if (f.conv && !this.conv && f.type !== Type.Read) this.setConv(f.conv);
