@@ -24,6 +24,8 @@ const (
 	CommandStatus = "status"
 	// CommandRate is a customer's rating of their closed conversation.
 	CommandRate = "rate"
+	// CommandLabel adds or removes a label (Command.label, Command.remove).
+	CommandLabel = "label"
 )
 
 // Event types (conversation.proto ConversationEvent.type), on the events stream.
@@ -38,6 +40,9 @@ const (
 	EventMessageLeft = "message_left"
 	// EventRated carries a customer's rating of a closed conversation (ConversationEvent.rating).
 	EventRated = "rated"
+	// EventLabeled says a conversation's labels changed (ConversationEvent.labels after it,
+	// ConversationEvent.label the one added or removed).
+	EventLabeled = "labeled"
 )
 
 // Reasons of events, notices and state frames.
