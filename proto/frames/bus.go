@@ -34,6 +34,15 @@ const (
 	EventClosed      = "closed"
 	EventState       = "state"
 	EventMessageLeft = "message_left"
+	// EventSLAAtRisk and EventSLABreached: a service-level target of the conversation is near
+	// (the policy's warn_ratio of it has passed) or has passed; reason is the target
+	// (SLAFirstResponse, SLAResolution), due_at when it passes. Each is published at most once
+	// per conversation and target (its id does not depend on the revision).
+	EventSLAAtRisk   = "sla_at_risk"
+	EventSLABreached = "sla_breached"
+	// EventTranscriptRequested: the customer (or an agent for them) asked for the transcript by
+	// email, sent at the close to the event's email.
+	EventTranscriptRequested = "transcript_requested"
 )
 
 // Reasons of events, notices and state frames.

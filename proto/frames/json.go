@@ -253,6 +253,7 @@ func (w *jw) serverFrame(f *fd.ServerFrame) {
 		if f.GetMaxAudioS() != 0 {
 			o.int("max_audio_s", int64(f.GetMaxAudioS()))
 		}
+		o.str("due_at", f.GetDueAt())
 	})
 }
 

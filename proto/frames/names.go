@@ -58,6 +58,9 @@ const (
 	// TypeOffer offers a waiting conversation to an agent, who answers accept or decline
 	// within eta_s seconds (tenants with offer/accept routing).
 	TypeOffer = "offer"
+	// TypeSLA tells agents and supervisors that a conversation is at risk of breaching a
+	// service-level target, or breached it (state: SLAAtRisk, SLABreached; reason: the target).
+	TypeSLA = "sla"
 )
 
 // Message kinds.
@@ -125,4 +128,13 @@ const (
 	ActionLeaveMessage = "leave_message"
 	ActionBot          = "bot"
 	ActionHuman        = "human"
+)
+
+// Service levels: the state of an sla frame and, as its reason and the reason of the
+// sla_at_risk and sla_breached events, the target concerned.
+const (
+	SLAAtRisk        = "at_risk"
+	SLABreached      = "breached"
+	SLAFirstResponse = "first_response"
+	SLAResolution    = "resolution"
 )

@@ -437,7 +437,7 @@ func (x *ClientFrame) GetToQueue() string {
 type ServerFrame struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// type is welcome, ack, message, typing, read, queued, assigned, state, synced, history,
-	// presence, pong, error, suggestion, notice or offer.
+	// presence, pong, error, suggestion, notice, offer or sla.
 	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
 	// id is the answered frame's id (ack, error) or the message id (message).
 	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
@@ -508,7 +508,9 @@ type ServerFrame struct {
 	MaxAudioS int32 `protobuf:"varint,34,opt,name=max_audio_s,json=maxAudioS,proto3" json:"max_audio_s,omitempty"`
 	// reply_to is the message this one answers or describes (message): a transcript names its
 	// voice message, a bot reply the customer's question.
-	ReplyTo       string `protobuf:"bytes,35,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	ReplyTo string `protobuf:"bytes,35,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// due_at is when the service-level target named by reason passes (sla), RFC 3339.
+	DueAt         string `protobuf:"bytes,450,opt,name=due_at,json=dueAt,proto3" json:"due_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -788,6 +790,13 @@ func (x *ServerFrame) GetReplyTo() string {
 	return ""
 }
 
+func (x *ServerFrame) GetDueAt() string {
+	if x != nil {
+		return x.DueAt
+	}
+	return ""
+}
+
 var File_frontdesk_v1_client_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_client_proto_rawDesc = "" +
@@ -836,7 +845,7 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\x06_afterB\t\n" +
 	"\a_beforeB\b\n" +
 	"\x06_limitB\x06\n" +
-	"\x04_seq\"\xc0\t\n" +
+	"\x04_seq\"\xd8\t\n" +
 	"\vServerFrame\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -875,7 +884,8 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\asummary\x18  \x01(\tR\asummary\x12\x18\n" +
 	"\aactions\x18! \x03(\tR\aactions\x12\x1e\n" +
 	"\vmax_audio_s\x18\" \x01(\x05R\tmaxAudioS\x12\x19\n" +
-	"\breply_to\x18# \x01(\tR\areplyToB\x06\n" +
+	"\breply_to\x18# \x01(\tR\areplyTo\x12\x16\n" +
+	"\x06due_at\x18\xc2\x03 \x01(\tR\x05dueAtB\x06\n" +
 	"\x04_seqB\n" +
 	"\n" +
 	"\b_partialB\v\n" +

@@ -198,7 +198,9 @@ func (x *Conversation) GetBotFailures() int32 {
 
 // ConversationEvent is a lifecycle change, published by the dispatcher (and by the gateway for
 // `opened`) on fd.v1.evt.<tenant>.<conv> in the events stream.
-// Types: opened, queued, assigned, transferred, requeued, closed, state, message_left.
+// Types: opened, queued, assigned, transferred, requeued, closed, state, message_left,
+// sla_at_risk, sla_breached (reason: the target, first_response or resolution; due_at: when the
+// target passes), transcript_requested (email: where to send it at the close).
 type ConversationEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// id is the event id, used as Nats-Msg-Id.
@@ -231,7 +233,11 @@ type ConversationEvent struct {
 	// at is when the change happened.
 	At *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=at,proto3" json:"at,omitempty"`
 	// position is the queue position after the event (queued).
-	Position      int32 `protobuf:"varint,15,opt,name=position,proto3" json:"position,omitempty"`
+	Position int32 `protobuf:"varint,15,opt,name=position,proto3" json:"position,omitempty"`
+	// due_at is when the service-level target named by reason passes (sla_at_risk, sla_breached).
+	DueAt *timestamppb.Timestamp `protobuf:"bytes,450,opt,name=due_at,json=dueAt,proto3" json:"due_at,omitempty"`
+	// email is the address a transcript goes to (transcript_requested).
+	Email         string `protobuf:"bytes,451,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -371,6 +377,20 @@ func (x *ConversationEvent) GetPosition() int32 {
 	return 0
 }
 
+func (x *ConversationEvent) GetDueAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueAt
+	}
+	return nil
+}
+
+func (x *ConversationEvent) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
 var File_frontdesk_v1_conversation_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_conversation_proto_rawDesc = "" +
@@ -393,7 +413,7 @@ const file_frontdesk_v1_conversation_proto_rawDesc = "" +
 	"\vassigned_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"assignedAt\x127\n" +
 	"\tclosed_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\bclosedAt\x12!\n" +
-	"\fbot_failures\x18\x0f \x01(\x05R\vbotFailures\"\x80\x04\n" +
+	"\fbot_failures\x18\x0f \x01(\x05R\vbotFailures\"\xcb\x04\n" +
 	"\x11ConversationEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
@@ -410,7 +430,9 @@ const file_frontdesk_v1_conversation_proto_rawDesc = "" +
 	"\x06reason\x18\f \x01(\tR\x06reason\x12\x18\n" +
 	"\asummary\x18\r \x01(\tR\asummary\x12*\n" +
 	"\x02at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1a\n" +
-	"\bposition\x18\x0f \x01(\x05R\bpositionBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
+	"\bposition\x18\x0f \x01(\x05R\bposition\x122\n" +
+	"\x06due_at\x18\xc2\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt\x12\x15\n" +
+	"\x05email\x18\xc3\x03 \x01(\tR\x05emailBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
 
 var (
 	file_frontdesk_v1_conversation_proto_rawDescOnce sync.Once
@@ -443,11 +465,12 @@ var file_frontdesk_v1_conversation_proto_depIdxs = []int32{
 	2,  // 8: frontdesk.v1.ConversationEvent.previous_agent:type_name -> frontdesk.v1.Participant
 	2,  // 9: frontdesk.v1.ConversationEvent.actor:type_name -> frontdesk.v1.Participant
 	3,  // 10: frontdesk.v1.ConversationEvent.at:type_name -> google.protobuf.Timestamp
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	3,  // 11: frontdesk.v1.ConversationEvent.due_at:type_name -> google.protobuf.Timestamp
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_conversation_proto_init() }

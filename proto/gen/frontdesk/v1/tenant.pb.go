@@ -64,7 +64,12 @@ type Tenant struct {
 	// only, and only with role customer (or no role).
 	CustomerIssuers []*CustomerIssuer `protobuf:"bytes,17,rep,name=customer_issuers,json=customerIssuers,proto3" json:"customer_issuers,omitempty"`
 	// staff_sso signs the tenant's agents and supervisors in to the console with OpenID Connect.
-	StaffSso      *StaffSSO `protobuf:"bytes,18,opt,name=staff_sso,json=staffSso,proto3" json:"staff_sso,omitempty"`
+	StaffSso *StaffSSO `protobuf:"bytes,18,opt,name=staff_sso,json=staffSso,proto3" json:"staff_sso,omitempty"`
+	// service_level is the tenant's service-level policy; a queue's own replaces it for the
+	// conversations waiting in or routed through that queue.
+	ServiceLevel *ServiceLevel `protobuf:"bytes,450,opt,name=service_level,json=serviceLevel,proto3" json:"service_level,omitempty"`
+	// mail configures the transcripts the tenant's customers receive by email.
+	Mail          *Mail `protobuf:"bytes,451,opt,name=mail,proto3" json:"mail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -225,6 +230,171 @@ func (x *Tenant) GetStaffSso() *StaffSSO {
 	return nil
 }
 
+func (x *Tenant) GetServiceLevel() *ServiceLevel {
+	if x != nil {
+		return x.ServiceLevel
+	}
+	return nil
+}
+
+func (x *Tenant) GetMail() *Mail {
+	if x != nil {
+		return x.Mail
+	}
+	return nil
+}
+
+// ServiceLevel is a service-level policy: targets for the conversations handed to humans. Both
+// clocks start when the conversation first entered a queue (the bot's time is not the agents').
+// The dispatcher flags a conversation at risk at warn_ratio of a target and announces a breach
+// (event sla_breached) when the target passes; reports count the breaches.
+type ServiceLevel struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// first_response_s is the time to the first human reply, in seconds; 0 means none.
+	FirstResponseS float64 `protobuf:"fixed64,1,opt,name=first_response_s,json=firstResponseS,proto3" json:"first_response_s,omitempty"`
+	// resolution_s is the time to the close, in seconds; 0 means none.
+	ResolutionS float64 `protobuf:"fixed64,2,opt,name=resolution_s,json=resolutionS,proto3" json:"resolution_s,omitempty"`
+	// warn_ratio is the part of a target after which the conversation is at risk (default 0.8;
+	// between 0 and 1).
+	WarnRatio     float64 `protobuf:"fixed64,3,opt,name=warn_ratio,json=warnRatio,proto3" json:"warn_ratio,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceLevel) Reset() {
+	*x = ServiceLevel{}
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceLevel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceLevel) ProtoMessage() {}
+
+func (x *ServiceLevel) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceLevel.ProtoReflect.Descriptor instead.
+func (*ServiceLevel) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ServiceLevel) GetFirstResponseS() float64 {
+	if x != nil {
+		return x.FirstResponseS
+	}
+	return 0
+}
+
+func (x *ServiceLevel) GetResolutionS() float64 {
+	if x != nil {
+		return x.ResolutionS
+	}
+	return 0
+}
+
+func (x *ServiceLevel) GetWarnRatio() float64 {
+	if x != nil {
+		return x.WarnRatio
+	}
+	return 0
+}
+
+// Mail is a tenant's email settings for transcripts. The SMTP relay is the mail service's own
+// configuration; the tenant chooses the sender and the limits.
+type Mail struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// transcripts lets customers ask for a transcript by email and agents send one.
+	Transcripts bool `protobuf:"varint,1,opt,name=transcripts,proto3" json:"transcripts,omitempty"`
+	// from is the sender address (e.g. support@acme.com); required when transcripts is on.
+	From string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	// from_name is the sender's display name (default: the tenant's name).
+	FromName string `protobuf:"bytes,3,opt,name=from_name,json=fromName,proto3" json:"from_name,omitempty"`
+	// per_hour bounds the transcripts the tenant sends per hour (default 200).
+	PerHour int32 `protobuf:"varint,4,opt,name=per_hour,json=perHour,proto3" json:"per_hour,omitempty"`
+	// per_recipient_per_day bounds the transcripts one address receives per day (default 5).
+	PerRecipientPerDay int32 `protobuf:"varint,5,opt,name=per_recipient_per_day,json=perRecipientPerDay,proto3" json:"per_recipient_per_day,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *Mail) Reset() {
+	*x = Mail{}
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Mail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Mail) ProtoMessage() {}
+
+func (x *Mail) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Mail.ProtoReflect.Descriptor instead.
+func (*Mail) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Mail) GetTranscripts() bool {
+	if x != nil {
+		return x.Transcripts
+	}
+	return false
+}
+
+func (x *Mail) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *Mail) GetFromName() string {
+	if x != nil {
+		return x.FromName
+	}
+	return ""
+}
+
+func (x *Mail) GetPerHour() int32 {
+	if x != nil {
+		return x.PerHour
+	}
+	return 0
+}
+
+func (x *Mail) GetPerRecipientPerDay() int32 {
+	if x != nil {
+		return x.PerRecipientPerDay
+	}
+	return 0
+}
+
 // CustomerIssuer is a tenant backend trusted to sign customer tokens. Its tokens must carry
 // iss = issuer, an aud that contains audience, sub, iat and exp (at most max_lifetime_s apart);
 // they are signed with RS256, ES256 or EdDSA by a key of the issuer's key set. Exactly one of
@@ -249,7 +419,7 @@ type CustomerIssuer struct {
 
 func (x *CustomerIssuer) Reset() {
 	*x = CustomerIssuer{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[1]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -261,7 +431,7 @@ func (x *CustomerIssuer) String() string {
 func (*CustomerIssuer) ProtoMessage() {}
 
 func (x *CustomerIssuer) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[1]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -274,7 +444,7 @@ func (x *CustomerIssuer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerIssuer.ProtoReflect.Descriptor instead.
 func (*CustomerIssuer) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{1}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CustomerIssuer) GetIssuer() string {
@@ -356,7 +526,7 @@ type StaffSSO struct {
 
 func (x *StaffSSO) Reset() {
 	*x = StaffSSO{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -368,7 +538,7 @@ func (x *StaffSSO) String() string {
 func (*StaffSSO) ProtoMessage() {}
 
 func (x *StaffSSO) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -381,7 +551,7 @@ func (x *StaffSSO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StaffSSO.ProtoReflect.Descriptor instead.
 func (*StaffSSO) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{2}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *StaffSSO) GetIssuer() string {
@@ -501,7 +671,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +683,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +696,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{3}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Limits) GetMaxFrameBytes() int32 {
@@ -577,7 +747,7 @@ type BusinessHours struct {
 
 func (x *BusinessHours) Reset() {
 	*x = BusinessHours{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +759,7 @@ func (x *BusinessHours) String() string {
 func (*BusinessHours) ProtoMessage() {}
 
 func (x *BusinessHours) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,7 +772,7 @@ func (x *BusinessHours) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessHours.ProtoReflect.Descriptor instead.
 func (*BusinessHours) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{4}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *BusinessHours) GetTimeZone() string {
@@ -634,7 +804,7 @@ type HoursWindow struct {
 
 func (x *HoursWindow) Reset() {
 	*x = HoursWindow{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -646,7 +816,7 @@ func (x *HoursWindow) String() string {
 func (*HoursWindow) ProtoMessage() {}
 
 func (x *HoursWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -659,7 +829,7 @@ func (x *HoursWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoursWindow.ProtoReflect.Descriptor instead.
 func (*HoursWindow) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{5}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *HoursWindow) GetDays() []string {
@@ -694,14 +864,16 @@ type Queue struct {
 	Language string `protobuf:"bytes,3,opt,name=language,proto3" json:"language,omitempty"`
 	// max_wait_s is the longest wait before the customer is offered to leave a message or go back
 	// to the bot (0: no limit).
-	MaxWaitS      int32 `protobuf:"varint,4,opt,name=max_wait_s,json=maxWaitS,proto3" json:"max_wait_s,omitempty"`
+	MaxWaitS int32 `protobuf:"varint,4,opt,name=max_wait_s,json=maxWaitS,proto3" json:"max_wait_s,omitempty"`
+	// service_level replaces the tenant's service-level policy for this queue.
+	ServiceLevel  *ServiceLevel `protobuf:"bytes,450,opt,name=service_level,json=serviceLevel,proto3" json:"service_level,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Queue) Reset() {
 	*x = Queue{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +885,7 @@ func (x *Queue) String() string {
 func (*Queue) ProtoMessage() {}
 
 func (x *Queue) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +898,7 @@ func (x *Queue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Queue.ProtoReflect.Descriptor instead.
 func (*Queue) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{6}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Queue) GetName() string {
@@ -757,6 +929,13 @@ func (x *Queue) GetMaxWaitS() int32 {
 	return 0
 }
 
+func (x *Queue) GetServiceLevel() *ServiceLevel {
+	if x != nil {
+		return x.ServiceLevel
+	}
+	return nil
+}
+
 // Routing configures assignment.
 type Routing struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -778,7 +957,7 @@ type Routing struct {
 
 func (x *Routing) Reset() {
 	*x = Routing{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +969,7 @@ func (x *Routing) String() string {
 func (*Routing) ProtoMessage() {}
 
 func (x *Routing) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +982,7 @@ func (x *Routing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Routing.ProtoReflect.Descriptor instead.
 func (*Routing) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{7}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Routing) GetPolicy() string {
@@ -877,7 +1056,7 @@ type Bot struct {
 
 func (x *Bot) Reset() {
 	*x = Bot{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +1068,7 @@ func (x *Bot) String() string {
 func (*Bot) ProtoMessage() {}
 
 func (x *Bot) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +1081,7 @@ func (x *Bot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bot.ProtoReflect.Descriptor instead.
 func (*Bot) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{8}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Bot) GetEnabled() bool {
@@ -985,7 +1164,7 @@ type Transcription struct {
 
 func (x *Transcription) Reset() {
 	*x = Transcription{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1176,7 @@ func (x *Transcription) String() string {
 func (*Transcription) ProtoMessage() {}
 
 func (x *Transcription) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1189,7 @@ func (x *Transcription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transcription.ProtoReflect.Descriptor instead.
 func (*Transcription) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{9}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Transcription) GetEndpoint() string {
@@ -1064,7 +1243,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1255,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1268,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{10}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Model) GetEndpoint() string {
@@ -1154,7 +1333,7 @@ type KnowledgeBase struct {
 
 func (x *KnowledgeBase) Reset() {
 	*x = KnowledgeBase{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1345,7 @@ func (x *KnowledgeBase) String() string {
 func (*KnowledgeBase) ProtoMessage() {}
 
 func (x *KnowledgeBase) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1358,7 @@ func (x *KnowledgeBase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KnowledgeBase.ProtoReflect.Descriptor instead.
 func (*KnowledgeBase) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{11}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *KnowledgeBase) GetArticles() []*Article {
@@ -1217,7 +1396,7 @@ type Article struct {
 
 func (x *Article) Reset() {
 	*x = Article{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1408,7 @@ func (x *Article) String() string {
 func (*Article) ProtoMessage() {}
 
 func (x *Article) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1421,7 @@ func (x *Article) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Article.ProtoReflect.Descriptor instead.
 func (*Article) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{12}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Article) GetId() string {
@@ -1300,7 +1479,7 @@ type Retention struct {
 
 func (x *Retention) Reset() {
 	*x = Retention{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1491,7 @@ func (x *Retention) String() string {
 func (*Retention) ProtoMessage() {}
 
 func (x *Retention) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1504,7 @@ func (x *Retention) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retention.ProtoReflect.Descriptor instead.
 func (*Retention) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{13}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Retention) GetDays() int32 {
@@ -1357,7 +1536,7 @@ type Attachments struct {
 
 func (x *Attachments) Reset() {
 	*x = Attachments{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[14]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1548,7 @@ func (x *Attachments) String() string {
 func (*Attachments) ProtoMessage() {}
 
 func (x *Attachments) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[14]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1561,7 @@ func (x *Attachments) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attachments.ProtoReflect.Descriptor instead.
 func (*Attachments) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{14}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Attachments) GetMaxBytes() int64 {
@@ -1410,7 +1589,7 @@ var File_frontdesk_v1_tenant_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\n" +
-	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\"\x8b\x06\n" +
+	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\"\xf6\x06\n" +
 	"\x06Tenant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
@@ -1430,7 +1609,20 @@ const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\vattachments\x18\x0f \x01(\v2\x19.frontdesk.v1.AttachmentsR\vattachments\x12\x16\n" +
 	"\x06locale\x18\x10 \x01(\tR\x06locale\x12G\n" +
 	"\x10customer_issuers\x18\x11 \x03(\v2\x1c.frontdesk.v1.CustomerIssuerR\x0fcustomerIssuers\x123\n" +
-	"\tstaff_sso\x18\x12 \x01(\v2\x16.frontdesk.v1.StaffSSOR\bstaffSso\"\x99\x01\n" +
+	"\tstaff_sso\x18\x12 \x01(\v2\x16.frontdesk.v1.StaffSSOR\bstaffSso\x12@\n" +
+	"\rservice_level\x18\xc2\x03 \x01(\v2\x1a.frontdesk.v1.ServiceLevelR\fserviceLevel\x12'\n" +
+	"\x04mail\x18\xc3\x03 \x01(\v2\x12.frontdesk.v1.MailR\x04mail\"z\n" +
+	"\fServiceLevel\x12(\n" +
+	"\x10first_response_s\x18\x01 \x01(\x01R\x0efirstResponseS\x12!\n" +
+	"\fresolution_s\x18\x02 \x01(\x01R\vresolutionS\x12\x1d\n" +
+	"\n" +
+	"warn_ratio\x18\x03 \x01(\x01R\twarnRatio\"\xa7\x01\n" +
+	"\x04Mail\x12 \n" +
+	"\vtranscripts\x18\x01 \x01(\bR\vtranscripts\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x1b\n" +
+	"\tfrom_name\x18\x03 \x01(\tR\bfromName\x12\x19\n" +
+	"\bper_hour\x18\x04 \x01(\x05R\aperHour\x121\n" +
+	"\x15per_recipient_per_day\x18\x05 \x01(\x05R\x12perRecipientPerDay\"\x99\x01\n" +
 	"\x0eCustomerIssuer\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1a\n" +
 	"\baudience\x18\x02 \x01(\tR\baudience\x12\x19\n" +
@@ -1467,13 +1659,14 @@ const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\vHoursWindow\x12\x12\n" +
 	"\x04days\x18\x01 \x03(\tR\x04days\x12\x12\n" +
 	"\x04open\x18\x02 \x01(\tR\x04open\x12\x14\n" +
-	"\x05close\x18\x03 \x01(\tR\x05close\"m\n" +
+	"\x05close\x18\x03 \x01(\tR\x05close\"\xaf\x01\n" +
 	"\x05Queue\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06skills\x18\x02 \x03(\tR\x06skills\x12\x1a\n" +
 	"\blanguage\x18\x03 \x01(\tR\blanguage\x12\x1c\n" +
 	"\n" +
-	"max_wait_s\x18\x04 \x01(\x05R\bmaxWaitS\"\xd4\x01\n" +
+	"max_wait_s\x18\x04 \x01(\x05R\bmaxWaitS\x12@\n" +
+	"\rservice_level\x18\xc2\x03 \x01(\v2\x1a.frontdesk.v1.ServiceLevelR\fserviceLevel\"\xd4\x01\n" +
 	"\aRouting\x12\x16\n" +
 	"\x06policy\x18\x01 \x01(\tR\x06policy\x12!\n" +
 	"\foffer_accept\x18\x02 \x01(\bR\vofferAccept\x12&\n" +
@@ -1535,44 +1728,49 @@ func file_frontdesk_v1_tenant_proto_rawDescGZIP() []byte {
 	return file_frontdesk_v1_tenant_proto_rawDescData
 }
 
-var file_frontdesk_v1_tenant_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_frontdesk_v1_tenant_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_frontdesk_v1_tenant_proto_goTypes = []any{
 	(*Tenant)(nil),         // 0: frontdesk.v1.Tenant
-	(*CustomerIssuer)(nil), // 1: frontdesk.v1.CustomerIssuer
-	(*StaffSSO)(nil),       // 2: frontdesk.v1.StaffSSO
-	(*Limits)(nil),         // 3: frontdesk.v1.Limits
-	(*BusinessHours)(nil),  // 4: frontdesk.v1.BusinessHours
-	(*HoursWindow)(nil),    // 5: frontdesk.v1.HoursWindow
-	(*Queue)(nil),          // 6: frontdesk.v1.Queue
-	(*Routing)(nil),        // 7: frontdesk.v1.Routing
-	(*Bot)(nil),            // 8: frontdesk.v1.Bot
-	(*Transcription)(nil),  // 9: frontdesk.v1.Transcription
-	(*Model)(nil),          // 10: frontdesk.v1.Model
-	(*KnowledgeBase)(nil),  // 11: frontdesk.v1.KnowledgeBase
-	(*Article)(nil),        // 12: frontdesk.v1.Article
-	(*Retention)(nil),      // 13: frontdesk.v1.Retention
-	(*Attachments)(nil),    // 14: frontdesk.v1.Attachments
+	(*ServiceLevel)(nil),   // 1: frontdesk.v1.ServiceLevel
+	(*Mail)(nil),           // 2: frontdesk.v1.Mail
+	(*CustomerIssuer)(nil), // 3: frontdesk.v1.CustomerIssuer
+	(*StaffSSO)(nil),       // 4: frontdesk.v1.StaffSSO
+	(*Limits)(nil),         // 5: frontdesk.v1.Limits
+	(*BusinessHours)(nil),  // 6: frontdesk.v1.BusinessHours
+	(*HoursWindow)(nil),    // 7: frontdesk.v1.HoursWindow
+	(*Queue)(nil),          // 8: frontdesk.v1.Queue
+	(*Routing)(nil),        // 9: frontdesk.v1.Routing
+	(*Bot)(nil),            // 10: frontdesk.v1.Bot
+	(*Transcription)(nil),  // 11: frontdesk.v1.Transcription
+	(*Model)(nil),          // 12: frontdesk.v1.Model
+	(*KnowledgeBase)(nil),  // 13: frontdesk.v1.KnowledgeBase
+	(*Article)(nil),        // 14: frontdesk.v1.Article
+	(*Retention)(nil),      // 15: frontdesk.v1.Retention
+	(*Attachments)(nil),    // 16: frontdesk.v1.Attachments
 }
 var file_frontdesk_v1_tenant_proto_depIdxs = []int32{
-	3,  // 0: frontdesk.v1.Tenant.limits:type_name -> frontdesk.v1.Limits
-	4,  // 1: frontdesk.v1.Tenant.hours:type_name -> frontdesk.v1.BusinessHours
-	6,  // 2: frontdesk.v1.Tenant.queues:type_name -> frontdesk.v1.Queue
-	7,  // 3: frontdesk.v1.Tenant.routing:type_name -> frontdesk.v1.Routing
-	8,  // 4: frontdesk.v1.Tenant.bot:type_name -> frontdesk.v1.Bot
-	13, // 5: frontdesk.v1.Tenant.retention:type_name -> frontdesk.v1.Retention
-	14, // 6: frontdesk.v1.Tenant.attachments:type_name -> frontdesk.v1.Attachments
-	1,  // 7: frontdesk.v1.Tenant.customer_issuers:type_name -> frontdesk.v1.CustomerIssuer
-	2,  // 8: frontdesk.v1.Tenant.staff_sso:type_name -> frontdesk.v1.StaffSSO
-	5,  // 9: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
-	10, // 10: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
-	11, // 11: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
-	9,  // 12: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
-	12, // 13: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	5,  // 0: frontdesk.v1.Tenant.limits:type_name -> frontdesk.v1.Limits
+	6,  // 1: frontdesk.v1.Tenant.hours:type_name -> frontdesk.v1.BusinessHours
+	8,  // 2: frontdesk.v1.Tenant.queues:type_name -> frontdesk.v1.Queue
+	9,  // 3: frontdesk.v1.Tenant.routing:type_name -> frontdesk.v1.Routing
+	10, // 4: frontdesk.v1.Tenant.bot:type_name -> frontdesk.v1.Bot
+	15, // 5: frontdesk.v1.Tenant.retention:type_name -> frontdesk.v1.Retention
+	16, // 6: frontdesk.v1.Tenant.attachments:type_name -> frontdesk.v1.Attachments
+	3,  // 7: frontdesk.v1.Tenant.customer_issuers:type_name -> frontdesk.v1.CustomerIssuer
+	4,  // 8: frontdesk.v1.Tenant.staff_sso:type_name -> frontdesk.v1.StaffSSO
+	1,  // 9: frontdesk.v1.Tenant.service_level:type_name -> frontdesk.v1.ServiceLevel
+	2,  // 10: frontdesk.v1.Tenant.mail:type_name -> frontdesk.v1.Mail
+	7,  // 11: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
+	1,  // 12: frontdesk.v1.Queue.service_level:type_name -> frontdesk.v1.ServiceLevel
+	12, // 13: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
+	13, // 14: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
+	11, // 15: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
+	14, // 16: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_tenant_proto_init() }
@@ -1586,7 +1784,7 @@ func file_frontdesk_v1_tenant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frontdesk_v1_tenant_proto_rawDesc), len(file_frontdesk_v1_tenant_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

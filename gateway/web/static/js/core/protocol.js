@@ -35,6 +35,7 @@ export const Type = Object.freeze({
   Suggestion: 'suggestion',
   Notice: 'notice',
   Offer: 'offer',
+  SLA: 'sla',
 });
 
 export const Kind = Object.freeze({
@@ -90,4 +91,11 @@ export const Action = Object.freeze({
   LeaveMessage: 'leave_message',
   Bot: 'bot',
   Human: 'human',
+});
+
+export const SLA = Object.freeze({
+  AtRisk: 'at_risk',
+  Breached: 'breached',
+  FirstResponse: 'first_response',
+  Resolution: 'resolution',
 });
