@@ -145,6 +145,7 @@ func (t *tenant) tick(ctx context.Context, now time.Time) {
 	for _, x := range t.d.Expired(now, t.offerTimeout()) {
 		t.offerExpired(x[0], x[1])
 	}
+	t.slaTick(ctx, now)
 	if now.Sub(t.lastFlush) >= t.e.set.Coalesce {
 		t.flush(ctx, now)
 	}

@@ -65,6 +65,8 @@ type tenant struct {
 	// retry waits for its time while the actor goes on with everything but later commands.
 	out     outbox
 	stalled *pendingCommand
+	// sla holds the service-level clocks (sla.go).
+	sla slaClocks
 
 	pres chan presenceIn
 	cmds chan jetstream.Msg
