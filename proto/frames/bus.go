@@ -43,6 +43,10 @@ const (
 	// EventTranscriptRequested: the customer (or an agent for them) asked for the transcript by
 	// email, sent at the close to the event's email.
 	EventTranscriptRequested = "transcript_requested"
+	// EventRated: the customer rated the conversation (score 1-5, comment); the last counts.
+	EventRated = "rated"
+	// EventLabeled: the conversation's labels changed (labels: all of them after the change).
+	EventLabeled = "labeled"
 )
 
 // Reasons of events, notices and state frames.

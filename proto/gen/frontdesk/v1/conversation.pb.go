@@ -200,7 +200,8 @@ func (x *Conversation) GetBotFailures() int32 {
 // `opened`) on fd.v1.evt.<tenant>.<conv> in the events stream.
 // Types: opened, queued, assigned, transferred, requeued, closed, state, message_left,
 // sla_at_risk, sla_breached (reason: the target, first_response or resolution; due_at: when the
-// target passes), transcript_requested (email: where to send it at the close).
+// target passes), transcript_requested (email: where to send it at the close), rated (score,
+// comment), labeled (labels).
 type ConversationEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// id is the event id, used as Nats-Msg-Id.
@@ -237,7 +238,13 @@ type ConversationEvent struct {
 	// due_at is when the service-level target named by reason passes (sla_at_risk, sla_breached).
 	DueAt *timestamppb.Timestamp `protobuf:"bytes,450,opt,name=due_at,json=dueAt,proto3" json:"due_at,omitempty"`
 	// email is the address a transcript goes to (transcript_requested).
-	Email         string `protobuf:"bytes,451,opt,name=email,proto3" json:"email,omitempty"`
+	Email string `protobuf:"bytes,451,opt,name=email,proto3" json:"email,omitempty"`
+	// score is the customer's rating, 1 to 5 (rated; a thumbs up is 5, down 1).
+	Score int32 `protobuf:"varint,452,opt,name=score,proto3" json:"score,omitempty"`
+	// comment is the customer's comment with the rating (rated).
+	Comment string `protobuf:"bytes,453,opt,name=comment,proto3" json:"comment,omitempty"`
+	// labels are the conversation's labels after the event (labeled; other events carry them too).
+	Labels        []string `protobuf:"bytes,100,rep,name=labels,proto3" json:"labels,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -391,6 +398,27 @@ func (x *ConversationEvent) GetEmail() string {
 	return ""
 }
 
+func (x *ConversationEvent) GetScore() int32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *ConversationEvent) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+func (x *ConversationEvent) GetLabels() []string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
 var File_frontdesk_v1_conversation_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_conversation_proto_rawDesc = "" +
@@ -413,7 +441,7 @@ const file_frontdesk_v1_conversation_proto_rawDesc = "" +
 	"\vassigned_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"assignedAt\x127\n" +
 	"\tclosed_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\bclosedAt\x12!\n" +
-	"\fbot_failures\x18\x0f \x01(\x05R\vbotFailures\"\xcb\x04\n" +
+	"\fbot_failures\x18\x0f \x01(\x05R\vbotFailures\"\x95\x05\n" +
 	"\x11ConversationEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
@@ -432,7 +460,10 @@ const file_frontdesk_v1_conversation_proto_rawDesc = "" +
 	"\x02at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1a\n" +
 	"\bposition\x18\x0f \x01(\x05R\bposition\x122\n" +
 	"\x06due_at\x18\xc2\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt\x12\x15\n" +
-	"\x05email\x18\xc3\x03 \x01(\tR\x05emailBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
+	"\x05email\x18\xc3\x03 \x01(\tR\x05email\x12\x15\n" +
+	"\x05score\x18\xc4\x03 \x01(\x05R\x05score\x12\x19\n" +
+	"\acomment\x18\xc5\x03 \x01(\tR\acomment\x12\x16\n" +
+	"\x06labels\x18d \x03(\tR\x06labelsBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
 
 var (
 	file_frontdesk_v1_conversation_proto_rawDescOnce sync.Once
