@@ -10,6 +10,7 @@ import { layoutPart } from './layout.js';
 import { renderPart } from './render.js';
 import { STATUS_KEY, TYPING_SHOW_MS, displayName, t } from './shared.js';
 import { signinPart } from './signin.js';
+import { applySLA } from './sla.js';
 
 document.documentElement.lang = t.lang;
 document.title = t('consoleTitle');
@@ -98,6 +99,9 @@ class Console {
         break;
       case Type.Error:
         if (f.message || f.code) this.toast(f.message || f.code);
+        break;
+      case Type.SLA: // service levels (sla.js)
+        if (applySLA(this.items, f)) this.renderList();
         break;
     }
   }
