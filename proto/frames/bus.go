@@ -22,6 +22,9 @@ const (
 	CommandToBot = "to_bot"
 	// CommandStatus sets an agent available or away (agent commands).
 	CommandStatus = "status"
+	// CommandTranscript asks for the transcript by email (the dispatcher publishes
+	// transcript_requested).
+	CommandTranscript = "transcript"
 )
 
 // Event types (conversation.proto ConversationEvent.type), on the events stream.

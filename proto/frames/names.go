@@ -36,6 +36,9 @@ const (
 	// TypeToBot is a customer's answer to a notice offering to go back to the assistant
 	// (customers only).
 	TypeToBot = "to_bot"
+	// TypeTranscript asks for the conversation's transcript by email (customer, or staff for
+	// the customer), sent when the conversation closes.
+	TypeTranscript = "transcript"
 )
 
 // Server frame types (TypeTyping, TypeRead and TypeHistory are shared with the client side).

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -45,5 +46,28 @@ func TestSLAFrame(t *testing.T) {
 				t.Errorf("slaFrame = %v, %v; want %v, %v", got, ok, tt.want, tt.wantOK)
 			}
 		})
+	}
+}
+
+func TestTranscriptAddress(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		email string
+		ok    bool
+	}{
+		{"ann@example.com", true},
+		{" ann@example.com ", true},
+		{"", false},
+		{"Ann <ann@example.com>", false},
+		{"ann@example.com, bob@example.com", false},
+		{"ann@example.com\r\nBcc: eve@example.com", false},
+		{"not an address", false},
+		{strings.Repeat("a", 250) + "@x.io", false},
+	}
+	for _, tt := range tests {
+		err := transcriptAddress(&fd.ClientFrame{Type: frames.TypeTranscript, Conv: "c1", Email: tt.email})
+		if (err == nil) != tt.ok {
+			t.Errorf("transcriptAddress(%q) = %v, want ok %v", tt.email, err, tt.ok)
+		}
 	}
 }

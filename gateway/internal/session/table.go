@@ -75,6 +75,8 @@ var frameHandlers = map[string]frameHandler{
 	frames.TypeAssist:       {roles: staff, access: participant, handle: (*Session).handleAssist},
 	frames.TypeLeaveMessage: {roles: customers, check: textFits, access: participant, handle: (*Session).handleNoticeAnswer},
 	frames.TypeToBot:        {roles: customers, check: textFits, access: participant, handle: (*Session).handleNoticeAnswer},
+	// transcript.go
+	frames.TypeTranscript: {roles: anyone, check: transcriptAddress, access: supervisorReader, handle: (*Session).handleTranscript},
 }
 
 // admit applies a handler's role, frame and access checks.

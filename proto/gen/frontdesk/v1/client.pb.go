@@ -306,7 +306,9 @@ type ClientFrame struct {
 	// to_agent is the agent to transfer to (transfer).
 	ToAgent string `protobuf:"bytes,12,opt,name=to_agent,json=toAgent,proto3" json:"to_agent,omitempty"`
 	// to_queue is the queue to transfer to (transfer).
-	ToQueue       string `protobuf:"bytes,13,opt,name=to_queue,json=toQueue,proto3" json:"to_queue,omitempty"`
+	ToQueue string `protobuf:"bytes,13,opt,name=to_queue,json=toQueue,proto3" json:"to_queue,omitempty"`
+	// email is where the conversation's transcript goes (transcript).
+	Email         string `protobuf:"bytes,450,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -428,6 +430,13 @@ func (x *ClientFrame) GetToAgent() string {
 func (x *ClientFrame) GetToQueue() string {
 	if x != nil {
 		return x.ToQueue
+	}
+	return ""
+}
+
+func (x *ClientFrame) GetEmail() string {
+	if x != nil {
+		return x.Email
 	}
 	return ""
 }
@@ -824,7 +833,7 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\x06unread\x18\x06 \x01(\x03H\x01R\x06unread\x88\x01\x01\x12\x1b\n" +
 	"\topened_at\x18\a \x01(\tR\bopenedAtB\v\n" +
 	"\t_last_seqB\t\n" +
-	"\a_unread\"\x86\x03\n" +
+	"\a_unread\"\x9d\x03\n" +
 	"\vClientFrame\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -841,7 +850,8 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	" \x01(\x03H\x03R\x03seq\x88\x01\x01\x12\x16\n" +
 	"\x06status\x18\v \x01(\tR\x06status\x12\x19\n" +
 	"\bto_agent\x18\f \x01(\tR\atoAgent\x12\x19\n" +
-	"\bto_queue\x18\r \x01(\tR\atoQueueB\b\n" +
+	"\bto_queue\x18\r \x01(\tR\atoQueue\x12\x15\n" +
+	"\x05email\x18\xc2\x03 \x01(\tR\x05emailB\b\n" +
 	"\x06_afterB\t\n" +
 	"\a_beforeB\b\n" +
 	"\x06_limitB\x06\n" +

@@ -183,7 +183,7 @@ func (x *SessionPresence) GetPriority() int32 {
 // fd.v1.cmd.conv.<tenant>.<conv> (conversation commands) or fd.v1.cmd.agent.<tenant>.<agent>
 // (agent commands). Types:
 //
-//	conversation: open, handoff, transfer, close, accept, decline, leave_message, to_bot
+//	conversation: open, handoff, transfer, close, accept, decline, leave_message, to_bot, transcript
 //	agent: status
 type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -222,7 +222,9 @@ type Command struct {
 	// max_chats is the agent's capacity from the token (status).
 	MaxChats int32 `protobuf:"varint,17,opt,name=max_chats,json=maxChats,proto3" json:"max_chats,omitempty"`
 	// agent_skills are the agent's skills from the token (status).
-	AgentSkills   []string `protobuf:"bytes,18,rep,name=agent_skills,json=agentSkills,proto3" json:"agent_skills,omitempty"`
+	AgentSkills []string `protobuf:"bytes,18,rep,name=agent_skills,json=agentSkills,proto3" json:"agent_skills,omitempty"`
+	// email is where the transcript goes (transcript).
+	Email         string `protobuf:"bytes,450,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -381,6 +383,13 @@ func (x *Command) GetAgentSkills() []string {
 		return x.AgentSkills
 	}
 	return nil
+}
+
+func (x *Command) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
 }
 
 // AgentCandidate is an agent the built-in policy could choose (routing hook).
@@ -640,7 +649,7 @@ const file_frontdesk_v1_dispatch_proto_rawDesc = "" +
 	" \x01(\x05R\x04ttlS\x12*\n" +
 	"\x02at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1a\n" +
 	"\blanguage\x18\f \x01(\tR\blanguage\x12\x1a\n" +
-	"\bpriority\x18\r \x01(\x05R\bpriority\"\x91\x04\n" +
+	"\bpriority\x18\r \x01(\x05R\bpriority\"\xa8\x04\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
@@ -660,7 +669,8 @@ const file_frontdesk_v1_dispatch_proto_rawDesc = "" +
 	"\x02at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x125\n" +
 	"\bcustomer\x18\x10 \x01(\v2\x19.frontdesk.v1.ParticipantR\bcustomer\x12\x1b\n" +
 	"\tmax_chats\x18\x11 \x01(\x05R\bmaxChats\x12!\n" +
-	"\fagent_skills\x18\x12 \x03(\tR\vagentSkills\"\xd2\x01\n" +
+	"\fagent_skills\x18\x12 \x03(\tR\vagentSkills\x12\x15\n" +
+	"\x05email\x18\xc2\x03 \x01(\tR\x05email\"\xd2\x01\n" +
 	"\x0eAgentCandidate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +

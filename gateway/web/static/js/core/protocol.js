@@ -36,6 +36,7 @@ export const Type = Object.freeze({
   Notice: 'notice',
   Offer: 'offer',
   SLA: 'sla',
+  Transcript: 'transcript',
 });
 
 export const Kind = Object.freeze({
