@@ -10,7 +10,7 @@ let seq = 0;
 /** transcriptPart builds the chip and its small form into the widget (w); it returns the chip. */
 export function transcriptPart(w) {
   const t = w.t;
-  const email = h('input', { class: 'fd-input fd-email', type: 'email', required: true, maxlength: '254',
+  const email = h('input', { class: 'fd-email', type: 'email', required: true, maxlength: '254',
     autocomplete: 'email', 'aria-label': t('transcriptEmail'), placeholder: 'name@example.com' });
   const status = h('p', { class: 'fd-transcript-status', role: 'status' });
   const form = h('form', { class: 'fd-transcript', hidden: true, novalidate: true },
