@@ -50,6 +50,10 @@ const (
 	EventRated = "rated"
 	// EventLabeled: the conversation's labels changed (labels: all of them after the change).
 	EventLabeled = "labeled"
+	// EventOfferDeclined and EventOfferMissed: the event's agent declined an offer of the
+	// conversation, or let it expire (tenants with offer/accept routing).
+	EventOfferDeclined = "offer_declined"
+	EventOfferMissed   = "offer_missed"
 )
 
 // Reasons of events, notices and state frames.

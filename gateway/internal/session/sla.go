@@ -10,7 +10,7 @@ import (
 // slaFrame is what a session is told of an event that changes no state: for the
 // dispatcher's service-level announcements, agents and supervisors following the conversation
 // get an sla frame (customers nothing: the targets are the desk's business); a transcript
-// request is for the mail service alone. ok is false for the events that change state.
+// request is for the mail sender alone, a declined or missed offer for the reports. ok is false for the events that change state.
 func slaFrame(ev *fd.ConversationEvent, conv, role string) (f *fd.ServerFrame, ok bool) {
 	var state string
 	switch ev.GetType() {
@@ -18,7 +18,7 @@ func slaFrame(ev *fd.ConversationEvent, conv, role string) (f *fd.ServerFrame, o
 		state = frames.SLAAtRisk
 	case frames.EventSLABreached:
 		state = frames.SLABreached
-	case frames.EventTranscriptRequested:
+	case frames.EventTranscriptRequested, frames.EventOfferDeclined, frames.EventOfferMissed:
 		return nil, true
 	default:
 		return nil, false

@@ -23,7 +23,7 @@ var csvHeader = []string{"section", "key", "opened", "bot_only", "handed_off", "
 	"handoff_response_count", "handoff_response_median_s", "handoff_response_p90_s",
 	"first_response_breached", "resolution_breached",
 	"sla_first_response_breached", "sla_resolution_breached", "rated", "csat_average",
-	"csat_1", "csat_2", "csat_3", "csat_4", "csat_5"}
+	"csat_1", "csat_2", "csat_3", "csat_4", "csat_5", "offers_declined", "offers_missed"}
 
 // CSV is the CSV form of a reply: one header line, then rows tagged by section (total, agent,
 // queue, series, handoff_reason, heatmap). Handoff reasons put their count in "opened";
@@ -57,6 +57,7 @@ func CSV(r *fd.ReportReply) []byte {
 			}
 			rec = append(rec, strconv.FormatInt(n, 10))
 		}
+		rec = append(rec, strconv.FormatInt(f.GetOffersDeclined(), 10), strconv.FormatInt(f.GetOffersMissed(), 10))
 		_ = w.Write(rec)
 	}
 	row("total", r.GetTotal())

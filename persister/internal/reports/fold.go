@@ -60,7 +60,7 @@ type Fact struct {
 func Informational(typ string) bool {
 	switch typ {
 	case frames.EventSLAAtRisk, frames.EventSLABreached, frames.EventRated, frames.EventLabeled,
-		frames.EventTranscriptRequested:
+		frames.EventTranscriptRequested, frames.EventOfferDeclined, frames.EventOfferMissed:
 		return true
 	}
 	return false

@@ -265,7 +265,14 @@ func (s *Store) Report(ctx context.Context, q reports.Query) (*fd.ReportReply, e
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("report of %s: %w", q.Tenant, err)
 	}
-	return agg.Reply(), nil
+	rows.Close()
+	reply := agg.Reply()
+	if q.Label == "" { // offers carry no labels: a label's report has none
+		if err := s.addOffers(ctx, q, reply); err != nil {
+			return nil, fmt.Errorf("report of %s: %w", q.Tenant, err)
+		}
+	}
+	return reply, nil
 }
 
 // decodeReportRow decodes a row of reportRowsSQL in binary format into r. A NULL is a nil

@@ -130,6 +130,8 @@ func knownDay(t *testing.T) *dayScript {
 	d.conv("c4", "u4").ev("11:00:00", "opened", "bot", "", "", "", "").
 		say("11:00:00", "customer", "").say("11:00:03", "bot", "bot").
 		ev("11:00:30", "queued", "queued", "customer", "support", "", "").
+		ev("11:00:50", "offer_missed", "queued", "", "support", "a2", "").
+		ev("11:01:10", "offer_declined", "queued", "", "support", "a3", "").
 		ev("11:01:30", "assigned", "assigned", "", "support", "a1", "").
 		say("11:02:00", "agent", "a1").
 		ev("11:05:00", "labeled", "assigned", "", "support", "a1", "").with(labels("vip")).
@@ -236,11 +238,15 @@ func figures(key string, f *fd.ReportFigures) *fd.ReportFigures {
 //	c7    -             -            - (at risk only)
 //	c9    -             -            first_response
 //
+// Offers (counted per agent by when they were made): on c4, a2 let one expire and a3, who has
+// no conversation of the day, declined one.
+//
 // csat_scores index score-1; the average is over the rated conversations.
 func wantKnownDay() *fd.ReportReply {
 	total := figures("", &fd.ReportFigures{Opened: 10, BotOnly: 4, HandedOff: 6, Assigned: 4, Transferred: 1, Abandoned: 1,
 		Closed: 6, Reopened: 1, Messages: 28, LeftMessages: 1, LeftAnswered: 1,
 		SlaFirstResponseBreached: 2, SlaResolutionBreached: 1, CsatScores: []int64{0, 1, 0, 1, 1},
+		OffersDeclined: 1, OffersMissed: 1,
 		// 120 240 420 3720
 		FirstResponse: dur(4, 330, 2730, 1125),
 		// 1 1 2 3 4 5 6 8 10
@@ -255,6 +261,7 @@ func wantKnownDay() *fd.ReportReply {
 	})
 	series := proto.Clone(total).(*fd.ReportFigures)
 	series.Key = "2026-03-02"
+	series.OffersDeclined, series.OffersMissed = 0, 0 // offers are agents' figures
 	heat := make([]int64, 168)
 	for h, n := range map[int]int64{0: 1, 9: 2, 10: 1, 11: 1, 12: 1, 13: 1, 15: 1, 16: 1, 17: 1} {
 		heat[h] = n // Monday
@@ -267,7 +274,7 @@ func wantKnownDay() *fd.ReportReply {
 			// c4 c6 c7
 			figures("a2", &fd.ReportFigures{Opened: 3, HandedOff: 3, Assigned: 3, Transferred: 1, Closed: 3, Messages: 10,
 				LeftMessages: 1, LeftAnswered: 1, SlaFirstResponseBreached: 1, SlaResolutionBreached: 1,
-				CsatScores:    []int64{0, 1, 0, 1, 0},
+				CsatScores: []int64{0, 1, 0, 1, 0}, OffersMissed: 1,
 				FirstResponse: dur(3, 420, 3060, 1420), FirstBotResponse: dur(2, 2.5, 2.9, 2.5),
 				QueueWait: dur(3, 120, 2904, 3780.0/3), Resolution: dur(3, 1800, 4680, 8100.0/3),
 				LeftAnswer: dur(1, 3420, 3420, 3420), HandoffResponse: dur(3, 380, 3052, 4190.0/3)}),
@@ -276,6 +283,8 @@ func wantKnownDay() *fd.ReportReply {
 				CsatScores:    []int64{0, 0, 0, 0, 1},
 				FirstResponse: dur(1, 240, 240, 240), FirstBotResponse: dur(1, 6, 6, 6),
 				QueueWait: dur(1, 120, 120, 120), Resolution: dur(1, 1200, 1200, 1200), HandoffResponse: dur(1, 180, 180, 180)}),
+			// no conversation of the day: its offers only
+			figures("a3", &fd.ReportFigures{OffersDeclined: 1}),
 		},
 		Queues: []*fd.ReportFigures{
 			// c3 c7 c9

@@ -1,7 +1,7 @@
 -- The facts 0140 added, for conversations whose events the record already holds (the same as
 -- reports.Fold computes live). Events that change no state (sla_at_risk, sla_breached, rated,
--- labeled, transcript_requested) also take no part in the close: 0007 counted a rating stored
--- after the close as the close.
+-- labeled, transcript_requested, offer_declined, offer_missed) also take no part in the close:
+-- 0007 counted a rating stored after the close as the close.
 WITH ev AS (
     SELECT tenant, conv, seq, type, at,
         CASE WHEN state <> '' THEN state
@@ -10,9 +10,9 @@ WITH ev AS (
              WHEN type = 'closed' THEN 'closed'
              ELSE '' END AS after
     FROM events
-    WHERE type NOT IN ('sla_at_risk', 'sla_breached', 'rated', 'labeled', 'transcript_requested')
+    WHERE type NOT IN ('sla_at_risk', 'sla_breached', 'rated', 'labeled', 'transcript_requested', 'offer_declined', 'offer_missed')
         AND (tenant, conv) IN (SELECT tenant, conv FROM events
-            WHERE type IN ('sla_at_risk', 'sla_breached', 'rated', 'labeled', 'transcript_requested'))
+            WHERE type IN ('sla_at_risk', 'sla_breached', 'rated', 'labeled', 'transcript_requested', 'offer_declined', 'offer_missed'))
 ), steps AS (
     SELECT *, coalesce(lag(after) OVER (PARTITION BY tenant, conv ORDER BY seq), '') AS before FROM ev
 ), closes AS (

@@ -201,7 +201,8 @@ func (x *Conversation) GetBotFailures() int32 {
 // Types: opened, queued, assigned, transferred, requeued, closed, state, message_left,
 // sla_at_risk, sla_breached (reason: the target, first_response or resolution; due_at: when the
 // target passes), transcript_requested (email: where to send it at the close), rated (score,
-// comment), labeled (labels).
+// comment), labeled (labels), offer_declined and offer_missed (agent: who declined the offer or
+// let it expire).
 type ConversationEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// id is the event id, used as Nats-Msg-Id.

@@ -1178,9 +1178,14 @@ type ReportFigures struct {
 	// csat_average is the mean score of the rated ones, 1 to 5 (thumbs: down 1, up 5).
 	CsatAverage float64 `protobuf:"fixed64,453,opt,name=csat_average,json=csatAverage,proto3" json:"csat_average,omitempty"`
 	// csat_scores counts the rated ones by score: 5 values, index score - 1.
-	CsatScores    []int64 `protobuf:"varint,454,rep,packed,name=csat_scores,json=csatScores,proto3" json:"csat_scores,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CsatScores []int64 `protobuf:"varint,454,rep,packed,name=csat_scores,json=csatScores,proto3" json:"csat_scores,omitempty"`
+	// offers_declined and offers_missed count the offers the agent declined or let expire
+	// (offer_declined, offer_missed events) made in the range, whatever conversation they were
+	// for (agents rows and the total; the queue filter applies, the label filter does not).
+	OffersDeclined int64 `protobuf:"varint,455,opt,name=offers_declined,json=offersDeclined,proto3" json:"offers_declined,omitempty"`
+	OffersMissed   int64 `protobuf:"varint,456,opt,name=offers_missed,json=offersMissed,proto3" json:"offers_missed,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ReportFigures) Reset() {
@@ -1409,6 +1414,20 @@ func (x *ReportFigures) GetCsatScores() []int64 {
 	return nil
 }
 
+func (x *ReportFigures) GetOffersDeclined() int64 {
+	if x != nil {
+		return x.OffersDeclined
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetOffersMissed() int64 {
+	if x != nil {
+		return x.OffersMissed
+	}
+	return 0
+}
+
 // ReportReply answers a ReportRequest.
 type ReportReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1615,7 +1634,8 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x19\n" +
 	"\bmedian_s\x18\x02 \x01(\x01R\amedianS\x12\x13\n" +
 	"\x05p90_s\x18\x03 \x01(\x01R\x04p90S\x12\x15\n" +
-	"\x06mean_s\x18\x04 \x01(\x01R\x05meanS\"\xbc\t\n" +
+	"\x06mean_s\x18\x04 \x01(\x01R\x05meanS\"\x8c\n" +
+	"\n" +
 	"\rReportFigures\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
 	"\x06opened\x18\x02 \x01(\x03R\x06opened\x12\x19\n" +
@@ -1652,7 +1672,9 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\x05rated\x18\xc4\x03 \x01(\x03R\x05rated\x12\"\n" +
 	"\fcsat_average\x18\xc5\x03 \x01(\x01R\vcsatAverage\x12 \n" +
 	"\vcsat_scores\x18\xc6\x03 \x03(\x03R\n" +
-	"csatScores\"\xd9\x03\n" +
+	"csatScores\x12(\n" +
+	"\x0foffers_declined\x18\xc7\x03 \x01(\x03R\x0eoffersDeclined\x12$\n" +
+	"\roffers_missed\x18\xc8\x03 \x01(\x03R\foffersMissed\"\xd9\x03\n" +
 	"\vReportReply\x121\n" +
 	"\x05total\x18\x01 \x01(\v2\x1b.frontdesk.v1.ReportFiguresR\x05total\x12V\n" +
 	"\x0fhandoff_reasons\x18\x02 \x03(\v2-.frontdesk.v1.ReportReply.HandoffReasonsEntryR\x0ehandoffReasons\x123\n" +

@@ -113,7 +113,7 @@ export class ReportsView {
           t('rCsatDetail', { n: num(a.rated) }))),
       h('h3', null, t('rCsatScores')), this.scores(a.csat_scores || []),
       h('h3', null, t('rOverTime')), this.chart(now.series || []),
-      h('div', { class: 'report-tables' }, this.table(t('rAgents'), now.agents || []), this.table(t('rQueues'), now.queues || [])),
+      h('div', { class: 'report-tables' }, this.table(t('rAgents'), now.agents || [], true), this.table(t('rQueues'), now.queues || [])),
       h('h3', null, t('rHeatmap')), this.heatmap(now.heatmap || []));
   }
 
@@ -134,16 +134,19 @@ export class ReportsView {
     return svg('svg', { class: 'report-chart', viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': this.t('rOverTime') }, ...bars);
   }
 
-  table(title, rows) {
+  table(title, rows, offers) {
     const t = this.t;
     const dur = (s) => (num(s?.count) > 0 ? t.duration(num(s.median_s)) : '–');
     return h('table', { class: 'report-table' }, h('caption', null, title),
       h('thead', null, h('tr', null, h('th', null, ''), h('th', null, t('rOpened')), h('th', null, t('rFirstResponse')), h('th', null, t('rResolution')),
-        h('th', null, t('rSlaBreaches')), h('th', null, t('rCsat')))),
+        h('th', null, t('rSlaBreaches')), h('th', null, t('rCsat')),
+        offers ? h('th', null, t('rOffersDeclined')) : null, offers ? h('th', null, t('rOffersMissed')) : null)),
       h('tbody', null, rows.map((r) => h('tr', null, h('th', { scope: 'row' }, r.key || '–'), h('td', null, String(num(r.opened))),
         h('td', null, dur(r.first_response)), h('td', null, dur(r.resolution)),
         h('td', { dataset: { k: 'sla' } }, String(num(r.sla_first_response_breached) + num(r.sla_resolution_breached))),
-        h('td', { dataset: { k: 'csat' } }, num(r.rated) ? num(r.csat_average).toFixed(1) : '–')))));
+        h('td', { dataset: { k: 'csat' } }, num(r.rated) ? num(r.csat_average).toFixed(1) : '–'),
+        offers ? h('td', { dataset: { k: 'declined' } }, String(num(r.offers_declined))) : null,
+        offers ? h('td', { dataset: { k: 'missed' } }, String(num(r.offers_missed))) : null))));
   }
 
   /** scores shows the ratings by score, 1 to 5, as columns. */
