@@ -493,6 +493,7 @@ func TestServicePermissions(t *testing.T) {
 			canPublish(t, e, disp, s)
 		}
 		canSubscribe(t, e, disp, subjects.AllPresence(), subjects.Presence(tn, usr))
+		canSubscribe(t, e, disp, subjects.AllDeliver(), subjects.Deliver(tn, cv))
 		ctx := ctxWith(t, allowedWait)
 		// A partition owner reads a tenant's commands with an ordered consumer.
 		cmds, err := disp.js.OrderedConsumer(ctx, subjects.StreamCommands, jetstream.OrderedConsumerConfig{

@@ -216,6 +216,7 @@ func For(service string, opts Options) (Permissions, error) {
 			subjects.DeadLetters(Dispatcher),
 		)
 		b.subscribe(subjects.AllPresence())
+		b.subscribe(subjects.AllDeliver()) // human replies stop service-level clocks
 		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters} {
 			b.use(s, s)
 		}

@@ -14,7 +14,7 @@ import (
 
 // jsGroups are the exported objects of protocol.js: each mirrors the constants of
 // proto/frames/names.go with that prefix (TypeSend -> Type.Send).
-var jsGroups = []string{"Subprotocol", "Type", "Kind", "Role", "State", "Status", "Code", "Close", "Action", "Partials", "Scale"}
+var jsGroups = []string{"Subprotocol", "Type", "Kind", "Role", "State", "Status", "Code", "Close", "Action", "Partials", "Scale", "SLA"}
 
 // TestProtocolMirrorsFrames: protocol.js has every name of proto/frames/names.go, with the same
 // value, and nothing else: a frame type added to the contract shows up for the pages.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/frontdesk-chat/frontdesk/persister/internal/erase"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/ingest"
+	"github.com/frontdesk-chat/frontdesk/persister/internal/mail"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/migrate"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/query"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/retention"
@@ -86,6 +88,8 @@ type Settings struct {
 	RetentionBatch int `mapstructure:"retention_batch"`
 	// RetentionMaxBatches bounds the batches per tenant per run (default 100).
 	RetentionMaxBatches int `mapstructure:"retention_max_batches"`
+	// Mail is the SMTP relay of transcripts by email (persister.mail.*); no addr: off.
+	Mail mail.Relay `mapstructure:"mail"`
 }
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -117,7 +121,7 @@ func DefaultConfig() Config {
 // Validate checks the configuration; errors name the key.
 func (c Config) Validate() error {
 	p := c.Persister
-	errs := []error{c.Base.Validate(), c.Database.Check("database")}
+	errs := []error{c.Base.Validate(), c.Database.Check("database"), p.Mail.Validate()}
 	if err := config.Between("persister.batch_size", p.BatchSize, 1, 10000); err != nil {
 		errs = append(errs, err)
 	}
@@ -336,6 +340,11 @@ func (s *Service) run(ctx context.Context) error {
 		wg.Wait()
 		return nil
 	})
+	// Transcripts by email: the requests are rows of the record, taken by one replica each.
+	if p.Mail.Addr != "" {
+		snd := mail.NewSender(st, ts, p.Mail, nil, os.Getenv, s.reg, s.log.Named("mail"))
+		s.stack.Go(ctx, "mail", snd.Run)
+	}
 	if err := qs.Start(); err != nil {
 		return err
 	}

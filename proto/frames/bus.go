@@ -26,6 +26,9 @@ const (
 	CommandRate = "rate"
 	// CommandLabel adds or removes a label (Command.label, Command.remove).
 	CommandLabel = "label"
+	// CommandTranscript asks for the transcript by email (the dispatcher publishes
+	// transcript_requested).
+	CommandTranscript = "transcript"
 )
 
 // Event types (conversation.proto ConversationEvent.type), on the events stream.
@@ -43,6 +46,19 @@ const (
 	// EventLabeled says a conversation's labels changed (ConversationEvent.labels after it,
 	// ConversationEvent.label the one added or removed).
 	EventLabeled = "labeled"
+	// EventSLAAtRisk and EventSLABreached: a service-level target of the conversation is near
+	// (the policy's warn_ratio of it has passed) or has passed; reason is the target
+	// (SLAFirstResponse, SLAResolution), due_at when it passes. Each is published at most once
+	// per conversation and target (its id does not depend on the revision).
+	EventSLAAtRisk   = "sla_at_risk"
+	EventSLABreached = "sla_breached"
+	// EventTranscriptRequested: the customer (or an agent for them) asked for the transcript by
+	// email, sent at the close to the event's email.
+	EventTranscriptRequested = "transcript_requested"
+	// EventOfferDeclined and EventOfferMissed: the event's agent declined an offer of the
+	// conversation, or let it expire (tenants with offer/accept routing).
+	EventOfferDeclined = "offer_declined"
+	EventOfferMissed   = "offer_missed"
 )
 
 // Reasons of events, notices and state frames.

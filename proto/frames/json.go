@@ -63,6 +63,7 @@ func AppendClientJSON(b []byte, f *fd.ClientFrame) []byte {
 	w.str("to_queue", f.GetToQueue())
 	w.optInt32("score", f.Score) // workspace fields (rate)
 	w.str("comment", f.GetComment())
+	w.str("email", f.GetEmail())
 	w.b = append(w.b, '}')
 	return w.b
 }
@@ -260,6 +261,7 @@ func (w *jw) serverFrame(f *fd.ServerFrame) {
 		o.optInt32("part", f.Part)
 		o.workspace(f) // workspace.go
 		o.desk(f)      // desk.go
+		o.str("due_at", f.GetDueAt())
 	})
 }
 

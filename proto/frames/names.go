@@ -62,6 +62,9 @@ const (
 	TypeNotes = "notes"
 	// TypeRate rates a closed conversation (its customer, once; score, optional comment).
 	TypeRate = "rate"
+	// TypeTranscript asks for the conversation's transcript by email (customer, or staff for
+	// the customer), sent when the conversation closes.
+	TypeTranscript = "transcript"
 )
 
 // Server frame types (TypeTyping, TypeRead and TypeHistory are shared with the client side).
@@ -93,6 +96,9 @@ const (
 	TypeBoard = "board"
 	// TypeRoster is the agents and queues with their load, for the transfer picker (staff).
 	TypeRoster = "roster"
+	// TypeSLA tells agents and supervisors that a conversation is at risk of breaching a
+	// service-level target, or breached it (state: SLAAtRisk, SLABreached; reason: the target).
+	TypeSLA = "sla"
 )
 
 // Message kinds.
@@ -188,4 +194,13 @@ const (
 	ScaleFive = "five"
 	// ScaleThumbs rates 1 (down) or 2 (up).
 	ScaleThumbs = "thumbs"
+)
+
+// Service levels: the state of an sla frame and, as its reason and the reason of the
+// sla_at_risk and sla_breached events, the target concerned.
+const (
+	SLAAtRisk        = "at_risk"
+	SLABreached      = "breached"
+	SLAFirstResponse = "first_response"
+	SLAResolution    = "resolution"
 )

@@ -24,6 +24,9 @@ const (
 	MaxTextBytes = 32 << 10
 )
 
+// MaxEmailBytes bounds an email address (RFC 5321: 254 in a path).
+const MaxEmailBytes = 254
+
 // Validate checks that a decoded client frame has the fields its type needs. It does not check
 // roles or ownership (the gateway does, with the session); every error wraps ErrBadFrame and
 // names the field.
@@ -94,6 +97,16 @@ func Validate(f *fd.ClientFrame) error {
 		}
 		if (f.GetToAgent() == "") == (f.GetToQueue() == "") {
 			return fmt.Errorf("%w: transfer frame needs exactly one of to_agent and to_queue", ErrBadFrame)
+		}
+	case TypeTranscript:
+		if err := need("conv", f.GetConv()); err != nil {
+			return err
+		}
+		if err := need("email", f.GetEmail()); err != nil {
+			return err
+		}
+		if len(f.GetEmail()) > MaxEmailBytes {
+			return fmt.Errorf("%w: email longer than %d", ErrBadFrame, MaxEmailBytes)
 		}
 	case TypePing:
 	default:

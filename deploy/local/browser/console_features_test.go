@@ -44,7 +44,7 @@ func TestConsoleFeatures(t *testing.T) {
 	voicebot := featureTenant("voicebot")
 	voicebot.Bot = &fd.Bot{Enabled: true, Knowledge: demoTenant("").GetBot().GetKnowledge(),
 		Transcription: &fd.Transcription{Endpoint: fakeWhisper(t, "How long does shipping take?"), Model: "whisper-1", ApiKeyEnv: modelKeyEnv}}
-	sys := startSystem(t, offers, transfers, featureTenant("scroll"), featureTenant("notify"), keys, featureTenant("dark"), voice, voicebot, featureTenant("reports"))
+	sys := startSystem(t, offers, transfers, featureTenant("scroll"), featureTenant("notify"), keys, featureTenant("dark"), voice, voicebot, reportsTenant())
 	b := newBrowser(t)
 
 	t.Run("offer", func(t *testing.T) { testOffer(t, sys, b) })

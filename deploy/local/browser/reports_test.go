@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
 )
 
@@ -22,9 +23,19 @@ func supervisorToken(t *testing.T, tenant, id, name string) string {
 	return tok
 }
 
+// reportsTenant has a service-level policy short enough for a test: a first response within
+// 6 s (at risk after 3 s).
+func reportsTenant() *fd.Tenant {
+	t := featureTenant("reports")
+	t.ServiceLevel = &fd.ServiceLevel{FirstResponseS: 6, WarnRatio: 0.5}
+	return t
+}
+
 // testReports: two customers are served by an agent (one conversation closed); the supervisor's
 // Reports page shows them in its tiles, the chart, the agent's row and the heat map, and the
-// CSV download is the report. The figures come from the persister's record, end to end.
+// CSV download is the report. The figures come from the persister's record, end to end. The
+// conversation the agent does not answer breaches the first-response target: the dispatcher
+// announces it, the agent's list flags it, and the report counts it.
 func testReports(t *testing.T, sys *system, b *browser) {
 	rita := b.tab(t, "agent-rita", true)
 	openConsole(rita, sys.URL, tokenFor(t, "reports", "a_rita", "Rita Report"))
@@ -36,6 +47,11 @@ func testReports(t *testing.T, sys *system, b *browser) {
 	}
 	rita.waitJS("two conversations", `document.querySelectorAll('.conv-list li').length === 2`)
 	rita.do("answer", chromedp.SendKeys(chromedp.CSS(".composer-input"), "Happy to help.\r"))
+	rita.waitJS("service-level flag", `!!document.querySelector('.conv-list .sla.breached')`)
+	if txt := eval[string](rita, `document.querySelector('.conv-list .sla.breached').textContent`); !strings.Contains(txt, "first response") {
+		t.Fatalf("flag %q", txt)
+	}
+	rita.screenshot("console-sla-flag")
 
 	sup := b.tab(t, "supervisor-sam", true)
 	openConsole(sup, sys.URL, supervisorToken(t, "reports", "s_sam", "Sam Supervisor"))
@@ -45,9 +61,10 @@ func testReports(t *testing.T, sys *system, b *browser) {
 		sup.waitJS("tiles", `!!document.querySelector('.tiles') || !!document.querySelector('.reports .error')`)
 		opened := eval[string](sup, `document.querySelector('.tile[data-k="opened"] .tile-value')?.textContent ?? ''`)
 		first := eval[string](sup, `document.querySelector('.tile[data-k="first_response"] .tile-value')?.textContent ?? ''`)
-		if opened != "2" || first == "–" || first == "" {
+		breaches := eval[string](sup, `document.querySelector('.tile[data-k="sla"] .tile-value')?.textContent ?? ''`)
+		if opened != "2" || first == "–" || first == "" || breaches == "0" || breaches == "" {
 			sup.do("back", chromedp.Click(chromedp.CSS(".reports-head .btn:last-child")))
-			return errNot("tiles show " + opened + " conversations, first response " + first)
+			return errNot("tiles show " + opened + " conversations, first response " + first + ", breaches " + breaches)
 		}
 		return nil
 	})
@@ -63,7 +80,16 @@ func testReports(t *testing.T, sys *system, b *browser) {
 	if n := eval[int](sup, `document.querySelectorAll('.heatmap td.on').length`); n != 1 {
 		t.Fatalf("heat map cells lit: %d, want the one hour of today", n)
 	}
+	if n := eval[int](sup, `document.querySelectorAll('.csat-scores .col').length`); n != 5 {
+		t.Fatalf("rating columns: %d", n)
+	}
+	if got := eval[string](sup, `[...document.querySelectorAll('.report-table')][0].querySelector('tbody td[data-k="sla"]')?.textContent ?? ''`); got == "0" || got == "" {
+		t.Fatalf("agent's breaches %q", got)
+	}
 	sup.screenshot("console-reports")
+	// A label nobody set selects nothing.
+	sup.do("label filter", chromedp.SendKeys(chromedp.CSS(".reports-label"), "no-such-label\r"))
+	sup.waitJS("filtered", `document.querySelector('.tile[data-k="opened"] .tile-value')?.textContent === '0'`)
 
 	// The CSV download is the same report, as a file.
 	var csv struct {

@@ -68,6 +68,8 @@ type options struct {
 	presenceTTL time.Duration
 	// ssoSecretsDir is the gateway's directory of tenants' SSO client secrets.
 	ssoSecretsDir string
+	// mailRelay is the SMTP relay (host:port, plain) the persister mails transcripts through.
+	mailRelay string
 }
 
 // startSystem starts NATS, Postgres and the services with the demo tenant and the extra ones,
@@ -109,6 +111,9 @@ func startSystemWith(t *testing.T, opts options, extra ...*fd.Tenant) *system {
 	pc.Ops.Addr = "127.0.0.1:0"
 	pc.Database.URL = testkit.Database(t)
 	pc.Shutdown.Timeout = 5 * time.Second
+	if opts.mailRelay != "" {
+		pc.Persister.Mail.Addr, pc.Persister.Mail.TLS, pc.Persister.Mail.Poll = opts.mailRelay, "none", 200*time.Millisecond
+	}
 	ps, err := persister.New(ctx, pc, log.Named("persister"))
 	if err != nil {
 		t.Fatalf("persister: %v", err)

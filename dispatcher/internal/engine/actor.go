@@ -167,8 +167,11 @@ func (t *tenant) tick(ctx context.Context, now time.Time) {
 		t.agentLost(ctx, a, now)
 	}
 	for _, x := range t.d.Expired(now, t.offerTimeout()) {
-		t.offerExpired(x[0], x[1])
+		if t.offerExpired(x[0], x[1]) {
+			t.announceOffer(ctx, t.convs[x[1]], x[0], frames.EventOfferMissed, now) // offers.go
+		}
 	}
+	t.slaTick(ctx, now)
 	if now.Sub(t.lastFlush) >= t.e.set.Coalesce {
 		t.flush(ctx, now)
 	}
@@ -205,10 +208,10 @@ func (t *tenant) agentLost(ctx context.Context, a *assign.Agent, now time.Time) 
 }
 
 // offerExpired withdraws an offer not accepted in time and, after too many, sets the agent
-// away.
-func (t *tenant) offerExpired(agent, conv string) {
+// away. It reports whether there was such an offer.
+func (t *tenant) offerExpired(agent, conv string) bool {
 	if !t.d.Withdraw(agent, conv, true) {
-		return
+		return false
 	}
 	a := t.d.Agents.Get(agent)
 	t.dirtyAgents[agent] = true
@@ -221,6 +224,7 @@ func (t *tenant) offerExpired(agent, conv string) {
 			Message: fmt.Sprintf("You were set to away after %d missed offers.", a.Missed)})
 		t.log.Info("agent set away after missed offers", zap.String("agent", agent), zap.Int("missed", a.Missed))
 	}
+	return true
 }
 
 // flushOutbox retries the events JetStream refused.

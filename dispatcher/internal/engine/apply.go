@@ -91,6 +91,7 @@ func (t *tenant) carryOut(ctx context.Context, cs *convState, d decision, now ti
 			}
 		case withdraw:
 			t.d.Withdraw(ef.agent, cs.c.GetConv(), false)
+			t.announceOffer(ctx, cs, ef.agent, frames.EventOfferDeclined, now) // offers.go
 		case forget:
 			delete(t.convs, cs.c.GetConv())
 		case tellFresh:

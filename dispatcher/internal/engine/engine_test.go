@@ -315,6 +315,13 @@ func TestOfferNotAcceptedGoesToNext(t *testing.T) {
 		}
 		return nil
 	})
+	// Both are events for the reports (offers.go): a1 missed c1's offer, a2 declined c2's.
+	if ev := v.wantEvents("c1", frames.EventOfferMissed, 1)[0]; ev.GetAgent().GetId() != "a1" {
+		t.Fatalf("missed offer %v", ev)
+	}
+	if ev := v.wantEvents("c2", frames.EventOfferDeclined, 1)[0]; ev.GetAgent().GetId() != "a2" {
+		t.Fatalf("declined offer %v", ev)
+	}
 }
 
 // TestOutsideHoursToldAtOnce: a customer handed off outside business hours is told at once,

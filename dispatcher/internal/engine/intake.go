@@ -133,6 +133,9 @@ func (t *tenant) apply(ctx context.Context, c command) error {
 	if !subjects.ValidToken(c.GetConv()) {
 		return nil
 	}
+	if c.GetType() == frames.CommandTranscript { // changes no state (transcript.go)
+		return t.transcriptRequested(ctx, c, now)
+	}
 	cs := t.convs[c.GetConv()]
 	if cs == nil {
 		var err error

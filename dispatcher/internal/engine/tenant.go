@@ -71,6 +71,8 @@ type tenant struct {
 	// the NATS effects of the group being carried out, nil outside a group.
 	inbox []jetstream.Msg
 	io    *ioBatch
+	// sla holds the service-level clocks (sla.go).
+	sla slaClocks
 
 	pres chan presenceIn
 	cmds chan jetstream.Msg

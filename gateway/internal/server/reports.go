@@ -49,7 +49,7 @@ func (r *reportSlots) give(tenant string) {
 // handleReports answers GET /v1/reports for a tenant's supervisors: the figures of
 // [from, to) as JSON (frontdesk.v1.ReportReply with proto field names), or with format=csv as
 // a CSV download. from and to are RFC 3339 times or dates (YYYY-MM-DD, midnight in tz); tz,
-// queue, agent and bucket (day, hour) are passed through.
+// queue, agent, label and bucket (day, hour) are passed through.
 func (s *Server) handleReports(w http.ResponseWriter, r *http.Request) {
 	cors(w, r)
 	c, _, err := s.authenticate(r)
@@ -88,7 +88,8 @@ func (s *Server) handleReports(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.reports.give(c.Tenant)
 	reply, err := s.sessions.Report(r.Context(), &fd.ReportRequest{Tenant: c.Tenant, From: timestamppb.New(from),
-		To: timestamppb.New(to), TimeZone: tz, Queue: q.Get("queue"), Agent: q.Get("agent"), Bucket: q.Get("bucket"), Format: format})
+		To: timestamppb.New(to), TimeZone: tz, Queue: q.Get("queue"), Agent: q.Get("agent"), Bucket: q.Get("bucket"), Format: format,
+		Label: q.Get("label")})
 	if err != nil {
 		s.log.Warn("report", zap.String("tenant", c.Tenant), zap.Error(err))
 		http.Error(w, "the report service did not answer", http.StatusBadGateway)

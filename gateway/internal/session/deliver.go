@@ -69,6 +69,12 @@ func (s *Session) onEvent(ev *fd.ConversationEvent, conv string) {
 		s.onLabeled(ev, conv) // workspace.go
 		return
 	}
+	if f, ok := slaFrame(ev, conv, s.role); ok { // events that change no state (sla.go)
+		if f != nil {
+			s.send(f)
+		}
+		return
+	}
 	// The customer learns who serves them now: on assignment and on a transfer to an agent
 	// (a transfer to a queue names none, and its state frame says queued).
 	newAgent := ev.GetType() == frames.EventAssigned || (ev.GetType() == frames.EventTransferred && ev.GetAgent().GetId() != "")

@@ -78,6 +78,8 @@ var frameHandlers = map[string]frameHandler{
 	frames.TypeNote:         {roles: staff, check: textFits, access: supervisorReader, handle: (*Session).handleNote},
 	frames.TypeNotes:        {roles: staff, access: none, handle: (*Session).handleNotes}, // checks its own (notes.go)
 	frames.TypeRate:         {roles: customers, check: commentFits, access: reader, handle: (*Session).handleRate},
+	// transcript.go
+	frames.TypeTranscript: {roles: anyone, check: transcriptAddress, access: supervisorReader, handle: (*Session).handleTranscript},
 }
 
 // admit applies a handler's role, frame and access checks.

@@ -64,7 +64,7 @@ func TestFrameHandlersCoverClientTypes(t *testing.T) {
 	t.Parallel()
 	for _, typ := range []string{frames.TypeSend, frames.TypeSync, frames.TypeHistory, frames.TypeTyping, frames.TypeRead,
 		frames.TypeHandoff, frames.TypeStatus, frames.TypeTransfer, frames.TypeClose, frames.TypeAssist, frames.TypeAccept,
-		frames.TypeDecline, frames.TypeLeaveMessage, frames.TypeToBot} {
+		frames.TypeDecline, frames.TypeLeaveMessage, frames.TypeToBot, frames.TypeTranscript} {
 		if _, ok := frameHandlers[typ]; !ok {
 			t.Errorf("no handler for %s", typ)
 		}

@@ -1,7 +1,8 @@
 /*! Frontdesk chat widget loader. Embed with:
  * <script src="https://gw.example.com/widget.js" data-tenant="demo" async></script>
  * Optional: data-gateway, data-color, data-greeting, data-lang (en|zh), data-token,
- * data-position (right|left), data-open, data-transport (sse). window.FrontdeskToken may be a
+ * data-position (right|left), data-open, data-transport (sse), data-transcripts (offer the
+ * transcript by email; the tenant's mail settings must allow it). window.FrontdeskToken may be a
  * token string or a function returning one (or a promise of one).
  */
 (function () {
@@ -28,6 +29,7 @@
     position: d.position === 'left' ? 'left' : 'right',
     open: d.open === 'true' || d.open === '',
     transport: d.transport === 'sse' ? 'sse' : '',
+    transcripts: d.transcripts === 'true' || d.transcripts === '',
   };
   if (!cfg.tenant) {
     console.error('Frontdesk: data-tenant is required on the widget script tag');

@@ -39,6 +39,10 @@ type Row struct {
 	// and to the close, or so far (to the close, else to now) when they have not happened;
 	// NaN for a conversation never handed off.
 	ReplyClock, CloseClock float64
+	// SLAFirstResponse and SLAResolution say the dispatcher announced a breach of that target.
+	SLAFirstResponse, SLAResolution bool
+	// CSAT is the customer's last rating, 1 to 5 (0: not rated).
+	CSAT int16
 }
 
 // acc accumulates the counts of one set of conversations; the durations themselves are kept
@@ -49,6 +53,8 @@ type acc struct {
 	n    [numDurations]int64
 	// med and p90 are the percentiles of each duration, computed by Reply.
 	med, p90 [numDurations]float64
+	// csat counts the ratings by score (index score - 1).
+	csat [5]int64
 }
 
 func (a *acc) add(r *Row, t Targets, durs []float32) {
@@ -75,6 +81,15 @@ func (a *acc) add(r *Row, t Targets, durs []float32) {
 	if t.ResolutionS > 0 && r.CloseClock > t.ResolutionS {
 		f.ResolutionBreached++
 	}
+	if r.SLAFirstResponse {
+		f.SlaFirstResponseBreached++
+	}
+	if r.SLAResolution {
+		f.SlaResolutionBreached++
+	}
+	if r.CSAT >= 1 && r.CSAT <= 5 {
+		a.csat[r.CSAT-1]++
+	}
 	for i, d := range durs {
 		if !isNaN32(d) {
 			a.sums[i] += r.Durations[i]
@@ -89,7 +104,17 @@ func (a *acc) figures(key string) *fd.ReportFigures {
 	f := &fd.ReportFigures{Key: key, Opened: a.f.Opened, BotOnly: a.f.BotOnly, HandedOff: a.f.HandedOff,
 		Assigned: a.f.Assigned, Transferred: a.f.Transferred, Abandoned: a.f.Abandoned, Closed: a.f.Closed,
 		Reopened: a.f.Reopened, Messages: a.f.Messages, LeftMessages: a.f.LeftMessages, LeftAnswered: a.f.LeftAnswered,
-		FirstResponseBreached: a.f.FirstResponseBreached, ResolutionBreached: a.f.ResolutionBreached}
+		FirstResponseBreached: a.f.FirstResponseBreached, ResolutionBreached: a.f.ResolutionBreached,
+		SlaFirstResponseBreached: a.f.SlaFirstResponseBreached, SlaResolutionBreached: a.f.SlaResolutionBreached,
+		CsatScores: slices.Clone(a.csat[:])}
+	var sum int64
+	for i, n := range a.csat {
+		f.Rated += n
+		sum += int64(i+1) * n
+	}
+	if f.Rated > 0 {
+		f.CsatAverage = float64(sum) / float64(f.Rated)
+	}
 	stats := make([]*fd.DurationStats, numDurations)
 	for i, n := range a.n {
 		s := &fd.DurationStats{Count: n}

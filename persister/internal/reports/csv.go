@@ -21,7 +21,9 @@ var csvHeader = []string{"section", "key", "opened", "bot_only", "handed_off", "
 	"resolution_count", "resolution_median_s", "resolution_p90_s",
 	"left_answer_count", "left_answer_median_s", "left_answer_p90_s",
 	"handoff_response_count", "handoff_response_median_s", "handoff_response_p90_s",
-	"first_response_breached", "resolution_breached"}
+	"first_response_breached", "resolution_breached",
+	"sla_first_response_breached", "sla_resolution_breached", "rated", "csat_average",
+	"csat_1", "csat_2", "csat_3", "csat_4", "csat_5", "offers_declined", "offers_missed"}
 
 // CSV is the CSV form of a reply: one header line, then rows tagged by section (total, agent,
 // queue, series, handoff_reason, heatmap). Handoff reasons put their count in "opened";
@@ -45,6 +47,17 @@ func CSV(r *fd.ReportReply) []byte {
 			rec = append(rec, strconv.FormatInt(d.GetCount(), 10), num(d.GetMedianS()), num(d.GetP90S()))
 		}
 		rec = append(rec, strconv.FormatInt(f.GetFirstResponseBreached(), 10), strconv.FormatInt(f.GetResolutionBreached(), 10))
+		rec = append(rec, strconv.FormatInt(f.GetSlaFirstResponseBreached(), 10), strconv.FormatInt(f.GetSlaResolutionBreached(), 10),
+			strconv.FormatInt(f.GetRated(), 10), num(f.GetCsatAverage()))
+		scores := f.GetCsatScores()
+		for i := range 5 {
+			var n int64
+			if i < len(scores) {
+				n = scores[i]
+			}
+			rec = append(rec, strconv.FormatInt(n, 10))
+		}
+		rec = append(rec, strconv.FormatInt(f.GetOffersDeclined(), 10), strconv.FormatInt(f.GetOffersMissed(), 10))
 		_ = w.Write(rec)
 	}
 	row("total", r.GetTotal())

@@ -20,6 +20,9 @@ type Event struct {
 	Queue, CustomerID, AgentID string
 	// At is when the change happened.
 	At time.Time
+	// Score is a rated event's score (0: none); Labels a labeled event's labels.
+	Score  int16
+	Labels []string
 }
 
 // Fact is what a conversation's events say about it (report_conversations' event columns).
@@ -43,6 +46,43 @@ type Fact struct {
 	Abandoned bool
 	// LeftAt is when the customer first left a message for the agents.
 	LeftAt *time.Time
+	// SLAFirstResponseBreached and SLAResolutionBreached say the dispatcher announced a
+	// breach of that target (sla_breached).
+	SLAFirstResponseBreached, SLAResolutionBreached bool
+	// CSAT is the score of the last rating, 1 to 5 (nil: not rated).
+	CSAT *int16
+	// Labels are the labels of the last labeled event (empty: none).
+	Labels []string
+}
+
+// Informational reports whether an event of type typ changes no state: it is folded into its
+// own facts only (a rating stored after the close is not the close).
+func Informational(typ string) bool {
+	switch typ {
+	case frames.EventSLAAtRisk, frames.EventSLABreached, frames.EventRated, frames.EventLabeled,
+		frames.EventTranscriptRequested, frames.EventOfferDeclined, frames.EventOfferMissed:
+		return true
+	}
+	return false
+}
+
+// foldInfo applies an informational event to f.
+func foldInfo(f *Fact, ev Event) {
+	switch ev.Type {
+	case frames.EventSLABreached:
+		switch ev.Reason {
+		case frames.SLAFirstResponse:
+			f.SLAFirstResponseBreached = true
+		case frames.SLAResolution:
+			f.SLAResolutionBreached = true
+		}
+	case frames.EventRated:
+		if ev.Score >= 1 && ev.Score <= 5 {
+			f.CSAT = ptr(ev.Score)
+		}
+	case frames.EventLabeled:
+		f.Labels = ev.Labels
+	}
 }
 
 // stateAfter is the conversation's state after ev, given the state before. Every event the
@@ -70,6 +110,10 @@ func Fold(events []Event) Fact {
 	state := ""
 	var queuedSince time.Time
 	for _, ev := range events {
+		if Informational(ev.Type) {
+			foldInfo(&f, ev)
+			continue
+		}
 		at := ev.At
 		if f.OpenedAt == nil || at.Before(*f.OpenedAt) {
 			f.OpenedAt = ptr(at)

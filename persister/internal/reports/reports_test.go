@@ -56,6 +56,25 @@ func TestFold(t *testing.T) {
 			ev(8, 90, "assigned", "assigned", "", "a3")},
 			Fact{OpenedAt: tm(0), CustomerID: "u1", Queue: "q", AgentID: "a3", Handoff: str("tool"), HandoffAt: tm(5),
 				AssignedAt: tm(30), Transfers: 2, QueueWaitS: f64(1 + 10 + 40)}},
+		{"service levels, rating and labels change no state; the last rating and labels count", []Event{
+			ev(1, 0, "opened", "bot", "", ""), ev(2, 10, "queued", "queued", "customer", ""),
+			{Seq: 3, Type: "sla_at_risk", State: "queued", Reason: "first_response", Queue: "other", At: at(40)},
+			{Seq: 4, Type: "labeled", State: "queued", Labels: []string{"billing"}, At: at(45)},
+			{Seq: 5, Type: "sla_breached", State: "queued", Reason: "first_response", At: at(50)},
+			ev(6, 70, "assigned", "assigned", "", "a1"), ev(7, 100, "closed", "closed", "closed_by_agent", ""),
+			{Seq: 8, Type: "rated", State: "closed", Score: 2, At: at(200)},
+			{Seq: 9, Type: "rated", State: "closed", Score: 4, At: at(210)},
+			{Seq: 10, Type: "rated", State: "closed", Score: 9, At: at(220)}, // out of range: ignored
+			{Seq: 11, Type: "labeled", State: "closed", Labels: []string{"billing", "vip"}, At: at(230)},
+			{Seq: 12, Type: "transcript_requested", State: "closed", AgentID: "someone", At: at(240)}},
+			Fact{OpenedAt: tm(0), CustomerID: "u1", Queue: "q", AgentID: "a1", Handoff: str("customer"), HandoffAt: tm(10),
+				AssignedAt: tm(70), QueueWaitS: f64(60), ClosedAt: tm(100), SLAFirstResponseBreached: true,
+				CSAT: func() *int16 { x := int16(4); return &x }(), Labels: []string{"billing", "vip"}}},
+		{"a resolution breach while queued, then abandoned", []Event{ev(1, 0, "opened", "queued", "", ""),
+			{Seq: 2, Type: "sla_breached", State: "queued", Reason: "resolution", At: at(3600)},
+			ev(3, 3700, "closed", "closed", "closed_by_customer", "")},
+			Fact{OpenedAt: tm(0), CustomerID: "u1", Queue: "q", Handoff: str("direct"), HandoffAt: tm(0), QueueWaitS: f64(3700),
+				ClosedAt: tm(3700), Abandoned: true, SLAResolutionBreached: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,6 +114,18 @@ func show(f Fact) string {
 	}
 	if f.Abandoned {
 		b.WriteString(" abandoned")
+	}
+	if f.SLAFirstResponseBreached {
+		b.WriteString(" sla_first_response")
+	}
+	if f.SLAResolutionBreached {
+		b.WriteString(" sla_resolution")
+	}
+	if f.CSAT != nil {
+		b.WriteString(" csat=" + strconv.Itoa(int(*f.CSAT)))
+	}
+	if len(f.Labels) > 0 {
+		b.WriteString(" labels=" + strings.Join(f.Labels, ","))
 	}
 	return b.String()
 }
@@ -157,6 +188,9 @@ func TestResolve(t *testing.T) {
 		{"empty range", &fd.ReportRequest{From: day, To: from}, "", "", true},
 		{"too long", &fd.ReportRequest{From: from, To: timestamppb.New(t0.Add(MaxRange + time.Hour))}, "", "", true},
 		{"bad bucket", &fd.ReportRequest{From: from, To: day, Bucket: "week"}, "", "", true},
+		{"label", &fd.ReportRequest{From: from, To: day, Label: "vip 客户"}, "", "UTC", false},
+		{"label with a control character", &fd.ReportRequest{From: from, To: day, Label: "a\x1fb"}, "", "", true},
+		{"label too long", &fd.ReportRequest{From: from, To: day, Label: strings.Repeat("x", MaxLabelBytes+1)}, "", "", true},
 		{"hours of a month", &fd.ReportRequest{From: from, To: timestamppb.New(t0.Add(MaxHourlyRange)), Bucket: "hour"}, "", "UTC", false},
 		{"hours of more than a month", &fd.ReportRequest{From: from, To: timestamppb.New(t0.Add(MaxHourlyRange + time.Hour)), Bucket: "hour"}, "", "", true},
 		{"bad format", &fd.ReportRequest{From: from, To: day, Format: "xlsx"}, "", "", true},

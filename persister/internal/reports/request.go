@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
@@ -30,8 +32,8 @@ type Query struct {
 	From, To time.Time
 	// Zone is the IANA zone of the series and the heat map.
 	Zone string
-	// Queue and Agent filter the conversations ("" for all).
-	Queue, Agent string
+	// Queue, Agent and Label filter the conversations ("" for all).
+	Queue, Agent, Label string
 	// Bucket is the series step (frames.ReportBucketDay or ReportBucketHour).
 	Bucket string
 	// CSV asks for the reply in CSV.
@@ -56,7 +58,7 @@ func targetsOf(t *fd.ServiceTargets) (Targets, bool) {
 // Resolve checks req and fills the defaults: the time zone is the request's, else
 // tenantZone (the tenant's business-hours zone), else UTC.
 func Resolve(tenant string, req *fd.ReportRequest, tenantZone string) (Query, error) {
-	q := Query{Tenant: tenant, Queue: req.GetQueue(), Agent: req.GetAgent(), Bucket: req.GetBucket()}
+	q := Query{Tenant: tenant, Queue: req.GetQueue(), Agent: req.GetAgent(), Label: req.GetLabel(), Bucket: req.GetBucket()}
 	if !req.GetFrom().IsValid() || !req.GetTo().IsValid() {
 		return q, fmt.Errorf("%w: from and to are required", ErrBadRequest)
 	}
@@ -66,6 +68,9 @@ func Resolve(tenant string, req *fd.ReportRequest, tenantZone string) (Query, er
 	}
 	if (q.Queue != "" && !subjects.ValidToken(q.Queue)) || (q.Agent != "" && !subjects.ValidToken(q.Agent)) {
 		return q, fmt.Errorf("%w: queue or agent", ErrBadRequest)
+	}
+	if !validLabel(q.Label) {
+		return q, fmt.Errorf("%w: label", ErrBadRequest)
 	}
 	switch q.Bucket {
 	case "":
@@ -129,4 +134,20 @@ func Rates(f *fd.ReportFigures) {
 	f.DeflectionRate = ratio(f.GetBotOnly(), f.GetOpened())
 	f.ReopenRate = ratio(f.GetReopened(), f.GetClosed())
 	f.MessagesPerConversation = ratio(f.GetMessages(), f.GetOpened())
+}
+
+// MaxLabelBytes bounds a label filter (labels are tenant-defined names, not text).
+const MaxLabelBytes = 64
+
+// validLabel accepts "" (no filter) or a short printable name.
+func validLabel(s string) bool {
+	if len(s) > MaxLabelBytes || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

@@ -19,19 +19,19 @@ import (
 const stageEventsDDL = `CREATE TEMP TABLE IF NOT EXISTS stage_events (
 	id text, tenant text, conv text, seq bigint, type text, state text, revision bigint,
 	customer_id text, agent_id text, previous_agent_id text, actor_id text, actor_role text,
-	queue text, reason text, at timestamptz
+	queue text, reason text, at timestamptz, score smallint, labels text[]
 ) ON COMMIT DELETE ROWS`
 
 var stageEventsCols = []string{
 	"id", "tenant", "conv", "seq", "type", "state", "revision",
 	"customer_id", "agent_id", "previous_agent_id", "actor_id", "actor_role",
-	"queue", "reason", "at",
+	"queue", "reason", "at", "score", "labels",
 }
 
 const insertEventsSQL = `INSERT INTO events (id, tenant, conv, seq, type, state, revision,
-	customer_id, agent_id, previous_agent_id, actor_id, actor_role, queue, reason, at)
+	customer_id, agent_id, previous_agent_id, actor_id, actor_role, queue, reason, at, score, labels)
 SELECT id, tenant, conv, seq, type, state, revision,
-	customer_id, agent_id, previous_agent_id, actor_id, actor_role, queue, reason, at
+	customer_id, agent_id, previous_agent_id, actor_id, actor_role, queue, reason, at, score, labels
 FROM stage_events ORDER BY seq
 ON CONFLICT DO NOTHING`
 
@@ -119,7 +119,7 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 		copyRows = append(copyRows, []any{
 			ev.GetId(), ev.GetTenant(), ev.GetConv(), r.Seq, ev.GetType(), ev.GetState(), int64(ev.GetRevision()),
 			ev.GetCustomer().GetId(), ev.GetAgent().GetId(), ev.GetPreviousAgent().GetId(),
-			ev.GetActor().GetId(), ev.GetActor().GetRole(), ev.GetQueue(), ev.GetReason(), at,
+			ev.GetActor().GetId(), ev.GetActor().GetRole(), ev.GetQueue(), ev.GetReason(), at, eventScore(ev), eventLabels(ev),
 		})
 		tenants[ev.GetTenant()] = true
 		k := userKey{ev.GetTenant(), ev.GetConv()}
@@ -193,6 +193,7 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 		for _, t := range sortedStrings(tenants) {
 			b.Queue(insertTenantSQL, t)
 		}
+		queueTranscripts(b, rows)
 		br := tx.SendBatch(ctx, b)
 		var changed convList
 		rows, err := br.Query()
@@ -265,4 +266,34 @@ func foldEvent(c *convFold, seq int64, ev *fd.ConversationEvent, at time.Time) {
 	case frames.EventClosed:
 		latest(&c.closedAt)
 	}
+}
+
+// eventScore is a rated event's score for the score column, on the 1-5 scale reports count in
+// (a thumbs up is 5, a thumbs down 1); NULL for other events and for a score off its scale.
+func eventScore(ev *fd.ConversationEvent) *int16 {
+	r := ev.GetRating()
+	top := frames.ScaleMax(r.GetScale())
+	if top == 0 {
+		top = 5 // a rating without its scale is on the five-point one
+	}
+	if ev.GetType() != frames.EventRated || r.GetScore() < 1 || r.GetScore() > top {
+		return nil
+	}
+	s := int16(r.GetScore())
+	if r.GetScale() == frames.ScaleThumbs {
+		s = map[int16]int16{1: 1, 2: 5}[s]
+	}
+	return &s
+}
+
+// eventLabels is a labeled event's labels for the labels column (NULL for other events, which
+// may carry the labels too: only the change is kept).
+func eventLabels(ev *fd.ConversationEvent) []string {
+	if ev.GetType() != frames.EventLabeled {
+		return nil
+	}
+	if ev.GetLabels() == nil {
+		return []string{}
+	}
+	return ev.GetLabels()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,23 +20,39 @@ import (
 
 // factEventsSQL reads every stored event of the conversations given as arrays, in stream
 // order, for reports.Fold.
-const factEventsSQL = `SELECT e.tenant, e.conv, e.seq, e.type, e.state, e.reason, e.queue, e.customer_id, e.agent_id, e.at
+const factEventsSQL = `SELECT e.tenant, e.conv, e.seq, e.type, e.state, e.reason, e.queue, e.customer_id, e.agent_id, e.at,
+	coalesce(e.score, 0), coalesce(e.labels, '{}')
 FROM unnest($1::text[], $2::text[]) AS b(tenant, conv)
 JOIN events e ON e.tenant = b.tenant AND e.conv = b.conv
 ORDER BY e.tenant, e.conv, e.seq`
 
 // upsertFactsSQL replaces the event columns of report facts given as arrays (the message
 // columns and reopened are left alone). Rows are locked in (tenant, conv) order.
+// Labels travel as one string per row joined by labelSep (unnest flattens an array of
+// arrays).
 const upsertFactsSQL = `INSERT INTO report_conversations AS r (tenant, conv, opened_at, customer_id, queue, agent_id,
-	handoff_reason, handed_off_at, assigned_at, transfers, queue_wait_s, closed_at, abandoned, left_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
-	$7::text[], $8::timestamptz[], $9::timestamptz[], $10::integer[], $11::float8[], $12::timestamptz[], $13::boolean[], $14::timestamptz[])
+	handoff_reason, handed_off_at, assigned_at, transfers, queue_wait_s, closed_at, abandoned, left_at,
+	sla_first_response_breached, sla_resolution_breached, csat, labels)
+SELECT tenant, conv, opened_at, customer_id, queue, agent_id, handoff_reason, handed_off_at, assigned_at, transfers,
+	queue_wait_s, closed_at, abandoned, left_at, sla_first, sla_resolution, csat,
+	CASE WHEN labels = '' THEN '{}'::text[] ELSE string_to_array(labels, E'\x1f') END
+FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
+	$7::text[], $8::timestamptz[], $9::timestamptz[], $10::integer[], $11::float8[], $12::timestamptz[], $13::boolean[], $14::timestamptz[],
+	$15::boolean[], $16::boolean[], $17::smallint[], $18::text[])
+	AS f(tenant, conv, opened_at, customer_id, queue, agent_id, handoff_reason, handed_off_at, assigned_at, transfers,
+		queue_wait_s, closed_at, abandoned, left_at, sla_first, sla_resolution, csat, labels)
 ORDER BY 1, 2
 ON CONFLICT (tenant, conv) DO UPDATE SET
 	opened_at = EXCLUDED.opened_at, customer_id = EXCLUDED.customer_id, queue = EXCLUDED.queue,
 	agent_id = EXCLUDED.agent_id, handoff_reason = EXCLUDED.handoff_reason, handed_off_at = EXCLUDED.handed_off_at,
 	assigned_at = EXCLUDED.assigned_at, transfers = EXCLUDED.transfers, queue_wait_s = EXCLUDED.queue_wait_s,
-	closed_at = EXCLUDED.closed_at, abandoned = EXCLUDED.abandoned, left_at = EXCLUDED.left_at`
+	closed_at = EXCLUDED.closed_at, abandoned = EXCLUDED.abandoned, left_at = EXCLUDED.left_at,
+	sla_first_response_breached = EXCLUDED.sla_first_response_breached,
+	sla_resolution_breached = EXCLUDED.sla_resolution_breached, csat = EXCLUDED.csat, labels = EXCLUDED.labels`
+
+// labelSep joins a conversation's labels in upsertFactsSQL's parameter; labels are printable
+// names, without control characters.
+const labelSep = "\x1f"
 
 // Conversations never reopen in place (a closed conversation stays closed; the customer's
 // next message opens a new one), so a conversation counts as reopened when its customer
@@ -129,7 +146,8 @@ func refreshFacts(ctx context.Context, tx pgx.Tx, changed convList, marks factMa
 	events := map[key][]reports.Event{}
 	var k key
 	var ev reports.Event
-	_, err = pgx.ForEachRow(rows, []any{&k.tenant, &k.conv, &ev.Seq, &ev.Type, &ev.State, &ev.Reason, &ev.Queue, &ev.CustomerID, &ev.AgentID, &ev.At}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&k.tenant, &k.conv, &ev.Seq, &ev.Type, &ev.State, &ev.Reason, &ev.Queue, &ev.CustomerID, &ev.AgentID, &ev.At,
+		&ev.Score, &ev.Labels}, func() error {
 		if _, ok := events[k]; !ok {
 			order = append(order, k)
 		}
@@ -147,16 +165,21 @@ func refreshFacts(ctx context.Context, tx pgx.Tx, changed convList, marks factMa
 		transfers                                 = make([]int32, n)
 		waits                                     = make([]*float64, n)
 		abandoned                                 = make([]bool, n)
+		slaFirst, slaResolution                   = make([]bool, n), make([]bool, n)
+		csat                                      = make([]*int16, n)
+		labels                                    = make([]string, n)
 	)
 	for i, k := range order {
 		f := reports.Fold(events[k])
 		tenants[i], convs[i], customers[i], queues[i], agents[i] = k.tenant, k.conv, f.CustomerID, f.Queue, f.AgentID
 		opened[i], handedAt[i], assigned[i], closed[i], left[i] = f.OpenedAt, f.HandoffAt, f.AssignedAt, f.ClosedAt, f.LeftAt
 		reasons[i], transfers[i], waits[i], abandoned[i] = f.Handoff, f.Transfers, f.QueueWaitS, f.Abandoned
+		slaFirst[i], slaResolution[i], csat[i] = f.SLAFirstResponseBreached, f.SLAResolutionBreached, f.CSAT
+		labels[i] = strings.Join(f.Labels, labelSep)
 	}
 	b := &pgx.Batch{}
 	b.Queue(upsertFactsSQL, tenants, convs, opened, customers, queues, agents, reasons, handedAt, assigned,
-		transfers, waits, closed, abandoned, left)
+		transfers, waits, closed, abandoned, left, slaFirst, slaResolution, csat, labels)
 	// After the upsert locked the rows: these statements see what a concurrent message batch
 	// committed for them.
 	var openedL, closedL, leftL convList
@@ -192,12 +215,14 @@ func refreshFacts(ctx context.Context, tx pgx.Tx, changed convList, marks factMa
 // by selection: in SQL, percentile_cont sorts every duration of every group, which for a
 // year of a busy tenant took seconds.
 const reportRowsSQL = `SELECT agent_id, queue, handoff_reason, opened_at, assigned_at, closed_at, left_at, left_answered_at,
-	first_customer_at, first_bot_at, first_agent_at, handed_off_at, transfers, abandoned, reopened, messages, queue_wait_s
+	first_customer_at, first_bot_at, first_agent_at, handed_off_at, transfers, abandoned, reopened, messages, queue_wait_s,
+	sla_first_response_breached, sla_resolution_breached, csat
 FROM report_conversations
-WHERE tenant = $1 AND opened_at >= $2 AND opened_at < $3 AND ($4 = '' OR queue = $4) AND ($5 = '' OR agent_id = $5)`
+WHERE tenant = $1 AND opened_at >= $2 AND opened_at < $3 AND ($4 = '' OR queue = $4) AND ($5 = '' OR agent_id = $5)
+	AND ($6 = '' OR labels @> ARRAY[$6::text])`
 
 // reportColumns is the number of columns of reportRowsSQL.
-const reportColumns = 17
+const reportColumns = 20
 
 // MaxConcurrentReports is how many reports one store computes at once; others wait. A
 // year of a busy tenant holds its durations in memory while it runs (tens of MB), so a few
@@ -224,7 +249,7 @@ func (s *Store) Report(ctx context.Context, q reports.Query) (*fd.ReportReply, e
 		return nil, fmt.Errorf("report of %s: %w", q.Tenant, err)
 	}
 	rows, err := s.pool.Query(ctx, reportRowsSQL, pgx.QueryResultFormats{pgx.BinaryFormatCode},
-		q.Tenant, q.From, q.To, q.Queue, q.Agent)
+		q.Tenant, q.From, q.To, q.Queue, q.Agent, q.Label)
 	if err != nil {
 		return nil, fmt.Errorf("report of %s: %w", q.Tenant, err)
 	}
@@ -240,7 +265,14 @@ func (s *Store) Report(ctx context.Context, q reports.Query) (*fd.ReportReply, e
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("report of %s: %w", q.Tenant, err)
 	}
-	return agg.Reply(), nil
+	rows.Close()
+	reply := agg.Reply()
+	if q.Label == "" { // offers carry no labels: a label's report has none
+		if err := s.addOffers(ctx, q, reply); err != nil {
+			return nil, fmt.Errorf("report of %s: %w", q.Tenant, err)
+		}
+	}
+	return reply, nil
 }
 
 // decodeReportRow decodes a row of reportRowsSQL in binary format into r. A NULL is a nil
@@ -287,6 +319,18 @@ func decodeReportRow(vals [][]byte, now int64, r *reports.Row) error {
 		r.Durations[reports.DurQueueWait] = math.NaN()
 	case 8:
 		r.Durations[reports.DurQueueWait] = math.Float64frombits(binary.BigEndian.Uint64(v))
+	default:
+		return errReportRow
+	}
+	if len(vals[17]) != 1 || len(vals[18]) != 1 {
+		return errReportRow
+	}
+	r.SLAFirstResponse, r.SLAResolution = vals[17][0] != 0, vals[18][0] != 0
+	switch v := vals[19]; len(v) {
+	case 0:
+		r.CSAT = 0
+	case 2:
+		r.CSAT = int16(binary.BigEndian.Uint16(v))
 	default:
 		return errReportRow
 	}

@@ -77,16 +77,18 @@ func TestReportUsesOpenedIndex(t *testing.T) {
 		tenant       string
 		rng          [2]time.Time
 		queue, agent string
+		label        string
 	}{
-		{"busy tenant, one month", "busy", march, "", ""},
-		{"busy tenant, one month, one agent", "busy", march, "", "a7"},
-		{"busy tenant, one month, one queue", "busy", march, "q2", ""},
-		{"small tenant, one year", "small", year, "", ""},
+		{"busy tenant, one month", "busy", march, "", "", ""},
+		{"busy tenant, one month, one agent", "busy", march, "", "a7", ""},
+		{"busy tenant, one month, one queue", "busy", march, "q2", "", ""},
+		{"busy tenant, one month, one label", "busy", march, "", "", "vip"},
+		{"small tenant, one year", "small", year, "", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := yearQuery(tt.tenant, tt.rng[0], tt.rng[1])
-			plan := explain(ctx, t, pool, reportRowsSQL, q.Tenant, q.From, q.To, tt.queue, tt.agent)
+			plan := explain(ctx, t, pool, reportRowsSQL, q.Tenant, q.From, q.To, tt.queue, tt.agent, tt.label)
 			if strings.Contains(plan, "Seq Scan") || !strings.Contains(plan, "report_conversations_opened") {
 				t.Fatalf("plan does not range-scan report_conversations_opened:\n%s", plan)
 			}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 
 	"github.com/frontdesk-chat/frontdesk/persister/internal/migrate"
@@ -72,6 +73,20 @@ func (c *convScript) ev(clock, typ, state, reason, queue, agent, previous string
 	return c
 }
 
+// with changes the last event recorded (a rating's score, labels).
+func (c *convScript) with(fill func(*fd.ConversationEvent)) *convScript {
+	fill(c.d.events[len(c.d.events)-1].Event)
+	return c
+}
+
+func score(n int32) func(*fd.ConversationEvent) {
+	return func(ev *fd.ConversationEvent) { ev.Rating = &fd.Rating{Score: n, Scale: frames.ScaleFive} }
+}
+
+func labels(ls ...string) func(*fd.ConversationEvent) {
+	return func(ev *fd.ConversationEvent) { ev.Labels = ls }
+}
+
 // say records a message from a sender of role ("customer" is the conversation's customer).
 func (c *convScript) say(clock, role, from string) *convScript {
 	c.d.msgSeq++
@@ -110,16 +125,22 @@ func knownDay(t *testing.T) *dayScript {
 		ev("10:01:00", "queued", "queued", "phrase", "sales", "", "").
 		ev("10:03:00", "assigned", "assigned", "", "sales", "a1", "").
 		say("10:04:00", "agent", "a1").say("10:05:00", "customer", "").
-		ev("10:20:00", "closed", "closed", "closed_by_agent", "sales", "", "a1")
+		ev("10:20:00", "closed", "closed", "closed_by_agent", "sales", "", "a1").
+		ev("10:21:00", "rated", "closed", "", "sales", "", "").with(score(5))
 	// c4: the customer asks for a human, a1 takes it and transfers it to a2.
 	d.conv("c4", "u4").ev("11:00:00", "opened", "bot", "", "", "", "").
 		say("11:00:00", "customer", "").say("11:00:03", "bot", "bot").
 		ev("11:00:30", "queued", "queued", "customer", "support", "", "").
+		ev("11:00:50", "offer_missed", "queued", "", "support", "a2", "").
+		ev("11:01:10", "offer_declined", "queued", "", "support", "a3", "").
 		ev("11:01:30", "assigned", "assigned", "", "support", "a1", "").
 		say("11:02:00", "agent", "a1").
+		ev("11:05:00", "labeled", "assigned", "", "support", "a1", "").with(labels("vip")).
 		ev("11:10:00", "transferred", "assigned", "transfer", "support", "a2", "a1").
 		say("11:11:00", "agent", "a2").
-		ev("11:30:00", "closed", "closed", "closed_by_agent", "support", "", "a2")
+		ev("11:30:00", "closed", "closed", "closed_by_agent", "support", "", "a2").
+		ev("11:32:00", "rated", "closed", "", "support", "", "").with(score(4)).
+		ev("11:33:00", "rated", "closed", "", "support", "", "").with(score(2)) // changed their mind
 	// c5: the bot hands off by tool; the customer gives up in the queue (a system notice is
 	// not a message of the conversation).
 	d.conv("c5", "u5").ev("12:00:00", "opened", "bot", "", "", "", "").
@@ -131,16 +152,23 @@ func knownDay(t *testing.T) *dayScript {
 	// answers it an hour later.
 	d.conv("c6", "u6").ev("13:00:00", "opened", "queued", "", "support", "", "").
 		say("13:00:00", "customer", "").
+		ev("13:01:00", "labeled", "queued", "", "support", "", "").with(labels("billing", "vip")).
 		ev("13:05:00", "message_left", "queued", "", "support", "", "").
 		say("13:05:00", "customer", "").
+		ev("13:05:00", "sla_breached", "queued", "first_response", "support", "", "").
 		ev("14:00:00", "assigned", "assigned", "", "support", "a2", "").
 		say("14:02:00", "agent", "a2").
-		ev("14:30:00", "closed", "closed", "closed_by_agent", "support", "", "a2")
+		ev("14:05:00", "sla_at_risk", "assigned", "resolution", "support", "a2", "").
+		ev("14:15:00", "sla_breached", "assigned", "resolution", "support", "a2", "").
+		ev("14:30:00", "closed", "closed", "closed_by_agent", "support", "", "a2").
+		ev("14:40:00", "rated", "closed", "", "support", "", "").with(score(4)).
+		ev("14:41:00", "transcript_requested", "closed", "", "support", "", "")
 	// c7: handed off after bot failures; a1 goes offline, requeued, a2 takes it.
 	d.conv("c7", "u7").ev("15:00:00", "opened", "bot", "", "", "", "").
 		say("15:00:00", "customer", "").say("15:00:02", "bot", "bot").
 		ev("15:00:40", "queued", "queued", "bot_failures", "sales", "", "").
 		ev("15:01:40", "assigned", "assigned", "", "sales", "a1", "").
+		ev("15:04:00", "sla_at_risk", "assigned", "first_response", "sales", "a1", "").
 		ev("15:05:00", "requeued", "queued", "agent_offline", "sales", "", "a1").
 		ev("15:06:00", "assigned", "assigned", "", "sales", "a2", "").
 		say("15:07:00", "agent", "a2").
@@ -151,7 +179,8 @@ func knownDay(t *testing.T) *dayScript {
 	// c9: the model is down; still waiting at the end of the day.
 	d.conv("c9", "u9").ev("17:00:00", "opened", "bot", "", "", "", "").
 		say("17:00:00", "customer", "").say("17:00:01", "bot", "bot").
-		ev("17:00:01", "queued", "queued", "model_down", "sales", "", "")
+		ev("17:00:01", "queued", "queued", "model_down", "sales", "", "").
+		ev("17:10:01", "sla_breached", "queued", "first_response", "sales", "", "")
 	// c10: Tuesday 00:30 local, outside the day.
 	d.conv("c10", "u10").on(d.dayBase.AddDate(0, 0, 1)).ev("00:30:00", "opened", "bot", "", "", "", "").
 		say("00:30:00", "customer", "")
@@ -169,6 +198,18 @@ func figures(key string, f *fd.ReportFigures) *fd.ReportFigures {
 		if *d == nil {
 			*d = &fd.DurationStats{}
 		}
+	}
+	if f.CsatScores == nil {
+		f.CsatScores = make([]int64, 5)
+	}
+	var sum int64
+	f.Rated = 0
+	for i, n := range f.CsatScores {
+		f.Rated += n
+		sum += int64(i+1) * n
+	}
+	if f.Rated > 0 {
+		f.CsatAverage = float64(sum) / float64(f.Rated)
 	}
 	reports.Rates(f)
 	return f
@@ -188,9 +229,25 @@ func figures(key string, f *fd.ReportFigures) *fd.ReportFigures {
 //	c7    bot_failures  a1,a2     -         -          yes     -         3     420         2          60+60       900         -
 //	c8    -             -         -         -          -       -         2     -           1          -           -           -
 //	c9    model_down    -         -         -          -       -         2     -           1          (waiting)   -           -
+//
+// Events that change no state, and what they add:
+//
+//	conv  rated (last)  labels       sla_breached (announced by the dispatcher)
+//	c3    5             -            -
+//	c4    2 (4 before)  vip          -
+//	c6    4             billing,vip  first_response, resolution (an at-risk before: not counted)
+//	c7    -             -            - (at risk only)
+//	c9    -             -            first_response
+//
+// Offers (counted per agent by when they were made): on c4, a2 let one expire and a3, who has
+// no conversation of the day, declined one.
+//
+// csat_scores index score-1; the average is over the rated conversations.
 func wantKnownDay() *fd.ReportReply {
 	total := figures("", &fd.ReportFigures{Opened: 10, BotOnly: 4, HandedOff: 6, Assigned: 4, Transferred: 1, Abandoned: 1,
 		Closed: 6, Reopened: 1, Messages: 28, LeftMessages: 1, LeftAnswered: 1,
+		SlaFirstResponseBreached: 2, SlaResolutionBreached: 1, CsatScores: []int64{0, 1, 0, 1, 1},
+		OffersDeclined: 1, OffersMissed: 1,
 		// 120 240 420 3720
 		FirstResponse: dur(4, 330, 2730, 1125),
 		// 1 1 2 3 4 5 6 8 10
@@ -205,6 +262,7 @@ func wantKnownDay() *fd.ReportReply {
 	})
 	series := proto.Clone(total).(*fd.ReportFigures)
 	series.Key = "2026-03-02"
+	series.OffersDeclined, series.OffersMissed = 0, 0 // offers are agents' figures
 	heat := make([]int64, 168)
 	for h, n := range map[int]int64{0: 1, 9: 2, 10: 1, 11: 1, 12: 1, 13: 1, 15: 1, 16: 1, 17: 1} {
 		heat[h] = n // Monday
@@ -216,23 +274,29 @@ func wantKnownDay() *fd.ReportReply {
 		Agents: []*fd.ReportFigures{
 			// c4 c6 c7
 			figures("a2", &fd.ReportFigures{Opened: 3, HandedOff: 3, Assigned: 3, Transferred: 1, Closed: 3, Messages: 10,
-				LeftMessages: 1, LeftAnswered: 1,
+				LeftMessages: 1, LeftAnswered: 1, SlaFirstResponseBreached: 1, SlaResolutionBreached: 1,
+				CsatScores: []int64{0, 1, 0, 1, 0}, OffersMissed: 1,
 				FirstResponse: dur(3, 420, 3060, 1420), FirstBotResponse: dur(2, 2.5, 2.9, 2.5),
 				QueueWait: dur(3, 120, 2904, 3780.0/3), Resolution: dur(3, 1800, 4680, 8100.0/3),
 				LeftAnswer: dur(1, 3420, 3420, 3420), HandoffResponse: dur(3, 380, 3052, 4190.0/3)}),
 			// c3
 			figures("a1", &fd.ReportFigures{Opened: 1, HandedOff: 1, Assigned: 1, Closed: 1, Reopened: 1, Messages: 4,
+				CsatScores:    []int64{0, 0, 0, 0, 1},
 				FirstResponse: dur(1, 240, 240, 240), FirstBotResponse: dur(1, 6, 6, 6),
 				QueueWait: dur(1, 120, 120, 120), Resolution: dur(1, 1200, 1200, 1200), HandoffResponse: dur(1, 180, 180, 180)}),
+			// no conversation of the day: its offers only
+			figures("a3", &fd.ReportFigures{OffersDeclined: 1}),
 		},
 		Queues: []*fd.ReportFigures{
 			// c3 c7 c9
 			figures("sales", &fd.ReportFigures{Opened: 3, HandedOff: 3, Assigned: 2, Closed: 2, Reopened: 1, Messages: 9,
+				SlaFirstResponseBreached: 1, CsatScores: []int64{0, 0, 0, 0, 1},
 				FirstResponse: dur(2, 330, 402, 330), FirstBotResponse: dur(3, 2, 5.2, 3),
 				QueueWait: dur(2, 120, 120, 120), Resolution: dur(2, 1050, 1170, 1050), HandoffResponse: dur(2, 280, 360, 280)}),
 			// c4 c5 c6
 			figures("support", &fd.ReportFigures{Opened: 3, HandedOff: 3, Assigned: 2, Transferred: 1, Abandoned: 1, Closed: 3,
-				Messages: 9, LeftMessages: 1, LeftAnswered: 1,
+				Messages: 9, LeftMessages: 1, LeftAnswered: 1, SlaFirstResponseBreached: 1, SlaResolutionBreached: 1,
+				CsatScores:    []int64{0, 1, 0, 1, 0},
 				FirstResponse: dur(2, 1920, 3360, 1920), FirstBotResponse: dur(2, 4, 4.8, 4),
 				QueueWait: dur(3, 600, 3000, 4260.0/3), Resolution: dur(3, 1800, 4680, 7820.0/3),
 				LeftAnswer: dur(1, 3420, 3420, 3420), HandoffResponse: dur(2, 1905, 3357, 1905)}),
@@ -270,6 +334,7 @@ func roundFloats(r *fd.ReportReply) *fd.ReportReply {
 		round(&f.DeflectionRate)
 		round(&f.ReopenRate)
 		round(&f.MessagesPerConversation)
+		round(&f.CsatAverage)
 		for _, d := range []*fd.DurationStats{f.FirstResponse, f.FirstBotResponse, f.QueueWait, f.Resolution, f.LeftAnswer, f.HandoffResponse} {
 			round(&d.MedianS)
 			round(&d.P90S)
@@ -373,15 +438,21 @@ func TestReportBackfillMatchesLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(all, func(m migrate.Migration) bool { return strings.HasSuffix(m.Name, "_report_backfill.sql") })
-	if i < 0 {
-		t.Fatal("no report backfill migration")
-	}
 	if _, err := pool.Exec(ctx, `TRUNCATE report_conversations`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, all[i].SQL); err != nil {
-		t.Fatal(err)
+	// Every backfill, in version order: 0007's, then those of the facts added since.
+	n := 0
+	for _, m := range all {
+		if strings.HasSuffix(m.Name, "_backfill.sql") {
+			if _, err := pool.Exec(ctx, m.SQL); err != nil {
+				t.Fatalf("%s: %v", m.Name, err)
+			}
+			n++
+		}
+	}
+	if n < 2 {
+		t.Fatalf("%d report backfill migrations", n)
 	}
 	if got := facts(t, pool); !slices.Equal(got, live) {
 		t.Fatalf("backfilled facts differ from the live ones:\n got %q\nwant %q", got, live)
@@ -431,6 +502,20 @@ func TestReportFilters(t *testing.T) {
 				r.Agents[0].FirstResponseBreached, r.Agents[0].ResolutionBreached, r.Agents[1].FirstResponseBreached, r.Agents[1].ResolutionBreached}
 			if want := []int64{3, 2, 1, 0, 2, 2, 1, 2, 0, 0}; !slices.Equal(got, want) {
 				return fmt.Errorf("breaches (total, sales, support, a2, a1) %v, want %v", got, want)
+			}
+			return nil
+		}},
+		{"label vip", &fd.ReportRequest{Label: "vip"}, func(r *fd.ReportReply) error {
+			// c4 (a1 labeled it, a2 closed it) and c6.
+			if r.Total.Opened != 2 || r.Total.Rated != 2 || r.Total.SlaFirstResponseBreached != 1 || len(r.Agents) != 1 ||
+				r.Agents[0].Key != "a2" {
+				return fmt.Errorf("total %v, agents %v", r.Total, r.Agents)
+			}
+			return nil
+		}},
+		{"label billing", &fd.ReportRequest{Label: "billing"}, func(r *fd.ReportReply) error {
+			if r.Total.Opened != 1 || r.Total.CsatAverage != 4 || r.Total.SlaResolutionBreached != 1 {
+				return fmt.Errorf("total %v", r.Total)
 			}
 			return nil
 		}},

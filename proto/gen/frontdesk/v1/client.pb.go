@@ -331,7 +331,9 @@ type ClientFrame struct {
 	// 2 (up) with thumbs (board.proto, Csat).
 	Score *int32 `protobuf:"varint,250,opt,name=score,proto3,oneof" json:"score,omitempty"`
 	// comment is the customer's optional words with a rating (rate).
-	Comment       string `protobuf:"bytes,251,opt,name=comment,proto3" json:"comment,omitempty"`
+	Comment string `protobuf:"bytes,251,opt,name=comment,proto3" json:"comment,omitempty"`
+	// email is where the conversation's transcript goes (transcript).
+	Email         string `protobuf:"bytes,450,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -506,12 +508,19 @@ func (x *ClientFrame) GetComment() string {
 	return ""
 }
 
+func (x *ClientFrame) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
 // ServerFrame is every frame the server sends (PROTOCOL.md, "Server -> client").
 // Field names are exactly the protocol's; which fields apply depends on type.
 type ServerFrame struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// type is welcome, ack, message, typing, read, queued, assigned, state, synced, history,
-	// presence, pong, error, suggestion, notice or offer.
+	// presence, pong, error, suggestion, notice, offer or sla.
 	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
 	// id is the answered frame's id (ack, error) or the message id (message).
 	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
@@ -612,7 +621,9 @@ type ServerFrame struct {
 	// board is the tenant's live picture (board, roster).
 	Board *Board `protobuf:"bytes,252,opt,name=board,proto3" json:"board,omitempty"`
 	// note_seq is a note's FD_NOTES sequence (note), its own numbering apart from `seq`.
-	NoteSeq       *int64 `protobuf:"varint,253,opt,name=note_seq,json=noteSeq,proto3,oneof" json:"note_seq,omitempty"`
+	NoteSeq *int64 `protobuf:"varint,253,opt,name=note_seq,json=noteSeq,proto3,oneof" json:"note_seq,omitempty"`
+	// due_at is when the service-level target named by reason passes (sla), RFC 3339.
+	DueAt         string `protobuf:"bytes,450,opt,name=due_at,json=dueAt,proto3" json:"due_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -983,6 +994,13 @@ func (x *ServerFrame) GetNoteSeq() int64 {
 	return 0
 }
 
+func (x *ServerFrame) GetDueAt() string {
+	if x != nil {
+		return x.DueAt
+	}
+	return ""
+}
+
 var File_frontdesk_v1_client_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_client_proto_rawDesc = "" +
@@ -1011,7 +1029,7 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\topened_at\x18\a \x01(\tR\bopenedAt\x12\x16\n" +
 	"\x06labels\x18d \x03(\tR\x06labelsB\v\n" +
 	"\t_last_seqB\t\n" +
-	"\a_unread\"\x90\x05\n" +
+	"\a_unread\"\xa7\x05\n" +
 	"\vClientFrame\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -1035,12 +1053,13 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"\x06search\x18g \x01(\v2\x1a.frontdesk.v1.SearchFilterR\x06search\x12/\n" +
 	"\acontact\x18h \x01(\v2\x15.frontdesk.v1.ContactR\acontact\x12\x1a\n" +
 	"\x05score\x18\xfa\x01 \x01(\x05H\x04R\x05score\x88\x01\x01\x12\x19\n" +
-	"\acomment\x18\xfb\x01 \x01(\tR\acommentB\b\n" +
+	"\acomment\x18\xfb\x01 \x01(\tR\acomment\x12\x15\n" +
+	"\x05email\x18\xc2\x03 \x01(\tR\x05emailB\b\n" +
 	"\x06_afterB\t\n" +
 	"\a_beforeB\b\n" +
 	"\x06_limitB\x06\n" +
 	"\x04_seqB\b\n" +
-	"\x06_score\"\xf9\r\n" +
+	"\x06_score\"\x91\x0e\n" +
 	"\vServerFrame\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -1095,7 +1114,8 @@ const file_frontdesk_v1_client_proto_rawDesc = "" +
 	"csat_scale\x18\xfb\x01 \x01(\tR\tcsatScale\x12*\n" +
 	"\x05board\x18\xfc\x01 \x01(\v2\x13.frontdesk.v1.BoardR\x05board\x12\x1f\n" +
 	"\bnote_seq\x18\xfd\x01 \x01(\x03H\n" +
-	"R\anoteSeq\x88\x01\x01B\x06\n" +
+	"R\anoteSeq\x88\x01\x01\x12\x16\n" +
+	"\x06due_at\x18\xc2\x03 \x01(\tR\x05dueAtB\x06\n" +
 	"\x04_seqB\n" +
 	"\n" +
 	"\b_partialB\v\n" +

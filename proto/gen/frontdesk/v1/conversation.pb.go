@@ -225,7 +225,11 @@ func (x *Conversation) GetLastAgent() *Participant {
 
 // ConversationEvent is a lifecycle change, published by the dispatcher (and by the gateway for
 // `opened`) on fd.v1.evt.<tenant>.<conv> in the events stream.
-// Types: opened, queued, assigned, transferred, requeued, closed, state, message_left.
+// Types: opened, queued, assigned, transferred, requeued, closed, state, message_left,
+// sla_at_risk, sla_breached (reason: the target, first_response or resolution; due_at: when the
+// target passes), transcript_requested (email: where to send it at the close), rated (score,
+// comment), labeled (labels), offer_declined and offer_missed (agent: who declined the offer or
+// let it expire).
 type ConversationEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// id is the event id, used as Nats-Msg-Id.
@@ -264,7 +268,11 @@ type ConversationEvent struct {
 	// label is the label added or removed (labeled; reason label_added or label_removed).
 	Label string `protobuf:"bytes,101,opt,name=label,proto3" json:"label,omitempty"`
 	// rating is the customer's rating (rated).
-	Rating        *Rating `protobuf:"bytes,250,opt,name=rating,proto3" json:"rating,omitempty"`
+	Rating *Rating `protobuf:"bytes,250,opt,name=rating,proto3" json:"rating,omitempty"`
+	// due_at is when the service-level target named by reason passes (sla_at_risk, sla_breached).
+	DueAt *timestamppb.Timestamp `protobuf:"bytes,450,opt,name=due_at,json=dueAt,proto3" json:"due_at,omitempty"`
+	// email is the address a transcript goes to (transcript_requested).
+	Email         string `protobuf:"bytes,451,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -425,6 +433,20 @@ func (x *ConversationEvent) GetRating() *Rating {
 	return nil
 }
 
+func (x *ConversationEvent) GetDueAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueAt
+	}
+	return nil
+}
+
+func (x *ConversationEvent) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
 var File_frontdesk_v1_conversation_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_conversation_proto_rawDesc = "" +
@@ -451,7 +473,7 @@ const file_frontdesk_v1_conversation_proto_rawDesc = "" +
 	"\x06labels\x18d \x03(\tR\x06labels\x12-\n" +
 	"\x06rating\x18\xfa\x01 \x01(\v2\x14.frontdesk.v1.RatingR\x06rating\x129\n" +
 	"\n" +
-	"last_agent\x18\xfb\x01 \x01(\v2\x19.frontdesk.v1.ParticipantR\tlastAgent\"\xdd\x04\n" +
+	"last_agent\x18\xfb\x01 \x01(\v2\x19.frontdesk.v1.ParticipantR\tlastAgent\"\xa8\x05\n" +
 	"\x11ConversationEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
@@ -471,7 +493,9 @@ const file_frontdesk_v1_conversation_proto_rawDesc = "" +
 	"\bposition\x18\x0f \x01(\x05R\bposition\x12\x16\n" +
 	"\x06labels\x18d \x03(\tR\x06labels\x12\x14\n" +
 	"\x05label\x18e \x01(\tR\x05label\x12-\n" +
-	"\x06rating\x18\xfa\x01 \x01(\v2\x14.frontdesk.v1.RatingR\x06ratingBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
+	"\x06rating\x18\xfa\x01 \x01(\v2\x14.frontdesk.v1.RatingR\x06rating\x122\n" +
+	"\x06due_at\x18\xc2\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt\x12\x15\n" +
+	"\x05email\x18\xc3\x03 \x01(\tR\x05emailBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
 
 var (
 	file_frontdesk_v1_conversation_proto_rawDescOnce sync.Once
@@ -508,11 +532,12 @@ var file_frontdesk_v1_conversation_proto_depIdxs = []int32{
 	2,  // 11: frontdesk.v1.ConversationEvent.actor:type_name -> frontdesk.v1.Participant
 	3,  // 12: frontdesk.v1.ConversationEvent.at:type_name -> google.protobuf.Timestamp
 	4,  // 13: frontdesk.v1.ConversationEvent.rating:type_name -> frontdesk.v1.Rating
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	3,  // 14: frontdesk.v1.ConversationEvent.due_at:type_name -> google.protobuf.Timestamp
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_conversation_proto_init() }

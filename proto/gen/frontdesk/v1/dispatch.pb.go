@@ -204,7 +204,7 @@ func (x *SessionPresence) GetOpenedState() string {
 // fd.v1.cmd.conv.<tenant>.<conv> (conversation commands) or fd.v1.cmd.agent.<tenant>.<agent>
 // (agent commands). Types:
 //
-//	conversation: open, handoff, transfer, close, accept, decline, leave_message, to_bot, label, rate
+//	conversation: open, handoff, transfer, close, accept, decline, leave_message, to_bot, label, rate, transcript
 //	agent: status
 type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -251,7 +251,9 @@ type Command struct {
 	// score is the customer's rating (rate), checked against the tenant's scale.
 	Score int32 `protobuf:"varint,250,opt,name=score,proto3" json:"score,omitempty"`
 	// comment is the customer's optional words (rate), bounded by the tenant's max_comment.
-	Comment       string `protobuf:"bytes,251,opt,name=comment,proto3" json:"comment,omitempty"`
+	Comment string `protobuf:"bytes,251,opt,name=comment,proto3" json:"comment,omitempty"`
+	// email is where the transcript goes (transcript).
+	Email         string `protobuf:"bytes,450,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -436,6 +438,13 @@ func (x *Command) GetScore() int32 {
 func (x *Command) GetComment() string {
 	if x != nil {
 		return x.Comment
+	}
+	return ""
+}
+
+func (x *Command) GetEmail() string {
+	if x != nil {
+		return x.Email
 	}
 	return ""
 }
@@ -699,7 +708,7 @@ const file_frontdesk_v1_dispatch_proto_rawDesc = "" +
 	"\blanguage\x18\f \x01(\tR\blanguage\x12\x1a\n" +
 	"\bpriority\x18\r \x01(\x05R\bpriority\x12\x17\n" +
 	"\x06opened\x18\xde\x02 \x01(\tR\x06opened\x12\"\n" +
-	"\fopened_state\x18\xdf\x02 \x01(\tR\vopenedState\"\xf1\x04\n" +
+	"\fopened_state\x18\xdf\x02 \x01(\tR\vopenedState\"\x88\x05\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
@@ -723,7 +732,8 @@ const file_frontdesk_v1_dispatch_proto_rawDesc = "" +
 	"\x05label\x18d \x01(\tR\x05label\x12\x16\n" +
 	"\x06remove\x18e \x01(\bR\x06remove\x12\x15\n" +
 	"\x05score\x18\xfa\x01 \x01(\x05R\x05score\x12\x19\n" +
-	"\acomment\x18\xfb\x01 \x01(\tR\acomment\"\xd2\x01\n" +
+	"\acomment\x18\xfb\x01 \x01(\tR\acomment\x12\x15\n" +
+	"\x05email\x18\xc2\x03 \x01(\tR\x05email\"\xd2\x01\n" +
 	"\x0eAgentCandidate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +

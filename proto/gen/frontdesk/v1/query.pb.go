@@ -993,7 +993,10 @@ type ReportRequest struct {
 	// first_response_breached and resolution_breached); unset or 0 counts none.
 	Targets *ServiceTargets `protobuf:"bytes,9,opt,name=targets,proto3" json:"targets,omitempty"`
 	// queue_targets override targets for the conversations of a queue (their last queue).
-	QueueTargets  map[string]*ServiceTargets `protobuf:"bytes,10,rep,name=queue_targets,json=queueTargets,proto3" json:"queue_targets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	QueueTargets map[string]*ServiceTargets `protobuf:"bytes,10,rep,name=queue_targets,json=queueTargets,proto3" json:"queue_targets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// label keeps only conversations that carry this label (set by labeled events); empty
+	// means all.
+	Label         string `protobuf:"bytes,450,opt,name=label,proto3" json:"label,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1096,6 +1099,13 @@ func (x *ReportRequest) GetQueueTargets() map[string]*ServiceTargets {
 		return x.QueueTargets
 	}
 	return nil
+}
+
+func (x *ReportRequest) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
 }
 
 // ServiceTargets are a service level's targets, for the conversations handed to humans. Both
@@ -1283,8 +1293,25 @@ type ReportFigures struct {
 	// resolution_breached counts handed-off conversations closed later than the resolution
 	// target after the handoff, or still open past it.
 	ResolutionBreached int64 `protobuf:"varint,23,opt,name=resolution_breached,json=resolutionBreached,proto3" json:"resolution_breached,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// sla_first_response_breached and sla_resolution_breached count the conversations the
+	// dispatcher announced a breach of (sla_breached events, under the tenant's policy at the
+	// time), whatever the request's targets.
+	SlaFirstResponseBreached int64 `protobuf:"varint,450,opt,name=sla_first_response_breached,json=slaFirstResponseBreached,proto3" json:"sla_first_response_breached,omitempty"`
+	SlaResolutionBreached    int64 `protobuf:"varint,451,opt,name=sla_resolution_breached,json=slaResolutionBreached,proto3" json:"sla_resolution_breached,omitempty"`
+	// rated is the number of conversations the customer rated (rated events; the last rating
+	// counts).
+	Rated int64 `protobuf:"varint,452,opt,name=rated,proto3" json:"rated,omitempty"`
+	// csat_average is the mean score of the rated ones, 1 to 5 (thumbs: down 1, up 5).
+	CsatAverage float64 `protobuf:"fixed64,453,opt,name=csat_average,json=csatAverage,proto3" json:"csat_average,omitempty"`
+	// csat_scores counts the rated ones by score: 5 values, index score - 1.
+	CsatScores []int64 `protobuf:"varint,454,rep,packed,name=csat_scores,json=csatScores,proto3" json:"csat_scores,omitempty"`
+	// offers_declined and offers_missed count the offers the agent declined or let expire
+	// (offer_declined, offer_missed events) made in the range, whatever conversation they were
+	// for (agents rows and the total; the queue filter applies, the label filter does not).
+	OffersDeclined int64 `protobuf:"varint,455,opt,name=offers_declined,json=offersDeclined,proto3" json:"offers_declined,omitempty"`
+	OffersMissed   int64 `protobuf:"varint,456,opt,name=offers_missed,json=offersMissed,proto3" json:"offers_missed,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ReportFigures) Reset() {
@@ -1474,6 +1501,55 @@ func (x *ReportFigures) GetFirstResponseBreached() int64 {
 func (x *ReportFigures) GetResolutionBreached() int64 {
 	if x != nil {
 		return x.ResolutionBreached
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetSlaFirstResponseBreached() int64 {
+	if x != nil {
+		return x.SlaFirstResponseBreached
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetSlaResolutionBreached() int64 {
+	if x != nil {
+		return x.SlaResolutionBreached
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetRated() int64 {
+	if x != nil {
+		return x.Rated
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetCsatAverage() float64 {
+	if x != nil {
+		return x.CsatAverage
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetCsatScores() []int64 {
+	if x != nil {
+		return x.CsatScores
+	}
+	return nil
+}
+
+func (x *ReportFigures) GetOffersDeclined() int64 {
+	if x != nil {
+		return x.OffersDeclined
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetOffersMissed() int64 {
+	if x != nil {
+		return x.OffersMissed
 	}
 	return 0
 }
@@ -1674,7 +1750,7 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\x05agent\x18\x03 \x01(\v2\x19.frontdesk.v1.ParticipantR\x05agent\"7\n" +
 	"\vAssistReply\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"\xe7\x03\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\xfe\x03\n" +
 	"\rReportRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12.\n" +
 	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
@@ -1686,7 +1762,8 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\x06format\x18\b \x01(\tR\x06format\x126\n" +
 	"\atargets\x18\t \x01(\v2\x1c.frontdesk.v1.ServiceTargetsR\atargets\x12R\n" +
 	"\rqueue_targets\x18\n" +
-	" \x03(\v2-.frontdesk.v1.ReportRequest.QueueTargetsEntryR\fqueueTargets\x1a]\n" +
+	" \x03(\v2-.frontdesk.v1.ReportRequest.QueueTargetsEntryR\fqueueTargets\x12\x15\n" +
+	"\x05label\x18\xc2\x03 \x01(\tR\x05label\x1a]\n" +
 	"\x11QueueTargetsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
 	"\x05value\x18\x02 \x01(\v2\x1c.frontdesk.v1.ServiceTargetsR\x05value:\x028\x01\"]\n" +
@@ -1697,7 +1774,8 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x19\n" +
 	"\bmedian_s\x18\x02 \x01(\x01R\amedianS\x12\x13\n" +
 	"\x05p90_s\x18\x03 \x01(\x01R\x04p90S\x12\x15\n" +
-	"\x06mean_s\x18\x04 \x01(\x01R\x05meanS\"\xe6\a\n" +
+	"\x06mean_s\x18\x04 \x01(\x01R\x05meanS\"\x8c\n" +
+	"\n" +
 	"\rReportFigures\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
 	"\x06opened\x18\x02 \x01(\x03R\x06opened\x12\x19\n" +
@@ -1728,7 +1806,15 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"leftAnswer\x12F\n" +
 	"\x10handoff_response\x18\x15 \x01(\v2\x1b.frontdesk.v1.DurationStatsR\x0fhandoffResponse\x126\n" +
 	"\x17first_response_breached\x18\x16 \x01(\x03R\x15firstResponseBreached\x12/\n" +
-	"\x13resolution_breached\x18\x17 \x01(\x03R\x12resolutionBreached\"\xd9\x03\n" +
+	"\x13resolution_breached\x18\x17 \x01(\x03R\x12resolutionBreached\x12>\n" +
+	"\x1bsla_first_response_breached\x18\xc2\x03 \x01(\x03R\x18slaFirstResponseBreached\x127\n" +
+	"\x17sla_resolution_breached\x18\xc3\x03 \x01(\x03R\x15slaResolutionBreached\x12\x15\n" +
+	"\x05rated\x18\xc4\x03 \x01(\x03R\x05rated\x12\"\n" +
+	"\fcsat_average\x18\xc5\x03 \x01(\x01R\vcsatAverage\x12 \n" +
+	"\vcsat_scores\x18\xc6\x03 \x03(\x03R\n" +
+	"csatScores\x12(\n" +
+	"\x0foffers_declined\x18\xc7\x03 \x01(\x03R\x0eoffersDeclined\x12$\n" +
+	"\roffers_missed\x18\xc8\x03 \x01(\x03R\foffersMissed\"\xd9\x03\n" +
 	"\vReportReply\x121\n" +
 	"\x05total\x18\x01 \x01(\v2\x1b.frontdesk.v1.ReportFiguresR\x05total\x12V\n" +
 	"\x0fhandoff_reasons\x18\x02 \x03(\v2-.frontdesk.v1.ReportReply.HandoffReasonsEntryR\x0ehandoffReasons\x123\n" +

@@ -73,7 +73,12 @@ type Tenant struct {
 	// prechat is the optional form visitors fill in before their first message.
 	Prechat *PrechatForm `protobuf:"bytes,101,opt,name=prechat,proto3" json:"prechat,omitempty"`
 	// csat asks customers to rate closed conversations (board.proto).
-	Csat          *Csat `protobuf:"bytes,250,opt,name=csat,proto3" json:"csat,omitempty"`
+	Csat *Csat `protobuf:"bytes,250,opt,name=csat,proto3" json:"csat,omitempty"`
+	// service_level is the tenant's service-level policy; a queue's own replaces it for the
+	// conversations waiting in or routed through that queue.
+	ServiceLevel *ServiceLevel `protobuf:"bytes,450,opt,name=service_level,json=serviceLevel,proto3" json:"service_level,omitempty"`
+	// mail configures the transcripts the tenant's customers receive by email.
+	Mail          *Mail `protobuf:"bytes,451,opt,name=mail,proto3" json:"mail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -262,6 +267,20 @@ func (x *Tenant) GetCsat() *Csat {
 	return nil
 }
 
+func (x *Tenant) GetServiceLevel() *ServiceLevel {
+	if x != nil {
+		return x.ServiceLevel
+	}
+	return nil
+}
+
+func (x *Tenant) GetMail() *Mail {
+	if x != nil {
+		return x.Mail
+	}
+	return nil
+}
+
 // Quotas bound a tenant's use of shared storage. A refused upload is answered 507 with the
 // body quota_exceeded; a refused send with the error frame code quota_exceeded.
 type Quotas struct {
@@ -320,6 +339,157 @@ func (x *Quotas) GetMessagesPerDay() int64 {
 	return 0
 }
 
+// ServiceLevel is a service-level policy: targets for the conversations handed to humans. Both
+// clocks start when the conversation first entered a queue (the bot's time is not the agents').
+// The dispatcher flags a conversation at risk at warn_ratio of a target and announces a breach
+// (event sla_breached) when the target passes; reports count the breaches.
+type ServiceLevel struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// first_response_s is the time to the first human reply, in seconds; 0 means none.
+	FirstResponseS float64 `protobuf:"fixed64,1,opt,name=first_response_s,json=firstResponseS,proto3" json:"first_response_s,omitempty"`
+	// resolution_s is the time to the close, in seconds; 0 means none.
+	ResolutionS float64 `protobuf:"fixed64,2,opt,name=resolution_s,json=resolutionS,proto3" json:"resolution_s,omitempty"`
+	// warn_ratio is the part of a target after which the conversation is at risk (default 0.8;
+	// between 0 and 1).
+	WarnRatio     float64 `protobuf:"fixed64,3,opt,name=warn_ratio,json=warnRatio,proto3" json:"warn_ratio,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceLevel) Reset() {
+	*x = ServiceLevel{}
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceLevel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceLevel) ProtoMessage() {}
+
+func (x *ServiceLevel) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceLevel.ProtoReflect.Descriptor instead.
+func (*ServiceLevel) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ServiceLevel) GetFirstResponseS() float64 {
+	if x != nil {
+		return x.FirstResponseS
+	}
+	return 0
+}
+
+func (x *ServiceLevel) GetResolutionS() float64 {
+	if x != nil {
+		return x.ResolutionS
+	}
+	return 0
+}
+
+func (x *ServiceLevel) GetWarnRatio() float64 {
+	if x != nil {
+		return x.WarnRatio
+	}
+	return 0
+}
+
+// Mail is a tenant's email settings for transcripts. The SMTP relay is the mail service's own
+// configuration; the tenant chooses the sender and the limits.
+type Mail struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// transcripts lets customers ask for a transcript by email and agents send one.
+	Transcripts bool `protobuf:"varint,1,opt,name=transcripts,proto3" json:"transcripts,omitempty"`
+	// from is the sender address (e.g. support@acme.com); required when transcripts is on.
+	From string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	// from_name is the sender's display name (default: the tenant's name).
+	FromName string `protobuf:"bytes,3,opt,name=from_name,json=fromName,proto3" json:"from_name,omitempty"`
+	// per_hour bounds the transcripts the tenant sends per hour (default 200).
+	PerHour int32 `protobuf:"varint,4,opt,name=per_hour,json=perHour,proto3" json:"per_hour,omitempty"`
+	// per_recipient_per_day bounds the transcripts one address receives per day (default 5).
+	PerRecipientPerDay int32 `protobuf:"varint,5,opt,name=per_recipient_per_day,json=perRecipientPerDay,proto3" json:"per_recipient_per_day,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *Mail) Reset() {
+	*x = Mail{}
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Mail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Mail) ProtoMessage() {}
+
+func (x *Mail) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Mail.ProtoReflect.Descriptor instead.
+func (*Mail) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Mail) GetTranscripts() bool {
+	if x != nil {
+		return x.Transcripts
+	}
+	return false
+}
+
+func (x *Mail) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *Mail) GetFromName() string {
+	if x != nil {
+		return x.FromName
+	}
+	return ""
+}
+
+func (x *Mail) GetPerHour() int32 {
+	if x != nil {
+		return x.PerHour
+	}
+	return 0
+}
+
+func (x *Mail) GetPerRecipientPerDay() int32 {
+	if x != nil {
+		return x.PerRecipientPerDay
+	}
+	return 0
+}
+
 // CustomerIssuer is a tenant backend trusted to sign customer tokens. Its tokens must carry
 // iss = issuer, an aud that contains audience, sub, iat and exp (at most max_lifetime_s apart);
 // they are signed with RS256, ES256 or EdDSA by a key of the issuer's key set. Exactly one of
@@ -344,7 +514,7 @@ type CustomerIssuer struct {
 
 func (x *CustomerIssuer) Reset() {
 	*x = CustomerIssuer{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -356,7 +526,7 @@ func (x *CustomerIssuer) String() string {
 func (*CustomerIssuer) ProtoMessage() {}
 
 func (x *CustomerIssuer) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[2]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -369,7 +539,7 @@ func (x *CustomerIssuer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerIssuer.ProtoReflect.Descriptor instead.
 func (*CustomerIssuer) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{2}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CustomerIssuer) GetIssuer() string {
@@ -451,7 +621,7 @@ type StaffSSO struct {
 
 func (x *StaffSSO) Reset() {
 	*x = StaffSSO{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +633,7 @@ func (x *StaffSSO) String() string {
 func (*StaffSSO) ProtoMessage() {}
 
 func (x *StaffSSO) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[3]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +646,7 @@ func (x *StaffSSO) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StaffSSO.ProtoReflect.Descriptor instead.
 func (*StaffSSO) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{3}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StaffSSO) GetIssuer() string {
@@ -596,7 +766,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +778,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[4]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +791,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{4}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Limits) GetMaxFrameBytes() int32 {
@@ -672,7 +842,7 @@ type BusinessHours struct {
 
 func (x *BusinessHours) Reset() {
 	*x = BusinessHours{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -684,7 +854,7 @@ func (x *BusinessHours) String() string {
 func (*BusinessHours) ProtoMessage() {}
 
 func (x *BusinessHours) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[5]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -697,7 +867,7 @@ func (x *BusinessHours) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessHours.ProtoReflect.Descriptor instead.
 func (*BusinessHours) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{5}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BusinessHours) GetTimeZone() string {
@@ -729,7 +899,7 @@ type HoursWindow struct {
 
 func (x *HoursWindow) Reset() {
 	*x = HoursWindow{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +911,7 @@ func (x *HoursWindow) String() string {
 func (*HoursWindow) ProtoMessage() {}
 
 func (x *HoursWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[6]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +924,7 @@ func (x *HoursWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoursWindow.ProtoReflect.Descriptor instead.
 func (*HoursWindow) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{6}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HoursWindow) GetDays() []string {
@@ -789,14 +959,16 @@ type Queue struct {
 	Language string `protobuf:"bytes,3,opt,name=language,proto3" json:"language,omitempty"`
 	// max_wait_s is the longest wait before the customer is offered to leave a message or go back
 	// to the bot (0: no limit).
-	MaxWaitS      int32 `protobuf:"varint,4,opt,name=max_wait_s,json=maxWaitS,proto3" json:"max_wait_s,omitempty"`
+	MaxWaitS int32 `protobuf:"varint,4,opt,name=max_wait_s,json=maxWaitS,proto3" json:"max_wait_s,omitempty"`
+	// service_level replaces the tenant's service-level policy for this queue.
+	ServiceLevel  *ServiceLevel `protobuf:"bytes,450,opt,name=service_level,json=serviceLevel,proto3" json:"service_level,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Queue) Reset() {
 	*x = Queue{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -808,7 +980,7 @@ func (x *Queue) String() string {
 func (*Queue) ProtoMessage() {}
 
 func (x *Queue) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[7]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -821,7 +993,7 @@ func (x *Queue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Queue.ProtoReflect.Descriptor instead.
 func (*Queue) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{7}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Queue) GetName() string {
@@ -852,6 +1024,13 @@ func (x *Queue) GetMaxWaitS() int32 {
 	return 0
 }
 
+func (x *Queue) GetServiceLevel() *ServiceLevel {
+	if x != nil {
+		return x.ServiceLevel
+	}
+	return nil
+}
+
 // Routing configures assignment.
 type Routing struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -873,7 +1052,7 @@ type Routing struct {
 
 func (x *Routing) Reset() {
 	*x = Routing{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +1064,7 @@ func (x *Routing) String() string {
 func (*Routing) ProtoMessage() {}
 
 func (x *Routing) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[8]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +1077,7 @@ func (x *Routing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Routing.ProtoReflect.Descriptor instead.
 func (*Routing) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{8}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Routing) GetPolicy() string {
@@ -972,7 +1151,7 @@ type Bot struct {
 
 func (x *Bot) Reset() {
 	*x = Bot{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1163,7 @@ func (x *Bot) String() string {
 func (*Bot) ProtoMessage() {}
 
 func (x *Bot) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[9]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1176,7 @@ func (x *Bot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bot.ProtoReflect.Descriptor instead.
 func (*Bot) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{9}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Bot) GetEnabled() bool {
@@ -1080,7 +1259,7 @@ type Transcription struct {
 
 func (x *Transcription) Reset() {
 	*x = Transcription{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1271,7 @@ func (x *Transcription) String() string {
 func (*Transcription) ProtoMessage() {}
 
 func (x *Transcription) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[10]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1284,7 @@ func (x *Transcription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transcription.ProtoReflect.Descriptor instead.
 func (*Transcription) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{10}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Transcription) GetEndpoint() string {
@@ -1159,7 +1338,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1350,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[11]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1363,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{11}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Model) GetEndpoint() string {
@@ -1249,7 +1428,7 @@ type KnowledgeBase struct {
 
 func (x *KnowledgeBase) Reset() {
 	*x = KnowledgeBase{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1440,7 @@ func (x *KnowledgeBase) String() string {
 func (*KnowledgeBase) ProtoMessage() {}
 
 func (x *KnowledgeBase) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[12]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1453,7 @@ func (x *KnowledgeBase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KnowledgeBase.ProtoReflect.Descriptor instead.
 func (*KnowledgeBase) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{12}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *KnowledgeBase) GetArticles() []*Article {
@@ -1312,7 +1491,7 @@ type Article struct {
 
 func (x *Article) Reset() {
 	*x = Article{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1503,7 @@ func (x *Article) String() string {
 func (*Article) ProtoMessage() {}
 
 func (x *Article) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[13]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1516,7 @@ func (x *Article) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Article.ProtoReflect.Descriptor instead.
 func (*Article) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{13}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Article) GetId() string {
@@ -1395,7 +1574,7 @@ type Retention struct {
 
 func (x *Retention) Reset() {
 	*x = Retention{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[14]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1407,7 +1586,7 @@ func (x *Retention) String() string {
 func (*Retention) ProtoMessage() {}
 
 func (x *Retention) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[14]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1420,7 +1599,7 @@ func (x *Retention) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retention.ProtoReflect.Descriptor instead.
 func (*Retention) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{14}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Retention) GetDays() int32 {
@@ -1452,7 +1631,7 @@ type Attachments struct {
 
 func (x *Attachments) Reset() {
 	*x = Attachments{}
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[15]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1464,7 +1643,7 @@ func (x *Attachments) String() string {
 func (*Attachments) ProtoMessage() {}
 
 func (x *Attachments) ProtoReflect() protoreflect.Message {
-	mi := &file_frontdesk_v1_tenant_proto_msgTypes[15]
+	mi := &file_frontdesk_v1_tenant_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +1656,7 @@ func (x *Attachments) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attachments.ProtoReflect.Descriptor instead.
 func (*Attachments) Descriptor() ([]byte, []int) {
-	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{15}
+	return file_frontdesk_v1_tenant_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Attachments) GetMaxBytes() int64 {
@@ -1505,7 +1684,7 @@ var File_frontdesk_v1_tenant_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\n" +
-	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\x1a\x18frontdesk/v1/board.proto\x1a\x1cfrontdesk/v1/workspace.proto\"\xcf\a\n" +
+	"\x19frontdesk/v1/tenant.proto\x12\ffrontdesk.v1\x1a\x18frontdesk/v1/board.proto\x1a\x1cfrontdesk/v1/workspace.proto\"\xba\b\n" +
 	"\x06Tenant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
@@ -1529,10 +1708,23 @@ const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\x06quotas\x18\xa6\x04 \x01(\v2\x14.frontdesk.v1.QuotasR\x06quotas\x125\n" +
 	"\x06labels\x18d \x03(\v2\x1d.frontdesk.v1.LabelDefinitionR\x06labels\x123\n" +
 	"\aprechat\x18e \x01(\v2\x19.frontdesk.v1.PrechatFormR\aprechat\x12'\n" +
-	"\x04csat\x18\xfa\x01 \x01(\v2\x12.frontdesk.v1.CsatR\x04csat\"]\n" +
+	"\x04csat\x18\xfa\x01 \x01(\v2\x12.frontdesk.v1.CsatR\x04csat\x12@\n" +
+	"\rservice_level\x18\xc2\x03 \x01(\v2\x1a.frontdesk.v1.ServiceLevelR\fserviceLevel\x12'\n" +
+	"\x04mail\x18\xc3\x03 \x01(\v2\x12.frontdesk.v1.MailR\x04mail\"]\n" +
 	"\x06Quotas\x12)\n" +
 	"\x10attachment_bytes\x18\x01 \x01(\x03R\x0fattachmentBytes\x12(\n" +
-	"\x10messages_per_day\x18\x02 \x01(\x03R\x0emessagesPerDay\"\x99\x01\n" +
+	"\x10messages_per_day\x18\x02 \x01(\x03R\x0emessagesPerDay\"z\n" +
+	"\fServiceLevel\x12(\n" +
+	"\x10first_response_s\x18\x01 \x01(\x01R\x0efirstResponseS\x12!\n" +
+	"\fresolution_s\x18\x02 \x01(\x01R\vresolutionS\x12\x1d\n" +
+	"\n" +
+	"warn_ratio\x18\x03 \x01(\x01R\twarnRatio\"\xa7\x01\n" +
+	"\x04Mail\x12 \n" +
+	"\vtranscripts\x18\x01 \x01(\bR\vtranscripts\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x1b\n" +
+	"\tfrom_name\x18\x03 \x01(\tR\bfromName\x12\x19\n" +
+	"\bper_hour\x18\x04 \x01(\x05R\aperHour\x121\n" +
+	"\x15per_recipient_per_day\x18\x05 \x01(\x05R\x12perRecipientPerDay\"\x99\x01\n" +
 	"\x0eCustomerIssuer\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1a\n" +
 	"\baudience\x18\x02 \x01(\tR\baudience\x12\x19\n" +
@@ -1569,13 +1761,14 @@ const file_frontdesk_v1_tenant_proto_rawDesc = "" +
 	"\vHoursWindow\x12\x12\n" +
 	"\x04days\x18\x01 \x03(\tR\x04days\x12\x12\n" +
 	"\x04open\x18\x02 \x01(\tR\x04open\x12\x14\n" +
-	"\x05close\x18\x03 \x01(\tR\x05close\"m\n" +
+	"\x05close\x18\x03 \x01(\tR\x05close\"\xaf\x01\n" +
 	"\x05Queue\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06skills\x18\x02 \x03(\tR\x06skills\x12\x1a\n" +
 	"\blanguage\x18\x03 \x01(\tR\blanguage\x12\x1c\n" +
 	"\n" +
-	"max_wait_s\x18\x04 \x01(\x05R\bmaxWaitS\"\xd4\x01\n" +
+	"max_wait_s\x18\x04 \x01(\x05R\bmaxWaitS\x12@\n" +
+	"\rservice_level\x18\xc2\x03 \x01(\v2\x1a.frontdesk.v1.ServiceLevelR\fserviceLevel\"\xd4\x01\n" +
 	"\aRouting\x12\x16\n" +
 	"\x06policy\x18\x01 \x01(\tR\x06policy\x12!\n" +
 	"\foffer_accept\x18\x02 \x01(\bR\vofferAccept\x12&\n" +
@@ -1637,52 +1830,57 @@ func file_frontdesk_v1_tenant_proto_rawDescGZIP() []byte {
 	return file_frontdesk_v1_tenant_proto_rawDescData
 }
 
-var file_frontdesk_v1_tenant_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_frontdesk_v1_tenant_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_frontdesk_v1_tenant_proto_goTypes = []any{
 	(*Tenant)(nil),          // 0: frontdesk.v1.Tenant
 	(*Quotas)(nil),          // 1: frontdesk.v1.Quotas
-	(*CustomerIssuer)(nil),  // 2: frontdesk.v1.CustomerIssuer
-	(*StaffSSO)(nil),        // 3: frontdesk.v1.StaffSSO
-	(*Limits)(nil),          // 4: frontdesk.v1.Limits
-	(*BusinessHours)(nil),   // 5: frontdesk.v1.BusinessHours
-	(*HoursWindow)(nil),     // 6: frontdesk.v1.HoursWindow
-	(*Queue)(nil),           // 7: frontdesk.v1.Queue
-	(*Routing)(nil),         // 8: frontdesk.v1.Routing
-	(*Bot)(nil),             // 9: frontdesk.v1.Bot
-	(*Transcription)(nil),   // 10: frontdesk.v1.Transcription
-	(*Model)(nil),           // 11: frontdesk.v1.Model
-	(*KnowledgeBase)(nil),   // 12: frontdesk.v1.KnowledgeBase
-	(*Article)(nil),         // 13: frontdesk.v1.Article
-	(*Retention)(nil),       // 14: frontdesk.v1.Retention
-	(*Attachments)(nil),     // 15: frontdesk.v1.Attachments
-	(*LabelDefinition)(nil), // 16: frontdesk.v1.LabelDefinition
-	(*PrechatForm)(nil),     // 17: frontdesk.v1.PrechatForm
-	(*Csat)(nil),            // 18: frontdesk.v1.Csat
+	(*ServiceLevel)(nil),    // 2: frontdesk.v1.ServiceLevel
+	(*Mail)(nil),            // 3: frontdesk.v1.Mail
+	(*CustomerIssuer)(nil),  // 4: frontdesk.v1.CustomerIssuer
+	(*StaffSSO)(nil),        // 5: frontdesk.v1.StaffSSO
+	(*Limits)(nil),          // 6: frontdesk.v1.Limits
+	(*BusinessHours)(nil),   // 7: frontdesk.v1.BusinessHours
+	(*HoursWindow)(nil),     // 8: frontdesk.v1.HoursWindow
+	(*Queue)(nil),           // 9: frontdesk.v1.Queue
+	(*Routing)(nil),         // 10: frontdesk.v1.Routing
+	(*Bot)(nil),             // 11: frontdesk.v1.Bot
+	(*Transcription)(nil),   // 12: frontdesk.v1.Transcription
+	(*Model)(nil),           // 13: frontdesk.v1.Model
+	(*KnowledgeBase)(nil),   // 14: frontdesk.v1.KnowledgeBase
+	(*Article)(nil),         // 15: frontdesk.v1.Article
+	(*Retention)(nil),       // 16: frontdesk.v1.Retention
+	(*Attachments)(nil),     // 17: frontdesk.v1.Attachments
+	(*LabelDefinition)(nil), // 18: frontdesk.v1.LabelDefinition
+	(*PrechatForm)(nil),     // 19: frontdesk.v1.PrechatForm
+	(*Csat)(nil),            // 20: frontdesk.v1.Csat
 }
 var file_frontdesk_v1_tenant_proto_depIdxs = []int32{
-	4,  // 0: frontdesk.v1.Tenant.limits:type_name -> frontdesk.v1.Limits
-	5,  // 1: frontdesk.v1.Tenant.hours:type_name -> frontdesk.v1.BusinessHours
-	7,  // 2: frontdesk.v1.Tenant.queues:type_name -> frontdesk.v1.Queue
-	8,  // 3: frontdesk.v1.Tenant.routing:type_name -> frontdesk.v1.Routing
-	9,  // 4: frontdesk.v1.Tenant.bot:type_name -> frontdesk.v1.Bot
-	14, // 5: frontdesk.v1.Tenant.retention:type_name -> frontdesk.v1.Retention
-	15, // 6: frontdesk.v1.Tenant.attachments:type_name -> frontdesk.v1.Attachments
-	2,  // 7: frontdesk.v1.Tenant.customer_issuers:type_name -> frontdesk.v1.CustomerIssuer
-	3,  // 8: frontdesk.v1.Tenant.staff_sso:type_name -> frontdesk.v1.StaffSSO
+	6,  // 0: frontdesk.v1.Tenant.limits:type_name -> frontdesk.v1.Limits
+	7,  // 1: frontdesk.v1.Tenant.hours:type_name -> frontdesk.v1.BusinessHours
+	9,  // 2: frontdesk.v1.Tenant.queues:type_name -> frontdesk.v1.Queue
+	10, // 3: frontdesk.v1.Tenant.routing:type_name -> frontdesk.v1.Routing
+	11, // 4: frontdesk.v1.Tenant.bot:type_name -> frontdesk.v1.Bot
+	16, // 5: frontdesk.v1.Tenant.retention:type_name -> frontdesk.v1.Retention
+	17, // 6: frontdesk.v1.Tenant.attachments:type_name -> frontdesk.v1.Attachments
+	4,  // 7: frontdesk.v1.Tenant.customer_issuers:type_name -> frontdesk.v1.CustomerIssuer
+	5,  // 8: frontdesk.v1.Tenant.staff_sso:type_name -> frontdesk.v1.StaffSSO
 	1,  // 9: frontdesk.v1.Tenant.quotas:type_name -> frontdesk.v1.Quotas
-	16, // 10: frontdesk.v1.Tenant.labels:type_name -> frontdesk.v1.LabelDefinition
-	17, // 11: frontdesk.v1.Tenant.prechat:type_name -> frontdesk.v1.PrechatForm
-	18, // 12: frontdesk.v1.Tenant.csat:type_name -> frontdesk.v1.Csat
-	6,  // 13: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
-	11, // 14: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
-	12, // 15: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
-	10, // 16: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
-	13, // 17: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	18, // 10: frontdesk.v1.Tenant.labels:type_name -> frontdesk.v1.LabelDefinition
+	19, // 11: frontdesk.v1.Tenant.prechat:type_name -> frontdesk.v1.PrechatForm
+	20, // 12: frontdesk.v1.Tenant.csat:type_name -> frontdesk.v1.Csat
+	2,  // 13: frontdesk.v1.Tenant.service_level:type_name -> frontdesk.v1.ServiceLevel
+	3,  // 14: frontdesk.v1.Tenant.mail:type_name -> frontdesk.v1.Mail
+	8,  // 15: frontdesk.v1.BusinessHours.windows:type_name -> frontdesk.v1.HoursWindow
+	2,  // 16: frontdesk.v1.Queue.service_level:type_name -> frontdesk.v1.ServiceLevel
+	13, // 17: frontdesk.v1.Bot.model:type_name -> frontdesk.v1.Model
+	14, // 18: frontdesk.v1.Bot.knowledge:type_name -> frontdesk.v1.KnowledgeBase
+	12, // 19: frontdesk.v1.Bot.transcription:type_name -> frontdesk.v1.Transcription
+	15, // 20: frontdesk.v1.KnowledgeBase.articles:type_name -> frontdesk.v1.Article
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_tenant_proto_init() }
@@ -1698,7 +1896,7 @@ func file_frontdesk_v1_tenant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frontdesk_v1_tenant_proto_rawDesc), len(file_frontdesk_v1_tenant_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -13,6 +13,7 @@ import { STATUS_KEY, TYPING_SHOW_MS, displayName, t } from './shared.js';
 import { signinPart } from './signin.js';
 import { workspacePart } from './workspace.js';
 import { boardPart } from './supervisor.js';
+import { applySLA } from './sla.js';
 
 document.documentElement.lang = t.lang;
 document.title = t('consoleTitle');
@@ -123,6 +124,9 @@ class Console {
         if (f.conv === this.current) this.renderPane();
         break;
       }
+      case Type.SLA: // service levels (sla.js)
+        if (applySLA(this.items, f)) this.renderList();
+        break;
     }
   }
 

@@ -11,6 +11,7 @@ import { BoardView } from './supervisor.js';
 import { TransferPicker } from './transfer.js';
 import { ReportsView } from './reports.js';
 import { initials, t } from './shared.js';
+import { transcriptButton } from './transcript.js';
 
 export const layoutPart = {
   build() {
@@ -51,7 +52,7 @@ export const layoutPart = {
     this.closeBtn = h('button', { class: 'btn danger', type: 'button', onclick: () => this.closeConv(), title: 'Alt+X' }, t('closeConv'));
     this.head = h('header', { class: 'conv-head' },
       h('div', { class: 'conv-head-text' }, this.headName, this.headMeta),
-      h('div', { class: 'conv-actions' }, this.suggestBtn, this.transferBtn, this.closeBtn));
+      h('div', { class: 'conv-actions' }, this.suggestBtn, this.transferBtn, transcriptButton(this, t), this.closeBtn));
     this.summaryEl = h('div', { class: 'summary', hidden: true });
     this.list = new MessageList({
       t, base: location.origin, token: () => this.token, me: () => this.client?.welcome?.user || this.me?.sub || '',

@@ -5,6 +5,7 @@ import { clear, h } from '../core/dom.js';
 import { Kind, Role, Status } from '../core/protocol.js';
 import { ratedText } from './ratings.js';
 import { LATE_REPLY_S, displayName, initials, t } from './shared.js';
+import { slaBadge, slaKey } from './sla.js';
 
 export const renderPart = {
   renderConn(s) {
@@ -98,14 +99,14 @@ export const renderPart = {
       else if (!last) wait = (now - it.openedAt) / 1000;
       const late = !it.ended && wait > LATE_REPLY_S;
       const preview = last ? (last.text || (last.kind === Kind.Image ? '📷 ' + t('image') : last.kind === Kind.Audio ? '🎤 ' + t('voiceMessage') : '📎 ' + (last.attachment?.name || ''))) : it.summary || '';
-      const key = [conv, name, preview, unread, Math.floor(wait / 10), it.ended, conv === this.current, late, last?.from?.id === me].join('|');
+      const key = [conv, name, preview, unread, Math.floor(wait / 10), it.ended, conv === this.current, late, last?.from?.id === me, slaKey(it)].join('|');
       let li = this.rowCache?.get(conv);
       if (!li || li.dataset.key !== key) {
         const btn = h('button', { type: 'button', class: 'conv', 'aria-current': conv === this.current ? 'true' : 'false',
           onclick: () => this.select(conv) },
         h('div', { class: 'avatar sm' }, initials(name)),
         h('div', { class: 'conv-text' },
-          h('div', { class: 'conv-top' }, h('strong', null, name),
+          h('div', { class: 'conv-top' }, h('strong', null, name), slaBadge(it, t),
             it.ended ? h('span', { class: 'pill' }, it.ended)
               : wait > 0 ? h('span', { class: 'wait' + (late ? ' late' : '') }, t.duration(wait)) : null),
           h('div', { class: 'conv-bottom' }, h('span', { class: 'preview-text' }, preview),

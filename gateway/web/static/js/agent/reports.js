@@ -27,9 +27,12 @@ export class ReportsView {
     this.range = h('select', { class: 'reports-range', 'aria-label': t('period'), onchange: () => this.load() },
       h('option', { value: '1' }, t('today')), h('option', { value: '7', selected: true }, t('last7')),
       h('option', { value: '30' }, t('last30')));
+    // The label filter: conversations carrying this label (set by agents) only.
+    this.label = h('input', { class: 'reports-label', type: 'search', maxlength: 64, 'aria-label': t('rLabel'),
+      placeholder: t('rAllLabels'), onchange: () => this.load() });
     this.csvBtn = h('button', { class: 'btn', type: 'button', id: 'report-csv', onclick: () => this.download() }, t('downloadCsv'));
     this.body = h('div', { class: 'reports-body', 'aria-live': 'polite' });
-    this.el.append(h('header', { class: 'reports-head' }, h('h2', null, t('reports')), this.range, this.csvBtn,
+    this.el.append(h('header', { class: 'reports-head' }, h('h2', null, t('reports')), this.range, this.label, this.csvBtn,
       h('button', { class: 'btn', type: 'button', onclick: onClose }, t('backToConversations'))), this.body);
   }
 
@@ -46,6 +49,8 @@ export class ReportsView {
   url(from, to, extra = '') {
     const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
     const q = new URLSearchParams({ from, to, tz, bucket: Number(this.range.value) <= 2 ? 'hour' : 'day' });
+    const label = this.label.value.trim();
+    if (label) q.set('label', label);
     return '/v1/reports?' + q + extra;
   }
 
@@ -78,7 +83,8 @@ export class ReportsView {
     const a = now.total || {};
     const b = prev.total || {};
     const pct = (v) => Math.round(num(v) * 100) + '%';
-    const tile = (key, label, value, cur, old, lowerIsBetter) => {
+    const breaches = (f) => num(f.sla_first_response_breached) + num(f.sla_resolution_breached);
+    const tile = (key, label, value, cur, old, lowerIsBetter, detail) => {
       let change = '';
       cur = num(cur);
       old = num(old);
@@ -88,7 +94,8 @@ export class ReportsView {
       }
       const good = old && (lowerIsBetter ? cur < old : cur > old);
       return h('div', { class: 'tile', dataset: { k: key } }, h('span', { class: 'tile-label' }, label),
-        h('strong', { class: 'tile-value' }, value), h('span', { class: 'tile-change' + (change ? (good ? ' good' : ' bad') : '') }, change));
+        h('strong', { class: 'tile-value' }, value), detail ? h('span', { class: 'tile-detail muted small' }, detail) : null,
+        h('span', { class: 'tile-change' + (change ? (good ? ' good' : ' bad') : '') }, change));
     };
     const dur = (s) => (num(s?.count) > 0 ? t.duration(num(s.median_s)) : '–');
     clear(this.body);
@@ -99,9 +106,14 @@ export class ReportsView {
         tile('handed_off', t('rHandedOff'), String(num(a.handed_off)), a.handed_off, b.handed_off, true),
         tile('first_response', t('rFirstResponse'), dur(a.first_response), a.first_response?.median_s, b.first_response?.median_s, true),
         tile('resolution', t('rResolution'), dur(a.resolution), a.resolution?.median_s, b.resolution?.median_s, true),
-        tile('left', t('rLeftAnswered'), num(a.left_answered) + ' / ' + num(a.left_messages), a.left_answered, b.left_answered)),
+        tile('left', t('rLeftAnswered'), num(a.left_answered) + ' / ' + num(a.left_messages), a.left_answered, b.left_answered),
+        tile('sla', t('rSlaBreaches'), String(breaches(a)), breaches(a), breaches(b), true,
+          t('rSlaDetail', { first: num(a.sla_first_response_breached), resolution: num(a.sla_resolution_breached) })),
+        tile('csat', t('rCsat'), num(a.rated) ? num(a.csat_average).toFixed(1) + ' / 5' : '–', a.csat_average, b.csat_average, false,
+          t('rCsatDetail', { n: num(a.rated) }))),
+      h('h3', null, t('rCsatScores')), this.scores(a.csat_scores || []),
       h('h3', null, t('rOverTime')), this.chart(now.series || []),
-      h('div', { class: 'report-tables' }, this.table(t('rAgents'), now.agents || []), this.table(t('rQueues'), now.queues || [])),
+      h('div', { class: 'report-tables' }, this.table(t('rAgents'), now.agents || [], true), this.table(t('rQueues'), now.queues || [])),
       h('h3', null, t('rHeatmap')), this.heatmap(now.heatmap || []));
   }
 
@@ -122,13 +134,31 @@ export class ReportsView {
     return svg('svg', { class: 'report-chart', viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': this.t('rOverTime') }, ...bars);
   }
 
-  table(title, rows) {
+  table(title, rows, offers) {
     const t = this.t;
     const dur = (s) => (num(s?.count) > 0 ? t.duration(num(s.median_s)) : '–');
     return h('table', { class: 'report-table' }, h('caption', null, title),
-      h('thead', null, h('tr', null, h('th', null, ''), h('th', null, t('rOpened')), h('th', null, t('rFirstResponse')), h('th', null, t('rResolution')))),
+      h('thead', null, h('tr', null, h('th', null, ''), h('th', null, t('rOpened')), h('th', null, t('rFirstResponse')), h('th', null, t('rResolution')),
+        h('th', null, t('rSlaBreaches')), h('th', null, t('rCsat')),
+        offers ? h('th', null, t('rOffersDeclined')) : null, offers ? h('th', null, t('rOffersMissed')) : null)),
       h('tbody', null, rows.map((r) => h('tr', null, h('th', { scope: 'row' }, r.key || '–'), h('td', null, String(num(r.opened))),
-        h('td', null, dur(r.first_response)), h('td', null, dur(r.resolution))))));
+        h('td', null, dur(r.first_response)), h('td', null, dur(r.resolution)),
+        h('td', { dataset: { k: 'sla' } }, String(num(r.sla_first_response_breached) + num(r.sla_resolution_breached))),
+        h('td', { dataset: { k: 'csat' } }, num(r.rated) ? num(r.csat_average).toFixed(1) : '–'),
+        offers ? h('td', { dataset: { k: 'declined' } }, String(num(r.offers_declined))) : null,
+        offers ? h('td', { dataset: { k: 'missed' } }, String(num(r.offers_missed))) : null))));
+  }
+
+  /** scores shows the ratings by score, 1 to 5, as columns. */
+  scores(counts) {
+    const max = Math.max(1, ...counts.map(num));
+    return h('div', { class: 'csat-scores', role: 'img', 'aria-label': this.t('rCsatScores') },
+      [1, 2, 3, 4, 5].map((score) => {
+        const n = num(counts[score - 1]);
+        const bar = h('span', { class: 'bar', title: `${score}: ${n}` });
+        bar.style.height = Math.round((n / max) * 60) + 'px'; // CSSOM: the CSP forbids inline styles
+        return h('span', { class: 'col', dataset: { score: String(score) } }, String(n), bar, String(score));
+      }));
   }
 
   /** heatmap shows conversations opened per weekday (rows) and hour (columns). */

@@ -50,6 +50,8 @@ export const Type = Object.freeze({
   Rated: 'rated',
   Board: 'board',
   Roster: 'roster',
+  SLA: 'sla',
+  Transcript: 'transcript',
 });
 
 export const Kind = Object.freeze({
@@ -118,4 +120,11 @@ export const Action = Object.freeze({
 // (?partials=delta).
 export const Partials = Object.freeze({
   Delta: 'delta',
+});
+
+export const SLA = Object.freeze({
+  AtRisk: 'at_risk',
+  Breached: 'breached',
+  FirstResponse: 'first_response',
+  Resolution: 'resolution',
 });

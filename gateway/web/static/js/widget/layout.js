@@ -6,6 +6,7 @@ import { Announcer, MessageList } from '../core/messages.js';
 import { Role } from '../core/protocol.js';
 import { voiceControls } from '../core/voicebar.js';
 import { RatingBox } from './rating.js';
+import { transcriptPart } from './transcript.js';
 
 export const layoutPart = {
   build() {
@@ -50,6 +51,11 @@ export const layoutPart = {
 
     this.humanBtn = h('button', { class: 'fd-chip', type: 'button', hidden: true, onclick: () => this.handoff() }, icon('user', 16), t('human'));
     this.actions = h('div', { class: 'fd-actions' }, this.humanBtn);
+    if (this.cfg.transcripts) { // transcript.js
+      const tr = transcriptPart(this);
+      this.transcriptChip = tr.chip;
+      this.actions.append(tr.chip, tr.form);
+    }
 
     this.preview = h('div', { class: 'fd-preview', hidden: true });
     this.fileInput = h('input', { type: 'file', class: 'fd-file-input', tabindex: '-1', 'aria-hidden': 'true',

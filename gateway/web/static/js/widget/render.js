@@ -4,11 +4,13 @@
 import { clear, h, icon } from '../core/dom.js';
 import { State } from '../core/protocol.js';
 import { initials } from './shared.js';
+import { showTranscript } from './transcript.js';
 
 export const renderPart = {
   render() {
     const t = this.t;
     const s = this.state;
+    showTranscript(this);
     let sub = t('subtitleBot');
     if (s === State.Queued) sub = t('subtitleQueued');
     if (s === State.Assigned && this.agent?.name) sub = t('subtitleAssigned', { name: this.agent.name });
