@@ -105,8 +105,8 @@ func TestKeys(t *testing.T) {
 	if _, err := jwt.ParseWithClaims(tok2, &Claims{}, k1.Keyfunc, jwt.WithValidMethods(Methods)); err == nil {
 		t.Fatal("new key verified by the old set")
 	}
-	// A deployment whose keys are ES256 rotates to the EdDSA default without logging anyone out.
-	es, err := GenerateKeysFor("ES256", nil)
+	// A deployment whose keys are ES256 rotates to an EdDSA key without logging anyone out.
+	es, err := GenerateKeys(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	esTok, _ := kes.Sign(Claims{Subject: "u1", Tenant: "acme", Role: "agent"}, time.Minute)
-	toEd, err := GenerateKeys(es)
+	toEd, err := GenerateKeysFor("EdDSA", es)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.Method.Alg() != "EdDSA" {
-		t.Fatalf("the default key signs %s", p.Method.Alg())
+		t.Fatalf("the new key signs %s", p.Method.Alg())
 	}
 	pub, err := k2.PublicJWKS()
 	if err != nil || strings.Contains(string(pub), `"d"`) {

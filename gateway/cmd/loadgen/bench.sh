@@ -8,8 +8,8 @@
 # ATTACK="-kind sync -conc 8" runs one attacker (loadgen attack, tenant abuse, source 127.0.0.9)
 # beside the run, from before the sessions open until after it ends.
 # UPGRADES="-rate 1000 [-users N]" runs authenticated upgrades the same way, in a process of
-# their own from 127.0.0.10-13 (loadgen upgrades); KEYS=es256 gives the gateway a P-256 key
-# instead of the default Ed25519 one.
+# their own from 127.0.0.10-13 (loadgen upgrades); KEYS=eddsa gives the gateway an Ed25519 key
+# instead of the default P-256 one.
 #
 # Ports: NATS 14222, gateway 18080, ops 19090 (override with NATS_PORT, GW_PORT, OPS_PORT).
 # `loadgen nats` provisions the streams; the gateway runs with FRONTDESK_OPS_DEBUG=true because the

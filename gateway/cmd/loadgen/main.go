@@ -59,7 +59,7 @@ func main() {
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) < 2 {
-		return errors.New("usage: loadgen nats|idle|chat|attack|upgrades|keys|keys-es256 [flags]")
+		return errors.New("usage: loadgen nats|idle|chat|attack|upgrades|keys|keys-eddsa [flags]")
 	}
 	switch args[1] {
 	case "nats":
@@ -74,8 +74,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return runAttack(ctx, args[2:], out)
 	case "upgrades":
 		return runUpgrades(ctx, args[2:], out)
-	case "keys-es256":
-		return writeES256Keys(out)
+	case "keys-eddsa":
+		return writeEdDSAKeys(out)
 	case "keys":
 		// A gateway key set for a throwaway gateway (bench.sh).
 		b, err := token.GenerateKeys(nil)

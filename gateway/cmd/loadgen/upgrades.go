@@ -161,10 +161,10 @@ loop:
 	return nil
 }
 
-// writeES256Keys writes a gateway key set of one ES256 key (bench.sh KEYS=es256), to compare
-// the gateway's verification cost with the default EdDSA key of `loadgen keys`.
-func writeES256Keys(out io.Writer) error {
-	b, err := token.GenerateKeysFor("ES256", nil)
+// writeEdDSAKeys writes a gateway key set of one EdDSA key (bench.sh KEYS=eddsa), to compare
+// the gateway's verification cost with the default ES256 key of `loadgen keys`.
+func writeEdDSAKeys(out io.Writer) error {
+	b, err := token.GenerateKeysFor("EdDSA", nil)
 	if err != nil {
 		return err
 	}
