@@ -438,6 +438,13 @@ func (t *tenant) applyGroup(ctx context.Context, g []*grouped) {
 			for _, y := range g[i:] {
 				back = append(back, y.p)
 			}
+			if i == 0 {
+				// Leading the group: it goes alone, on the serial path, now.
+				back = back[1:]
+				t.requeue(back)
+				t.attempt(ctx, x.p, now)
+				return
+			}
 			t.requeue(back)
 			g = g[:i]
 			break
@@ -466,15 +473,17 @@ func (t *tenant) applyGroup(ctx context.Context, g []*grouped) {
 // moves only when no earlier command of the group is still waiting.
 func (t *tenant) finishCommand(ctx context.Context, x *grouped, now time.Time, advance bool) {
 	p := x.p
-	if x.cs != nil && x.cs.cmd < p.c.seq && len(x.d.effects) > 0 {
+	if x.cs != nil && x.cs.cmd < p.c.seq {
 		if x.d.refusal != "" {
 			t.log.Info("command refused", zap.String("type", p.c.GetType()), zap.String("conv", p.c.GetConv()),
 				zap.String("reason", x.d.refusal))
 		}
 		rest := x.d.effects
-		if w, ok := rest[0].(write); ok {
-			t.wrote(x.cs, w.next, now)
-			rest = rest[1:]
+		if len(rest) > 0 {
+			if w, ok := rest[0].(write); ok {
+				t.wrote(x.cs, w.next, now)
+				rest = rest[1:]
+			}
 		}
 		if err := t.committed(t.carryOut(ctx, x.cs, decision{effects: rest}, now), p.c.GetConv()); err != nil {
 			t.log.Warn("effects failed after commit", zap.String("conv", p.c.GetConv()), zap.Error(err))
