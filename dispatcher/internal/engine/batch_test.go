@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -135,6 +136,42 @@ func TestBatchable(t *testing.T) {
 			t.Parallel()
 			if got := batchable(decision{effects: tt.effects}); got != tt.want {
 				t.Errorf("batchable(%v) = %v, want %v", tt.effects, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestIOSteps: a conversation's effects in a round go out in the fewest steps that keep its
+// events in order, its KV writes in order, and frames and deletes after everything before.
+func TestIOSteps(t *testing.T) {
+	t.Parallel()
+	ev := ioOp{ev: &pendingEvent{}, msg: &nats.Msg{}}
+	put := ioOp{msg: &nats.Msg{}}
+	frame := ioOp{quick: true}
+	del := ioOp{}
+	tests := []struct {
+		name string
+		ops  []ioOp
+		want []int
+	}{
+		{"handed off and assigned in one round", []ioOp{put, ev, ev, put, frame}, []int{0, 0, 1, 1, 2}},
+		{"assigned", []ioOp{ev, put, frame}, []int{0, 0, 1}},
+		{"handed off then closed", []ioOp{put, ev, del, del, del, ev}, []int{0, 0, 1, 2, 3, 4}},
+		{"frame first", []ioOp{frame, ev, put}, []int{0, 1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := newIOBatch()
+			for _, op := range tt.ops {
+				b.add("c", op)
+			}
+			var got []int
+			for _, op := range b.jobs[0].ops {
+				got = append(got, op.step)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("steps %v, want %v", got, tt.want)
 			}
 		})
 	}
