@@ -147,7 +147,7 @@ func kvPut(bucket, key string, data []byte, what string) ioOp {
 // round's effects. Whatever it reads of the actor's memory (a place in line, the queue
 // record) is read now, as the serial applier would. It reports false for effects it does not
 // defer.
-func (t *tenant) deferIO(ctx context.Context, cs *convState, ef effect) bool {
+func (t *tenant) deferIO(cs *convState, ef effect) bool {
 	if t.io == nil || cs == nil {
 		return false
 	}
