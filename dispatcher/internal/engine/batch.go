@@ -73,6 +73,8 @@ type ioOp struct {
 	what  string
 	quick bool
 	run   func(context.Context) error
+	// step is when it goes out in the flush: after what it must follow (see ioBatch.add).
+	step int
 }
 
 // ioBatch collects the NATS effects of committed decisions, per conversation. The actor
@@ -91,15 +93,35 @@ type ioJob struct {
 	ops    []ioOp
 	errs   []error
 	failed []pendingEvent
+	// The last steps of the job's events, KV writes and other effects, and its last step.
+	lastEv, lastPut, lastRun, last int
 }
 
+// add queues op after the conversation's earlier effects it must follow: an event after the
+// conversation's earlier events (they are stored in order), a KV write after its earlier KV
+// writes (a key written twice keeps the later value), anything else (frames, deletes) after
+// every earlier effect (a frame after the participant key it makes a gateway check). Effects
+// that need not wait for each other go out in the same step: a conversation handed off and
+// assigned in one round costs three steps, not five.
 func (b *ioBatch) add(conv string, op ioOp) {
 	j := b.byConv[conv]
 	if j == nil {
-		j = &ioJob{conv: conv}
+		j = &ioJob{conv: conv, lastEv: -1, lastPut: -1, lastRun: -1, last: -1}
 		b.byConv[conv] = j
 		b.jobs = append(b.jobs, j)
 	}
+	switch {
+	case op.ev != nil:
+		op.step = max(j.lastEv, j.lastRun) + 1
+		j.lastEv = op.step
+	case op.msg != nil:
+		op.step = max(j.lastPut, j.lastRun) + 1
+		j.lastPut = op.step
+	default:
+		op.step = j.last + 1
+		j.lastRun = op.step
+	}
+	j.last = max(j.last, op.step)
 	j.ops = append(j.ops, op)
 }
 
@@ -125,7 +147,7 @@ func kvPut(bucket, key string, data []byte, what string) ioOp {
 // round's effects. Whatever it reads of the actor's memory (a place in line, the queue
 // record) is read now, as the serial applier would. It reports false for effects it does not
 // defer.
-func (t *tenant) deferIO(ctx context.Context, cs *convState, ef effect) bool {
+func (t *tenant) deferIO(cs *convState, ef effect) bool {
 	if t.io == nil || cs == nil {
 		return false
 	}
@@ -171,11 +193,10 @@ func (t *tenant) deferIO(ctx context.Context, cs *convState, ef effect) bool {
 // (a server gone in between) fails like a request that timed out.
 const ackWait = 5 * time.Second
 
-// flushIO carries out the round's NATS effects: the first effect of every conversation, then
-// the second, and so on, each step's JetStream publishes pipelined and their acks awaited
-// together, so a conversation's effects happen in order (an event before the next, a
-// participant key before the frame that makes a gateway check it) and each step's events are
-// stored in the order they were decided. Then failed events go to the outbox and failures are
+// flushIO carries out the round's NATS effects in steps (ioBatch.add), each step's JetStream
+// publishes pipelined and their acks awaited together, so a conversation's effects happen in
+// the order they must (an event before the next, a participant key before the frame that
+// makes a gateway check it) and each step's events are stored in the order they were decided. Then failed events go to the outbox and failures are
 // logged, as the serial applier does for a committed decision.
 func (t *tenant) flushIO(ctx context.Context) {
 	b := t.io
@@ -192,40 +213,40 @@ func (t *tenant) flushIO(ctx context.Context) {
 		pubs, runs []*pending
 		futs       []jetstream.PubAckFuture
 	)
-	for k := 0; ; k++ {
+	steps := 0
+	for _, j := range b.jobs {
+		steps = max(steps, j.last+1)
+	}
+	for k := range steps {
 		pubs, runs, futs = pubs[:0], runs[:0], futs[:0]
-		more := false
 		for _, j := range b.jobs {
-			if k >= len(j.ops) {
-				continue
-			}
-			more = true
-			op := j.ops[k]
-			switch {
-			case op.ev != nil && len(j.failed) > 0:
-				j.failed = append(j.failed, *op.ev)
-			case op.msg != nil:
-				var opts []jetstream.PublishOpt
-				if op.id != "" {
-					opts = append(opts, jetstream.WithMsgID(op.id))
-				}
-				fut, err := t.e.js.PublishMsgAsync(op.msg, opts...)
-				if err != nil {
-					j.fail(op, err)
+			for _, op := range j.ops {
+				if op.step != k {
 					continue
 				}
-				pubs = append(pubs, &pending{j: j, op: op})
-				futs = append(futs, fut)
-			case op.quick:
-				if err := op.run(ctx); err != nil {
-					j.fail(op, err)
+				switch {
+				case op.ev != nil && len(j.failed) > 0:
+					j.failed = append(j.failed, *op.ev)
+				case op.msg != nil:
+					var opts []jetstream.PublishOpt
+					if op.id != "" {
+						opts = append(opts, jetstream.WithMsgID(op.id))
+					}
+					fut, err := t.e.js.PublishMsgAsync(op.msg, opts...)
+					if err != nil {
+						j.fail(op, err)
+						continue
+					}
+					pubs = append(pubs, &pending{j: j, op: op})
+					futs = append(futs, fut)
+				case op.quick:
+					if err := op.run(ctx); err != nil {
+						j.fail(op, err)
+					}
+				default:
+					runs = append(runs, &pending{j: j, op: op})
 				}
-			default:
-				runs = append(runs, &pending{j: j, op: op})
 			}
-		}
-		if !more {
-			break
 		}
 		concurrently(len(runs), func(i int) { runs[i].err = runs[i].op.run(ctx) })
 		for _, p := range runs {
@@ -438,6 +459,13 @@ func (t *tenant) applyGroup(ctx context.Context, g []*grouped) {
 			for _, y := range g[i:] {
 				back = append(back, y.p)
 			}
+			if i == 0 {
+				// Leading the group: it goes alone, on the serial path, now.
+				back = back[1:]
+				t.requeue(back)
+				t.attempt(ctx, x.p, now)
+				return
+			}
 			t.requeue(back)
 			g = g[:i]
 			break
@@ -466,15 +494,17 @@ func (t *tenant) applyGroup(ctx context.Context, g []*grouped) {
 // moves only when no earlier command of the group is still waiting.
 func (t *tenant) finishCommand(ctx context.Context, x *grouped, now time.Time, advance bool) {
 	p := x.p
-	if x.cs != nil && x.cs.cmd < p.c.seq && len(x.d.effects) > 0 {
+	if x.cs != nil && x.cs.cmd < p.c.seq {
 		if x.d.refusal != "" {
 			t.log.Info("command refused", zap.String("type", p.c.GetType()), zap.String("conv", p.c.GetConv()),
 				zap.String("reason", x.d.refusal))
 		}
 		rest := x.d.effects
-		if w, ok := rest[0].(write); ok {
-			t.wrote(x.cs, w.next, now)
-			rest = rest[1:]
+		if len(rest) > 0 {
+			if w, ok := rest[0].(write); ok {
+				t.wrote(x.cs, w.next, now)
+				rest = rest[1:]
+			}
 		}
 		if err := t.committed(t.carryOut(ctx, x.cs, decision{effects: rest}, now), p.c.GetConv()); err != nil {
 			t.log.Warn("effects failed after commit", zap.String("conv", p.c.GetConv()), zap.Error(err))

@@ -136,7 +136,7 @@ func benchSettings() Settings {
 // bulkConversations creates conversations in state as the gateway does (record and
 // participant key; the open command only for queued ones: for a bot conversation it changes
 // nothing in the dispatcher), 64 at a time to keep the setup short.
-func bulkConversations(b *testing.B, v *env, convs []string, state string) {
+func bulkConversations(b testing.TB, v *env, convs []string, state string) {
 	b.Helper()
 	ctx := context.Background()
 	var next atomic.Int64
