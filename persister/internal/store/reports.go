@@ -29,13 +29,13 @@ ORDER BY e.tenant, e.conv, e.seq`
 // upsertFactsSQL replaces the event columns of report facts given as arrays (the message
 // columns and reopened are left alone). Rows are locked in (tenant, conv) order.
 // Labels travel as one string per row joined by labelSep (unnest flattens an array of
-// arrays).
+// arrays); none is NULL.
 const upsertFactsSQL = `INSERT INTO report_conversations AS r (tenant, conv, opened_at, customer_id, queue, agent_id,
 	handoff_reason, handed_off_at, assigned_at, transfers, queue_wait_s, closed_at, abandoned, left_at,
 	sla_first_response_breached, sla_resolution_breached, csat, labels)
 SELECT tenant, conv, opened_at, customer_id, queue, agent_id, handoff_reason, handed_off_at, assigned_at, transfers,
 	queue_wait_s, closed_at, abandoned, left_at, sla_first, sla_resolution, csat,
-	CASE WHEN labels = '' THEN '{}'::text[] ELSE string_to_array(labels, E'\x1f') END
+	CASE WHEN labels <> '' THEN string_to_array(labels, E'\x1f') END
 FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
 	$7::text[], $8::timestamptz[], $9::timestamptz[], $10::integer[], $11::float8[], $12::timestamptz[], $13::boolean[], $14::timestamptz[],
 	$15::boolean[], $16::boolean[], $17::smallint[], $18::text[])

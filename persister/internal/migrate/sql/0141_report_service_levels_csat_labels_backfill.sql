@@ -38,5 +38,6 @@ WITH info AS (
     GROUP BY e.tenant, e.conv
 )
 UPDATE report_conversations r SET sla_first_response_breached = i.first_breached,
-    sla_resolution_breached = i.resolution_breached, csat = i.csat, labels = coalesce(i.labels, '{}')
+    sla_resolution_breached = i.resolution_breached, csat = i.csat,
+    labels = CASE WHEN cardinality(i.labels) > 0 THEN i.labels END
 FROM info i WHERE r.tenant = i.tenant AND r.conv = i.conv;
