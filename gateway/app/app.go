@@ -230,8 +230,10 @@ type Service struct {
 
 // New connects and wires the gateway and binds its listeners; Run serves. On error everything
 // already started is stopped.
-func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err error) {
-	s = &Service{cfg: cfg, log: log, stack: lifecycle.NewStack(log)}
+func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err error) {
+	// s is not the named result: a failing return sets that to nil before the cleanup below,
+	// and the cleanup steps pushed on the stack use s.
+	s := &Service{cfg: cfg, log: log, stack: lifecycle.NewStack(log)}
 	defer func() {
 		if err != nil {
 			_ = s.stack.Shutdown(ctx, cfg.Shutdown.Timeout)
