@@ -121,7 +121,7 @@ type Settings struct {
 	// ReplyBytesPerSecond is each user's budget for sync replays and history pages, in encoded
 	// bytes per second on this gateway (default 4 MiB).
 	ReplyBytesPerSecond int `mapstructure:"reply_bytes_per_second"`
-	// MaxPublishes bounds the JetStream publishes in flight on this gateway (default 512); a
+	// MaxPublishes bounds the JetStream publishes in flight on this gateway (default 1024); a
 	// frame that waits PublishWait (default 100ms) without a slot is refused with `overloaded`.
 	MaxPublishes int           `mapstructure:"max_publishes"`
 	PublishWait  time.Duration `mapstructure:"publish_wait"`
