@@ -125,7 +125,7 @@ type Settings struct {
 	// ReplyBytesPerSecond is each user's budget for sync replays and history pages, in encoded
 	// bytes per second on this gateway (default 4 MiB).
 	ReplyBytesPerSecond int `mapstructure:"reply_bytes_per_second"`
-	// MaxPublishes bounds the JetStream publishes in flight on this gateway (default 512); a
+	// MaxPublishes bounds the JetStream publishes in flight on this gateway (default 1024); a
 	// frame that waits PublishWait (default 100ms) without a slot is refused with `overloaded`.
 	MaxPublishes int           `mapstructure:"max_publishes"`
 	PublishWait  time.Duration `mapstructure:"publish_wait"`
@@ -234,8 +234,10 @@ type Service struct {
 
 // New connects and wires the gateway and binds its listeners; Run serves. On error everything
 // already started is stopped.
-func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err error) {
-	s = &Service{cfg: cfg, log: log, stack: lifecycle.NewStack(log)}
+func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err error) {
+	// s is not the named result: a failing return sets that to nil before the cleanup below,
+	// and the cleanup steps pushed on the stack use s.
+	s := &Service{cfg: cfg, log: log, stack: lifecycle.NewStack(log)}
 	defer func() {
 		if err != nil {
 			_ = s.stack.Shutdown(ctx, cfg.Shutdown.Timeout)

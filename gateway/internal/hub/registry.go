@@ -22,6 +22,10 @@ import (
 // A conversation's messages (subjects.Deliver) are delivered from the moment Subscribe
 // returns: whatever the stream stored after that point reaches l, in seq order.
 //
+// Joining a subject the process already follows waits for the subject's worker to get past
+// what arrived before the call (join.go), so l never gets a message older than its reason to
+// subscribe; Subscribe must therefore not be called from a Listener's Deliver.
+//
 // An Overview listener first gets the latest overview the process received, if it follows
 // the subject already, before Subscribe returns; newer ones follow live, each once. The
 // latest is forgotten with the subscription, when the last listener leaves: overviews

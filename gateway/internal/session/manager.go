@@ -103,7 +103,7 @@ func DefaultConfig() Config {
 		AbuseLimit:          10,
 		MaxLimiters:         1 << 17,
 		JanitorEvery:        100 * time.Millisecond,
-		MaxPublishes:        512,
+		MaxPublishes:        1024,
 		PublishWait:         100 * time.Millisecond,
 	}
 }
