@@ -18,7 +18,8 @@ const DefaultStorageBytes int64 = 768 << 20
 // per-tenant quotas (tenant.quotas) keep one tenant within a share of these. Messages and
 // attachments take most: they are what customers send.
 var Shares = map[string]int64{
-	subjects.StreamMessages:      35,
+	subjects.StreamMessages:      33,
+	subjects.StreamNotes:         2,
 	subjects.StreamEvents:        10,
 	subjects.StreamCommands:      4,
 	subjects.StreamReads:         3,
