@@ -300,7 +300,7 @@ func (s *Service) run(ctx context.Context) error {
 	})
 	as := assist.New(assist.Config{Workers: a.AssistWorkers, Timeout: a.AssistTimeout, Model: modelBase}, assist.Deps{
 		NC: s.nc, Conversations: convKV, Tenants: store, Knowledge: library, Models: models, History: history,
-		Metrics: met, Log: s.log.Named("assist"), Getenv: s.getenv,
+		Metrics: met, Log: s.log.Named("assist"), Getenv: s.getenv, Tracer: s.tracer.Tracer("aibridge/assist"),
 	})
 
 	// Stopped in reverse: assist requests, then the bot's consumer, then the replies it

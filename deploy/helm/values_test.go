@@ -145,6 +145,29 @@ aibridge:
 				t.Errorf("annotations %v", sa.Annotations)
 			}
 		}},
+		{"tracing off by default", ``, func(t *testing.T, o *objects) {
+			for _, d := range o.deployments {
+				if v, ok := envValue(d.Spec.Template.Spec.Containers[0], "OTEL_EXPORTER_OTLP_ENDPOINT"); ok {
+					t.Errorf("%s: OTEL_EXPORTER_OTLP_ENDPOINT=%q without tracing values", d.Name, v)
+				}
+			}
+		}},
+		{"tracing on every service", `
+tracing:
+  otlpEndpoint: http://otel-collector.observability:4318
+  sampler: parentbased_traceidratio
+  samplerArg: "0.05"
+`, func(t *testing.T, o *objects) {
+			for _, svc := range []string{"gateway", "dispatcher", "persister", "aibridge"} {
+				c := o.deployments[name(svc)].Spec.Template.Spec.Containers[0]
+				for k, want := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.observability:4318",
+					"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.05"} {
+					if v, _ := envValue(c, k); v != want {
+						t.Errorf("%s: %s = %q, want %q", svc, k, v, want)
+					}
+				}
+			}
+		}},
 		{"extra env, envFrom, volumes, sidecars and init containers", `
 persister:
   extraEnv: [{name: EXTRA, value: "1"}]

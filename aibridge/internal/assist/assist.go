@@ -13,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // QueueGroup is the queue group every replica answers in.
@@ -53,6 +56,9 @@ type Deps struct {
 	Metrics       *metrics.Metrics
 	Log           *zap.Logger
 	Getenv        func(string) string
+	// Tracer continues the trace of the agent's assist frame (a span per request, the model
+	// call under it); the zero Tracer (tracing off) costs nothing.
+	Tracer tracing.Tracer
 }
 
 // Responder answers assist requests.
@@ -119,15 +125,21 @@ func (r *Responder) respond(ctx context.Context, m *nats.Msg) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Timeout)
 	defer cancel()
+	ctx, span := r.d.Tracer.Start(tracing.ExtractHeader(ctx, m.Header), "assist", trace.SpanKindServer)
+	defer span.End()
 	reply := &fd.AssistReply{}
 	text, err := r.suggest(ctx, m)
+	if err != nil && span.IsRecording() {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
 	switch {
 	case errors.Is(err, errRefused):
 		r.d.Metrics.Assist.WithLabelValues("refused").Inc()
 		reply.Error = err.Error()
 	case err != nil:
 		r.d.Metrics.Assist.WithLabelValues("error").Inc()
-		r.d.Log.Warn("assist", zap.String("subject", m.Subject), zap.Error(err))
+		r.d.Log.Warn("assist", append(tracing.LogFields(ctx), zap.String("subject", m.Subject), zap.Error(err))...)
 		reply.Error = "no suggestion available"
 	default:
 		r.d.Metrics.Assist.WithLabelValues("ok").Inc()

@@ -81,6 +81,13 @@ type SystemOptions struct {
 	Tenants []*fd.Tenant
 	// Extra environment per service.
 	Extra map[string][]string
+	// DatabaseURL is the persister's database (default: a fresh one from testkit.Database).
+	DatabaseURL string
+	// BeforeStart runs once NATS is provisioned and seeded, before the services start (a test
+	// takes their dependencies away there).
+	BeforeStart func()
+	// NoWait returns as soon as the services are started, without waiting until they are ready.
+	NoWait bool
 }
 
 // System is the four services running as separate processes against real NATS and Postgres.
@@ -153,7 +160,10 @@ func StartSystem(t testing.TB, o SystemOptions) *System {
 	if err := stack.SeedTenants(ctx, nc, o.Tenants); err != nil {
 		t.Fatal(err)
 	}
-	dbURL := testkit.Database(t)
+	dbURL := o.DatabaseURL
+	if dbURL == "" {
+		dbURL = testkit.Database(t)
+	}
 	// Every simulated customer gets its visitor token from 127.0.0.1, which the gateway's
 	// per-address visitor limit would rightly treat as one very busy client.
 	extra := map[string][]string{stack.Gateway: {"FRONTDESK_GATEWAY_VISITOR_RATE=100000", "FRONTDESK_GATEWAY_VISITOR_BURST=10000"}}
@@ -181,6 +191,9 @@ func StartSystem(t testing.TB, o SystemOptions) *System {
 		s.Set.Ops[n] = freeAddr(t)
 	}
 	t.Cleanup(s.stop)
+	if o.BeforeStart != nil {
+		o.BeforeStart()
+	}
 	for _, n := range stack.Names() {
 		logFile, err := os.Create(filepath.Join(s.logDir, n+".log"))
 		if err != nil {
@@ -194,6 +207,9 @@ func StartSystem(t testing.TB, o SystemOptions) *System {
 			t.Fatal(err)
 		}
 		s.Procs[n] = p
+		if o.NoWait {
+			continue
+		}
 		if err := p.WaitReady(ctx); err != nil {
 			t.Fatalf("%v\n%s", err, s.logTail(n))
 		}

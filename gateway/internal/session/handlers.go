@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
@@ -313,7 +314,8 @@ func (s *Session) handleHistory(ctx context.Context, f *fd.ClientFrame) error {
 
 func (s *Session) handleAssist(ctx context.Context, f *fd.ClientFrame) error {
 	b, _ := proto.Marshal(&fd.AssistRequest{Tenant: s.tenant, Conv: f.GetConv(), Agent: s.me})
-	msg, err := s.m.nc.RequestWithContext(ctx, subjects.Assist(s.tenant, f.GetConv()), b)
+	msg, err := s.m.nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: subjects.Assist(s.tenant, f.GetConv()), Data: b,
+		Header: tracing.InjectHeader(ctx, nil)})
 	if err != nil {
 		return fmt.Errorf("assist: %w", err)
 	}

@@ -48,7 +48,7 @@ func (t *stuckTransport) Abort()                     { t.aborted.Store(true) }
 func (t *stuckTransport) Ping(context.Context) error { return errors.New("no") }
 func (t *stuckTransport) count() int                 { t.mu.Lock(); defer t.mu.Unlock(); return len(t.written) }
 
-func testManager(t *testing.T) *Manager {
+func testManager(t testing.TB) *Manager {
 	cfg := DefaultConfig()
 	cfg.QueueFrames = 8
 	cfg.fill()

@@ -235,6 +235,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if creds != nil {
 		set.Creds = creds.Files
 	}
+	// Tracing, when the runner's environment turns it on (OTEL_EXPORTER_OTLP_ENDPOINT...).
+	if otel := stack.OTelEnv(getenv); len(otel) > 0 {
+		set.Extra = map[string][]string{}
+		for _, n := range stack.Names() {
+			set.Extra[n] = otel
+		}
+	}
 
 	// The services.
 	var svc services

@@ -139,6 +139,23 @@ func (s Settings) Env(svc string) []string {
 	return append(env, s.Extra[svc]...)
 }
 
+// OTelKeys are the standard OpenTelemetry variables the services read (config.Tracing).
+var OTelKeys = []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL",
+	"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_TRACES_EXPORTER", "OTEL_SDK_DISABLED", "OTEL_TRACES_SAMPLER",
+	"OTEL_TRACES_SAMPLER_ARG", "OTEL_SERVICE_NAME"}
+
+// OTelEnv returns the OTelKeys that getenv sets, as KEY=value entries, so a local system's
+// services trace when the runner's environment asks for it.
+func OTelEnv(getenv func(string) string) []string {
+	var env []string
+	for _, k := range OTelKeys {
+		if v := getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
 // Getenv returns a lookup over env entries (KEY=value) for config.Load, so an in-process
 // service reads exactly what a process would get, and nothing else from this process.
 func Getenv(env []string) func(string) string {
