@@ -241,12 +241,6 @@ func (c *client) send(f *fd.ClientFrame) {
 	}
 }
 
-func (c *client) sendRaw(b []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	return c.c.Write(ctx, websocket.MessageText, b)
-}
-
 // next returns the next frame.
 func (c *client) next() *fd.ServerFrame {
 	c.t.Helper()
@@ -300,42 +294,8 @@ func (c *client) await(typ string, match ...func(*fd.ServerFrame) bool) *fd.Serv
 	}
 }
 
-// quiet asserts no frame of type typ arrives within d.
-func (c *client) quiet(typ string, d time.Duration) {
-	c.t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case f := <-c.frames:
-			if f.GetType() == typ {
-				c.t.Fatalf("unexpected %s frame: %v", typ, f)
-			}
-			c.held = append(c.held, f)
-		case <-deadline:
-			return
-		}
-	}
-}
-
-// closed waits for the connection to end and returns the close code (-1: not a close frame).
-func (c *client) closed() int {
-	c.t.Helper()
-	select {
-	case <-c.done:
-	case <-time.After(3 * wait):
-		c.t.Fatalf("connection still open")
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return int(websocket.CloseStatus(c.err))
-}
-
 func hasID(id string) func(*fd.ServerFrame) bool {
 	return func(f *fd.ServerFrame) bool { return f.GetId() == id }
-}
-
-func inConv(conv string) func(*fd.ServerFrame) bool {
-	return func(f *fd.ServerFrame) bool { return f.GetConv() == conv }
 }
 
 func text(id, conv, s string) *fd.ClientFrame {
@@ -343,33 +303,6 @@ func text(id, conv, s string) *fd.ClientFrame {
 }
 
 func i64(v int64) *int64 { return &v }
-
-// sub collects protobuf messages published on a subject.
-func (e *env) sub(subject string) chan *nats.Msg {
-	e.t.Helper()
-	ch := make(chan *nats.Msg, 1000)
-	s, err := e.nc.ChanSubscribe(subject, ch)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { _ = s.Unsubscribe() })
-	if err := e.nc.Flush(); err != nil {
-		e.t.Fatal(err)
-	}
-	return ch
-}
-
-func recv(t *testing.T, ch chan *nats.Msg, m proto.Message) {
-	t.Helper()
-	select {
-	case msg := <-ch:
-		if err := proto.Unmarshal(msg.Data, m); err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(wait):
-		t.Fatalf("nothing received")
-	}
-}
 
 // streamMsgs returns the stored messages of a subject.
 func (e *env) streamMsgs(stream, subject string) []jetstream.Msg {
