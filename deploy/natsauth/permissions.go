@@ -247,7 +247,8 @@ func For(service string, opts Options) (Permissions, error) {
 		// dead-letter streams), find the first message since a cutoff with a short-lived
 		// consumer, read the participation and open keys of a customer, give attachment
 		// bytes back to the quotas and delete attachments.
-		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamCommands} {
+		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamCommands,
+			subjects.StreamNotes} {
 			b.publish(streamPurge(s))
 			b.publish(ephemeralConsumers(s)...)
 		}

@@ -25,7 +25,10 @@ const eraseTimeout = 2 * time.Minute
 // EraseTables are Postgres tables other features add that hold a customer's data (contacts,
 // notes): each is erased with the record's own tables, before them, in the same transaction.
 // Add an entry here (or pass it to erase.Default) to plug a new table in.
-var EraseTables []erase.Table
+var EraseTables = []erase.Table{
+	// Staff's private notes in the customer's conversations (they may name the customer).
+	{Name: "notes", Where: "tenant = $1 AND (conv = ANY($3) OR author_id = $2)"},
+}
 
 // newEraser builds the erase registry and runner over the service's stores.
 func newEraser(pool *pgxpool.Pool, js jetstream.JetStream, b *bus.Bus, log *zap.Logger) *erase.Runner {

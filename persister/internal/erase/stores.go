@@ -161,6 +161,7 @@ func (s Streams) Erase(ctx context.Context, t Target) (map[string]int64, error) 
 			{subjects.StreamEvents, subjects.Events(t.Tenant, c)},
 			{subjects.StreamReads, subjects.ConvReads(t.Tenant, c)},
 			{subjects.StreamCommands, subjects.ConvCommands(t.Tenant, c)},
+			{subjects.StreamNotes, subjects.Notes(t.Tenant, c)},
 		} {
 			n, err := s.Bus.Purge(ctx, p.stream, p.filter, 0)
 			counts["stream."+p.stream] += n
