@@ -61,6 +61,7 @@ func AppendClientJSON(b []byte, f *fd.ClientFrame) []byte {
 	w.str("status", f.GetStatus())
 	w.str("to_agent", f.GetToAgent())
 	w.str("to_queue", f.GetToQueue())
+	w.clientWorkspace(f) // workspace.go
 	w.b = append(w.b, '}')
 	return w.b
 }
