@@ -143,6 +143,7 @@ func testCanned(t *testing.T, sys *system, b *browser) {
 	// "/" opens the list with every response; typing narrows it; the keyboard picks.
 	kai.do("focus composer", chromedp.Focus(chromedp.CSS(".composer-input")), chromedp.KeyEvent("/"))
 	kai.waitJS("list open", cannedShown+`.join() === '/refund,/thanks,/tuikuan'`)
+	kai.screenshot("console-canned")
 	key(kai, "down", kb.ArrowDown)
 	key(kai, "down again", kb.ArrowDown)
 	kai.waitJS("third selected", `document.querySelector('#canned-list [aria-selected="true"] strong').textContent === '/tuikuan'`)
@@ -225,6 +226,7 @@ func testSearch(t *testing.T, sys *system, b *browser) {
 	key(sid, "close", kb.Escape)
 	search(sid, "refund", "refund")
 	sid.waitJS("english hit with label", hitMarks+`.join() === 'refund' && document.querySelector('.search-results .label-chip')?.dataset.label === 'refund'`)
+	sid.screenshot("console-search")
 	search(sid, "refund", "vip")
 	sid.waitJS("label filter", `document.querySelector('.search-results .none') !== null`)
 	// A hit opens its conversation read-only.
@@ -276,6 +278,7 @@ func testContacts(t *testing.T, sys *system, b *browser) {
 	cy.waitJS("new conversation", `[...document.querySelectorAll('.conv-list li:not(.ended) .conv')].length === 1`)
 	cy.do("open it", chromedp.Click(chromedp.CSS(`.conv-list li:not(.ended) .conv`)))
 	cy.waitJS("past listed", consoleTitle+` === 'Gus Contact' && document.querySelectorAll('.contact-past .past').length === 1`)
+	cy.screenshot("console-contact")
 	cy.do("open past", chromedp.Click(chromedp.CSS(".contact-past .past")))
 	cy.waitJS("past read only", `!document.querySelector('.readonly').hidden && document.querySelector('.readonly').dataset.conv === `+jsString(first)+
 		` && [...document.querySelectorAll('.readonly .fd-text')].map(e => e.textContent).includes('First visit')`)
