@@ -22,6 +22,8 @@ const (
 	CommandToBot = "to_bot"
 	// CommandStatus sets an agent available or away (agent commands).
 	CommandStatus = "status"
+	// CommandLabel adds or removes one of the tenant's labels (Command.label, Command.remove).
+	CommandLabel = "label"
 )
 
 // Event types (conversation.proto ConversationEvent.type), on the events stream.
@@ -34,6 +36,9 @@ const (
 	EventClosed      = "closed"
 	EventState       = "state"
 	EventMessageLeft = "message_left"
+	// EventLabeled says a conversation's labels changed (ConversationEvent.labels after it,
+	// ConversationEvent.label the one added or removed).
+	EventLabeled = "labeled"
 )
 
 // Reasons of events, notices and state frames.
@@ -57,6 +62,9 @@ const (
 	ReasonAwayMissedOffers = "away_missed_offers"
 	// ReasonOpened is the state frame's reason when a send opened a conversation.
 	ReasonOpened = "opened"
+	// ReasonLabelAdded and ReasonLabelRemoved are a labeled event's reasons.
+	ReasonLabelAdded   = "label_added"
+	ReasonLabelRemoved = "label_removed"
 )
 
 // HeaderBotOutcome is the NATS header on each stored bot reply saying how the AI bridge judged

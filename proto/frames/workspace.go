@@ -15,18 +15,6 @@ import (
 // frame types, values and bounds. Kept apart from names.go so the workspace's additions read
 // as one piece of the contract.
 
-// Workspace command and event types, and the reasons of a labeled event.
-const (
-	// CommandLabel adds or removes a label (Command.label, Command.remove).
-	CommandLabel = "label"
-	// EventLabeled says a conversation's labels changed (ConversationEvent.labels after it,
-	// ConversationEvent.label the one added or removed).
-	EventLabeled = "labeled"
-	// ReasonLabelAdded and ReasonLabelRemoved are a labeled event's reasons.
-	ReasonLabelAdded   = "label_added"
-	ReasonLabelRemoved = "label_removed"
-)
-
 // Operations of CannedRequest.op and ContactRequest.op.
 const (
 	CannedList    = "list"

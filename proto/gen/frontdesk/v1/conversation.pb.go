@@ -207,7 +207,7 @@ func (x *Conversation) GetLabels() []string {
 
 // ConversationEvent is a lifecycle change, published by the dispatcher (and by the gateway for
 // `opened`) on fd.v1.evt.<tenant>.<conv> in the events stream.
-// Types: opened, queued, assigned, transferred, requeued, closed, state, message_left.
+// Types: opened, queued, assigned, transferred, requeued, closed, state, message_left, labeled.
 type ConversationEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// id is the event id, used as Nats-Msg-Id.

@@ -183,7 +183,7 @@ func (x *SessionPresence) GetPriority() int32 {
 // fd.v1.cmd.conv.<tenant>.<conv> (conversation commands) or fd.v1.cmd.agent.<tenant>.<agent>
 // (agent commands). Types:
 //
-//	conversation: open, handoff, transfer, close, accept, decline, leave_message, to_bot
+//	conversation: open, handoff, transfer, close, accept, decline, leave_message, to_bot, label
 //	agent: status
 type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
