@@ -50,6 +50,7 @@ func testTenants() []*fd.Tenant {
 			UserMessagesPerSecond: 100, MaxConnectionsPerUser: 2}},
 		{Id: "strict", Name: "Strict", Limits: &fd.Limits{MessagesPerSecond: 1, Burst: 2, UserMessagesPerSecond: 1}},
 		{Id: "roomy", Name: "Roomy", Limits: &fd.Limits{MessagesPerSecond: 1000, Burst: 1000, UserMessagesPerSecond: 1000}},
+		{Id: "labeled", Name: "Labeled", Labels: []*fd.LabelDefinition{{Name: "vip"}, {Name: "refund"}}},
 	}
 }
 

@@ -85,6 +85,9 @@ const (
 	// ReasonRatingRefused refuses a rate command: not the conversation's customer, not closed,
 	// already rated, a score off the tenant's scale, or a tenant that asks for no rating.
 	ReasonRatingRefused = "rating_refused"
+	// ReasonLabelAdded and ReasonLabelRemoved are a labeled event's reasons.
+	ReasonLabelAdded   = "label_added"
+	ReasonLabelRemoved = "label_removed"
 )
 
 // HeaderBotOutcome is the NATS header on each stored bot reply saying how the AI bridge judged

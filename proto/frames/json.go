@@ -64,6 +64,7 @@ func AppendClientJSON(b []byte, f *fd.ClientFrame) []byte {
 	w.optInt32("score", f.Score) // workspace fields (rate)
 	w.str("comment", f.GetComment())
 	w.str("email", f.GetEmail())
+	w.clientWorkspace(f) // workspace.go
 	w.b = append(w.b, '}')
 	return w.b
 }

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
@@ -13,13 +14,6 @@ import (
 // The agent workspace (labels, canned responses, search, contacts, the pre-chat form): its
 // frame types, values and bounds. Kept apart from names.go so the workspace's additions read
 // as one piece of the contract.
-
-// The reasons of a labeled event (CommandLabel and EventLabeled are in bus.go).
-const (
-	// ReasonLabelAdded and ReasonLabelRemoved are a labeled event's reasons.
-	ReasonLabelAdded   = "label_added"
-	ReasonLabelRemoved = "label_removed"
-)
 
 // Operations of CannedRequest.op and ContactRequest.op.
 const (
@@ -170,6 +164,26 @@ func (w *jw) workspace(f *fd.ServerFrame) {
 	if f.Prechat != nil {
 		b, _ := workspaceJSON.Marshal(f.Prechat)
 		w.key("prechat")
+		w.b = append(w.b, b...)
+	}
+}
+
+// clientWorkspace writes the workspace fields of a client frame.
+func (w *jw) clientWorkspace(f *fd.ClientFrame) {
+	w.str("label", f.GetLabel())
+	if f.GetRemove() {
+		w.key("remove")
+		w.b = append(w.b, "true"...)
+	}
+	for _, m := range []struct {
+		k string
+		v interface{ ProtoReflect() protoreflect.Message }
+	}{{"canned", f.Canned}, {"search", f.Search}, {"contact", f.Contact}} {
+		if m.v == nil || !m.v.ProtoReflect().IsValid() {
+			continue
+		}
+		b, _ := workspaceJSON.Marshal(m.v)
+		w.key(m.k)
 		w.b = append(w.b, b...)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
@@ -133,5 +134,25 @@ func TestWorkspaceExamplesInProtocol(t *testing.T) {
 	}
 	if n < 10 {
 		t.Fatalf("only %d examples read", n)
+	}
+}
+
+// TestWorkspaceClientJSON: the client encoder (Go clients, tests) writes the workspace's
+// fields, and the gateway's decoder reads them back.
+func TestWorkspaceClientJSON(t *testing.T) {
+	t.Parallel()
+	for _, f := range []*fd.ClientFrame{
+		{Type: TypeLabel, Id: "l1", Conv: "c1", Label: "vip", Remove: true},
+		{Type: TypeCannedSave, Id: "c1", Canned: &fd.CannedResponse{Shortcut: "refund", Text: "退款 {{contact.name}}"}},
+		{Type: TypeSearch, Id: "s1", Search: &fd.SearchFilter{Query: "退款", Label: "vip", From: "2026-12-01", Limit: 5}},
+		{Type: TypePrechat, Id: "p1", Contact: &fd.Contact{Name: "Ann", Attributes: map[string]string{"order": "A-1"}}},
+	} {
+		got := &fd.ClientFrame{}
+		if err := DecodeJSON(AppendClientJSON(nil, f), got); err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(got, f) {
+			t.Fatalf("round trip of %v gave %v", f, got)
+		}
 	}
 }

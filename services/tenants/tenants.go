@@ -225,6 +225,7 @@ func Validate(t *frontdeskv1.Tenant) error {
 		}
 	}
 	errs = append(errs, validateIdentity(t, bad)...)
+	errs = append(errs, validateWorkspace(t, bad)...) // workspace.go
 	// Sorted so the message is the same every time.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)

@@ -2,12 +2,15 @@ package browser_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
@@ -21,13 +24,19 @@ import (
 func TestWorkspace(t *testing.T) {
 	elsewhere := featureTenant("elsewhere")
 	elsewhere.Labels = []*fd.LabelDefinition{{Name: "secret", Title: "Secret"}}
-	sys := startSystem(t, deskTenant("desk"), deskTenant("canned"), deskTenant("finds"), deskTenant("people"), elsewhere)
+	backend := newCustomerBackend(t)
+	forms := deskTenant("forms")
+	forms.CustomerIssuers = []*fd.CustomerIssuer{{Issuer: backend.iss, Audience: "frontdesk", Jwks: backend.jwks(t)}}
+	forms.Prechat = &fd.PrechatForm{Enabled: true, AskName: true, AskEmail: true,
+		Fields: []*fd.PrechatField{{Name: "order", Label: "Order number", Required: true}}}
+	sys := startSystem(t, deskTenant("desk"), deskTenant("canned"), deskTenant("finds"), deskTenant("people"), forms, elsewhere)
 	b := newBrowser(t)
 
 	t.Run("labels", func(t *testing.T) { testLabels(t, sys, b) })
 	t.Run("canned", func(t *testing.T) { testCanned(t, sys, b) })
 	t.Run("search", func(t *testing.T) { testSearch(t, sys, b) })
 	t.Run("contacts", func(t *testing.T) { testContacts(t, sys, b) })
+	t.Run("prechat", func(t *testing.T) { testPrechat(t, sys, b, backend) })
 }
 
 // deskTenant is a tenant of the workspace's tests: labels vip and refund. Each subtest has
@@ -134,6 +143,7 @@ func testCanned(t *testing.T, sys *system, b *browser) {
 	// "/" opens the list with every response; typing narrows it; the keyboard picks.
 	kai.do("focus composer", chromedp.Focus(chromedp.CSS(".composer-input")), chromedp.KeyEvent("/"))
 	kai.waitJS("list open", cannedShown+`.join() === '/refund,/thanks,/tuikuan'`)
+	kai.screenshot("console-canned")
 	key(kai, "down", kb.ArrowDown)
 	key(kai, "down again", kb.ArrowDown)
 	kai.waitJS("third selected", `document.querySelector('#canned-list [aria-selected="true"] strong').textContent === '/tuikuan'`)
@@ -216,6 +226,7 @@ func testSearch(t *testing.T, sys *system, b *browser) {
 	key(sid, "close", kb.Escape)
 	search(sid, "refund", "refund")
 	sid.waitJS("english hit with label", hitMarks+`.join() === 'refund' && document.querySelector('.search-results .label-chip')?.dataset.label === 'refund'`)
+	sid.screenshot("console-search")
 	search(sid, "refund", "vip")
 	sid.waitJS("label filter", `document.querySelector('.search-results .none') !== null`)
 	// A hit opens its conversation read-only.
@@ -267,6 +278,7 @@ func testContacts(t *testing.T, sys *system, b *browser) {
 	cy.waitJS("new conversation", `[...document.querySelectorAll('.conv-list li:not(.ended) .conv')].length === 1`)
 	cy.do("open it", chromedp.Click(chromedp.CSS(`.conv-list li:not(.ended) .conv`)))
 	cy.waitJS("past listed", consoleTitle+` === 'Gus Contact' && document.querySelectorAll('.contact-past .past').length === 1`)
+	cy.screenshot("console-contact")
 	cy.do("open past", chromedp.Click(chromedp.CSS(".contact-past .past")))
 	cy.waitJS("past read only", `!document.querySelector('.readonly').hidden && document.querySelector('.readonly').dataset.conv === `+jsString(first)+
 		` && [...document.querySelectorAll('.readonly .fd-text')].map(e => e.textContent).includes('First visit')`)
@@ -276,4 +288,98 @@ func testContacts(t *testing.T, sys *system, b *browser) {
 	openConsoleAt(zh, sys.URL+"/agent?lang=zh", tokenFor(t, "people", "a_cy", "Cy Contact"))
 	zh.waitJS("chinese panel", `document.querySelector('.contact-panel h3').textContent === '联系人' && document.querySelector('#contact-email').value === 'gus@example.com'`)
 	checkNoPageErrors(t, cy, zh)
+}
+
+// widgetPage serves a site of tenant with the widget in lang; with a customer token, the
+// widget is signed in as that customer.
+func widgetPage(t *testing.T, sys *system, tenant, lang, tok string) string {
+	t.Helper()
+	signed := ""
+	if tok != "" {
+		signed = ` data-token="` + tok + `"`
+	}
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><html lang="` + lang + `"><title>Shop</title><h1>A shop</h1>` +
+			`<script src="` + sys.URL + `/widget.js" data-tenant="` + tenant + `" data-gateway="` + sys.URL + `" data-lang="` + lang + `"` + signed + ` async></script>`))
+	}))
+	t.Cleanup(site.Close)
+	return site.URL + "/"
+}
+
+// tokenWith signs a customer token of the backend with custom attributes.
+func (cb *customerBackend) tokenWith(t *testing.T, sub, name string, attrs map[string]string) string {
+	t.Helper()
+	tk := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": cb.iss, "aud": "frontdesk", "sub": sub, "name": name,
+		"attributes": attrs, "iat": time.Now().Unix(), "exp": time.Now().Add(30 * time.Minute).Unix()})
+	tk.Header["kid"] = "shop-1"
+	s, err := tk.SignedString(cb.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+const (
+	preForm  = w + `.querySelector('.fd-prechat')`
+	preError = w + `.querySelector('.fd-pre-error:not([hidden])')?.textContent`
+)
+
+// fillPrechat types the answers into the widget's pre-chat form and sends it.
+func fillPrechat(tb *tab, name, email, order string) {
+	tb.t.Helper()
+	for id, v := range map[string]string{"fd-pre-name": name, "fd-pre-email": email, "fd-pre-order": order} {
+		eval[bool](tb, w+`.querySelector('#`+id+`').value = '', true`)
+		if v != "" {
+			tb.do("type "+id, chromedp.SendKeys(chromedp.JSPath(w+`.querySelector('#`+id+`')`), v))
+		}
+	}
+	tb.do("start", chromedp.Click(chromedp.JSPath(preForm+`.querySelector('button[type=submit]')`)))
+}
+
+// testPrechat: a visitor fills in the tenant's pre-chat form (refused until it is complete
+// and the email has its shape) before the composer appears, in English and in Chinese; the
+// agent finds the answers on the contact. A signed-in customer gets no form, and the
+// attributes of their token are on their contact.
+func testPrechat(t *testing.T, sys *system, b *browser, cb *customerBackend) {
+	fay := b.tab(t, "agent-fay", true)
+	openConsole(fay, sys.URL, tokenFor(t, "forms", "a_fay", "Fay Forms"))
+	setAvailable(fay, true)
+
+	pia := b.tab(t, "visitor-pia", true)
+	openWidget(pia, widgetPage(t, sys, "forms", "en", ""))
+	pia.waitJS("form shown", preForm+` && `+w+`.querySelector('.fd-composer').hidden && `+preForm+`.querySelector('h3').textContent === 'Before we start'`)
+	fillPrechat(pia, "", "", "")
+	pia.waitJS("name required", preError+` === 'Please fill in Name.'`)
+	fillPrechat(pia, "Pia Prechat", "not-an-email", "A-1234")
+	pia.waitJS("email checked", preError+` === 'Please enter a valid email address.'`)
+	fillPrechat(pia, "Pia Prechat", "pia@example.com", "A-1234")
+	pia.waitJS("composer instead", `!`+preForm+` && !`+w+`.querySelector('.fd-composer').hidden`)
+	say(pia, "Hello, I filled in the form")
+	fay.waitJS("contact from the form", `document.querySelector('#contact-name')?.value === 'Pia Prechat' && `+
+		`document.querySelector('#contact-email').value === 'pia@example.com' && `+
+		`[...document.querySelectorAll('.attributes dd')].map(e => e.textContent).join() === 'A-1234'`)
+	// A reload keeps the form away: it was answered.
+	pia.do("reload", chromedp.Reload())
+	pia.waitJS("no form after reload", w+`?.querySelector('.fd-composer') && !`+w+`.querySelector('.fd-composer').hidden && !`+preForm)
+
+	// In Chinese.
+	lin := b.tab(t, "visitor-lin", true)
+	openWidget(lin, widgetPage(t, sys, "forms", "zh", ""))
+	lin.waitJS("chinese form", preForm+`?.querySelector('h3').textContent === '开始之前'`)
+	fillPrechat(lin, "林小姐", "lin@example.com", "")
+	lin.waitJS("chinese required", preError+` === '请填写Order number。'`)
+	fillPrechat(lin, "林小姐", "lin@example.com", "订单-88")
+	lin.waitJS("chinese composer", `!`+preForm+` && !`+w+`.querySelector('.fd-composer').hidden`)
+
+	// A signed-in customer: no form; the token's attributes are on the contact.
+	gil := b.tab(t, "customer-gil", true)
+	openWidget(gil, widgetPage(t, sys, "forms", "en", cb.tokenWith(t, "cust-7", "Gil Signed", map[string]string{"plan": "gold"})))
+	gil.waitJS("no form", w+`.querySelector('.fd-composer') && !`+w+`.querySelector('.fd-composer').hidden && !`+preForm)
+	say(gil, "Signed in and here")
+	fay.waitJS("gil's conversation", `[...document.querySelectorAll('.conv-list .conv strong')].some(e => e.textContent === 'Gil Signed')`)
+	fay.do("open gil", chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll('.conv-list .conv')].find(e => e.querySelector('strong').textContent === 'Gil Signed')`)))
+	fay.waitJS("token attributes", `document.querySelector('#contact-name').value === 'Gil Signed' && `+
+		`[...document.querySelectorAll('.attributes dt')].map(e => e.textContent).join() === 'plan' && document.querySelector('.attributes dd').textContent === 'gold'`)
+	checkNoPageErrors(t, fay, pia, lin, gil)
 }

@@ -227,8 +227,8 @@ func (x *Conversation) GetLastAgent() *Participant {
 // `opened`) on fd.v1.evt.<tenant>.<conv> in the events stream.
 // Types: opened, queued, assigned, transferred, requeued, closed, state, message_left,
 // sla_at_risk, sla_breached (reason: the target, first_response or resolution; due_at: when the
-// target passes), transcript_requested (email: where to send it at the close), rated (score,
-// comment), labeled (labels), offer_declined and offer_missed (agent: who declined the offer or
+// target passes), transcript_requested (email: where to send it at the close), rated (rating),
+// labeled (labels), offer_declined and offer_missed (agent: who declined the offer or
 // let it expire).
 type ConversationEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`

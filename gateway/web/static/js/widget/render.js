@@ -25,6 +25,7 @@ export const renderPart = {
     this.attachBtn.disabled = !this.conv || s === State.Closed;
     this.voice.button.disabled = !this.conv || s === State.Closed;
     this.composer.hidden = s === State.Closed;
+    this.renderPrechat(); // prechat.js
     this.setPlaceholder(this.leaveMode ? 'placeholderLeave' : 'placeholder');
     this.renderBanner();
     this.renderMessages();

@@ -12,6 +12,7 @@ import { Store } from '../core/store.js';
 import { setTenant } from '../core/tenant.js';
 import { composePart } from './compose.js';
 import { layoutPart } from './layout.js';
+import { prechatPart } from './prechat.js';
 import { renderPart } from './render.js';
 import { TYPING_SHOW_MS } from './shared.js';
 import { Code, Role, State, Type } from '../core/protocol.js';
@@ -190,6 +191,7 @@ class Widget {
       this.setConv(remembered);
       this.setState(State.Closed);
     }
+    this.prechatWelcome(f); // prechat.js
     for (const c of this.convs.map.values()) c.tl.dropPartials();
     for (const c of open) this.convs.resume(c.conv, c);
     if (cur) {
@@ -256,5 +258,5 @@ class Widget {
   }
 }
 
-Object.assign(Widget.prototype, layoutPart, composePart, renderPart);
+Object.assign(Widget.prototype, layoutPart, composePart, renderPart, prechatPart);
 

@@ -1,0 +1,90 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/dispatchertest"
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+)
+
+// TestWorkspaceFrames: who may send the workspace's frames, and what a label frame becomes. A
+// customer sends none of the staff frames; an agent labels only a conversation they take part
+// in, with one of the tenant's labels, and a supervisor any of the tenant's; another tenant's
+// agent cannot reach the conversation at all. An accepted label frame is acked once the
+// dispatcher's label command is stored, carrying the caller from the token.
+func TestWorkspaceFrames(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway()
+	cust, _ := g.dial(t, tok(t, "labeled", "wc1", frames.RoleCustomer))
+	cust.send(text("o", "", "hello"))
+	conv := cust.await(frames.TypeAck).GetConv()
+	holder, w := g.dial(t, tok(t, "labeled", "wa1", frames.RoleAgent))
+	if defs := w.GetLabelDefs(); len(defs) != 2 || defs[0].GetName() != "vip" {
+		t.Fatalf("welcome label_defs = %v", defs)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := dispatchertest.Assign(ctx, e.nc, e.js, "labeled", conv, &fd.Participant{Id: "wa1", Role: frames.RoleAgent, Name: "A"}); err != nil {
+		t.Fatal(err)
+	}
+	holder.await(frames.TypeAssigned, inConv(conv))
+	other, _ := g.dial(t, tok(t, "labeled", "wa2", frames.RoleAgent))
+	sup, _ := g.dial(t, tok(t, "labeled", "ws1", frames.RoleSupervisor))
+	stranger, _ := g.dial(t, tok(t, "acme", "wa1", frames.RoleAgent)) // same id, another tenant
+	cmds := e.sub(subjects.ConvCommands("labeled", conv))
+
+	label := func(id, name string, remove bool) *fd.ClientFrame {
+		return &fd.ClientFrame{Type: frames.TypeLabel, Id: id, Conv: conv, Label: name, Remove: remove}
+	}
+	refused := []struct {
+		name string
+		c    *client
+		f    *fd.ClientFrame
+		code string
+	}{
+		{"customer labels", cust, label("r1", "vip", false), frames.CodeForbidden},
+		{"customer lists canned", cust, &fd.ClientFrame{Type: frames.TypeCanned, Id: "r2"}, frames.CodeForbidden},
+		{"customer searches", cust, &fd.ClientFrame{Type: frames.TypeSearch, Id: "r3", Search: &fd.SearchFilter{Query: "x"}}, frames.CodeForbidden},
+		{"customer reads a contact", cust, &fd.ClientFrame{Type: frames.TypeContact, Id: "r4", Contact: &fd.Contact{Id: "wc2"}}, frames.CodeForbidden},
+		{"customer without a form", cust, &fd.ClientFrame{Type: frames.TypePrechat, Id: "r5", Contact: &fd.Contact{Name: "x"}}, frames.CodeBadFrame},
+		{"agent sends prechat", holder, &fd.ClientFrame{Type: frames.TypePrechat, Id: "r6", Contact: &fd.Contact{Name: "x"}}, frames.CodeForbidden},
+		{"agent not on the conversation", other, label("r7", "vip", false), frames.CodeForbidden},
+		{"another tenant's agent", stranger, label("r8", "vip", false), frames.CodeUnknownConversation},
+		{"label the tenant does not define", holder, label("r9", "gold", false), frames.CodeBadFrame},
+		{"label that is not a name", holder, label("r10", "a.b", false), frames.CodeBadFrame},
+	}
+	for _, tc := range refused {
+		tc.c.send(tc.f)
+		if er := tc.c.await(frames.TypeError, hasID(tc.f.GetId())); er.GetCode() != tc.code {
+			t.Fatalf("%s: %v, want %s", tc.name, er, tc.code)
+		}
+	}
+	accepted := []struct {
+		name  string
+		c     *client
+		f     *fd.ClientFrame
+		actor string
+	}{
+		{"holder adds", holder, label("l1", "vip", false), "wa1"},
+		{"supervisor removes", sup, label("l2", "vip", true), "ws1"},
+	}
+	for _, tc := range accepted {
+		tc.c.send(tc.f)
+		tc.c.await(frames.TypeAck, hasID(tc.f.GetId()))
+		var cmd fd.Command
+		recv(t, cmds, &cmd)
+		if cmd.GetType() != frames.CommandLabel || cmd.GetLabel() != "vip" || cmd.GetRemove() != tc.f.GetRemove() ||
+			cmd.GetActor().GetId() != tc.actor || cmd.GetTenant() != "labeled" || cmd.GetConv() != conv {
+			t.Fatalf("%s: command %v", tc.name, &cmd)
+		}
+	}
+	select {
+	case m := <-cmds:
+		t.Fatalf("a refused frame became a command: %s", m.Data)
+	default:
+	}
+}
