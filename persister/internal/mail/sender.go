@@ -43,7 +43,7 @@ type Sender struct {
 func NewSender(st Store, tenants Tenants, relay Relay, tlsConf *tls.Config, getenv func(string) string,
 	reg prometheus.Registerer, log *zap.Logger) *Sender {
 	s := &Sender{st: st, tenants: tenants, relay: relay.WithDefaults(), tls: tlsConf, getenv: getenv, log: log, now: time.Now,
-		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "persister_transcript_mails_total",
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frontdesk_persister_transcript_mails_total",
 			Help: "Transcript mails by result: sent, retry, failed, limited, off."}, []string{"result"})}
 	if reg != nil {
 		reg.MustRegister(s.sent)

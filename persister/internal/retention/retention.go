@@ -75,7 +75,7 @@ func New(st *store.Store, tenants Tenants, opt Options, reg prometheus.Registere
 			Help: "Messages deleted or anonymized by retention.",
 		}, []string{"mode"}),
 		bus: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "persister_retention_bus_total",
+			Name: "frontdesk_persister_retention_bus_total",
 			Help: "Stream messages, bucket keys (store: stream.<name>, kv.<bucket>) and attachments (objects) removed by retention.",
 		}, []string{"store"}),
 	}
