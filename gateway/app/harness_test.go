@@ -37,7 +37,9 @@ var testKeys = func() string {
 	return string(b)
 }()
 
-const wait = 5 * time.Second
+// wait bounds how long a test waits for what must come. Only a failing test waits it out, so it is
+// generous: a 1,100-conversation welcome took over 5 s while a CI run loaded both cores.
+const wait = 15 * time.Second
 
 // testTenants: acme (bot off, visitors, origins), globex (bot on, one session per user), tiny
 // (small limits), strict (one frame a second per user, bursts of two), roomy (no limit in the

@@ -221,8 +221,18 @@ func (s *Session) handleSend(ctx context.Context, f *fd.ClientFrame) error {
 // customer's open one, opened now if there is none.
 func (s *Session) conversationFor(ctx context.Context, f *fd.ClientFrame) (string, error) {
 	if conv := f.GetConv(); conv != "" {
-		// A supervisor may join any conversation of the tenant and write in it.
-		return conv, s.access(ctx, conv, s.role == frames.RoleSupervisor)
+		if s.role != frames.RoleSupervisor {
+			return conv, s.access(ctx, conv, false)
+		}
+		// A supervisor may join any live conversation of the tenant and write in it (access
+		// joins it); reading a closed one is not taking part, and it takes no new messages.
+		if err := s.access(ctx, conv, true); err != nil {
+			return conv, err
+		}
+		if !s.joined(conv) {
+			return conv, errForbidden
+		}
+		return conv, nil
 	}
 	if s.role != frames.RoleCustomer {
 		return "", fmt.Errorf("%w: conv is required", errBadFrame)
