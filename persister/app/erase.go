@@ -28,6 +28,8 @@ const eraseTimeout = 2 * time.Minute
 var EraseTables = []erase.Table{
 	// Staff's private notes in the customer's conversations (they may name the customer).
 	{Name: "notes", Where: "tenant = $1 AND (conv = ANY($3) OR author_id = $2)"},
+	// The customer's contact: name, email, phone, attributes, agents' notes on them.
+	{Name: "contacts", Where: "tenant = $1 AND id = $2"},
 }
 
 // newEraser builds the erase registry and runner over the service's stores.

@@ -134,7 +134,9 @@ func traces(t *testing.T, nc *nats.Conn, js jetstream.JetStream, pool *pgxpool.P
 		+ (SELECT count(*) FROM events WHERE tenant = 'acme' AND conv = $2)
 		+ (SELECT count(*) FROM conversations WHERE tenant = 'acme' AND id = $2)
 		+ (SELECT count(*) FROM read_positions WHERE tenant = 'acme' AND user_id = $1)
-		+ (SELECT count(*) FROM users WHERE tenant = 'acme' AND id = $1)`, user, conv).Scan(&rows); err != nil {
+		+ (SELECT count(*) FROM users WHERE tenant = 'acme' AND id = $1)
+		+ (SELECT count(*) FROM contacts WHERE tenant = 'acme' AND id = $1)
+		+ (SELECT count(*) FROM notes WHERE tenant = 'acme' AND conv = $2)`, user, conv).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
 	if rows > 0 {
@@ -188,11 +190,22 @@ func TestEraseCustomerEverywhere(t *testing.T) {
 		})
 	}
 
+	// The workspace's tables hold the customers' data too: a contact each, a staff note each.
+	for i, c := range []struct{ user, conv string }{{"ann", "c-ann"}, {"bob", "c-bob"}} {
+		if _, err := pool.Exec(ctx, `INSERT INTO contacts (tenant, id, name, email) VALUES ('acme', $1, $1, $1 || '@example.com')`, c.user); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO notes (tenant, conv, seq, id, author_id, text, created_at)
+			VALUES ('acme', $1, $2, $3, 'agent-1', 'about ' || $4, now())`, c.conv, i+1, fmt.Sprint("note-", c.user), c.user); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	rep := erase(t, nc, &fd.EraseRequest{Tenant: "acme", User: "ann", RequestedBy: "sup-1"})
 	if rep.Error != "" || rep.Id == "" {
 		t.Fatalf("erase: %v", rep)
 	}
-	for _, k := range []string{"postgres.messages", "stream.FD_MESSAGES", "kv.fd_conversations", "kv.fd_open", "objects"} {
+	for _, k := range []string{"postgres.messages", "postgres.contacts", "postgres.notes", "stream.FD_MESSAGES", "kv.fd_conversations", "kv.fd_open", "objects"} {
 		if rep.Counts[k] == 0 {
 			t.Errorf("erase counts %v: nothing for %s", rep.Counts, k)
 		}
