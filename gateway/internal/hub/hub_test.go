@@ -3,6 +3,7 @@ package hub_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -360,14 +361,25 @@ func TestOverviewJoinRace(t *testing.T) {
 		ls []*rec
 		wg sync.WaitGroup
 	)
+	// Each joiner joins a new listener every `every` overviews the first listener got, so the
+	// joins overlap the whole run while their number stays bounded (every overview goes to every
+	// listener: unbounded joins made millions of deliveries, which a loaded machine could not
+	// finish in time).
+	const every = 25
 	for range joiners {
 		wg.Go(func() {
+			seen := -every
 			for {
 				select {
 				case <-done:
 					return
 				default:
 				}
+				if first.n() < seen+every {
+					runtime.Gosched()
+					continue
+				}
+				seen = first.n()
 				l := &rec{}
 				if err := h.Subscribe(hub.Overview, subj, "", l); err != nil {
 					t.Error(err)
@@ -382,7 +394,7 @@ func TestOverviewJoinRace(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d listeners joined", len(ls))
 	for i, l := range append(ls, first) {
-		testkit.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		testkit.CheckFor(t, 30*time.Second, 10*time.Millisecond, func() error {
 			got := l.agents()
 			if len(got) == 0 || got[len(got)-1] != overviews {
 				return errorf("listener %d: last overview of %d is not %d", i, len(got), overviews)
