@@ -242,7 +242,7 @@ func testChinese(t *testing.T, sys *system, b *browser) {
 	checkStrings(t, li, []uiString{
 		{"availability", `document.querySelector('.switch').textContent`, "在线"},
 		{"placeholder", `document.querySelector('.composer-input').placeholder`, "输入消息…"},
-		{"actions", `[...document.querySelectorAll('.conv-actions .btn')].map(b => b.textContent).join(' ')`, "建议回复 转接 结束"},
+		{"actions", `[...document.querySelectorAll('.conv-actions .btn')].map(b => b.textContent).join(' ')`, "建议回复 转接 对话记录 结束"},
 		{"assistant's name", `document.querySelector('.fd-role-bot .fd-name')?.textContent ?? ''`, "智能助手"},
 	})
 	cust.waitJS("the agent is named, in Chinese", subtitle+` === '李娜 正在为您服务'`)

@@ -49,7 +49,7 @@ func (t *tenant) carryOut(ctx context.Context, cs *convState, d decision, now ti
 		late []*published
 	)
 	for _, ef := range d.effects {
-		if t.deferIO(cs, ef) {
+		if t.deferIO(ctx, cs, ef) {
 			continue // carried out with its group's (batch.go)
 		}
 		var err error

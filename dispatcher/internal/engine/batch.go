@@ -16,6 +16,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/dispatcher/internal/assign"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // Batching (issue 18): a burst of customers asking for a human used to cost the tenant's
@@ -147,7 +148,7 @@ func kvPut(bucket, key string, data []byte, what string) ioOp {
 // round's effects. Whatever it reads of the actor's memory (a place in line, the queue
 // record) is read now, as the serial applier would. It reports false for effects it does not
 // defer.
-func (t *tenant) deferIO(cs *convState, ef effect) bool {
+func (t *tenant) deferIO(ctx context.Context, cs *convState, ef effect) bool {
 	if t.io == nil || cs == nil {
 		return false
 	}
@@ -180,6 +181,7 @@ func (t *tenant) deferIO(cs *convState, ef effect) bool {
 		}
 		msg := nats.NewMsg(subjects.Events(t.id, pe.conv))
 		msg.Data = pe.data
+		tracing.InjectHeader(ctx, msg.Header) // the command's trace goes on with its event
 		t.io.add(conv, ioOp{ev: &pe, msg: msg, id: pe.id, what: "publish " + pe.typ + " event of " + pe.conv})
 	case sendFrame:
 		t.io.add(conv, ioOp{quick: true, run: func(ctx context.Context) error { return t.frame(ctx, ef.user, ef.f) }})
@@ -494,6 +496,9 @@ func (t *tenant) applyGroup(ctx context.Context, g []*grouped) {
 // moves only when no earlier command of the group is still waiting.
 func (t *tenant) finishCommand(ctx context.Context, x *grouped, now time.Time, advance bool) {
 	p := x.p
+	// The command's span, a child of the frame that published it: its effects carry it on.
+	ctx, span := t.startCommand(ctx, p)
+	defer span.End()
 	if x.cs != nil && x.cs.cmd < p.c.seq {
 		if x.d.refusal != "" {
 			t.log.Info("command refused", zap.String("type", p.c.GetType()), zap.String("conv", p.c.GetConv()),
