@@ -6,6 +6,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -25,6 +26,10 @@ const (
 	// corkFlushAt bounds the cork buffer: a batch past it is written out in parts, so one
 	// socket's big batch does not pin a large buffer in the pool.
 	corkFlushAt = 64 << 10
+	// lingerFor and lingerMax bound the lingering close: how long and how much of what the
+	// peer still sends is read and dropped before the socket closes.
+	lingerFor = 100 * time.Millisecond
+	lingerMax = 64 << 10
 )
 
 var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
@@ -41,6 +46,19 @@ type corkConn struct {
 	corked bool
 	buf    *[]byte
 	err    error // a write of the buffer failed: the batch fails
+}
+
+// Close ends the connection as HTTP servers do, with a lingering close: it sends FIN first and
+// reads and drops what the peer still sends, for a moment. Closing a socket with unread input
+// makes the kernel send a reset, which drops the close frame the client has not read yet: a
+// client whose frame went over the size limit (its payload left unread behind the small read
+// buffer) would see its connection reset instead of close code 1009.
+func (c *corkConn) Close() error {
+	if hc, ok := c.Conn.(interface{ CloseWrite() error }); ok && hc.CloseWrite() == nil {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(lingerFor))
+		_, _ = io.CopyN(io.Discard, c.Conn, lingerMax)
+	}
+	return c.Conn.Close()
 }
 
 // Read returns the HTTP server's leftover bytes first. Only one goroutine reads at a time

@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,7 +149,8 @@ func newEnv(t *testing.T, failFirst int, mailCfg *fd.Mail) *env {
 	return e
 }
 
-var seq int64
+// seq numbers the rows the tests record; tests run in parallel, so it is atomic.
+var seq atomic.Int64
 
 // conversation records a closed conversation whose customer asked for the transcript: the
 // events (with the request) and the messages, as the streams deliver them.
@@ -159,8 +161,8 @@ func (e *env) conversation(t *testing.T, conv, email string, closed bool) ([]sto
 	}
 	cust := &fd.Participant{Id: "u1", Role: "customer", Name: "Ann"}
 	ev := func(typ, state string, m int) store.EventRow {
-		seq++
-		return store.EventRow{Seq: seq, Event: &fd.ConversationEvent{Id: fmt.Sprintf("%s.%s.%d", conv, typ, m), Tenant: "acme",
+		n := seq.Add(1)
+		return store.EventRow{Seq: n, Event: &fd.ConversationEvent{Id: fmt.Sprintf("%s.%s.%d", conv, typ, m), Tenant: "acme",
 			Conv: conv, Type: typ, State: state, Customer: cust, At: at(m), Email: email}}
 	}
 	evs := []store.EventRow{ev("opened", "assigned", 0), ev("transcript_requested", "assigned", 5)}
@@ -168,8 +170,8 @@ func (e *env) conversation(t *testing.T, conv, email string, closed bool) ([]sto
 		evs = append(evs, ev("closed", "closed", 10))
 	}
 	msg := func(from *fd.Participant, text string, m int) store.MessageRow {
-		seq++
-		return store.MessageRow{Seq: seq, Msg: &fd.Message{Id: fmt.Sprintf("m%d", seq), Tenant: "acme", Conv: conv, From: from,
+		n := seq.Add(1)
+		return store.MessageRow{Seq: n, Msg: &fd.Message{Id: fmt.Sprintf("m%d", n), Tenant: "acme", Conv: conv, From: from,
 			Kind: "text", Text: text, CreatedAt: at(m)}}
 	}
 	msgs := []store.MessageRow{
