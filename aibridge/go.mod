@@ -61,7 +61,7 @@ require (
 	github.com/frontdesk-chat/frontdesk/proto v0.0.0
 	github.com/frontdesk-chat/frontdesk/services v0.0.0
 	github.com/nats-io/nats-server/v2 v2.15.2
-	github.com/nats-io/nats.go v1.55.0
+	github.com/nats-io/nats.go v1.56.0
 	github.com/openai/openai-go/v3 v3.96.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/sony/gobreaker/v2 v2.4.0

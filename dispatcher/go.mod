@@ -5,7 +5,7 @@ go 1.26.0
 require (
 	github.com/frontdesk-chat/frontdesk/proto v0.0.0
 	github.com/frontdesk-chat/frontdesk/services v0.0.0
-	github.com/nats-io/nats.go v1.55.0
+	github.com/nats-io/nats.go v1.56.0
 	github.com/prometheus/client_golang v1.25.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/trace v1.47.0

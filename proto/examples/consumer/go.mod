@@ -5,7 +5,7 @@ go 1.26.0
 require (
 	github.com/frontdesk-chat/frontdesk/proto v0.0.0
 	github.com/frontdesk-chat/frontdesk/services v0.0.0
-	github.com/nats-io/nats.go v1.55.0
+	github.com/nats-io/nats.go v1.56.0
 	go.uber.org/goleak v1.3.0
 	google.golang.org/protobuf v1.36.12
 )
