@@ -95,14 +95,13 @@ func readAllProcs() map[int]procSample {
 // procWatch follows named processes over a measured window: CPU used within it and the peak
 // RSS seen (sampled every second), per command name (Postgres is many processes of one name).
 type procWatch struct {
-	names  []string
-	start  map[int]procSample
-	t0     time.Time
-	mu     sync.Mutex
-	peak   map[string]int64
-	stop   context.CancelFunc
-	done   chan struct{}
-	report []string
+	names []string
+	start map[int]procSample
+	t0    time.Time
+	mu    sync.Mutex
+	peak  map[string]int64
+	stop  context.CancelFunc
+	done  chan struct{}
 }
 
 func watchProcs(ctx context.Context, names []string) *procWatch {
