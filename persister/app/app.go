@@ -311,6 +311,15 @@ func (s *Service) run(ctx context.Context) error {
 		return errors.Join(msgs.Ready(ctx), events.Ready(ctx), reads.Ready(ctx), notes.Ready(ctx))
 	})
 
+	// Ready only once queries are answered: a client that saw /readyz answer 200 must not
+	// meet "no responders" (the subscriptions are flushed to the server first).
+	var answering atomic.Bool
+	s.ops.AddCheck("queries", func(context.Context) error {
+		if !answering.Load() {
+			return errors.New("not answering queries yet")
+		}
+		return nil
+	})
 	qs := query.New(s.nc, st, query.Options{
 		Timeout: p.QueryTimeout, Concurrency: p.QueryConcurrency, KnownTenant: known, TimeZone: zone,
 	}, s.reg, s.log.Named("query"))
@@ -353,6 +362,14 @@ func (s *Service) run(ctx context.Context) error {
 		return err
 	}
 	s.stack.Push("erasures", erasures.Stop)
+	// A flush that fails (NATS away at this moment) only means the server learns of the
+	// subscriptions when the connection is back; the persister keeps running either way.
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := s.nc.FlushWithContext(fctx); err != nil {
+		s.log.Warn("flush query subscriptions", zap.Error(err))
+	}
+	cancel()
+	answering.Store(true)
 	s.log.Info("persister running")
 	<-ctx.Done()
 	return nil
