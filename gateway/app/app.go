@@ -129,6 +129,9 @@ type Settings struct {
 	// frame that waits PublishWait (default 100ms) without a slot is refused with `overloaded`.
 	MaxPublishes int           `mapstructure:"max_publishes"`
 	PublishWait  time.Duration `mapstructure:"publish_wait"`
+	// ContactSeenEvery is how often a customer reconnecting with the same token details from
+	// the same page is recorded on their contact (default 10m; negative: every connection).
+	ContactSeenEvery time.Duration `mapstructure:"contact_seen_every"`
 }
 
 // Config is the gateway's configuration.
@@ -152,7 +155,7 @@ func DefaultConfig() Config {
 		HTTPTimeout: sd.HTTPTimeout, IdleTimeout: sd.IdleTimeout, UploadTimeout: sd.UploadTimeout,
 		UploadsPerUser: sd.UploadsPerUser, UploadsPerTenant: sd.UploadsPerTenant,
 		MaxConnections: sd.MaxConnections, MaxConnectionsPerAddress: sd.MaxConnectionsPerAddress,
-		MaxPublishes: d.MaxPublishes, PublishWait: d.PublishWait,
+		MaxPublishes: d.MaxPublishes, PublishWait: d.PublishWait, ContactSeenEvery: session.DefaultContactSeenEvery,
 	}}
 }
 
@@ -323,7 +326,8 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 	s.sessions, err = session.New(ctx, session.Config{GatewayID: id, QueueFrames: g.QueueFrames, QueueBytes: g.QueueBytes,
 		PingInterval: g.PingInterval, DeadTimeout: g.DeadTimeout, PresenceTTL: g.PresenceTTL, WriteTimeout: g.WriteTimeout,
 		RequestTimeout: g.RequestTimeout, AbuseLimit: g.AbuseLimit, ReplyBytesPerSecond: g.ReplyBytesPerSecond,
-		Tracer: tp.Tracer("gateway/session"), MaxPublishes: g.MaxPublishes, PublishWait: g.PublishWait},
+		Tracer: tp.Tracer("gateway/session"), MaxPublishes: g.MaxPublishes, PublishWait: g.PublishWait,
+		ContactSeenEvery: g.ContactSeenEvery},
 		log.Named("session"), s.nc, h, store, m)
 	if err != nil {
 		return nil, err

@@ -188,6 +188,12 @@ const (
 	PartialsDelta = "delta"
 )
 
+// QueryPage is the connect query parameter (GET /v1/ws, GET /v1/sse) by which a customer's
+// widget says which page of the tenant's site it is on; the contact keeps the last few pages
+// (without query or fragment) for agents. Optional; anything but an http(s) URL is ignored.
+const QueryPage = "page"
+
+
 // CSAT scales (Tenant.csat.scale).
 const (
 	// ScaleFive rates 1 to 5.

@@ -340,7 +340,8 @@ func fillPrechat(tb *tab, name, email, order string) {
 // testPrechat: a visitor fills in the tenant's pre-chat form (refused until it is complete
 // and the email has its shape) before the composer appears, in English and in Chinese; the
 // agent finds the answers on the contact. A signed-in customer gets no form, and the
-// attributes of their token are on their contact.
+// attributes of their token and the page they came from (without its query) are on their
+// contact.
 func testPrechat(t *testing.T, sys *system, b *browser, cb *customerBackend) {
 	fay := b.tab(t, "agent-fay", true)
 	openConsole(fay, sys.URL, tokenFor(t, "forms", "a_fay", "Fay Forms"))
@@ -374,12 +375,15 @@ func testPrechat(t *testing.T, sys *system, b *browser, cb *customerBackend) {
 
 	// A signed-in customer: no form; the token's attributes are on the contact.
 	gil := b.tab(t, "customer-gil", true)
-	openWidget(gil, widgetPage(t, sys, "forms", "en", cb.tokenWith(t, "cust-7", "Gil Signed", map[string]string{"plan": "gold"})))
+	// On a page whose query and fragment must not reach the contact (they may carry tokens).
+	gilPage := widgetPage(t, sys, "forms", "en", cb.tokenWith(t, "cust-7", "Gil Signed", map[string]string{"plan": "gold"})) + "cart"
+	openWidget(gil, gilPage+"?coupon=SECRET#top")
 	gil.waitJS("no form", w+`.querySelector('.fd-composer') && !`+w+`.querySelector('.fd-composer').hidden && !`+preForm)
 	say(gil, "Signed in and here")
 	fay.waitJS("gil's conversation", `[...document.querySelectorAll('.conv-list .conv strong')].some(e => e.textContent === 'Gil Signed')`)
 	fay.do("open gil", chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll('.conv-list .conv')].find(e => e.querySelector('strong').textContent === 'Gil Signed')`)))
 	fay.waitJS("token attributes", `document.querySelector('#contact-name').value === 'Gil Signed' && `+
-		`[...document.querySelectorAll('.attributes dt')].map(e => e.textContent).join() === 'plan' && document.querySelector('.attributes dd').textContent === 'gold'`)
+		`[...document.querySelectorAll('.attributes dt')].map(e => e.textContent).join() === 'plan' && document.querySelector('.attributes dd').textContent === 'gold' && `+
+		`document.querySelector('.contact-meta .muted')?.textContent === 'Came from: '+`+jsString(gilPage))
 	checkNoPageErrors(t, fay, pia, lin, gil)
 }

@@ -299,6 +299,9 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	tr.binary = conn.Subprotocol() == frames.SubprotocolProto
 	tr.deltas = r.URL.Query().Get(frames.QueryPartials) == frames.PartialsDelta
 	sess, err := s.sessions.Open(c, t, tr)
+	if err == nil {
+		sess.SetPage(r.URL.Query().Get(frames.QueryPage))
+	}
 	if err != nil {
 		code := websocket.StatusTryAgainLater
 		if errors.Is(err, session.ErrDraining) {

@@ -46,6 +46,7 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusTooManyRequests)
 		return
 	}
+	sess.SetPage(r.URL.Query().Get(frames.QueryPage))
 	defer sess.Finish()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")

@@ -86,6 +86,10 @@ type Config struct {
 	MaxPublishes int
 	// PublishWait is how long a frame may wait for a publish slot before it is refused.
 	PublishWait time.Duration
+	// ContactSeenEvery is how often the same customer connecting with the same token details
+	// from the same page is recorded on their contact (seen.go); 0: DefaultContactSeenEvery,
+	// negative: every connection.
+	ContactSeenEvery time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -214,6 +218,8 @@ type Manager struct {
 	// limiters holds the buckets that outlive a connection: per user, and per token and
 	// client address for detached requests (limiters.go).
 	limiters *limiterSet
+	// seen lets through the contact sightings worth recording (seen.go).
+	seen *seenThrottle
 
 	reconnects  uint64       // janitor only: NATS reconnects seen
 	reconnected atomic.Int64 // unix nanos of the last NATS reconnect (peers.go)
@@ -254,7 +260,8 @@ func NewManager(cfg Config, log *zap.Logger, nc *nats.Conn, rec *record.Record, 
 	cfg.fill()
 	mg := &Manager{cfg: cfg, log: log, nc: nc, js: rec.JetStream(), rec: rec, hub: h, tenants: tenants, metrics: m,
 		sessions: map[string]*Session{}, users: map[string]*userState{},
-		limiters: newLimiterSet(cfg.MaxLimiters, time.Minute), publishes: newPublishWindow(cfg.MaxPublishes, cfg.PublishWait)}
+		limiters: newLimiterSet(cfg.MaxLimiters, time.Minute), publishes: newPublishWindow(cfg.MaxPublishes, cfg.PublishWait),
+		seen: newSeenThrottle(cfg.ContactSeenEvery, maxSeen)}
 	mg.bg, mg.stopBg = context.WithCancel(context.Background())
 	return mg
 }

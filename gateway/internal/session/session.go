@@ -63,7 +63,8 @@ type Session struct {
 	exp     time.Time
 	tr      Transport
 	binary  bool
-	deltas  bool // takes streamed deltas, not only keyframes (frames.PartialsDelta)
+	deltas  bool   // takes streamed deltas, not only keyframes (frames.PartialsDelta)
+	page    string // the page a customer's widget is on (ContactPage), set before Start
 
 	limiter  *rate.Limiter // the connection's bucket; nil when detached (the token's instead)
 	handleMu sync.Mutex    // serialises Handle (SSE POSTs may arrive concurrently)

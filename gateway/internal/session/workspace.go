@@ -277,10 +277,13 @@ func (m *Manager) workspaceWelcome(s *Session, w *fd.ServerFrame) {
 		w.Prechat = t.GetPrechat()
 	}
 	contact := &fd.Contact{Id: s.user, Name: s.claims.Name, Email: s.claims.Email, Attributes: s.claims.Attributes}
+	if !m.seen.due(s.tenant, s.page, contact, time.Now()) {
+		return
+	}
 	m.spawn(func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
 		defer cancel()
-		_, _ = m.rec.Contact(ctx, &fd.ContactRequest{Tenant: s.tenant, Op: frames.ContactSeen, Contact: contact})
+		_, _ = m.rec.Contact(ctx, &fd.ContactRequest{Tenant: s.tenant, Op: frames.ContactSeen, Contact: contact, Page: s.page})
 	})
 }
 

@@ -29,7 +29,8 @@ export function newId(prefix = 'c') {
 export class Client {
   /**
    * @param {{base:string, getToken:(fresh:boolean)=>Promise<string>, onFrame:(f:object)=>void,
-   *   onState:(s:string, info?:object)=>void, transport?:string, storageKey?:string}} o
+   *   onState:(s:string, info?:object)=>void, transport?:string, storageKey?:string,
+   *   page?:string}} o (page: the site page a customer is on, for their contact)
    */
   constructor(o) {
     this.o = o;
@@ -125,7 +126,7 @@ export class Client {
         clearInterval(this.pingTimer);
         this.closed(conn.kind, ev);
       },
-    });
+    }, this.o.page);
     this.conn = conn;
   }
 

@@ -12,18 +12,22 @@ import { Close, Partials, Subprotocol, Type } from './protocol.js';
 
 const SUBPROTOCOL = Subprotocol.JSON;
 
-/** wsURL turns the gateway base (http or https) into the socket URL. */
-export function wsURL(base, token) {
+/**
+ * wsURL turns the gateway base (http or https) into the socket URL; page (optional) is the page
+ * of the tenant's site a customer's widget is on, kept on their contact for agents.
+ */
+export function wsURL(base, token, page) {
   const u = new URL('/v1/ws', base);
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
   u.searchParams.set('token', token);
   // Streamed bot text as deltas (timeline.js assembles them) rather than the whole text each time.
   u.searchParams.set('partials', Partials.Delta);
+  if (page) u.searchParams.set('page', page);
   return withTenant(u).toString();
 }
 
 /** openWebSocket opens GET /v1/ws with the JSON subprotocol. */
-export function openWebSocket(base, token, h) {
+export function openWebSocket(base, token, h, page) {
   let ws;
   let opened = false;
   let done = false;
@@ -33,7 +37,7 @@ export function openWebSocket(base, token, h) {
     h.onclose({ code, reason, opened });
   };
   try {
-    ws = new WebSocket(wsURL(base, token), SUBPROTOCOL);
+    ws = new WebSocket(wsURL(base, token, page), SUBPROTOCOL);
   } catch (err) {
     // A page policy or a missing WebSocket implementation: report as a failed open.
     queueMicrotask(() => finish(0, String(err)));
@@ -90,7 +94,7 @@ export function parseEvent(block) {
  * go as `POST /v1/sse?session=<id>` bodies. It reads the stream with fetch rather than EventSource so the
  * token goes in a header and an HTTP 401 is visible (EventSource hides status codes).
  */
-export function openSSE(base, token, h) {
+export function openSSE(base, token, h, page) {
   const ctl = new AbortController();
   let opened = false;
   let done = false;
@@ -107,6 +111,7 @@ export function openSSE(base, token, h) {
     try {
       const su = new URL('/v1/sse', base);
       su.searchParams.set('partials', Partials.Delta);
+      if (page) su.searchParams.set('page', page);
       res = await fetch(su, {
         headers: { ...auth, Accept: 'text/event-stream' },
         signal: ctl.signal,

@@ -55,6 +55,9 @@ class Widget {
     this.client = new Client({
       base: cfg.gateway,
       transport: cfg.transport,
+      // The page of the tenant's site the widget is on, for the customer's contact (the gateway
+      // drops query and fragment too; they are not sent at all).
+      page: location.origin + location.pathname,
       getToken: (fresh) => this.getToken(fresh),
       onFrame: (f) => this.onFrame(f),
       onState: (s) => {
