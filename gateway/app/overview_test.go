@@ -78,3 +78,59 @@ func TestOverviewOnConnect(t *testing.T) {
 	isOverview(next.next(), 1, 9)
 	cust.quiet(frames.TypePresence, 100*time.Millisecond)
 }
+
+// TestRosterOnlyWhileFollowed: the roster lists every agent of the tenant and changes with every
+// assignment, so a staff session gets it only while its console follows it (the transfer
+// picker is open): at once the latest the gateway has, then each change, until it stops; a
+// customer may not follow it, another tenant's console never sees it.
+func TestRosterOnlyWhileFollowed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.gateway()
+	publish := func(load int32) {
+		t.Helper()
+		b, _ := proto.Marshal(&fd.ServerFrame{Type: frames.TypeRoster, Board: &fd.Board{Agents: []*fd.BoardAgent{{Id: "ro_x", Load: load, Capacity: 3}}}})
+		if err := e.nc.Publish(subjects.Roster("acme"), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	isRoster := func(f *fd.ServerFrame, load int32) {
+		t.Helper()
+		if f.GetType() != frames.TypeRoster || len(f.GetBoard().GetAgents()) != 1 || f.GetBoard().GetAgents()[0].GetLoad() != load {
+			t.Fatalf("frame = %v, want a roster with ro_x at load %d", f, load)
+		}
+	}
+	follow := func(c *client, id string, stop bool) {
+		t.Helper()
+		c.send(&fd.ClientFrame{Type: frames.TypeRoster, Id: id, Remove: stop})
+		c.await(frames.TypeAck, hasID(id))
+	}
+
+	a, _ := g.dial(t, tok(t, "acme", "ro_a", frames.RoleAgent))
+	sup, _ := g.dial(t, tok(t, "acme", "ro_boss", frames.RoleSupervisor))
+	other, _ := g.dial(t, tok(t, "globex", "ro_g", frames.RoleAgent))
+	publish(1)
+	a.quiet(frames.TypeRoster, 300*time.Millisecond) // not following: kept, not written
+
+	follow(a, "f1", false)
+	isRoster(a.await(frames.TypeRoster), 1) // the latest, at once
+	publish(2)
+	isRoster(a.await(frames.TypeRoster), 2)
+	sup.quiet(frames.TypeRoster, 10*time.Millisecond)
+
+	follow(a, "f2", true)
+	publish(3)
+	a.quiet(frames.TypeRoster, 300*time.Millisecond)
+	follow(a, "f3", false)
+	isRoster(a.await(frames.TypeRoster), 3) // what changed while it did not follow
+	follow(sup, "f4", false)
+	isRoster(sup.await(frames.TypeRoster), 3)
+
+	follow(other, "f5", false)
+	other.quiet(frames.TypeRoster, 10*time.Millisecond)
+	cust, _ := g.dial(t, tok(t, "acme", "ro_c", frames.RoleCustomer))
+	cust.send(&fd.ClientFrame{Type: frames.TypeRoster, Id: "f6"})
+	if er := cust.await(frames.TypeError, hasID("f6")); er.GetCode() != frames.CodeForbidden {
+		t.Fatalf("customer following the roster: %v, want forbidden", er)
+	}
+}

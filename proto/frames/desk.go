@@ -121,6 +121,7 @@ func validateDesk(f *fd.ClientFrame) (ok bool, err error) {
 		if utf8.RuneCountInString(f.GetComment()) > MaxCommentChars || !utf8.ValidString(f.GetComment()) {
 			return true, fmt.Errorf("%w: comment over %d characters or not UTF-8", ErrBadFrame, MaxCommentChars)
 		}
+	case TypeRoster: // follow the roster (remove: stop); nothing else to check
 	default:
 		return false, nil
 	}

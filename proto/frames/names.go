@@ -94,7 +94,9 @@ const (
 	// TypeBoard is the supervisor's live picture of the tenant: waiting and assigned
 	// conversations, the agents with their load, the queues (supervisors only).
 	TypeBoard = "board"
-	// TypeRoster is the agents and queues with their load, for the transfer picker (staff).
+	// TypeRoster is the agents and queues with their load, for the transfer picker (staff): as a
+	// client frame it starts following the roster (remove: stops), roster frames follow while it
+	// lasts (PROTOCOL.md).
 	TypeRoster = "roster"
 	// TypeSLA tells agents and supervisors that a conversation is at risk of breaching a
 	// service-level target, or breached it (state: SLAAtRisk, SLABreached; reason: the target).
@@ -192,7 +194,6 @@ const (
 // widget says which page of the tenant's site it is on; the contact keeps the last few pages
 // (without query or fragment) for agents. Optional; anything but an http(s) URL is ignored.
 const QueryPage = "page"
-
 
 // CSAT scales (Tenant.csat.scale).
 const (

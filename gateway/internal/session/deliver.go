@@ -48,7 +48,11 @@ func (s *Session) Deliver(d *hub.Delivery) {
 		s.mu.Unlock()
 	case hub.Overview:
 		s.mu.Lock()
-		s.enqueueLocked(d.Encoded(s.binary), d.Frame.GetType())
+		if d.Frame.GetType() == frames.TypeRoster {
+			s.onRosterLocked(d) // roster.go: only while the console shows the picker
+		} else {
+			s.enqueueLocked(d.Encoded(s.binary), d.Frame.GetType())
+		}
 		s.mu.Unlock()
 	case hub.Notes:
 		s.onNote(d)

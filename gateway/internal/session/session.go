@@ -87,7 +87,8 @@ type Session struct {
 	queue    [][]byte
 	queued   int // bytes of queue and of the batch being written
 	convs    map[string]*convState
-	userSubs []string // subjects of user-level subscriptions
+	userSubs []string    // subjects of user-level subscriptions
+	roster   rosterState // roster.go
 
 	// The user's connection limit across gateways (peers.go).
 	single   bool             // one session per user (4002)

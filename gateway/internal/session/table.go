@@ -80,6 +80,8 @@ var frameHandlers = map[string]frameHandler{
 	frames.TypeRate:         {roles: customers, check: commentFits, access: reader, handle: (*Session).handleRate},
 	// transcript.go
 	frames.TypeTranscript: {roles: anyone, check: transcriptAddress, access: supervisorReader, handle: (*Session).handleTranscript},
+	// roster.go
+	frames.TypeRoster: {roles: staff, access: none, handle: (*Session).handleRoster},
 }
 
 // admit applies a handler's role, frame and access checks.

@@ -318,7 +318,8 @@ type ClientFrame struct {
 	ToQueue string `protobuf:"bytes,13,opt,name=to_queue,json=toQueue,proto3" json:"to_queue,omitempty"`
 	// label is the label to add or remove (label).
 	Label string `protobuf:"bytes,100,opt,name=label,proto3" json:"label,omitempty"`
-	// remove removes the label instead of adding it (label).
+	// remove removes the label instead of adding it (label); stops following the roster
+	// (roster).
 	Remove bool `protobuf:"varint,101,opt,name=remove,proto3" json:"remove,omitempty"`
 	// canned is the canned response to save or delete (canned_save, canned_delete).
 	Canned *CannedResponse `protobuf:"bytes,102,opt,name=canned,proto3" json:"canned,omitempty"`

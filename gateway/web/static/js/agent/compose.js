@@ -125,9 +125,20 @@ export const composePart = {
     this.transferInputs.agent.value = '';
     this.transferInputs.queue.value = '';
     this.picker.render(); // transfer.js: agents and queues with their load, live
+    this.followRoster(true);
     this.dialog.showModal();
     // The first agent who can take it; with none, the id field (queues are a Tab away).
     (this.picker.el.querySelector('.pick-agent:not([disabled])') || this.transferInputs.agent).focus();
+  },
+
+  /**
+   * followRoster asks the gateway for the roster while the picker shows (the latest at once, then
+   * every change) and to stop when it closes: the roster lists every agent, so it is not pushed
+   * to consoles that do not show it.
+   */
+  followRoster(on) {
+    this.rosterFollowed = on;
+    this.client.raw(on ? { type: Type.Roster, id: newId('r') } : { type: Type.Roster, id: newId('r'), remove: true });
   },
 
   closeConv() {

@@ -133,6 +133,7 @@ class Console {
   onWelcome(f) {
     this.notes?.reset();
     if (this.status === Status.Available) this.client.raw({ type: Type.Status, status: Status.Available });
+    if (this.rosterFollowed) this.followRoster(true); // a new session follows nothing yet (compose.js)
     const open = new Set();
     for (const s of f.conversations || []) {
       open.add(s.conv);

@@ -135,6 +135,7 @@ export const layoutPart = {
     agent.addEventListener('focus', () => { kindAgent.checked = true; });
     queue.addEventListener('focus', () => { kindQueue.checked = true; });
     const dlg = h('dialog', { class: 'dialog', 'aria-label': t('transferTo') }, form);
+    dlg.addEventListener('close', () => this.followRoster(false)); // compose.js
     form.addEventListener('submit', () => {
       const conv = this.transferConv || this.current;
       this.transferConv = '';
