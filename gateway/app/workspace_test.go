@@ -56,6 +56,9 @@ func TestWorkspaceFrames(t *testing.T) {
 		{"another tenant's agent", stranger, label("r8", "vip", false), frames.CodeUnknownConversation},
 		{"label the tenant does not define", holder, label("r9", "gold", false), frames.CodeBadFrame},
 		{"label that is not a name", holder, label("r10", "a.b", false), frames.CodeBadFrame},
+		{"customer labels a contact", cust, &fd.ClientFrame{Type: frames.TypeContactLabel, Id: "r11", Contact: &fd.Contact{Id: "wc2"}, Label: "vip"}, frames.CodeForbidden},
+		{"contact label the tenant does not define", holder, &fd.ClientFrame{Type: frames.TypeContactLabel, Id: "r12", Contact: &fd.Contact{Id: "wc2"}, Label: "gold"}, frames.CodeBadFrame},
+		{"contact label without a contact", holder, &fd.ClientFrame{Type: frames.TypeContactLabel, Id: "r13", Label: "vip"}, frames.CodeBadFrame},
 	}
 	for _, tc := range refused {
 		tc.c.send(tc.f)

@@ -55,6 +55,9 @@ const (
 	TypeContactUpdate = "contact_update"
 	// TypePrechat is a visitor's answers to the tenant's pre-chat form (customers).
 	TypePrechat = "prechat"
+	// TypeContactLabel adds one of the tenant's labels to a contact, or removes it with remove
+	// (staff); answered by a contact frame.
+	TypeContactLabel = "contact_label"
 	// TypeNote writes a private note in a conversation (agents and supervisors); staff sessions
 	// following it get it as a note frame, customers never.
 	TypeNote = "note"

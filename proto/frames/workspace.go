@@ -25,6 +25,8 @@ const (
 	ContactSeen   = "seen"
 	// ContactPrechat stores a visitor's pre-chat answers (name, email, attributes).
 	ContactPrechat = "prechat"
+	// ContactLabel adds one of the tenant's labels to a contact or removes it (remove).
+	ContactLabel = "label"
 )
 
 // Workspace bounds, per tenant and per item.
@@ -53,6 +55,8 @@ const (
 	// MaxContactAttributes bounds a contact's custom attributes (from token claims or the
 	// pre-chat form); longer values are cut to MaxContactField.
 	MaxContactAttributes = 30
+	// MaxContactLabels bounds the labels agents set on one contact.
+	MaxContactLabels = 20
 )
 
 // validateWorkspace checks the workspace's client frames; any other type is unknown.
@@ -100,6 +104,10 @@ func validateWorkspace(f *fd.ClientFrame) error {
 		if len(c.GetName()) > MaxContactField || len(c.GetEmail()) > MaxContactField || len(c.GetPhone()) > MaxContactField ||
 			len(c.GetNotes()) > MaxContactNotes {
 			return bad("contact fields over their limits")
+		}
+	case TypeContactLabel:
+		if f.GetContact().GetId() == "" || !token(f.GetLabel()) {
+			return bad("contact_label frame needs contact.id and a label name")
 		}
 	case TypePrechat:
 		if f.GetContact() == nil {

@@ -257,7 +257,7 @@ func testSearch(t *testing.T, sys *system, b *browser) {
 }
 
 // testContacts: the contact panel shows the customer; an agent edits their name, email and
-// notes, which stay after a reload; a customer's earlier conversation is listed and opens
+// notes and labels the contact, which stay after a reload; a customer's earlier conversation is listed and opens
 // read-only; another tenant's agent cannot read the contact.
 func testContacts(t *testing.T, sys *system, b *browser) {
 	cy, vic := serve(t, sys, b, "people", "a_cy", "Cy Contact", "", "Gus Contact", "First visit")
@@ -267,6 +267,17 @@ func testContacts(t *testing.T, sys *system, b *browser) {
 	cy.do("reload", chromedp.Reload())
 	cy.waitJS("edits kept", `document.querySelector('.conn.ok') && document.querySelector('#contact-email').value === 'gus@example.com' && `+
 		`document.querySelector('#contact-notes').value === 'Prefers email. 喜欢邮件联系。'`)
+	// Labels on the contact itself: added from the panel (kept sorted), still there after a
+	// reload, removed with the chip's button.
+	const contactChips = `[...document.querySelectorAll('.contact-labels .label-chip')].map(e => e.dataset.label).join()`
+	cy.do("label the contact", chromedp.SetValue(chromedp.CSS("#contact-label-add"), "vip"))
+	cy.waitJS("contact labeled", contactChips+` === 'vip'`)
+	cy.do("and refund", chromedp.SetValue(chromedp.CSS("#contact-label-add"), "refund"))
+	cy.waitJS("two labels", contactChips+` === 'refund,vip'`)
+	cy.do("reload", chromedp.Reload())
+	cy.waitJS("labels kept", `document.querySelector('.conn.ok') && `+contactChips+` === 'refund,vip'`)
+	cy.do("remove vip", chromedp.Click(chromedp.CSS(`.contact-labels .label-chip[data-label="vip"] .chip-x`)))
+	cy.waitJS("vip removed", contactChips+` === 'refund'`)
 	// The conversation closes; the customer comes back: the first is in their past.
 	cy.do("close", chromedp.Click(chromedp.CSS(".conv-actions .danger")), chromedp.Click(chromedp.CSS(".conv-actions .danger")))
 	vic.wait("closed", func(f *fd.ServerFrame) bool {
@@ -286,7 +297,8 @@ func testContacts(t *testing.T, sys *system, b *browser) {
 
 	zh := b.tab(t, "agent-cy-zh", true)
 	openConsoleAt(zh, sys.URL+"/agent?lang=zh", tokenFor(t, "people", "a_cy", "Cy Contact"))
-	zh.waitJS("chinese panel", `document.querySelector('.contact-panel h3').textContent === '联系人' && document.querySelector('#contact-email').value === 'gus@example.com'`)
+	zh.waitJS("chinese panel", `document.querySelector('.contact-panel h3').textContent === '联系人' && document.querySelector('#contact-email').value === 'gus@example.com' && `+
+		`document.querySelector('#contact-label-add')?.getAttribute('aria-label') === '给联系人加标签'`)
 	checkNoPageErrors(t, cy, zh)
 }
 

@@ -34,6 +34,7 @@ var workspaceHandlers = map[string]frameHandler{
 	frames.TypeSearch:        {roles: staff, access: none, handle: (*Session).handleSearch},
 	frames.TypeContact:       {roles: staff, access: none, handle: (*Session).handleContact},
 	frames.TypeContactUpdate: {roles: staff, access: none, handle: (*Session).handleContact},
+	frames.TypeContactLabel:  {roles: staff, access: none, handle: (*Session).handleContact},
 	frames.TypePrechat:       {roles: customers, access: none, handle: (*Session).handlePrechat},
 }
 
@@ -139,7 +140,8 @@ func searchTime(v string) (*timestamppb.Timestamp, error) {
 	return nil, badFrameError("search.from and search.to are RFC 3339 times or YYYY-MM-DD")
 }
 
-// handleContact reads a contact (by id, or the customer of conv) or changes it.
+// handleContact reads a contact (by id, or the customer of conv) or changes it: its fields
+// (contact_update) or its labels (contact_label, one of the tenant's).
 func (s *Session) handleContact(ctx context.Context, f *fd.ClientFrame) error {
 	c := f.GetContact()
 	id := c.GetId()
@@ -170,9 +172,19 @@ func (s *Session) handleContact(ctx context.Context, f *fd.ClientFrame) error {
 			return badFrameError("contact.email is not an email address")
 		}
 	}
+	if f.GetType() == frames.TypeContactLabel {
+		t, _ := s.m.tenants.Get(s.tenant)
+		if !slices.ContainsFunc(t.GetLabels(), func(l *fd.LabelDefinition) bool { return l.GetName() == f.GetLabel() }) {
+			return badFrameError("unknown label " + f.GetLabel())
+		}
+		req.Op, req.Label, req.Remove = frames.ContactLabel, f.GetLabel(), f.GetRemove()
+	}
 	reply, err := s.m.rec.Contact(ctx, req)
 	if err != nil {
 		return err
+	}
+	if req.Op == frames.ContactLabel && !req.Remove && !slices.Contains(reply.GetContact().GetOwnLabels(), req.Label) {
+		return badFrameError(fmt.Sprintf("at most %d labels on a contact", frames.MaxContactLabels))
 	}
 	if reply.GetContact().GetName() == "" && customer.GetName() != "" {
 		// The record has not stored the customer yet (a conversation of a few seconds): the

@@ -117,6 +117,11 @@ func (s *Server) contact(ctx context.Context, tenant string, req *fd.ContactRequ
 		err = s.st.UpdateContact(ctx, tenant, c)
 	case frames.ContactPrechat:
 		err = s.st.PrechatContact(ctx, tenant, c, time.Now())
+	case frames.ContactLabel:
+		if !subjects.ValidToken(req.GetLabel()) {
+			return nil, fmt.Errorf("%w: label", ErrBadRequest)
+		}
+		err = s.st.LabelContact(ctx, tenant, c.GetId(), req.GetLabel(), req.GetRemove(), frames.MaxContactLabels)
 	default:
 		return nil, fmt.Errorf("%w: op %q", ErrBadRequest, req.GetOp())
 	}

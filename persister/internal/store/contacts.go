@@ -45,6 +45,28 @@ func (s *Store) ContactSeen(ctx context.Context, tenant string, c *fd.Contact, p
 	return nil
 }
 
+// labelContactSQL adds ($4 false) or removes ($4 true) label $3 on a contact, creating the
+// contact when an agent labels one the record has not seen connect; the labels stay sorted and
+// at most $5: an add past it changes nothing, which the caller sees in the contact it reads
+// back.
+const labelContactSQL = `INSERT INTO contacts AS k (tenant, id, labels)
+VALUES ($1, $2, CASE WHEN $4 THEN '{}'::text[] ELSE ARRAY[$3::text] END)
+ON CONFLICT (tenant, id) DO UPDATE SET
+	labels = CASE
+		WHEN $4 THEN array_remove(k.labels, $3::text)
+		WHEN $3::text = ANY(k.labels) OR cardinality(k.labels) >= $5 THEN k.labels
+		ELSE ARRAY(SELECT unnest(k.labels || $3::text) ORDER BY 1) END,
+	updated_at = now()`
+
+// LabelContact adds label to a contact (unless it has max already), or removes it. The caller
+// checks the label is one of the tenant's.
+func (s *Store) LabelContact(ctx context.Context, tenant, id, label string, remove bool, max int) error {
+	if _, err := s.pool.Exec(ctx, labelContactSQL, tenant, id, label, remove, max); err != nil {
+		return fmt.Errorf("label contact: %w", err)
+	}
+	return nil
+}
+
 // UpdateContact sets a contact's name, email, phone and notes as an agent edited them.
 func (s *Store) UpdateContact(ctx context.Context, tenant string, c *fd.Contact) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO contacts AS k (tenant, id, name, email, phone, notes, edited) VALUES ($1, $2, $3, $4, $5, $6, true)
@@ -86,9 +108,9 @@ func (s *Store) Contact(ctx context.Context, tenant, id string) (*fd.ContactRepl
 		first, last time.Time
 		found       = true
 	)
-	err := s.pool.QueryRow(ctx, `SELECT name, email, phone, notes, attributes, pages, first_seen, last_seen
+	err := s.pool.QueryRow(ctx, `SELECT name, email, phone, notes, attributes, pages, labels, first_seen, last_seen
 		FROM contacts WHERE tenant = $1 AND id = $2`, tenant, id).
-		Scan(&c.Name, &c.Email, &c.Phone, &c.Notes, &attrs, &c.Pages, &first, &last)
+		Scan(&c.Name, &c.Email, &c.Phone, &c.Notes, &attrs, &c.Pages, &c.OwnLabels, &first, &last)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		found = false

@@ -301,3 +301,41 @@ func TestContacts(t *testing.T) {
 		t.Fatalf("another tenant's contact of the same id: %v, %v", other, err)
 	}
 }
+
+// TestContactLabels: agents' labels on a contact itself, apart from its conversations' labels:
+// added once each, kept sorted, removed, bounded (an add past the bound changes nothing), on a
+// contact the record has not seen connect too, and per tenant.
+func TestContactLabels(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	ctx := context.Background()
+	if err := st.ContactSeen(ctx, "acme", &fd.Contact{Id: "c_lab", Name: "Lab"}, "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		tenant, id, label string
+		remove            bool
+		want              []string
+	}{
+		{"acme", "c_lab", "vip", false, []string{"vip"}},
+		{"acme", "c_lab", "churn", false, []string{"churn", "vip"}},
+		{"acme", "c_lab", "vip", false, []string{"churn", "vip"}}, // once
+		{"acme", "c_lab", "b2b", false, []string{"churn", "vip"}}, // at the bound of 2
+		{"acme", "c_lab", "churn", true, []string{"vip"}},
+		{"acme", "c_lab", "gone", true, []string{"vip"}}, // removing what is not there
+		{"acme", "c_new", "vip", false, []string{"vip"}}, // never connected: made
+		{"other", "c_lab", "b2b", false, []string{"b2b"}},
+	}
+	for i, s := range steps {
+		if err := st.LabelContact(ctx, s.tenant, s.id, s.label, s.remove, 2); err != nil {
+			t.Fatal(err)
+		}
+		reply, err := st.Contact(ctx, s.tenant, s.id)
+		if err != nil || !slices.Equal(reply.GetContact().GetOwnLabels(), s.want) {
+			t.Fatalf("step %d (%+v): own labels %v (%v), want %v", i, s, reply.GetContact().GetOwnLabels(), err, s.want)
+		}
+	}
+	if reply, _ := st.Contact(ctx, "acme", "c_lab"); reply.GetContact().GetName() != "Lab" {
+		t.Fatalf("labels changed the contact's fields: %v", reply.GetContact())
+	}
+}

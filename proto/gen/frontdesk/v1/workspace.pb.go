@@ -303,7 +303,10 @@ type Contact struct {
 	// pages are the last pages the customer came from (newest first, at most 10).
 	Pages []string `protobuf:"bytes,9,rep,name=pages,proto3" json:"pages,omitempty"`
 	// labels are the labels of the contact's conversations.
-	Labels        []string `protobuf:"bytes,10,rep,name=labels,proto3" json:"labels,omitempty"`
+	Labels []string `protobuf:"bytes,10,rep,name=labels,proto3" json:"labels,omitempty"`
+	// own_labels are the tenant's labels agents set on the contact itself (contact_label), at
+	// most frames.MaxContactLabels, sorted.
+	OwnLabels     []string `protobuf:"bytes,700,rep,name=own_labels,json=ownLabels,proto3" json:"own_labels,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -404,6 +407,13 @@ func (x *Contact) GetPages() []string {
 func (x *Contact) GetLabels() []string {
 	if x != nil {
 		return x.Labels
+	}
+	return nil
+}
+
+func (x *Contact) GetOwnLabels() []string {
+	if x != nil {
+		return x.OwnLabels
 	}
 	return nil
 }
@@ -790,7 +800,7 @@ const file_frontdesk_v1_workspace_proto_rawDesc = "" +
 	"\x05state\x18\x04 \x01(\tR\x05state\x12\x12\n" +
 	"\x04from\x18\x05 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02to\x18\x06 \x01(\tR\x02to\x12\x14\n" +
-	"\x05limit\x18\a \x01(\x05R\x05limit\"\xdf\x02\n" +
+	"\x05limit\x18\a \x01(\x05R\x05limit\"\xff\x02\n" +
 	"\aContact\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -805,7 +815,9 @@ const file_frontdesk_v1_workspace_proto_rawDesc = "" +
 	"\tlast_seen\x18\b \x01(\tR\blastSeen\x12\x14\n" +
 	"\x05pages\x18\t \x03(\tR\x05pages\x12\x16\n" +
 	"\x06labels\x18\n" +
-	" \x03(\tR\x06labels\x1a=\n" +
+	" \x03(\tR\x06labels\x12\x1e\n" +
+	"\n" +
+	"own_labels\x18\xbc\x05 \x03(\tR\townLabels\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x93\x01\n" +

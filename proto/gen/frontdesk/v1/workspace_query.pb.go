@@ -167,13 +167,18 @@ type ContactRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// tenant is the tenant id.
 	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	// op is get, update (agents: name, email, phone, notes) or seen (the gateway: a customer
-	// connected; attributes from the token, the page).
+	// op is get, update (agents: name, email, phone, notes), label (agents: one of the
+	// tenant's labels on the contact) or seen (the gateway: a customer connected; attributes from
+	// the token, the page).
 	Op string `protobuf:"bytes,2,opt,name=op,proto3" json:"op,omitempty"`
 	// contact carries the id and the fields to set.
 	Contact *Contact `protobuf:"bytes,3,opt,name=contact,proto3" json:"contact,omitempty"`
 	// page is the page the customer is on (seen).
-	Page          string `protobuf:"bytes,4,opt,name=page,proto3" json:"page,omitempty"`
+	Page string `protobuf:"bytes,4,opt,name=page,proto3" json:"page,omitempty"`
+	// label is the label to add to the contact or remove from it (label).
+	Label string `protobuf:"bytes,700,opt,name=label,proto3" json:"label,omitempty"`
+	// remove removes label instead of adding it (label).
+	Remove        bool `protobuf:"varint,701,opt,name=remove,proto3" json:"remove,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -234,6 +239,20 @@ func (x *ContactRequest) GetPage() string {
 		return x.Page
 	}
 	return ""
+}
+
+func (x *ContactRequest) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *ContactRequest) GetRemove() bool {
+	if x != nil {
+		return x.Remove
+	}
+	return false
 }
 
 // ContactReply answers a ContactRequest.
@@ -315,12 +334,14 @@ const file_frontdesk_v1_workspace_query_proto_rawDesc = "" +
 	"\x04item\x18\x05 \x01(\v2\x1c.frontdesk.v1.CannedResponseR\x04item\"W\n" +
 	"\vCannedReply\x122\n" +
 	"\x05items\x18\x01 \x03(\v2\x1c.frontdesk.v1.CannedResponseR\x05items\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"}\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\xad\x01\n" +
 	"\x0eContactRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x0e\n" +
 	"\x02op\x18\x02 \x01(\tR\x02op\x12/\n" +
 	"\acontact\x18\x03 \x01(\v2\x15.frontdesk.v1.ContactR\acontact\x12\x12\n" +
-	"\x04page\x18\x04 \x01(\tR\x04page\"\x9d\x01\n" +
+	"\x04page\x18\x04 \x01(\tR\x04page\x12\x15\n" +
+	"\x05label\x18\xbc\x05 \x01(\tR\x05label\x12\x17\n" +
+	"\x06remove\x18\xbd\x05 \x01(\bR\x06remove\"\x9d\x01\n" +
 	"\fContactReply\x12/\n" +
 	"\acontact\x18\x01 \x01(\v2\x15.frontdesk.v1.ContactR\acontact\x12F\n" +
 	"\rconversations\x18\x02 \x03(\v2 .frontdesk.v1.ConversationRecordR\rconversations\x12\x14\n" +

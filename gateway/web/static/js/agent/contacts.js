@@ -1,6 +1,7 @@
 // The contact panel: who the open conversation's customer is (the record's contact: one per
 // signed-in customer across devices), their custom attributes, the pages they came from, their
-// past conversations (opened read-only) and labels; agents edit name, email, phone and notes.
+// past conversations (opened read-only) and labels; agents edit name, email, phone and notes,
+// and set the tenant's labels on the contact itself.
 
 import { newId } from '../core/client.js';
 import { clear, h } from '../core/dom.js';
@@ -69,7 +70,7 @@ export const contactsPart = {
       this.contactMeta.append(h('dl', { class: 'attributes' }, ...attrs.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)])));
     }
     if (c.pages?.length) this.contactMeta.append(h('div', { class: 'muted' }, t('cameFrom') + ': ' + c.pages[0]));
-    if (c.labels?.length) this.contactMeta.append(h('div', { class: 'labels' }, ...c.labels.map((l) => this.labelChip(l))));
+    this.renderContactLabels(c);
     for (const p of c.past.filter((p) => p.conv !== this.current)) {
       const when = p.opened_at ? new Date(p.opened_at).toLocaleString(t.lang === 'zh' ? 'zh-CN' : undefined) : '';
       this.contactPast.append(h('li', null, h('button', { type: 'button', class: 'past', onclick: () => this.openReadOnly(p.conv, c.name || c.id) },
@@ -77,5 +78,34 @@ export const contactsPart = {
         ...(p.labels || []).map((l) => this.labelChip(l)))));
     }
     if (!this.contactPast.children.length) this.contactPast.append(h('li', { class: 'muted small' }, t('noPast')));
+  },
+
+  /**
+   * renderContactLabels draws the labels agents set on the contact itself (own_labels), each
+   * removable, and a list of the tenant's other labels to add; the labels of the contact's
+   * conversations show on their past conversations below.
+   */
+  renderContactLabels(c) {
+    if (!this.labelDefs.length) return;
+    const have = c.own_labels || [];
+    const row = h('div', { class: 'labels contact-labels', 'aria-label': t('contactLabels') });
+    for (const name of have) {
+      row.append(this.labelChip(name, h('button', { type: 'button', class: 'chip-x',
+        'aria-label': t('removeLabel', { label: this.labelTitle(name) }), onclick: () => this.setContactLabel(name, true) }, '×')));
+    }
+    const free = this.labelDefs.filter((l) => !have.includes(l.name));
+    if (free.length) {
+      const add = h('select', { class: 'label-add', id: 'contact-label-add', 'aria-label': t('addContactLabel'),
+        onchange: () => { if (add.value) this.setContactLabel(add.value, false); } },
+      h('option', { value: '' }, '+ ' + t('addContactLabel')), ...free.map((l) => h('option', { value: l.name }, l.title || l.name)));
+      row.append(add);
+    }
+    this.contactMeta.append(row);
+  },
+
+  /** setContactLabel adds or removes a label on the open contact; the answer is its contact. */
+  setContactLabel(name, remove) {
+    if (!this.contact?.id) return;
+    this.client.raw({ type: Type.ContactLabel, id: newId('kl'), conv: this.current, contact: { id: this.contact.id }, label: name, remove });
   },
 };

@@ -29,6 +29,7 @@ export const Type = Object.freeze({
   Search: 'search',
   Contact: 'contact',
   ContactUpdate: 'contact_update',
+  ContactLabel: 'contact_label',
   Prechat: 'prechat',
   Welcome: 'welcome',
   Ack: 'ack',
