@@ -135,6 +135,53 @@ gateway:
 				t.Error("priority class applied to another service")
 			}
 		}},
+		{"smtp relay password from a secret", `
+persister:
+  config:
+    mail: {addr: "smtp.example.com:587", username: frontdesk}
+  mailPassword: {existingSecret: smtp-relay, existingSecretKey: password}
+`, func(t *testing.T, o *objects) {
+			pod := o.deployments[name("persister")].Spec.Template.Spec
+			var vol *corev1.Volume
+			for i := range pod.Volumes {
+				if pod.Volumes[i].Name == "mail-password" {
+					vol = &pod.Volumes[i]
+				}
+			}
+			if vol == nil || vol.Secret == nil || vol.Secret.SecretName != "smtp-relay" || len(vol.Secret.Items) != 1 ||
+				vol.Secret.Items[0].Key != "password" || vol.Secret.Items[0].Path != "password" {
+				t.Fatalf("mail-password volume %+v", vol)
+			}
+			mounted := false
+			for _, m := range pod.Containers[0].VolumeMounts {
+				mounted = mounted || (m.Name == "mail-password" && m.MountPath == "/etc/frontdesk/mail" && m.SubPath == "" && m.ReadOnly)
+			}
+			cfg := o.configMaps[name("persister")].Data["config.yaml"]
+			if !mounted || !strings.Contains(cfg, "password_file: /etc/frontdesk/mail/password") || !strings.Contains(cfg, "addr: smtp.example.com:587") ||
+				strings.Contains(cfg, "password:") {
+				t.Errorf("mounted %v, config:\n%s", mounted, cfg)
+			}
+			for _, d := range o.deployments {
+				if d.Name == name("persister") {
+					continue
+				}
+				for _, v := range d.Spec.Template.Spec.Volumes {
+					if v.Name == "mail-password" {
+						t.Errorf("%s mounts the relay password", d.Name)
+					}
+				}
+			}
+		}},
+		{"no smtp relay password by default", ``, func(t *testing.T, o *objects) {
+			for _, v := range o.deployments[name("persister")].Spec.Template.Spec.Volumes {
+				if v.Name == "mail-password" {
+					t.Error("mail-password volume without mailPassword.existingSecret")
+				}
+			}
+			if strings.Contains(o.configMaps[name("persister")].Data["config.yaml"], "password_file") {
+				t.Error("password_file set without a Secret")
+			}
+		}},
 		{"service account annotations", `
 aibridge:
   serviceAccount:

@@ -123,6 +123,11 @@ app.kubernetes.io/part-of: frontdesk
 {{- if eq .name "gateway" }}
 {{- $_ := set $own "listen" (printf ":%d" (int .svc.port)) }}
 {{- end }}
+{{- if and (eq .name "persister") .svc.mailPassword.existingSecret }}
+{{- $mail := deepCopy ($own.mail | default dict) }}
+{{- $_ := set $mail "password_file" "/etc/frontdesk/mail/password" }}
+{{- $_ := set $own "mail" $mail }}
+{{- end }}
 {{- $_ := set $cfg .name $own }}
 {{- toYaml $cfg }}
 {{- end }}
