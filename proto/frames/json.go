@@ -61,10 +61,10 @@ func AppendClientJSON(b []byte, f *fd.ClientFrame) []byte {
 	w.str("status", f.GetStatus())
 	w.str("to_agent", f.GetToAgent())
 	w.str("to_queue", f.GetToQueue())
-	w.optInt32("score", f.Score) // workspace fields (rate)
+	w.optInt32("score", f.Score) // the desk's (rate), written here to keep the text's order
 	w.str("comment", f.GetComment())
 	w.str("email", f.GetEmail())
-	w.clientWorkspace(f) // workspace.go
+	w.clientFamilies(f) // family.go
 	w.b = append(w.b, '}')
 	return w.b
 }
@@ -260,8 +260,7 @@ func (w *jw) serverFrame(f *fd.ServerFrame) {
 		}
 		o.str("delta", f.GetDelta())
 		o.optInt32("part", f.Part)
-		o.workspace(f) // workspace.go
-		o.desk(f)      // desk.go
+		o.serverFamilies(f) // family.go
 		o.str("due_at", f.GetDueAt())
 	})
 }
