@@ -99,13 +99,5 @@ func (w *jw) nestedList(key string, n int, item func(i int) proto.Message) {
 	if n == 0 {
 		return
 	}
-	w.key(key)
-	w.b = append(w.b, '[')
-	for i := range n {
-		if i > 0 {
-			w.b = append(w.b, ',')
-		}
-		w.b = appendNested(w.b, item(i))
-	}
-	w.b = append(w.b, ']')
+	w.array(key, n, func(i int) { w.b = appendNested(w.b, item(i)) })
 }
