@@ -381,16 +381,15 @@ func quotaFlood(ctx context.Context, a *arena) ([]string, error) {
 
 // eraseAsCustomer: a customer (or an agent) asking to erase another customer.
 func eraseAsCustomer(ctx context.Context, a *arena) ([]string, error) {
-	var got []string
+	var reqs []*http.Request
 	for _, role := range []string{frames.RoleCustomer, frames.RoleAgent} {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.g.url+"/v1/erase", strings.NewReader(`{"user":"good-0"}`))
 		req.Header.Set("Authorization", "Bearer "+tok(a.e.t.(*testing.T), "roomy", "eraser-"+role, role))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return got, err
-		}
-		resp.Body.Close()
-		got = append(got, fmt.Sprint("http:", resp.StatusCode))
+		reqs = append(reqs, req)
+	}
+	got, err := statuses(reqs...)
+	if err != nil {
+		return got, err
 	}
 	if strings.Join(got, ",") != "http:403,http:403" {
 		return got, fmt.Errorf("erase without the supervisor role answered %v", got)
@@ -398,17 +397,31 @@ func eraseAsCustomer(ctx context.Context, a *arena) ([]string, error) {
 	return got, nil
 }
 
-// debugEndpoints: pprof and the forced GC on the ops port, debug off (item 6).
-func debugEndpoints(ctx context.Context, a *arena) ([]string, error) {
+// statuses sends each request in turn and answers their statuses as http:<code>, those it got
+// before an error too.
+func statuses(reqs ...*http.Request) ([]string, error) {
 	var got []string
-	for _, p := range []struct{ method, path string }{{http.MethodPost, "/debug/gc"}, {http.MethodGet, "/debug/pprof/profile?seconds=1"}} {
-		req, _ := http.NewRequestWithContext(ctx, p.method, "http://"+a.g.OpsAddr()+p.path, nil)
+	for _, req := range reqs {
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return got, err
 		}
 		resp.Body.Close()
 		got = append(got, fmt.Sprint("http:", resp.StatusCode))
+	}
+	return got, nil
+}
+
+// debugEndpoints: pprof and the forced GC on the ops port, debug off (item 6).
+func debugEndpoints(ctx context.Context, a *arena) ([]string, error) {
+	var reqs []*http.Request
+	for _, p := range []struct{ method, path string }{{http.MethodPost, "/debug/gc"}, {http.MethodGet, "/debug/pprof/profile?seconds=1"}} {
+		req, _ := http.NewRequestWithContext(ctx, p.method, "http://"+a.g.OpsAddr()+p.path, nil)
+		reqs = append(reqs, req)
+	}
+	got, err := statuses(reqs...)
+	if err != nil {
+		return got, err
 	}
 	if strings.Join(got, ",") != "http:404,http:404" {
 		return got, fmt.Errorf("debug endpoints answered %v", got)

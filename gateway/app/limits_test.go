@@ -40,17 +40,12 @@ func (a *announcements) await(session string, online bool) {
 	a.t.Helper()
 	deadline := time.After(wait)
 	for {
-		select {
-		case m := <-a.ch:
-			p := &fd.SessionPresence{}
-			if err := proto.Unmarshal(m.Data, p); err != nil {
-				a.t.Fatal(err)
-			}
-			if p.GetSession() == session && p.GetOnline() == online {
-				return
-			}
-		case <-deadline:
+		p, ok := a.next(deadline)
+		if !ok {
 			a.t.Fatalf("no announcement of %s (online %v)", session, online)
+		}
+		if p.GetSession() == session && p.GetOnline() == online {
+			return
 		}
 	}
 }
@@ -60,18 +55,28 @@ func (a *announcements) noGoodbye(session string, d time.Duration) {
 	a.t.Helper()
 	deadline := time.After(d)
 	for {
-		select {
-		case m := <-a.ch:
-			p := &fd.SessionPresence{}
-			if err := proto.Unmarshal(m.Data, p); err != nil {
-				a.t.Fatal(err)
-			}
-			if p.GetSession() == session && !p.GetOnline() {
-				a.t.Fatalf("%s said goodbye: the gateway was not cut off", session)
-			}
-		case <-deadline:
+		p, ok := a.next(deadline)
+		if !ok {
 			return
 		}
+		if p.GetSession() == session && !p.GetOnline() {
+			a.t.Fatalf("%s said goodbye: the gateway was not cut off", session)
+		}
+	}
+}
+
+// next is the next announcement, or false once deadline has fired.
+func (a *announcements) next(deadline <-chan time.Time) (*fd.SessionPresence, bool) {
+	a.t.Helper()
+	select {
+	case m := <-a.ch:
+		p := &fd.SessionPresence{}
+		if err := proto.Unmarshal(m.Data, p); err != nil {
+			a.t.Fatal(err)
+		}
+		return p, true
+	case <-deadline:
+		return nil, false
 	}
 }
 

@@ -2,45 +2,16 @@ package frames
 
 import (
 	"fmt"
-
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	"strings"
 	"unicode/utf8"
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
 
-// nestedJSON writes the workspace's nested messages (a rating, a board) with protojson: they
-// are rare frames, off the hot path AppendJSON is written by hand for, and hold no 64-bit
-// integers (which protojson would write as strings).
-var nestedJSON = protojson.MarshalOptions{UseProtoNames: true}
-
-// workspace writes the server frame fields of the workspace (AppendJSON).
+// desk writes the desk's fields of a server frame (a family's serverJSON).
 func (w *jw) desk(f *fd.ServerFrame) {
-	for _, m := range []struct {
-		key string
-		msg proto.Message
-		set bool
-	}{{"rating", f.GetRating(), f.Rating != nil}, {"board", f.GetBoard(), f.Board != nil}} {
-		if !m.set {
-			continue
-		}
-		b, err := nestedJSON.Marshal(m.msg)
-		if err != nil {
-			continue // a message protojson cannot write has nothing a client could read either
-		}
-		w.key(m.key)
-		// As appendString does: no <, > or & in the text, whatever the client does with it.
-		for _, c := range b {
-			switch c {
-			case '<', '>', '&':
-				w.b = append(w.b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				w.b = append(w.b, c)
-			}
-		}
-	}
+	w.nested("rating", f.GetRating(), f.Rating != nil)
+	w.nested("board", f.GetBoard(), f.Board != nil)
 	w.str("csat_scale", f.GetCsatScale())
 	w.optInt("note_seq", f.NoteSeq)
 }
@@ -96,8 +67,8 @@ func CommentLimit(c *fd.Csat) int {
 	return min(n, MaxCommentChars)
 }
 
-// validateDesk checks the workspace's client frames (note, notes, rate); ok is false for
-// any other type.
+// validateDesk checks the desk's client frames (note, notes, rate; a family's validate); ok is
+// false for any other type.
 func validateDesk(f *fd.ClientFrame) (ok bool, err error) {
 	switch f.GetType() {
 	case TypeNote:

@@ -61,10 +61,10 @@ func AppendClientJSON(b []byte, f *fd.ClientFrame) []byte {
 	w.str("status", f.GetStatus())
 	w.str("to_agent", f.GetToAgent())
 	w.str("to_queue", f.GetToQueue())
-	w.optInt32("score", f.Score) // workspace fields (rate)
+	w.optInt32("score", f.Score) // the desk's (rate), written here to keep the text's order
 	w.str("comment", f.GetComment())
 	w.str("email", f.GetEmail())
-	w.clientWorkspace(f) // workspace.go
+	w.clientFamilies(f) // family.go
 	w.b = append(w.b, '}')
 	return w.b
 }
@@ -125,13 +125,19 @@ func (w *jw) strs(k string, v []string) {
 	if len(v) == 0 {
 		return
 	}
+	w.array(k, len(v), func(i int) { w.b = appendString(w.b, v[i]) })
+}
+
+// array writes key and a JSON array of n items, item(i) appending the i-th to w.b; it writes
+// an empty array for n 0 (callers that omit empty lists check first).
+func (w *jw) array(k string, n int, item func(i int)) {
 	w.key(k)
 	w.b = append(w.b, '[')
-	for i, s := range v {
+	for i := range n {
 		if i > 0 {
 			w.b = append(w.b, ',')
 		}
-		w.b = appendString(w.b, s)
+		item(i)
 	}
 	w.b = append(w.b, ']')
 }
@@ -199,15 +205,7 @@ func (w *jw) serverFrame(f *fd.ServerFrame) {
 		if f.Conversations != nil {
 			// An empty list is meaningful in welcome ("no open conversations"), so it is
 			// written whenever the slice is non-nil.
-			o.key("conversations")
-			o.b = append(o.b, '[')
-			for i, s := range f.Conversations {
-				if i > 0 {
-					o.b = append(o.b, ',')
-				}
-				o.summary(s)
-			}
-			o.b = append(o.b, ']')
+			o.array("conversations", len(f.Conversations), func(i int) { o.summary(f.Conversations[i]) })
 		}
 		o.str("client_id", f.GetClientId())
 		if f.From != nil {
@@ -235,15 +233,7 @@ func (w *jw) serverFrame(f *fd.ServerFrame) {
 		o.optInt("last_seq", f.LastSeq)
 		o.optBool("recovered", f.Recovered)
 		if f.Messages != nil {
-			o.key("messages")
-			o.b = append(o.b, '[')
-			for i, m := range f.Messages {
-				if i > 0 {
-					o.b = append(o.b, ',')
-				}
-				o.serverFrame(m)
-			}
-			o.b = append(o.b, ']')
+			o.array("messages", len(f.Messages), func(i int) { o.serverFrame(f.Messages[i]) })
 		}
 		o.optBool("more", f.More)
 		o.optInt32("agents_available", f.AgentsAvailable)
@@ -260,8 +250,7 @@ func (w *jw) serverFrame(f *fd.ServerFrame) {
 		}
 		o.str("delta", f.GetDelta())
 		o.optInt32("part", f.Part)
-		o.workspace(f) // workspace.go
-		o.desk(f)      // desk.go
+		o.serverFamilies(f) // family.go
 		o.str("due_at", f.GetDueAt())
 	})
 }

@@ -110,10 +110,7 @@ func Validate(f *fd.ClientFrame) error {
 		}
 	case TypePing:
 	default:
-		if ok, err := validateDesk(f); ok { // desk.go
-			return err
-		}
-		return validateWorkspace(f) // workspace.go; it refuses unknown and missing types
+		return validateFamilies(f) // family.go; it refuses unknown and missing types
 	}
 	return nil
 }

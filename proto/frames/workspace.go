@@ -5,8 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/proto"
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
@@ -59,51 +58,52 @@ const (
 	MaxContactLabels = 20
 )
 
-// validateWorkspace checks the workspace's client frames; any other type is unknown.
-func validateWorkspace(f *fd.ClientFrame) error {
+// validateWorkspace checks the workspace's client frames (a family's validate); ok is false
+// for any other type.
+func validateWorkspace(f *fd.ClientFrame) (ok bool, err error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrBadFrame}, a...)...)
 	}
 	switch f.GetType() {
 	case TypeLabel:
 		if f.GetConv() == "" || !token(f.GetLabel()) {
-			return bad("label frame needs conv and a label name")
+			return true, bad("label frame needs conv and a label name")
 		}
 	case TypeCanned:
 	case TypeCannedSave:
 		c := f.GetCanned()
 		if !ShortcutValid(c.GetShortcut()) {
-			return bad("canned.shortcut must be 1-%d letters, digits, '-' or '_'", MaxShortcutLength)
+			return true, bad("canned.shortcut must be 1-%d letters, digits, '-' or '_'", MaxShortcutLength)
 		}
 		if strings.TrimSpace(c.GetText()) == "" || len(c.GetText()) > MaxCannedText || len(c.GetTitle()) > MaxCannedTitle ||
 			!utf8.ValidString(c.GetText()+c.GetTitle()) {
-			return bad("canned.text must be 1 to %d bytes of UTF-8, title at most %d", MaxCannedText, MaxCannedTitle)
+			return true, bad("canned.text must be 1 to %d bytes of UTF-8, title at most %d", MaxCannedText, MaxCannedTitle)
 		}
 	case TypeCannedDelete:
 		if f.GetCanned().GetId() == "" {
-			return bad("canned_delete frame needs canned.id")
+			return true, bad("canned_delete frame needs canned.id")
 		}
 	case TypeSearch:
 		s := f.GetSearch()
 		if len(s.GetQuery()) > MaxSearchQuery || !utf8.ValidString(s.GetQuery()) || s.GetLimit() < 0 {
-			return bad("search.query must be at most %d bytes of UTF-8", MaxSearchQuery)
+			return true, bad("search.query must be at most %d bytes of UTF-8", MaxSearchQuery)
 		}
 		if strings.TrimSpace(s.GetQuery()) == "" && s.GetLabel() == "" && s.GetAgent() == "" && s.GetState() == "" &&
 			s.GetFrom() == "" && s.GetTo() == "" {
-			return bad("search frame needs a query or a filter")
+			return true, bad("search frame needs a query or a filter")
 		}
 	case TypeContact:
 		if f.GetContact().GetId() == "" && f.GetConv() == "" {
-			return bad("contact frame needs contact.id or conv")
+			return true, bad("contact frame needs contact.id or conv")
 		}
 	case TypeContactUpdate:
 		c := f.GetContact()
 		if c.GetId() == "" {
-			return bad("contact_update frame needs contact.id")
+			return true, bad("contact_update frame needs contact.id")
 		}
 		if len(c.GetName()) > MaxContactField || len(c.GetEmail()) > MaxContactField || len(c.GetPhone()) > MaxContactField ||
 			len(c.GetNotes()) > MaxContactNotes {
-			return bad("contact fields over their limits")
+			return true, bad("contact fields over their limits")
 		}
 	case TypeContactLabel:
 		if f.GetContact().GetId() == "" || !token(f.GetLabel()) {
@@ -111,14 +111,12 @@ func validateWorkspace(f *fd.ClientFrame) error {
 		}
 	case TypePrechat:
 		if f.GetContact() == nil {
-			return bad("prechat frame needs contact")
+			return true, bad("prechat frame needs contact")
 		}
-	case "":
-		return bad("missing type")
 	default:
-		return bad("unknown type %q", f.GetType())
+		return false, nil
 	}
-	return nil
+	return true, nil
 }
 
 // ShortcutValid reports whether s can be a canned response's shortcut.
@@ -138,60 +136,25 @@ func token(s string) bool {
 	return true
 }
 
-// workspaceJSON is protojson with the protocol's field names, for the workspace's nested
-// messages: these frames are rare (a click, a search), so the hand-written encoder of the
-// hot path is not worth their weight.
-var workspaceJSON = protojson.MarshalOptions{UseProtoNames: true}
-
-// workspace writes the workspace fields of a server frame.
+// workspace writes the workspace fields of a server frame (a family's serverJSON).
 func (w *jw) workspace(f *fd.ServerFrame) {
 	w.strs("labels", f.Labels)
-	list := func(k string, n int, item func(i int) []byte) {
-		if n == 0 {
-			return
-		}
-		w.key(k)
-		w.b = append(w.b, '[')
-		for i := range n {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			w.b = append(w.b, item(i)...)
-		}
-		w.b = append(w.b, ']')
-	}
-	list("label_defs", len(f.LabelDefs), func(i int) []byte { b, _ := workspaceJSON.Marshal(f.LabelDefs[i]); return b })
-	list("canned", len(f.Canned), func(i int) []byte { b, _ := workspaceJSON.Marshal(f.Canned[i]); return b })
-	list("hits", len(f.Hits), func(i int) []byte { b, _ := workspaceJSON.Marshal(f.Hits[i]); return b })
-	if f.Contact != nil {
-		b, _ := workspaceJSON.Marshal(f.Contact)
-		w.key("contact")
-		w.b = append(w.b, b...)
-	}
-	list("past", len(f.Past), func(i int) []byte { b, _ := workspaceJSON.Marshal(f.Past[i]); return b })
-	if f.Prechat != nil {
-		b, _ := workspaceJSON.Marshal(f.Prechat)
-		w.key("prechat")
-		w.b = append(w.b, b...)
-	}
+	w.nestedList("label_defs", len(f.LabelDefs), func(i int) proto.Message { return f.LabelDefs[i] })
+	w.nestedList("canned", len(f.Canned), func(i int) proto.Message { return f.Canned[i] })
+	w.nestedList("hits", len(f.Hits), func(i int) proto.Message { return f.Hits[i] })
+	w.nested("contact", f.Contact, f.Contact != nil)
+	w.nestedList("past", len(f.Past), func(i int) proto.Message { return f.Past[i] })
+	w.nested("prechat", f.Prechat, f.Prechat != nil)
 }
 
-// clientWorkspace writes the workspace fields of a client frame.
+// clientWorkspace writes the workspace fields of a client frame (a family's clientJSON).
 func (w *jw) clientWorkspace(f *fd.ClientFrame) {
 	w.str("label", f.GetLabel())
 	if f.GetRemove() {
 		w.key("remove")
 		w.b = append(w.b, "true"...)
 	}
-	for _, m := range []struct {
-		k string
-		v interface{ ProtoReflect() protoreflect.Message }
-	}{{"canned", f.Canned}, {"search", f.Search}, {"contact", f.Contact}} {
-		if m.v == nil || !m.v.ProtoReflect().IsValid() {
-			continue
-		}
-		b, _ := workspaceJSON.Marshal(m.v)
-		w.key(m.k)
-		w.b = append(w.b, b...)
-	}
+	w.nested("canned", f.Canned, f.Canned != nil)
+	w.nested("search", f.Search, f.Search != nil)
+	w.nested("contact", f.Contact, f.Contact != nil)
 }

@@ -123,9 +123,9 @@ func CheckTokens(ids ...string) error {
 
 func join(parts ...string) string { return strings.Join(parts, ".") }
 
-// Messages is the subject of a conversation's messages (stream StreamMessages). Gateways also
-// subscribe to it with core NATS to push new messages to sockets. Publisher: gateway (customer
-// and agent messages), aibridge (bot messages), dispatcher (system notices).
+// Messages is the subject of a conversation's messages (stream StreamMessages); gateways push
+// new messages to sockets from its republished copy, Deliver. Publisher: gateway (customer and
+// agent messages), aibridge (bot messages), dispatcher (system notices).
 func Messages(tenant, conv string) string { return join(Prefix, "msg", tenant, conv) }
 
 // AllMessages matches every conversation's messages of every tenant (stream binding).
@@ -146,7 +146,7 @@ func Deliver(tenant, conv string) string { return join(Prefix, "deliver", tenant
 func AllDeliver() string { return join(Prefix, "deliver", ">") }
 
 // Events is the subject of a conversation's lifecycle events (stream StreamEvents).
-// Publisher: dispatcher (gateway for `opened`).
+// Publisher: dispatcher only (`opened` too, when it reads the gateway's open command).
 func Events(tenant, conv string) string { return join(Prefix, "evt", tenant, conv) }
 
 // AllEvents matches every lifecycle event (stream binding).
@@ -172,8 +172,9 @@ func ConvReads(tenant, conv string) string { return join(Prefix, "read", tenant,
 func AllReads() string { return join(Prefix, "read", ">") }
 
 // User is the core NATS subject for frames to every session of one user
-// (frontdesk.v1.ServerFrame: queued, assigned, state, notice, suggestion).
-// Publisher: dispatcher, aibridge (suggestions).
+// (frontdesk.v1.ServerFrame: queued and notice to customers; assigned, offer, notice and rated
+// to agents). Publisher: dispatcher only (gateways may not publish here; an agent's suggestion
+// comes back to its session in the Assist reply, not on this subject).
 func User(tenant, user string) string { return join(Prefix, "user", tenant, user) }
 
 // Session is the core NATS subject for session control of one user across gateways:

@@ -23,59 +23,100 @@ import (
 //
 //	go test -run '^$' -bench AssignNATS -benchtime 2000x ./internal/engine
 func BenchmarkAssignNATS(b *testing.B) {
-	const agents = 20
+	benchLine(b, testSettings(), 20, time.Minute, func(v *env, convs []string) {
+		for i, conv := range convs {
+			v.openConv(conv, fmt.Sprint("u", i), frames.StateQueued, 0)
+		}
+	})
+}
+
+// The setup the NATS benchmarks share (this file's and burst_bench_test.go's).
+
+// benchLine is a line-clearing benchmark: b.N customers wait (open creates their queued
+// conversations), then agents with room for all of them become available at once. Timed from
+// the agents' status commands to the last assigned event stored; wait bounds the line's forming
+// and its clearing.
+func benchLine(b *testing.B, set Settings, agents int, wait time.Duration, open func(v *env, convs []string)) {
 	v := newEnv(b, baseTenant("acme"))
-	r := v.waitOwner(v.start("r1", testSettings()))
+	r := v.waitOwner(v.start("r1", set))
+	n := b.N
 	var queued, assigned atomic.Int64
 	done := make(chan struct{})
-	sub, err := v.nc.Subscribe(subjects.TenantEvents("acme"), func(m *nats.Msg) {
-		ev := &fd.ConversationEvent{}
-		if proto.Unmarshal(m.Data, ev) != nil {
-			return
-		}
+	onEvents(b, v, func(ev *fd.ConversationEvent) {
 		switch ev.GetType() {
 		case frames.EventQueued:
 			queued.Add(1)
 		case frames.EventAssigned:
-			if assigned.Add(1) == int64(b.N) {
+			if assigned.Add(1) == int64(n) {
 				close(done)
 			}
 		}
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	for i := range b.N {
-		v.openConv(fmt.Sprintf("c%06d", i), fmt.Sprint("u", i), frames.StateQueued, 0)
-	}
-	testkit.CheckFor(b, time.Minute, 5*time.Millisecond, func() error {
-		if n := queued.Load(); n < int64(b.N) {
-			return fmt.Errorf("%d of %d queued", n, b.N)
+	open(v, benchConvs(n))
+	testkit.CheckFor(b, wait, 10*time.Millisecond, func() error {
+		if q := queued.Load(); q < int64(n) {
+			return fmt.Errorf("%d of %d queued", q, n)
 		}
 		return nil
 	})
-	for i := range agents {
-		v.online(fmt.Sprint("a", i), "s", int32(b.N/agents+1))
-	}
 	// Every agent's heartbeat is in before the clock starts: all of them online (and away
 	// until their status command).
-	testkit.CheckFor(b, 5*time.Second, 5*time.Millisecond, func() error {
-		if got := testutil.ToFloat64(r.e.m.agents.WithLabelValues("acme", frames.StatusAway)); got != agents {
-			return fmt.Errorf("%v of %d agents online", got, agents)
-		}
-		return nil
-	})
+	agentsOnline(b, v, r, agents, int32(n/agents+1), false)
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime(b)
 	for i := range agents {
 		v.status(fmt.Sprint("a", i), frames.StatusAvailable)
 	}
 	select {
 	case <-done:
-	case <-time.After(time.Minute):
-		b.Fatalf("%d of %d assigned", assigned.Load(), b.N)
+	case <-time.After(wait):
+		b.Fatalf("%d of %d assigned", assigned.Load(), n)
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "assignments/s")
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "assignments/s")
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(time.Microsecond)/float64(n), "cpu-µs/assignment")
+}
+
+// benchConvs names n conversations in order, c000000 first.
+func benchConvs(n int) []string {
+	convs := make([]string, n)
+	for i := range convs {
+		convs[i] = fmt.Sprintf("c%06d", i)
+	}
+	return convs
+}
+
+// onEvents calls fn with every conversation event of acme until the benchmark ends.
+func onEvents(b *testing.B, v *env, fn func(ev *fd.ConversationEvent)) {
+	b.Helper()
+	sub, err := v.nc.Subscribe(subjects.TenantEvents("acme"), func(m *nats.Msg) {
+		ev := &fd.ConversationEvent{}
+		if proto.Unmarshal(m.Data, ev) == nil {
+			fn(ev)
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = sub.Unsubscribe() })
+}
+
+// agentsOnline brings agents a0, a1, ... online with capacity each, available or away, and
+// waits until r's dispatcher counts every one of them so (routable when available).
+func agentsOnline(b *testing.B, v *env, r *replica, agents int, capacity int32, available bool) {
+	b.Helper()
+	label := frames.StatusAway
+	for i := range agents {
+		v.online(fmt.Sprint("a", i), "s", capacity)
+		if available {
+			v.status(fmt.Sprint("a", i), frames.StatusAvailable)
+			label = "routable"
+		}
+	}
+	testkit.CheckFor(b, 10*time.Second, 5*time.Millisecond, func() error {
+		if got := testutil.ToFloat64(r.e.m.agents.WithLabelValues("acme", label)); got != float64(agents) {
+			return fmt.Errorf("%v of %d agents %s", got, agents, label)
+		}
+		return nil
+	})
 }

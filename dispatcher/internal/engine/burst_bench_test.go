@@ -12,14 +12,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
-	"github.com/frontdesk-chat/frontdesk/services/testkit"
 )
 
 // BenchmarkBurstNATS measures the burst of issue 18 through a real JetStream server: b.N
@@ -37,19 +35,15 @@ func BenchmarkBurstNATS(b *testing.B) {
 	v := newEnv(b, baseTenant("acme"))
 	r := v.waitOwner(v.start("r1", benchSettings()))
 	n := b.N
-	convs := make([]string, n)
-	for i := range convs {
-		convs[i] = fmt.Sprintf("c%06d", i)
-	}
+	convs := benchConvs(n)
 	bulkConversations(b, v, convs, frames.StateBot)
 
 	sent := make([]atomic.Int64, n)
 	lat := make([]time.Duration, 0, n)
 	var mu sync.Mutex
 	done := make(chan struct{})
-	sub, err := v.nc.Subscribe(subjects.TenantEvents("acme"), func(m *nats.Msg) {
-		ev := &fd.ConversationEvent{}
-		if proto.Unmarshal(m.Data, ev) != nil || ev.GetType() != frames.EventAssigned {
+	onEvents(b, v, func(ev *fd.ConversationEvent) {
+		if ev.GetType() != frames.EventAssigned {
 			return
 		}
 		var i int
@@ -63,21 +57,7 @@ func BenchmarkBurstNATS(b *testing.B) {
 			close(done)
 		}
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-
-	for i := range agents {
-		v.online(fmt.Sprint("a", i), "s", int32(n/agents+1))
-		v.status(fmt.Sprint("a", i), frames.StatusAvailable)
-	}
-	testkit.CheckFor(b, 10*time.Second, 5*time.Millisecond, func() error {
-		if got := testutil.ToFloat64(r.e.m.agents.WithLabelValues("acme", "routable")); got != agents {
-			return fmt.Errorf("%v of %d agents routable", got, agents)
-		}
-		return nil
-	})
+	agentsOnline(b, v, r, agents, int32(n/agents+1), true)
 
 	b.ResetTimer()
 	start, cpu0 := time.Now(), cpuTime(b)
@@ -189,63 +169,9 @@ func bulkConversations(b testing.TB, v *env, convs []string, state string) {
 //
 //	go test -run '^$' -bench WaitingNATS -benchtime 100000x -timeout 30m ./internal/engine
 func BenchmarkWaitingNATS(b *testing.B) {
-	const agents = 100
-	v := newEnv(b, baseTenant("acme"))
-	r := v.waitOwner(v.start("r1", benchSettings()))
-	n := b.N
-	convs := make([]string, n)
-	for i := range convs {
-		convs[i] = fmt.Sprintf("c%06d", i)
-	}
-	var queued, assigned atomic.Int64
-	done := make(chan struct{})
-	sub, err := v.nc.Subscribe(subjects.TenantEvents("acme"), func(m *nats.Msg) {
-		ev := &fd.ConversationEvent{}
-		if proto.Unmarshal(m.Data, ev) != nil {
-			return
-		}
-		switch ev.GetType() {
-		case frames.EventQueued:
-			queued.Add(1)
-		case frames.EventAssigned:
-			if assigned.Add(1) == int64(n) {
-				close(done)
-			}
-		}
+	benchLine(b, benchSettings(), 100, 20*time.Minute, func(v *env, convs []string) {
+		bulkConversations(b, v, convs, frames.StateQueued)
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	bulkConversations(b, v, convs, frames.StateQueued)
-	testkit.CheckFor(b, 20*time.Minute, 50*time.Millisecond, func() error {
-		if q := queued.Load(); q < int64(n) {
-			return fmt.Errorf("%d of %d queued", q, n)
-		}
-		return nil
-	})
-	for i := range agents {
-		v.online(fmt.Sprint("a", i), "s", int32(n/agents+1))
-	}
-	testkit.CheckFor(b, 10*time.Second, 5*time.Millisecond, func() error {
-		if got := testutil.ToFloat64(r.e.m.agents.WithLabelValues("acme", frames.StatusAway)); got != agents {
-			return fmt.Errorf("%v of %d agents online", got, agents)
-		}
-		return nil
-	})
-	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime(b)
-	for i := range agents {
-		v.status(fmt.Sprint("a", i), frames.StatusAvailable)
-	}
-	select {
-	case <-done:
-	case <-time.After(20 * time.Minute):
-		b.Fatalf("%d of %d assigned", assigned.Load(), n)
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "assignments/s")
-	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(time.Microsecond)/float64(n), "cpu-µs/assignment")
 }
 
 // cpuTime is the CPU time the test process (dispatcher, NATS server and clients) has used:

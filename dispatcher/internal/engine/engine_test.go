@@ -324,19 +324,22 @@ func TestOfferNotAcceptedGoesToNext(t *testing.T) {
 	}
 }
 
+// botCases are a tenant with and without its bot, and the actions a customer nobody can serve is
+// offered in each: going back to the assistant only when there is one.
+var botCases = []struct {
+	name        string
+	bot         bool
+	wantActions []string
+}{
+	{name: "bot on", bot: true, wantActions: []string{frames.ActionLeaveMessage, frames.ActionBot}},
+	{name: "bot off", bot: false, wantActions: []string{frames.ActionLeaveMessage}},
+}
+
 // TestOutsideHoursToldAtOnce: a customer handed off outside business hours is told at once,
 // offered to leave a message and, only when the tenant's bot is on, to go back to the assistant.
 func TestOutsideHoursToldAtOnce(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name        string
-		bot         bool
-		wantActions []string
-	}{
-		{name: "bot on", bot: true, wantActions: []string{frames.ActionLeaveMessage, frames.ActionBot}},
-		{name: "bot off", bot: false, wantActions: []string{frames.ActionLeaveMessage}},
-	}
-	for _, tt := range tests {
+	for _, tt := range botCases {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ten := baseTenant("acme")
@@ -398,15 +401,7 @@ func TestOutsideHoursToldAtOnce(t *testing.T) {
 // customer keeping their place in the queue.
 func TestMaxWaitAndToBot(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name        string
-		bot         bool
-		wantActions []string
-	}{
-		{name: "bot on", bot: true, wantActions: []string{frames.ActionLeaveMessage, frames.ActionBot}},
-		{name: "bot off", bot: false, wantActions: []string{frames.ActionLeaveMessage}},
-	}
-	for _, tt := range tests {
+	for _, tt := range botCases {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ten := baseTenant("acme")

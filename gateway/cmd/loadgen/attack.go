@@ -202,14 +202,7 @@ func (a *attack) sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer owner.CloseNow()
-	go func() {
-		for {
-			if _, _, err := owner.Read(context.Background()); err != nil {
-				return
-			}
-		}
-	}()
+	defer drain(owner)()
 	var wg sync.WaitGroup
 	for range min(a.conc, 8) { // the tenant's connections per user
 		wg.Go(func() {
@@ -350,14 +343,7 @@ func (a *attack) slow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer owner.CloseNow()
-	go func() {
-		for {
-			if _, _, err := owner.Read(context.Background()); err != nil {
-				return
-			}
-		}
-	}()
+	defer drain(owner)()
 	tok, _ := a.t.token("atk_slow", frames.RoleCustomer)
 	host := strings.TrimPrefix(a.t.url, "http://")
 	// A small receive buffer (it also stops the kernel growing it): the gateway's writes block
@@ -435,4 +421,19 @@ func (a *attack) slow(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// drain reads and drops whatever c receives, so the gateway never stops writing to the owner of
+// an attacked conversation; the returned func closes c and waits for the reader to end.
+func drain(c *websocket.Conn) (closeAndWait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if _, _, err := c.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	return func() { _ = c.CloseNow(); <-done }
 }

@@ -12,11 +12,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
-	"github.com/frontdesk-chat/frontdesk/gateway/internal/metrics"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
@@ -77,11 +75,7 @@ func TestReconnectCatchUp(t *testing.T) {
 			_, js := testkit.Connect(t, n.URL())
 			testkit.Provision(t, js)
 			o := newOutage(t, n, 3*time.Second)
-			h, err := hub.New(o.nc, testkit.Logger(t), metrics.New(prometheus.NewRegistry()), tc.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(h.Close)
+			h := newHub(t, o.nc, tc.opts)
 			go h.Watch(t.Context(), 20*time.Millisecond)
 			recs := make([]*rec, tc.convs)
 			ids := follow(t, h, tc.convs, func(i int) hub.Listener { recs[i] = &rec{}; return recs[i] })
@@ -136,11 +130,7 @@ func TestCatchUpHoldsLive(t *testing.T) {
 			_, js := testkit.Connect(t, n.URL())
 			testkit.Provision(t, js)
 			o := newOutage(t, n, 2*time.Second)
-			h, err := hub.New(o.nc, testkit.Logger(t), metrics.New(prometheus.NewRegistry()), hub.Options{Hold: tc.hold})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(h.Close)
+			h := newHub(t, o.nc, hub.Options{Hold: tc.hold})
 			// c1 misses messages while away and gets live ones during the catch-up; c2 only
 			// the live ones; c3 nothing.
 			ids := []string{"c1", "c2", "c3"}
@@ -239,11 +229,7 @@ func TestCatchUpAfterLiveMessage(t *testing.T) {
 	_, js := testkit.Connect(t, n.URL())
 	testkit.Provision(t, js)
 	o := newOutage(t, n, 2*time.Second)
-	h, err := hub.New(o.nc, testkit.Logger(t), metrics.New(prometheus.NewRegistry()), hub.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
+	h := newHub(t, o.nc, hub.Options{})
 	ids := []string{"c1", "c2"}
 	recs := []*rec{{}, {}}
 	for i, id := range ids {

@@ -36,11 +36,7 @@ func TestSharedSubscription(t *testing.T) {
 	n := testkit.RunNATS(t)
 	nc, js := testkit.Connect(t, n.URL())
 	testkit.Provision(t, js)
-	h, err := hub.New(nc, testkit.Logger(t), metrics.New(prometheus.NewRegistry()), hub.Options{Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
+	h := newHub(t, nc, hub.Options{Workers: 2})
 	subj := subjects.User("acme", "u1")
 	base := nc.NumSubscriptions() // the request/reply inbox of the provisioning requests
 	a, b := &rec{}, &rec{}
@@ -97,6 +93,23 @@ func (g *gate) Deliver(d *hub.Delivery) {
 	g.rec.Deliver(d)
 }
 
+// newHub is a hub over nc with opts and metrics of its own, closed when the test ends.
+func newHub(t *testing.T, nc *nats.Conn, opts hub.Options) *hub.Hub {
+	t.Helper()
+	return newHubWith(t, nc, metrics.New(prometheus.NewRegistry()), opts)
+}
+
+// newHubWith is newHub with the metrics m, for a test that reads them.
+func newHubWith(t *testing.T, nc *nats.Conn, m *metrics.Metrics, opts hub.Options) *hub.Hub {
+	t.Helper()
+	h, err := hub.New(nc, testkit.Logger(t), m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
 func (r *rec) seqs() []int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -129,11 +142,7 @@ func TestConversationDelivery(t *testing.T) {
 	}
 	// One worker with room for one message: while the listener blocks, NATS drops the rest.
 	m := metrics.New(prometheus.NewRegistry())
-	h, err := hub.New(nc, testkit.Logger(t), m, hub.Options{Workers: 1, Buffer: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
+	h := newHubWith(t, nc, m, hub.Options{Workers: 1, Buffer: 1})
 	store("c1", "before")
 	store("other", "elsewhere")
 	l := &gate{block: make(chan struct{})}
@@ -195,11 +204,7 @@ func TestReconnectFillsGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	h, err := hub.New(nc, testkit.Logger(t), metrics.New(prometheus.NewRegistry()), hub.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
+	h := newHub(t, nc, hub.Options{})
 	go h.Watch(t.Context(), 20*time.Millisecond)
 	l := &rec{}
 	if err := h.Subscribe(hub.Messages, subjects.Deliver("acme", "c1"), "c1", l); err != nil {
@@ -256,11 +261,7 @@ func TestOverviewLatest(t *testing.T) {
 	n := testkit.RunNATS(t)
 	nc, js := testkit.Connect(t, n.URL())
 	testkit.Provision(t, js)
-	h, err := hub.New(nc, testkit.Logger(t), metrics.New(prometheus.NewRegistry()), hub.Options{Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
+	h := newHub(t, nc, hub.Options{Workers: 2})
 	subj := subjects.Overview("acme")
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
@@ -329,11 +330,7 @@ func TestOverviewJoinRace(t *testing.T) {
 	n := testkit.RunNATS(t)
 	nc, js := testkit.Connect(t, n.URL())
 	testkit.Provision(t, js)
-	h, err := hub.New(nc, testkit.Logger(t), metrics.New(prometheus.NewRegistry()), hub.Options{Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
+	h := newHub(t, nc, hub.Options{Workers: 2})
 	subj := subjects.Overview("acme")
 	first := &rec{} // keeps the subject followed throughout
 	if err := h.Subscribe(hub.Overview, subj, "", first); err != nil {

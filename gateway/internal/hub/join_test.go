@@ -7,11 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/hub"
-	"github.com/frontdesk-chat/frontdesk/gateway/internal/metrics"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
@@ -40,11 +38,7 @@ func TestJoinSeesOnlyWhatArrivesAfter(t *testing.T) {
 	testkit.Provision(t, js)
 	pub, _ := testkit.Connect(t, n.URL())
 	// One worker, so a listener that blocks holds back every subject.
-	h, err := hub.New(nc, testkit.Logger(t), metrics.New(prometheus.NewRegistry()), hub.Options{Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
+	h := newHub(t, nc, hub.Options{Workers: 1})
 	events, user := subjects.Events("acme", "c1"), subjects.User("acme", "u1")
 	first, late := &rec{}, &rec{}
 	blocker := &gate{block: make(chan struct{})}

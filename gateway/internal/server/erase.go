@@ -7,7 +7,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 )
@@ -16,14 +15,8 @@ import (
 // the persister erases the customer of the caller's tenant everywhere and answers the audit id
 // and the counts removed. The requester recorded in the audit is the supervisor's user id.
 func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
-	cors(w, r)
-	c, _, err := s.authenticate(r)
-	if err != nil {
-		s.refuse(w, err)
-		return
-	}
-	if c.Role != frames.RoleSupervisor {
-		http.Error(w, "erasing a customer is for supervisors", http.StatusForbidden)
+	c, ok := s.supervisor(w, r, "erasing a customer is for supervisors")
+	if !ok {
 		return
 	}
 	var body struct {

@@ -51,20 +51,15 @@ func (r *reportSlots) give(tenant string) {
 // a CSV download. from and to are RFC 3339 times or dates (YYYY-MM-DD, midnight in tz); tz,
 // queue, agent, label and bucket (day, hour) are passed through.
 func (s *Server) handleReports(w http.ResponseWriter, r *http.Request) {
-	cors(w, r)
-	c, _, err := s.authenticate(r)
-	if err != nil {
-		s.refuse(w, err)
-		return
-	}
-	if c.Role != frames.RoleSupervisor {
-		http.Error(w, "reports are for supervisors", http.StatusForbidden)
+	c, ok := s.supervisor(w, r, "reports are for supervisors")
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
 	tz := q.Get("tz")
 	loc := time.UTC
 	if tz != "" {
+		var err error
 		if loc, err = time.LoadLocation(tz); err != nil {
 			http.Error(w, "unknown time zone "+tz, http.StatusBadRequest)
 			return

@@ -204,6 +204,22 @@ func (s *Server) authenticate(r *http.Request) (*token.Claims, *fd.Tenant, error
 	return c, t, nil
 }
 
+// supervisor authenticates a supervisors' endpoint (CORS headers first, as every endpoint): it
+// returns the caller's claims, or answers the refusal (forbidden, why) itself and returns false.
+func (s *Server) supervisor(w http.ResponseWriter, r *http.Request, forbidden string) (*token.Claims, bool) {
+	cors(w, r)
+	c, _, err := s.authenticate(r)
+	if err != nil {
+		s.refuse(w, err)
+		return nil, false
+	}
+	if c.Role != frames.RoleSupervisor {
+		http.Error(w, forbidden, http.StatusForbidden)
+		return nil, false
+	}
+	return c, true
+}
+
 func (s *Server) refuse(w http.ResponseWriter, err error) {
 	var ae *authError
 	if errors.As(err, &ae) {

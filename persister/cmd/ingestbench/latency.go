@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,68 +10,30 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 
-	"github.com/frontdesk-chat/frontdesk/persister/internal/ingest"
-	"github.com/frontdesk-chat/frontdesk/persister/internal/migrate"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
-	"github.com/frontdesk-chat/frontdesk/services/streams"
 )
 
 // runLatency is the latency mode (-rate): messages are published at a constant rate while the
 // service's consumer runs, and each row's latency is from its publish being acknowledged
 // (the moment a client would get its ack) to the commit of the transaction that stored it.
 func runLatency(ctx context.Context, o options) error {
-	dir, err := os.MkdirTemp("", "ingestbench-")
+	js, stop, err := startBus(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true})
-	if err != nil {
-		return err
-	}
-	go srv.Start()
-	defer srv.Shutdown()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		return errors.New("nats-server did not start")
-	}
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	topo := streams.Declared(streams.Options{Replicas: 1}).Only(subjects.StreamMessages, subjects.StreamDeadLetters)
-	if err := streams.Provision(ctx, js, topo); err != nil {
-		return err
-	}
-	dbURL, drop, err := createDatabase(ctx, o.db)
+	defer stop()
+	pool, drop, err := freshDatabase(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer drop()
-	pool, err := pgxpool.New(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if _, err := migrate.Apply(ctx, pool, nil); err != nil {
-		return err
-	}
 
 	total := int(float64(o.rate) * o.duration.Seconds())
 	acked := make([]atomic.Int64, total)
@@ -105,10 +65,7 @@ func runLatency(ctx context.Context, o options) error {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c := ingest.NewConsumer(js, ingest.Options{Stream: subjects.StreamMessages, Durable: "bench-latency",
-		BatchSize: o.batch, BatchWait: o.wait, Workers: o.workers},
-		ingest.Handler[store.MessageRow]{Decode: ingest.DecodeMessage, Write: write},
-		ingest.NewMetrics(prometheus.NewRegistry()), zap.NewNop())
+	c := serviceConsumer(js, o, "bench-latency", write)
 	consumerDone := make(chan error, 1)
 	go func() { consumerDone <- c.Run(cctx) }()
 

@@ -30,21 +30,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
-	"github.com/frontdesk-chat/frontdesk/services/streams"
 
 	"github.com/frontdesk-chat/frontdesk/persister/app"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/ingest"
-	"github.com/frontdesk-chat/frontdesk/persister/internal/migrate"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
 )
 
@@ -97,33 +91,11 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	dir, err := os.MkdirTemp("", "ingestbench-")
+	js, stop, err := startBus(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true})
-	if err != nil {
-		return err
-	}
-	go srv.Start()
-	defer srv.Shutdown()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		return errors.New("nats-server did not start")
-	}
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	topo := streams.Declared(streams.Options{Replicas: 1}).Only(subjects.StreamMessages, subjects.StreamDeadLetters)
-	if err := streams.Provision(ctx, js, topo); err != nil {
-		return err
-	}
+	defer stop()
 	total := max(o.n, o.naiveN)
 	fmt.Printf("publishing %d messages over %d conversations...\n", total, o.convs)
 	t0 := time.Now()
@@ -223,24 +195,11 @@ type ingester func(ctx context.Context, js jetstream.JetStream, pool *pgxpool.Po
 // measure creates a fresh database, runs ing and returns rows/s from the consumer's start to
 // the commit of the n-th row.
 func measure(ctx context.Context, o options, js jetstream.JetStream, durable string, n int, ing ingester) (float64, error) {
-	dbURL, drop, err := createDatabase(ctx, o.db)
+	pool, drop, err := freshDatabase(ctx, o)
 	if err != nil {
 		return 0, err
 	}
 	defer drop()
-	pool, err := pgxpool.New(ctx, dbURL)
-	if err != nil {
-		return 0, err
-	}
-	defer pool.Close()
-	if _, err := migrate.Apply(ctx, pool, nil); err != nil {
-		return 0, err
-	}
-	if o.setupSQL != "" {
-		if _, err := pool.Exec(ctx, o.setupSQL); err != nil {
-			return 0, fmt.Errorf("setup sql: %w", err)
-		}
-	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
@@ -334,11 +293,7 @@ func batched(o options) ingester {
 			}
 			return res, err
 		}
-		c := ingest.NewConsumer(js, ingest.Options{
-			Stream: subjects.StreamMessages, Durable: durable, BatchSize: o.batch, BatchWait: o.wait, Workers: o.workers,
-		}, ingest.Handler[store.MessageRow]{Decode: ingest.DecodeMessage, Write: write},
-			ingest.NewMetrics(prometheus.NewRegistry()), zap.NewNop())
-		return c.Run(ctx)
+		return serviceConsumer(js, o, durable, write).Run(ctx)
 	}
 }
 

@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
@@ -16,16 +15,11 @@ const KindNotes = "notes"
 
 // notes answers a NotesSearchRequest from the tenant of the subject.
 func (s *Server) notes(ctx context.Context, m *nats.Msg) (proto.Message, error) {
-	var req fd.NotesSearchRequest
-	if err := proto.Unmarshal(m.Data, &req); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
-	}
-	t, err := s.tenantOf(m.Subject, req.GetTenant())
+	req, t, err := decodeRequest(s, m, func(r *fd.NotesSearchRequest) (string, bool) {
+		return "conv", r.GetConv() == "" || subjects.ValidToken(r.GetConv())
+	})
 	if err != nil {
 		return nil, err
 	}
-	if req.GetConv() != "" && !subjects.ValidToken(req.GetConv()) {
-		return nil, fmt.Errorf("%w: conv", ErrBadRequest)
-	}
-	return s.st.SearchNotes(ctx, t, &req)
+	return s.st.SearchNotes(ctx, t, req)
 }

@@ -276,63 +276,70 @@ func (s *Server) tenantOf(subject, reqTenant string) (string, error) {
 	return p.Tenant, nil
 }
 
+// request is what every query's request is: a protobuf message naming its tenant.
+type request interface {
+	proto.Message
+	GetTenant() string
+}
+
+// decodeRequest unmarshals m's data into a new request of type P, checks its tenant against
+// the subject's (tenantOf) and then its identifiers with valid, which names what is wrong when
+// they are not subject tokens (nil: nothing more to check). Every error is the client's
+// (ErrBadRequest, ErrTenantMismatch, ErrUnknownTenant), so none reaches the log as a failure.
+func decodeRequest[T any, P interface {
+	*T
+	request
+}](s *Server, m *nats.Msg, valid func(P) (what string, ok bool)) (P, string, error) {
+	req := P(new(T))
+	if err := proto.Unmarshal(m.Data, req); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	t, err := s.tenantOf(m.Subject, req.GetTenant())
+	if err != nil {
+		return nil, "", err
+	}
+	if valid != nil {
+		if what, ok := valid(req); !ok {
+			return nil, "", fmt.Errorf("%w: %s", ErrBadRequest, what)
+		}
+	}
+	return req, t, nil
+}
+
 func (s *Server) answer(ctx context.Context, kind string, m *nats.Msg) (proto.Message, error) {
 	switch kind {
 	case KindHistory:
-		var req fd.HistoryRequest
-		if err := proto.Unmarshal(m.Data, &req); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
-		}
-		t, err := s.tenantOf(m.Subject, req.GetTenant())
+		req, t, err := decodeRequest(s, m, func(r *fd.HistoryRequest) (string, bool) {
+			return "conv, before or after", subjects.ValidToken(r.GetConv()) && r.GetBefore() >= 0 && r.GetAfter() >= 0
+		})
 		if err != nil {
 			return nil, err
 		}
-		if !subjects.ValidToken(req.GetConv()) || req.GetBefore() < 0 || req.GetAfter() < 0 {
-			return nil, fmt.Errorf("%w: conv, before or after", ErrBadRequest)
-		}
-		return s.st.History(ctx, t, &req)
+		return s.st.History(ctx, t, req)
 	case KindConversations:
-		var req fd.ConversationsRequest
-		if err := proto.Unmarshal(m.Data, &req); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
-		}
-		t, err := s.tenantOf(m.Subject, req.GetTenant())
+		req, t, err := decodeRequest(s, m, func(r *fd.ConversationsRequest) (string, bool) {
+			return "user", subjects.ValidToken(r.GetUser())
+		})
 		if err != nil {
 			return nil, err
 		}
-		if !subjects.ValidToken(req.GetUser()) {
-			return nil, fmt.Errorf("%w: user", ErrBadRequest)
-		}
-		return s.st.Conversations(ctx, t, &req)
+		return s.st.Conversations(ctx, t, req)
 	case KindUnread:
-		var req fd.UnreadRequest
-		if err := proto.Unmarshal(m.Data, &req); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
-		}
-		t, err := s.tenantOf(m.Subject, req.GetTenant())
+		req, t, err := decodeRequest(s, m, func(r *fd.UnreadRequest) (string, bool) {
+			return "user or convs", subjects.ValidToken(r.GetUser()) && subjects.CheckTokens(r.GetConvs()...) == nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		if !subjects.ValidToken(req.GetUser()) || subjects.CheckTokens(req.GetConvs()...) != nil {
-			return nil, fmt.Errorf("%w: user or convs", ErrBadRequest)
-		}
-		return s.st.Unread(ctx, t, &req)
+		return s.st.Unread(ctx, t, req)
 	case KindSearch:
-		var req fd.SearchRequest
-		if err := proto.Unmarshal(m.Data, &req); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
-		}
-		t, err := s.tenantOf(m.Subject, req.GetTenant())
+		req, t, err := decodeRequest[fd.SearchRequest](s, m, nil)
 		if err != nil {
 			return nil, err
 		}
-		return s.st.Search(ctx, t, &req)
+		return s.st.Search(ctx, t, req)
 	case KindReport:
-		var req fd.ReportRequest
-		if err := proto.Unmarshal(m.Data, &req); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
-		}
-		t, err := s.tenantOf(m.Subject, req.GetTenant())
+		req, t, err := decodeRequest[fd.ReportRequest](s, m, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -340,7 +347,7 @@ func (s *Server) answer(ctx context.Context, kind string, m *nats.Msg) (proto.Me
 		if s.opt.TimeZone != nil {
 			zone = s.opt.TimeZone(t)
 		}
-		q, err := reports.Resolve(t, &req, zone)
+		q, err := reports.Resolve(t, req, zone)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 		}

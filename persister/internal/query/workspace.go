@@ -43,31 +43,21 @@ func refusal(err error) (string, error) {
 func (s *Server) answerWorkspace(ctx context.Context, kind string, m *nats.Msg) (proto.Message, error) {
 	switch kind {
 	case KindCanned:
-		var req fd.CannedRequest
-		if err := proto.Unmarshal(m.Data, &req); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
-		}
-		t, err := s.tenantOf(m.Subject, req.GetTenant())
+		req, t, err := decodeRequest(s, m, func(r *fd.CannedRequest) (string, bool) {
+			return "user", subjects.ValidToken(r.GetUser())
+		})
 		if err != nil {
 			return nil, err
 		}
-		if !subjects.ValidToken(req.GetUser()) {
-			return nil, fmt.Errorf("%w: user", ErrBadRequest)
-		}
-		return s.canned(ctx, t, &req)
+		return s.canned(ctx, t, req)
 	case KindContact:
-		var req fd.ContactRequest
-		if err := proto.Unmarshal(m.Data, &req); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
-		}
-		t, err := s.tenantOf(m.Subject, req.GetTenant())
+		req, t, err := decodeRequest(s, m, func(r *fd.ContactRequest) (string, bool) {
+			return "contact id", subjects.ValidToken(r.GetContact().GetId())
+		})
 		if err != nil {
 			return nil, err
 		}
-		if !subjects.ValidToken(req.GetContact().GetId()) {
-			return nil, fmt.Errorf("%w: contact id", ErrBadRequest)
-		}
-		return s.contact(ctx, t, &req)
+		return s.contact(ctx, t, req)
 	}
 	return nil, fmt.Errorf("%w: kind %s", ErrBadRequest, kind)
 }

@@ -8,13 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/frontdesk-chat/frontdesk/persister/internal/bus"
-	"github.com/frontdesk-chat/frontdesk/persister/internal/migrate"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/retention"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
@@ -34,15 +32,7 @@ func TestRetentionReachesStreamsBucketsAndAttachments(t *testing.T) {
 	ns := testkit.RunNATS(t)
 	_, js := testkit.Connect(t, ns.URL())
 	testkit.Provision(t, js)
-	pool, err := pgxpool.New(ctx, testkit.Database(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := migrate.Apply(ctx, pool, nil); err != nil {
-		t.Fatal(err)
-	}
-	st := store.New(pool)
+	pool, st := migratedStore(ctx, t)
 	q, err := quota.Open(ctx, js)
 	if err != nil {
 		t.Fatal(err)

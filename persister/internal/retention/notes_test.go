@@ -6,13 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
 
-	"github.com/frontdesk-chat/frontdesk/persister/internal/migrate"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/retention"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
 )
@@ -22,43 +20,21 @@ import (
 func TestNotesRetention(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, testkit.Database(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := migrate.Apply(ctx, pool, nil); err != nil {
-		t.Fatal(err)
-	}
-	st := store.New(pool)
-	old := time.Now().Add(-10 * 24 * time.Hour)
+	pool, st := migratedStore(ctx, t)
 	var rows []store.NoteRow
-	seq := int64(0)
-	tenants := []string{"deleter", "anonymizer", "keeper", "unconfigured"}
-	for _, tenant := range tenants {
-		for i := range 25 {
-			seq++
-			at := old
-			if i == 0 {
-				at = time.Now()
-			}
-			rows = append(rows, store.NoteRow{Seq: seq, Msg: &fd.Message{Id: fmt.Sprint("n", seq), Tenant: tenant, Conv: "c1",
-				Text: "staff only", From: &fd.Participant{Id: "a1", Role: "agent"}, CreatedAt: timestamppb.New(at)}})
-		}
-	}
+	eachAgedRow(25, func(seq int64, tenant string, at time.Time) {
+		rows = append(rows, store.NoteRow{Seq: seq, Msg: &fd.Message{Id: fmt.Sprint("n", seq), Tenant: tenant, Conv: "c1",
+			Text: "staff only", From: &fd.Participant{Id: "a1", Role: "agent"}, CreatedAt: timestamppb.New(at)}})
+	})
 	if _, err := st.WriteNotes(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
-	r := retention.New(st, settings{
-		"deleter":    {Id: "deleter", Retention: &fd.Retention{Days: 7, Mode: "delete"}},
-		"anonymizer": {Id: "anonymizer", Retention: &fd.Retention{Days: 7, Mode: "anonymize"}},
-		"keeper":     {Id: "keeper", Retention: &fd.Retention{Days: 30}},
-	}, retention.Options{BatchSize: 10, MaxBatches: 3}, nil, testkit.Logger(t))
+	r := retention.New(st, retentionSettings, retention.Options{BatchSize: 10, MaxBatches: 3}, nil, testkit.Logger(t))
 	if _, err := r.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]int{"deleter": 1, "anonymizer": 1, "keeper": 25, "unconfigured": 25}
-	for _, tenant := range tenants {
+	for _, tenant := range tenantsUnderTest {
 		var n int
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM notes WHERE tenant = $1`, tenant).Scan(&n); err != nil {
 			t.Fatal(err)

@@ -24,42 +24,63 @@ type settings map[string]*fd.Tenant
 
 func (s settings) Get(id string) (*fd.Tenant, bool) { t, ok := s[id]; return t, ok }
 
-func TestRunOncePerTenant(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// tenantsUnderTest covers every retention setting: "deleter" and "anonymizer" keep 7 days in
+// their modes, "keeper" 30, "unconfigured" has no settings at all.
+var tenantsUnderTest = []string{"deleter", "anonymizer", "keeper", "unconfigured"}
+
+// retentionSettings are the settings of tenantsUnderTest.
+var retentionSettings = settings{
+	"deleter":    {Id: "deleter", Retention: &fd.Retention{Days: 7, Mode: "delete"}},
+	"anonymizer": {Id: "anonymizer", Retention: &fd.Retention{Days: 7, Mode: "anonymize"}},
+	"keeper":     {Id: "keeper", Retention: &fd.Retention{Days: 30}},
+}
+
+// migratedStore is a store over a fresh, migrated test database; the pool closes with the test.
+func migratedStore(ctx context.Context, t *testing.T) (*pgxpool.Pool, *store.Store) {
+	t.Helper()
 	pool, err := pgxpool.New(ctx, testkit.Database(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
+	t.Cleanup(pool.Close)
 	if _, err := migrate.Apply(ctx, pool, nil); err != nil {
 		t.Fatal(err)
 	}
-	st := store.New(pool)
+	return pool, store.New(pool)
+}
+
+// eachAgedRow calls row perTenant times for each of tenantsUnderTest, with sequences from 1 up:
+// the first row of a tenant is from now, the others ten days old (past 7 days, within 30).
+func eachAgedRow(perTenant int, row func(seq int64, tenant string, at time.Time)) {
 	old := time.Now().Add(-10 * 24 * time.Hour)
-	var rows []store.MessageRow
 	seq := int64(0)
-	for _, tenant := range []string{"deleter", "anonymizer", "keeper", "unconfigured"} {
-		for i := range 35 {
+	for _, tenant := range tenantsUnderTest {
+		for i := range perTenant {
 			seq++
 			at := old
 			if i == 0 {
 				at = time.Now()
 			}
-			rows = append(rows, store.MessageRow{Seq: seq, Msg: &fd.Message{
-				Id: fmt.Sprint("m", seq), Tenant: tenant, Conv: "c1", Text: "private words",
-				From: &fd.Participant{Id: "u", Role: "customer", Name: "Ann"}, CreatedAt: timestamppb.New(at),
-			}})
+			row(seq, tenant, at)
 		}
 	}
+}
+
+func TestRunOncePerTenant(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, st := migratedStore(ctx, t)
+	var rows []store.MessageRow
+	eachAgedRow(35, func(seq int64, tenant string, at time.Time) {
+		rows = append(rows, store.MessageRow{Seq: seq, Msg: &fd.Message{
+			Id: fmt.Sprint("m", seq), Tenant: tenant, Conv: "c1", Text: "private words",
+			From: &fd.Participant{Id: "u", Role: "customer", Name: "Ann"}, CreatedAt: timestamppb.New(at),
+		}})
+	})
 	if _, err := st.WriteMessages(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
-	r := retention.New(st, settings{
-		"deleter":    {Id: "deleter", Retention: &fd.Retention{Days: 7, Mode: "delete"}},
-		"anonymizer": {Id: "anonymizer", Retention: &fd.Retention{Days: 7, Mode: "anonymize"}},
-		"keeper":     {Id: "keeper", Retention: &fd.Retention{Days: 30}},
-	}, retention.Options{BatchSize: 10, MaxBatches: 2}, nil, testkit.Logger(t))
+	r := retention.New(st, retentionSettings, retention.Options{BatchSize: 10, MaxBatches: 2}, nil, testkit.Logger(t))
 
 	// Bounded: 2 batches of 10 per tenant per run, so 34 old messages need two runs.
 	got, err := r.RunOnce(ctx)

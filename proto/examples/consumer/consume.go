@@ -2,16 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+
+	"github.com/frontdesk-chat/frontdesk/proto/examples/consumer/example"
 )
 
 // Counts is the consumer's state: messages per tenant and sender role, and the stream
@@ -64,49 +64,23 @@ func (c *Counts) Snapshot() map[string]map[string]int64 {
 // decode is terminated (never redelivered) rather than blocking the stream; a production consumer
 // would also publish it to its dead-letter subject.
 func Consume(ctx context.Context, js jetstream.JetStream, durable string, counts *Counts) error {
-	cons, err := js.CreateOrUpdateConsumer(ctx, subjects.StreamMessages, jetstream.ConsumerConfig{
-		Durable:       durable,
-		FilterSubject: subjects.AllMessages(),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		MaxDeliver:    10,
-		BackOff:       []time.Duration{time.Second, 5 * time.Second, 30 * time.Second},
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return fmt.Errorf("consumer %s on %s: %w", durable, subjects.StreamMessages, err)
-	}
-	iter, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", durable, err)
-	}
-	// Stopping the iterator is what ends the loop below when ctx ends; no goroutine outlives
-	// Consume.
-	stop := context.AfterFunc(ctx, iter.Stop)
-	defer stop()
-	defer iter.Stop()
-	for {
-		msg, err := iter.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return ctx.Err()
-			}
-			return fmt.Errorf("next message: %w", err)
-		}
+	cfg := example.ConsumerConfig(durable, subjects.AllMessages())
+	return example.Consume(ctx, js, subjects.StreamMessages, cfg, func(msg jetstream.Msg) error {
 		meta, err := msg.Metadata()
 		if err != nil {
 			_ = msg.Term()
-			continue
+			return nil
 		}
 		var m fd.Message
 		if err := proto.Unmarshal(msg.Data(), &m); err != nil {
 			_ = msg.TermWithReason("undecodable frontdesk.v1.Message")
-			continue
+			return nil
 		}
 		counts.Add(meta.Sequence.Stream, &m)
 		// The side effect (the count) is done: now ack.
 		if err := msg.Ack(); err != nil {
 			return fmt.Errorf("ack %d: %w", meta.Sequence.Stream, err)
 		}
-	}
+		return nil
+	})
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/frontdesk-chat/frontdesk/deploy/local/internal/natsrun"
 	"github.com/frontdesk-chat/frontdesk/deploy/local/internal/pgrun"
+	"github.com/frontdesk-chat/frontdesk/deploy/local/internal/procs"
 	"github.com/frontdesk-chat/frontdesk/deploy/local/internal/stack"
 )
 
@@ -309,19 +310,11 @@ func waitReady(ctx context.Context, set stack.Settings, failed <-chan error) err
 	client := &http.Client{Timeout: 2 * time.Second}
 	for _, n := range stack.Names() {
 		url := "http://" + set.OpsAddr(n) + "/readyz"
-		var last error
 		for {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			resp, err := client.Do(req)
-			if err == nil {
-				body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-				_ = resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-				err = fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(body))
+			last := procs.Ready(ctx, client, url)
+			if last == nil {
+				break
 			}
-			last = err
 			select {
 			case err := <-failed:
 				return err

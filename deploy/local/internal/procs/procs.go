@@ -4,6 +4,7 @@
 package procs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -118,19 +119,11 @@ func (p *Proc) WaitReady(ctx context.Context) error {
 	done := p.Done()
 	client := &http.Client{Timeout: 2 * time.Second}
 	url := "http://" + p.spec.OpsAddr + "/readyz"
-	var last error
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("%s: %s", resp.Status, body)
+		last := Ready(ctx, client, url)
+		if last == nil {
+			return nil
 		}
-		last = err
 		select {
 		case <-done:
 			return fmt.Errorf("procs: %s exited before ready: %v", p.spec.Name, p.ExitErr())
@@ -139,6 +132,25 @@ func (p *Proc) WaitReady(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// Ready asks a readiness endpoint (a service's /readyz) once: nil when it answers 200, else
+// why not (the request's error, or the status and the start of the body).
+func Ready(ctx context.Context, client *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(body))
+	}
+	return nil
 }
 
 // Stop sends SIGTERM and waits for the exit; after timeout it kills the process. A process

@@ -2,29 +2,21 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+
+	"github.com/frontdesk-chat/frontdesk/proto/examples/consumer/example"
 )
 
 // ConsumerConfig is the durable consumer this example reads the events stream with: every
 // tenant's events from the beginning, explicit acks, a bounded number of redeliveries.
 func ConsumerConfig(durable string) jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
-		Durable:       durable,
-		FilterSubject: subjects.AllEvents(),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		MaxDeliver:    10,
-		BackOff:       []time.Duration{time.Second, 5 * time.Second, 30 * time.Second},
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	}
+	return example.ConsumerConfig(durable, subjects.AllEvents())
 }
 
 // Consume applies every conversation event of every tenant to stats with the durable consumer
@@ -33,30 +25,9 @@ func ConsumerConfig(durable string) jetstream.ConsumerConfig {
 // terminated rather than blocking the stream; a production consumer would also publish it to
 // its dead-letter subject.
 func Consume(ctx context.Context, js jetstream.JetStream, durable string, stats *Stats) error {
-	cons, err := js.CreateOrUpdateConsumer(ctx, subjects.StreamEvents, ConsumerConfig(durable))
-	if err != nil {
-		return fmt.Errorf("consumer %s on %s: %w", durable, subjects.StreamEvents, err)
-	}
-	iter, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", durable, err)
-	}
-	// Stopping the iterator is what ends the loop below when ctx ends.
-	stop := context.AfterFunc(ctx, iter.Stop)
-	defer stop()
-	defer iter.Stop()
-	for {
-		msg, err := iter.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return ctx.Err()
-			}
-			return fmt.Errorf("next event: %w", err)
-		}
-		if err := Apply(msg, stats); err != nil {
-			return err
-		}
-	}
+	return example.Consume(ctx, js, subjects.StreamEvents, ConsumerConfig(durable), func(msg jetstream.Msg) error {
+		return Apply(msg, stats)
+	})
 }
 
 // Apply decodes one delivery, applies it to stats and acks it. A redelivery of an event already

@@ -223,8 +223,8 @@ func (x *Conversation) GetLastAgent() *Participant {
 	return nil
 }
 
-// ConversationEvent is a lifecycle change, published by the dispatcher (and by the gateway for
-// `opened`) on fd.v1.evt.<tenant>.<conv> in the events stream.
+// ConversationEvent is a lifecycle change, published by the dispatcher only (`opened` too, when it
+// reads the gateway's `open` command) on fd.v1.evt.<tenant>.<conv> in the events stream.
 // Types: opened, queued, assigned, transferred, requeued, closed, state, message_left,
 // sla_at_risk, sla_breached (reason: the target, first_response or resolution; due_at: when the
 // target passes), transcript_requested (email: where to send it at the close), rated (rating),
