@@ -107,7 +107,7 @@ func validateWorkspace(f *fd.ClientFrame) (ok bool, err error) {
 		}
 	case TypeContactLabel:
 		if f.GetContact().GetId() == "" || !token(f.GetLabel()) {
-			return bad("contact_label frame needs contact.id and a label name")
+			return true, bad("contact_label frame needs contact.id and a label name")
 		}
 	case TypePrechat:
 		if f.GetContact() == nil {
