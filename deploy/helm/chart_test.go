@@ -347,6 +347,9 @@ type podConfig struct {
 	Gateway struct {
 		Listen string `json:"listen"`
 	} `json:"gateway"`
+	Persister struct {
+		RetentionCreds string `json:"retention_creds"`
+	} `json:"persister"`
 }
 
 func TestChart(t *testing.T) {
@@ -474,12 +477,25 @@ func checkService(t *testing.T, o *objects, svc service, prod bool) {
 	}
 	if prod {
 		// Each pod mounts only its own credentials, where the config says they are.
+		// The persister also mounts the retention identity's, which it purges with.
 		v := vols["nats-creds"]
-		if v.Secret == nil || len(v.Secret.Items) != 1 || v.Secret.Items[0].Key != svc.name+".creds" {
+		want := 1
+		if svc.name == "persister" {
+			want = 2
+		}
+		if v.Secret == nil || len(v.Secret.Items) != want || v.Secret.Items[0].Key != svc.name+".creds" {
 			t.Fatalf("nats-creds volume %+v", v)
 		}
 		if got := filepath.Join(mounts["nats-creds"].MountPath, v.Secret.Items[0].Path); got != cfg.NATS.Creds {
 			t.Errorf("creds mounted at %s, config says %q", got, cfg.NATS.Creds)
+		}
+		if want == 2 {
+			if got := filepath.Join(mounts["nats-creds"].MountPath, v.Secret.Items[1].Path); v.Secret.Items[1].Key != "retention.creds" ||
+				got != cfg.Persister.RetentionCreds {
+				t.Errorf("retention creds %+v mounted at %s, config says %q", v.Secret.Items[1], got, cfg.Persister.RetentionCreds)
+			}
+		} else if cfg.Persister.RetentionCreds != "" {
+			t.Errorf("%s has retention credentials", svc.name)
 		}
 		if tls := vols["nats-tls"]; tls.Secret == nil || cfg.NATS.TLS.CA != filepath.Join(mounts["nats-tls"].MountPath, "ca.crt") {
 			t.Errorf("nats tls: volume %+v, ca %q", tls, cfg.NATS.TLS.CA)

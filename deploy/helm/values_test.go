@@ -418,6 +418,33 @@ nats:
 				}
 			}
 		}},
+		{"retention credentials for the persister only", `
+nats:
+  credentials:
+    gateway: gw-creds
+    persister: p-creds
+    retention: r-creds
+`, func(t *testing.T, o *objects) {
+			if s := o.secrets[name("persister")+"-nats"]; s == nil || string(s.Data["retention.creds"]) != "r-creds" || string(s.Data["persister.creds"]) != "p-creds" {
+				t.Errorf("persister's secret %v", s)
+			}
+			if s := o.secrets[name("gateway")+"-nats"]; s == nil || s.Data["retention.creds"] != nil {
+				t.Errorf("gateway's secret %v", s)
+			}
+			for n, d := range o.deployments {
+				var keys []string
+				for _, v := range d.Spec.Template.Spec.Volumes {
+					if v.Secret != nil && v.Name == "nats-creds" {
+						for _, k := range v.Secret.Items {
+							keys = append(keys, k.Key)
+						}
+					}
+				}
+				if got := slices.Contains(keys, "retention.creds"); got != (n == name("persister")) {
+					t.Errorf("%s mounts %v", n, keys)
+				}
+			}
+		}},
 		{"provisioning off", "provision:\n  enabled: false\n", func(t *testing.T, o *objects) {
 			if o.jobs["fd-frontdesk-provision"] != nil {
 				t.Error("provision Job rendered although off")

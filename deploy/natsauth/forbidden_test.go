@@ -191,9 +191,9 @@ func TestForbiddenOperations(t *testing.T) {
 				publish(subjects.Session(tn, usr)),
 				publish("$O." + subjects.ObjectAttachments + ".M.x"),
 			}),
-		// Retention and erasure purge the data streams and the attachment store (see
-		// permissions.go); the tenants bucket stays out of reach.
-		natsauth.Persister: slices.Concat(without(busRewrites(), "purge FD_MESSAGES", "purge the attachment store"),
+		// The ingest identity removes nothing: retention and erasure purge with their own
+		// (natsauth.Retention, purge.go).
+		natsauth.Persister: slices.Concat(busRewrites(),
 			foreignConsumers(natsauth.AIBridge),
 			[]forbidden{
 				publish(subjects.Messages(tn, cv)),
@@ -206,6 +206,18 @@ func TestForbiddenOperations(t *testing.T) {
 				publish(subjects.Events(tn, cv)),
 				publish(subjects.User(tn, usr)),
 				publish(subjects.Overview(tn)),
+				publish("$KV." + subjects.BucketConversations + "." + subjects.ConversationKey(tn, cv)),
+			}),
+		// Retention and erasure purge the data streams and the attachment store; every other
+		// rewrite, the tenants bucket and the services' durables stay out of reach, and it
+		// forges no message or notice.
+		natsauth.Retention: slices.Concat(without(busRewrites(), "purge FD_MESSAGES", "purge the attachment store"),
+			foreignConsumers(natsauth.Persister), foreignConsumers(natsauth.AIBridge),
+			[]forbidden{
+				publish(subjects.Messages(tn, cv)),
+				publish(subjects.User(tn, usr)),
+				publish(subjects.DeadLetters(natsauth.Persister)),
+				publish("$KV." + subjects.BucketTenants + "." + tn),
 				publish("$KV." + subjects.BucketConversations + "." + subjects.ConversationKey(tn, cv)),
 			}),
 		// The provisioner shapes the topology and touches no data: it cannot drop, purge,
@@ -228,7 +240,7 @@ func TestForbiddenOperations(t *testing.T) {
 			publish("$KV." + subjects.BucketTenants + "." + tn),
 		},
 	}
-	for _, user := range append(slices.Clone(natsauth.Services), natsauth.Provisioner) {
+	for _, user := range append(slices.Clone(natsauth.Services), natsauth.Provisioner, natsauth.Retention) {
 		t.Run(user, func(t *testing.T) {
 			c := connect(t, e.url, user, e.bundle.Creds[user])
 			for _, op := range byUser[user] {

@@ -172,7 +172,7 @@ func Generate(cfg Config) (*Bundle, error) {
 		}
 		return jwt.FormatUserConfig(token, useed)
 	}
-	users := append(slices.Clone(Services), Provisioner)
+	users := append(slices.Clone(Services), Provisioner, Retention)
 	for _, svc := range append(slices.Clone(users), consumerUsers...) {
 		p := perms[svc]
 		if b.Creds[svc], err = issue(svc, &p); err != nil {

@@ -133,10 +133,13 @@ func (b *builder) kvWrite(bucket, key string) {
 	b.publish(kvKey(bucket, key))
 }
 
-// For returns the permissions of service (one of Services, or Provisioner).
+// For returns the permissions of service (one of Services, Provisioner or Retention).
 func For(service string, opts Options) (Permissions, error) {
 	if service == Provisioner {
 		return provisioner(), nil
+	}
+	if service == Retention {
+		return retention(), nil
 	}
 	b := &builder{}
 	const any = "*"
@@ -240,29 +243,16 @@ func For(service string, opts Options) (Permissions, error) {
 			subjects.StreamCommands} {
 			b.use(s, s)
 		}
-		// Retention and erasure (persister/internal/bus) remove what the record no longer
-		// keeps from the bus too: they purge subjects of the data streams (a purge right
-		// cannot be limited to a subject filter, so the persister may purge these whole;
-		// it still cannot update or delete them, nor touch the tenants, dispatcher or
-		// dead-letter streams), find the first message since a cutoff with a short-lived
-		// consumer, read the participation and open keys of a customer, give attachment
-		// bytes back to the quotas and delete attachments.
+		// Retention and erasure remove data with the Retention identity (purge.go), on a
+		// connection of their own: this one may only look the assets up (streams.Await).
 		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamCommands,
 			subjects.StreamNotes} {
-			b.publish(streamPurge(s))
-			b.publish(ephemeralConsumers(s)...)
+			b.use(s, s)
 		}
 		for _, k := range []string{subjects.BucketConversations, subjects.BucketParticipants, subjects.BucketOpen, subjects.BucketQuotas} {
-			b.kvRead(k)
-			b.publish(streamPurge(kvStream(k)))
+			b.use(k, kvStream(k))
 		}
-		b.kvWrite(subjects.BucketQuotas, ">")
-		o := objStream(subjects.ObjectAttachments)
-		b.use(subjects.ObjectAttachments, o)
-		b.publish("$O." + subjects.ObjectAttachments + ".M.>") // the deletion mark
-		b.publish(streamPurge(o))
-		b.publish(directGet(o)...)
-		b.publish(ephemeralConsumers(o)...)
+		b.use(subjects.ObjectAttachments, objStream(subjects.ObjectAttachments))
 
 	case AIBridge:
 		b.publish(
@@ -346,7 +336,7 @@ func provisioner() Permissions {
 // All returns the permissions of every service and of the Provisioner.
 func All(opts Options) (map[string]Permissions, error) {
 	out := make(map[string]Permissions, len(Services)+1)
-	for _, s := range append(slices.Clone(Services), Provisioner) {
+	for _, s := range append(slices.Clone(Services), Provisioner, Retention) {
 		p, err := For(s, opts)
 		if err != nil {
 			return nil, err

@@ -90,6 +90,11 @@ type Settings struct {
 	RetentionMaxBatches int `mapstructure:"retention_max_batches"`
 	// Mail is the SMTP relay of transcripts by email (persister.mail.*); no addr: off.
 	Mail mail.Relay `mapstructure:"mail"`
+	// RetentionCreds is the .creds file of the retention identity (natsauth user
+	// "retention"), with which retention runs and erasures purge and delete on a second
+	// connection; the persister's own identity may then not purge anything. Empty: they use
+	// the service's connection (development, a NATS without auth).
+	RetentionCreds string `mapstructure:"retention_creds"`
 }
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -323,14 +328,18 @@ func (s *Service) run(ctx context.Context) error {
 	qs := query.New(s.nc, st, query.Options{
 		Timeout: p.QueryTimeout, Concurrency: p.QueryConcurrency, KnownTenant: known, TimeZone: zone,
 	}, s.reg, s.log.Named("query"))
-	b, err := openBus(ctx, s.js)
+	rjs, err := s.connectRetention(ctx) // purge.go
 	if err != nil {
 		return lifecycle.IgnoreCanceled(ctx, err)
 	}
-	eraser := newEraser(s.pool, s.js, b, s.log.Named("erase"))
+	b, err := openBus(ctx, rjs)
+	if err != nil {
+		return lifecycle.IgnoreCanceled(ctx, err)
+	}
+	eraser := newEraser(s.pool, rjs, b, s.log.Named("erase"))
 	ret := retention.New(st, ts, retention.Options{
 		Interval: p.RetentionInterval, BatchSize: p.RetentionBatch, MaxBatches: p.RetentionMaxBatches,
-		Bus: b, JS: s.js, Resume: eraser.Resume,
+		Bus: b, JS: rjs, Resume: eraser.Resume,
 	}, s.reg, s.log.Named("retention"))
 	erasures := erase.NewResponder(s.nc, eraser, eraseTimeout, s.log.Named("erase"))
 

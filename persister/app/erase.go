@@ -53,6 +53,10 @@ func Erase(ctx context.Context, cfg Config, log *zap.Logger, args []string) erro
 	if len(args) != 3 {
 		return fmt.Errorf("usage: persister erase [-config file] <tenant> <user> <requested-by>: %w", erase.ErrBadRequest)
 	}
+	// Everything an erase does on the bus is the retention identity's when it has one.
+	if cfg.Persister.RetentionCreds != "" {
+		cfg = retentionNATS(cfg)
+	}
 	nc, err := natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), nil)
 	if err != nil {
 		return err

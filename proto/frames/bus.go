@@ -29,6 +29,10 @@ const (
 	// CommandTranscript asks for the transcript by email (the dispatcher publishes
 	// transcript_requested).
 	CommandTranscript = "transcript"
+	// CommandErase closes a conversation whose customer is being erased (GDPR) and makes the
+	// dispatcher forget it: no queue entry, offer or agent slot is left. Only a system actor
+	// (the persister's erase) may send it.
+	CommandErase = "erase"
 )
 
 // Event types (conversation.proto ConversationEvent.type), on the events stream.
@@ -59,6 +63,11 @@ const (
 	// conversation, or let it expire (tenants with offer/accept routing).
 	EventOfferDeclined = "offer_declined"
 	EventOfferMissed   = "offer_missed"
+	// EventErased: a customer was erased everywhere Frontdesk keeps data (GDPR). Published once
+	// per erase on Events(tenant, ConversationEvent.erasure) after everything is removed, with
+	// the customer and the erased conversations (ConversationEvent.erased_convs), so platform
+	// consumers erase their own copies. Its conv is empty; the record keeps no row of it.
+	EventErased = "erased"
 )
 
 // Reasons of events, notices and state frames.
@@ -88,6 +97,9 @@ const (
 	// ReasonLabelAdded and ReasonLabelRemoved are a labeled event's reasons.
 	ReasonLabelAdded   = "label_added"
 	ReasonLabelRemoved = "label_removed"
+	// ReasonErased is the closed event's reason when the dispatcher closed a conversation
+	// because its customer is being erased (CommandErase).
+	ReasonErased = "erased"
 )
 
 // HeaderBotOutcome is the NATS header on each stored bot reply saying how the AI bridge judged

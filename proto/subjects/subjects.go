@@ -146,7 +146,8 @@ func Deliver(tenant, conv string) string { return join(Prefix, "deliver", tenant
 func AllDeliver() string { return join(Prefix, "deliver", ">") }
 
 // Events is the subject of a conversation's lifecycle events (stream StreamEvents).
-// Publisher: dispatcher only (`opened` too, when it reads the gateway's open command).
+// Publisher: dispatcher only (`opened` too, when it reads the gateway's open command); the
+// persister for an erase's `erased` (Erased).
 func Events(tenant, conv string) string { return join(Prefix, "evt", tenant, conv) }
 
 // AllEvents matches every lifecycle event (stream binding).

@@ -32,7 +32,7 @@ var allStates = []string{frames.StateBot, frames.StateQueued, frames.StateAssign
 // allCommands are the command types decide knows (proto/frontdesk/v1/dispatch.proto). The
 // transition matrix test iterates over them, so a command added here without its rows fails.
 var allCommands = []string{frames.CommandOpen, frames.CommandHandoff, frames.CommandTransfer, frames.CommandClose, frames.CommandAccept, frames.CommandDecline,
-	frames.CommandLeaveMessage, frames.CommandToBot, frames.CommandStatus, frames.CommandLabel, frames.CommandRate}
+	frames.CommandLeaveMessage, frames.CommandToBot, frames.CommandStatus, frames.CommandLabel, frames.CommandRate, frames.CommandErase}
 
 // conversation is what a transition decides on: the truth read from fd_conversations and the
 // conversation's place in the actor's memory.
@@ -133,6 +133,8 @@ func (r rules) decide(cv conversation, c command, now time.Time) decision {
 		return r.label(cv, c) // labels.go
 	case frames.CommandRate:
 		return r.rate(cv, c, now) // rating.go
+	case frames.CommandErase:
+		return r.erase(cv, c, now) // erase.go
 	}
 	return decision{}
 }

@@ -1,7 +1,9 @@
-// Package erase removes one customer of a tenant everywhere (GDPR): the messages, events, read
-// positions and commands of their conversations in the streams and in Postgres, the
-// conversations' and participation keys and the open-conversation key in the buckets, the
-// attachments of their conversations or that they uploaded, and their profile rows.
+// Package erase removes one customer of a tenant everywhere (GDPR): their open conversations
+// from the dispatcher (closed and forgotten), the dead-letter copies of their data, the
+// messages, events, read positions and commands of their conversations in the streams and in
+// Postgres, the conversations' and participation keys and the open-conversation key in the
+// buckets, the attachments of their conversations or that they uploaded, and their profile
+// rows; then an erased event tells platform consumers to erase their copies.
 //
 // Each store is an Eraser in a Registry, so a store added later (a contacts or notes table)
 // plugs in with Register (a Postgres table with one Table entry) and is erased, counted and
@@ -29,6 +31,8 @@ type Target struct {
 	// Convs are the customer's conversations (as the customer), found in Postgres and the
 	// participation keys when the erase started, and again on each attempt.
 	Convs []string
+	// Erasure is the erase's audit id (the erased event's).
+	Erasure string
 }
 
 // Eraser removes what one store holds of a target and returns counts by item kind
@@ -122,7 +126,7 @@ func (r *Runner) Resume(ctx context.Context) error {
 }
 
 func (r *Runner) run(ctx context.Context, row Row) (Result, error) {
-	t := Target{Tenant: row.Tenant, User: row.User, Convs: row.Convs}
+	t := Target{Tenant: row.Tenant, User: row.User, Convs: row.Convs, Erasure: row.ID}
 	for _, f := range r.reg.finders {
 		convs, err := f.Find(ctx, t)
 		if err != nil {

@@ -228,12 +228,15 @@ func (o Objects) Erase(ctx context.Context, t Target) (map[string]int64, error) 
 }
 
 // Default registers the record's stores: the conversations are found in Postgres and the
-// buckets, then the streams are purged first (nothing is copied back into Postgres after the
-// record is erased), then the buckets, the attachments and Postgres last.
+// buckets, the dispatcher closes and forgets those still open (nothing new is written of
+// them after), then the dead-letter copies are deleted and the streams purged (nothing is
+// copied back into Postgres after the record is erased), then the buckets, the attachments,
+// Postgres, and last the erased event tells platform consumers. js is the persister's own
+// connection (reads, the erase commands, the event); b purges and deletes.
 func Default(pool *pgxpool.Pool, js jetstream.JetStream, b *bus.Bus, extra ...Table) *Registry {
 	r := &Registry{}
 	r.Finders(PostgresFinder{Pool: pool}, BucketFinder{JS: js})
-	r.Register(Streams{Bus: b}, Buckets{Bus: b}, Objects{Bus: b},
-		Postgres{Pool: pool, Tables: append(slices.Clone(extra), PostgresTables...)})
+	r.Register(InFlight{JS: js}, DeadLetters{Bus: b}, Streams{Bus: b}, Buckets{Bus: b}, Objects{Bus: b},
+		Postgres{Pool: pool, Tables: append(slices.Clone(extra), PostgresTables...)}, Announce{JS: js})
 	return r
 }

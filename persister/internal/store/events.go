@@ -97,10 +97,12 @@ type userFold struct {
 // WriteEvents writes a batch of lifecycle events in one transaction and folds them into the
 // conversations table (and the users they name).
 func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, error) {
+	// An erase's erased event is for platform consumers: the record it describes is gone and
+	// keeps no row naming the erased customer.
+	rows = slices.DeleteFunc(slices.Clone(rows), func(r EventRow) bool { return r.Event.GetType() == frames.EventErased })
 	if len(rows) == 0 {
 		return WriteResult{}, nil
 	}
-	rows = slices.Clone(rows)
 	slices.SortFunc(rows, func(a, b EventRow) int { return cmp.Compare(a.Seq, b.Seq) })
 
 	convs := map[userKey]*convFold{}

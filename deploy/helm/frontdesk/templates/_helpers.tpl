@@ -76,6 +76,13 @@ app.kubernetes.io/part-of: frontdesk
 {{- end }}
 {{- end }}
 
+{{/* Whether the persister mounts the retention identity's credentials (retention.creds in its
+Secret): an existing Secret holds them, or they are given inline. Context: dict root name. */}}
+{{- define "frontdesk.retentionCreds" -}}
+{{- $c := .root.Values.nats.credentials }}
+{{- if and (eq .name "persister") (include "frontdesk.natsCredsSecret" .) (or $c.existingSecret $c.retention) }}true{{ end }}
+{{- end }}
+
 {{/* Secret and key of the database URL. Context: root. */}}
 {{- define "frontdesk.databaseSecret" -}}
 {{- default (printf "%s-database" (include "frontdesk.fullname" .)) .Values.database.existingSecret }}
@@ -127,6 +134,9 @@ app.kubernetes.io/part-of: frontdesk
 {{- $mail := deepCopy ($own.mail | default dict) }}
 {{- $_ := set $mail "password_file" "/etc/frontdesk/mail/password" }}
 {{- $_ := set $own "mail" $mail }}
+{{- end }}
+{{- if include "frontdesk.retentionCreds" . }}
+{{- $_ := set $own "retention_creds" "/etc/frontdesk/nats/retention.creds" }}
 {{- end }}
 {{- $_ := set $cfg .name $own }}
 {{- toYaml $cfg }}

@@ -27,6 +27,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/tenants"
 
 	"github.com/frontdesk-chat/frontdesk/deploy/local/internal/procs"
+	"github.com/frontdesk-chat/frontdesk/deploy/natsauth"
 )
 
 // Service names, in start order: the persister and dispatcher consume what the others
@@ -128,6 +129,10 @@ func (s Settings) Env(svc string) []string {
 	switch svc {
 	case Persister:
 		env = append(env, "FRONTDESK_DATABASE_URL="+s.DatabaseURL)
+		// Retention and erasures purge with their own identity (natsauth.Retention).
+		if c := s.Creds[natsauth.Retention]; c != "" {
+			env = append(env, "FRONTDESK_PERSISTER_RETENTION_CREDS="+c)
+		}
 	case Gateway:
 		env = append(env,
 			"FRONTDESK_GATEWAY_LISTEN="+or(s.GatewayListen, ":8080"),

@@ -255,7 +255,7 @@ type ConversationEvent struct {
 	// queue is the queue involved.
 	Queue string `protobuf:"bytes,11,opt,name=queue,proto3" json:"queue,omitempty"`
 	// reason explains the change: handoff, phrase, tool, bot_failures, agent_offline, transfer,
-	// offer_timeout, outside_hours, no_agents, max_wait, closed_by_agent, closed_by_customer.
+	// offer_timeout, outside_hours, no_agents, max_wait, closed_by_agent, closed_by_customer, erased.
 	Reason string `protobuf:"bytes,12,opt,name=reason,proto3" json:"reason,omitempty"`
 	// summary is the bot's one-line summary (queued by handoff).
 	Summary string `protobuf:"bytes,13,opt,name=summary,proto3" json:"summary,omitempty"`
@@ -272,7 +272,11 @@ type ConversationEvent struct {
 	// due_at is when the service-level target named by reason passes (sla_at_risk, sla_breached).
 	DueAt *timestamppb.Timestamp `protobuf:"bytes,450,opt,name=due_at,json=dueAt,proto3" json:"due_at,omitempty"`
 	// email is the address a transcript goes to (transcript_requested).
-	Email         string `protobuf:"bytes,451,opt,name=email,proto3" json:"email,omitempty"`
+	Email string `protobuf:"bytes,451,opt,name=email,proto3" json:"email,omitempty"`
+	// erasure is the erase's audit id (erased); the event's subject is Events(tenant, erasure).
+	Erasure string `protobuf:"bytes,550,opt,name=erasure,proto3" json:"erasure,omitempty"`
+	// erased_convs are the customer's conversations that were erased (erased).
+	ErasedConvs   []string `protobuf:"bytes,551,rep,name=erased_convs,json=erasedConvs,proto3" json:"erased_convs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -447,6 +451,20 @@ func (x *ConversationEvent) GetEmail() string {
 	return ""
 }
 
+func (x *ConversationEvent) GetErasure() string {
+	if x != nil {
+		return x.Erasure
+	}
+	return ""
+}
+
+func (x *ConversationEvent) GetErasedConvs() []string {
+	if x != nil {
+		return x.ErasedConvs
+	}
+	return nil
+}
+
 var File_frontdesk_v1_conversation_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_conversation_proto_rawDesc = "" +
@@ -473,7 +491,7 @@ const file_frontdesk_v1_conversation_proto_rawDesc = "" +
 	"\x06labels\x18d \x03(\tR\x06labels\x12-\n" +
 	"\x06rating\x18\xfa\x01 \x01(\v2\x14.frontdesk.v1.RatingR\x06rating\x129\n" +
 	"\n" +
-	"last_agent\x18\xfb\x01 \x01(\v2\x19.frontdesk.v1.ParticipantR\tlastAgent\"\xa8\x05\n" +
+	"last_agent\x18\xfb\x01 \x01(\v2\x19.frontdesk.v1.ParticipantR\tlastAgent\"\xe7\x05\n" +
 	"\x11ConversationEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
@@ -495,7 +513,9 @@ const file_frontdesk_v1_conversation_proto_rawDesc = "" +
 	"\x05label\x18e \x01(\tR\x05label\x12-\n" +
 	"\x06rating\x18\xfa\x01 \x01(\v2\x14.frontdesk.v1.RatingR\x06rating\x122\n" +
 	"\x06due_at\x18\xc2\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt\x12\x15\n" +
-	"\x05email\x18\xc3\x03 \x01(\tR\x05emailBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
+	"\x05email\x18\xc3\x03 \x01(\tR\x05email\x12\x19\n" +
+	"\aerasure\x18\xa6\x04 \x01(\tR\aerasure\x12\"\n" +
+	"\ferased_convs\x18\xa7\x04 \x03(\tR\verasedConvsBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
 
 var (
 	file_frontdesk_v1_conversation_proto_rawDescOnce sync.Once

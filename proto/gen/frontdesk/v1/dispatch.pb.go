@@ -204,7 +204,7 @@ func (x *SessionPresence) GetOpenedState() string {
 // fd.v1.cmd.conv.<tenant>.<conv> (conversation commands) or fd.v1.cmd.agent.<tenant>.<agent>
 // (agent commands). Types:
 //
-//	conversation: open, handoff, transfer, close, accept, decline, leave_message, to_bot, label, rate, transcript
+//	conversation: open, handoff, transfer, close, accept, decline, leave_message, to_bot, label, rate, transcript, erase
 //	agent: status
 type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
