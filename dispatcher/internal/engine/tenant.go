@@ -73,6 +73,8 @@ type tenant struct {
 	io    *ioBatch
 	// sla holds the service-level clocks (sla.go).
 	sla slaClocks
+	// csat tallies today's ratings for the board (slaboard.go).
+	csat csatDay
 
 	pres chan presenceIn
 	cmds chan jetstream.Msg
