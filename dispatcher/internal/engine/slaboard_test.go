@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
@@ -226,6 +227,81 @@ func TestBoardShowsServiceLevelsAndLastCustomer(t *testing.T) {
 		}
 		if c := b.GetCsat(); c.GetCount() != 1 || c.GetSum() != 4 || c.GetScale() != frames.ScaleFive || a1.GetCsatCount() != 1 || a1.GetCsatSum() != 4 {
 			return fmt.Errorf("board csat %v, agent %v", c, a1)
+		}
+		return nil
+	})
+}
+
+// TestNoteMessage: a customer's message moves the board's last_customer_at whatever the policy;
+// a human reply stops the first-response clock only for a tenant with a policy (a tenant
+// without one keeps no service-level state at all); the bot's and undecodable messages change
+// nothing.
+func TestNoteMessage(t *testing.T) {
+	t.Parallel()
+	msg := func(role string) []byte {
+		data, _ := proto.Marshal(&fd.Message{Id: "m1", From: &fd.Participant{Id: "x", Role: role}, CreatedAt: timestamppb.New(now0)})
+		return data
+	}
+	tests := []struct {
+		name     string
+		policy   bool
+		data     []byte
+		replied  bool
+		customer bool
+	}{
+		{name: "customer, no policy", data: msg(frames.RoleCustomer), customer: true},
+		{name: "customer, policy", policy: true, data: msg(frames.RoleCustomer), customer: true},
+		{name: "agent, no policy", data: msg(frames.RoleAgent)},
+		{name: "agent, policy", policy: true, data: msg(frames.RoleAgent), replied: true},
+		{name: "supervisor, policy", policy: true, data: msg(frames.RoleSupervisor), replied: true},
+		{name: "bot, policy", policy: true, data: msg(frames.RoleBot)},
+		{name: "garbage", policy: true, data: []byte{0xff, 0xff}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var s slaClocks
+			s.on.Store(tt.policy)
+			s.noteMessage("c1", tt.data)
+			if s.replied["c1"] != tt.replied {
+				t.Fatalf("replied %v, want %v", s.replied["c1"], tt.replied)
+			}
+			if at, ok := s.lastCustomer["c1"]; ok != tt.customer || (ok && !at.Equal(now0)) {
+				t.Fatalf("last customer %v (%v), want %v", at, ok, tt.customer)
+			}
+			if !tt.policy && s.replied != nil {
+				t.Fatalf("a tenant without a policy keeps replies: %v", s.replied)
+			}
+		})
+	}
+}
+
+// TestDeliveriesFollowOwnedTenants: a replica listens to the republished messages of the
+// tenants it owns, not to every tenant's, and stops when it stops.
+func TestDeliveriesFollowOwnedTenants(t *testing.T) {
+	t.Parallel()
+	v := newEnv(t, baseTenant("acme"))
+	r := v.waitOwner(v.start("r1", testSettings()))
+	interest := func(tenant string) int {
+		sz, err := v.srv.Server().Subsz(&server.SubszOptions{Subscriptions: true, Test: subjects.Deliver(tenant, "c1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sz.Total
+	}
+	testkit.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if n := interest("acme"); n != 1 {
+			return fmt.Errorf("%d subscriptions to acme's deliveries", n)
+		}
+		return nil
+	})
+	if n := interest("globex"); n != 0 {
+		t.Fatalf("%d subscriptions to a tenant nobody owns", n)
+	}
+	r.stop()
+	testkit.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if n := interest("acme"); n != 0 {
+			return fmt.Errorf("%d subscriptions left after the replica stopped", n)
 		}
 		return nil
 	})
