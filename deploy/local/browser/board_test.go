@@ -28,6 +28,13 @@ func boardButton(name, cls string) chromedp.JSPath {
 		jsString(name) + `).querySelector('.` + cls + `')`)
 }
 
+// boardFlagOf is the text of the service-level flag in state on the row of the customer called
+// name, or null.
+func boardFlagOf(name, state string) string {
+	return `([...document.querySelectorAll('.board .board-row')].find(r => r.querySelector('strong').textContent === ` +
+		jsString(name) + `)?.querySelector('.sla.` + state + `')?.textContent ?? null)`
+}
+
 // pick is the transfer picker's button for the agent or queue id.
 func pick(id string) chromedp.JSPath {
 	return chromedp.JSPath(`document.querySelector('dialog.dialog .pick[data-id=` + jsString(id) + `]')`)
@@ -59,6 +66,16 @@ func testBoard(t *testing.T, sys *system, b *browser) {
 	sue.waitJS("alice waits", waitingNames+`.includes('Alice Waiting') && `+boardText+`.includes('waiting')`)
 	bea.waitJS("bruno waits", waitingNames+`.includes('Bruno Other') && `+boardText+`.includes('已等待')`)
 	sue.screenshot("console-board")
+
+	// Nobody answers Alice: her row is flagged at risk, then overdue, on her first response,
+	// and says when she last wrote.
+	sue.waitJS("alice overdue", boardFlagOf("Alice Waiting", "breached")+` === 'first response overdue' && `+
+		string(boardButton("Alice Waiting", "board-last"))+`.textContent.startsWith('customer wrote')`)
+	// Bea's tenant has no service-level policy: Bruno, who waited as long, is not flagged.
+	if got := eval[bool](bea, boardFlagOf("Bruno Other", "breached")+` === null && `+boardFlagOf("Bruno Other", "at-risk")+` === null`); !got {
+		t.Fatal("a conversation of a tenant without a policy is flagged")
+	}
+	sue.screenshot("console-board-sla")
 
 	// Ann takes Alice: the view moves her to in progress, with Ann, and counts Ann's load.
 	setAvailable(ann, true)
@@ -136,4 +153,18 @@ func testBoard(t *testing.T, sys *system, b *browser) {
 		}
 	}
 	checkNoPageErrors(t, sue, bea, ann)
+}
+
+// testBoardCsat: a supervisor of tenant opens the live view after Rosa's conversation was rated
+// (4 of 5 stars, or a thumb up in Chinese): today's satisfaction shows it, for the tenant and on
+// Rosa's line of the roster.
+func testBoardCsat(t *testing.T, sys *system, b *browser, tenant, lang string) {
+	sup := b.tab(t, "supervisor-csat-"+lang, true)
+	openConsoleAt(sup, sys.URL+"/agent?lang="+lang, supervisorToken(t, tenant, "s_cora", "Cora"))
+	sup.do("open live view", chromedp.Click(chromedp.CSS("#open-board")))
+	want := map[string]string{"en": "4.0 / 5 (1 ratings)", "zh": "100% 好评（1 条评价）"}[lang]
+	sup.waitJS("today's satisfaction", `document.querySelector('.board .board-csat-value')?.textContent === `+jsString(want)+
+		` && [...document.querySelectorAll('.board .board-agent')].some(a => a.textContent.includes('Rosa') && a.querySelector('.board-agent-csat')?.textContent.includes(`+jsString(want)+`))`)
+	sup.screenshot("console-board-csat-" + lang)
+	checkNoPageErrors(t, sup)
 }
