@@ -591,13 +591,13 @@ func (x *Board) GetCsat() *BoardCsat {
 type BoardCsat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// day is the tenant's local date counted, YYYY-MM-DD.
-	Day string `protobuf:"bytes,1,opt,name=day,proto3" json:"day,omitempty"`
+	Day string `protobuf:"bytes,500,opt,name=day,proto3" json:"day,omitempty"`
 	// count is how many ratings arrived.
-	Count int32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	Count int32 `protobuf:"varint,501,opt,name=count,proto3" json:"count,omitempty"`
 	// sum is the sum of their scores.
-	Sum int32 `protobuf:"varint,3,opt,name=sum,proto3" json:"sum,omitempty"`
+	Sum int32 `protobuf:"varint,502,opt,name=sum,proto3" json:"sum,omitempty"`
 	// scale is the tenant's scale.
-	Scale         string `protobuf:"bytes,4,opt,name=scale,proto3" json:"scale,omitempty"`
+	Scale         string `protobuf:"bytes,503,opt,name=scale,proto3" json:"scale,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -715,12 +715,12 @@ const file_frontdesk_v1_board_proto_rawDesc = "" +
 	"\x06agents\x18\x02 \x03(\v2\x18.frontdesk.v1.BoardAgentR\x06agents\x120\n" +
 	"\x06queues\x18\x03 \x03(\v2\x18.frontdesk.v1.BoardQueueR\x06queues\x12*\n" +
 	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12,\n" +
-	"\x04csat\x18\xf4\x03 \x01(\v2\x17.frontdesk.v1.BoardCsatR\x04csat\"[\n" +
-	"\tBoardCsat\x12\x10\n" +
-	"\x03day\x18\x01 \x01(\tR\x03day\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x05R\x05count\x12\x10\n" +
-	"\x03sum\x18\x03 \x01(\x05R\x03sum\x12\x14\n" +
-	"\x05scale\x18\x04 \x01(\tR\x05scaleBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
+	"\x04csat\x18\xf4\x03 \x01(\v2\x17.frontdesk.v1.BoardCsatR\x04csat\"_\n" +
+	"\tBoardCsat\x12\x11\n" +
+	"\x03day\x18\xf4\x03 \x01(\tR\x03day\x12\x15\n" +
+	"\x05count\x18\xf5\x03 \x01(\x05R\x05count\x12\x11\n" +
+	"\x03sum\x18\xf6\x03 \x01(\x05R\x03sum\x12\x15\n" +
+	"\x05scale\x18\xf7\x03 \x01(\tR\x05scaleBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
 
 var (
 	file_frontdesk_v1_board_proto_rawDescOnce sync.Once
