@@ -171,6 +171,7 @@ func (t *tenant) flush(ctx context.Context, now time.Time) {
 		}
 	}
 	t.publishBoard(now) // board.go
+	t.publishAgentStatus(ctx, now) // occupancy.go
 	t.gauges(now, counts)
 	t.persist(ctx)
 }

@@ -75,6 +75,9 @@ type tenant struct {
 	sla slaClocks
 	// csat tallies today's ratings for the board (slaboard.go).
 	csat csatDay
+	// stated is each agent's state as last published (occupancy.go); reset at takeover.
+	stated      map[string]agentState
+	statedRetry time.Time
 
 	pres chan presenceIn
 	cmds chan jetstream.Msg
