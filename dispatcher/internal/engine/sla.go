@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-		"go.uber.org/zap"
+	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
