@@ -258,6 +258,9 @@ const STRINGS = {
     boardCsatNone: 'no ratings yet',
     boardCsatFive: '{avg} / 5 ({n} ratings)',
     boardCsatThumbs: '{pct}% positive ({n} ratings)',
+    rAvailable: 'Time available',
+    rAway: 'Time away',
+    rOccupancy: 'Occupancy',
   },
   zh: {
     title: '在线客服',
@@ -513,6 +516,9 @@ const STRINGS = {
     boardCsatNone: '暂无评价',
     boardCsatFive: '{avg} / 5（{n} 条评价）',
     boardCsatThumbs: '{pct}% 好评（{n} 条评价）',
+    rAvailable: '在线可接待时长',
+    rAway: '离开时长',
+    rOccupancy: '占用率',
   },
 };
 
