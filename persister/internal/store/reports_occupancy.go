@@ -147,3 +147,16 @@ func emptyFigures(key string) *fd.ReportFigures {
 		FirstBotResponse: &fd.DurationStats{}, QueueWait: &fd.DurationStats{}, Resolution: &fd.DurationStats{},
 		LeftAnswer: &fd.DurationStats{}, HandoffResponse: &fd.DurationStats{}}
 }
+
+// ExpireAgentStatus deletes up to limit of tenant's agent status events stated before cutoff
+// and returns how many: agents' time follows the tenant's retention like the conversations
+// (in both modes: the events name agents, not customers, and hold nothing to blank).
+func (s *Store) ExpireAgentStatus(ctx context.Context, tenant string, cutoff time.Time, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM agent_status WHERE (tenant, id) IN (
+			SELECT tenant, id FROM agent_status WHERE tenant = $1 AND at < $2
+			ORDER BY at LIMIT $3 FOR UPDATE SKIP LOCKED)`, tenant, cutoff, limit)
+	if err != nil {
+		return 0, fmt.Errorf("agent status retention of %s: %w", tenant, err)
+	}
+	return tag.RowsAffected(), nil
+}
