@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"strconv"
 	"time"
 
@@ -72,25 +71,42 @@ func (t *tenant) agentRows() []agentRow {
 	return rows
 }
 
-// occupancyPublishWait bounds the wait for JetStream's ack of a statement, and
-// occupancyRetry the pause after one failed: the round must not stall on an outage.
-const (
-	occupancyPublishWait = 500 * time.Millisecond
-	occupancyRetry       = 5 * time.Second
-)
+// occupancyRetry is the pause after a statement JetStream refused: the round goes on, and the
+// next statements wait rather than pile up during an outage.
+const occupancyRetry = 5 * time.Second
 
-// publishAgentStatus states what agentStatements decides. A statement JetStream did not take
-// is tried again after occupancyRetry (with that round's time): the report counts the previous
-// state a little longer rather than losing the change.
-func (t *tenant) publishAgentStatus(ctx context.Context, now time.Time) {
+// statement is a published statement whose acknowledgement has not been looked at yet.
+type statement struct {
+	st  agentState
+	ack jetstream.PubAckFuture
+}
+
+// publishAgentStatus states what agentStatements decides, without waiting in the round: each
+// statement is published asynchronously and taken as stated once JetStream acknowledged it
+// (looked at in a later round). A statement JetStream refused is made again after
+// occupancyRetry (with that round's time): the report counts the previous state a little
+// longer rather than losing the change.
+func (t *tenant) publishAgentStatus(now time.Time) {
+	if t.stated == nil {
+		t.stated, t.statements = map[string]agentState{}, map[string]statement{}
+	}
+	for id, p := range t.statements {
+		select {
+		case <-p.ack.Ok():
+			t.stated[id] = p.st
+		case err := <-p.ack.Err():
+			t.log.Debug("agent status event waits", zap.String("agent", id), zap.Error(err))
+			t.statedRetry = now.Add(occupancyRetry)
+		default:
+			continue // not acknowledged yet
+		}
+		delete(t.statements, id)
+	}
 	if now.Before(t.statedRetry) {
 		return
 	}
-	if t.stated == nil {
-		t.stated = map[string]agentState{}
-	}
 	for id, st := range agentStatements(t.stated, t.agentRows(), now) {
-		if !subjects.ValidToken(id) {
+		if _, waiting := t.statements[id]; waiting || !subjects.ValidToken(id) {
 			continue
 		}
 		evID := t.id + "." + id + "." + strconv.FormatInt(now.UnixNano(), 36)
@@ -98,14 +114,12 @@ func (t *tenant) publishAgentStatus(ctx context.Context, now time.Time) {
 			Load: int32(st.load), Capacity: int32(st.capacity), At: timestamppb.New(now)})
 		msg := nats.NewMsg(subjects.AgentStatus(t.id, id))
 		msg.Data = data
-		pctx, cancel := context.WithTimeout(ctx, occupancyPublishWait)
-		_, err := t.e.js.PublishMsg(pctx, msg, jetstream.WithMsgID(evID))
-		cancel()
+		ack, err := t.e.js.PublishMsgAsync(msg, jetstream.WithMsgID(evID))
 		if err != nil {
 			t.log.Debug("agent status event waits", zap.String("agent", id), zap.Error(err))
 			t.statedRetry = now.Add(occupancyRetry)
 			return
 		}
-		t.stated[id] = st
+		t.statements[id] = statement{st: st, ack: ack}
 	}
 }

@@ -77,6 +77,7 @@ type tenant struct {
 	csat csatDay
 	// stated is each agent's state as last published (occupancy.go); reset at takeover.
 	stated      map[string]agentState
+	statements  map[string]statement
 	statedRetry time.Time
 
 	pres chan presenceIn
