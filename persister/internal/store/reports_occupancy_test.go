@@ -140,3 +140,42 @@ func TestReportOccupancyUsesItsIndex(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkReportOccupancy measures the occupancy query alone over a busy tenant's year of
+// agents' status events: 1,000,000 events of 60 agents spread over 2026 (a load change about
+// every half minute across the desk, restatements among them), and over one month of it.
+func BenchmarkReportOccupancy(b *testing.B) {
+	ctx := context.Background()
+	pool := MigratedPool(b)
+	if _, err := pool.Exec(ctx, `INSERT INTO agent_status (tenant, id, agent, status, load, capacity, at)
+		SELECT 'busy', 'e' || i, 'a' || (i % 60), CASE WHEN i % 7 = 0 THEN 'away' WHEN i % 11 = 0 THEN 'offline' ELSE 'available' END,
+			i % 4, 3, timestamptz '2026-01-01' + i * interval '31.5 seconds'
+		FROM generate_series(1, 1000000) AS i`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE agent_status`); err != nil {
+		b.Fatal(err)
+	}
+	st := New(pool)
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, bc := range []struct {
+		name     string
+		from, to time.Time
+	}{
+		{"year", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), now},
+		{"month", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			q := reports.Query{Tenant: "busy", From: bc.from, To: bc.to}
+			for b.Loop() {
+				out := &fd.ReportReply{Total: &fd.ReportFigures{}}
+				if err := st.addOccupancy(ctx, q, now, out); err != nil {
+					b.Fatal(err)
+				}
+				if len(out.GetAgents()) != 60 || out.GetTotal().GetAvailableS() == 0 {
+					b.Fatalf("%d agents, %v s available", len(out.GetAgents()), out.GetTotal().GetAvailableS())
+				}
+			}
+		})
+	}
+}
