@@ -489,11 +489,13 @@ func TestServicePermissions(t *testing.T) {
 		for _, s := range []string{
 			subjects.Messages(tn, cv), subjects.Events(tn, cv), subjects.User(tn, usr),
 			subjects.Overview(tn), subjects.Route(tn), subjects.DeadLetters(natsauth.Dispatcher),
+			subjects.AgentStatus(tn, usr),
 		} {
 			canPublish(t, e, disp, s)
 		}
 		canSubscribe(t, e, disp, subjects.AllPresence(), subjects.Presence(tn, usr))
-		canSubscribe(t, e, disp, subjects.AllDeliver(), subjects.Deliver(tn, cv))
+		// Each tenant actor follows its own tenant's deliveries.
+		canSubscribe(t, e, disp, subjects.Deliver(tn, "*"), subjects.Deliver(tn, cv))
 		ctx := ctxWith(t, allowedWait)
 		// A partition owner reads a tenant's commands with an ordered consumer.
 		cmds, err := disp.js.OrderedConsumer(ctx, subjects.StreamCommands, jetstream.OrderedConsumerConfig{

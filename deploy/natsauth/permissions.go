@@ -78,6 +78,7 @@ var Durables = map[string][]Consumer{
 	Persister: {
 		{subjects.StreamMessages, subjects.DurablePersisterMessages},
 		{subjects.StreamEvents, subjects.DurablePersisterEvents},
+		{subjects.StreamEvents, subjects.DurablePersisterOccupancy},
 		{subjects.StreamReads, subjects.DurablePersisterReads},
 	},
 	AIBridge: {
@@ -213,13 +214,16 @@ func For(service string, opts Options) (Permissions, error) {
 		b.publish(
 			subjects.Messages(any, any), // system notices
 			subjects.Events(any, any),
+			subjects.AgentStatus(any, any), // agents' time available, away and occupancy
 			subjects.User(any, any),
 			subjects.Overview(any),
 			subjects.Route(any), // request to a platform team's router
 			subjects.DeadLetters(Dispatcher),
 		)
 		b.subscribe(subjects.AllPresence())
-		b.subscribe(subjects.AllDeliver()) // human replies stop service-level clocks
+		// Each owned tenant's deliveries: customers' last messages for the board, human replies
+		// stopping service-level clocks.
+		b.subscribe(subjects.Deliver(any, any))
 		for _, s := range []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters} {
 			b.use(s, s)
 		}

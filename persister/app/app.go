@@ -306,14 +306,21 @@ func (s *Service) run(ctx context.Context) error {
 	}
 	msgs := ingest.NewConsumer(s.js, opts(subjects.StreamMessages, DurableMessages),
 		ingest.Handler[store.MessageRow]{Decode: ingest.DecodeMessage, Write: st.WriteMessages}, met, s.log.Named("ingest"))
-	events := ingest.NewConsumer(s.js, opts(subjects.StreamEvents, DurableEvents),
+	// FD_EVENTS holds conversation events and agents' status events: a consumer for each.
+	eventOpts := opts(subjects.StreamEvents, DurableEvents)
+	eventOpts.FilterSubject = subjects.AllEvents()
+	events := ingest.NewConsumer(s.js, eventOpts,
 		ingest.Handler[store.EventRow]{Decode: ingest.DecodeEvent, Write: st.WriteEvents}, met, s.log.Named("ingest"))
+	occOpts := opts(subjects.StreamEvents, subjects.DurablePersisterOccupancy)
+	occOpts.FilterSubject = subjects.AllAgentStatus()
+	occupancy := ingest.NewConsumer(s.js, occOpts,
+		ingest.Handler[store.AgentStatusRow]{Decode: ingest.DecodeAgentStatus, Write: st.WriteAgentStatus}, met, s.log.Named("ingest"))
 	reads := ingest.NewConsumer(s.js, opts(subjects.StreamReads, DurableReads),
 		ingest.Handler[store.ReadRow]{Decode: ingest.DecodeRead, Write: st.WriteReads}, met, s.log.Named("ingest"))
 	notes := ingest.NewConsumer(s.js, opts(subjects.StreamNotes, subjects.DurablePersisterNotes),
 		ingest.Handler[store.NoteRow]{Decode: ingest.DecodeNote, Write: st.WriteNotes}, met, s.log.Named("ingest"))
 	s.ops.AddCheck("ingest", func(ctx context.Context) error {
-		return errors.Join(msgs.Ready(ctx), events.Ready(ctx), reads.Ready(ctx), notes.Ready(ctx))
+		return errors.Join(msgs.Ready(ctx), events.Ready(ctx), reads.Ready(ctx), notes.Ready(ctx), occupancy.Ready(ctx))
 	})
 
 	// Ready only once queries are answered: a client that saw /readyz answer 200 must not
@@ -348,7 +355,7 @@ func (s *Service) run(ctx context.Context) error {
 	// A worker's error is logged and the others keep going (the consumer retries on its own).
 	s.stack.Go(ctx, "ingest", func(ctx context.Context) error {
 		var wg sync.WaitGroup
-		for _, run := range []func(context.Context) error{msgs.Run, events.Run, reads.Run, notes.Run, ret.Run} {
+		for _, run := range []func(context.Context) error{msgs.Run, events.Run, reads.Run, notes.Run, occupancy.Run, ret.Run} {
 			wg.Go(func() {
 				if err := run(ctx); err != nil {
 					s.log.Error("worker stopped", zap.Error(err))

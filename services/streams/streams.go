@@ -101,6 +101,11 @@ func Declared(opts Options) Topology {
 	notes := stream(subjects.StreamNotes, subjects.AllNotes(),
 		"Private notes of agents and supervisors (frontdesk.v1.Message); never delivered to customers.", maxAge)
 	notes.RePublish = &jetstream.RePublish{Source: subjects.AllNotes(), Destination: subjects.AllNoteDeliver()}
+	// Conversation events, and agents' status events on a subject tree of their own
+	// (subjects/occupancy.go), sharing the stream's share of the storage.
+	events := stream(subjects.StreamEvents, subjects.AllEvents(),
+		"Conversation lifecycle events (frontdesk.v1.ConversationEvent) and agents' status events (frontdesk.v1.AgentStatusEvent).", maxAge)
+	events.Subjects = append(events.Subjects, subjects.AllAgentStatus())
 	reads := stream(subjects.StreamReads, subjects.AllReads(),
 		"Latest read position per conversation and user (frontdesk.v1.ReadPosition).", maxAge)
 	reads.MaxMsgsPerSubject = 1
@@ -120,8 +125,7 @@ func Declared(opts Options) Topology {
 	return Topology{
 		Streams: []jetstream.StreamConfig{
 			messages,
-			stream(subjects.StreamEvents, subjects.AllEvents(),
-				"Conversation lifecycle events (frontdesk.v1.ConversationEvent).", maxAge),
+			events,
 			stream(subjects.StreamCommands, subjects.AllCommands(),
 				"Dispatcher commands (frontdesk.v1.Command).", CommandsMaxAge),
 			reads,

@@ -31,15 +31,15 @@ func TestDeclared(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name    string
-		subject string
-		maxAge  time.Duration
+		name     string
+		subjects []string
+		maxAge   time.Duration
 	}{
-		{subjects.StreamMessages, subjects.AllMessages(), streams.DefaultMessagesMaxAge},
-		{subjects.StreamEvents, subjects.AllEvents(), streams.DefaultMessagesMaxAge},
-		{subjects.StreamCommands, subjects.AllCommands(), 7 * 24 * time.Hour},
-		{subjects.StreamReads, subjects.AllReads(), streams.DefaultMessagesMaxAge},
-		{subjects.StreamDeadLetters, subjects.AllDeadLetters(), 30 * 24 * time.Hour},
+		{subjects.StreamMessages, []string{subjects.AllMessages()}, streams.DefaultMessagesMaxAge},
+		{subjects.StreamEvents, []string{subjects.AllEvents(), subjects.AllAgentStatus()}, streams.DefaultMessagesMaxAge},
+		{subjects.StreamCommands, []string{subjects.AllCommands()}, 7 * 24 * time.Hour},
+		{subjects.StreamReads, []string{subjects.AllReads()}, streams.DefaultMessagesMaxAge},
+		{subjects.StreamDeadLetters, []string{subjects.AllDeadLetters()}, 30 * 24 * time.Hour},
 	}
 	for _, tt := range tests {
 		s, ok := byName[tt.name]
@@ -47,7 +47,7 @@ func TestDeclared(t *testing.T) {
 			t.Errorf("stream %s not declared", tt.name)
 			continue
 		}
-		if !slices.Equal(s.Subjects, []string{tt.subject}) || s.MaxAge != tt.maxAge || s.Duplicates != streams.DefaultDuplicateWindow {
+		if !slices.Equal(s.Subjects, tt.subjects) || s.MaxAge != tt.maxAge || s.Duplicates != streams.DefaultDuplicateWindow {
 			t.Errorf("stream %s: subjects %v max age %s dup %s", tt.name, s.Subjects, s.MaxAge, s.Duplicates)
 		}
 	}

@@ -28,6 +28,23 @@ func boardButton(name, cls string) chromedp.JSPath {
 		jsString(name) + `).querySelector('.` + cls + `')`)
 }
 
+// clickBoard clicks the button cls of the live view's row of name, found and clicked in one
+// evaluation: the view redraws every second, and a node found in one step may be gone in the
+// next.
+func clickBoard(t *testing.T, tb *tab, what, name, cls string) {
+	t.Helper()
+	if !eval[bool](tb, `(() => { const b = `+string(boardButton(name, cls))+`; if (!b) return false; b.click(); return true; })()`) {
+		t.Fatalf("%s: no %s button on %s's row", what, cls, name)
+	}
+}
+
+// boardFlagOf is the text of the service-level flag in state on the row of the customer called
+// name, or null.
+func boardFlagOf(name, state string) string {
+	return `([...document.querySelectorAll('.board .board-row')].find(r => r.querySelector('strong').textContent === ` +
+		jsString(name) + `)?.querySelector('.sla.` + state + `')?.textContent ?? null)`
+}
+
 // pick is the transfer picker's button for the agent or queue id.
 func pick(id string) chromedp.JSPath {
 	return chromedp.JSPath(`document.querySelector('dialog.dialog .pick[data-id=` + jsString(id) + `]')`)
@@ -60,6 +77,16 @@ func testBoard(t *testing.T, sys *system, b *browser) {
 	bea.waitJS("bruno waits", waitingNames+`.includes('Bruno Other') && `+boardText+`.includes('已等待')`)
 	sue.screenshot("console-board")
 
+	// Nobody answers Alice: her row is flagged at risk, then overdue, on her first response,
+	// and says when she last wrote.
+	sue.waitJS("alice overdue", boardFlagOf("Alice Waiting", "breached")+` === 'first response overdue' && `+
+		string(boardButton("Alice Waiting", "board-last"))+`?.textContent.startsWith('customer wrote')`)
+	// Bea's tenant has no service-level policy: Bruno, who waited as long, is not flagged.
+	if got := eval[bool](bea, boardFlagOf("Bruno Other", "breached")+` === null && `+boardFlagOf("Bruno Other", "at-risk")+` === null`); !got {
+		t.Fatal("a conversation of a tenant without a policy is flagged")
+	}
+	sue.screenshot("console-board-sla")
+
 	// Ann takes Alice: the view moves her to in progress, with Ann, and counts Ann's load.
 	setAvailable(ann, true)
 	ann.waitJS("conversation open", hasText("Is my order shipped?"))
@@ -67,7 +94,7 @@ func testBoard(t *testing.T, sys *system, b *browser) {
 		` && !`+waitingNames+`.includes('Alice Waiting') && `+boardText+`.includes('1/3')`)
 
 	// Read-only: the conversation opens with its messages and no composer.
-	sue.do("open alice", chromedp.Click(boardButton("Alice Waiting", "board-open")))
+	clickBoard(t, sue, "open alice", "Alice Waiting", "board-open")
 	sue.waitJS("read-only", hasText("Is my order shipped?")+` && document.querySelector('.pane .composer').hidden && `+
 		`document.querySelector('.pane .ended').textContent.includes('Read only')`)
 
@@ -76,7 +103,7 @@ func testBoard(t *testing.T, sys *system, b *browser) {
 	bob.send(&fd.ClientFrame{Type: frames.TypeStatus, Status: frames.StatusAvailable})
 	sue.do("back to the view", chromedp.Click(chromedp.CSS("#open-board")))
 	sue.waitJS("bob listed", boardText+`.includes('Bob Backup')`)
-	sue.do("transfer alice", chromedp.Click(boardButton("Alice Waiting", "board-transfer")))
+	clickBoard(t, sue, "transfer alice", "Alice Waiting", "board-transfer")
 	sue.waitJS("picker", `document.querySelector('dialog.dialog').open && `+pickAgents+`.some(a => a.includes('Bob Backup') && a.includes('0 of 3') && !a.includes('[off]'))`)
 	sue.do("pick bob", chromedp.Click(pick("a_bob")))
 	bob.waitFor("alice assigned", func(f *fd.ServerFrame) bool { return f.GetType() == frames.TypeAssigned && f.GetConv() == alice.conv })
@@ -102,7 +129,7 @@ func testBoard(t *testing.T, sys *system, b *browser) {
 
 	// Joining: Sue writes to Carl.
 	sue.waitJS("carl with bob", heldRows+`.some(r => r.includes('Carl Next') && r.includes('Bob Backup'))`)
-	sue.do("join carl", chromedp.Click(boardButton("Carl Next", "board-join")))
+	clickBoard(t, sue, "join carl", "Carl Next", "board-join")
 	sue.waitJS("composer", `!document.querySelector('.pane .composer').hidden`)
 	sue.do("write", chromedp.SendKeys(chromedp.CSS(".composer-input"), "Hello Carl, a supervisor here.\r"))
 	carl.waitText("Hello Carl, a supervisor here.")
@@ -136,4 +163,18 @@ func testBoard(t *testing.T, sys *system, b *browser) {
 		}
 	}
 	checkNoPageErrors(t, sue, bea, ann)
+}
+
+// testBoardCsat: a supervisor of tenant opens the live view after Rosa's conversation was rated
+// (4 of 5 stars, or a thumb up in Chinese): today's satisfaction shows it, for the tenant and on
+// Rosa's line of the roster.
+func testBoardCsat(t *testing.T, sys *system, b *browser, tenant, lang string) {
+	sup := b.tab(t, "supervisor-csat-"+lang, true)
+	openConsoleAt(sup, sys.URL+"/agent?lang="+lang, supervisorToken(t, tenant, "s_cora", "Cora"))
+	sup.do("open live view", chromedp.Click(chromedp.CSS("#open-board")))
+	want := map[string]string{"en": "4.0 / 5 (1 ratings)", "zh": "100% 好评（1 条评价）"}[lang]
+	sup.waitJS("today's satisfaction", `document.querySelector('.board .board-csat-value')?.textContent === `+jsString(want)+
+		` && [...document.querySelectorAll('.board .board-agent')].some(a => a.textContent.includes('Rosa') && a.querySelector('.board-agent-csat')?.textContent.includes(`+jsString(want)+`))`)
+	sup.screenshot("console-board-csat-" + lang)
+	checkNoPageErrors(t, sup)
 }

@@ -23,6 +23,8 @@ func TestDesk(t *testing.T) {
 	thumbs.Csat = &fd.Csat{Scale: frames.ScaleThumbs, MaxComment: 200}
 	boardA := featureTenant("boarda")
 	boardA.Queues = append(boardA.Queues, &fd.Queue{Name: "billing"})
+	// A first response due within 3 s: a conversation nobody answers is flagged on the live view.
+	boardA.ServiceLevel = &fd.ServiceLevel{FirstResponseS: 3, WarnRatio: 0.5}
 	sys := startSystem(t, featureTenant("notes"), featureTenant("notesui"), featureTenant("noteszh"), five, thumbs,
 		boardA, featureTenant("boardb"))
 	t.Run("notes never reach customers", func(t *testing.T) { testNotesNeverReachCustomers(t, sys) })
@@ -131,6 +133,9 @@ func testRating(t *testing.T, sys *system, b *browser, tenant, lang string) {
 	shown := map[string]string{"en": "4/5", "zh": "👍"}[lang]
 	agent.waitJS("rating shown", `document.querySelector('.conv-meta').textContent.includes(`+jsString(shown)+`) && document.querySelector('.conv-meta').textContent.includes(`+jsString(comment)+`)`)
 	agent.screenshot("console-rated-" + lang)
+
+	// A supervisor's live view counts it in today's satisfaction, the tenant's and Rosa's.
+	testBoardCsat(t, sys, b, tenant, lang)
 
 	// Rating twice (another session of the same customer) and someone else's: refused.
 	tok := eval[string](cust, `JSON.parse(localStorage.getItem('fd:`+tenant+`:token'))`)

@@ -62,9 +62,11 @@ func testReports(t *testing.T, sys *system, b *browser) {
 		opened := eval[string](sup, `document.querySelector('.tile[data-k="opened"] .tile-value')?.textContent ?? ''`)
 		first := eval[string](sup, `document.querySelector('.tile[data-k="first_response"] .tile-value')?.textContent ?? ''`)
 		breaches := eval[string](sup, `document.querySelector('.tile[data-k="sla"] .tile-value')?.textContent ?? ''`)
-		if opened != "2" || first == "–" || first == "" || breaches == "0" || breaches == "" {
+		// Rita's time available comes from her status events (occupancy), stored apart.
+		avail := eval[string](sup, `[...document.querySelectorAll('.report-table')][0]?.querySelector('tbody td[data-k="available"]')?.textContent ?? ''`)
+		if opened != "2" || first == "–" || first == "" || breaches == "0" || breaches == "" || avail == "–" || avail == "" {
 			sup.do("back", chromedp.Click(chromedp.CSS(".reports-head .btn:last-child")))
-			return errNot("tiles show " + opened + " conversations, first response " + first + ", breaches " + breaches)
+			return errNot("tiles show " + opened + " conversations, first response " + first + ", breaches " + breaches + ", available " + avail)
 		}
 		return nil
 	})
@@ -86,6 +88,10 @@ func testReports(t *testing.T, sys *system, b *browser) {
 	if got := eval[string](sup, `[...document.querySelectorAll('.report-table')][0].querySelector('tbody td[data-k="sla"]')?.textContent ?? ''`); got == "0" || got == "" {
 		t.Fatalf("agent's breaches %q", got)
 	}
+	// Rita has held two conversations of her three all along: her occupancy is above zero.
+	if got := eval[string](sup, `[...document.querySelectorAll('.report-table')][0].querySelector('tbody td[data-k="occupancy"]')?.textContent ?? ''`); !strings.HasSuffix(got, "%") || got == "0%" {
+		t.Fatalf("agent's occupancy %q", got)
+	}
 	sup.screenshot("console-reports")
 	// A label nobody set selects nothing.
 	sup.do("label filter", chromedp.SendKeys(chromedp.CSS(".reports-label"), "no-such-label\r"))
@@ -106,7 +112,8 @@ func testReports(t *testing.T, sys *system, b *browser) {
 	if err := json.Unmarshal([]byte(raw), &csv); err != nil {
 		t.Fatalf("csv fetch: %v (%s)", err, raw)
 	}
-	if !strings.HasPrefix(csv.Type, "text/csv") || !strings.HasPrefix(csv.Disposition, "attachment") || !strings.Contains(csv.Body, "a_rita") {
+	if !strings.HasPrefix(csv.Type, "text/csv") || !strings.HasPrefix(csv.Disposition, "attachment") || !strings.Contains(csv.Body, "a_rita") ||
+		!strings.Contains(strings.SplitN(csv.Body, "\n", 2)[0], ",available_s,away_s,occupancy") {
 		t.Fatalf("csv download: %+v", csv)
 	}
 	sup.do("download", chromedp.Click(chromedp.CSS("#report-csv")))

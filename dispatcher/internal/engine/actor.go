@@ -56,6 +56,14 @@ func (t *tenant) run(ctx context.Context) {
 		return
 	}
 	defer cc.Stop()
+	// The tenant's republished messages: customers' for the board, humans' replies for the
+	// service-level clocks (slaboard.go).
+	stopWatch, err := t.watchDeliveries()
+	if err != nil {
+		t.log.Error("subscribe deliveries", zap.Error(err))
+		return
+	}
+	defer stopWatch()
 	t.log.Info("dispatching", zap.Int("partition", t.part), zap.Uint64("cursor", t.cursor),
 		zap.Int("queued", t.d.Q.Len()), zap.Int("managed", len(t.convs)))
 

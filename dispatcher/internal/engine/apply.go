@@ -198,6 +198,7 @@ func (t *tenant) wrote(cs *convState, next *fd.Conversation, now time.Time) {
 	if next.GetState() == frames.StateAssigned {
 		cs.assignedAt = now
 	}
+	t.noteRating(next, now) // slaboard.go
 }
 
 // push adds a queued conversation to the in-memory line.

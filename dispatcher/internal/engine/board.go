@@ -132,6 +132,7 @@ func (t *tenant) boardView() boardView {
 // subject yet, catches up). Best effort, like the overview: the next round tries again.
 func (t *tenant) publishBoard(now time.Time) {
 	b := makeBoard(t.boardView())
+	decorate(b, t.boardExtras(now)) // slaboard.go
 	if t.lastBoard != nil && proto.Equal(b, t.lastBoard) && now.Sub(t.boardAt) < 10*t.e.set.Coalesce {
 		return
 	}
@@ -139,7 +140,7 @@ func (t *tenant) publishBoard(now time.Time) {
 	stamped.At = timestamppb.New(now)
 	for subject, f := range map[string]*fd.ServerFrame{
 		subjects.Board(t.id):  {Type: frames.TypeBoard, Board: stamped},
-		subjects.Roster(t.id): {Type: frames.TypeRoster, Board: roster(stamped)},
+		subjects.Roster(t.id): {Type: frames.TypeRoster, Board: rosterOf(stamped)},
 	} {
 		data, _ := proto.Marshal(f)
 		if err := t.e.nc.Publish(subject, data); err != nil {

@@ -205,12 +205,6 @@ func (e *Engine) Run(ctx context.Context) error {
 		return fmt.Errorf("subscribe presence: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	// Human replies stop the service-level clocks (sla.go).
-	replies, err := e.nc.Subscribe(subjects.AllDeliver(), e.onDelivered)
-	if err != nil {
-		return fmt.Errorf("subscribe deliveries: %w", err)
-	}
-	defer func() { _ = replies.Unsubscribe() }()
 	// Actors outlive ctx on purpose: the lease manager stops each one while its lease still
 	// holds (so it saves its state) and only then gives the lease up. Their context is
 	// cancelled, and every actor waited for, once the leases are done.

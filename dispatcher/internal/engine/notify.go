@@ -170,7 +170,8 @@ func (t *tenant) flush(ctx context.Context, now time.Time) {
 			t.lastOverview, t.overviewAt = f, now
 		}
 	}
-	t.publishBoard(now) // board.go
+	t.publishBoard(now)       // board.go
+	t.publishAgentStatus(now) // occupancy.go
 	t.gauges(now, counts)
 	t.persist(ctx)
 }

@@ -29,6 +29,7 @@ func (t *tenant) rebuild(ctx context.Context) error {
 	t.d = assign.New(t.e.set.StarveAfter)
 	t.d.Handle = assign.NewRate(t.e.set.HandlePrior)
 	t.convs = map[string]*convState{}
+	t.stated, t.statements = nil, nil // a new owner states every agent again (occupancy.go)
 	t.cfg = nil
 	t.refreshConfig()
 	agents, err := loadPrefix(ctx, t.e.disp, agentRecordFilter(t.id))

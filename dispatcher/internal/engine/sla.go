@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -24,8 +23,9 @@ import (
 // counts the breaches in reports.
 //
 // The first-response clock stops at the first human message. The dispatcher learns of it from
-// the messages the stream republishes: a core subscription on every tenant's deliver subjects,
-// which decodes a message only for the tenants this replica owns that have a policy.
+// the messages the stream republishes: each tenant actor subscribes to its own tenant's
+// deliver subjects (slaboard.go), so a replica never sees the tenants it does not own, and
+// notes human replies only when its tenant has a policy.
 //
 // A clock starts when the conversation entered a queue (its queued_at). A replica taking a
 // tenant over does not know which assigned conversations were answered before: their
@@ -38,8 +38,8 @@ import (
 // at every managed conversation each tick would cost the dispatcher's hottest loop.
 const slaEvery = time.Second
 
-// slaClocks is the tenant actor's service-level state. Only on and replied are touched by
-// another goroutine (the deliver subscription).
+// slaClocks is the tenant actor's service-level state. Only on, replied and lastCustomer are
+// touched by another goroutine (the deliver subscription).
 type slaClocks struct {
 	clocks map[string]*sla.Clock
 	last   time.Time
@@ -51,18 +51,27 @@ type slaClocks struct {
 	mu sync.Mutex
 	// replied are the conversations in which a human wrote (pruned to the managed ones).
 	replied map[string]bool
+	// lastCustomer is when each conversation's customer last wrote (pruned likewise).
+	lastCustomer map[string]time.Time
 }
 
-// noteMessage records a human message in conv. It runs on the subscription's goroutine.
+// noteMessage looks at a message republished in conv: a customer's is when they last wrote
+// (the board's last_customer_at), a human's stops the first-response clock, looked at only
+// when the tenant has a policy. It runs on the tenant's deliver subscription (slaboard.go).
 func (s *slaClocks) noteMessage(conv string, data []byte) {
-	if !s.on.Load() {
-		return
-	}
 	var m fd.Message
 	if err := proto.Unmarshal(data, &m); err != nil {
 		return
 	}
-	if r := m.GetFrom().GetRole(); r != frames.RoleAgent && r != frames.RoleSupervisor {
+	switch m.GetFrom().GetRole() {
+	case frames.RoleCustomer:
+		s.noteCustomer(conv, messageTime(&m, time.Now()))
+		return
+	case frames.RoleAgent, frames.RoleSupervisor:
+	default:
+		return
+	}
+	if !s.on.Load() {
 		return
 	}
 	s.mu.Lock()
@@ -71,20 +80,6 @@ func (s *slaClocks) noteMessage(conv string, data []byte) {
 	}
 	s.replied[conv] = true
 	s.mu.Unlock()
-}
-
-// onDelivered hands a republished message to the actor of its tenant.
-func (e *Engine) onDelivered(msg *nats.Msg) {
-	parsed, err := subjects.Parse(msg.Subject)
-	if err != nil || parsed.Tenant == "" || parsed.Conv == "" {
-		return
-	}
-	e.mu.Lock()
-	a := e.actors[parsed.Tenant]
-	e.mu.Unlock()
-	if a != nil {
-		a.t.sla.noteMessage(parsed.Conv, msg.Data)
-	}
 }
 
 // slaTick syncs the clocks with the managed conversations and announces what is due. It runs
@@ -110,6 +105,11 @@ func (t *tenant) slaTick(ctx context.Context, now time.Time) {
 			delete(s.replied, conv)
 		} else {
 			replied[conv] = true
+		}
+	}
+	for conv := range s.lastCustomer {
+		if t.convs[conv] == nil {
+			delete(s.lastCustomer, conv)
 		}
 	}
 	s.mu.Unlock()

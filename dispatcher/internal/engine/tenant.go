@@ -73,6 +73,12 @@ type tenant struct {
 	io    *ioBatch
 	// sla holds the service-level clocks (sla.go).
 	sla slaClocks
+	// csat tallies today's ratings for the board (slaboard.go).
+	csat csatDay
+	// stated is each agent's state as last published (occupancy.go); reset at takeover.
+	stated      map[string]agentState
+	statements  map[string]statement
+	statedRetry time.Time
 
 	pres chan presenceIn
 	cmds chan jetstream.Msg

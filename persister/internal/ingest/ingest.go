@@ -60,6 +60,9 @@ type Options struct {
 	// while one transaction commits, the next batch is decoded and sent on another
 	// connection. Each worker pulls from the same durable consumer, like a replica.
 	Workers int
+	// FilterSubject, when set, is the only subject tree of Stream the consumer reads (a stream
+	// storing two kinds of payload, like FD_EVENTS, has a consumer per kind).
+	FilterSubject string
 	// Tracer records, for each stored message whose publisher traced it, a span from the
 	// batch's start to its commit, continuing the publisher's trace; the zero Tracer (tracing
 	// off) costs nothing.
@@ -157,6 +160,7 @@ func (c *Consumer[T]) ConsumerConfig() jetstream.ConsumerConfig {
 		AckWait:       c.opt.AckWait,
 		MaxDeliver:    -1,
 		MaxAckPending: c.opt.MaxAckPending,
+		FilterSubject: c.opt.FilterSubject,
 	}
 }
 

@@ -23,7 +23,8 @@ var csvHeader = []string{"section", "key", "opened", "bot_only", "handed_off", "
 	"handoff_response_count", "handoff_response_median_s", "handoff_response_p90_s",
 	"first_response_breached", "resolution_breached",
 	"sla_first_response_breached", "sla_resolution_breached", "rated", "csat_average",
-	"csat_1", "csat_2", "csat_3", "csat_4", "csat_5", "offers_declined", "offers_missed"}
+	"csat_1", "csat_2", "csat_3", "csat_4", "csat_5", "offers_declined", "offers_missed",
+	"available_s", "away_s", "occupancy"}
 
 // CSV is the CSV form of a reply: one header line, then rows tagged by section (total, agent,
 // queue, series, handoff_reason, heatmap). Handoff reasons put their count in "opened";
@@ -58,6 +59,7 @@ func CSV(r *fd.ReportReply) []byte {
 			rec = append(rec, strconv.FormatInt(n, 10))
 		}
 		rec = append(rec, strconv.FormatInt(f.GetOffersDeclined(), 10), strconv.FormatInt(f.GetOffersMissed(), 10))
+		rec = append(rec, num(f.GetAvailableS()), num(f.GetAwayS()), num(f.GetOccupancy()))
 		_ = w.Write(rec)
 	}
 	row("total", r.GetTotal())

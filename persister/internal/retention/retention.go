@@ -165,6 +165,11 @@ func (r *Runner) RunOnce(ctx context.Context) (map[string]int64, error) {
 		} else {
 			r.rows.WithLabelValues("notes").Add(float64(n))
 		}
+		if n, err := r.expireAgentStatus(ctx, id, cutoff); err != nil { // occupancy.go
+			errs = append(errs, err)
+		} else {
+			r.rows.WithLabelValues("agent_status").Add(float64(n))
+		}
 		if out[id] > 0 {
 			r.log.Info("retention applied", zap.String("tenant", id), zap.String("mode", mode),
 				zap.Int64("messages", out[id]), zap.Time("cutoff", cutoff))

@@ -272,6 +272,9 @@ func (s *Store) Report(ctx context.Context, q reports.Query) (*fd.ReportReply, e
 			return nil, fmt.Errorf("report of %s: %w", q.Tenant, err)
 		}
 	}
+	if err := s.addOccupancy(ctx, q, time.Now(), reply); err != nil { // reports_occupancy.go
+		return nil, fmt.Errorf("report of %s: %w", q.Tenant, err)
+	}
 	return reply, nil
 }
 

@@ -173,11 +173,20 @@ type BoardConversation struct {
 	Since *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=since,proto3" json:"since,omitempty"`
 	// position is its place in its queue, 1 = next (queued).
 	Position int32 `protobuf:"varint,8,opt,name=position,proto3" json:"position,omitempty"`
-	// last_customer_at is when the customer last wrote, when the dispatcher knows (assigned).
-	// Reserved room: SLA flags are computed from since and last_customer_at by the console.
+	// last_customer_at is when the customer last wrote, as the dispatcher saw the stored
+	// message republished (queued or assigned); unset until it saw one since it took the tenant
+	// over.
 	LastCustomerAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_customer_at,json=lastCustomerAt,proto3" json:"last_customer_at,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// sla_state is the conversation's most pressing service-level state: at_risk or breached
+	// (frames.SLAAtRisk, SLABreached); empty when no target of the policy is near. A breach
+	// wins over a risk; between two alike, the target due first.
+	SlaState string `protobuf:"bytes,500,opt,name=sla_state,json=slaState,proto3" json:"sla_state,omitempty"`
+	// sla_target is the target sla_state is about: first_response or resolution.
+	SlaTarget string `protobuf:"bytes,501,opt,name=sla_target,json=slaTarget,proto3" json:"sla_target,omitempty"`
+	// sla_due is when that target passes (passed, when breached).
+	SlaDue        *timestamppb.Timestamp `protobuf:"bytes,502,opt,name=sla_due,json=slaDue,proto3" json:"sla_due,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BoardConversation) Reset() {
@@ -287,6 +296,27 @@ func (x *BoardConversation) GetLastCustomerAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *BoardConversation) GetSlaState() string {
+	if x != nil {
+		return x.SlaState
+	}
+	return ""
+}
+
+func (x *BoardConversation) GetSlaTarget() string {
+	if x != nil {
+		return x.SlaTarget
+	}
+	return ""
+}
+
+func (x *BoardConversation) GetSlaDue() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SlaDue
+	}
+	return nil
+}
+
 // BoardAgent is one agent on the roster.
 type BoardAgent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -304,7 +334,12 @@ type BoardAgent struct {
 	Skills []string `protobuf:"bytes,5,rep,name=skills,proto3" json:"skills,omitempty"`
 	// routable is true when the agent can take a conversation now (online, available, below
 	// capacity).
-	Routable      bool `protobuf:"varint,6,opt,name=routable,proto3" json:"routable,omitempty"`
+	Routable bool `protobuf:"varint,6,opt,name=routable,proto3" json:"routable,omitempty"`
+	// csat_count and csat_sum are today's ratings of conversations the agent held (today in the
+	// tenant's time zone, counted by the dispatcher since it took the tenant over): the average
+	// is csat_sum / csat_count, on the tenant's scale.
+	CsatCount     int32 `protobuf:"varint,500,opt,name=csat_count,json=csatCount,proto3" json:"csat_count,omitempty"`
+	CsatSum       int32 `protobuf:"varint,501,opt,name=csat_sum,json=csatSum,proto3" json:"csat_sum,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -388,6 +423,20 @@ func (x *BoardAgent) GetRoutable() bool {
 	return false
 }
 
+func (x *BoardAgent) GetCsatCount() int32 {
+	if x != nil {
+		return x.CsatCount
+	}
+	return 0
+}
+
+func (x *BoardAgent) GetCsatSum() int32 {
+	if x != nil {
+		return x.CsatSum
+	}
+	return 0
+}
+
 // BoardQueue is one queue with its load.
 type BoardQueue struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -465,7 +514,9 @@ type Board struct {
 	// queues are the tenant's queues, in the tenant's order.
 	Queues []*BoardQueue `protobuf:"bytes,3,rep,name=queues,proto3" json:"queues,omitempty"`
 	// at is when the dispatcher made it.
-	At            *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
+	At *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
+	// csat is today's satisfaction ratings of the tenant (board frame only, not the roster).
+	Csat          *BoardCsat `protobuf:"bytes,500,opt,name=csat,proto3" json:"csat,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -528,6 +579,87 @@ func (x *Board) GetAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Board) GetCsat() *BoardCsat {
+	if x != nil {
+		return x.Csat
+	}
+	return nil
+}
+
+// BoardCsat counts the ratings customers gave today (in the tenant's time zone): the average
+// is sum / count, on the tenant's scale (five: 1 to 5; thumbs: 1 down, 2 up).
+type BoardCsat struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// day is the tenant's local date counted, YYYY-MM-DD.
+	Day string `protobuf:"bytes,500,opt,name=day,proto3" json:"day,omitempty"`
+	// count is how many ratings arrived.
+	Count int32 `protobuf:"varint,501,opt,name=count,proto3" json:"count,omitempty"`
+	// sum is the sum of their scores.
+	Sum int32 `protobuf:"varint,502,opt,name=sum,proto3" json:"sum,omitempty"`
+	// scale is the tenant's scale.
+	Scale         string `protobuf:"bytes,503,opt,name=scale,proto3" json:"scale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BoardCsat) Reset() {
+	*x = BoardCsat{}
+	mi := &file_frontdesk_v1_board_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BoardCsat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BoardCsat) ProtoMessage() {}
+
+func (x *BoardCsat) ProtoReflect() protoreflect.Message {
+	mi := &file_frontdesk_v1_board_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BoardCsat.ProtoReflect.Descriptor instead.
+func (*BoardCsat) Descriptor() ([]byte, []int) {
+	return file_frontdesk_v1_board_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *BoardCsat) GetDay() string {
+	if x != nil {
+		return x.Day
+	}
+	return ""
+}
+
+func (x *BoardCsat) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *BoardCsat) GetSum() int32 {
+	if x != nil {
+		return x.Sum
+	}
+	return 0
+}
+
+func (x *BoardCsat) GetScale() string {
+	if x != nil {
+		return x.Scale
+	}
+	return ""
+}
+
 var File_frontdesk_v1_board_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_board_proto_rawDesc = "" +
@@ -541,7 +673,7 @@ const file_frontdesk_v1_board_proto_rawDesc = "" +
 	"\x05score\x18\x01 \x01(\x05R\x05score\x12\x14\n" +
 	"\x05scale\x18\x02 \x01(\tR\x05scale\x12\x18\n" +
 	"\acomment\x18\x03 \x01(\tR\acomment\x12*\n" +
-	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x83\x03\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xf7\x03\n" +
 	"\x11BoardConversation\x12\x12\n" +
 	"\x04conv\x18\x01 \x01(\tR\x04conv\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1f\n" +
@@ -556,7 +688,11 @@ const file_frontdesk_v1_board_proto_rawDesc = "" +
 	"\bpriority\x18\x06 \x01(\x05R\bpriority\x120\n" +
 	"\x05since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x1a\n" +
 	"\bposition\x18\b \x01(\x05R\bposition\x12D\n" +
-	"\x10last_customer_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0elastCustomerAt\"\xac\x01\n" +
+	"\x10last_customer_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0elastCustomerAt\x12\x1c\n" +
+	"\tsla_state\x18\xf4\x03 \x01(\tR\bslaState\x12\x1e\n" +
+	"\n" +
+	"sla_target\x18\xf5\x03 \x01(\tR\tslaTarget\x124\n" +
+	"\asla_due\x18\xf6\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06slaDue\"\xe8\x01\n" +
 	"\n" +
 	"BoardAgent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -565,17 +701,26 @@ const file_frontdesk_v1_board_proto_rawDesc = "" +
 	"\x04load\x18\x03 \x01(\x05R\x04load\x12\x1a\n" +
 	"\bcapacity\x18\x04 \x01(\x05R\bcapacity\x12\x16\n" +
 	"\x06skills\x18\x05 \x03(\tR\x06skills\x12\x1a\n" +
-	"\broutable\x18\x06 \x01(\bR\broutable\"n\n" +
+	"\broutable\x18\x06 \x01(\bR\broutable\x12\x1e\n" +
+	"\n" +
+	"csat_count\x18\xf4\x03 \x01(\x05R\tcsatCount\x12\x1a\n" +
+	"\bcsat_sum\x18\xf5\x03 \x01(\x05R\acsatSum\"n\n" +
 	"\n" +
 	"BoardQueue\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\awaiting\x18\x02 \x01(\x05R\awaiting\x122\n" +
-	"\x06oldest\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06oldest\"\xde\x01\n" +
+	"\x06oldest\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06oldest\"\x8c\x02\n" +
 	"\x05Board\x12E\n" +
 	"\rconversations\x18\x01 \x03(\v2\x1f.frontdesk.v1.BoardConversationR\rconversations\x120\n" +
 	"\x06agents\x18\x02 \x03(\v2\x18.frontdesk.v1.BoardAgentR\x06agents\x120\n" +
 	"\x06queues\x18\x03 \x03(\v2\x18.frontdesk.v1.BoardQueueR\x06queues\x12*\n" +
-	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02atBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12,\n" +
+	"\x04csat\x18\xf4\x03 \x01(\v2\x17.frontdesk.v1.BoardCsatR\x04csat\"_\n" +
+	"\tBoardCsat\x12\x11\n" +
+	"\x03day\x18\xf4\x03 \x01(\tR\x03day\x12\x15\n" +
+	"\x05count\x18\xf5\x03 \x01(\x05R\x05count\x12\x11\n" +
+	"\x03sum\x18\xf6\x03 \x01(\x05R\x03sum\x12\x15\n" +
+	"\x05scale\x18\xf7\x03 \x01(\tR\x05scaleBHZFgithub.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1;frontdeskv1b\x06proto3"
 
 var (
 	file_frontdesk_v1_board_proto_rawDescOnce sync.Once
@@ -589,7 +734,7 @@ func file_frontdesk_v1_board_proto_rawDescGZIP() []byte {
 	return file_frontdesk_v1_board_proto_rawDescData
 }
 
-var file_frontdesk_v1_board_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_frontdesk_v1_board_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_frontdesk_v1_board_proto_goTypes = []any{
 	(*Csat)(nil),                  // 0: frontdesk.v1.Csat
 	(*Rating)(nil),                // 1: frontdesk.v1.Rating
@@ -597,22 +742,25 @@ var file_frontdesk_v1_board_proto_goTypes = []any{
 	(*BoardAgent)(nil),            // 3: frontdesk.v1.BoardAgent
 	(*BoardQueue)(nil),            // 4: frontdesk.v1.BoardQueue
 	(*Board)(nil),                 // 5: frontdesk.v1.Board
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*BoardCsat)(nil),             // 6: frontdesk.v1.BoardCsat
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_frontdesk_v1_board_proto_depIdxs = []int32{
-	6, // 0: frontdesk.v1.Rating.at:type_name -> google.protobuf.Timestamp
-	6, // 1: frontdesk.v1.BoardConversation.since:type_name -> google.protobuf.Timestamp
-	6, // 2: frontdesk.v1.BoardConversation.last_customer_at:type_name -> google.protobuf.Timestamp
-	6, // 3: frontdesk.v1.BoardQueue.oldest:type_name -> google.protobuf.Timestamp
-	2, // 4: frontdesk.v1.Board.conversations:type_name -> frontdesk.v1.BoardConversation
-	3, // 5: frontdesk.v1.Board.agents:type_name -> frontdesk.v1.BoardAgent
-	4, // 6: frontdesk.v1.Board.queues:type_name -> frontdesk.v1.BoardQueue
-	6, // 7: frontdesk.v1.Board.at:type_name -> google.protobuf.Timestamp
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	7,  // 0: frontdesk.v1.Rating.at:type_name -> google.protobuf.Timestamp
+	7,  // 1: frontdesk.v1.BoardConversation.since:type_name -> google.protobuf.Timestamp
+	7,  // 2: frontdesk.v1.BoardConversation.last_customer_at:type_name -> google.protobuf.Timestamp
+	7,  // 3: frontdesk.v1.BoardConversation.sla_due:type_name -> google.protobuf.Timestamp
+	7,  // 4: frontdesk.v1.BoardQueue.oldest:type_name -> google.protobuf.Timestamp
+	2,  // 5: frontdesk.v1.Board.conversations:type_name -> frontdesk.v1.BoardConversation
+	3,  // 6: frontdesk.v1.Board.agents:type_name -> frontdesk.v1.BoardAgent
+	4,  // 7: frontdesk.v1.Board.queues:type_name -> frontdesk.v1.BoardQueue
+	7,  // 8: frontdesk.v1.Board.at:type_name -> google.protobuf.Timestamp
+	6,  // 9: frontdesk.v1.Board.csat:type_name -> frontdesk.v1.BoardCsat
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_board_proto_init() }
@@ -626,7 +774,7 @@ func file_frontdesk_v1_board_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frontdesk_v1_board_proto_rawDesc), len(file_frontdesk_v1_board_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1310,8 +1310,17 @@ type ReportFigures struct {
 	// for (agents rows and the total; the queue filter applies, the label filter does not).
 	OffersDeclined int64 `protobuf:"varint,455,opt,name=offers_declined,json=offersDeclined,proto3" json:"offers_declined,omitempty"`
 	OffersMissed   int64 `protobuf:"varint,456,opt,name=offers_missed,json=offersMissed,proto3" json:"offers_missed,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// available_s and away_s are the seconds the agent was connected with status available or
+	// away within the range, from the agents' status events (AgentStatusEvent); the total sums
+	// them over agents. Whatever the queue and label filters (an agent serves every queue).
+	AvailableS float64 `protobuf:"fixed64,500,opt,name=available_s,json=availableS,proto3" json:"available_s,omitempty"`
+	AwayS      float64 `protobuf:"fixed64,501,opt,name=away_s,json=awayS,proto3" json:"away_s,omitempty"`
+	// occupancy is load over capacity, time-weighted over the time connected (available or
+	// away): the time integral of load divided by that of capacity, 0 to 1 (above 1 when an
+	// agent held more than their max_chats, after a transfer). 0 without connected time.
+	Occupancy     float64 `protobuf:"fixed64,502,opt,name=occupancy,proto3" json:"occupancy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReportFigures) Reset() {
@@ -1554,6 +1563,27 @@ func (x *ReportFigures) GetOffersMissed() int64 {
 	return 0
 }
 
+func (x *ReportFigures) GetAvailableS() float64 {
+	if x != nil {
+		return x.AvailableS
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetAwayS() float64 {
+	if x != nil {
+		return x.AwayS
+	}
+	return 0
+}
+
+func (x *ReportFigures) GetOccupancy() float64 {
+	if x != nil {
+		return x.Occupancy
+	}
+	return 0
+}
+
 // ReportReply answers a ReportRequest.
 type ReportReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1774,7 +1804,7 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x19\n" +
 	"\bmedian_s\x18\x02 \x01(\x01R\amedianS\x12\x13\n" +
 	"\x05p90_s\x18\x03 \x01(\x01R\x04p90S\x12\x15\n" +
-	"\x06mean_s\x18\x04 \x01(\x01R\x05meanS\"\x8c\n" +
+	"\x06mean_s\x18\x04 \x01(\x01R\x05meanS\"\xe5\n" +
 	"\n" +
 	"\rReportFigures\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
@@ -1814,7 +1844,11 @@ const file_frontdesk_v1_query_proto_rawDesc = "" +
 	"\vcsat_scores\x18\xc6\x03 \x03(\x03R\n" +
 	"csatScores\x12(\n" +
 	"\x0foffers_declined\x18\xc7\x03 \x01(\x03R\x0eoffersDeclined\x12$\n" +
-	"\roffers_missed\x18\xc8\x03 \x01(\x03R\foffersMissed\"\xd9\x03\n" +
+	"\roffers_missed\x18\xc8\x03 \x01(\x03R\foffersMissed\x12 \n" +
+	"\vavailable_s\x18\xf4\x03 \x01(\x01R\n" +
+	"availableS\x12\x16\n" +
+	"\x06away_s\x18\xf5\x03 \x01(\x01R\x05awayS\x12\x1d\n" +
+	"\toccupancy\x18\xf6\x03 \x01(\x01R\toccupancy\"\xd9\x03\n" +
 	"\vReportReply\x121\n" +
 	"\x05total\x18\x01 \x01(\v2\x1b.frontdesk.v1.ReportFiguresR\x05total\x12V\n" +
 	"\x0fhandoff_reasons\x18\x02 \x03(\v2-.frontdesk.v1.ReportReply.HandoffReasonsEntryR\x0ehandoffReasons\x123\n" +

@@ -140,13 +140,18 @@ export class ReportsView {
     return h('table', { class: 'report-table' }, h('caption', null, title),
       h('thead', null, h('tr', null, h('th', null, ''), h('th', null, t('rOpened')), h('th', null, t('rFirstResponse')), h('th', null, t('rResolution')),
         h('th', null, t('rSlaBreaches')), h('th', null, t('rCsat')),
-        offers ? h('th', null, t('rOffersDeclined')) : null, offers ? h('th', null, t('rOffersMissed')) : null)),
+        offers ? h('th', null, t('rOffersDeclined')) : null, offers ? h('th', null, t('rOffersMissed')) : null,
+        ...(offers ? [h('th', null, t('rAvailable')), h('th', null, t('rAway')), h('th', null, t('rOccupancy'))] : []))),
       h('tbody', null, rows.map((r) => h('tr', null, h('th', { scope: 'row' }, r.key || '–'), h('td', null, String(num(r.opened))),
         h('td', null, dur(r.first_response)), h('td', null, dur(r.resolution)),
         h('td', { dataset: { k: 'sla' } }, String(num(r.sla_first_response_breached) + num(r.sla_resolution_breached))),
         h('td', { dataset: { k: 'csat' } }, num(r.rated) ? num(r.csat_average).toFixed(1) : '–'),
         offers ? h('td', { dataset: { k: 'declined' } }, String(num(r.offers_declined))) : null,
-        offers ? h('td', { dataset: { k: 'missed' } }, String(num(r.offers_missed))) : null))));
+        offers ? h('td', { dataset: { k: 'missed' } }, String(num(r.offers_missed))) : null,
+        // Agents' time connected and occupancy (load over capacity, time-weighted).
+        ...(offers ? [h('td', { dataset: { k: 'available' } }, num(r.available_s) > 0 ? t.duration(num(r.available_s)) : '–'),
+          h('td', { dataset: { k: 'away' } }, num(r.away_s) > 0 ? t.duration(num(r.away_s)) : '–'),
+          h('td', { dataset: { k: 'occupancy' } }, num(r.available_s) + num(r.away_s) > 0 ? Math.round(num(r.occupancy) * 100) + '%' : '–')] : [])))));
   }
 
   /** scores shows the ratings by score, 1 to 5, as columns. */

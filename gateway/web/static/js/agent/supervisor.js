@@ -5,7 +5,8 @@
 
 import { newId } from '../core/client.js';
 import { clear, h } from '../core/dom.js';
-import { State, Status, Type } from '../core/protocol.js';
+import { Scale, State, Status, Type } from '../core/protocol.js';
+import { slaBadge } from './sla.js';
 
 const since = (ts) => (ts ? Date.parse(ts) : NaN);
 
@@ -72,10 +73,11 @@ export class BoardView {
     const row = (r) => {
       const queued = r.state === State.Queued;
       return h('tr', { class: 'board-row', dataset: { conv: r.conv } },
-        h('td', null, h('strong', null, name(r))),
+        h('td', null, h('strong', null, name(r)), ' ', boardSLA(r, t)),
         h('td', null, r.queue || ''),
         h('td', null, queued ? (r.priority ? t('boardPriority', { n: r.priority }) : '') : (r.agent_name || r.agent_id || '')),
         h('td', { class: 'board-wait' }, queued ? t('boardWait', { t: ago(r.since) }) : ago(r.since)),
+        h('td', { class: 'board-last muted small' }, r.last_customer_at ? t('boardSince', { t: ago(r.last_customer_at) }) : ''),
         h('td', { class: 'board-actions' },
           h('button', { class: 'btn board-open', type: 'button', onclick: () => this.o.onOpen(r, false) }, t('boardOpen')),
           h('button', { class: 'btn board-join', type: 'button', onclick: () => this.o.onOpen(r, true) }, t('boardJoin')),
@@ -88,16 +90,32 @@ export class BoardView {
       h('span', { class: 'dot ' + (a.status === Status.Available ? 'on' : 'off'), 'aria-hidden': 'true' }),
       h('strong', null, a.name || a.id), ' ',
       h('span', { class: 'muted small' }, (a.status === Status.Offline ? t('statusOffline') : a.status === Status.Away ? t('away') : t('available')) +
-        ' · ' + t('boardLoad', { load: a.load || 0, cap: a.capacity || 0 })))));
+        ' · ' + t('boardLoad', { load: a.load || 0, cap: a.capacity || 0 })),
+      a.csat_count ? h('span', { class: 'board-agent-csat muted small' }, ' · ' + csatText(t, b.csat?.scale, a.csat_count, a.csat_sum)) : null)));
     const queues = h('ul', { class: 'board-queues' }, (b.queues || []).map((q) => h('li', null, h('strong', null, q.name), ' ',
       h('span', { class: 'muted small' }, t('pickWaiting', { n: q.waiting || 0 })))));
+    const c = b.csat || {};
     clear(this.body);
     this.body.append(
+      h('p', { class: 'board-csat' }, h('strong', null, t('boardCsat')), ' ',
+        h('span', { class: 'board-csat-value' }, c.count ? csatText(t, c.scale, c.count, c.sum) : t('boardCsatNone'))),
       table(t('boardWaiting'), convs.filter((c) => c.state === State.Queued), 'board-waiting'),
       table(t('boardAssigned'), convs.filter((c) => c.state === State.Assigned), 'board-assigned'),
       h('div', { class: 'board-part' }, h('h3', null, t('boardAgents')), agents),
       h('div', { class: 'board-part' }, h('h3', null, t('boardQueues')), queues));
   }
+}
+
+/** boardSLA is a row's service-level flag (the list's badge, from the board's fields), or null. */
+function boardSLA(r, t) {
+  if (!r.sla_state) return null;
+  return slaBadge({ sla: { state: r.sla_state, target: r.sla_target, due: Date.parse(r.sla_due) || 0 } }, t);
+}
+
+/** csatText is n ratings summing to sum: the average on the five-star scale, the share of thumbs up. */
+function csatText(t, scale, n, sum) {
+  if (scale === Scale.Thumbs) return t('boardCsatThumbs', { pct: Math.round(((sum - n) / n) * 100), n });
+  return t('boardCsatFive', { avg: (sum / n).toFixed(1), n });
 }
 
 /** boardPart are the Console's methods of the live view (console.js mixes them in). */

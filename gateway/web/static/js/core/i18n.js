@@ -256,6 +256,13 @@ const STRINGS = {
     pickWaiting: '{n} waiting',
     pickNone: 'No agent can take it now',
     searchNotes: 'Search private notes',
+    boardCsat: 'Satisfaction today:',
+    boardCsatNone: 'no ratings yet',
+    boardCsatFive: '{avg} / 5 ({n} ratings)',
+    boardCsatThumbs: '{pct}% positive ({n} ratings)',
+    rAvailable: 'Time available',
+    rAway: 'Time away',
+    rOccupancy: 'Occupancy',
   },
   zh: {
     title: '在线客服',
@@ -509,6 +516,13 @@ const STRINGS = {
     pickWaiting: '{n} 人排队',
     pickNone: '现在没有客服可以接待',
     searchNotes: '搜索内部备注',
+    boardCsat: '今日满意度：',
+    boardCsatNone: '暂无评价',
+    boardCsatFive: '{avg} / 5（{n} 条评价）',
+    boardCsatThumbs: '{pct}% 好评（{n} 条评价）',
+    rAvailable: '在线可接待时长',
+    rAway: '离开时长',
+    rOccupancy: '占用率',
   },
 };
 

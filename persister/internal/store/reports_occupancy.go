@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+
+	"github.com/frontdesk-chat/frontdesk/persister/internal/reports"
+)
+
+// AgentStatusRow is one agent status event (frontdesk.v1.AgentStatusEvent) to store.
+type AgentStatusRow struct {
+	Tenant, ID, Agent, Status string
+	Load, Capacity            int32
+	At                        time.Time
+}
+
+const insertAgentStatusSQL = `INSERT INTO agent_status (tenant, id, agent, status, load, capacity, at)
+VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, id) DO NOTHING`
+
+// WriteAgentStatus stores agent status events in one transaction; an event already stored
+// (same tenant and id: a replay, a redelivery) is a duplicate and changes nothing.
+func (s *Store) WriteAgentStatus(ctx context.Context, rows []AgentStatusRow) (WriteResult, error) {
+	var res WriteResult
+	if len(rows) == 0 {
+		return res, nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		res = WriteResult{}
+		b := &pgx.Batch{}
+		tenants := map[string]bool{}
+		for _, r := range rows {
+			b.Queue(insertAgentStatusSQL, r.Tenant, r.ID, r.Agent, r.Status, r.Load, r.Capacity, r.At)
+			tenants[r.Tenant] = true
+		}
+		// The tenant is known to the record (retention walks the tenants it holds).
+		for _, t := range sortedStrings(tenants) {
+			b.Queue(insertTenantSQL, t)
+		}
+		br := tx.SendBatch(ctx, b)
+		for range rows {
+			tag, err := br.Exec()
+			if err != nil {
+				_ = br.Close()
+				return fmt.Errorf("insert agent status: %w", err)
+			}
+			res.Inserted += tag.RowsAffected()
+			res.Duplicates += 1 - tag.RowsAffected()
+		}
+		for range tenants {
+			if _, err := br.Exec(); err != nil {
+				_ = br.Close()
+				return fmt.Errorf("record tenant: %w", err)
+			}
+		}
+		return br.Close()
+	})
+	if err != nil {
+		return WriteResult{}, fmt.Errorf("write %d agent status events: %w", len(rows), err)
+	}
+	return res, nil
+}
+
+// OccupancyLookBack is how far before a report's range its agents' states are read: the
+// dispatcher restates every connected agent at least hourly (AgentStatusEvent), so an agent
+// connected at the range's start has an event within it. It also bounds the span of an event
+// without a successor (a dispatcher that died before restating): such a span counts at most
+// this long.
+const OccupancyLookBack = 2 * time.Hour
+
+// reportOccupancySQL sums, per agent, the seconds of the range each status event covers (from
+// its time to the agent's next event, cut to the range, to now and to the look-back): time
+// available, time away, and the time integrals of load and capacity while connected. One range
+// of the index agent_status_at. $1 tenant, $2 from, $3 to, $4 agent filter, $5 look-back,
+// $6 now.
+const reportOccupancySQL = `WITH ev AS (
+	SELECT agent, status, load, capacity, at, lead(at) OVER (PARTITION BY agent ORDER BY at, id) AS next_at
+	FROM agent_status
+	WHERE tenant = $1 AND at >= $2::timestamptz - $5::interval AND at < $3 AND ($4 = '' OR agent = $4)
+), spans AS (
+	SELECT agent, status, load, capacity,
+		extract(epoch FROM least(coalesce(next_at, $6::timestamptz), $3::timestamptz, $6::timestamptz, at + $5::interval)
+			- greatest(at, $2::timestamptz))::float8 AS s
+	FROM ev
+)
+SELECT agent,
+	coalesce(sum(s) FILTER (WHERE status = 'available'), 0),
+	coalesce(sum(s) FILTER (WHERE status = 'away'), 0),
+	coalesce(sum(s * load) FILTER (WHERE status <> 'offline'), 0),
+	coalesce(sum(s * capacity) FILTER (WHERE status <> 'offline'), 0)
+FROM spans WHERE s > 0
+GROUP BY agent`
+
+// addOccupancy adds the agents' time available and away and their occupancy to a report's
+// agents and total, whatever the queue and label filters (agents serve every queue). An agent
+// with time but no conversation of the range gets a row of its own.
+func (s *Store) addOccupancy(ctx context.Context, q reports.Query, now time.Time, out *fd.ReportReply) error {
+	rows, err := s.pool.Query(ctx, reportOccupancySQL, q.Tenant, q.From, q.To, q.Agent, OccupancyLookBack, now)
+	if err != nil {
+		return fmt.Errorf("occupancy: %w", err)
+	}
+	byAgent := map[string]*fd.ReportFigures{}
+	for _, f := range out.GetAgents() {
+		byAgent[f.GetKey()] = f
+	}
+	var agent string
+	var avail, away, loadS, capS, totalLoad, totalCap float64
+	_, err = pgx.ForEachRow(rows, []any{&agent, &avail, &away, &loadS, &capS}, func() error {
+		f := byAgent[agent]
+		if f == nil {
+			f = emptyFigures(agent)
+			byAgent[agent] = f
+			out.Agents = append(out.Agents, f)
+		}
+		f.AvailableS, f.AwayS, f.Occupancy = avail, away, ratio(loadS, capS)
+		if t := out.GetTotal(); t != nil {
+			t.AvailableS += avail
+			t.AwayS += away
+		}
+		totalLoad += loadS
+		totalCap += capS
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("occupancy: %w", err)
+	}
+	if t := out.GetTotal(); t != nil {
+		t.Occupancy = ratio(totalLoad, totalCap)
+	}
+	return nil
+}
+
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a / b
+}
+
+// emptyFigures is the row of an agent the report's conversations do not name.
+func emptyFigures(key string) *fd.ReportFigures {
+	return &fd.ReportFigures{Key: key, CsatScores: make([]int64, 5), FirstResponse: &fd.DurationStats{},
+		FirstBotResponse: &fd.DurationStats{}, QueueWait: &fd.DurationStats{}, Resolution: &fd.DurationStats{},
+		LeftAnswer: &fd.DurationStats{}, HandoffResponse: &fd.DurationStats{}}
+}
+
+// ExpireAgentStatus deletes up to limit of tenant's agent status events stated before cutoff
+// and returns how many: agents' time follows the tenant's retention like the conversations
+// (in both modes: the events name agents, not customers, and hold nothing to blank).
+func (s *Store) ExpireAgentStatus(ctx context.Context, tenant string, cutoff time.Time, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM agent_status WHERE (tenant, id) IN (
+			SELECT tenant, id FROM agent_status WHERE tenant = $1 AND at < $2
+			ORDER BY at LIMIT $3 FOR UPDATE SKIP LOCKED)`, tenant, cutoff, limit)
+	if err != nil {
+		return 0, fmt.Errorf("agent status retention of %s: %w", tenant, err)
+	}
+	return tag.RowsAffected(), nil
+}
