@@ -113,6 +113,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// creates the topology, the admin seeds tenants, exactly as in a cluster.
 	natsURL, natsNote := getenv("FRONTDESK_NATS_URL"), "external (FRONTDESK_NATS_URL)"
 	var creds *stack.Credentials
+	// The embedded server, when there is one: services in this process and the runner's own
+	// connections reach it over an in-memory pipe (no loopback TCP per message each way).
+	var inproc nats.InProcessConnProvider
 	if natsURL == "" {
 		if creds, err = stack.GenerateCredentials(filepath.Join(o.data, "nats-auth")); err != nil {
 			return err
@@ -129,6 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 		infra = append(infra, func() { log.Info("stopping NATS"); srv.Shutdown() })
 		natsURL = srv.URL()
+		inproc = srv
 		natsNote = "embedded, JetStream store in " + filepath.Join(o.data, "nats") +
 			"; users' credentials in " + filepath.Join(o.data, "nats-auth", "creds") + " (admin.creds for the nats CLI)"
 		if srv.Fallback() {
@@ -161,6 +165,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		opts := []nats.Option{nats.Name("frontdesk-local-" + user), nats.MaxReconnects(-1)}
 		if creds != nil {
 			opts = append(opts, nats.UserCredentials(creds.Files[user]))
+		}
+		if inproc != nil {
+			opts = append(opts, nats.InProcessServer(inproc))
 		}
 		nc, err := nats.Connect(natsURL, opts...)
 		if err != nil {
@@ -248,7 +255,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if o.processes {
 		svc, err = startProcesses(ctx, set, o.bin, log)
 	} else {
-		svc, err = startInProcess(ctx, set, log)
+		svc, err = startInProcess(ctx, set, inproc, log)
 	}
 	if err != nil {
 		return err
