@@ -291,6 +291,12 @@ func (s *Service) run(ctx context.Context) error {
 
 	owners := convo.NewOwners(s.log.Named("owners"), a.MaxOwners)
 	// Not a readiness check: while it is not running the bot reads the bucket instead.
+	if err := s.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "frontdesk_aibridge_owners",
+		Help: "Conversations this replica remembers as owned by a human (assigned or closed).",
+	}, func() float64 { return float64(owners.Len()) })); err != nil {
+		return fmt.Errorf("register owners gauge: %w", err)
+	}
 	ownersLog := s.log.Named("owners")
 	s.stack.Go(ctx, "owners", func(ctx context.Context) error {
 		err := owners.Run(ctx, convKV)

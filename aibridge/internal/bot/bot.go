@@ -274,6 +274,7 @@ func (b *Bot) handle(ctx context.Context, jm jetstream.Msg) {
 	}
 	if b.ownedByHuman(p.Tenant, p.Conv) {
 		b.d.Metrics.Messages.WithLabelValues("skipped_state").Inc()
+		b.d.Metrics.OwnerSkips.Inc()
 		_ = jm.Ack()
 		return
 	}
