@@ -202,7 +202,11 @@ func (s *Server) InProcessConn() (net.Conn, error) {
 	if srv == nil {
 		return nil, errors.New("natsrun: server is down")
 	}
-	return srv.InProcessConn()
+	c, err := srv.InProcessConn()
+	if err != nil {
+		return nil, fmt.Errorf("natsrun: in-process connection: %w", err)
+	}
+	return newBufferedConn(c), nil
 }
 
 // Fallback reports whether the requested port was taken and a free one was used instead.
