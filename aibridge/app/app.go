@@ -84,6 +84,10 @@ type Settings struct {
 	AssistTimeout time.Duration `mapstructure:"assist_timeout"`
 	// HistoryCache is how many conversations' recent turns one replica caches (default 10000).
 	HistoryCache int `mapstructure:"history_cache"`
+	// MaxOwners bounds the conversations one replica remembers as owned by a human (assigned
+	// or closed), whose customer messages it then settles without reading the conversations
+	// bucket (default 500000, about 100 bytes each); past it, messages cost a read again.
+	MaxOwners int `mapstructure:"max_owners"`
 }
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -107,6 +111,7 @@ func DefaultConfig() Config {
 			AssistWorkers:     16,
 			AssistTimeout:     4 * time.Second,
 			HistoryCache:      10000,
+			MaxOwners:         convo.DefaultMaxOwners,
 		},
 	}
 }
@@ -122,6 +127,7 @@ func (c Config) Validate() error {
 		"aibridge.breaker_failures": {a.BreakerFailures, 1, 1000},
 		"aibridge.assist_workers":   {a.AssistWorkers, 1, 4096},
 		"aibridge.history_cache":    {a.HistoryCache, 1, 10_000_000},
+		"aibridge.max_owners":       {a.MaxOwners, 1, 10_000_000},
 	} {
 		if err := config.Between(key, v[0], v[1], v[2]); err != nil {
 			errs = append(errs, err)
@@ -283,6 +289,23 @@ func (s *Service) run(ctx context.Context) error {
 		}
 	})
 
+	owners := convo.NewOwners(s.log.Named("owners"), a.MaxOwners)
+	// Not a readiness check: while it is not running the bot reads the bucket instead.
+	if err := s.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "frontdesk_aibridge_owners",
+		Help: "Conversations this replica remembers as owned by a human (assigned or closed).",
+	}, func() float64 { return float64(owners.Len()) })); err != nil {
+		return fmt.Errorf("register owners gauge: %w", err)
+	}
+	ownersLog := s.log.Named("owners")
+	s.stack.Go(ctx, "owners", func(ctx context.Context) error {
+		err := owners.Run(ctx, convKV)
+		if err != nil {
+			ownersLog.Warn("owner watch stopped; every customer message reads the bucket", zap.Error(err))
+		}
+		return err
+	})
+
 	library := kb.NewLibrary(a.KnowledgeRoot, a.KnowledgePoll, s.log.Named("kb"))
 	models := llm.NewPool(nil)
 	history := convo.NewHistory(msgs, a.HistoryCache)
@@ -296,7 +319,7 @@ func (s *Service) run(ctx context.Context) error {
 	}, bot.Deps{
 		JS: s.js, Conversations: convKV, Tenants: store, Knowledge: library, Models: models, History: history,
 		Fence: fence, Metrics: met, Log: s.log.Named("bot"), Getenv: s.getenv, Tracer: s.tracer.Tracer("aibridge/bot"),
-		Audio: attachmentReader(s.js), STT: &stt.Client{HTTP: &http.Client{}},
+		Audio: attachmentReader(s.js), STT: &stt.Client{HTTP: &http.Client{}}, Owners: owners,
 	})
 	as := assist.New(assist.Config{Workers: a.AssistWorkers, Timeout: a.AssistTimeout, Model: modelBase}, assist.Deps{
 		NC: s.nc, Conversations: convKV, Tenants: store, Knowledge: library, Models: models, History: history,

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/viper"
 )
 
@@ -78,6 +79,13 @@ type NATS struct {
 	// MaxReconnects is the number of reconnect rounds before giving up; -1 (default) retries
 	// forever, which is what a service wants: readiness reports the outage meanwhile.
 	MaxReconnects int `mapstructure:"max_reconnects"`
+	// InProcess, when set, connects through this provider (an embedded nats-server in the same
+	// process) instead of dialing URL: no loopback TCP, no syscalls per message. It is never
+	// read from the environment; only a runner that embeds the server sets it (the one-process
+	// local runner). URL must still be set (nats.go keeps it as the server pool), and Creds
+	// still apply: the embedded server authenticates and authorizes the connection as it would
+	// a TCP one. Reconnects ask the provider again, so it must survive a server restart.
+	InProcess nats.InProcessConnProvider `mapstructure:"-"`
 }
 
 // Ops configures the ops HTTP server (/healthz, /readyz, /metrics).

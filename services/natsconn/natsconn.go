@@ -21,7 +21,8 @@ import (
 // comes back within seconds of NATS, not minutes.
 const maxBackoffFactor = 4
 
-// Connect connects to cfg.URL. It returns at once even when no server answers
+// Connect connects to cfg.URL, or through cfg.InProcess when it is set (a server embedded in
+// this process: same authentication, no loopback TCP). It returns at once even when no server answers
 // (RetryOnFailedConnect): the connection keeps trying in the background, publishes are
 // buffered meanwhile, and Ready reports the outage. Use WaitConnected before work that needs a
 // live server (provisioning). Build cfg from config.DefaultBase: its MaxReconnects of -1 is
@@ -100,6 +101,10 @@ func Connect(ctx context.Context, cfg config.NATS, log *zap.Logger, reg promethe
 	}
 	if cfg.TLS.Cert != "" || cfg.TLS.Key != "" {
 		opts = append(opts, nats.ClientCert(cfg.TLS.Cert, cfg.TLS.Key))
+	}
+
+	if cfg.InProcess != nil {
+		opts = append(opts, nats.InProcessServer(cfg.InProcess))
 	}
 
 	nc, err := nats.Connect(cfg.URL, opts...)

@@ -99,6 +99,9 @@ type Deps struct {
 	Audio func(ctx context.Context, tenant, id string) ([]byte, string, error)
 	// STT transcribes voice messages for tenants whose bot has a transcription endpoint.
 	STT *stt.Client
+	// Owners, when not nil, settles the customer messages of conversations a human owns without
+	// reading the conversations bucket (ARCHITECTURE.md, AI bridge owner filter).
+	Owners *convo.Owners
 }
 
 // Bot is the customer-facing answerer.
@@ -269,6 +272,12 @@ func (b *Bot) handle(ctx context.Context, jm jetstream.Msg) {
 		_ = jm.Ack()
 		return
 	}
+	if b.ownedByHuman(p.Tenant, p.Conv) {
+		b.d.Metrics.Messages.WithLabelValues("skipped_state").Inc()
+		b.d.Metrics.OwnerSkips.Inc()
+		_ = jm.Ack()
+		return
+	}
 	// Progress reports keep the delivery ours while the model works.
 	hb, hbStop := context.WithCancel(ctx)
 	defer hbStop()
@@ -361,3 +370,13 @@ func replyID(customerMsgID string) string {
 // errDrop marks a reply that must not be posted: the conversation changed hands, or the
 // bridge is stopping.
 var errDrop = errors.New("reply dropped")
+
+// ownedByHuman reports a message that the owner set settles at once, as answer would after its
+// read: a known tenant (an unknown one keeps its own outcome) and a conversation known to be
+// assigned or closed.
+func (b *Bot) ownedByHuman(tenant, conv string) bool {
+	if _, ok := b.d.Tenants.Get(tenant); !ok {
+		return false
+	}
+	return b.d.Owners.HumanOwned(subjects.ConversationKey(tenant, conv))
+}

@@ -32,6 +32,9 @@ type Metrics struct {
 	Assist *prometheus.CounterVec
 	// InFlight is the number of customer messages being answered by this replica.
 	InFlight prometheus.Gauge
+	// OwnerSkips counts customer messages settled as skipped_state by the owner set, without a
+	// read of the conversations bucket (also counted in Messages).
+	OwnerSkips prometheus.Counter
 }
 
 // New creates the collectors and registers them on reg.
@@ -72,8 +75,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "frontdesk_aibridge_in_flight", Help: "Customer messages being answered by this replica.",
 		}),
+		OwnerSkips: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frontdesk_aibridge_owner_skips_total",
+			Help: "Customer messages of human-owned conversations settled by the owner set, without a read of the conversations bucket.",
+		}),
 	}
 	reg.MustRegister(m.Messages, m.Replies, m.ModelRequests, m.ModelErrors, m.Tokens, m.FirstToken,
-		m.Handoffs, m.Transcriptions, m.KnowledgeQueries, m.Assist, m.InFlight)
+		m.Handoffs, m.Transcriptions, m.KnowledgeQueries, m.Assist, m.InFlight, m.OwnerSkips)
 	return m
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	aibridge "github.com/frontdesk-chat/frontdesk/aibridge/app"
@@ -19,16 +20,19 @@ import (
 )
 
 // runner runs one service in this process until ctx ends, configured from getenv exactly as
-// its binary is from the environment.
-type runner func(ctx context.Context, getenv func(string) string, log *zap.Logger) error
+// its binary is from the environment. A non-nil inproc is the embedded NATS server: the
+// service connects through it rather than over loopback TCP.
+type runner func(ctx context.Context, getenv func(string) string, inproc nats.InProcessConnProvider, log *zap.Logger) error
 
-// app adapts a service's app package to a runner.
-func app[C any](defaults func() C, run func(context.Context, C, *zap.Logger) error) runner {
-	return func(ctx context.Context, getenv func(string) string, log *zap.Logger) error {
+// app adapts a service's app package to a runner; natsOf returns the config's NATS section.
+func app[C any](defaults func() C, natsOf func(*C) *config.NATS, run func(context.Context, C, *zap.Logger) error) runner {
+	return func(ctx context.Context, getenv func(string) string, inproc nats.InProcessConnProvider, log *zap.Logger) error {
 		cfg := defaults()
 		if err := config.Load("", getenv, &cfg); err != nil {
 			return err
 		}
+		// Set after Load: it is not a setting the environment can carry.
+		natsOf(&cfg).InProcess = inproc
 		log.Debug("effective config", zap.Any("config", config.Redacted(cfg)))
 		return run(ctx, cfg, log)
 	}
@@ -36,10 +40,10 @@ func app[C any](defaults func() C, run func(context.Context, C, *zap.Logger) err
 
 func runners() map[string]runner {
 	return map[string]runner{
-		stack.Gateway:    app(gateway.DefaultConfig, gateway.Run),
-		stack.Dispatcher: app(dispatcher.DefaultConfig, dispatcher.Run),
-		stack.Persister:  app(persister.DefaultConfig, persister.Run),
-		stack.AIBridge:   app(aibridge.DefaultConfig, aibridge.Run),
+		stack.Gateway:    app(gateway.DefaultConfig, func(c *gateway.Config) *config.NATS { return &c.NATS }, gateway.Run),
+		stack.Dispatcher: app(dispatcher.DefaultConfig, func(c *dispatcher.Config) *config.NATS { return &c.NATS }, dispatcher.Run),
+		stack.Persister:  app(persister.DefaultConfig, func(c *persister.Config) *config.NATS { return &c.NATS }, persister.Run),
+		stack.AIBridge:   app(aibridge.DefaultConfig, func(c *aibridge.Config) *config.NATS { return &c.NATS }, aibridge.Run),
 	}
 }
 
@@ -53,7 +57,9 @@ type inProcess struct {
 	errc    chan error
 }
 
-func startInProcess(ctx context.Context, set stack.Settings, log *zap.Logger) (*inProcess, error) {
+// startInProcess starts the services; inproc, when not nil, is the embedded NATS server they
+// connect to in memory (nil with an external NATS: they dial set.NATSURL).
+func startInProcess(ctx context.Context, set stack.Settings, inproc nats.InProcessConnProvider, log *zap.Logger) (*inProcess, error) {
 	p := &inProcess{
 		cancels: map[string]context.CancelFunc{},
 		done:    map[string]chan struct{}{},
@@ -70,7 +76,7 @@ func startInProcess(ctx context.Context, set stack.Settings, log *zap.Logger) (*
 		p.cancels[name], p.done[name] = cancel, done
 		go func() {
 			defer close(done)
-			err := rs[name](sctx, stack.Getenv(set.Env(name)), log.Named(name))
+			err := rs[name](sctx, stack.Getenv(set.Env(name)), inproc, log.Named(name))
 			p.mu.Lock()
 			p.errs[name] = err
 			p.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,12 @@ import (
 // trying things out, short enough that a leaked one does not live forever.
 const agentTokenTTL = 7 * 24 * time.Hour
 
+// defaultGOGC is the one process's GC target: every service's garbage in one heap made the
+// collector 9% of the CPU at 1,000 msg/s with Go's default of 100 (mark workers and assists);
+// 200 cut that to under 4% for about 50 MiB more RSS (BENCHMARKS.md, issue 18 session 5).
+// GOMEMLIMIT, read by the runtime, still bounds the heap when set.
+const defaultGOGC = 200
+
 type options struct {
 	processes bool
 	bin       string
@@ -49,6 +56,10 @@ type options struct {
 	// natsPortSet reports -nats-port on the command line: an explicit port must be used as
 	// given, the default may fall back to a free one.
 	natsPortSet bool
+	// gogc is the GC target percentage of the one process (in-process services only).
+	gogc int
+	// gogcSet reports -gogc on the command line: it then wins over the GOGC variable.
+	gogcSet bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -64,13 +75,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.pgPort, "pg-port", pgrun.DefaultPort, "local Postgres port (-1: any free port; falls back to a free port when taken)")
 	fs.IntVar(&o.opsPort, "ops-port", 9090, "first ops port: gateway, dispatcher, persister, aibridge on it and the next three (0: free ports)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level of the runner and the services (debug, info, warn, error)")
+	fs.IntVar(&o.gogc, "gogc", defaultGOGC, "GC target percentage of the one process running every service (GOGC; a GOGC variable wins unless this flag is given; -1 turns the collector off)")
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		args = args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	fs.Visit(func(f *flag.Flag) { o.natsPortSet = o.natsPortSet || f.Name == "nats-port" })
+	fs.Visit(func(f *flag.Flag) {
+		o.natsPortSet = o.natsPortSet || f.Name == "nats-port"
+		o.gogcSet = o.gogcSet || f.Name == "gogc"
+	})
 	if o.tenants == "" {
 		for _, p := range []string{filepath.Join("deploy", "local", "demo", "tenants.yaml"), filepath.Join("demo", "tenants.yaml")} {
 			if _, err := os.Stat(p); err == nil {
@@ -114,6 +129,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// creates the topology, the admin seeds tenants, exactly as in a cluster.
 	natsURL, natsNote := getenv("FRONTDESK_NATS_URL"), "external (FRONTDESK_NATS_URL)"
 	var creds *stack.Credentials
+	// The embedded server, when there is one: services in this process and the runner's own
+	// connections reach it over an in-memory pipe (no loopback TCP per message each way).
+	var inproc nats.InProcessConnProvider
 	if natsURL == "" {
 		if creds, err = stack.GenerateCredentials(filepath.Join(o.data, "nats-auth")); err != nil {
 			return err
@@ -130,6 +148,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 		infra = append(infra, func() { log.Info("stopping NATS"); srv.Shutdown() })
 		natsURL = srv.URL()
+		inproc = srv
 		natsNote = "embedded, JetStream store in " + filepath.Join(o.data, "nats") +
 			"; users' credentials in " + filepath.Join(o.data, "nats-auth", "creds") + " (admin.creds for the nats CLI)"
 		if srv.Fallback() {
@@ -162,6 +181,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		opts := []nats.Option{nats.Name("frontdesk-local-" + user), nats.MaxReconnects(-1)}
 		if creds != nil {
 			opts = append(opts, nats.UserCredentials(creds.Files[user]))
+		}
+		if inproc != nil {
+			opts = append(opts, nats.InProcessServer(inproc))
 		}
 		nc, err := nats.Connect(natsURL, opts...)
 		if err != nil {
@@ -249,7 +271,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if o.processes {
 		svc, err = startProcesses(ctx, set, o.bin, log)
 	} else {
-		svc, err = startInProcess(ctx, set, log)
+		if o.gogcSet || getenv("GOGC") == "" {
+			debug.SetGCPercent(o.gogc)
+		}
+		svc, err = startInProcess(ctx, set, inproc, log)
 	}
 	if err != nil {
 		return err

@@ -191,6 +191,24 @@ func (s *Server) URL() string {
 	return fmt.Sprintf("nats://%s", net.JoinHostPort(s.opts.Host, strconv.Itoa(s.opts.Port)))
 }
 
+// InProcessConn implements nats.InProcessConnProvider: a connection to the running server
+// over an in-memory pipe, for services in this process (nats.InProcessServer). It asks the
+// server current at the time, so a connection reconnecting after Restart reaches the new one.
+// The server authenticates it like a TCP client (the client still presents its credentials).
+func (s *Server) InProcessConn() (net.Conn, error) {
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	if srv == nil {
+		return nil, errors.New("natsrun: server is down")
+	}
+	c, err := srv.InProcessConn()
+	if err != nil {
+		return nil, fmt.Errorf("natsrun: in-process connection: %w", err)
+	}
+	return newBufferedConn(c), nil
+}
+
 // Fallback reports whether the requested port was taken and a free one was used instead.
 func (s *Server) Fallback() bool { return s.fallback }
 
