@@ -44,3 +44,41 @@ func TestNotesRetention(t *testing.T) {
 		}
 	}
 }
+
+// Contacts follow the tenant's retention in either mode, like notes: a contact neither seen
+// nor changed within it is deleted; a customer seen since, or a tenant keeping everything,
+// keeps theirs.
+func TestContactsRetention(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, st := migratedStore(ctx, t)
+	eachAgedRow(25, func(seq int64, tenant string, at time.Time) {
+		c := &fd.Contact{Id: fmt.Sprint("k", seq), Name: "Ann", Email: "ann@example.com"}
+		if err := st.ContactSeen(ctx, tenant, c, "https://shop.example/", at); err != nil {
+			t.Fatal(err)
+		}
+		// The row's updated_at is the write's; age it with the sighting.
+		if _, err := pool.Exec(ctx, `UPDATE contacts SET updated_at = $3 WHERE tenant = $1 AND id = $2`, tenant, c.GetId(), at); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, tenant := range tenantsUnderTest { // the record knows its tenants from their messages
+		if err := st.SyncTenant(ctx, tenant, tenant, 0, store.RetentionDelete); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := retention.New(st, retentionSettings, retention.Options{BatchSize: 10, MaxBatches: 3}, nil, testkit.Logger(t))
+	if _, err := r.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"deleter": 1, "anonymizer": 1, "keeper": 25, "unconfigured": 25}
+	for _, tenant := range tenantsUnderTest {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM contacts WHERE tenant = $1`, tenant).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != want[tenant] {
+			t.Errorf("%s keeps %d contacts, want %d", tenant, n, want[tenant])
+		}
+	}
+}

@@ -165,6 +165,11 @@ func (r *Runner) RunOnce(ctx context.Context) (map[string]int64, error) {
 		} else {
 			r.rows.WithLabelValues("notes").Add(float64(n))
 		}
+		if n, err := r.expireContacts(ctx, id, cutoff); err != nil { // notes.go
+			errs = append(errs, err)
+		} else {
+			r.rows.WithLabelValues("contacts").Add(float64(n))
+		}
 		if n, err := r.expireAgentStatus(ctx, id, cutoff); err != nil { // occupancy.go
 			errs = append(errs, err)
 		} else {

@@ -181,3 +181,17 @@ func attributesOf(c *fd.Contact) map[string]string {
 	}
 	return out
 }
+
+// ExpireContacts deletes up to limit contacts of tenant neither seen nor changed since cutoff
+// and returns how many. A contact is personal data (name, email, attributes, pages, an agent's
+// notes about them): it follows the tenant's retention in both modes, like notes, and a
+// customer who comes back later starts a new one.
+func (s *Store) ExpireContacts(ctx context.Context, tenant string, cutoff time.Time, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM contacts WHERE (tenant, id) IN (
+			SELECT tenant, id FROM contacts WHERE tenant = $1 AND last_seen < $2 AND updated_at < $2
+			ORDER BY last_seen LIMIT $3 FOR UPDATE SKIP LOCKED)`, tenant, cutoff, limit)
+	if err != nil {
+		return 0, fmt.Errorf("contacts retention of %s: %w", tenant, err)
+	}
+	return tag.RowsAffected(), nil
+}
