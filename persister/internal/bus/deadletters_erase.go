@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -71,7 +72,7 @@ func (b *Bus) DeleteDeadLetters(ctx context.Context, match func(*fd.DeadLetter) 
 	var deleted int64
 	for _, seq := range found {
 		err := s.SecureDeleteMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
+		if letterGone(err) {
 			continue
 		}
 		if err != nil {
@@ -80,4 +81,13 @@ func (b *Bus) DeleteDeadLetters(ctx context.Context, match func(*fd.DeadLetter) 
 		deleted++
 	}
 	return deleted, nil
+}
+
+// letterGone reports whether a delete failed only because the letter is no longer there: an
+// erase resumed by retention while the requested one runs, or the letter aged out. The server
+// answers a delete of a missing message with its own error (10057, "no message found"), which
+// nats.go wraps in ErrMsgDeleteUnsuccessful as text rather than as ErrMsgNotFound.
+func letterGone(err error) bool {
+	return errors.Is(err, jetstream.ErrMsgNotFound) ||
+		(errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) && strings.Contains(err.Error(), "no message found"))
 }

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"go.uber.org/zap"
 )
@@ -86,11 +87,45 @@ type Runner struct {
 	reg   *Registry
 	audit *Audit
 	log   *zap.Logger
+
+	// One erasure runs once at a time in this process: a requested erase and retention's
+	// Resume (which sees every unfinished row, the one being run included) would otherwise run
+	// it side by side and trip over each other's deletes. The second waits and then finds the
+	// work done. (Across replicas every step is idempotent.)
+	mu      sync.Mutex
+	running map[string]*held
+}
+
+// held is an erasure's lock and how many runs hold or wait for it.
+type held struct {
+	sync.Mutex
+	n int
 }
 
 // NewRunner returns a runner over reg that records erasures in audit.
 func NewRunner(reg *Registry, audit *Audit, log *zap.Logger) *Runner {
-	return &Runner{reg: reg, audit: audit, log: log}
+	return &Runner{reg: reg, audit: audit, log: log, running: map[string]*held{}}
+}
+
+// hold takes erasure id's lock for the caller and returns its release.
+func (r *Runner) hold(id string) func() {
+	r.mu.Lock()
+	h := r.running[id]
+	if h == nil {
+		h = &held{}
+		r.running[id] = h
+	}
+	h.n++
+	r.mu.Unlock()
+	h.Lock()
+	return func() {
+		h.Unlock()
+		r.mu.Lock()
+		if h.n--; h.n == 0 {
+			delete(r.running, id)
+		}
+		r.mu.Unlock()
+	}
 }
 
 // ErrBadRequest is wrapped for a request without a tenant, user or requester.
@@ -126,6 +161,7 @@ func (r *Runner) Resume(ctx context.Context) error {
 }
 
 func (r *Runner) run(ctx context.Context, row Row) (Result, error) {
+	defer r.hold(row.ID)()
 	t := Target{Tenant: row.Tenant, User: row.User, Convs: row.Convs, Erasure: row.ID}
 	for _, f := range r.reg.finders {
 		convs, err := f.Find(ctx, t)
