@@ -160,20 +160,16 @@ func (r *Runner) RunOnce(ctx context.Context) (map[string]int64, error) {
 				break
 			}
 		}
-		if n, err := r.expireNotes(ctx, id, cutoff); err != nil { // notes.go
-			errs = append(errs, err)
-		} else {
-			r.rows.WithLabelValues("notes").Add(float64(n))
-		}
-		if n, err := r.expireContacts(ctx, id, cutoff); err != nil { // notes.go
-			errs = append(errs, err)
-		} else {
-			r.rows.WithLabelValues("contacts").Add(float64(n))
-		}
-		if n, err := r.expireAgentStatus(ctx, id, cutoff); err != nil { // occupancy.go
-			errs = append(errs, err)
-		} else {
-			r.rows.WithLabelValues("agent_status").Add(float64(n))
+		// Beyond messages, everything personal follows the same retention in both modes.
+		for _, x := range []struct {
+			rows   string
+			expire expireFunc
+		}{{"notes", r.st.ExpireNotes}, {"contacts", r.st.ExpireContacts}, {"agent_status", r.st.ExpireAgentStatus}} {
+			if n, err := r.inBatches(ctx, x.expire, id, cutoff); err != nil { // batches.go
+				errs = append(errs, err)
+			} else {
+				r.rows.WithLabelValues(x.rows).Add(float64(n))
+			}
 		}
 		if out[id] > 0 {
 			r.log.Info("retention applied", zap.String("tenant", id), zap.String("mode", mode),
