@@ -128,14 +128,22 @@ func tenantLike(t testing.TB, id string, edit func(*fd.Tenant)) *fd.Tenant {
 	return nil
 }
 
-func freeAddr(t testing.TB) string {
+// freeAddrs returns n distinct free loopback addresses. Their listeners are held until all n
+// are chosen: a port closed at once may be handed out again by the next listen on port 0, and
+// two services given the same ops port start one and fail the other (whose readiness check
+// the first then answers).
+func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)))
 	}
-	defer ln.Close()
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	return addrs
 }
 
 // StartSystem provisions and seeds NATS, creates a fresh database and starts the services as
@@ -172,7 +180,8 @@ func StartSystem(t testing.TB, o SystemOptions) *System {
 	}
 
 	s := &System{t: t, Secret: "e2e-development-secret-0123456789abcdef", Procs: map[string]*procs.Proc{}, logDir: t.TempDir()}
-	listen := freeAddr(t)
+	addrs := freeAddrs(t, 1+len(stack.Names()))
+	listen := addrs[0]
 	s.Base = "http://" + listen
 	s.Set = stack.Settings{
 		NATSURL:         o.NATSURL,
@@ -187,8 +196,8 @@ func StartSystem(t testing.TB, o SystemOptions) *System {
 		Replicas:        o.Replicas,
 		Extra:           extra,
 	}
-	for _, n := range stack.Names() {
-		s.Set.Ops[n] = freeAddr(t)
+	for i, n := range stack.Names() {
+		s.Set.Ops[n] = addrs[1+i]
 	}
 	t.Cleanup(s.stop)
 	if o.BeforeStart != nil {
