@@ -311,7 +311,8 @@ type services interface {
 	stop() error
 }
 
-// opsAddrs returns the ops addresses from base (0: free ports).
+// opsAddrs returns the ops addresses from base (0: free ports, chosen with their listeners
+// held until all are, so no two services get the same one).
 func opsAddrs(base int) (map[string]string, error) {
 	names := []string{stack.Gateway, stack.Dispatcher, stack.Persister, stack.AIBridge}
 	m := map[string]string{}
@@ -322,8 +323,8 @@ func opsAddrs(base int) (map[string]string, error) {
 			if err != nil {
 				return nil, err
 			}
+			defer ln.Close()
 			port = ln.Addr().(*net.TCPAddr).Port
-			_ = ln.Close()
 		}
 		m[n] = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
