@@ -173,6 +173,9 @@ type Service struct {
 	tracer *tracing.Provider
 
 	migrated atomic.Bool
+	// answering is set once Run has started every consumer and query subscription and flushed
+	// them to the server; /readyz says not ready until then.
+	answering atomic.Bool
 }
 
 // New connects to NATS and Postgres (both lazily: an outage at start shows in /readyz rather
@@ -211,6 +214,15 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 	}
 	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
 	s.ops.AddCheck("postgres", pg.Ready(s.pool))
+	// Registered here, not in Run: a check added while /readyz is already being polled leaves a
+	// moment when every check present passes and the service is called ready before Run has
+	// subscribed to the queries (a client then meets "no responders").
+	s.ops.AddCheck("queries", func(context.Context) error {
+		if !s.answering.Load() {
+			return errors.New("not answering queries yet")
+		}
+		return nil
+	})
 	s.ops.AddCheck("schema", func(context.Context) error {
 		if !s.migrated.Load() {
 			return errors.New("migrations not applied yet")
@@ -323,15 +335,6 @@ func (s *Service) run(ctx context.Context) error {
 		return errors.Join(msgs.Ready(ctx), events.Ready(ctx), reads.Ready(ctx), notes.Ready(ctx), occupancy.Ready(ctx))
 	})
 
-	// Ready only once queries are answered: a client that saw /readyz answer 200 must not
-	// meet "no responders" (the subscriptions are flushed to the server first).
-	var answering atomic.Bool
-	s.ops.AddCheck("queries", func(context.Context) error {
-		if !answering.Load() {
-			return errors.New("not answering queries yet")
-		}
-		return nil
-	})
 	qs := query.New(s.nc, st, query.Options{
 		Timeout: p.QueryTimeout, Concurrency: p.QueryConcurrency, KnownTenant: known, TimeZone: zone,
 	}, s.reg, s.log.Named("query"))
@@ -385,7 +388,9 @@ func (s *Service) run(ctx context.Context) error {
 		s.log.Warn("flush query subscriptions", zap.Error(err))
 	}
 	cancel()
-	answering.Store(true)
+	// Ready only once queries are answered: a client that saw /readyz answer 200 must not
+	// meet "no responders" (the subscriptions are flushed to the server first).
+	s.answering.Store(true)
 	s.log.Info("persister running")
 	<-ctx.Done()
 	return nil
