@@ -220,6 +220,27 @@ func (g *gateway) stalledUpload(t *testing.T, token, conv string) (status chan i
 	return status, stop
 }
 
+// awaitUploads waits until the gateway reports n uploads in progress.
+func (g *gateway) awaitUploads(t *testing.T, n int) {
+	t.Helper()
+	want := fmt.Sprintf("frontdesk_gateway_uploads_in_progress %d\n", n)
+	testkit.CheckFor(t, wait, 10*time.Millisecond, func() error {
+		resp, err := http.Get("http://" + g.OpsAddr() + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(b, []byte(want)) {
+			return fmt.Errorf("want %q in the gateway's metrics", strings.TrimSpace(want))
+		}
+		return nil
+	})
+}
+
 func (g *gateway) upload(t *testing.T, token, conv, name string, data []byte) (int, map[string]any) {
 	t.Helper()
 	var body bytes.Buffer
@@ -271,21 +292,22 @@ func TestUploadBounds(t *testing.T) {
 		}
 	})
 	t.Run("uploads in progress capped, stalled ones cut off", func(t *testing.T) {
+		// Each stalled upload is seen in progress before the next request is made: a third
+		// upload sent before the stalled ones reached the gateway would take one of their places.
 		s1, _ := g.stalledUpload(t, custTok, conv)
+		g.awaitUploads(t, 1)
 		s2, _ := g.stalledUpload(t, custTok, conv)
-		testkit.CheckFor(t, wait, 20*time.Millisecond, func() error {
-			for i, s := range []chan int{s1, s2} {
-				select {
-				case code := <-s:
-					t.Fatalf("stalled upload %d answered %d", i+1, code)
-				default:
-				}
+		g.awaitUploads(t, 2)
+		for i, s := range []chan int{s1, s2} {
+			select {
+			case code := <-s:
+				t.Fatalf("stalled upload %d answered %d", i+1, code)
+			default:
 			}
-			if code, _ := g.upload(t, custTok, conv, "cat.png", png); code != http.StatusTooManyRequests {
-				return fmt.Errorf("third upload while two are in progress: %d, want 429", code)
-			}
-			return nil
-		})
+		}
+		if code, _ := g.upload(t, custTok, conv, "cat.png", png); code != http.StatusTooManyRequests {
+			t.Fatalf("third upload while two are in progress: %d, want 429", code)
+		}
 		for _, s := range []chan int{s1, s2} {
 			if code := statusWithin(t, s, 3*wait); code == http.StatusOK {
 				t.Fatalf("stalled upload stored")

@@ -30,6 +30,9 @@ type Metrics struct {
 	// took their place, on any gateway, by reason (replaced: 4002, one session per user;
 	// too_many_connections: 4003, over max_connections_per_user).
 	Evictions *prometheus.CounterVec
+	// Uploads is the number of attachment uploads in progress: each holds a socket and a chunk
+	// buffer until its body ends or its deadline cuts it off.
+	Uploads prometheus.Gauge
 }
 
 // New creates the metrics and registers them on reg.
@@ -56,8 +59,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "NATS subscriptions shared by this gateway's sessions, by kind."}, []string{"kind"}),
 		Evictions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frontdesk_gateway_sessions_evicted_total",
 			Help: "Sessions closed because newer sessions of the same user took their place, by reason."}, []string{"reason"}),
+		Uploads: prometheus.NewGauge(prometheus.GaugeOpts{Name: "frontdesk_gateway_uploads_in_progress",
+			Help: "Attachment uploads in progress."}),
 	}
 	reg.MustRegister(m.Connections, m.FramesIn, m.FramesOut, m.PublishLatency, m.DeliveryLatency,
-		m.Drops, m.RateLimited, m.AuthFailures, m.Subscriptions, m.Evictions)
+		m.Drops, m.RateLimited, m.AuthFailures, m.Subscriptions, m.Evictions, m.Uploads)
 	return m
 }

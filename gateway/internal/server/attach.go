@@ -92,6 +92,8 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many uploads in progress", http.StatusTooManyRequests)
 		return
 	}
+	s.metrics.Uploads.Inc()
+	defer s.metrics.Uploads.Dec()
 	defer s.uploads.release(c.Tenant, c.Subject)
 	// The upload's own deadlines replace the server's HTTP timeout: the body may take up to
 	// UploadTimeout, and the answer must still get out after it.
