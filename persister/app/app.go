@@ -346,7 +346,7 @@ func (s *Service) run(ctx context.Context) error {
 	if err != nil {
 		return lifecycle.IgnoreCanceled(ctx, err)
 	}
-	eraser := newEraser(s.pool, rjs, b, s.log.Named("erase"))
+	eraser := newEraser(s.pool, rjs, s.js, b, s.log.Named("erase"))
 	ret := retention.New(st, ts, retention.Options{
 		Interval: p.RetentionInterval, BatchSize: p.RetentionBatch, MaxBatches: p.RetentionMaxBatches,
 		Bus: b, JS: rjs, Resume: eraser.Resume,

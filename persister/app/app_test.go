@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -51,12 +52,17 @@ func start(t *testing.T, cfg app.Config) *app.Service {
 
 // launch runs a persister until the test ends without waiting for it to be ready.
 func launch(t *testing.T, cfg app.Config) *app.Service {
+	return launchLogged(t, cfg, testkit.Logger(t))
+}
+
+// launchLogged is launch with the service logging to log.
+func launchLogged(t *testing.T, cfg app.Config, log *zap.Logger) *app.Service {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := app.New(ctx, cfg, testkit.Logger(t))
+	svc, err := app.New(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

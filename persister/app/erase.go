@@ -32,9 +32,10 @@ var EraseTables = []erase.Table{
 	{Name: "contacts", Where: "tenant = $1 AND id = $2"},
 }
 
-// newEraser builds the erase registry and runner over the service's stores.
-func newEraser(pool *pgxpool.Pool, js jetstream.JetStream, b *bus.Bus, log *zap.Logger) *erase.Runner {
-	return erase.NewRunner(erase.Default(pool, js, b, EraseTables...), erase.NewAudit(pool), log)
+// newEraser builds the erase registry and runner over the service's stores: js erases (the
+// retention identity when there is one), own is the persister's identity (its durables).
+func newEraser(pool *pgxpool.Pool, js, own jetstream.JetStream, b *bus.Bus, log *zap.Logger) *erase.Runner {
+	return erase.NewRunner(erase.Default(pool, js, own, b, log, EraseTables...), erase.NewAudit(pool), log)
 }
 
 // openBus binds the quota counter (attachments deleted give their bytes back) and the bus.
@@ -53,21 +54,20 @@ func Erase(ctx context.Context, cfg Config, log *zap.Logger, args []string) erro
 	if len(args) != 3 {
 		return fmt.Errorf("usage: persister erase [-config file] <tenant> <user> <requested-by>: %w", erase.ErrBadRequest)
 	}
-	// Everything an erase does on the bus is the retention identity's when it has one.
+	own, closeOwn, err := connectJS(ctx, cfg, log.Named("nats"))
+	if err != nil {
+		return err
+	}
+	defer closeOwn()
+	js := own
+	// Everything an erase removes from the bus is the retention identity's when it has one;
+	// the persister's own identity looks at its durables (the erase waits for their ingest).
 	if cfg.Persister.RetentionCreds != "" {
-		cfg = retentionNATS(cfg)
-	}
-	nc, err := natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), nil)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	if err := natsconn.WaitConnected(ctx, nc); err != nil {
-		return err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
+		var closeRetention func()
+		if js, closeRetention, err = connectJS(ctx, retentionNATS(cfg), log.Named("nats-retention")); err != nil {
+			return err
+		}
+		defer closeRetention()
 	}
 	pool, err := pg.Connect(ctx, cfg.Database, log.Named("pg"))
 	if err != nil {
@@ -78,11 +78,28 @@ func Erase(ctx context.Context, cfg Config, log *zap.Logger, args []string) erro
 	if err != nil {
 		return err
 	}
-	res, err := newEraser(pool, js, b, log).Erase(ctx, args[0], args[1], "cli:"+args[2])
+	res, err := newEraser(pool, js, own, b, log).Erase(ctx, args[0], args[1], "cli:"+args[2])
 	if err != nil {
 		return errors.Join(err, errors.New("run the same command again to resume"))
 	}
 	out, _ := json.Marshal(map[string]any{"id": res.ID, "counts": res.Counts})
 	log.Info("erased", zap.ByteString("result", out))
 	return nil
+}
+
+// connectJS connects with cfg's NATS settings; the caller calls close when done.
+func connectJS(ctx context.Context, cfg Config, log *zap.Logger) (js jetstream.JetStream, close func(), err error) {
+	nc, err := natsconn.Connect(ctx, cfg.NATS, log, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := natsconn.WaitConnected(ctx, nc); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	if js, err = jetstream.New(nc); err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return js, nc.Close, nil
 }

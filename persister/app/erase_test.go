@@ -30,8 +30,7 @@ func customer(t *testing.T, js jetstream.JetStream, user, conv, word string) {
 	defer cancel()
 	me := &fd.Participant{Id: user, Role: "customer", Name: "Name of " + user}
 	pub := func(subject, id string, m proto.Message) {
-		b, _ := proto.Marshal(m)
-		if _, err := js.Publish(ctx, subject, b, jetstream.WithMsgID(id)); err != nil {
+		if err := publish(ctx, js, subject, id, m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -74,6 +73,31 @@ func customer(t *testing.T, js jetstream.JetStream, user, conv, word string) {
 	if err := q.Reserve(ctx, "acme", 1000, 1<<20); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// publish stores m on subject with id as its Nats-Msg-Id.
+func publish(ctx context.Context, js jetstream.JetStream, subject, id string, m proto.Message) error {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = js.Publish(ctx, subject, b, jetstream.WithMsgID(id))
+	return err
+}
+
+// putConversation sets conv's key as the dispatcher keeps it: state, the customer.
+func putConversation(ctx context.Context, js jetstream.JetStream, conv string, customer *fd.Participant, state string) error {
+	kv, err := js.KeyValue(ctx, subjects.BucketConversations)
+	if err != nil {
+		return err
+	}
+	now := timestamppb.Now()
+	b, err := proto.Marshal(&fd.Conversation{Tenant: "acme", Conv: conv, State: state, Customer: customer, OpenedAt: now, QueuedAt: now})
+	if err != nil {
+		return err
+	}
+	_, err = kv.Put(ctx, subjects.ConversationKey("acme", conv), b)
+	return err
 }
 
 // traces lists what any read path still finds of a customer: the record's history,

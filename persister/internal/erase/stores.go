@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/persister/internal/bus"
@@ -229,14 +230,17 @@ func (o Objects) Erase(ctx context.Context, t Target) (map[string]int64, error) 
 
 // Default registers the record's stores: the conversations are found in Postgres and the
 // buckets, the dispatcher closes and forgets those still open (nothing new is written of
-// them after), then the dead-letter copies are deleted and the streams purged (nothing is
-// copied back into Postgres after the record is erased), then the buckets, the attachments,
-// Postgres, and last the erased event tells platform consumers. js is the persister's own
-// connection (reads, the erase commands, the event); b purges and deletes.
-func Default(pool *pgxpool.Pool, js jetstream.JetStream, b *bus.Bus, extra ...Table) *Registry {
+// them after), the persister's ingest records what the streams still held of them (Ingested),
+// then the dead-letter copies are deleted and the streams purged (nothing is copied back into
+// Postgres after the record is erased), then the buckets, the attachments, Postgres, and last
+// the erased event tells platform consumers. js is the connection erasing (reads, the erase
+// commands, the event), own the persister's own identity (its durables' state); b purges and
+// deletes.
+func Default(pool *pgxpool.Pool, js, own jetstream.JetStream, b *bus.Bus, log *zap.Logger, extra ...Table) *Registry {
 	r := &Registry{}
 	r.Finders(PostgresFinder{Pool: pool}, BucketFinder{JS: js})
-	r.Register(InFlight{JS: js}, DeadLetters{Bus: b}, Streams{Bus: b}, Buckets{Bus: b}, Objects{Bus: b},
+	r.Register(InFlight{JS: js}, Ingested{JS: js, Own: own, Pool: pool, Durables: IngestDurables, Log: log}, DeadLetters{Bus: b},
+		Streams{Bus: b}, Buckets{Bus: b}, Objects{Bus: b},
 		Postgres{Pool: pool, Tables: append(slices.Clone(extra), PostgresTables...)}, Announce{JS: js})
 	return r
 }
