@@ -28,6 +28,9 @@ const eraseTimeout = 2 * time.Minute
 var EraseTables = []erase.Table{
 	// Staff's private notes in the customer's conversations (they may name the customer).
 	{Name: "notes", Where: "tenant = $1 AND (conv = ANY($3) OR author_id = $2)"},
+	// Transcripts asked for in their conversations or to their contact's address (one still
+	// waiting is never sent once its row is gone). Before the contact, which it reads.
+	{Name: "transcript_mails", Where: "tenant = $1 AND (conv = ANY($3) OR email = (SELECT lower(email) FROM contacts WHERE tenant = $1 AND id = $2))"},
 	// The customer's contact: name, email, phone, attributes, agents' notes on them.
 	{Name: "contacts", Where: "tenant = $1 AND id = $2"},
 }

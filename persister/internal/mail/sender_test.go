@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/mail"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,8 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/tenants"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
 
+	"github.com/frontdesk-chat/frontdesk/persister/app"
+	"github.com/frontdesk-chat/frontdesk/persister/internal/erase"
 	fdmail "github.com/frontdesk-chat/frontdesk/persister/internal/mail"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/migrate"
 	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
@@ -344,6 +347,50 @@ func TestTranscriptLimits(t *testing.T) {
 			}
 			if strings.Join(got, ",") != strings.Join(tt.wantStatus, ",") {
 				t.Errorf("statuses %v, want %v", got, tt.wantStatus)
+			}
+		})
+	}
+}
+
+// A transcript asked for by a customer who is then erased is never sent: neither one waiting
+// for its conversation to close or for its first round, nor one waiting to be retried after a
+// transient refusal; and its row (the address) goes with the rest of the customer.
+func TestTranscriptNotSentAfterErase(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// failFirst is how many deliveries the relay refuses with 451.
+		failFirst int
+		// roundsBefore run before the erase.
+		roundsBefore int
+	}{
+		{"waiting for its first round", 0, 0},
+		{"waiting for a retry", 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, tt.failFirst, &fd.Mail{Transcripts: true, From: "support@acme.test"})
+			evs, msgs := e.conversation(t, "c1", "ann@example.test", true)
+			e.write(t, evs, msgs)
+			for range tt.roundsBefore {
+				e.round(t)
+			}
+			tables := append(slices.Clone(app.EraseTables), erase.PostgresTables...)
+			if _, err := (erase.Postgres{Pool: e.pool, Tables: tables}).Erase(t.Context(),
+				erase.Target{Tenant: "acme", User: "u1", Convs: []string{"c1"}}); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				e.now = e.now.Add(time.Hour)
+				e.round(t)
+			}
+			if got := e.smtp.mails(); len(got) != 0 {
+				t.Errorf("%d transcripts sent after the erase", len(got))
+			}
+			var left int
+			if err := e.pool.QueryRow(t.Context(), `SELECT count(*) FROM transcript_mails`).Scan(&left); err != nil || left != 0 {
+				t.Errorf("%d transcript requests left after the erase (%v)", left, err)
 			}
 		})
 	}
