@@ -5,7 +5,6 @@ go 1.26.0
 require (
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
 	github.com/emersion/go-smtp v0.26.0
-	github.com/frontdesk-chat/frontdesk/dispatcher v0.0.0
 	github.com/frontdesk-chat/frontdesk/proto v0.0.0
 	github.com/frontdesk-chat/frontdesk/services v0.0.0
 	github.com/jackc/pgx/v5 v5.12.0
@@ -73,7 +72,6 @@ require (
 )
 
 replace (
-	github.com/frontdesk-chat/frontdesk/dispatcher => ../dispatcher
 	github.com/frontdesk-chat/frontdesk/proto => ../proto
 	github.com/frontdesk-chat/frontdesk/services => ../services
 )

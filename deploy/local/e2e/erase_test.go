@@ -1,4 +1,4 @@
-package app_test
+package e2e
 
 import (
 	"context"
@@ -8,41 +8,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	dispatcher "github.com/frontdesk-chat/frontdesk/dispatcher/app"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
-)
 
-// runDispatcher runs the real dispatcher until the test ends.
-func runDispatcher(t *testing.T, natsURL string) {
-	t.Helper()
-	cfg := dispatcher.DefaultConfig()
-	cfg.NATS.URL = natsURL
-	cfg.Ops.Addr = "127.0.0.1:0"
-	cfg.Shutdown.Timeout = 5 * time.Second
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := dispatcher.New(ctx, cfg, testkit.Logger(t).Named("dispatcher"))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("dispatcher: %v", err)
-		}
-	})
-}
+	"github.com/frontdesk-chat/frontdesk/deploy/local/internal/stack"
+)
 
 // waitingCustomer opens a queued conversation as the gateway does (conversation,
 // participation and open keys, then the open command) and stores a message in it.
@@ -167,20 +144,21 @@ func queueWatch(t *testing.T, nc *nats.Conn) func(n int32) {
 // conversation id, are untouched; erasing twice removes nothing more; an erase interrupted
 // before the dispatcher could close anything is finished by the next retention run.
 func TestEraseInFlightAndDeadLetters(t *testing.T) {
-	t.Parallel()
-	dbURL := testkit.Database(t)
-	natsURL, nc, js := natsEnv(t)
-	cfg := testConfig(natsURL, dbURL)
-	cfg.Persister.RetentionInterval = 300 * time.Millisecond
-	start(t, cfg)
-	queue := queueWatch(t, nc)
-	runDispatcher(t, natsURL)
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
+	if testing.Short() {
+		t.Skip("starts the four services as processes")
 	}
-	defer pool.Close()
+	t.Parallel()
+	srv := testkit.RunNATS(t)
+	nc, js := testkit.Connect(t, srv.URL())
+	queue := queueWatch(t, nc)
+	sys := StartSystem(t, SystemOptions{
+		NATSURL: srv.URL(),
+		Tenants: []*fd.Tenant{tenantLike(t, "acme", func(tn *fd.Tenant) { tn.Bot = nil })},
+		// Retention runs often: it resumes the unfinished erase at the end.
+		Extra: map[string][]string{stack.Persister: {"FRONTDESK_PERSISTER_RETENTION_INTERVAL=300ms"}},
+	})
+	ctx := context.Background()
+	pool := sys.DB
 
 	closed := make(chan *fd.ConversationEvent, 16)
 	sub, err := nc.Subscribe(subjects.Events("acme", "c-ann"), func(m *nats.Msg) {
@@ -322,4 +300,20 @@ func erasedEvent(t *testing.T, js jetstream.JetStream, erasure string) storedEve
 		t.Fatal(err)
 	}
 	return storedEvent{ev, m.Sequence}
+}
+
+// erase asks for an erase with the gateway's patience (an erase waits for the dispatcher and
+// the persister, and purges four streams per conversation).
+func erase(t *testing.T, nc *nats.Conn, req *fd.EraseRequest) *fd.EraseReply {
+	t.Helper()
+	data, _ := proto.Marshal(req)
+	msg, err := nc.Request(subjects.Erase(req.GetTenant()), data, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &fd.EraseReply{}
+	if err := proto.Unmarshal(msg.Data, rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
