@@ -3,7 +3,6 @@ package abuse_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/app"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/session"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
@@ -53,8 +53,8 @@ func acked(t *testing.T, code int, out []*fd.ServerFrame) int {
 // its token, mints a new token per request or mixes WebSocket and POST.
 func TestRateLimitsHoldOverSSEPost(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
 	const tries = 20
 	// allowed is what the buckets may grant in d: the burst, one a second, one for rounding.
 	allowed := func(d time.Duration) int { return 2 + int(d.Seconds()) + 1 }
@@ -64,9 +64,9 @@ func TestRateLimitsHoldOverSSEPost(t *testing.T) {
 		token func(i int) string
 		ws    bool // spend the burst over WebSocket first
 	}{
-		{name: "same token", user: "flood1", token: func(int) string { return tok(t, "strict", "flood1", frames.RoleCustomer) }},
+		{name: "same token", user: "flood1", token: func(int) string { return apptest.Token(t, "strict", "flood1", frames.RoleCustomer) }},
 		{name: "new token per request", user: "flood2", token: func(i int) string {
-			s, err := token.Sign(secret, token.Claims{Subject: "flood2", Tenant: "strict", Role: frames.RoleCustomer},
+			s, err := token.Sign(apptest.Secret, token.Claims{Subject: "flood2", Tenant: "strict", Role: frames.RoleCustomer},
 				time.Hour+time.Duration(i)*time.Second)
 			if err != nil {
 				t.Fatal(err)
@@ -74,22 +74,22 @@ func TestRateLimitsHoldOverSSEPost(t *testing.T) {
 			return s
 		}},
 		{name: "websocket then post", user: "flood3", ws: true,
-			token: func(int) string { return tok(t, "strict", "flood3", frames.RoleCustomer) }},
+			token: func(int) string { return apptest.Token(t, "strict", "flood3", frames.RoleCustomer) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
 			n := 0
 			if tc.ws {
-				c, _ := g.dial(t, tc.token(0))
+				c, _ := g.Dial(t, tc.token(0))
 				for i := range 2 {
-					c.send(text("w"+string(rune('a'+i)), "", "hello"))
-					c.await(frames.TypeAck)
+					c.Send(apptest.Text("w"+string(rune('a'+i)), "", "hello"))
+					c.Await(frames.TypeAck)
 				}
 				n = 2
 			}
 			for i := range tries {
-				code, out := postFrame(t, g, tc.token(i), "", text("p"+string(rune('a'+i)), "", "flood"))
+				code, out := apptest.PostFrame(t, g, tc.token(i), "", apptest.Text("p"+string(rune('a'+i)), "", "flood"))
 				n += acked(t, code, out)
 			}
 			if max := allowed(time.Since(start)); n > max {
@@ -109,24 +109,24 @@ func TestRateLimitsHoldOverSSEPost(t *testing.T) {
 // replay waits for the queue by bytes: the client reads every message on one connection.
 func TestRepliesBoundedInBytes(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
-	cust := tok(t, "roomy", "bigpage", frames.RoleCustomer)
-	c, _ := g.dial(t, cust)
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
+	cust := apptest.Token(t, "roomy", "bigpage", frames.RoleCustomer)
+	c, _ := g.Dial(t, cust)
 	const n = 20
 	big := strings.Repeat("<", session.MaxTextBytes)
 	var stored []*fd.StoredMessage
 	var conv string
 	for i := range n {
 		id := fmt.Sprintf("b%02d", i)
-		c.send(text(id, conv, "small"))
-		a := c.await(frames.TypeAck, hasID(id))
+		c.Send(apptest.Text(id, conv, "small"))
+		a := c.Await(frames.TypeAck, apptest.HasID(id))
 		conv = a.GetConv()
 		stored = append(stored, &fd.StoredMessage{Seq: a.GetSeq(), Message: &fd.Message{Id: "m_" + id, ClientId: id,
 			Conv: conv, Text: big, From: &fd.Participant{Id: "bigpage", Role: "customer"}}})
 	}
 	// The record holds the big versions; the stream forgets all but the last.
-	e.persister("roomy", func(req *fd.HistoryRequest) *fd.HistoryReply {
+	e.Persister("roomy", func(req *fd.HistoryRequest) *fd.HistoryReply {
 		var out []*fd.StoredMessage
 		for _, m := range stored {
 			if (req.GetAfter() > 0 && m.GetSeq() > req.GetAfter()) ||
@@ -136,9 +136,9 @@ func TestRepliesBoundedInBytes(t *testing.T) {
 		}
 		return &fd.HistoryReply{Messages: out}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), apptest.Wait)
 	defer cancel()
-	s, err := e.js.Stream(ctx, subjects.StreamMessages)
+	s, err := e.JS.Stream(ctx, subjects.StreamMessages)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,8 +151,8 @@ func TestRepliesBoundedInBytes(t *testing.T) {
 		var before int64
 		for pages := 0; ; pages++ {
 			id := fmt.Sprintf("h%d", pages)
-			c.send(&fd.ClientFrame{Type: frames.TypeHistory, Id: id, Conv: conv, Before: &before})
-			h := c.await(frames.TypeHistory, hasID(id))
+			c.Send(&fd.ClientFrame{Type: frames.TypeHistory, Id: id, Conv: conv, Before: &before})
+			h := c.Await(frames.TypeHistory, apptest.HasID(id))
 			if pages == 0 && !h.GetMore() {
 				t.Fatalf("first page has all %d messages", len(h.GetMessages()))
 			}
@@ -172,10 +172,10 @@ func TestRepliesBoundedInBytes(t *testing.T) {
 		}
 	})
 	t.Run("sync from the record", func(t *testing.T) {
-		c.send(&fd.ClientFrame{Type: frames.TypeSync, Id: "sy", Conv: conv, After: i64(stored[0].GetSeq())})
+		c.Send(&fd.ClientFrame{Type: frames.TypeSync, Id: "sy", Conv: conv, After: apptest.I64(stored[0].GetSeq())})
 		got := 0
 		for {
-			f := c.next()
+			f := c.Next()
 			if f.GetType() == frames.TypeMessage && f.GetText() == big {
 				got++
 			}
@@ -195,11 +195,11 @@ func TestRepliesBoundedInBytes(t *testing.T) {
 // stalledUpload starts an upload whose body stops after the file's first bytes; the returned
 // channel gets the response status (or -1 if the connection failed without one) and stop ends
 // the body.
-func (g *gateway) stalledUpload(t *testing.T, token, conv string) (status chan int, stop func()) {
+func stalledUpload(g *apptest.Gateway, t *testing.T, token, conv string) (status chan int, stop func()) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
-	req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/attachments", pr)
+	req, _ := http.NewRequest(http.MethodPost, g.URL+"/v1/attachments", pr)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	status = make(chan int, 1)
@@ -221,10 +221,10 @@ func (g *gateway) stalledUpload(t *testing.T, token, conv string) (status chan i
 }
 
 // awaitUploads waits until the gateway reports n uploads in progress.
-func (g *gateway) awaitUploads(t *testing.T, n int) {
+func awaitUploads(g *apptest.Gateway, t *testing.T, n int) {
 	t.Helper()
 	want := fmt.Sprintf("frontdesk_gateway_uploads_in_progress %d\n", n)
-	testkit.CheckFor(t, wait, 10*time.Millisecond, func() error {
+	testkit.CheckFor(t, apptest.Wait, 10*time.Millisecond, func() error {
 		resp, err := http.Get("http://" + g.OpsAddr() + "/metrics")
 		if err != nil {
 			return err
@@ -239,23 +239,6 @@ func (g *gateway) awaitUploads(t *testing.T, n int) {
 		}
 		return nil
 	})
-}
-
-func (g *gateway) upload(t *testing.T, token, conv, name string, data []byte) (int, map[string]any) {
-	t.Helper()
-	var body bytes.Buffer
-	ct := newMultipart(&body, conv, name, data)
-	req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/attachments", &body)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", ct)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
 }
 
 func statusWithin(t *testing.T, ch chan int, d time.Duration) int {
@@ -276,28 +259,28 @@ func statusWithin(t *testing.T, ch chan int, d time.Duration) int {
 // carries the sniffed type's extension and no bidirectional controls.
 func TestUploadBounds(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := apptest.NewEnv(t)
 	// Long enough for the cap to be seen under load, short enough to see stalled uploads cut.
-	g := e.gateway(func(c *app.Config) { c.Gateway.UploadTimeout = 6 * time.Second })
-	custTok := tok(t, "acme", "upl1", frames.RoleCustomer)
-	c, _ := g.dial(t, custTok)
-	c.send(text("u0", "", "a file follows"))
-	conv := c.await(frames.TypeAck).GetConv()
+	g := e.Gateway(func(c *app.Config) { c.Gateway.UploadTimeout = 6 * time.Second })
+	custTok := apptest.Token(t, "acme", "upl1", frames.RoleCustomer)
+	c, _ := g.Dial(t, custTok)
+	c.Send(apptest.Text("u0", "", "a file follows"))
+	conv := c.Await(frames.TypeAck).GetConv()
 	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 100)...)
 
 	t.Run("stranger refused before the file is read", func(t *testing.T) {
-		st, _ := g.stalledUpload(t, tok(t, "acme", "stranger", frames.RoleCustomer), conv)
-		if s := statusWithin(t, st, wait); s != http.StatusForbidden {
+		st, _ := stalledUpload(g, t, apptest.Token(t, "acme", "stranger", frames.RoleCustomer), conv)
+		if s := statusWithin(t, st, apptest.Wait); s != http.StatusForbidden {
 			t.Fatalf("stranger's stalled upload: %d, want 403", s)
 		}
 	})
 	t.Run("uploads in progress capped, stalled ones cut off", func(t *testing.T) {
 		// Each stalled upload is seen in progress before the next request is made: a third
 		// upload sent before the stalled ones reached the gateway would take one of their places.
-		s1, _ := g.stalledUpload(t, custTok, conv)
-		g.awaitUploads(t, 1)
-		s2, _ := g.stalledUpload(t, custTok, conv)
-		g.awaitUploads(t, 2)
+		s1, _ := stalledUpload(g, t, custTok, conv)
+		awaitUploads(g, t, 1)
+		s2, _ := stalledUpload(g, t, custTok, conv)
+		awaitUploads(g, t, 2)
 		for i, s := range []chan int{s1, s2} {
 			select {
 			case code := <-s:
@@ -305,27 +288,27 @@ func TestUploadBounds(t *testing.T) {
 			default:
 			}
 		}
-		if code, _ := g.upload(t, custTok, conv, "cat.png", png); code != http.StatusTooManyRequests {
+		if code, _ := g.Upload(t, custTok, conv, "cat.png", png); code != http.StatusTooManyRequests {
 			t.Fatalf("third upload while two are in progress: %d, want 429", code)
 		}
 		for _, s := range []chan int{s1, s2} {
-			if code := statusWithin(t, s, 3*wait); code == http.StatusOK {
+			if code := statusWithin(t, s, 3*apptest.Wait); code == http.StatusOK {
 				t.Fatalf("stalled upload stored")
 			}
 		}
-		if code, _ := g.upload(t, custTok, conv, "cat.png", png); code != http.StatusOK {
+		if code, _ := g.Upload(t, custTok, conv, "cat.png", png); code != http.StatusOK {
 			t.Fatalf("upload after the stalled ones ended: %d", code)
 		}
 	})
 	t.Run("slow upload within its deadline", func(t *testing.T) {
 		// The server's HTTP timeout (1 s here) does not apply to uploads: theirs does.
-		g := e.gateway(func(c *app.Config) {
+		g := e.Gateway(func(c *app.Config) {
 			c.Gateway.HTTPTimeout = time.Second
 			c.Gateway.UploadTimeout = 20 * time.Second
 		})
 		pr, pw := io.Pipe()
 		mw := multipart.NewWriter(pw)
-		req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/attachments", pr)
+		req, _ := http.NewRequest(http.MethodPost, g.URL+"/v1/attachments", pr)
 		req.Header.Set("Authorization", "Bearer "+custTok)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
 		go func() {
@@ -349,7 +332,7 @@ func TestUploadBounds(t *testing.T) {
 		}
 	})
 	t.Run("file name", func(t *testing.T) {
-		code, out := g.upload(t, custTok, conv, "evil\u202egnp.exe", png)
+		code, out := g.Upload(t, custTok, conv, "evil\u202egnp.exe", png)
 		if code != http.StatusOK || out["name"] != "evilgnp.png" {
 			t.Fatalf("upload: %d name %q, want evilgnp.png", code, out["name"])
 		}
@@ -369,9 +352,9 @@ func closedWithin(t *testing.T, conn net.Conn, d time.Duration) string {
 	return string(b)
 }
 
-func dialTCP(t *testing.T, g *gateway) net.Conn {
+func dialTCP(t *testing.T, g *apptest.Gateway) net.Conn {
 	t.Helper()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,8 +369,8 @@ func dialTCP(t *testing.T, g *gateway) net.Conn {
 // with a 503.
 func TestSlowClientsCutOff(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway(func(c *app.Config) {
+	e := apptest.NewEnv(t)
+	g := e.Gateway(func(c *app.Config) {
 		c.Gateway.HTTPTimeout = time.Second
 		c.Gateway.IdleTimeout = time.Second
 		c.Gateway.PingInterval = 300 * time.Millisecond
@@ -397,7 +380,7 @@ func TestSlowClientsCutOff(t *testing.T) {
 	t.Run("idle keep-alive", func(t *testing.T) {
 		conn := dialTCP(t, g)
 		_, _ = io.WriteString(conn, "GET /v1/nothing HTTP/1.1\r\nHost: x\r\n\r\n")
-		if got := closedWithin(t, conn, wait); !strings.HasPrefix(got, "HTTP/1.1 404") {
+		if got := closedWithin(t, conn, apptest.Wait); !strings.HasPrefix(got, "HTTP/1.1 404") {
 			t.Fatalf("answer %q", got)
 		}
 	})
@@ -405,26 +388,26 @@ func TestSlowClientsCutOff(t *testing.T) {
 		conn := dialTCP(t, g)
 		_, _ = io.WriteString(conn, "POST /v1/visitors HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
 			"Content-Length: 100\r\n\r\n{\"tenant\":")
-		closedWithin(t, conn, wait)
+		closedWithin(t, conn, apptest.Wait)
 	})
 	t.Run("sse client that stops reading", func(t *testing.T) {
-		k := tok(t, "roomy", "sloth", frames.RoleCustomer)
-		ws, _ := g.dial(t, k, dialOpts{proto: true})
-		ws.send(text("s0", "", "open"))
-		conv := ws.await(frames.TypeAck).GetConv()
+		k := apptest.Token(t, "roomy", "sloth", frames.RoleCustomer)
+		ws, _ := g.Dial(t, k, apptest.DialOpts{Proto: true})
+		ws.Send(apptest.Text("s0", "", "open"))
+		conv := ws.Await(frames.TypeAck).GetConv()
 		// A small receive buffer (which also stops the kernel growing it) so the server's writes
 		// block once its own send buffer is full, as behind a client that stopped reading.
 		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 			return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
 		}}
-		conn, err := d.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
+		conn, err := d.Dial("tcp", strings.TrimPrefix(g.URL, "http://"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = conn.Close() })
 		_, _ = io.WriteString(conn, "GET /v1/sse?token="+k+" HTTP/1.1\r\nHost: x\r\n\r\n")
 		buf := make([]byte, 4096)
-		_ = conn.SetReadDeadline(time.Now().Add(wait))
+		_ = conn.SetReadDeadline(time.Now().Add(apptest.Wait))
 		if n, err := conn.Read(buf); err != nil || !strings.Contains(string(buf[:n]), "200 OK") {
 			t.Fatalf("sse answer %q %v", buf[:n], err)
 		}
@@ -435,10 +418,10 @@ func TestSlowClientsCutOff(t *testing.T) {
 		big := strings.Repeat("<", session.MaxTextBytes)
 		for i := range 60 {
 			id := fmt.Sprintf("s%d", i+1)
-			ws.send(text(id, conv, big))
-			ws.await(frames.TypeAck, hasID(id))
+			ws.Send(apptest.Text(id, conv, big))
+			ws.Await(frames.TypeAck, apptest.HasID(id))
 		}
-		testkit.CheckFor(t, 3*wait, 50*time.Millisecond, func() error {
+		testkit.CheckFor(t, 3*apptest.Wait, 50*time.Millisecond, func() error {
 			if n := g.Sessions().UserSessions("roomy", "sloth"); n != 1 {
 				return fmt.Errorf("%d sessions, want the websocket's only", n)
 			}
@@ -448,7 +431,7 @@ func TestSlowClientsCutOff(t *testing.T) {
 	t.Run("connections per address", func(t *testing.T) {
 		// A gateway of its own, whose header timeout (10 s) outlasts the silent connections
 		// below.
-		g := e.gateway(func(c *app.Config) { c.Gateway.MaxConnectionsPerAddress = 8 })
+		g := e.Gateway(func(c *app.Config) { c.Gateway.MaxConnectionsPerAddress = 8 })
 		var conns []net.Conn
 		for range 12 {
 			conns = append(conns, dialTCP(t, g))
@@ -474,9 +457,9 @@ func TestSlowClientsCutOff(t *testing.T) {
 		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 		defer client.CloseIdleConnections()
 		ping := string(frames.AppendClientJSON(nil, &fd.ClientFrame{Type: frames.TypePing}))
-		testkit.CheckFor(t, wait, 20*time.Millisecond, func() error {
-			req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/sse", strings.NewReader(ping))
-			req.Header.Set("Authorization", "Bearer "+tok(t, "acme", "after", frames.RoleCustomer))
+		testkit.CheckFor(t, apptest.Wait, 20*time.Millisecond, func() error {
+			req, _ := http.NewRequest(http.MethodPost, g.URL+"/v1/sse", strings.NewReader(ping))
+			req.Header.Set("Authorization", "Bearer "+apptest.Token(t, "acme", "after", frames.RoleCustomer))
 			resp, err := client.Do(req)
 			if err != nil {
 				return fmt.Errorf("request after closing: %w", err)
@@ -496,26 +479,26 @@ func TestSlowClientsCutOff(t *testing.T) {
 // 1 MiB, takes seconds, and still delivers everything.
 func TestReplyBudget(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway(func(c *app.Config) { c.Gateway.ReplyBytesPerSecond = 512 << 10 })
-	k := tok(t, "roomy", "greedy", frames.RoleCustomer)
-	sender, _ := g.dial(t, k, dialOpts{proto: true})
+	e := apptest.NewEnv(t)
+	g := e.Gateway(func(c *app.Config) { c.Gateway.ReplyBytesPerSecond = 512 << 10 })
+	k := apptest.Token(t, "roomy", "greedy", frames.RoleCustomer)
+	sender, _ := g.Dial(t, k, apptest.DialOpts{Proto: true})
 	const n = 16
 	big := strings.Repeat("<", session.MaxTextBytes)
 	conv := ""
 	for i := range n {
 		id := fmt.Sprintf("g%d", i)
-		sender.send(text(id, conv, big))
-		conv = sender.await(frames.TypeAck, hasID(id)).GetConv()
+		sender.Send(apptest.Text(id, conv, big))
+		conv = sender.Await(frames.TypeAck, apptest.HasID(id)).GetConv()
 	}
-	c, _ := g.dial(t, k)
+	c, _ := g.Dial(t, k)
 	start := time.Now()
-	c.send(&fd.ClientFrame{Type: frames.TypeSync, Id: "sy", Conv: conv, After: i64(0)})
+	c.Send(&fd.ClientFrame{Type: frames.TypeSync, Id: "sy", Conv: conv, After: apptest.I64(0)})
 	// Counted by seq: the newest message may also reach the new session live, just before the
 	// sync (clients keep one copy per seq).
 	seqs := map[int64]bool{}
 	for {
-		f := c.next()
+		f := c.Next()
 		if f.GetType() == frames.TypeMessage && f.GetText() == big {
 			seqs[f.GetSeq()] = true
 		}

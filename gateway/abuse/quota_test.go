@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
@@ -14,18 +15,18 @@ import (
 
 // seedCapped adds tenant "capped": roomy rate limits, a daily quota of messages and a quota
 // of attachment bytes.
-func (e *env) seedCapped(messages, attachmentBytes int64) {
-	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+func seedCapped(e *apptest.Env, messages, attachmentBytes int64) {
+	e.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), apptest.Wait)
 	defer cancel()
-	kv, err := e.js.KeyValue(ctx, subjects.BucketTenants)
+	kv, err := e.JS.KeyValue(ctx, subjects.BucketTenants)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	if err := tenants.Seed(ctx, kv, []*fd.Tenant{{Id: "capped", Name: "Capped",
 		Limits: &fd.Limits{MessagesPerSecond: 1000, Burst: 1000, UserMessagesPerSecond: 1000},
 		Quotas: &fd.Quotas{MessagesPerDay: messages, AttachmentBytes: attachmentBytes}}}); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 }
 
@@ -33,31 +34,31 @@ func (e *env) seedCapped(messages, attachmentBytes int64) {
 // and no more attachment bytes than the quotas, the refusals carry quota_exceeded (507 for an
 // upload), and another tenant is not affected.
 func TestQuotasHoldAcrossReplicas(t *testing.T) {
-	e := newEnv(t)
-	e.seedCapped(6, 3000)
-	g1, g2 := e.gateway(), e.gateway()
-	a, _ := g1.dial(t, tok(t, "capped", "cust-a", "customer"))
-	b, _ := g2.dial(t, tok(t, "capped", "cust-b", "customer"))
+	e := apptest.NewEnv(t)
+	seedCapped(e, 6, 3000)
+	g1, g2 := e.Gateway(), e.Gateway()
+	a, _ := g1.Dial(t, apptest.Token(t, "capped", "cust-a", "customer"))
+	b, _ := g2.Dial(t, apptest.Token(t, "capped", "cust-b", "customer"))
 
-	a.send(text("a0", "", "hello"))
-	conv := a.await(frames.TypeAck, hasID("a0")).GetConv()
+	a.Send(apptest.Text("a0", "", "hello"))
+	conv := a.Await(frames.TypeAck, apptest.HasID("a0")).GetConv()
 	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 2000)...)
-	if code, out := g1.upload(t, tok(t, "capped", "cust-a", "customer"), conv, "cat.png", png); code != http.StatusOK {
+	if code, out := g1.Upload(t, apptest.Token(t, "capped", "cust-a", "customer"), conv, "cat.png", png); code != http.StatusOK {
 		t.Fatalf("first upload: %d %v", code, out)
 	}
 	// The bytes counted on g1 are seen by g2: the second upload would pass 3000 bytes.
-	if code, _ := g2.upload(t, tok(t, "capped", "cust-a", "customer"), conv, "cat.png", png); code != http.StatusInsufficientStorage {
+	if code, _ := g2.Upload(t, apptest.Token(t, "capped", "cust-a", "customer"), conv, "cat.png", png); code != http.StatusInsufficientStorage {
 		t.Fatalf("upload past the quota on the other replica: %d, want 507", code)
 	}
 
 	acked, refused := 1, 0
 	for i := range 5 {
-		for _, c := range []*client{a, b} {
+		for _, c := range []*apptest.Client{a, b} {
 			id := fmt.Sprintf("m%d-%p", i, c)
-			c.send(text(id, "", "hi"))
-			f := c.next()
+			c.Send(apptest.Text(id, "", "hi"))
+			f := c.Next()
 			for f.GetId() != id || (f.GetType() != frames.TypeAck && f.GetType() != frames.TypeError) {
-				f = c.next()
+				f = c.Next()
 			}
 			switch {
 			case f.GetType() == frames.TypeAck:
@@ -73,7 +74,7 @@ func TestQuotasHoldAcrossReplicas(t *testing.T) {
 	if acked != 6 || refused != 5 {
 		t.Errorf("%d sends acked and %d refused quota_exceeded, want 6 and 5", acked, refused)
 	}
-	other, _ := g2.dial(t, tok(t, "roomy", "cust-c", "customer"))
-	other.send(text("c0", "", "hello"))
-	other.await(frames.TypeAck, hasID("c0"))
+	other, _ := g2.Dial(t, apptest.Token(t, "roomy", "cust-c", "customer"))
+	other.Send(apptest.Text("c0", "", "hello"))
+	other.Await(frames.TypeAck, apptest.HasID("c0"))
 }

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/app"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
@@ -26,8 +27,8 @@ import (
 
 // arena is one row's gateway and what the attacker may use.
 type arena struct {
-	e *env
-	g *gateway
+	e *apptest.Env
+	g *apptest.Gateway
 	// victimConv is a conversation of a well-behaved customer, for attacks on others' data.
 	victimConv string
 }
@@ -72,13 +73,13 @@ func TestAbuseSuite(t *testing.T) {
 	// full speed, and on two busy cores sixteen of them at once starve each other.
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
+			e := apptest.NewEnv(t)
 			seedSuiteTenants(t, e)
 			var mods []func(*app.Config)
 			if tt.config != nil {
 				mods = append(mods, tt.config)
 			}
-			g := e.gateway(mods...)
+			g := e.Gateway(mods...)
 			good := newChatters(t, e, g, 3)
 			a := &arena{e: e, g: g, victimConv: good[0].conv}
 
@@ -135,11 +136,11 @@ func summary(got []string) string {
 }
 
 // seedSuiteTenants adds "capped" (a daily quota of 5 messages).
-func seedSuiteTenants(t *testing.T, e *env) {
+func seedSuiteTenants(t *testing.T, e *apptest.Env) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), apptest.Wait)
 	defer cancel()
-	kv, err := e.js.KeyValue(ctx, subjects.BucketTenants)
+	kv, err := e.JS.KeyValue(ctx, subjects.BucketTenants)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,18 +154,18 @@ func seedSuiteTenants(t *testing.T, e *env) {
 // chatter is a well-behaved customer of tenant roomy.
 type chatter struct {
 	t     *testing.T
-	e     *env
-	c     *client
+	e     *apptest.Env
+	c     *apptest.Client
 	conv  string
 	acked map[int64]string // seq -> text
 }
 
-func newChatters(t *testing.T, e *env, g *gateway, n int) []*chatter {
+func newChatters(t *testing.T, e *apptest.Env, g *apptest.Gateway, n int) []*chatter {
 	var out []*chatter
 	for i := range n {
-		c, _ := g.dial(t, tok(t, "roomy", fmt.Sprintf("good-%d", i), frames.RoleCustomer))
-		c.send(text("hello", "", "hello"))
-		ack := c.await(frames.TypeAck, hasID("hello"))
+		c, _ := g.Dial(t, apptest.Token(t, "roomy", fmt.Sprintf("good-%d", i), frames.RoleCustomer))
+		c.Send(apptest.Text("hello", "", "hello"))
+		ack := c.Await(frames.TypeAck, apptest.HasID("hello"))
 		out = append(out, &chatter{t: t, e: e, c: c, conv: ack.GetConv(), acked: map[int64]string{ack.GetSeq(): "hello"}})
 	}
 	return out
@@ -180,8 +181,8 @@ func (c *chatter) chat(n int, gap time.Duration) {
 		<-tick.C
 		id := fmt.Sprintf("g%d", i)
 		body := fmt.Sprintf("message %d of %s", i, c.conv)
-		c.c.send(text(id, c.conv, body))
-		ack := c.c.await(frames.TypeAck, hasID(id))
+		c.c.Send(apptest.Text(id, c.conv, body))
+		ack := c.c.Await(frames.TypeAck, apptest.HasID(id))
 		c.acked[ack.GetSeq()] = body
 	}
 }
@@ -190,7 +191,7 @@ func (c *chatter) chat(n int, gap time.Duration) {
 func (c *chatter) stored() {
 	c.t.Helper()
 	have := map[int64]bool{}
-	for _, m := range c.e.streamMsgs(subjects.StreamMessages, subjects.Messages("roomy", c.conv)) {
+	for _, m := range c.e.StreamMsgs(subjects.StreamMessages, subjects.Messages("roomy", c.conv)) {
 		md, err := m.Metadata()
 		if err != nil {
 			c.t.Fatal(err)
@@ -207,7 +208,7 @@ func (c *chatter) stored() {
 // --- attacks -----------------------------------------------------------------------------
 
 func wsURL(a *arena, token string) string {
-	return strings.Replace(a.g.url, "http", "ws", 1) + "/v1/ws?token=" + token
+	return strings.Replace(a.g.URL, "http", "ws", 1) + "/v1/ws?token=" + token
 }
 
 // ws opens a raw socket as the attacker; the caller closes it.
@@ -265,11 +266,11 @@ func answer(f *fd.ServerFrame) string {
 
 // ssePostFlood: POST /v1/sse sends without a session, as fast as possible (item 1).
 func ssePostFlood(ctx context.Context, a *arena) ([]string, error) {
-	token := tok(a.e.t.(*testing.T), "strict", "flooder", frames.RoleCustomer)
+	token := apptest.Token(a.e.T.(*testing.T), "strict", "flooder", frames.RoleCustomer)
 	var got []string
 	for i := 0; ctx.Err() == nil; i++ {
-		f := text(fmt.Sprint("p", i), "", "buy now")
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.g.url+"/v1/sse", bytes.NewReader(frames.AppendClientJSON(nil, f)))
+		f := apptest.Text(fmt.Sprint("p", i), "", "buy now")
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.g.URL+"/v1/sse", bytes.NewReader(frames.AppendClientJSON(nil, f)))
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -290,19 +291,19 @@ func ssePostFlood(ctx context.Context, a *arena) ([]string, error) {
 // over and over (item 2): pages are cut to the reply budget, then refused.
 func bigHistory(ctx context.Context, a *arena) ([]string, error) {
 	big := strings.Repeat("<", frames.MaxTextBytes)
-	a.e.persister("acme", func(req *fd.HistoryRequest) *fd.HistoryReply {
+	a.e.Persister("acme", func(req *fd.HistoryRequest) *fd.HistoryReply {
 		var msgs []*fd.StoredMessage
 		for i := range 30 {
 			msgs = append(msgs, &fd.StoredMessage{Seq: int64(i + 1), Message: &fd.Message{Id: fmt.Sprint("h", i), Conv: req.GetConv(), Text: big}})
 		}
 		return &fd.HistoryReply{Messages: msgs}
 	})
-	c, err := ws(ctx, a, tok(a.e.t.(*testing.T), "acme", "hoarder", frames.RoleCustomer), nil)
+	c, err := ws(ctx, a, apptest.Token(a.e.T.(*testing.T), "acme", "hoarder", frames.RoleCustomer), nil)
 	if err != nil {
 		return nil, err
 	}
 	defer c.CloseNow()
-	ack, err := roundTrip(ctx, c, text("open", "", "hi"))
+	ack, err := roundTrip(ctx, c, apptest.Text("open", "", "hi"))
 	if err != nil {
 		return nil, err
 	}
@@ -329,11 +330,11 @@ func bigHistory(ctx context.Context, a *arena) ([]string, error) {
 // strangerUpload: an upload naming another customer's conversation whose body never comes
 // (item 3): refused before the body is read.
 func strangerUpload(ctx context.Context, a *arena) ([]string, error) {
-	token := tok(a.e.t.(*testing.T), "roomy", "snoop", frames.RoleCustomer)
+	token := apptest.Token(a.e.T.(*testing.T), "roomy", "snoop", frames.RoleCustomer)
 	var got []string
 	for ctx.Err() == nil {
 		pr, pw := io.Pipe()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.g.url+"/v1/attachments?conv="+a.victimConv, pr)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.g.URL+"/v1/attachments?conv="+a.victimConv, pr)
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
 		// The body's first bytes, then nothing until the answer came or the row ends: the
@@ -361,14 +362,14 @@ func strangerUpload(ctx context.Context, a *arena) ([]string, error) {
 
 // quotaFlood: sends past the tenant's daily quota (item 4).
 func quotaFlood(ctx context.Context, a *arena) ([]string, error) {
-	c, err := ws(ctx, a, tok(a.e.t.(*testing.T), "capped", "spender", frames.RoleCustomer), nil)
+	c, err := ws(ctx, a, apptest.Token(a.e.T.(*testing.T), "capped", "spender", frames.RoleCustomer), nil)
 	if err != nil {
 		return nil, err
 	}
 	defer c.CloseNow()
 	var got []string
 	for i := 0; ctx.Err() == nil; i++ {
-		f, err := roundTrip(ctx, c, text(fmt.Sprint("q", i), "", "again"))
+		f, err := roundTrip(ctx, c, apptest.Text(fmt.Sprint("q", i), "", "again"))
 		if err != nil {
 			break
 		}
@@ -383,8 +384,8 @@ func quotaFlood(ctx context.Context, a *arena) ([]string, error) {
 func eraseAsCustomer(ctx context.Context, a *arena) ([]string, error) {
 	var reqs []*http.Request
 	for _, role := range []string{frames.RoleCustomer, frames.RoleAgent} {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.g.url+"/v1/erase", strings.NewReader(`{"user":"good-0"}`))
-		req.Header.Set("Authorization", "Bearer "+tok(a.e.t.(*testing.T), "roomy", "eraser-"+role, role))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.g.URL+"/v1/erase", strings.NewReader(`{"user":"good-0"}`))
+		req.Header.Set("Authorization", "Bearer "+apptest.Token(a.e.T.(*testing.T), "roomy", "eraser-"+role, role))
 		reqs = append(reqs, req)
 	}
 	got, err := statuses(reqs...)
@@ -433,12 +434,12 @@ func debugEndpoints(ctx context.Context, a *arena) ([]string, error) {
 func endlessHeaders(ctx context.Context, a *arena) ([]string, error) {
 	var got []string
 	for ctx.Err() == nil {
-		conn, err := net.Dial("tcp", strings.TrimPrefix(a.g.url, "http://"))
+		conn, err := net.Dial("tcp", strings.TrimPrefix(a.g.URL, "http://"))
 		if err != nil {
 			return got, err
 		}
 		_, _ = io.WriteString(conn, "GET /v1/visitors HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-		_ = conn.SetReadDeadline(time.Now().Add(3 * wait))
+		_ = conn.SetReadDeadline(time.Now().Add(3 * apptest.Wait))
 		_, err = io.ReadAll(conn)
 		conn.Close()
 		var ne net.Error
@@ -453,20 +454,20 @@ func endlessHeaders(ctx context.Context, a *arena) ([]string, error) {
 // bidiName: an upload named with U+202E (item 8): stored under a name without it, with the
 // sniffed type's extension.
 func bidiName(ctx context.Context, a *arena) ([]string, error) {
-	t := a.e.t.(*testing.T)
-	token := tok(t, "roomy", "renamer", frames.RoleCustomer)
+	t := a.e.T.(*testing.T)
+	token := apptest.Token(t, "roomy", "renamer", frames.RoleCustomer)
 	c, err := ws(ctx, a, token, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer c.CloseNow()
-	ack, err := roundTrip(ctx, c, text("open", "", "hi"))
+	ack, err := roundTrip(ctx, c, apptest.Text("open", "", "hi"))
 	if err != nil {
 		return nil, err
 	}
 	var body bytes.Buffer
-	ct := newMultipart(&body, ack.GetConv(), "invoice\u202egnp.exe", append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 100)...))
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.g.url+"/v1/attachments", &body)
+	ct := apptest.NewMultipart(&body, ack.GetConv(), "invoice\u202egnp.exe", append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 100)...))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.g.URL+"/v1/attachments", &body)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", ct)
 	resp, err := http.DefaultClient.Do(req)
@@ -483,7 +484,7 @@ func bidiName(ctx context.Context, a *arena) ([]string, error) {
 
 // badOrigin: a socket opened from a page of another site (cross-site WebSocket hijacking).
 func badOrigin(ctx context.Context, a *arena) ([]string, error) {
-	_, err := ws(ctx, a, tok(a.e.t.(*testing.T), "acme", "victim", frames.RoleCustomer), http.Header{"Origin": {"https://evil.example"}})
+	_, err := ws(ctx, a, apptest.Token(a.e.T.(*testing.T), "acme", "victim", frames.RoleCustomer), http.Header{"Origin": {"https://evil.example"}})
 	return []string{refusal(err)}, nil
 }
 
@@ -500,19 +501,19 @@ func refusal(err error) string {
 
 // bigFrame: a frame over the tenant's max_frame_bytes (1 KiB for tiny).
 func bigFrame(ctx context.Context, a *arena) ([]string, error) {
-	c, err := ws(ctx, a, tok(a.e.t.(*testing.T), "tiny", "bulky", frames.RoleCustomer), nil)
+	c, err := ws(ctx, a, apptest.Token(a.e.T.(*testing.T), "tiny", "bulky", frames.RoleCustomer), nil)
 	if err != nil {
 		return nil, err
 	}
 	defer c.CloseNow()
-	_, err = roundTrip(ctx, c, text("big", "", strings.Repeat("x", 4096)))
+	_, err = roundTrip(ctx, c, apptest.Text("big", "", strings.Repeat("x", 4096)))
 	return []string{closeOf(err)}, nil
 }
 
 // frameFlood: frames as fast as the socket takes them, past the per-connection bucket and
 // on after the rate_limited answers.
 func frameFlood(ctx context.Context, a *arena) ([]string, error) {
-	c, err := ws(ctx, a, tok(a.e.t.(*testing.T), "strict", "spammer", frames.RoleCustomer), nil)
+	c, err := ws(ctx, a, apptest.Token(a.e.T.(*testing.T), "strict", "spammer", frames.RoleCustomer), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -532,7 +533,7 @@ func frameFlood(ctx context.Context, a *arena) ([]string, error) {
 		}
 	}()
 	for i := 0; ; i++ {
-		if err := c.Write(ctx, websocket.MessageText, frames.AppendClientJSON(nil, text(fmt.Sprint("f", i), "", "spam"))); err != nil {
+		if err := c.Write(ctx, websocket.MessageText, frames.AppendClientJSON(nil, apptest.Text(fmt.Sprint("f", i), "", "spam"))); err != nil {
 			break
 		}
 	}
@@ -547,7 +548,7 @@ func noToken(ctx context.Context, a *arena) ([]string, error) {
 }
 
 func forgedToken(ctx context.Context, a *arena) ([]string, error) {
-	good := tok(a.e.t.(*testing.T), "roomy", "someone", frames.RoleSupervisor)
+	good := apptest.Token(a.e.T.(*testing.T), "roomy", "someone", frames.RoleSupervisor)
 	forged := good[:len(good)-4] + "AAAA"
 	_, err := ws(ctx, a, forged, nil)
 	return []string{refusal(err)}, nil
@@ -555,17 +556,17 @@ func forgedToken(ctx context.Context, a *arena) ([]string, error) {
 
 // silentClient: a socket that never reads, so never answers pings.
 func silentClient(ctx context.Context, a *arena) ([]string, error) {
-	conn, err := net.Dial("tcp", strings.TrimPrefix(a.g.url, "http://"))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(a.g.URL, "http://"))
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	token := tok(a.e.t.(*testing.T), "roomy", "ghost", frames.RoleCustomer)
+	token := apptest.Token(a.e.T.(*testing.T), "roomy", "ghost", frames.RoleCustomer)
 	_, _ = io.WriteString(conn, "GET /v1/ws?token="+token+" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: "+frames.SubprotocolJSON+"\r\n\r\n")
 	// Everything the server sends is read (and dropped) as a kernel would buffer it, but no
 	// pong is ever written: the server must hang up after its dead timeout.
-	_ = conn.SetReadDeadline(time.Now().Add(3 * wait))
+	_ = conn.SetReadDeadline(time.Now().Add(3 * apptest.Wait))
 	_, err = io.Copy(io.Discard, conn)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
@@ -576,14 +577,14 @@ func silentClient(ctx context.Context, a *arena) ([]string, error) {
 
 // wildcardConv: a conversation id that is a subject wildcard, to reach other conversations.
 func wildcardConv(ctx context.Context, a *arena) ([]string, error) {
-	c, err := ws(ctx, a, tok(a.e.t.(*testing.T), "roomy", "wild", frames.RoleCustomer), nil)
+	c, err := ws(ctx, a, apptest.Token(a.e.T.(*testing.T), "roomy", "wild", frames.RoleCustomer), nil)
 	if err != nil {
 		return nil, err
 	}
 	defer c.CloseNow()
 	var got []string
 	for _, conv := range []string{"*", ">", "c1.>", a.victimConv + ".x"} {
-		f, err := roundTrip(ctx, c, text("w"+conv, conv, "hi"))
+		f, err := roundTrip(ctx, c, apptest.Text("w"+conv, conv, "hi"))
 		if err != nil {
 			return got, err
 		}
@@ -597,7 +598,7 @@ func wildcardConv(ctx context.Context, a *arena) ([]string, error) {
 
 // malformed: frames that are not JSON, of an unknown type, or missing their fields.
 func malformed(ctx context.Context, a *arena) ([]string, error) {
-	c, err := ws(ctx, a, tok(a.e.t.(*testing.T), "roomy", "fuzzy", frames.RoleCustomer), nil)
+	c, err := ws(ctx, a, apptest.Token(a.e.T.(*testing.T), "roomy", "fuzzy", frames.RoleCustomer), nil)
 	if err != nil {
 		return nil, err
 	}

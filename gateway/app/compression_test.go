@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
@@ -18,12 +19,12 @@ import (
 // whole); a tenant without it never negotiates the extension, whatever the client offers.
 func TestCompressionPerTenant(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := apptest.NewEnv(t)
 	seedTenants(t, e, []*fd.Tenant{
 		{Id: "zipped", Name: "Zipped", Compression: true},
 		{Id: "plain", Name: "Plain"},
 	})
-	g := e.gateway()
+	g := e.Gateway()
 	tests := []struct {
 		tenant string
 		offer  bool
@@ -41,9 +42,9 @@ func TestCompressionPerTenant(t *testing.T) {
 			if tc.offer {
 				mode = websocket.CompressionContextTakeover
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			ctx, cancel := context.WithTimeout(context.Background(), apptest.Wait)
 			defer cancel()
-			url := strings.Replace(g.url, "http", "ws", 1) + "/v1/ws?token=" + tok(t, tc.tenant, user, frames.RoleCustomer)
+			url := strings.Replace(g.URL, "http", "ws", 1) + "/v1/ws?token=" + apptest.Token(t, tc.tenant, user, frames.RoleCustomer)
 			c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{frames.SubprotocolJSON},
 				CompressionMode: mode, CompressionThreshold: 1})
 			if err != nil {
@@ -57,15 +58,14 @@ func TestCompressionPerTenant(t *testing.T) {
 			if got := strings.Contains(ext, "permessage-deflate"); got != tc.want {
 				t.Fatalf("Sec-WebSocket-Extensions = %q, want permessage-deflate %v", ext, tc.want)
 			}
-			cl := &client{t: t, c: c, frames: make(chan *fd.ServerFrame, 100), done: make(chan struct{})}
-			go cl.read()
-			if w := cl.next(); w.GetType() != frames.TypeWelcome {
+			cl := apptest.NewClient(t, c, false)
+			if w := cl.Next(); w.GetType() != frames.TypeWelcome {
 				t.Fatalf("first frame %v", w)
 			}
 			text := strings.Repeat("compress me ", 300)
-			cl.send(&fd.ClientFrame{Type: frames.TypeSend, Id: id, Kind: frames.KindText, Text: text})
-			ack := cl.await(frames.TypeAck)
-			echo := cl.await(frames.TypeMessage, func(f *fd.ServerFrame) bool { return f.GetClientId() == id })
+			cl.Send(&fd.ClientFrame{Type: frames.TypeSend, Id: id, Kind: frames.KindText, Text: text})
+			ack := cl.Await(frames.TypeAck)
+			echo := cl.Await(frames.TypeMessage, func(f *fd.ServerFrame) bool { return f.GetClientId() == id })
 			if ack.GetSeq() == 0 || echo.GetText() != text {
 				t.Fatalf("round trip: ack %v, echo of %d bytes", ack, len(echo.GetText()))
 			}

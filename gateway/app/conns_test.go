@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
 )
@@ -14,15 +15,15 @@ import (
 // short sessions never add up to a refusal.
 func TestClosedSessionsLeaveTheConnectionCount(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
 	base := g.OpenConnections()
 	for i := range 40 {
-		c, _ := g.dial(t, tok(t, "acme", fmt.Sprint("short", i), frames.RoleCustomer))
+		c, _ := g.Dial(t, apptest.Token(t, "acme", fmt.Sprint("short", i), frames.RoleCustomer))
 		if i%2 == 0 {
-			_ = c.c.CloseNow()
+			_ = c.Conn.CloseNow()
 		} else {
-			_ = c.c.Close(1000, "")
+			_ = c.Conn.Close(1000, "")
 		}
 	}
 	testkit.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/app"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/dispatchertest"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
@@ -25,61 +26,61 @@ import (
 )
 
 // setup opens a conversation for customer and assigns it to agent.
-func setup(t *testing.T, e *env, g *gateway, tenant, customer, agent string) (cust, ag *client, conv string) {
+func setup(t *testing.T, e *apptest.Env, g *apptest.Gateway, tenant, customer, agent string) (cust, ag *apptest.Client, conv string) {
 	t.Helper()
-	cust, _ = g.dial(t, tok(t, tenant, customer, frames.RoleCustomer))
-	ag, _ = g.dial(t, tok(t, tenant, agent, frames.RoleAgent))
-	cust.send(text("open", "", "hello"))
-	conv = cust.await(frames.TypeAck, hasID("open")).GetConv()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	cust, _ = g.Dial(t, apptest.Token(t, tenant, customer, frames.RoleCustomer))
+	ag, _ = g.Dial(t, apptest.Token(t, tenant, agent, frames.RoleAgent))
+	cust.Send(apptest.Text("open", "", "hello"))
+	conv = cust.Await(frames.TypeAck, apptest.HasID("open")).GetConv()
+	ctx, cancel := context.WithTimeout(context.Background(), apptest.Wait)
 	defer cancel()
-	if err := dispatchertest.Assign(ctx, e.nc, e.js, tenant, conv, &fd.Participant{Id: agent, Role: frames.RoleAgent, Name: "Agent"}); err != nil {
+	if err := dispatchertest.Assign(ctx, e.NC, e.JS, tenant, conv, &fd.Participant{Id: agent, Role: frames.RoleAgent, Name: "Agent"}); err != nil {
 		t.Fatal(err)
 	}
-	ag.await(frames.TypeAssigned, inConv(conv))
-	cust.await(frames.TypeAssigned, inConv(conv))
+	ag.Await(frames.TypeAssigned, apptest.InConv(conv))
+	cust.Await(frames.TypeAssigned, apptest.InConv(conv))
 	return cust, ag, conv
 }
 
 // TestClientFrames covers every client frame type and what it does on NATS.
 func TestClientFrames(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
 	cust, ag, conv := setup(t, e, g, "acme", "fc1", "fa1")
 
 	t.Run("ping", func(t *testing.T) {
-		cust.send(&fd.ClientFrame{Type: frames.TypePing})
-		cust.await(frames.TypePong)
+		cust.Send(&fd.ClientFrame{Type: frames.TypePing})
+		cust.Await(frames.TypePong)
 	})
 	t.Run("typing", func(t *testing.T) {
-		cust.send(&fd.ClientFrame{Type: frames.TypeTyping, Conv: conv})
-		if f := ag.await(frames.TypeTyping); f.GetConv() != conv || f.GetFrom().GetId() != "fc1" {
+		cust.Send(&fd.ClientFrame{Type: frames.TypeTyping, Conv: conv})
+		if f := ag.Await(frames.TypeTyping); f.GetConv() != conv || f.GetFrom().GetId() != "fc1" {
 			t.Fatalf("typing = %v", f)
 		}
-		cust.quiet(frames.TypeTyping, 100*time.Millisecond) // not echoed to the typist
+		cust.Quiet(frames.TypeTyping, 100*time.Millisecond) // not echoed to the typist
 	})
 	t.Run("read", func(t *testing.T) {
-		reads := e.sub(subjects.AllReads())
-		ag.send(&fd.ClientFrame{Type: frames.TypeRead, Conv: conv, Seq: i64(1)})
-		if f := cust.await(frames.TypeRead); f.GetConv() != conv || f.GetSeq() != 1 || f.GetFrom().GetId() != "fa1" {
+		reads := e.Sub(subjects.AllReads())
+		ag.Send(&fd.ClientFrame{Type: frames.TypeRead, Conv: conv, Seq: apptest.I64(1)})
+		if f := cust.Await(frames.TypeRead); f.GetConv() != conv || f.GetSeq() != 1 || f.GetFrom().GetId() != "fa1" {
 			t.Fatalf("read = %v", f)
 		}
 		var rp fd.ReadPosition
-		recv(t, reads, &rp)
+		apptest.Recv(t, reads, &rp)
 		if rp.GetUser().GetId() != "fa1" || rp.GetSeq() != 1 {
 			t.Fatalf("read position = %v", &rp)
 		}
 	})
-	cmds := e.sub(subjects.AllCommands())
-	command := func(t *testing.T, c *client, f *fd.ClientFrame, typ string) *fd.Command {
+	cmds := e.Sub(subjects.AllCommands())
+	command := func(t *testing.T, c *apptest.Client, f *fd.ClientFrame, typ string) *fd.Command {
 		t.Helper()
-		c.send(f)
-		if a := c.await(frames.TypeAck, hasID(f.GetId())); f.GetConv() != "" && a.GetConv() != f.GetConv() {
+		c.Send(f)
+		if a := c.Await(frames.TypeAck, apptest.HasID(f.GetId())); f.GetConv() != "" && a.GetConv() != f.GetConv() {
 			t.Fatalf("ack = %v", a)
 		}
 		var cmd fd.Command
-		recv(t, cmds, &cmd)
+		apptest.Recv(t, cmds, &cmd)
 		if cmd.GetType() != typ || cmd.GetTenant() != "acme" {
 			t.Fatalf("command = %v", &cmd)
 		}
@@ -92,12 +93,12 @@ func TestClientFrames(t *testing.T) {
 		}
 	})
 	t.Run("leave_message and to_bot", func(t *testing.T) {
-		cust.send(&fd.ClientFrame{Type: frames.TypeLeaveMessage, Id: "lm1", Conv: conv, Text: "call me\x07 back"})
-		if a := cust.await(frames.TypeAck, hasID("lm1")); a.GetConv() != conv || a.Seq != nil {
+		cust.Send(&fd.ClientFrame{Type: frames.TypeLeaveMessage, Id: "lm1", Conv: conv, Text: "call me\x07 back"})
+		if a := cust.Await(frames.TypeAck, apptest.HasID("lm1")); a.GetConv() != conv || a.Seq != nil {
 			t.Fatalf("leave_message ack = %v", a)
 		}
 		cmd := &fd.Command{}
-		recv(t, cmds, cmd)
+		apptest.Recv(t, cmds, cmd)
 		if cmd.GetType() != "leave_message" || cmd.GetConv() != conv || cmd.GetText() != "call me back" ||
 			cmd.GetActor().GetId() != "fc1" || cmd.GetCustomer().GetId() != "fc1" {
 			t.Fatalf("leave_message = %v", cmd)
@@ -107,8 +108,8 @@ func TestClientFrames(t *testing.T) {
 			t.Fatalf("to_bot = %v", cmd)
 		}
 		for _, typ := range []string{frames.TypeLeaveMessage, frames.TypeToBot} {
-			ag.send(&fd.ClientFrame{Type: typ, Id: "ag-" + typ, Conv: conv})
-			if f := ag.await(frames.TypeError, hasID("ag-"+typ)); f.GetCode() != frames.CodeForbidden {
+			ag.Send(&fd.ClientFrame{Type: typ, Id: "ag-" + typ, Conv: conv})
+			if f := ag.Await(frames.TypeError, apptest.HasID("ag-"+typ)); f.GetCode() != frames.CodeForbidden {
 				t.Fatalf("agent %s = %v", typ, f)
 			}
 		}
@@ -136,7 +137,7 @@ func TestClientFrames(t *testing.T) {
 		}
 	})
 	t.Run("history", func(t *testing.T) {
-		e.persister("acme", func(req *fd.HistoryRequest) *fd.HistoryReply {
+		e.Persister("acme", func(req *fd.HistoryRequest) *fd.HistoryReply {
 			if req.GetConv() != conv || req.GetBefore() != 10 || req.GetLimit() != 2 {
 				return &fd.HistoryReply{Error: "unexpected request"}
 			}
@@ -144,22 +145,22 @@ func TestClientFrames(t *testing.T) {
 				{Seq: 3, Message: &fd.Message{Id: "m_3", Conv: conv, Text: "three"}},
 				{Seq: 4, Message: &fd.Message{Id: "m_4", Conv: conv, Text: "four", CreatedAt: timestamppb.Now()}}}}
 		})
-		cust.send(&fd.ClientFrame{Type: frames.TypeHistory, Id: "hi", Conv: conv, Before: i64(10), Limit: proto.Int32(2)})
-		h := cust.await(frames.TypeHistory)
+		cust.Send(&fd.ClientFrame{Type: frames.TypeHistory, Id: "hi", Conv: conv, Before: apptest.I64(10), Limit: proto.Int32(2)})
+		h := cust.Await(frames.TypeHistory)
 		if h.GetConv() != conv || !h.GetMore() || len(h.GetMessages()) != 2 || h.GetMessages()[1].GetText() != "four" ||
 			h.GetMessages()[0].GetSeq() != 3 {
 			t.Fatalf("history = %v", h)
 		}
 	})
 	t.Run("assist", func(t *testing.T) {
-		s, _ := e.nc.Subscribe(subjects.Assist("acme", conv), func(m *nats.Msg) {
+		s, _ := e.NC.Subscribe(subjects.Assist("acme", conv), func(m *nats.Msg) {
 			b, _ := proto.Marshal(&fd.AssistReply{Text: "Try turning it off and on"})
 			_ = m.Respond(b)
 		})
 		defer s.Unsubscribe()
-		_ = e.nc.Flush()
-		ag.send(&fd.ClientFrame{Type: frames.TypeAssist, Id: "as", Conv: conv})
-		if f := ag.await(frames.TypeSuggestion); f.GetText() != "Try turning it off and on" {
+		_ = e.NC.Flush()
+		ag.Send(&fd.ClientFrame{Type: frames.TypeAssist, Id: "as", Conv: conv})
+		if f := ag.Await(frames.TypeSuggestion); f.GetText() != "Try turning it off and on" {
 			t.Fatalf("suggestion = %v", f)
 		}
 	})
@@ -168,49 +169,49 @@ func TestClientFrames(t *testing.T) {
 // TestDispatcherFrames: what the dispatcher publishes becomes frames for the right sessions.
 func TestDispatcherFrames(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
 	cust, ag, conv := setup(t, e, g, "acme", "dc1", "da1")
-	sup, _ := g.dial(t, tok(t, "acme", "boss", frames.RoleSupervisor))
+	sup, _ := g.Dial(t, apptest.Token(t, "acme", "boss", frames.RoleSupervisor))
 	pub := func(subject string, m proto.Message) {
 		t.Helper()
 		b, _ := proto.Marshal(m)
-		if err := e.nc.Publish(subject, b); err != nil {
+		if err := e.NC.Publish(subject, b); err != nil {
 			t.Fatal(err)
 		}
 	}
 	t.Run("queued", func(t *testing.T) {
 		pub(subjects.User("acme", "dc1"), &fd.ServerFrame{Type: frames.TypeQueued, Conv: conv, Position: proto.Int32(2), EtaS: proto.Int32(60)})
-		if f := cust.await(frames.TypeQueued); f.GetPosition() != 2 || f.GetEtaS() != 60 {
+		if f := cust.Await(frames.TypeQueued); f.GetPosition() != 2 || f.GetEtaS() != 60 {
 			t.Fatalf("queued = %v", f)
 		}
 	})
 	t.Run("notice, offer and suggestion", func(t *testing.T) {
 		pub(subjects.User("acme", "dc1"), &fd.ServerFrame{Type: frames.TypeNotice, Conv: conv, Reason: "outside_hours",
 			Actions: []string{frames.ActionLeaveMessage}})
-		if f := cust.await(frames.TypeNotice); f.GetReason() != "outside_hours" || f.GetActions()[0] != frames.ActionLeaveMessage {
+		if f := cust.Await(frames.TypeNotice); f.GetReason() != "outside_hours" || f.GetActions()[0] != frames.ActionLeaveMessage {
 			t.Fatalf("notice = %v", f)
 		}
 		pub(subjects.User("acme", "da1"), &fd.ServerFrame{Type: frames.TypeOffer, Conv: "c_OFFERED000000000000", EtaS: proto.Int32(20)})
-		if f := ag.await(frames.TypeOffer); f.GetEtaS() != 20 {
+		if f := ag.Await(frames.TypeOffer); f.GetEtaS() != 20 {
 			t.Fatalf("offer = %v", f)
 		}
 		pub(subjects.User("acme", "da1"), &fd.ServerFrame{Type: frames.TypeSuggestion, Conv: conv, Text: "try this"})
-		ag.await(frames.TypeSuggestion)
+		ag.Await(frames.TypeSuggestion)
 	})
 	t.Run("presence", func(t *testing.T) {
 		pub(subjects.Overview("acme"), &fd.ServerFrame{Type: frames.TypePresence, AgentsAvailable: proto.Int32(4), QueueLength: proto.Int32(7)})
-		for _, c := range []*client{ag, sup} {
-			if f := c.await(frames.TypePresence); f.GetAgentsAvailable() != 4 || f.GetQueueLength() != 7 {
+		for _, c := range []*apptest.Client{ag, sup} {
+			if f := c.Await(frames.TypePresence); f.GetAgentsAvailable() != 4 || f.GetQueueLength() != 7 {
 				t.Fatalf("presence = %v", f)
 			}
 		}
-		cust.quiet(frames.TypePresence, 100*time.Millisecond)
+		cust.Quiet(frames.TypePresence, 100*time.Millisecond)
 	})
 	t.Run("partial bot text", func(t *testing.T) {
 		pub(subjects.Live("acme", conv), &fd.ServerFrame{Type: frames.TypeMessage, Conv: conv, Id: "m_bot", Text: "Hel",
 			Partial: proto.Bool(true), From: &fd.Participant{Id: "bot", Role: frames.RoleBot}})
-		if f := cust.await(frames.TypeMessage, func(f *fd.ServerFrame) bool { return f.GetPartial() }); f.GetText() != "Hel" {
+		if f := cust.Await(frames.TypeMessage, func(f *fd.ServerFrame) bool { return f.GetPartial() }); f.GetText() != "Hel" {
 			t.Fatalf("partial = %v", f)
 		}
 	})
@@ -218,38 +219,38 @@ func TestDispatcherFrames(t *testing.T) {
 		ev := &fd.ConversationEvent{Id: "rq1", Tenant: "acme", Conv: conv, Type: "requeued", State: frames.StateQueued,
 			PreviousAgent: &fd.Participant{Id: "da1"}, Reason: "agent_offline"}
 		b, _ := proto.Marshal(ev)
-		if _, err := e.js.Publish(context.Background(), subjects.Events("acme", conv), b); err != nil {
+		if _, err := e.JS.Publish(context.Background(), subjects.Events("acme", conv), b); err != nil {
 			t.Fatal(err)
 		}
-		if f := ag.await(frames.TypeState, inConv(conv), stateIs(frames.StateQueued)); f.GetReason() != "agent_offline" {
+		if f := ag.Await(frames.TypeState, apptest.InConv(conv), stateIs(frames.StateQueued)); f.GetReason() != "agent_offline" {
 			t.Fatalf("agent state = %v", f)
 		}
-		cust.await(frames.TypeState, inConv(conv), stateIs(frames.StateQueued))
-		cust.send(text("after", conv, "anyone?"))
-		cust.await(frames.TypeMessage, hasIDClient("after"))
-		ag.quiet(frames.TypeMessage, 200*time.Millisecond)
+		cust.Await(frames.TypeState, apptest.InConv(conv), stateIs(frames.StateQueued))
+		cust.Send(apptest.Text("after", conv, "anyone?"))
+		cust.Await(frames.TypeMessage, hasIDClient("after"))
+		ag.Quiet(frames.TypeMessage, 200*time.Millisecond)
 	})
 	t.Run("transferred tells the customer the new agent", func(t *testing.T) {
 		ev := &fd.ConversationEvent{Id: "tr1", Tenant: "acme", Conv: conv, Type: "transferred", State: frames.StateAssigned,
 			Agent: &fd.Participant{Id: "da2", Role: frames.RoleAgent, Name: "Second"}, PreviousAgent: &fd.Participant{Id: "da1"},
 			Customer: &fd.Participant{Id: "dc1", Role: frames.RoleCustomer}}
 		b, _ := proto.Marshal(ev)
-		if _, err := e.js.Publish(context.Background(), subjects.Events("acme", conv), b); err != nil {
+		if _, err := e.JS.Publish(context.Background(), subjects.Events("acme", conv), b); err != nil {
 			t.Fatal(err)
 		}
-		f := cust.await(frames.TypeAssigned, inConv(conv))
+		f := cust.Await(frames.TypeAssigned, apptest.InConv(conv))
 		if f.GetAgent().GetId() != "da2" || f.GetAgent().GetName() != "Second" || f.GetCustomer().GetId() != "dc1" {
 			t.Fatalf("assigned after transfer = %v", f)
 		}
-		cust.await(frames.TypeState, inConv(conv), stateIs(frames.StateAssigned))
+		cust.Await(frames.TypeState, apptest.InConv(conv), stateIs(frames.StateAssigned))
 	})
 	t.Run("closed", func(t *testing.T) {
 		ev := &fd.ConversationEvent{Id: "cl1", Tenant: "acme", Conv: conv, Type: "closed", State: frames.StateClosed, Reason: "closed_by_agent"}
 		b, _ := proto.Marshal(ev)
-		if _, err := e.js.Publish(context.Background(), subjects.Events("acme", conv), b); err != nil {
+		if _, err := e.JS.Publish(context.Background(), subjects.Events("acme", conv), b); err != nil {
 			t.Fatal(err)
 		}
-		cust.await(frames.TypeState, inConv(conv), stateIs(frames.StateClosed))
+		cust.Await(frames.TypeState, apptest.InConv(conv), stateIs(frames.StateClosed))
 	})
 }
 
@@ -260,14 +261,14 @@ func stateIs(s string) func(*fd.ServerFrame) bool {
 // TestErrors covers every error code of PROTOCOL.md.
 func TestErrors(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
-	c, _ := g.dial(t, tok(t, "acme", "ec1", frames.RoleCustomer))
-	c.send(text("o", "", "hi"))
-	conv := c.await(frames.TypeAck).GetConv()
-	other, _ := g.dial(t, tok(t, "acme", "ec2", frames.RoleCustomer))
-	other.send(text("o", "", "mine"))
-	otherConv := other.await(frames.TypeAck).GetConv()
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
+	c, _ := g.Dial(t, apptest.Token(t, "acme", "ec1", frames.RoleCustomer))
+	c.Send(apptest.Text("o", "", "hi"))
+	conv := c.Await(frames.TypeAck).GetConv()
+	other, _ := g.Dial(t, apptest.Token(t, "acme", "ec2", frames.RoleCustomer))
+	other.Send(apptest.Text("o", "", "mine"))
+	otherConv := other.Await(frames.TypeAck).GetConv()
 	tests := []struct {
 		name string
 		raw  string
@@ -278,22 +279,22 @@ func TestErrors(t *testing.T) {
 		{"unknown type", `{"type":"dance","id":"d1"}`, nil, frames.CodeBadFrame},
 		{"send without id", `{"type":"send","text":"x"}`, nil, frames.CodeBadFrame},
 		{"sync without conv", `{"type":"sync","id":"s1"}`, nil, frames.CodeBadFrame},
-		{"unknown conversation", "", &fd.ClientFrame{Type: frames.TypeSync, Id: "u1", Conv: "c_NOSUCHCONVERSATION0", After: i64(0)}, frames.CodeUnknownConversation},
-		{"bad conversation token", "", &fd.ClientFrame{Type: frames.TypeSync, Id: "u2", Conv: "a.b.>", After: i64(0)}, frames.CodeUnknownConversation},
-		{"other's conversation", "", text("f1", otherConv, "hi"), frames.CodeForbidden},
+		{"unknown conversation", "", &fd.ClientFrame{Type: frames.TypeSync, Id: "u1", Conv: "c_NOSUCHCONVERSATION0", After: apptest.I64(0)}, frames.CodeUnknownConversation},
+		{"bad conversation token", "", &fd.ClientFrame{Type: frames.TypeSync, Id: "u2", Conv: "a.b.>", After: apptest.I64(0)}, frames.CodeUnknownConversation},
+		{"other's conversation", "", apptest.Text("f1", otherConv, "hi"), frames.CodeForbidden},
 		{"customer status", "", &fd.ClientFrame{Type: frames.TypeStatus, Id: "f2", Status: frames.StatusAway}, frames.CodeForbidden},
 		{"customer transfer", "", &fd.ClientFrame{Type: frames.TypeTransfer, Id: "f3", Conv: conv, ToAgent: "x"}, frames.CodeForbidden},
-		{"too large text", "", text("big", conv, strings.Repeat("x", 40<<10)), frames.CodeTooLarge},
+		{"too large text", "", apptest.Text("big", conv, strings.Repeat("x", 40<<10)), frames.CodeTooLarge},
 		{"internal: no persister", "", &fd.ClientFrame{Type: frames.TypeHistory, Id: "h1", Conv: conv}, frames.CodeInternal},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.f != nil {
-				c.send(tc.f)
-			} else if err := c.sendRaw([]byte(tc.raw)); err != nil {
+				c.Send(tc.f)
+			} else if err := c.SendRaw([]byte(tc.raw)); err != nil {
 				t.Fatal(err)
 			}
-			er := c.await(frames.TypeError)
+			er := c.Await(frames.TypeError)
 			if er.GetCode() != tc.code {
 				t.Fatalf("error = %v, want %s", er, tc.code)
 			}
@@ -303,16 +304,16 @@ func TestErrors(t *testing.T) {
 		})
 	}
 	t.Run("rate limited then 1008", func(t *testing.T) {
-		rl, _ := g.dial(t, tok(t, "tiny", "rl1", frames.RoleCustomer))
+		rl, _ := g.Dial(t, apptest.Token(t, "tiny", "rl1", frames.RoleCustomer))
 		limited := 0
 		for i := 0; i < 30; i++ {
-			if err := rl.sendRaw([]byte(`{"type":"typing","conv":"c_X"}`)); err != nil {
+			if err := rl.SendRaw([]byte(`{"type":"typing","conv":"c_X"}`)); err != nil {
 				break
 			}
 		}
-		code := rl.closed()
-		close(rl.frames)
-		for f := range rl.frames {
+		code := rl.Closed()
+		close(rl.Frames)
+		for f := range rl.Frames {
 			if f.GetCode() == frames.CodeRateLimited {
 				limited++
 			}
@@ -329,53 +330,53 @@ func TestErrors(t *testing.T) {
 // TestCloseCodes covers the close codes of PROTOCOL.md.
 func TestCloseCodes(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
 	t.Run("1000 normal", func(t *testing.T) {
-		c, _ := g.dial(t, tok(t, "acme", "cc0", frames.RoleCustomer))
-		_ = c.c.Close(1000, "bye")
-		if code := c.closed(); code != 1000 {
+		c, _ := g.Dial(t, apptest.Token(t, "acme", "cc0", frames.RoleCustomer))
+		_ = c.Conn.Close(1000, "bye")
+		if code := c.Closed(); code != 1000 {
 			t.Fatalf("close = %d", code)
 		}
 	})
 	t.Run("1009 frame too big", func(t *testing.T) {
-		c, _ := g.dial(t, tok(t, "tiny", "cc1", frames.RoleCustomer))
-		_ = c.sendRaw([]byte(`{"type":"send","id":"x","text":"` + strings.Repeat("a", 2000) + `"}`))
-		if code := c.closed(); code != frames.CloseTooBig {
+		c, _ := g.Dial(t, apptest.Token(t, "tiny", "cc1", frames.RoleCustomer))
+		_ = c.SendRaw([]byte(`{"type":"send","id":"x","text":"` + strings.Repeat("a", 2000) + `"}`))
+		if code := c.Closed(); code != frames.CloseTooBig {
 			t.Fatalf("close = %d, want 1009", code)
 		}
 	})
 	t.Run("4001 token expired", func(t *testing.T) {
-		s, _ := token.Sign(secret, token.Claims{Subject: "cc2", Tenant: "acme", Role: frames.RoleCustomer}, 1500*time.Millisecond)
-		c, _ := g.dial(t, s)
-		if code := c.closed(); code != frames.CloseTokenExpired {
+		s, _ := token.Sign(apptest.Secret, token.Claims{Subject: "cc2", Tenant: "acme", Role: frames.RoleCustomer}, 1500*time.Millisecond)
+		c, _ := g.Dial(t, s)
+		if code := c.Closed(); code != frames.CloseTokenExpired {
 			t.Fatalf("close = %d, want 4001", code)
 		}
 	})
 	t.Run("4002 session replaced", func(t *testing.T) {
-		old, _ := g.dial(t, tok(t, "globex", "cc3", frames.RoleCustomer))
-		g2 := e.gateway()
-		newer, _ := g2.dial(t, tok(t, "globex", "cc3", frames.RoleCustomer))
-		if code := old.closed(); code != frames.CloseSessionReplaced {
+		old, _ := g.Dial(t, apptest.Token(t, "globex", "cc3", frames.RoleCustomer))
+		g2 := e.Gateway()
+		newer, _ := g2.Dial(t, apptest.Token(t, "globex", "cc3", frames.RoleCustomer))
+		if code := old.Closed(); code != frames.CloseSessionReplaced {
 			t.Fatalf("close = %d, want 4002", code)
 		}
-		newer.send(&fd.ClientFrame{Type: frames.TypePing})
-		newer.await(frames.TypePong)
+		newer.Send(&fd.ClientFrame{Type: frames.TypePing})
+		newer.Await(frames.TypePong)
 	})
 	t.Run("max connections per user", func(t *testing.T) {
-		k := tok(t, "tiny", "cc4", frames.RoleCustomer)
-		g.dial(t, k)
-		g.dial(t, k)
-		_, resp, err := g.dialRaw(t, k, dialOpts{})
+		k := apptest.Token(t, "tiny", "cc4", frames.RoleCustomer)
+		g.Dial(t, k)
+		g.Dial(t, k)
+		_, resp, err := g.DialRaw(t, k, apptest.DialOpts{})
 		if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("third connection: %v %v", resp, err)
 		}
 	})
 	t.Run("1012 restarting", func(t *testing.T) {
-		g3 := e.gateway()
-		c, _ := g3.dial(t, tok(t, "acme", "cc5", frames.RoleCustomer))
-		g3.cancel()
-		if code := c.closed(); code != frames.CloseRestarting {
+		g3 := e.Gateway()
+		c, _ := g3.Dial(t, apptest.Token(t, "acme", "cc5", frames.RoleCustomer))
+		g3.Cancel()
+		if code := c.Closed(); code != frames.CloseRestarting {
 			t.Fatalf("close = %d, want 1012", code)
 		}
 	})
@@ -385,23 +386,23 @@ func TestCloseCodes(t *testing.T) {
 // presence is withdrawn; live sessions send presence heartbeats.
 func TestHeartbeats(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway(func(c *app.Config) {
+	e := apptest.NewEnv(t)
+	g := e.Gateway(func(c *app.Config) {
 		c.Gateway.PingInterval = 300 * time.Millisecond
 		c.Gateway.DeadTimeout = 1200 * time.Millisecond
 		c.Gateway.PresenceTTL = 900 * time.Millisecond
 	})
-	pres := e.sub(subjects.Presence("acme", "hb1"))
+	pres := e.Sub(subjects.Presence("acme", "hb1"))
 	// A client that never reads never answers pings.
-	c, _ := g.dial(t, tok(t, "acme", "hb1", frames.RoleAgent), dialOpts{noRead: true})
+	c, _ := g.Dial(t, apptest.Token(t, "acme", "hb1", frames.RoleAgent), apptest.DialOpts{NoRead: true})
 	var p fd.SessionPresence
-	recv(t, pres, &p)
+	apptest.Recv(t, pres, &p)
 	if !p.GetOnline() || p.GetRole() != frames.RoleAgent || p.GetTtlS() != 0 && p.GetSession() == "" {
 		t.Fatalf("presence = %v", &p)
 	}
 	start := time.Now()
 	for {
-		recv(t, pres, &p)
+		apptest.Recv(t, pres, &p)
 		if !p.GetOnline() {
 			break
 		}
@@ -411,21 +412,21 @@ func TestHeartbeats(t *testing.T) {
 	}
 	_ = c
 	// A reading client stays.
-	alive, _ := g.dial(t, tok(t, "acme", "hb2", frames.RoleCustomer))
-	alive.quiet("none", 2*time.Second)
-	alive.send(&fd.ClientFrame{Type: frames.TypePing})
-	alive.await(frames.TypePong)
+	alive, _ := g.Dial(t, apptest.Token(t, "acme", "hb2", frames.RoleCustomer))
+	alive.Quiet("none", 2*time.Second)
+	alive.Send(&fd.ClientFrame{Type: frames.TypePing})
+	alive.Await(frames.TypePong)
 }
 
 // TestMetrics: the ops server exposes the gateway's metrics.
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
-	c, _ := g.dial(t, tok(t, "acme", "me1", frames.RoleCustomer))
-	c.send(text("x", "", "hi"))
-	c.await(frames.TypeAck)
-	_, _, _ = g.dialRaw(t, "bad", dialOpts{})
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
+	c, _ := g.Dial(t, apptest.Token(t, "acme", "me1", frames.RoleCustomer))
+	c.Send(apptest.Text("x", "", "hi"))
+	c.Await(frames.TypeAck)
+	_, _, _ = g.DialRaw(t, "bad", apptest.DialOpts{})
 	resp, err := http.Get("http://" + g.OpsAddr() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -445,14 +446,14 @@ func TestMetrics(t *testing.T) {
 // closed with 1011.
 func TestServerErrorClose(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway(func(c *app.Config) { c.Gateway.RequestTimeout = time.Second })
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	e := apptest.NewEnv(t)
+	g := e.Gateway(func(c *app.Config) { c.Gateway.RequestTimeout = time.Second })
+	ctx, cancel := context.WithTimeout(context.Background(), apptest.Wait)
 	defer cancel()
-	if err := e.js.DeleteKeyValue(ctx, subjects.BucketParticipants); err != nil {
+	if err := e.JS.DeleteKeyValue(ctx, subjects.BucketParticipants); err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := g.dialRaw(t, tok(t, "acme", "agent500", frames.RoleAgent), dialOpts{})
+	c, _, err := g.DialRaw(t, apptest.Token(t, "acme", "agent500", frames.RoleAgent), apptest.DialOpts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,22 +467,22 @@ func TestServerErrorClose(t *testing.T) {
 // TestTenantRemoved: deleting a tenant from the bucket closes its sessions and refuses new ones.
 func TestTenantRemoved(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
-	c, _ := g.dial(t, tok(t, "tiny", "tr1", frames.RoleCustomer))
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
+	c, _ := g.Dial(t, apptest.Token(t, "tiny", "tr1", frames.RoleCustomer))
+	ctx, cancel := context.WithTimeout(context.Background(), apptest.Wait)
 	defer cancel()
-	kv, err := e.js.KeyValue(ctx, subjects.BucketTenants)
+	kv, err := e.JS.KeyValue(ctx, subjects.BucketTenants)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := kv.Delete(ctx, "tiny"); err != nil {
 		t.Fatal(err)
 	}
-	if code := c.closed(); code != frames.ClosePolicyViolation {
+	if code := c.Closed(); code != frames.ClosePolicyViolation {
 		t.Fatalf("close = %d, want 1008", code)
 	}
-	_, resp, _ := g.dialRaw(t, tok(t, "tiny", "tr1", frames.RoleCustomer), dialOpts{})
+	_, resp, _ := g.DialRaw(t, apptest.Token(t, "tiny", "tr1", frames.RoleCustomer), apptest.DialOpts{})
 	if resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("new session of a removed tenant: %v", resp)
 	}
@@ -492,24 +493,24 @@ func TestTenantRemoved(t *testing.T) {
 // that missed messages meanwhile recovers them with sync.
 func TestNATSRestart(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway(func(c *app.Config) {
+	e := apptest.NewEnv(t)
+	g := e.Gateway(func(c *app.Config) {
 		c.NATS.ReconnectWait = 50 * time.Millisecond
 		c.Gateway.RequestTimeout = time.Second
 	})
 	cust, ag, conv := setup(t, e, g, "acme", "nr1", "nra")
-	cust.send(text("before", conv, "before"))
-	before := ag.await(frames.TypeMessage, hasIDClient("before"))
+	cust.Send(apptest.Text("before", conv, "before"))
+	before := ag.Await(frames.TypeMessage, hasIDClient("before"))
 
-	e.nats.Restart(t)
+	e.NATS.Restart(t)
 
 	// Sends may fail while the gateway reconnects; the client retries with the same id.
 	var ack *fd.ServerFrame
 	testkit.CheckFor(t, 15*time.Second, 200*time.Millisecond, func() error {
-		cust.send(text("after", conv, "after"))
+		cust.Send(apptest.Text("after", conv, "after"))
 		for {
 			select {
-			case f := <-cust.frames:
+			case f := <-cust.Frames:
 				if f.GetType() == frames.TypeAck && f.GetId() == "after" {
 					ack = f
 					return nil
@@ -524,10 +525,10 @@ func TestNATSRestart(t *testing.T) {
 	})
 	// The agent gets it live, or (if its conversation consumer was still being recreated)
 	// through sync: either way, nothing acked is missing.
-	ag.send(&fd.ClientFrame{Type: frames.TypeSync, Id: "resync", Conv: conv, After: i64(before.GetSeq())})
+	ag.Send(&fd.ClientFrame{Type: frames.TypeSync, Id: "resync", Conv: conv, After: apptest.I64(before.GetSeq())})
 	got := false
 	for {
-		f := ag.next()
+		f := ag.Next()
 		if f.GetType() == frames.TypeMessage && f.GetSeq() == ack.GetSeq() {
 			got = true
 		}
@@ -542,8 +543,8 @@ func TestNATSRestart(t *testing.T) {
 		t.Fatal("message sent after the restart never reached the agent")
 	}
 	// Live delivery works again.
-	cust.send(text("later", conv, "later"))
-	ag.await(frames.TypeMessage, hasIDClient("later"))
+	cust.Send(apptest.Text("later", conv, "later"))
+	ag.Await(frames.TypeMessage, hasIDClient("later"))
 }
 
 // TestAssignedAtOnce: with an agent free, the dispatcher answers a new conversation's open
@@ -551,10 +552,10 @@ func TestNATSRestart(t *testing.T) {
 // published before the open command's ack is back at the gateway.
 func TestAssignedAtOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
 	agent := &fd.Participant{Id: "quick", Role: frames.RoleAgent, Name: "Quick"}
-	sub, err := e.nc.Subscribe(subjects.AllCommands(), func(m *nats.Msg) {
+	sub, err := e.NC.Subscribe(subjects.AllCommands(), func(m *nats.Msg) {
 		cmd := &fd.Command{}
 		if proto.Unmarshal(m.Data, cmd) != nil || cmd.GetType() != "open" {
 			return
@@ -563,17 +564,17 @@ func TestAssignedAtOnce(t *testing.T) {
 		ev := &fd.ConversationEvent{Id: "assigned/" + cmd.GetConv(), Tenant: cmd.GetTenant(), Conv: cmd.GetConv(),
 			Type: "assigned", State: frames.StateAssigned, Customer: cmd.GetCustomer(), Agent: agent, At: timestamppb.Now()}
 		b, _ := proto.Marshal(ev)
-		_ = e.nc.Publish(subjects.Events(cmd.GetTenant(), cmd.GetConv()), b)
+		_ = e.NC.Publish(subjects.Events(cmd.GetTenant(), cmd.GetConv()), b)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	for i := range 20 {
-		cust, _ := g.dial(t, tok(t, "acme", fmt.Sprintf("eager%d", i), frames.RoleCustomer))
-		cust.send(text("first", "", "hello"))
-		conv := cust.await(frames.TypeAck, hasID("first")).GetConv()
-		if f := cust.await(frames.TypeAssigned, inConv(conv)); f.GetAgent().GetId() != "quick" {
+		cust, _ := g.Dial(t, apptest.Token(t, "acme", fmt.Sprintf("eager%d", i), frames.RoleCustomer))
+		cust.Send(apptest.Text("first", "", "hello"))
+		conv := cust.Await(frames.TypeAck, apptest.HasID("first")).GetConv()
+		if f := cust.Await(frames.TypeAssigned, apptest.InConv(conv)); f.GetAgent().GetId() != "quick" {
 			t.Fatalf("customer %d: assigned = %v", i, f)
 		}
 	}

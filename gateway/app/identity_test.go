@@ -25,6 +25,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/app"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
@@ -134,15 +135,15 @@ func (is *issuer) sign(c jwt.MapClaims, mod ...func(*jwt.Token)) string {
 // identityEnv: tenant "shop" trusts issuer shopIss (JWKS URL), tenant "other" trusts otherIss
 // (inline JWKS); neither accepts the development secret (only tenant "devonly" does).
 type identityEnv struct {
-	*env
-	g        *gateway
+	*apptest.Env
+	g        *apptest.Gateway
 	shopIss  *issuer
 	otherIss *issuer
 }
 
 func newIdentityEnv(t testing.TB, mod ...func(*app.Config)) *identityEnv {
 	t.Helper()
-	e := newEnv(t)
+	e := apptest.NewEnv(t)
 	shop := newIssuer(t, "https://shop.example")
 	other := newIssuer(t, "https://other.example")
 	seedTenants(t, e, []*fd.Tenant{
@@ -151,14 +152,14 @@ func newIdentityEnv(t testing.TB, mod ...func(*app.Config)) *identityEnv {
 		{Id: "devonly", Name: "Dev"},
 	})
 	mods := append([]func(*app.Config){func(c *app.Config) { c.Gateway.DevTenants = []string{"devonly"} }}, mod...)
-	return &identityEnv{env: e, g: e.gateway(mods...), shopIss: shop, otherIss: other}
+	return &identityEnv{Env: e, g: e.Gateway(mods...), shopIss: shop, otherIss: other}
 }
 
-func seedTenants(t testing.TB, e *env, ts []*fd.Tenant) {
+func seedTenants(t testing.TB, e *apptest.Env, ts []*fd.Tenant) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), apptest.Wait)
 	defer cancel()
-	kv, err := e.js.KeyValue(ctx, subjects.BucketTenants)
+	kv, err := e.JS.KeyValue(ctx, subjects.BucketTenants)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,13 +170,13 @@ func seedTenants(t testing.TB, e *env, ts []*fd.Tenant) {
 
 // dialFor opens a socket for tenant (the widget's ?tenant=) and returns the HTTP status and the
 // refusal's text.
-func (g *gateway) dialFor(t *testing.T, tok, tenant string) (int, string) {
+func dialFor(g *apptest.Gateway, t *testing.T, tok, tenant string) (int, string) {
 	t.Helper()
 	h := http.Header{}
 	if tenant != "" {
 		h.Set("X-Frontdesk-Tenant", tenant)
 	}
-	c, resp, _ := g.dialRaw(t, tok, dialOpts{header: h})
+	c, resp, _ := g.DialRaw(t, tok, apptest.DialOpts{Header: h})
 	if c != nil {
 		_ = c.CloseNow()
 	}
@@ -189,10 +190,10 @@ func (g *gateway) dialFor(t *testing.T, tok, tenant string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-func (g *gateway) visitorToken(t *testing.T, tenant, previous string) (string, string) {
+func visitorToken(g *apptest.Gateway, t *testing.T, tenant, previous string) (string, string) {
 	t.Helper()
 	b, _ := json.Marshal(map[string]string{"tenant": tenant, "previous": previous})
-	resp, err := http.Post(g.url+"/v1/visitors", "application/json", strings.NewReader(string(b)))
+	resp, err := http.Post(g.URL+"/v1/visitors", "application/json", strings.NewReader(string(b)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,9 +236,9 @@ func TestTokenRefusals(t *testing.T) {
 	confusedTok, _ := confused.SignedString(pubPEM)
 	none := jwt.NewWithClaims(jwt.SigningMethodNone, base)
 	noneTok, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
-	acmeVisitor, _ := ie.g.visitorToken(t, "other", "")
-	devForShop, _ := token.Sign(secret, token.Claims{Subject: "u1", Tenant: "shop", Role: frames.RoleAgent}, time.Hour)
-	keys, err := token.ParseKeys([]byte(testKeys))
+	acmeVisitor, _ := visitorToken(ie.g, t, "other", "")
+	devForShop, _ := token.Sign(apptest.Secret, token.Claims{Subject: "u1", Tenant: "shop", Role: frames.RoleAgent}, time.Hour)
+	keys, err := token.ParseKeys([]byte(apptest.TestKeys))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +278,7 @@ func TestTokenRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body := ie.g.dialFor(t, tc.tok, tc.tenant)
+			status, body := dialFor(ie.g, t, tc.tok, tc.tenant)
 			if status != tc.status || !strings.Contains(body, tc.reason) {
 				t.Fatalf("status %d %q, want %d with %q", status, strings.TrimSpace(body), tc.status, tc.reason)
 			}
@@ -286,7 +287,7 @@ func TestTokenRefusals(t *testing.T) {
 	if n := ie.g.Sessions().Sessions(); n != 0 {
 		t.Fatalf("%d sessions opened by refused tokens", n)
 	}
-	if msgs := ie.streamMsgs(subjects.StreamMessages, ">"); len(msgs) != 0 {
+	if msgs := ie.StreamMsgs(subjects.StreamMessages, ">"); len(msgs) != 0 {
 		t.Fatalf("%d messages stored", len(msgs))
 	}
 }
@@ -297,23 +298,23 @@ func TestTokenRefusals(t *testing.T) {
 func TestCustomerIssuerAccepted(t *testing.T) {
 	t.Parallel()
 	ie := newIdentityEnv(t)
-	c1, w1 := ie.g.dial(t, ie.shopIss.sign(ie.shopIss.customerClaims("alice"))+"&tenant=shop")
+	c1, w1 := ie.g.Dial(t, ie.shopIss.sign(ie.shopIss.customerClaims("alice"))+"&tenant=shop")
 	if w1.GetUser() != "c_alice" || w1.GetRole() != frames.RoleCustomer || w1.GetTenant() != "shop" {
 		t.Fatalf("welcome = %v", w1)
 	}
 	ie.shopIss.rotate("es2", true)
-	_, w2 := ie.g.dial(t, ie.shopIss.sign(ie.shopIss.customerClaims("alice"))+"&tenant=shop")
+	_, w2 := ie.g.Dial(t, ie.shopIss.sign(ie.shopIss.customerClaims("alice"))+"&tenant=shop")
 	if w2.GetUser() != "c_alice" {
 		t.Fatalf("second device is %q, want the same customer", w2.GetUser())
 	}
 	// A customer's own tenant claim and role "customer" are fine.
-	_, w3 := ie.g.dial(t, ie.otherIss.sign(jwt.MapClaims{"iss": ie.otherIss.iss, "aud": []string{"x", "frontdesk"}, "sub": "bob@example.com",
+	_, w3 := ie.g.Dial(t, ie.otherIss.sign(jwt.MapClaims{"iss": ie.otherIss.iss, "aud": []string{"x", "frontdesk"}, "sub": "bob@example.com",
 		"tenant": "other", "role": "customer", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}))
 	if w3.GetTenant() != "other" || !strings.HasPrefix(w3.GetUser(), "c_") || w3.GetRole() != frames.RoleCustomer {
 		t.Fatalf("welcome = %v", w3)
 	}
-	c1.send(text("m1", "", "hello"))
-	c1.await(frames.TypeAck)
+	c1.Send(apptest.Text("m1", "", "hello"))
+	c1.Await(frames.TypeAck)
 }
 
 // TestIssuerKeyRotation: the tenant's backend rotates its keys during a live run: connected
@@ -323,16 +324,16 @@ func TestIssuerKeyRotation(t *testing.T) {
 	t.Parallel()
 	ie := newIdentityEnv(t)
 	is := ie.shopIss
-	c1, _ := ie.g.dial(t, is.sign(is.customerClaims("alice"))+"&tenant=shop")
+	c1, _ := ie.g.Dial(t, is.sign(is.customerClaims("alice"))+"&tenant=shop")
 	is.rotate("es2", false) // the old key is withdrawn entirely
-	c2, w2 := ie.g.dial(t, is.sign(is.customerClaims("bob"))+"&tenant=shop")
+	c2, w2 := ie.g.Dial(t, is.sign(is.customerClaims("bob"))+"&tenant=shop")
 	if w2.GetUser() != "c_bob" {
 		t.Fatalf("welcome = %v", w2)
 	}
 	before := is.fetches.Load()
 	for i := range 30 {
 		tok := is.sign(is.customerClaims("mallory"), func(tk *jwt.Token) { tk.Header["kid"] = "made-up-" + string(rune('a'+i)) })
-		if status, _ := ie.g.dialFor(t, tok, "shop"); status != http.StatusUnauthorized {
+		if status, _ := dialFor(ie.g, t, tok, "shop"); status != http.StatusUnauthorized {
 			t.Fatalf("made-up kid: status %d", status)
 		}
 	}
@@ -340,10 +341,10 @@ func TestIssuerKeyRotation(t *testing.T) {
 		t.Fatalf("30 unknown kids caused %d key set fetches", n)
 	}
 	// Both customers are still connected and served.
-	c1.send(text("a1", "", "still here"))
-	c1.await(frames.TypeAck)
-	c2.send(text("b1", "", "me too"))
-	c2.await(frames.TypeAck)
+	c1.Send(apptest.Text("a1", "", "still here"))
+	c1.Await(frames.TypeAck)
+	c2.Send(apptest.Text("b1", "", "me too"))
+	c2.Await(frames.TypeAck)
 }
 
 // TestGatewayKeyRotation: the gateway's own key file gets a new key first; new tokens are
@@ -351,7 +352,7 @@ func TestIssuerKeyRotation(t *testing.T) {
 func TestGatewayKeyRotation(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "keys.json")
-	if err := os.WriteFile(file, []byte(testKeys), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(apptest.TestKeys), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ie := newIdentityEnv(t, func(c *app.Config) {
@@ -359,9 +360,9 @@ func TestGatewayKeyRotation(t *testing.T) {
 		c.Gateway.SigningKeysFile = file
 		c.Gateway.KeysReload = 50 * time.Millisecond
 	})
-	oldTok, oldUser := ie.g.visitorToken(t, "other", "")
-	oldConn, _ := ie.g.dial(t, oldTok)
-	rotated, err := token.GenerateKeys([]byte(testKeys))
+	oldTok, oldUser := visitorToken(ie.g, t, "other", "")
+	oldConn, _ := ie.g.Dial(t, oldTok)
+	rotated, err := token.GenerateKeys([]byte(apptest.TestKeys))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +372,7 @@ func TestGatewayKeyRotation(t *testing.T) {
 	}
 	var newTok string
 	testkit.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		newTok, _ = ie.g.visitorToken(t, "other", "")
+		newTok, _ = visitorToken(ie.g, t, "other", "")
 		tk, _, err := jwt.NewParser().ParseUnverified(newTok, &token.Claims{})
 		if err != nil {
 			return err
@@ -381,15 +382,15 @@ func TestGatewayKeyRotation(t *testing.T) {
 		}
 		return nil
 	})
-	if _, w := ie.g.dial(t, newTok); w.GetTenant() != "other" {
+	if _, w := ie.g.Dial(t, newTok); w.GetTenant() != "other" {
 		t.Fatalf("new key's token: %v", w)
 	}
-	_, w := ie.g.dial(t, oldTok)
+	_, w := ie.g.Dial(t, oldTok)
 	if w.GetUser() != oldUser {
 		t.Fatalf("old key's token: %v", w)
 	}
-	oldConn.send(text("o1", "", "still here"))
-	oldConn.await(frames.TypeAck)
+	oldConn.Send(apptest.Text("o1", "", "still here"))
+	oldConn.Await(frames.TypeAck)
 }
 
 // TestVisitorRenewalKeepsIdentity: a visitor whose token lapsed gets a new one for the same id
@@ -397,8 +398,8 @@ func TestGatewayKeyRotation(t *testing.T) {
 func TestVisitorRenewalKeepsIdentity(t *testing.T) {
 	t.Parallel()
 	ie := newIdentityEnv(t)
-	tok, user := ie.g.visitorToken(t, "other", "")
-	keys, _ := token.ParseKeys([]byte(testKeys))
+	tok, user := visitorToken(ie.g, t, "other", "")
+	keys, _ := token.ParseKeys([]byte(apptest.TestKeys))
 	expired, _ := keys.Sign(token.Claims{Subject: user, Tenant: "other", Role: frames.RoleCustomer, Kind: token.KindVisitor,
 		Issuer: "frontdesk", Audience: jwt.ClaimStrings{"frontdesk:other"}}, -time.Hour)
 	forged, _ := token.GenerateKeys(nil)
@@ -417,7 +418,7 @@ func TestVisitorRenewalKeepsIdentity(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, got := ie.g.visitorToken(t, "other", tc.previous)
+			_, got := visitorToken(ie.g, t, "other", tc.previous)
 			if (got == user) != tc.same {
 				t.Fatalf("renewed as %q (was %q), want same=%v", got, user, tc.same)
 			}
@@ -453,7 +454,7 @@ func TestLegacySharedSecret(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		g      *gateway
+		g      *apptest.Gateway
 		tok    string
 		status int
 	}{
@@ -464,7 +465,7 @@ func TestLegacySharedSecret(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if status, body := tc.g.dialFor(t, tc.tok, ""); status != tc.status {
+			if status, body := dialFor(tc.g, t, tc.tok, ""); status != tc.status {
 				t.Fatalf("status %d %q, want %d", status, body, tc.status)
 			}
 		})

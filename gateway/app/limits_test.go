@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/app"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
@@ -29,8 +30,8 @@ type announcements struct {
 	ch chan *nats.Msg
 }
 
-func (e *env) announcements(tenant, user string) *announcements {
-	return &announcements{t: e.t, ch: e.sub(subjects.Session(tenant, user))}
+func watchAnnouncements(e *apptest.Env, tenant, user string) *announcements {
+	return &announcements{t: e.T, ch: e.Sub(subjects.Session(tenant, user))}
 }
 
 // await waits for an announcement of session with the given online flag. Once the test has it,
@@ -38,7 +39,7 @@ func (e *env) announcements(tenant, user string) *announcements {
 // publishes afterwards reaches them after it.
 func (a *announcements) await(session string, online bool) {
 	a.t.Helper()
-	deadline := time.After(wait)
+	deadline := time.After(apptest.Wait)
 	for {
 		p, ok := a.next(deadline)
 		if !ok {
@@ -82,19 +83,19 @@ func (a *announcements) next(deadline <-chan time.Time) (*fd.SessionPresence, bo
 
 // alive asserts the connection is still served: it stays open a moment (long enough for an
 // announcement already delivered to its gateway to take effect) and answers a ping.
-func (c *client) alive() {
-	c.t.Helper()
-	c.quiet("none", 300*time.Millisecond)
+func alive(c *apptest.Client) {
+	c.T.Helper()
+	c.Quiet("none", 300*time.Millisecond)
 	select {
-	case <-c.done:
-		c.t.Fatalf("connection closed (%v)", c.err)
+	case <-c.Done:
+		c.T.Fatalf("connection closed (%v)", c.Err())
 	default:
 	}
-	c.send(&fd.ClientFrame{Type: frames.TypePing})
-	c.await(frames.TypePong)
+	c.Send(&fd.ClientFrame{Type: frames.TypePing})
+	c.Await(frames.TypePong)
 }
 
-func metricsOf(t *testing.T, g *gateway) string {
+func metricsOf(t *testing.T, g *apptest.Gateway) string {
 	t.Helper()
 	resp, err := http.Get("http://" + g.OpsAddr() + "/metrics")
 	if err != nil {
@@ -117,28 +118,28 @@ func TestConnectionLimitAcrossGateways(t *testing.T) {
 	t.Parallel()
 	t.Run("oldest closed with 4003", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t)
-		ga, gb := e.gateway(), e.gateway()
-		k := tok(t, "tiny", "lim1", frames.RoleCustomer)
-		a1, _ := ga.dial(t, k)
-		a2, _ := ga.dial(t, k)
+		e := apptest.NewEnv(t)
+		ga, gb := e.Gateway(), e.Gateway()
+		k := apptest.Token(t, "tiny", "lim1", frames.RoleCustomer)
+		a1, _ := ga.Dial(t, k)
+		a2, _ := ga.Dial(t, k)
 		// Gateway A alone still refuses a third before the upgrade.
-		if _, resp, _ := ga.dialRaw(t, k, dialOpts{}); resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		if _, resp, _ := ga.DialRaw(t, k, apptest.DialOpts{}); resp == nil || resp.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("third connection on one gateway: %v, want 429", resp)
 		}
-		b1, _ := gb.dial(t, k)
-		if code := a1.closed(); code != frames.CloseTooManyConnections {
+		b1, _ := gb.Dial(t, k)
+		if code := a1.Closed(); code != frames.CloseTooManyConnections {
 			t.Fatalf("oldest session: close = %d, want 4003", code)
 		}
-		a2.alive()
-		b1.alive()
+		alive(a2)
+		alive(b1)
 		// A place is free on A again; the oldest is now a2.
-		a3, _ := ga.dial(t, k)
-		if code := a2.closed(); code != frames.CloseTooManyConnections {
+		a3, _ := ga.Dial(t, k)
+		if code := a2.Closed(); code != frames.CloseTooManyConnections {
 			t.Fatalf("next oldest: close = %d, want 4003", code)
 		}
-		b1.alive()
-		a3.alive()
+		alive(b1)
+		alive(a3)
 		if m := metricsOf(t, ga); !strings.Contains(m, `frontdesk_gateway_sessions_evicted_total{reason="too_many_connections"} 2`) {
 			t.Errorf("gateway A's metrics lack 2 evictions:\n%s", grepLines(m, "evicted"))
 		}
@@ -148,52 +149,52 @@ func TestConnectionLimitAcrossGateways(t *testing.T) {
 	})
 	t.Run("a goodbye frees the place at once", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t)
-		ga, gb := e.gateway(), e.gateway()
-		ann := e.announcements("tiny", "lim2")
-		k := tok(t, "tiny", "lim2", frames.RoleCustomer)
-		a1, _ := ga.dial(t, k)
-		b1, w := gb.dial(t, k)
-		_ = b1.c.Close(1000, "bye")
+		e := apptest.NewEnv(t)
+		ga, gb := e.Gateway(), e.Gateway()
+		ann := watchAnnouncements(e, "tiny", "lim2")
+		k := apptest.Token(t, "tiny", "lim2", frames.RoleCustomer)
+		a1, _ := ga.Dial(t, k)
+		b1, w := gb.Dial(t, k)
+		_ = b1.Conn.Close(1000, "bye")
 		ann.await(w.GetSession(), false)
-		_, w2 := ga.dial(t, k)
+		_, w2 := ga.Dial(t, k)
 		ann.await(w2.GetSession(), true)
-		a1.alive()
+		alive(a1)
 	})
 	t.Run("a live session keeps counting past the ttl", func(t *testing.T) {
 		t.Parallel()
 		const ttl = 6 * time.Second
-		e := newEnv(t)
-		ga, gb := e.gateway(withPresenceTTL(ttl)), e.gateway(withPresenceTTL(ttl))
-		k := tok(t, "tiny", "lim3", frames.RoleCustomer)
-		a1, _ := ga.dial(t, k)
-		b1, _ := gb.dial(t, k)
+		e := apptest.NewEnv(t)
+		ga, gb := e.Gateway(withPresenceTTL(ttl)), e.Gateway(withPresenceTTL(ttl))
+		k := apptest.Token(t, "tiny", "lim3", frames.RoleCustomer)
+		a1, _ := ga.Dial(t, k)
+		b1, _ := gb.Dial(t, k)
 		// Without its repeated announcements b1 would be forgotten by now.
 		time.Sleep(ttl + 2*time.Second)
-		ga.dial(t, k)
-		if code := a1.closed(); code != frames.CloseTooManyConnections {
+		ga.Dial(t, k)
+		if code := a1.Closed(); code != frames.CloseTooManyConnections {
 			t.Fatalf("oldest session: close = %d, want 4003", code)
 		}
-		b1.alive()
+		alive(b1)
 	})
 	t.Run("a dead gateway's sessions stop counting after the ttl", func(t *testing.T) {
 		t.Parallel()
 		const ttl = 3 * time.Second
-		e := newEnv(t)
-		ga, gb := e.gateway(withPresenceTTL(ttl)), e.gateway(withPresenceTTL(ttl))
-		ann := e.announcements("tiny", "lim4")
-		k := tok(t, "tiny", "lim4", frames.RoleCustomer)
-		a1, _ := ga.dial(t, k)
-		_, w := gb.dial(t, k)
+		e := apptest.NewEnv(t)
+		ga, gb := e.Gateway(withPresenceTTL(ttl)), e.Gateway(withPresenceTTL(ttl))
+		ann := watchAnnouncements(e, "tiny", "lim4")
+		k := apptest.Token(t, "tiny", "lim4", frames.RoleCustomer)
+		a1, _ := ga.Dial(t, k)
+		_, w := gb.Dial(t, k)
 		ann.await(w.GetSession(), true)
 		// Gateway B dies: cut off from NATS first, so its sessions end without a goodbye.
 		gb.NATSConn().Close()
-		gb.stop()
+		gb.Stop()
 		// b1 was last heard before the cut; after the ttl it no longer counts.
 		ann.noGoodbye(w.GetSession(), ttl+time.Second)
-		_, w2 := ga.dial(t, k)
+		_, w2 := ga.Dial(t, k)
 		ann.await(w2.GetSession(), true)
-		a1.alive()
+		alive(a1)
 	})
 }
 
@@ -212,7 +213,7 @@ func grepLines(s, sub string) string {
 // its last untrusted hop.
 func TestVisitorRateLimit(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := apptest.NewEnv(t)
 	limited := func(proxies ...string) func(*app.Config) {
 		return func(c *app.Config) {
 			c.Gateway.VisitorRate = 6 // one token every 10 s: nothing refills during the test
@@ -221,15 +222,15 @@ func TestVisitorRateLimit(t *testing.T) {
 		}
 	}
 	// The test's requests come from 127.0.0.1: as a proxy to one gateway, as a client to the other.
-	behindProxy := e.gateway(limited("127.0.0.1/32"))
-	direct := e.gateway(limited())
+	behindProxy := e.Gateway(limited("127.0.0.1/32"))
+	direct := e.Gateway(limited())
 	type req struct {
 		xff  string // X-Forwarded-For, "" for none
 		want int
 	}
 	tests := []struct {
 		name string
-		g    *gateway
+		g    *apptest.Gateway
 		reqs []req
 	}{
 		{"behind a trusted proxy: one bucket per forwarded client", behindProxy, []req{
@@ -249,7 +250,7 @@ func TestVisitorRateLimit(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for i, r := range tc.reqs {
-				hr, err := http.NewRequest(http.MethodPost, tc.g.url+"/v1/visitors", strings.NewReader(`{"tenant":"acme"}`))
+				hr, err := http.NewRequest(http.MethodPost, tc.g.URL+"/v1/visitors", strings.NewReader(`{"tenant":"acme"}`))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -278,7 +279,7 @@ func TestVisitorRateLimit(t *testing.T) {
 		})
 	}
 	for _, g := range []struct {
-		g    *gateway
+		g    *apptest.Gateway
 		want int
 	}{{behindProxy, 4}, {direct, 2}} {
 		m := metricsOf(t, g.g)
@@ -293,8 +294,8 @@ func TestVisitorRateLimit(t *testing.T) {
 // TestVisitorName: a visitor's name is cleaned and cut to 64 characters, never inside one.
 func TestVisitorName(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
 	tests := []struct {
 		name, in, want string
 	}{
@@ -305,7 +306,7 @@ func TestVisitorName(t *testing.T) {
 		{"four-byte characters over 64", strings.Repeat("😀", 65), strings.Repeat("😀", 64)},
 		{"control characters dropped", "Zo\x00e\x07", "Zoe"},
 	}
-	keys, err := token.ParseKeys([]byte(testKeys))
+	keys, err := token.ParseKeys([]byte(apptest.TestKeys))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +314,7 @@ func TestVisitorName(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			body, _ := json.Marshal(map[string]string{"tenant": "acme", "name": tc.in})
-			resp, err := http.Post(g.url+"/v1/visitors", "application/json", bytes.NewReader(body))
+			resp, err := http.Post(g.URL+"/v1/visitors", "application/json", bytes.NewReader(body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -352,7 +353,7 @@ func TestVisitorSettingsFromEnv(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := app.DefaultConfig()
-			env := map[string]string{"FRONTDESK_GATEWAY_SIGNING_KEYS": testKeys}
+			env := map[string]string{"FRONTDESK_GATEWAY_SIGNING_KEYS": apptest.TestKeys}
 			for k, v := range tc.env {
 				env[k] = v
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/app"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
 )
 
@@ -25,7 +26,7 @@ func TestNewFailsCleanly(t *testing.T) {
 	cfg.NATS.URL = "nats://" + addr
 	cfg.Ops.Addr = "127.0.0.1:0"
 	cfg.Gateway.Listen = "127.0.0.1:0"
-	cfg.Gateway.SigningKeys = testKeys
+	cfg.Gateway.SigningKeys = apptest.TestKeys
 	cfg.Shutdown.Timeout = 5 * time.Second
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

@@ -5,14 +5,15 @@ import (
 	"testing"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/app"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 )
 
 // TestDebugEndpointsOffByDefault: the gateway's forced GC and pprof answer 404 on the ops port
 // unless ops.debug is on (FRONTDESK_OPS_DEBUG=true, as make run and the load runs set it).
 func TestDebugEndpointsOffByDefault(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	call := func(g *gateway, method, path string) int {
+	e := apptest.NewEnv(t)
+	call := func(g *apptest.Gateway, method, path string) int {
 		t.Helper()
 		req, err := http.NewRequest(method, "http://"+g.OpsAddr()+path, nil)
 		if err != nil {
@@ -34,7 +35,7 @@ func TestDebugEndpointsOffByDefault(t *testing.T) {
 		{debug: true, gc: http.StatusNoContent, pprof: http.StatusOK, metrics: http.StatusOK},
 	}
 	for _, tt := range tests {
-		g := e.gateway(func(c *app.Config) { c.Ops.Debug = tt.debug })
+		g := e.Gateway(func(c *app.Config) { c.Ops.Debug = tt.debug })
 		if got := call(g, http.MethodPost, "/debug/gc"); got != tt.gc {
 			t.Errorf("debug=%v: POST /debug/gc = %d, want %d", tt.debug, got, tt.gc)
 		}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/app"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
@@ -25,21 +26,21 @@ import (
 // window every send waits its turn and is acked, and the test fails.
 func TestOverloadShedsAtOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway(func(c *app.Config) {
+	e := apptest.NewEnv(t)
+	g := e.Gateway(func(c *app.Config) {
 		c.Gateway.MaxPublishes = 2
 		c.Gateway.PublishWait = time.Millisecond
 	})
 	const customers, sends = 40, 15
 	type cust struct {
-		c    *client
+		c    *apptest.Client
 		conv string
 	}
 	cs := make([]cust, customers)
 	for i := range cs {
-		c, _ := g.dial(t, tok(t, "roomy", fmt.Sprintf("ov%d", i), frames.RoleCustomer))
-		c.send(text("open", "", "hello"))
-		cs[i] = cust{c, c.await(frames.TypeAck, hasID("open")).GetConv()}
+		c, _ := g.Dial(t, apptest.Token(t, "roomy", fmt.Sprintf("ov%d", i), frames.RoleCustomer))
+		c.Send(apptest.Text("open", "", "hello"))
+		cs[i] = cust{c, c.Await(frames.TypeAck, apptest.HasID("open")).GetConv()}
 	}
 	var mu sync.Mutex
 	acked, refused := map[string]int64{}, map[string]bool{}
@@ -47,10 +48,10 @@ func TestOverloadShedsAtOnce(t *testing.T) {
 	for i, cu := range cs {
 		wg.Go(func() {
 			for k := range sends {
-				cu.c.send(text(fmt.Sprintf("%d.%d", i, k), cu.conv, "burst"))
+				cu.c.Send(apptest.Text(fmt.Sprintf("%d.%d", i, k), cu.conv, "burst"))
 			}
 			for n := 0; n < sends; {
-				f := cu.c.next()
+				f := cu.c.Next()
 				if f.GetType() != frames.TypeAck && f.GetType() != frames.TypeError {
 					continue // the customer's own messages, echoed
 				}
@@ -78,7 +79,7 @@ func TestOverloadShedsAtOnce(t *testing.T) {
 	t.Logf("burst of %d sends: %d acked, %d refused overloaded", customers*sends, len(acked), len(refused))
 	stored := func() map[string]int {
 		n := map[string]int{}
-		for _, m := range e.streamMsgs(subjects.StreamMessages, subjects.TenantMessages("roomy")) {
+		for _, m := range e.StreamMsgs(subjects.StreamMessages, subjects.TenantMessages("roomy")) {
 			n[clientID(t, m)]++
 		}
 		return n
@@ -99,8 +100,8 @@ func TestOverloadShedsAtOnce(t *testing.T) {
 		var i, k int
 		_, _ = fmt.Sscanf(id, "%d.%d", &i, &k)
 		c := cs[i].c
-		c.send(text(id, cs[i].conv, "burst"))
-		c.await(frames.TypeAck, hasID(id))
+		c.Send(apptest.Text(id, cs[i].conv, "burst"))
+		c.Await(frames.TypeAck, apptest.HasID(id))
 	}
 	got = stored()
 	for i := range customers {

@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
@@ -15,10 +16,10 @@ import (
 // existed) gets the keyframes only, so what it shows is always the whole text so far.
 func TestPartialDeltas(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
 	old, _, conv := setup(t, e, g, "acme", "pd1", "pa1")
-	current, _ := g.dial(t, tok(t, "acme", "pd1", frames.RoleCustomer)+"&"+frames.QueryPartials+"="+frames.PartialsDelta)
+	current, _ := g.Dial(t, apptest.Token(t, "acme", "pd1", frames.RoleCustomer)+"&"+frames.QueryPartials+"="+frames.PartialsDelta)
 	bot := &fd.Participant{Id: "bot", Role: frames.RoleBot}
 	stream := []*fd.ServerFrame{
 		{Text: "Hel", Part: proto.Int32(1)},
@@ -32,14 +33,14 @@ func TestPartialDeltas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.nc.Publish(subjects.Live("acme", conv), b); err != nil {
+		if err := e.NC.Publish(subjects.Live("acme", conv), b); err != nil {
 			t.Fatal(err)
 		}
 	}
 	partial := func(f *fd.ServerFrame) bool { return f.GetPartial() }
 	held := ""
 	for i, want := range stream {
-		f := current.await(frames.TypeMessage, partial)
+		f := current.Await(frames.TypeMessage, partial)
 		if f.GetPart() != want.GetPart() || f.GetText() != want.GetText() || f.GetDelta() != want.GetDelta() || f.GetId() != "m_bot" {
 			t.Fatalf("delta client, frame %d: %v, want %v", i, f, want)
 		}
@@ -55,7 +56,7 @@ func TestPartialDeltas(t *testing.T) {
 	// Live frames of one subject keep their order, so the old client's second partial being
 	// the last keyframe shows the deltas between were not sent to it.
 	for _, want := range []*fd.ServerFrame{stream[0], stream[3]} {
-		f := old.await(frames.TypeMessage, partial)
+		f := old.Await(frames.TypeMessage, partial)
 		if f.GetText() != want.GetText() || f.GetDelta() != "" || f.GetPart() != want.GetPart() {
 			t.Fatalf("client without deltas got %v, want the keyframe %v", f, want)
 		}

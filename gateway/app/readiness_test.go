@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/app"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/services/ops"
@@ -46,13 +47,13 @@ func wantReadyz(addr string, code int, status string) func() error {
 // the same socket sends and is answered again.
 func TestNATSOutageDegradesWithoutUnready(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway(func(c *app.Config) { c.NATS.ReconnectWait = 50 * time.Millisecond })
+	e := apptest.NewEnv(t)
+	g := e.Gateway(func(c *app.Config) { c.NATS.ReconnectWait = 50 * time.Millisecond })
 	cust, _, conv := setup(t, e, g, "acme", "ro1", "roa")
-	testkit.CheckFor(t, wait, 20*time.Millisecond, wantReadyz(g.OpsAddr(), http.StatusOK, ops.StatusReady))
+	testkit.CheckFor(t, apptest.Wait, 20*time.Millisecond, wantReadyz(g.OpsAddr(), http.StatusOK, ops.StatusReady))
 
-	e.nats.Shutdown()
-	testkit.CheckFor(t, wait, 20*time.Millisecond, func() error {
+	e.NATS.Shutdown()
+	testkit.CheckFor(t, apptest.Wait, 20*time.Millisecond, func() error {
 		if err := wantReadyz(g.OpsAddr(), http.StatusOK, ops.StatusDegraded)(); err != nil {
 			return err
 		}
@@ -62,21 +63,21 @@ func TestNATSOutageDegradesWithoutUnready(t *testing.T) {
 		}
 		return nil
 	})
-	cust.send(&fd.ClientFrame{Type: frames.TypePing})
-	cust.await(frames.TypePong)
+	cust.Send(&fd.ClientFrame{Type: frames.TypePing})
+	cust.Await(frames.TypePong)
 
-	e.nats.Restart(t)
-	testkit.CheckFor(t, 3*wait, 20*time.Millisecond, wantReadyz(g.OpsAddr(), http.StatusOK, ops.StatusReady))
-	cust.send(text("after", conv, "back again"))
-	cust.await(frames.TypeAck, hasID("after"))
+	e.NATS.Restart(t)
+	testkit.CheckFor(t, 3*apptest.Wait, 20*time.Millisecond, wantReadyz(g.OpsAddr(), http.StatusOK, ops.StatusReady))
+	cust.Send(apptest.Text("after", conv, "back again"))
+	cust.Await(frames.TypeAck, apptest.HasID("after"))
 }
 
 // TestStartWaitsForNATS: a gateway started while NATS is away does not fail: its ops server
 // answers 503 naming what is missing, and it finishes starting when NATS comes.
 func TestStartWaitsForNATS(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.nats.Shutdown()
+	e := apptest.NewEnv(t)
+	e.NATS.Shutdown()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -85,18 +86,18 @@ func TestStartWaitsForNATS(t *testing.T) {
 	ln.Close()
 
 	type started struct {
-		g   *gateway
+		g   *apptest.Gateway
 		err error
 	}
 	done := make(chan started, 1)
 	go func() {
-		g, err := e.tryGateway(func(c *app.Config) {
+		g, err := e.TryGateway(func(c *app.Config) {
 			c.Ops.Addr = opsAddr
 			c.NATS.ReconnectWait = 50 * time.Millisecond
 		})
 		done <- started{g, err}
 	}()
-	testkit.CheckFor(t, wait, 20*time.Millisecond, func() error {
+	testkit.CheckFor(t, apptest.Wait, 20*time.Millisecond, func() error {
 		code, body, err := readyz(opsAddr)
 		if err != nil {
 			return err
@@ -106,18 +107,18 @@ func TestStartWaitsForNATS(t *testing.T) {
 		}
 		return nil
 	})
-	e.nats.Restart(t)
+	e.NATS.Restart(t)
 	var s started
 	select {
 	case s = <-done:
-	case <-time.After(4 * wait):
+	case <-time.After(4 * apptest.Wait):
 		t.Fatal("the gateway did not finish starting once NATS was back")
 	}
 	if s.err != nil {
 		t.Fatalf("start: %v", s.err)
 	}
-	testkit.CheckFor(t, wait, 20*time.Millisecond, wantReadyz(opsAddr, http.StatusOK, ops.StatusReady))
-	c, _ := s.g.dial(t, tok(t, "acme", "late", frames.RoleCustomer))
-	c.send(&fd.ClientFrame{Type: frames.TypePing})
-	c.await(frames.TypePong)
+	testkit.CheckFor(t, apptest.Wait, 20*time.Millisecond, wantReadyz(opsAddr, http.StatusOK, ops.StatusReady))
+	c, _ := s.g.Dial(t, apptest.Token(t, "acme", "late", frames.RoleCustomer))
+	c.Send(&fd.ClientFrame{Type: frames.TypePing})
+	c.Await(frames.TypePong)
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 )
 
@@ -12,9 +13,9 @@ import (
 // with the persister in deploy/local/browser, TestConsoleFeatures/reports.)
 func TestReportsRefusals(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
-	sup, agent := tok(t, "acme", "s1", frames.RoleSupervisor), tok(t, "acme", "a1", frames.RoleAgent)
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
+	sup, agent := apptest.Token(t, "acme", "s1", frames.RoleSupervisor), apptest.Token(t, "acme", "a1", frames.RoleAgent)
 	tests := []struct {
 		name, token, query string
 		status             int
@@ -29,7 +30,7 @@ func TestReportsRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, g.url+"/v1/reports?"+tc.query, nil)
+			req, _ := http.NewRequest(http.MethodGet, g.URL+"/v1/reports?"+tc.query, nil)
 			if tc.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tc.token)
 			}

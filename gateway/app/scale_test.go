@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
@@ -20,15 +21,15 @@ import (
 func TestManyConversations(t *testing.T) {
 	t.Parallel()
 	const convs = 1100
-	e := newEnv(t)
-	g := e.gateway()
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	kvConv, err := e.js.KeyValue(ctx, subjects.BucketConversations)
+	kvConv, err := e.JS.KeyValue(ctx, subjects.BucketConversations)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kvPart, err := e.js.KeyValue(ctx, subjects.BucketParticipants)
+	kvPart, err := e.JS.KeyValue(ctx, subjects.BucketParticipants)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestManyConversations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ag, w := g.dial(t, tok(t, "acme", agent.Id, frames.RoleAgent))
+	ag, w := g.Dial(t, apptest.Token(t, "acme", agent.Id, frames.RoleAgent))
 	if len(w.GetConversations()) != convs {
 		t.Fatalf("welcome lists %d conversations, want %d", len(w.GetConversations()), convs)
 	}
@@ -57,7 +58,7 @@ func TestManyConversations(t *testing.T) {
 		for _, id := range ids[i:min(i+100, convs)] {
 			b, _ := proto.Marshal(&fd.Message{Id: "m_" + id, Tenant: "acme", Conv: id, Kind: frames.KindText, Text: id,
 				From: &fd.Participant{Id: "cust", Role: frames.RoleCustomer}})
-			a, err := e.js.PublishAsync(subjects.Messages("acme", id), b)
+			a, err := e.JS.PublishAsync(subjects.Messages("acme", id), b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +75,7 @@ func TestManyConversations(t *testing.T) {
 			}
 		}
 		for range acks {
-			m := ag.await(frames.TypeMessage)
+			m := ag.Await(frames.TypeMessage)
 			if want, ok := seqs[m.GetConv()]; !ok || m.GetSeq() != want || m.GetText() != m.GetConv() {
 				t.Fatalf("message %v, want seq %d", m, want)
 			}
@@ -84,7 +85,7 @@ func TestManyConversations(t *testing.T) {
 	if len(seqs) != 0 {
 		t.Fatalf("%d messages not delivered", len(seqs))
 	}
-	st, err := e.js.Stream(ctx, subjects.StreamMessages)
+	st, err := e.JS.Stream(ctx, subjects.StreamMessages)
 	if err != nil {
 		t.Fatal(err)
 	}

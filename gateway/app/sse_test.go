@@ -3,7 +3,6 @@ package app_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
@@ -22,11 +22,11 @@ type sseClient struct {
 	closes chan string
 }
 
-func (g *gateway) sse(t *testing.T, token string) (*sseClient, *fd.ServerFrame) {
+func sse(g *apptest.Gateway, t *testing.T, token string) (*sseClient, *fd.ServerFrame) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, g.url+"/v1/sse?token="+token, nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, g.URL+"/v1/sse?token="+token, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func (g *gateway) sse(t *testing.T, token string) (*sseClient, *fd.ServerFrame) 
 			t.Fatalf("first sse frame = %v", w)
 		}
 		return c, w
-	case <-time.After(wait):
+	case <-time.After(apptest.Wait):
 		t.Fatal("no welcome over sse")
 		return nil, nil
 	}
@@ -80,7 +80,7 @@ func (c *sseClient) await(typ string) *fd.ServerFrame {
 			return f
 		}
 	}
-	deadline := time.After(wait)
+	deadline := time.After(apptest.Wait)
 	for {
 		select {
 		case f := <-c.frames:
@@ -95,45 +95,19 @@ func (c *sseClient) await(typ string) *fd.ServerFrame {
 	}
 }
 
-func postFrame(t *testing.T, g *gateway, token, session string, f *fd.ClientFrame) (int, []*fd.ServerFrame) {
-	t.Helper()
-	url := g.url + "/v1/sse"
-	if session != "" {
-		url += "?session=" + session
-	}
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(string(frames.AppendClientJSON(nil, f))))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var raw []json.RawMessage
-	_ = json.NewDecoder(resp.Body).Decode(&raw)
-	var out []*fd.ServerFrame
-	for _, r := range raw {
-		f := &fd.ServerFrame{}
-		if err := protojson.Unmarshal(r, f); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, f)
-	}
-	return resp.StatusCode, out
-}
-
 // TestSSEFallback: server frames over Server-Sent Events, client frames over POST, with the same
 // auth and recovery as the WebSocket; a POST reaching a gateway without the stream is answered
 // in its response.
 func TestSSEFallback(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g1, g2 := e.gateway(), e.gateway()
-	k := tok(t, "acme", "sse1", frames.RoleCustomer)
-	if code, _ := postFrame(t, g1, "bad", "", &fd.ClientFrame{Type: frames.TypePing}); code != http.StatusUnauthorized {
+	e := apptest.NewEnv(t)
+	g1, g2 := e.Gateway(), e.Gateway()
+	k := apptest.Token(t, "acme", "sse1", frames.RoleCustomer)
+	if code, _ := apptest.PostFrame(t, g1, "bad", "", &fd.ClientFrame{Type: frames.TypePing}); code != http.StatusUnauthorized {
 		t.Fatalf("bad token POST: %d", code)
 	}
-	s, w := g1.sse(t, k)
-	code, _ := postFrame(t, g1, k, w.GetSession(), text("e1", "", "over sse"))
+	s, w := sse(g1, t, k)
+	code, _ := apptest.PostFrame(t, g1, k, w.GetSession(), apptest.Text("e1", "", "over sse"))
 	if code != http.StatusAccepted {
 		t.Fatalf("POST to the stream's gateway: %d", code)
 	}
@@ -142,24 +116,24 @@ func TestSSEFallback(t *testing.T) {
 		t.Fatalf("message = %v", m)
 	}
 	// The same customer on WebSocket sees it too, and vice versa.
-	ws, _ := g2.dial(t, k)
-	ws.send(text("e2", ack.GetConv(), "from ws"))
+	ws, _ := g2.Dial(t, k)
+	ws.Send(apptest.Text("e2", ack.GetConv(), "from ws"))
 	if m := s.await(frames.TypeMessage); m.GetClientId() != "e2" {
 		t.Fatalf("ws message over sse = %v", m)
 	}
 	// A POST on the other gateway (no stickiness) is answered inline.
-	code, out := postFrame(t, g2, k, w.GetSession(), &fd.ClientFrame{Type: frames.TypeSync, Id: "sy", Conv: ack.GetConv(), After: i64(0)})
+	code, out := apptest.PostFrame(t, g2, k, w.GetSession(), &fd.ClientFrame{Type: frames.TypeSync, Id: "sy", Conv: ack.GetConv(), After: apptest.I64(0)})
 	if code != http.StatusOK || len(out) != 3 || out[0].GetSeq() != ack.GetSeq() || out[2].GetType() != frames.TypeSynced || !out[2].GetRecovered() {
 		t.Fatalf("inline answers: %d %v", code, out)
 	}
 	// Shutdown tells SSE clients to reconnect.
-	g1.cancel()
+	g1.Cancel()
 	select {
 	case c := <-s.closes:
 		if !strings.Contains(c, "1012") {
 			t.Fatalf("close event = %s", c)
 		}
-	case <-time.After(wait):
+	case <-time.After(apptest.Wait):
 		t.Fatal("no close event")
 	}
 }

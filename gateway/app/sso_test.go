@@ -15,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/app"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
@@ -35,14 +36,14 @@ var ssoUsers = []oidcop.User{
 
 // ssoEnv is a gateway whose tenant "corp" signs its staff in at a real OpenID provider.
 type ssoEnv struct {
-	*env
-	g *gateway
+	*apptest.Env
+	g *apptest.Gateway
 	p *oidcop.Provider
 }
 
 func newSSOEnv(t *testing.T) *ssoEnv {
 	t.Helper()
-	e := newEnv(t)
+	e := apptest.NewEnv(t)
 	p := oidcop.Start(t, ssoUsers...)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "corp-sso"), []byte("corp-client-secret\n"), 0o600); err != nil {
@@ -52,12 +53,12 @@ func newSSOEnv(t *testing.T) *ssoEnv {
 		Issuer: p.Issuer, ClientId: "frontdesk", ClientSecretFile: "corp-sso", DisplayName: "Corp SSO",
 		AllowedEmailDomains: []string{"acme.test"}, AllowedGroups: []string{"support"}, SupervisorGroups: []string{"leads"},
 		SkillsClaim: "skills", MaxChatsClaim: "max_chats"}}})
-	g := e.gateway(func(c *app.Config) {
+	g := e.Gateway(func(c *app.Config) {
 		c.Gateway.SSOSecretsDir = dir
 		c.Gateway.DevTenants = []string{"devonly"}
 	})
-	p.AddClient("frontdesk", "corp-client-secret", g.url+"/v1/sso/callback")
-	return &ssoEnv{env: e, g: g, p: p}
+	p.AddClient("frontdesk", "corp-client-secret", g.URL+"/v1/sso/callback")
+	return &ssoEnv{Env: e, g: g, p: p}
 }
 
 // browser is an HTTP client with cookies, as a browser has.
@@ -73,7 +74,7 @@ func browser(t *testing.T) *http.Client {
 // page, back to the console. It returns where the browser landed and the page's status.
 func (se *ssoEnv) signIn(t *testing.T, b *http.Client, user, password string) (*http.Response, string) {
 	t.Helper()
-	resp, err := b.Get(se.g.url + "/v1/sso/corp/login")
+	resp, err := b.Get(se.g.URL + "/v1/sso/corp/login")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +97,8 @@ func (se *ssoEnv) signIn(t *testing.T, b *http.Client, user, password string) (*
 // consoleToken asks for a console token with the session cookie, as the console page does.
 func (se *ssoEnv) consoleToken(t *testing.T, b *http.Client) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, se.g.url+"/v1/session", nil)
-	req.Header.Set("Origin", se.g.url)
+	req, _ := http.NewRequest(http.MethodPost, se.g.URL+"/v1/session", nil)
+	req.Header.Set("Origin", se.g.URL)
 	resp, err := b.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +115,7 @@ func TestStaffSSO(t *testing.T) {
 	t.Parallel()
 	se := newSSOEnv(t)
 
-	resp, err := http.Get(se.g.url + "/v1/sso/corp")
+	resp, err := http.Get(se.g.URL + "/v1/sso/corp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,15 +165,15 @@ func TestStaffSSO(t *testing.T) {
 				fmt.Sprint(c.Skills) != fmt.Sprint(tc.skills) || c.MaxChats != tc.maxChats || c.Lifetime() > 15*60e9 {
 				t.Fatalf("claims = %+v", c)
 			}
-			cl, w := se.g.dial(t, tok)
+			cl, w := se.g.Dial(t, tok)
 			if w.GetRole() != tc.role || w.GetUser() != c.Subject || w.GetTenant() != "corp" {
 				t.Fatalf("welcome = %v", w)
 			}
 			// Signing in again is the same person.
 			se.signIn(t, browser(t), tc.user, tc.password)
 			// Sign-out ends the session: no more console tokens.
-			req, _ := http.NewRequest(http.MethodPost, se.g.url+"/v1/session/logout", nil)
-			req.Header.Set("Origin", se.g.url)
+			req, _ := http.NewRequest(http.MethodPost, se.g.URL+"/v1/session/logout", nil)
+			req.Header.Set("Origin", se.g.URL)
 			out, err := b.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -194,7 +195,7 @@ func TestSSOProviderKeyRotation(t *testing.T) {
 	b := browser(t)
 	se.signIn(t, b, "ann", "pw-ann")
 	_, tok := se.consoleToken(t, b)
-	cl, _ := se.g.dial(t, tok)
+	cl, _ := se.g.Dial(t, tok)
 	old := se.p.SigningKID()
 	if err := se.p.Rotate(); err != nil {
 		t.Fatal(err)
@@ -211,7 +212,7 @@ func TestSSOProviderKeyRotation(t *testing.T) {
 		t.Fatalf("console token after rotation: %d", status)
 	}
 	// The first agent's socket was not dropped.
-	cl.send(&fd.ClientFrame{Type: frames.TypePresence, Status: "available"})
+	cl.Send(&fd.ClientFrame{Type: frames.TypePresence, Status: "available"})
 	if status, tok2 := se.consoleToken(t, b); status != http.StatusOK || tok2 == "" {
 		t.Fatalf("first session after rotation: %d", status)
 	}
@@ -223,7 +224,7 @@ func TestSessionCrossOrigin(t *testing.T) {
 	se := newSSOEnv(t)
 	b := browser(t)
 	se.signIn(t, b, "ann", "pw-ann")
-	req, _ := http.NewRequest(http.MethodPost, se.g.url+"/v1/session", nil)
+	req, _ := http.NewRequest(http.MethodPost, se.g.URL+"/v1/session", nil)
 	req.Header.Set("Origin", "https://evil.example")
 	resp, err := b.Do(req)
 	if err != nil {

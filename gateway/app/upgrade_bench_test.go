@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/app"
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 )
@@ -43,7 +44,7 @@ func BenchmarkUpgrades(b *testing.B) {
 }
 
 func benchUpgrades(b *testing.B, kind, alg string, fresh, noCache bool) {
-	keysJSON := []byte(testKeys) // ES256
+	keysJSON := []byte(apptest.TestKeys) // ES256
 	if alg == "EdDSA" {
 		var err error
 		if keysJSON, err = token.GenerateKeysFor(alg, nil); err != nil {
@@ -81,7 +82,7 @@ func benchUpgrades(b *testing.B, kind, alg string, fresh, noCache bool) {
 		}
 	}
 	var next atomic.Int64
-	base := strings.Replace(ie.g.url, "http", "ws", 1) + "/v1/ws?tenant=" + tenant + "&token="
+	base := strings.Replace(ie.g.URL, "http", "ws", 1) + "/v1/ws?tenant=" + tenant + "&token="
 	var failed atomic.Int64
 	b.ResetTimer()
 	// Client, gateway and NATS server are this one process: CPU per upgrade end to end.

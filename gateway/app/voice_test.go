@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
@@ -27,13 +28,13 @@ var (
 // are not audio, and served to participants only; files download as attachments.
 func TestVoiceAndFiles(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
-	custTok := tok(t, "acme", "voice1", frames.RoleCustomer)
-	c, _ := g.dial(t, custTok)
-	c.send(text("v0", "", "hello"))
-	conv := c.await(frames.TypeAck).GetConv()
-	upload := func(name string, data []byte) (int, map[string]any) { return g.upload(t, custTok, conv, name, data) }
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
+	custTok := apptest.Token(t, "acme", "voice1", frames.RoleCustomer)
+	c, _ := g.Dial(t, custTok)
+	c.Send(apptest.Text("v0", "", "hello"))
+	conv := c.Await(frames.TypeAck).GetConv()
+	upload := func(name string, data []byte) (int, map[string]any) { return g.Upload(t, custTok, conv, name, data) }
 	tests := []struct {
 		name   string
 		data   []byte
@@ -56,20 +57,20 @@ func TestVoiceAndFiles(t *testing.T) {
 		}
 	}
 
-	c.send(&fd.ClientFrame{Type: frames.TypeSend, Id: "v1", Conv: conv, Kind: frames.KindAudio,
+	c.Send(&fd.ClientFrame{Type: frames.TypeSend, Id: "v1", Conv: conv, Kind: frames.KindAudio,
 		Attachment: &fd.Attachment{Id: ids["voice.webm"], DurationMs: 4200}})
-	m := c.await(frames.TypeMessage, hasIDClient("v1"))
+	m := c.Await(frames.TypeMessage, hasIDClient("v1"))
 	if m.GetKind() != frames.KindAudio || m.GetAttachment().GetType() != "audio/webm" || m.GetAttachment().GetDurationMs() != 4200 {
 		t.Fatalf("voice message %v", m)
 	}
-	c.send(&fd.ClientFrame{Type: frames.TypeSend, Id: "v2", Conv: conv, Kind: frames.KindAudio,
+	c.Send(&fd.ClientFrame{Type: frames.TypeSend, Id: "v2", Conv: conv, Kind: frames.KindAudio,
 		Attachment: &fd.Attachment{Id: ids["order.pdf"]}})
-	if f := c.await(frames.TypeError, hasID("v2")); f.GetCode() != frames.CodeBadFrame {
+	if f := c.Await(frames.TypeError, apptest.HasID("v2")); f.GetCode() != frames.CodeBadFrame {
 		t.Fatalf("a PDF sent as audio: %v", f)
 	}
 
 	get := func(id, token string) *http.Response {
-		resp, err := http.Get(g.url + "/v1/attachments/" + id + "?token=" + token)
+		resp, err := http.Get(g.URL + "/v1/attachments/" + id + "?token=" + token)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +85,7 @@ func TestVoiceAndFiles(t *testing.T) {
 	if r := get(ids["order.pdf"], custTok); r.StatusCode != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Disposition"), "attachment") {
 		t.Fatalf("file download: %d %q", r.StatusCode, r.Header.Get("Content-Disposition"))
 	}
-	if r := get(ids["voice.webm"], tok(t, "acme", "stranger", frames.RoleCustomer)); r.StatusCode != http.StatusForbidden {
+	if r := get(ids["voice.webm"], apptest.Token(t, "acme", "stranger", frames.RoleCustomer)); r.StatusCode != http.StatusForbidden {
 		t.Fatalf("stranger download of a voice message: %d", r.StatusCode)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/dispatchertest"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
@@ -17,32 +18,32 @@ import (
 // dispatcher's label command is stored, carrying the caller from the token.
 func TestWorkspaceFrames(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
-	cust, _ := g.dial(t, tok(t, "labeled", "wc1", frames.RoleCustomer))
-	cust.send(text("o", "", "hello"))
-	conv := cust.await(frames.TypeAck).GetConv()
-	holder, w := g.dial(t, tok(t, "labeled", "wa1", frames.RoleAgent))
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
+	cust, _ := g.Dial(t, apptest.Token(t, "labeled", "wc1", frames.RoleCustomer))
+	cust.Send(apptest.Text("o", "", "hello"))
+	conv := cust.Await(frames.TypeAck).GetConv()
+	holder, w := g.Dial(t, apptest.Token(t, "labeled", "wa1", frames.RoleAgent))
 	if defs := w.GetLabelDefs(); len(defs) != 2 || defs[0].GetName() != "vip" {
 		t.Fatalf("welcome label_defs = %v", defs)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), apptest.Wait)
 	defer cancel()
-	if err := dispatchertest.Assign(ctx, e.nc, e.js, "labeled", conv, &fd.Participant{Id: "wa1", Role: frames.RoleAgent, Name: "A"}); err != nil {
+	if err := dispatchertest.Assign(ctx, e.NC, e.JS, "labeled", conv, &fd.Participant{Id: "wa1", Role: frames.RoleAgent, Name: "A"}); err != nil {
 		t.Fatal(err)
 	}
-	holder.await(frames.TypeAssigned, inConv(conv))
-	other, _ := g.dial(t, tok(t, "labeled", "wa2", frames.RoleAgent))
-	sup, _ := g.dial(t, tok(t, "labeled", "ws1", frames.RoleSupervisor))
-	stranger, _ := g.dial(t, tok(t, "acme", "wa1", frames.RoleAgent)) // same id, another tenant
-	cmds := e.sub(subjects.ConvCommands("labeled", conv))
+	holder.Await(frames.TypeAssigned, apptest.InConv(conv))
+	other, _ := g.Dial(t, apptest.Token(t, "labeled", "wa2", frames.RoleAgent))
+	sup, _ := g.Dial(t, apptest.Token(t, "labeled", "ws1", frames.RoleSupervisor))
+	stranger, _ := g.Dial(t, apptest.Token(t, "acme", "wa1", frames.RoleAgent)) // same id, another tenant
+	cmds := e.Sub(subjects.ConvCommands("labeled", conv))
 
 	label := func(id, name string, remove bool) *fd.ClientFrame {
 		return &fd.ClientFrame{Type: frames.TypeLabel, Id: id, Conv: conv, Label: name, Remove: remove}
 	}
 	refused := []struct {
 		name string
-		c    *client
+		c    *apptest.Client
 		f    *fd.ClientFrame
 		code string
 	}{
@@ -61,14 +62,14 @@ func TestWorkspaceFrames(t *testing.T) {
 		{"contact label without a contact", holder, &fd.ClientFrame{Type: frames.TypeContactLabel, Id: "r13", Label: "vip"}, frames.CodeBadFrame},
 	}
 	for _, tc := range refused {
-		tc.c.send(tc.f)
-		if er := tc.c.await(frames.TypeError, hasID(tc.f.GetId())); er.GetCode() != tc.code {
+		tc.c.Send(tc.f)
+		if er := tc.c.Await(frames.TypeError, apptest.HasID(tc.f.GetId())); er.GetCode() != tc.code {
 			t.Fatalf("%s: %v, want %s", tc.name, er, tc.code)
 		}
 	}
 	accepted := []struct {
 		name  string
-		c     *client
+		c     *apptest.Client
 		f     *fd.ClientFrame
 		actor string
 	}{
@@ -76,10 +77,10 @@ func TestWorkspaceFrames(t *testing.T) {
 		{"supervisor removes", sup, label("l2", "vip", true), "ws1"},
 	}
 	for _, tc := range accepted {
-		tc.c.send(tc.f)
-		tc.c.await(frames.TypeAck, hasID(tc.f.GetId()))
+		tc.c.Send(tc.f)
+		tc.c.Await(frames.TypeAck, apptest.HasID(tc.f.GetId()))
 		var cmd fd.Command
-		recv(t, cmds, &cmd)
+		apptest.Recv(t, cmds, &cmd)
 		if cmd.GetType() != frames.CommandLabel || cmd.GetLabel() != "vip" || cmd.GetRemove() != tc.f.GetRemove() ||
 			cmd.GetActor().GetId() != tc.actor || cmd.GetTenant() != "labeled" || cmd.GetConv() != conv {
 			t.Fatalf("%s: command %v", tc.name, &cmd)
