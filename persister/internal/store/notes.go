@@ -31,32 +31,41 @@ ON CONFLICT DO NOTHING`
 // WriteNotes stores a batch of notes in one transaction; a note stored before (a redelivery)
 // is counted as a duplicate.
 func (s *Store) WriteNotes(ctx context.Context, rows []NoteRow) (WriteResult, error) {
-	var res WriteResult
-	if len(rows) == 0 {
-		return res, nil
+	tenants := map[string]bool{}
+	for _, r := range rows {
+		tenants[r.Msg.GetTenant()] = true
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		res = WriteResult{}
-		b := &pgx.Batch{}
+	return s.insertRows(ctx, "notes", len(rows), tenants, func(b *pgx.Batch) {
 		for _, r := range rows {
 			m := r.Msg
 			b.Queue(insertNoteSQL, m.GetTenant(), m.GetConv(), r.Seq, m.GetId(), m.GetFrom().GetId(), m.GetFrom().GetRole(),
 				m.GetFrom().GetName(), m.GetText(), createdAt(m), SearchDocument(m.GetText()))
 		}
-		// The tenant is known to the record (retention walks the tenants it holds).
-		tenants := map[string]bool{}
-		for _, r := range rows {
-			tenants[r.Msg.GetTenant()] = true
-		}
+	})
+}
+
+// insertRows stores n rows of a batch in one transaction: queue adds one INSERT ... ON
+// CONFLICT DO NOTHING per row, in order, and the tenants are recorded after them (retention
+// walks the tenants the record holds). A row that inserts nothing (stored before: a replay, a
+// redelivery) is a duplicate. what names the rows in errors.
+func (s *Store) insertRows(ctx context.Context, what string, n int, tenants map[string]bool, queue func(*pgx.Batch)) (WriteResult, error) {
+	var res WriteResult
+	if n == 0 {
+		return res, nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		res = WriteResult{}
+		b := &pgx.Batch{}
+		queue(b)
 		for _, t := range sortedStrings(tenants) {
 			b.Queue(insertTenantSQL, t)
 		}
 		br := tx.SendBatch(ctx, b)
-		for range rows {
+		for range n {
 			tag, err := br.Exec()
 			if err != nil {
 				_ = br.Close()
-				return fmt.Errorf("insert note: %w", err)
+				return fmt.Errorf("insert %s: %w", what, err)
 			}
 			res.Inserted += tag.RowsAffected()
 		}
@@ -69,9 +78,9 @@ func (s *Store) WriteNotes(ctx context.Context, rows []NoteRow) (WriteResult, er
 		return br.Close()
 	})
 	if err != nil {
-		return WriteResult{}, fmt.Errorf("write %d notes: %w", len(rows), err)
+		return WriteResult{}, fmt.Errorf("write %d %s: %w", n, what, err)
 	}
-	res.Duplicates = int64(len(rows)) - res.Inserted
+	res.Duplicates = int64(n) - res.Inserted
 	return res, nil
 }
 

@@ -25,44 +25,15 @@ VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, id) DO NOTHING`
 // WriteAgentStatus stores agent status events in one transaction; an event already stored
 // (same tenant and id: a replay, a redelivery) is a duplicate and changes nothing.
 func (s *Store) WriteAgentStatus(ctx context.Context, rows []AgentStatusRow) (WriteResult, error) {
-	var res WriteResult
-	if len(rows) == 0 {
-		return res, nil
+	tenants := map[string]bool{}
+	for _, r := range rows {
+		tenants[r.Tenant] = true
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		res = WriteResult{}
-		b := &pgx.Batch{}
-		tenants := map[string]bool{}
+	return s.insertRows(ctx, "agent status events", len(rows), tenants, func(b *pgx.Batch) { // notes.go
 		for _, r := range rows {
 			b.Queue(insertAgentStatusSQL, r.Tenant, r.ID, r.Agent, r.Status, r.Load, r.Capacity, r.At)
-			tenants[r.Tenant] = true
 		}
-		// The tenant is known to the record (retention walks the tenants it holds).
-		for _, t := range sortedStrings(tenants) {
-			b.Queue(insertTenantSQL, t)
-		}
-		br := tx.SendBatch(ctx, b)
-		for range rows {
-			tag, err := br.Exec()
-			if err != nil {
-				_ = br.Close()
-				return fmt.Errorf("insert agent status: %w", err)
-			}
-			res.Inserted += tag.RowsAffected()
-			res.Duplicates += 1 - tag.RowsAffected()
-		}
-		for range tenants {
-			if _, err := br.Exec(); err != nil {
-				_ = br.Close()
-				return fmt.Errorf("record tenant: %w", err)
-			}
-		}
-		return br.Close()
 	})
-	if err != nil {
-		return WriteResult{}, fmt.Errorf("write %d agent status events: %w", len(rows), err)
-	}
-	return res, nil
 }
 
 // OccupancyLookBack is how far before a report's range its agents' states are read: the
