@@ -44,9 +44,14 @@ func init() {
 	}
 }
 
-func (s *Session) handleLabel(ctx context.Context, f *fd.ClientFrame) error {
+// tenantHasLabel says whether the session's tenant defines label.
+func (s *Session) tenantHasLabel(label string) bool {
 	t, _ := s.m.tenants.Get(s.tenant)
-	if !slices.ContainsFunc(t.GetLabels(), func(l *fd.LabelDefinition) bool { return l.GetName() == f.GetLabel() }) {
+	return slices.ContainsFunc(t.GetLabels(), func(l *fd.LabelDefinition) bool { return l.GetName() == label })
+}
+
+func (s *Session) handleLabel(ctx context.Context, f *fd.ClientFrame) error {
+	if !s.tenantHasLabel(f.GetLabel()) {
 		return badFrameError("unknown label " + f.GetLabel())
 	}
 	return s.command(ctx, f, subjects.ConvCommands(s.tenant, f.GetConv()), &fd.Command{Type: frames.CommandLabel,
@@ -173,8 +178,7 @@ func (s *Session) handleContact(ctx context.Context, f *fd.ClientFrame) error {
 		}
 	}
 	if f.GetType() == frames.TypeContactLabel {
-		t, _ := s.m.tenants.Get(s.tenant)
-		if !slices.ContainsFunc(t.GetLabels(), func(l *fd.LabelDefinition) bool { return l.GetName() == f.GetLabel() }) {
+		if !s.tenantHasLabel(f.GetLabel()) {
 			return badFrameError("unknown label " + f.GetLabel())
 		}
 		req.Op, req.Label, req.Remove = frames.ContactLabel, f.GetLabel(), f.GetRemove()
