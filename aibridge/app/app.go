@@ -201,6 +201,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Option) (_ *S
 		s.ops.EnableDebug()
 	}
 	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
+	// Run sets running only after it has added its own checks (tenants, fence), so /readyz
+	// cannot call the bridge ready while they are missing (the persister once could: its late
+	// check was the only one failing). Checks Run adds must stay before running is set.
 	s.ops.AddCheck("consumer", func(context.Context) error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
