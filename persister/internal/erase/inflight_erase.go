@@ -69,23 +69,18 @@ func (f InFlight) Erase(ctx context.Context, t Target) (map[string]int64, error)
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	tick := time.NewTicker(inFlightPoll)
-	defer tick.Stop()
-	for {
+	err = poll(wctx, "the dispatcher", func() error {
 		left, err := openConvs(wctx, kv, Target{Tenant: t.Tenant, Convs: open})
-		if err == nil && len(left) == 0 {
-			counts["dispatcher.closed"] = int64(len(open))
-			return counts, nil
+		if err == nil && len(left) > 0 {
+			err = fmt.Errorf("dispatcher has not closed %v", left)
 		}
-		select {
-		case <-wctx.Done():
-			if err == nil {
-				err = fmt.Errorf("dispatcher has not closed %v", left)
-			}
-			return counts, fmt.Errorf("wait for the dispatcher: %w", errors.Join(err, wctx.Err()))
-		case <-tick.C:
-		}
+		return err
+	}, nil)
+	if err != nil {
+		return counts, err
 	}
+	counts["dispatcher.closed"] = int64(len(open))
+	return counts, nil
 }
 
 // openConvs lists the target's conversations the dispatcher still handles (bot, queued or

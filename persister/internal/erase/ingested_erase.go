@@ -162,24 +162,33 @@ func (g Ingested) recorded(ctx context.Context, tenant string, convs []string) e
 	return nil
 }
 
-// poll calls check until it succeeds or ctx ends; the first wait is logged.
-func (g Ingested) poll(ctx context.Context, t Target, check func() error) error {
+// poll calls check every inFlightPoll until it succeeds or ctx ends (the error then names what
+// was waited for, with check's last error); waiting, when not nil, is called with the first
+// failure's error.
+func poll(ctx context.Context, what string, check func() error, waiting func(error)) error {
 	tick := time.NewTicker(inFlightPoll)
 	defer tick.Stop()
-	logged := false
-	for {
+	for first := true; ; first = false {
 		err := check()
 		if err == nil {
 			return nil
 		}
-		if !logged && g.Log != nil {
-			g.Log.Info("erase waits for the persister's ingest", zap.String("erasure", t.Erasure), zap.Error(err))
-			logged = true
+		if first && waiting != nil {
+			waiting(err)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for the persister's ingest: %w", errors.Join(err, ctx.Err()))
+			return fmt.Errorf("wait for %s: %w", what, errors.Join(err, ctx.Err()))
 		case <-tick.C:
 		}
 	}
+}
+
+// poll waits for check, logging the first wait.
+func (g Ingested) poll(ctx context.Context, t Target, check func() error) error {
+	return poll(ctx, "the persister's ingest", check, func(err error) {
+		if g.Log != nil {
+			g.Log.Info("erase waits for the persister's ingest", zap.String("erasure", t.Erasure), zap.Error(err))
+		}
+	})
 }
