@@ -304,18 +304,7 @@ func TestTwoPersistersOnEmptyDatabase(t *testing.T) {
 
 func request[Rep proto.Message](t *testing.T, nc *nats.Conn, subject string, req proto.Message, rep Rep) Rep {
 	t.Helper()
-	data, err := proto.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := nc.Request(subject, data, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := proto.Unmarshal(msg.Data, rep); err != nil {
-		t.Fatal(err)
-	}
-	return rep
+	return testkit.Request(t, nc, subject, req, rep, 5*time.Second)
 }
 
 func TestQueriesOverNATS(t *testing.T) {

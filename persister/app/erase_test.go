@@ -173,16 +173,7 @@ func traces(t *testing.T, nc *nats.Conn, js jetstream.JetStream, pool *pgxpool.P
 // machine: four stream purges per conversation, bucket purges, a listing of the store).
 func erase(t *testing.T, nc *nats.Conn, req *fd.EraseRequest) *fd.EraseReply {
 	t.Helper()
-	data, _ := proto.Marshal(req)
-	msg, err := nc.Request(subjects.Erase("acme"), data, 2*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep := &fd.EraseReply{}
-	if err := proto.Unmarshal(msg.Data, rep); err != nil {
-		t.Fatal(err)
-	}
-	return rep
+	return testkit.Request(t, nc, subjects.Erase("acme"), req, &fd.EraseReply{}, 2*time.Minute)
 }
 
 // After an erase nothing of the customer is readable by any path, another customer of the

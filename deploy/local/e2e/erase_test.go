@@ -306,14 +306,5 @@ func erasedEvent(t *testing.T, js jetstream.JetStream, erasure string) storedEve
 // the persister, and purges four streams per conversation).
 func erase(t *testing.T, nc *nats.Conn, req *fd.EraseRequest) *fd.EraseReply {
 	t.Helper()
-	data, _ := proto.Marshal(req)
-	msg, err := nc.Request(subjects.Erase(req.GetTenant()), data, 2*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep := &fd.EraseReply{}
-	if err := proto.Unmarshal(msg.Data, rep); err != nil {
-		t.Fatal(err)
-	}
-	return rep
+	return testkit.Request(t, nc, subjects.Erase(req.GetTenant()), req, &fd.EraseReply{}, 2*time.Minute)
 }
