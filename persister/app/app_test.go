@@ -335,10 +335,16 @@ func TestQueriesOverNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The agent's read position alone gives the unread count: wait for the assignment too (the
+	// events' batches may commit after the messages' and the reads').
 	testkit.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
 		rep := request(t, nc, subjects.UnreadQuery("acme"), &fd.UnreadRequest{Tenant: "acme", User: "ag"}, &fd.UnreadReply{})
 		if rep.Error != "" || rep.Unread["c1"] != 20 {
 			return fmt.Errorf("unread = %v %q", rep.Unread, rep.Error)
+		}
+		convs := request(t, nc, subjects.ConversationsQuery("acme"), &fd.ConversationsRequest{User: "cust"}, &fd.ConversationsReply{})
+		if len(convs.Conversations) != 1 || convs.Conversations[0].State != "assigned" {
+			return fmt.Errorf("conversations = %v", convs)
 		}
 		return nil
 	})
