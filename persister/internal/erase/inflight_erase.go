@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -86,6 +87,12 @@ func (f InFlight) Erase(ctx context.Context, t Target) (map[string]int64, error)
 // openConvs lists the target's conversations the dispatcher still handles (bot, queued or
 // assigned). A key that is gone or does not hold a conversation is nothing to close.
 func openConvs(ctx context.Context, kv jetstream.KeyValue, t Target) ([]string, error) {
+	return convsIn(ctx, kv, t, frames.StateBot, frames.StateQueued, frames.StateAssigned)
+}
+
+// convsIn lists the target's conversations whose key holds one of states; a key that is gone
+// or does not hold a conversation is in none.
+func convsIn(ctx context.Context, kv jetstream.KeyValue, t Target, states ...string) ([]string, error) {
 	var out []string
 	for _, conv := range t.Convs {
 		e, err := kv.Get(ctx, subjects.ConversationKey(t.Tenant, conv))
@@ -96,11 +103,7 @@ func openConvs(ctx context.Context, kv jetstream.KeyValue, t Target) ([]string, 
 			return nil, fmt.Errorf("conversation %s: %w", conv, err)
 		}
 		c := &fd.Conversation{}
-		if proto.Unmarshal(e.Value(), c) != nil {
-			continue
-		}
-		switch c.GetState() {
-		case frames.StateBot, frames.StateQueued, frames.StateAssigned:
+		if proto.Unmarshal(e.Value(), c) == nil && slices.Contains(states, c.GetState()) {
 			out = append(out, conv)
 		}
 	}

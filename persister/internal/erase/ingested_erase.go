@@ -9,10 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
-	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 )
 
@@ -127,21 +125,7 @@ func (g Ingested) closedConvs(ctx context.Context, t Target) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", subjects.BucketConversations, err)
 	}
-	var out []string
-	for _, conv := range t.Convs {
-		e, err := kv.Get(ctx, subjects.ConversationKey(t.Tenant, conv))
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("conversation %s: %w", conv, err)
-		}
-		c := &fd.Conversation{}
-		if proto.Unmarshal(e.Value(), c) == nil && c.GetState() == frames.StateClosed {
-			out = append(out, conv)
-		}
-	}
-	return out, nil
+	return convsIn(ctx, kv, t, frames.StateClosed)
 }
 
 // recorded says whether the record holds none of convs as still open. (One it does not hold at
