@@ -279,7 +279,14 @@ func (s *Session) presence(online bool) *fd.SessionPresence {
 		Priority: int32(s.claims.Priority)}
 }
 
+// publishPresence publishes the session's heartbeat (or goodbye) on the Presence subject, for
+// agents only: the dispatcher, its one consumer, counts agents' sessions and drops every other
+// role's, so a customer's or supervisor's heartbeats were two publishes per connection and one
+// per session every ttl_s/3 that nobody read.
 func (s *Session) publishPresence(online bool) {
+	if s.role != frames.RoleAgent {
+		return
+	}
 	if err := s.m.publishProto(context.Background(), subjects.Presence(s.tenant, s.user), s.presence(online)); err != nil {
 		s.m.log.Debug("presence", zap.Error(err))
 	}
