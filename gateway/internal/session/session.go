@@ -164,6 +164,11 @@ func (s *Session) Start(ctx context.Context) error {
 		s.userSubs = append(s.userSubs, sub.subj)
 		s.mu.Unlock()
 	}
+	// Announced after subscribing, so a session that opens meanwhile elsewhere is heard by one
+	// of the two at least; and before the reads below, so the subscriptions, the announcement
+	// and the first read's request leave in one write of the NATS connection rather than two.
+	s.announce(true)
+	s.announced.Store(true)
 	summaries, err := m.openConversations(ctx, s)
 	if err != nil {
 		return err
@@ -203,10 +208,6 @@ func (s *Session) Start(ctx context.Context) error {
 	s.kick()
 	s.mu.Unlock()
 	m.metrics.FramesOut.WithLabelValues(frames.TypeWelcome).Inc()
-	// Announced after subscribing, so a session that opens meanwhile elsewhere is heard by one
-	// of the two at least.
-	s.announce(true)
-	s.announced.Store(true)
 	s.publishPresence(true)
 	return nil
 }
