@@ -408,7 +408,7 @@ func (m *Manager) snapshot() []*Session {
 }
 
 // Run runs the janitor until ctx is done: pings, dead-connection detection, token expiry and
-// presence heartbeats for every session, from one goroutine.
+// presence heartbeats for every agent's session, from one goroutine.
 func (m *Manager) Run(ctx context.Context) error {
 	t := time.NewTicker(m.cfg.JanitorEvery)
 	defer t.Stop()
