@@ -138,7 +138,7 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	for key, d := range map[string]time.Duration{
-		"persister.ack_wait": p.AckWait,
+		"persister.ack_wait":  p.AckWait,
 		"persister.retry_min": p.RetryMin, "persister.retry_max": p.RetryMax,
 		"persister.query_timeout": p.QueryTimeout, "persister.retention_interval": p.RetentionInterval,
 	} {
