@@ -133,12 +133,15 @@ type Consumer[T any] struct {
 	failedAt time.Time
 	// queues are the workers' queues of delivered messages not yet taken into a batch.
 	queues map[chan jetstream.Msg]struct{}
+	// partial holds a token while one of the workers writes a partial batch (see collect).
+	partial chan struct{}
 }
 
 // NewConsumer returns a consumer of opt.Stream writing through h.
 func NewConsumer[T any](js jetstream.JetStream, opt Options, h Handler[T], met *Metrics, log *zap.Logger) *Consumer[T] {
 	opt.defaults()
-	return &Consumer[T]{js: js, opt: opt, h: h, met: met, log: log.With(zap.String("stream", opt.Stream))}
+	return &Consumer[T]{js: js, opt: opt, h: h, met: met, log: log.With(zap.String("stream", opt.Stream)),
+		partial: make(chan struct{}, 1)}
 }
 
 // Ready reports the consumer healthy unless its last write attempt failed.
@@ -278,7 +281,7 @@ func (c *Consumer[T]) consume(ctx context.Context, cons jetstream.Consumer) erro
 	batch := make([]jetstream.Msg, 0, c.opt.BatchSize)
 	for {
 		batch = batch[:0]
-		open := c.collect(ctx, queue, pumped, &batch)
+		open, turn := c.collect(ctx, queue, pumped, &batch)
 		if len(batch) > 0 {
 			wctx := ctx
 			if ctx.Err() != nil {
@@ -287,7 +290,11 @@ func (c *Consumer[T]) consume(ctx context.Context, cons jetstream.Consumer) erro
 				wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), c.opt.ShutdownGrace)
 				defer cancel()
 			}
-			if held := c.process(wctx, it, batch); held && ctx.Err() == nil {
+			held := c.process(wctx, it, batch)
+			if turn {
+				<-c.partial
+			}
+			if held && ctx.Err() == nil {
 				return errHeld
 			}
 		}
@@ -332,19 +339,32 @@ func (c *Consumer[T]) pump(ctx context.Context, it jetstream.MessagesContext, qu
 
 // collect fills batch from queue: it blocks for the first message, then takes what has
 // already arrived, up to BatchSize, without waiting for more unless BatchWait is set (then
-// at most BatchWait after the first). It returns false once the pump has ended (pumped
-// closed) and the queue is empty: the iterator must be rebuilt.
-func (c *Consumer[T]) collect(ctx context.Context, queue <-chan jetstream.Msg, pumped <-chan struct{}, batch *[]jetstream.Msg) (open bool) {
+// at most BatchWait after the first).
+//
+// A partial batch is written only in its turn: one partial batch of the consumer's workers
+// is in flight at a time (turn reports that this one holds it, to give back after the
+// write). While another worker's partial batch commits, this one keeps taking what
+// arrives, so at moderate rates the workers write one growing batch after another rather
+// than two small transactions at once, which would cost Postgres twice the transactions
+// for no shorter wait. A full batch needs no turn: from a backlog the workers write
+// concurrently.
+//
+// open is false once the pump has ended (pumped closed) and the queue is empty: the
+// iterator must be rebuilt.
+func (c *Consumer[T]) collect(ctx context.Context, queue <-chan jetstream.Msg, pumped <-chan struct{}, batch *[]jetstream.Msg) (open, turn bool) {
 	select {
 	case msg := <-queue:
 		*batch = append(*batch, msg)
 	case <-pumped:
 		// The pump may have queued messages before it ended: write them first.
-		return c.drain(queue, batch)
+		return c.drain(queue, batch), false
 	case <-ctx.Done():
-		return true
+		return true, false
 	}
 	var expired <-chan time.Time
+	if c.opt.BatchWait > 0 {
+		expired = c.opt.After(c.opt.BatchWait)
+	}
 	for len(*batch) < c.opt.BatchSize {
 		select {
 		case msg := <-queue:
@@ -352,24 +372,26 @@ func (c *Consumer[T]) collect(ctx context.Context, queue <-chan jetstream.Msg, p
 			continue
 		default:
 		}
-		if c.opt.BatchWait == 0 {
-			return true
-		}
+		// Nothing more has arrived: wait for the wait to expire (if any), then for the
+		// turn, taking what arrives meanwhile. A nil expired never fires.
+		var take chan<- struct{}
 		if expired == nil {
-			expired = c.opt.After(c.opt.BatchWait)
+			take = c.partial
 		}
 		select {
 		case msg := <-queue:
 			*batch = append(*batch, msg)
 		case <-expired:
-			return true
+			expired = nil
+		case take <- struct{}{}:
+			return true, true
 		case <-pumped:
-			return c.drain(queue, batch)
+			return c.drain(queue, batch), false
 		case <-ctx.Done():
-			return true
+			return true, false
 		}
 	}
-	return true
+	return true, false
 }
 
 // drain takes what the ended pump left queued, up to BatchSize; it reports whether some is
