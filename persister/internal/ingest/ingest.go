@@ -384,6 +384,8 @@ func (c *Consumer[T]) collect(ctx context.Context, queue <-chan jetstream.Msg, p
 		case <-expired:
 			expired = nil
 		case take <- struct{}{}:
+			// Take what arrived in the same instant: the select chose among ready cases.
+			c.drain(queue, batch)
 			return true, true
 		case <-pumped:
 			return c.drain(queue, batch), false
@@ -394,7 +396,7 @@ func (c *Consumer[T]) collect(ctx context.Context, queue <-chan jetstream.Msg, p
 	return true, false
 }
 
-// drain takes what the ended pump left queued, up to BatchSize; it reports whether some is
+// drain takes what is queued without waiting, up to BatchSize; it reports whether some is
 // left for another batch.
 func (c *Consumer[T]) drain(queue <-chan jetstream.Msg, batch *[]jetstream.Msg) (left bool) {
 	for len(*batch) < c.opt.BatchSize {
