@@ -185,13 +185,16 @@ func TestGroupCommitTakesWhatArrived(t *testing.T) {
 
 // Two workers never write partial batches at the same time: at moderate rates the second
 // one gathers what arrives while the first commits. Publishing one message at a time, fewer
-// than a batch in all, every batch is partial, so no two writes may overlap.
+// than a batch in all, every batch is partial, so no two writes may overlap (unless a
+// commit took AckWait/3, a minute here).
 func TestOnePartialBatchInFlight(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	var inFlight, most atomic.Int32
 	opt := e.options()
-	opt.BatchSize, opt.Workers = 1000, 2
+	// A worker waits for the turn at most AckWait/3 (then writes alone): long enough here
+	// for any commit on a loaded machine.
+	opt.BatchSize, opt.Workers, opt.AckWait = 1000, 2, time.Minute
 	e.startConsumer(t, opt, func(ctx context.Context, rows []store.MessageRow) (store.WriteResult, error) {
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)

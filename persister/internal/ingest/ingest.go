@@ -347,7 +347,7 @@ func (c *Consumer[T]) pump(ctx context.Context, it jetstream.MessagesContext, qu
 // arrives, so at moderate rates the workers write one growing batch after another rather
 // than two small transactions at once, which would cost Postgres twice the transactions
 // for no shorter wait. A full batch needs no turn: from a backlog the workers write
-// concurrently.
+// concurrently. Nor does a batch that waited AckWait/3 for it.
 //
 // open is false once the pump has ended (pumped closed) and the queue is empty: the
 // iterator must be rebuilt.
@@ -361,7 +361,10 @@ func (c *Consumer[T]) collect(ctx context.Context, queue <-chan jetstream.Msg, p
 	case <-ctx.Done():
 		return true, false
 	}
-	var expired <-chan time.Time
+	var (
+		expired <-chan time.Time
+		giveUp  *time.Timer
+	)
 	if c.opt.BatchWait > 0 {
 		expired = c.opt.After(c.opt.BatchWait)
 	}
@@ -373,10 +376,26 @@ func (c *Consumer[T]) collect(ctx context.Context, queue <-chan jetstream.Msg, p
 		default:
 		}
 		// Nothing more has arrived: wait for the wait to expire (if any), then for the
-		// turn, taking what arrives meanwhile. A nil expired never fires.
-		var take chan<- struct{}
+		// turn, taking what arrives meanwhile. A nil channel is never ready.
+		var (
+			take chan<- struct{}
+			late <-chan time.Time
+		)
 		if expired == nil {
-			take = c.partial
+			select {
+			case c.partial <- struct{}{}:
+				return true, true
+			default:
+			}
+			// Another worker's partial batch is committing: wait for it, but not long. A
+			// commit that takes long (a split, a write outage) would let this batch and
+			// what keeps arriving age into redelivery; write alone then, as without turns
+			// (in an outage this worker then holds its batch and stops its iterator too).
+			if giveUp == nil {
+				giveUp = time.NewTimer(c.opt.AckWait / 3)
+				defer giveUp.Stop()
+			}
+			take, late = c.partial, giveUp.C
 		}
 		select {
 		case msg := <-queue:
@@ -387,6 +406,8 @@ func (c *Consumer[T]) collect(ctx context.Context, queue <-chan jetstream.Msg, p
 			// Take what arrived in the same instant: the select chose among ready cases.
 			c.drain(queue, batch)
 			return true, true
+		case <-late:
+			return true, false
 		case <-pumped:
 			return c.drain(queue, batch), false
 		case <-ctx.Done():
