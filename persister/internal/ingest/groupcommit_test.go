@@ -193,8 +193,9 @@ func TestOnePartialBatchInFlight(t *testing.T) {
 	var inFlight, most atomic.Int32
 	opt := e.options()
 	// A worker waits for the turn at most AckWait/3 (then writes alone): long enough here
-	// for any commit on a loaded machine.
-	opt.BatchSize, opt.Workers, opt.AckWait = 1000, 2, time.Minute
+	// for any commit on a loaded machine;
+	// and a batch needs the turn below 10000/16 messages, more than all of them.
+	opt.BatchSize, opt.MaxAckPending, opt.Workers, opt.AckWait = 10000, 20000, 2, time.Minute
 	e.startConsumer(t, opt, func(ctx context.Context, rows []store.MessageRow) (store.WriteResult, error) {
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)

@@ -337,6 +337,10 @@ func (c *Consumer[T]) pump(ctx context.Context, it jetstream.MessagesContext, qu
 	}
 }
 
+// turnless: a batch of BatchSize/turnless messages or more is written without waiting for
+// the partial-batch turn (see collect).
+const turnless = 16
+
 // collect fills batch from queue: it blocks for the first message, then takes what has
 // already arrived, up to BatchSize, without waiting for more unless BatchWait is set (then
 // at most BatchWait after the first).
@@ -346,8 +350,10 @@ func (c *Consumer[T]) pump(ctx context.Context, it jetstream.MessagesContext, qu
 // write). While another worker's partial batch commits, this one keeps taking what
 // arrives, so at moderate rates the workers write one growing batch after another rather
 // than two small transactions at once, which would cost Postgres twice the transactions
-// for no shorter wait. A full batch needs no turn: from a backlog the workers write
-// concurrently. Nor does a batch that waited AckWait/3 for it.
+// for no shorter wait. Only small batches need the turn (under BatchSize/16 messages,
+// where the transaction's own cost outweighs its rows'): larger ones, and from a backlog
+// full ones, are written concurrently, so that commits overlap when the rate is high
+// enough to fill them. Nor does a batch that waited AckWait/3 for the turn.
 //
 // open is false once the pump has ended (pumped closed) and the queue is empty: the
 // iterator must be rebuilt.
@@ -382,6 +388,9 @@ func (c *Consumer[T]) collect(ctx context.Context, queue <-chan jetstream.Msg, p
 			late <-chan time.Time
 		)
 		if expired == nil {
+			if len(*batch) >= c.opt.BatchSize/turnless {
+				return true, false
+			}
 			select {
 			case c.partial <- struct{}{}:
 				return true, true
