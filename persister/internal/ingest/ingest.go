@@ -133,7 +133,8 @@ type Consumer[T any] struct {
 	failedAt time.Time
 	// queues are the workers' queues of delivered messages not yet taken into a batch.
 	queues map[chan jetstream.Msg]struct{}
-	// partial holds a token while one of the workers writes a partial batch (see collect).
+	// partial holds a token while one of the workers writes a small partial batch (see
+	// collect).
 	partial chan struct{}
 }
 
