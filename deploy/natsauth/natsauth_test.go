@@ -478,6 +478,15 @@ func TestServicePermissions(t *testing.T) {
 		ctx := ctxWith(t, allowedWait)
 		_, err := pers.js.Publish(ctx, subjects.DeadLetters(natsauth.Persister), []byte("dl"))
 		must(t, "persister dead-letter", err)
+		// A contact's label change, stored once however often it is published.
+		id := subjects.ContactEventID(tn, usr, 1, "contact_labeled")
+		ack, err := pers.js.Publish(ctx, subjects.ContactEvents(tn, usr), []byte("labeled"), jetstream.WithMsgID(id))
+		must(t, "persister contact event", err)
+		dup, err := pers.js.Publish(ctx, subjects.ContactEvents(tn, usr), []byte("labeled"), jetstream.WithMsgID(id))
+		must(t, "persister contact event again", err)
+		if !dup.Duplicate || dup.Sequence != ack.Sequence {
+			t.Fatalf("contact event dedup: %+v vs %+v", dup, ack)
+		}
 		s, err := pers.js.Stream(ctx, subjects.StreamMessages)
 		must(t, "persister messages stream", err)
 		_, err = s.GetMsg(ctx, 1)
