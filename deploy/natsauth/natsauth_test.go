@@ -520,6 +520,17 @@ func TestServicePermissions(t *testing.T) {
 		must(t, "dispatcher events stream", err)
 		_, err = events.GetLastMsgForSubject(ctx, subjects.Events(tn, cv))
 		must(t, "dispatcher last event", err)
+		// A new owner reads the tenant's events of the day (the board's ratings) with a
+		// short-lived consumer, then deletes it.
+		since := time.Now().Add(-time.Hour)
+		day, err := disp.js.CreateConsumer(ctx, subjects.StreamEvents, jetstream.ConsumerConfig{
+			FilterSubject: subjects.TenantEvents(tn), DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since,
+			AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, InactiveThreshold: time.Minute,
+		})
+		must(t, "dispatcher events of the day", err)
+		_, err = day.Next(jetstream.FetchMaxWait(allowedWait))
+		must(t, "dispatcher read an event of the day", err)
+		must(t, "dispatcher delete its consumer", disp.js.DeleteConsumer(ctx, subjects.StreamEvents, day.CachedInfo().Name))
 		convs, err := disp.js.KeyValue(ctx, subjects.BucketConversations)
 		must(t, "dispatcher conversations", err)
 		entry, err := convs.Get(ctx, subjects.ConversationKey(tn, cv))
