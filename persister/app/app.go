@@ -344,6 +344,10 @@ func (s *Service) run(ctx context.Context) error {
 
 	qs := query.New(s.nc, st, query.Options{
 		Timeout: p.QueryTimeout, Concurrency: p.QueryConcurrency, KnownTenant: known, TimeZone: zone,
+		PublishEvent: func(ctx context.Context, subject, id string, data []byte) error {
+			_, err := s.js.Publish(ctx, subject, data, jetstream.WithMsgID(id))
+			return err
+		},
 	}, s.reg, s.log.Named("query"))
 	rjs, err := s.connectRetention(ctx) // purge.go
 	if err != nil {
