@@ -180,6 +180,7 @@ func TestForbiddenOperations(t *testing.T) {
 					}},
 				publish(subjects.Events(tn, cv)),
 				publish(subjects.Events("globex", "c_2")),
+				publish(subjects.ContactEvents(tn, usr)), // the persister's, who writes contacts
 				publish(subjects.User(tn, usr)),
 				publish(subjects.User(tn, "someone-else")),
 				publish("$KV." + subjects.BucketDispatcher + ".lease"),
@@ -189,6 +190,7 @@ func TestForbiddenOperations(t *testing.T) {
 			[]forbidden{
 				publish(subjects.Live(tn, cv)),
 				publish(subjects.Session(tn, usr)),
+				publish(subjects.ContactEvents(tn, usr)),
 				publish("$O." + subjects.ObjectAttachments + ".M.x"),
 			}),
 		// The ingest identity removes nothing: retention and erasure purge with their own
@@ -197,13 +199,17 @@ func TestForbiddenOperations(t *testing.T) {
 			foreignConsumers(natsauth.AIBridge),
 			[]forbidden{
 				publish(subjects.Messages(tn, cv)),
+				// It announces contacts' changes, never a conversation's (a contact id in a
+				// conversation's place included).
 				publish(subjects.Events(tn, cv)),
+				publish(subjects.Events(tn, usr)),
 				publish(subjects.User(tn, usr)),
 				publish("$KV." + subjects.BucketTenants + "." + tn),
 			}),
 		natsauth.AIBridge: slices.Concat(busRewrites(), foreignConsumers(natsauth.Persister),
 			[]forbidden{
 				publish(subjects.Events(tn, cv)),
+				publish(subjects.ContactEvents(tn, usr)),
 				publish(subjects.User(tn, usr)),
 				publish(subjects.Overview(tn)),
 				publish("$KV." + subjects.BucketConversations + "." + subjects.ConversationKey(tn, cv)),
@@ -215,6 +221,7 @@ func TestForbiddenOperations(t *testing.T) {
 			foreignConsumers(natsauth.Persister), foreignConsumers(natsauth.AIBridge),
 			[]forbidden{
 				publish(subjects.Messages(tn, cv)),
+				publish(subjects.ContactEvents(tn, usr)),
 				publish(subjects.User(tn, usr)),
 				publish(subjects.DeadLetters(natsauth.Persister)),
 				publish("$KV." + subjects.BucketTenants + "." + tn),

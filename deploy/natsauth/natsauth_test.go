@@ -478,6 +478,15 @@ func TestServicePermissions(t *testing.T) {
 		ctx := ctxWith(t, allowedWait)
 		_, err := pers.js.Publish(ctx, subjects.DeadLetters(natsauth.Persister), []byte("dl"))
 		must(t, "persister dead-letter", err)
+		// A contact's label change, stored once however often it is published.
+		id := subjects.ContactEventID(tn, usr, 1, "contact_labeled")
+		ack, err := pers.js.Publish(ctx, subjects.ContactEvents(tn, usr), []byte("labeled"), jetstream.WithMsgID(id))
+		must(t, "persister contact event", err)
+		dup, err := pers.js.Publish(ctx, subjects.ContactEvents(tn, usr), []byte("labeled"), jetstream.WithMsgID(id))
+		must(t, "persister contact event again", err)
+		if !dup.Duplicate || dup.Sequence != ack.Sequence {
+			t.Fatalf("contact event dedup: %+v vs %+v", dup, ack)
+		}
 		s, err := pers.js.Stream(ctx, subjects.StreamMessages)
 		must(t, "persister messages stream", err)
 		_, err = s.GetMsg(ctx, 1)
@@ -511,6 +520,17 @@ func TestServicePermissions(t *testing.T) {
 		must(t, "dispatcher events stream", err)
 		_, err = events.GetLastMsgForSubject(ctx, subjects.Events(tn, cv))
 		must(t, "dispatcher last event", err)
+		// A new owner reads the tenant's events of the day (the board's ratings) with a
+		// short-lived consumer, then deletes it.
+		since := time.Now().Add(-time.Hour)
+		day, err := disp.js.CreateConsumer(ctx, subjects.StreamEvents, jetstream.ConsumerConfig{
+			FilterSubject: subjects.TenantEvents(tn), DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since,
+			AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, InactiveThreshold: time.Minute,
+		})
+		must(t, "dispatcher events of the day", err)
+		_, err = day.Next(jetstream.FetchMaxWait(allowedWait))
+		must(t, "dispatcher read an event of the day", err)
+		must(t, "dispatcher delete its consumer", disp.js.DeleteConsumer(ctx, subjects.StreamEvents, day.CachedInfo().Name))
 		convs, err := disp.js.KeyValue(ctx, subjects.BucketConversations)
 		must(t, "dispatcher conversations", err)
 		entry, err := convs.Get(ctx, subjects.ConversationKey(tn, cv))

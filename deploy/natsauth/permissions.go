@@ -231,6 +231,8 @@ func For(service string, opts Options) (Permissions, error) {
 		// rebuilds a conversation from its last event.
 		b.publish(ephemeralConsumers(subjects.StreamCommands)...)
 		b.publish(directGet(subjects.StreamEvents)...)
+		// ... and counts the ratings of the tenant's day from its events (the board's CSAT).
+		b.publish(ephemeralConsumers(subjects.StreamEvents)...)
 		b.kvWrite(subjects.BucketConversations, subjects.ConversationKey(any, any))
 		b.kvWrite(subjects.BucketParticipants, subjects.ParticipantKey(any, any, any))
 		b.kvWrite(subjects.BucketOpen, subjects.OpenKey(any, any)) // deletes on close

@@ -24,6 +24,9 @@ func workspace(service string, b *builder) {
 	case Dispatcher:
 		b.publish(subjects.Board(any), subjects.Roster(any))
 	case Persister:
+		// A contact's label changes, announced by the service that writes the contact; the
+		// conversations' events stay the dispatcher's.
+		b.publish(subjects.ContactEvents(any, any))
 		b.subscribe(subjects.AllQueries("notes"))
 		b.use(subjects.StreamNotes, subjects.StreamNotes)
 	}

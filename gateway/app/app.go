@@ -129,6 +129,11 @@ type Settings struct {
 	// frame that waits PublishWait (default 100ms) without a slot is refused with `overloaded`.
 	MaxPublishes int           `mapstructure:"max_publishes"`
 	PublishWait  time.Duration `mapstructure:"publish_wait"`
+	// ShedLatency: while the Go scheduler's p99 latency is above it (default 20ms) and the
+	// gateway takes ShedMinSends messages or more a 100 ms tick (default 100), a growing share
+	// of new messages is refused with `overloaded`; 0 turns it off.
+	ShedLatency  time.Duration `mapstructure:"shed_latency"`
+	ShedMinSends int           `mapstructure:"shed_min_sends"`
 	// ContactSeenEvery is how often a customer reconnecting with the same token details from
 	// the same page is recorded on their contact (default 10m; negative: every connection).
 	ContactSeenEvery time.Duration `mapstructure:"contact_seen_every"`
@@ -156,6 +161,7 @@ func DefaultConfig() Config {
 		UploadsPerUser: sd.UploadsPerUser, UploadsPerTenant: sd.UploadsPerTenant,
 		MaxConnections: sd.MaxConnections, MaxConnectionsPerAddress: sd.MaxConnectionsPerAddress,
 		MaxPublishes: d.MaxPublishes, PublishWait: d.PublishWait, ContactSeenEvery: session.DefaultContactSeenEvery,
+		ShedLatency: d.ShedLatency, ShedMinSends: d.ShedMinSends,
 	}}
 }
 
@@ -210,6 +216,9 @@ func (c Config) Validate() error {
 		if n.v <= 0 {
 			errs = append(errs, &config.FieldError{Key: n.key, Msg: "must be positive"})
 		}
+	}
+	if g.ShedLatency < 0 || g.ShedMinSends < 0 {
+		errs = append(errs, &config.FieldError{Key: "gateway.shed_latency", Msg: "shed_latency and shed_min_sends must not be negative (0 turns shedding by CPU off)"})
 	}
 	// NaN fails too.
 	if !(g.VisitorRate > 0) || math.IsInf(g.VisitorRate, 0) {
@@ -327,7 +336,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 		PingInterval: g.PingInterval, DeadTimeout: g.DeadTimeout, PresenceTTL: g.PresenceTTL, WriteTimeout: g.WriteTimeout,
 		RequestTimeout: g.RequestTimeout, AbuseLimit: g.AbuseLimit, ReplyBytesPerSecond: g.ReplyBytesPerSecond,
 		Tracer: tp.Tracer("gateway/session"), MaxPublishes: g.MaxPublishes, PublishWait: g.PublishWait,
-		ContactSeenEvery: g.ContactSeenEvery},
+		ContactSeenEvery: g.ContactSeenEvery, ShedLatency: g.ShedLatency, ShedMinSends: g.ShedMinSends},
 		log.Named("session"), s.nc, h, store, m)
 	if err != nil {
 		return nil, err

@@ -62,12 +62,17 @@ type Settings struct {
 	// hook job runs `persister migrate` before the rollout.
 	Migrate bool `mapstructure:"migrate"`
 	// BatchSize is the most messages written in one transaction (default 2000: measured ~8%
-	// less CPU per row than 1000 with a backlog, see BENCHMARKS.md; batch_wait bounds latency).
+	// less CPU per row than 1000 with a backlog, see BENCHMARKS.md). Batches are group
+	// commits: a worker writes what has arrived as soon as its previous transaction
+	// committed, so a batch fills to BatchSize only when messages arrive faster than that.
 	BatchSize int `mapstructure:"batch_size"`
 	// Workers is the number of batches each replica writes concurrently per stream
 	// (default 2).
 	Workers int `mapstructure:"workers"`
-	// BatchWait is the longest a partial batch waits before it is written (default 50ms).
+	// BatchWait is how long a worker waits after the first message of a batch for more
+	// before writing it (default 0: never, a lone message is written at once). A wait
+	// trades ack->commit latency for fewer transactions at low rates; from a backlog
+	// batches are full either way.
 	BatchWait time.Duration `mapstructure:"batch_wait"`
 	// AckWait is how long JetStream waits for an ack before redelivering to another replica
 	// (default 30s).
@@ -109,7 +114,6 @@ func DefaultConfig() Config {
 			Migrate:             true,
 			BatchSize:           2000,
 			Workers:             2,
-			BatchWait:           50 * time.Millisecond,
 			AckWait:             30 * time.Second,
 			MaxAckPending:       20000,
 			RetryMin:            100 * time.Millisecond,
@@ -134,13 +138,16 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	for key, d := range map[string]time.Duration{
-		"persister.batch_wait": p.BatchWait, "persister.ack_wait": p.AckWait,
+		"persister.ack_wait":  p.AckWait,
 		"persister.retry_min": p.RetryMin, "persister.retry_max": p.RetryMax,
 		"persister.query_timeout": p.QueryTimeout, "persister.retention_interval": p.RetentionInterval,
 	} {
 		if err := config.PositiveDuration(key, d); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if p.BatchWait < 0 || p.BatchWait > time.Second {
+		errs = append(errs, &config.FieldError{Key: "persister.batch_wait", Msg: "must be between 0 and 1s"})
 	}
 	if p.RetryMax < p.RetryMin {
 		errs = append(errs, &config.FieldError{Key: "persister.retry_max", Msg: "must not be below retry_min"})
@@ -337,6 +344,10 @@ func (s *Service) run(ctx context.Context) error {
 
 	qs := query.New(s.nc, st, query.Options{
 		Timeout: p.QueryTimeout, Concurrency: p.QueryConcurrency, KnownTenant: known, TimeZone: zone,
+		PublishEvent: func(ctx context.Context, subject, id string, data []byte) error {
+			_, err := s.js.Publish(ctx, subject, data, jetstream.WithMsgID(id))
+			return err
+		},
 	}, s.reg, s.log.Named("query"))
 	rjs, err := s.connectRetention(ctx) // purge.go
 	if err != nil {

@@ -396,6 +396,8 @@ func TestConfig(t *testing.T) {
 		{"ok", map[string]string{"FRONTDESK_DATABASE_URL": "postgres://x@localhost/db"}, ""},
 		{"bad batch size", map[string]string{"FRONTDESK_DATABASE_URL": "postgres://x@localhost/db", "FRONTDESK_PERSISTER_BATCH_SIZE": "0"}, "persister.batch_size"},
 		{"ack wait too short", map[string]string{"FRONTDESK_DATABASE_URL": "postgres://x@localhost/db", "FRONTDESK_PERSISTER_ACK_WAIT": "10ms"}, "persister.ack_wait"},
+		{"batch wait set", map[string]string{"FRONTDESK_DATABASE_URL": "postgres://x@localhost/db", "FRONTDESK_PERSISTER_BATCH_WAIT": "5ms"}, ""},
+		{"negative batch wait", map[string]string{"FRONTDESK_DATABASE_URL": "postgres://x@localhost/db", "FRONTDESK_PERSISTER_BATCH_WAIT": "-1ms"}, "persister.batch_wait"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

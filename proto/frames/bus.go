@@ -68,6 +68,14 @@ const (
 	// the customer and the erased conversations (ConversationEvent.erased_convs), so platform
 	// consumers erase their own copies. Its conv is empty; the record keeps no row of it.
 	EventErased = "erased"
+	// EventContactLabeled says a contact's own labels changed (a staff member's contact_label
+	// frame). Published by the persister once the change is stored, on
+	// subjects.ContactEvents(tenant, contact): customer is the contact, labels its labels after
+	// the change (sorted), label the one added or removed, reason ReasonLabelAdded or
+	// ReasonLabelRemoved, actor who changed them, revision the contact's label revision (it
+	// grows by one per change: keep the highest). Its conv is empty; the record keeps no row
+	// of it (the contact row is the record).
+	EventContactLabeled = "contact_labeled"
 )
 
 // Reasons of events, notices and state frames.

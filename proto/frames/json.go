@@ -21,6 +21,9 @@ var decodeJSON = protojson.UnmarshalOptions{DiscardUnknown: true}
 // DecodeJSON parses a JSON client frame. Unknown fields are ignored (clients may be newer);
 // numbers may be JSON numbers or strings, as protojson allows.
 func DecodeJSON(data []byte, f *fd.ClientFrame) error {
+	if decodeFlat(data, f) {
+		return nil
+	}
 	if err := decodeJSON.Unmarshal(data, f); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadFrame, err)
 	}

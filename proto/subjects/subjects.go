@@ -290,7 +290,8 @@ type Parsed struct {
 	Tenant string
 	// Conv is the conversation token, when the kind has one.
 	Conv string
-	// User is the user (or agent) token, when the kind has one.
+	// User is the user (or agent) token, when the kind has one; for an evt subject made by
+	// ContactEvents, the contact (and Conv is empty).
 	User string
 }
 
@@ -308,7 +309,16 @@ func Parse(subject string) (Parsed, error) {
 	rest := t[3:]
 	bad := func() (Parsed, error) { return Parsed{}, fmt.Errorf("%w: %q", ErrNotFrontdesk, subject) }
 	switch p.Kind {
-	case "msg", "deliver", "evt", "live", "assist", "note", "notedeliver":
+	case "evt":
+		switch {
+		case len(rest) == 2:
+			p.Tenant, p.Conv = rest[0], rest[1]
+		case len(rest) == 3 && rest[1] == "contact": // ContactEvents
+			p.Tenant, p.User = rest[0], rest[2]
+		default:
+			return bad()
+		}
+	case "msg", "deliver", "live", "assist", "note", "notedeliver":
 		if len(rest) != 2 {
 			return bad()
 		}

@@ -46,6 +46,7 @@ func TestParseRoundTrip(t *testing.T) {
 	}{
 		{Messages("acme", "c1"), Parsed{Kind: "msg", Tenant: "acme", Conv: "c1"}},
 		{Events("acme", "c1"), Parsed{Kind: "evt", Tenant: "acme", Conv: "c1"}},
+		{ContactEvents("acme", "v_1"), Parsed{Kind: "evt", Tenant: "acme", User: "v_1"}},
 		{Deliver("acme", "c1"), Parsed{Kind: "deliver", Tenant: "acme", Conv: "c1"}},
 		{Live("acme", "c1"), Parsed{Kind: "live", Tenant: "acme", Conv: "c1"}},
 		{Reads("acme", "c1", "u1"), Parsed{Kind: "read", Tenant: "acme", Conv: "c1", User: "u1"}},
@@ -76,7 +77,8 @@ func TestParseRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"", "fd", "foo.v1.msg.a.b", "fd.v1.msg.a", "fd.v1.cmd.x.a.b", "fd.v1.nope.a"} {
+	for _, bad := range []string{"", "fd", "foo.v1.msg.a.b", "fd.v1.msg.a", "fd.v1.cmd.x.a.b", "fd.v1.nope.a",
+		"fd.v1.evt.a.other.b", "fd.v1.evt.a.contact.b.c"} {
 		if _, err := Parse(bad); !errors.Is(err, ErrNotFrontdesk) {
 			t.Errorf("Parse(%q) = %v, want ErrNotFrontdesk", bad, err)
 		}
@@ -93,7 +95,7 @@ func TestStreamBindings(t *testing.T) {
 	}
 	concrete := map[string][]string{
 		StreamMessages:    {Messages("t", "c")},
-		StreamEvents:      {Events("t", "c")},
+		StreamEvents:      {Events("t", "c"), ContactEvents("t", "u")},
 		StreamCommands:    {ConvCommands("t", "c"), AgentCommands("t", "a")},
 		StreamReads:       {Reads("t", "c", "u")},
 		StreamDeadLetters: {DeadLetters("persister")},
@@ -128,4 +130,33 @@ func matches(pattern, subject string) bool {
 		}
 	}
 	return len(p) == len(s)
+}
+
+// TestContactEventsStayOffConversations checks that a contact's events are in every consumer's
+// AllEvents and in their own tenant filter, and match no conversation's subject or filter,
+// whatever the contact id (a signed-in customer's id may look like a conversation id).
+func TestContactEventsStayOffConversations(t *testing.T) {
+	t.Parallel()
+	for _, contact := range []string{"v_1", "c_7QK2M4XYZABCDEFGHJKL", "contact"} {
+		s := ContactEvents("acme", contact)
+		for _, tt := range []struct {
+			pattern string
+			want    bool
+		}{
+			{AllEvents(), true},
+			{TenantContactEvents("acme"), true},
+			{TenantContactEvents("globex"), false},
+			{TenantEvents("acme"), false},
+			{Events("acme", contact), false},
+			{Events("acme", "contact"), false},
+			{Events("*", "*"), false},
+		} {
+			if got := matches(tt.pattern, s); got != tt.want {
+				t.Errorf("%s on %s: match %v, want %v", s, tt.pattern, got, tt.want)
+			}
+		}
+	}
+	if got, want := ContactEventID("acme", "v_1", 3, "contact_labeled"), "acme.contact.v_1.3.contact_labeled"; got != want {
+		t.Fatalf("id %q, want %q", got, want)
+	}
 }

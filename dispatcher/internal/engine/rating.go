@@ -27,7 +27,9 @@ func (r rules) rate(cv conversation, c command, now time.Time) decision {
 	}
 	next := clone(cv.c)
 	next.Rating = &fd.Rating{Score: c.GetScore(), Scale: r.cfg.GetCsat().GetScale(), Comment: comment, At: timestamppb.New(now)}
-	effs := []effect{write{next}, event{typ: frames.EventRated, actor: actor}}
+	// The event names the agent who held it (previous_agent): a new owner counts the day's
+	// ratings per agent from the events (csat.go), and so can platform consumers.
+	effs := []effect{write{next}, event{typ: frames.EventRated, actor: actor, prev: cv.c.GetLastAgent()}}
 	if a := cv.c.GetLastAgent(); a.GetId() != "" {
 		effs = append(effs, sendFrame{user: a.GetId(), f: &fd.ServerFrame{Type: frames.TypeRated, Conv: cv.c.GetConv(),
 			Customer: cv.c.GetCustomer(), Agent: a, Rating: next.GetRating(), Ts: frames.Timestamp(now)}})

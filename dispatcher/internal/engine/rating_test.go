@@ -54,11 +54,11 @@ func TestRateTransitions(t *testing.T) {
 		why     string // in the refusal's message
 	}{
 		{name: "five stars, agent told", scale: frames.ScaleFive, cv: closedBy("a1", false), by: byCustomer, score: 5, comment: "great",
-			want: []string{"write(closed)", "event(rated by=u1)", "frame(a1 rated)"}},
+			want: []string{"write(closed)", "event(rated prev=a1 by=u1)", "frame(a1 rated)"}},
 		{name: "closed from the queue: nobody to tell", scale: frames.ScaleFive, cv: closedBy("", false), by: byCustomer, score: 1,
 			want: []string{"write(closed)", "event(rated by=u1)"}},
 		{name: "thumbs up", scale: frames.ScaleThumbs, cv: closedBy("a1", false), by: byCustomer, score: 2,
-			want: []string{"write(closed)", "event(rated by=u1)", "frame(a1 rated)"}},
+			want: []string{"write(closed)", "event(rated prev=a1 by=u1)", "frame(a1 rated)"}},
 		{name: "twice", scale: frames.ScaleFive, cv: closedBy("a1", true), by: byCustomer, score: 5,
 			want: []string{"frame(u1 notice rating_refused)"}, refused: frames.ReasonRatingRefused, why: "already rated"},
 		{name: "someone else's", scale: frames.ScaleFive, cv: closedBy("a1", false), by: customer("u9"), score: 5,

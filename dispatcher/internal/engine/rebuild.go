@@ -148,6 +148,10 @@ func (t *tenant) rebuild(ctx context.Context) error {
 			a.LostAt = now
 		}
 	})
+	// The board's ratings of the day, which the previous owner kept in memory (csat.go).
+	if err := t.rebuildCsat(ctx, now); err != nil {
+		return err
+	}
 	t.tellDirty = true
 	return nil
 }

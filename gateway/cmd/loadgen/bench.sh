@@ -11,6 +11,9 @@
 # their own from 127.0.0.10-13 (loadgen upgrades); KEYS=eddsa gives the gateway an Ed25519 key
 # instead of the default P-256 one.
 #
+# GATEWAY=path runs that gateway binary instead of this tree's (the load generator is still built
+# from this tree), to compare two gateways with the same load.
+#
 # Ports: NATS 14222, gateway 18080, ops 19090 (override with NATS_PORT, GW_PORT, OPS_PORT).
 # `loadgen nats` provisions the streams; the gateway runs with FRONTDESK_OPS_DEBUG=true because the
 # load generator measures RSS after a forced GC (POST /debug/gc, off by default).
@@ -22,6 +25,7 @@ pids=()
 cleanup() { for ((i=${#pids[@]}-1; i>=0; i--)); do kill "${pids[i]}" 2>/dev/null || true; wait "${pids[i]}" 2>/dev/null || true; done; rm -rf "$bin"; }
 trap cleanup EXIT
 (cd "$root" && go build -o "$bin/" ./gateway/cmd/gateway ./gateway/cmd/loadgen)
+[ -n "${GATEWAY:-}" ] && cp "$GATEWAY" "$bin/gateway"
 NATS_PORT=${NATS_PORT:-14222} GW_PORT=${GW_PORT:-18080} OPS_PORT=${OPS_PORT:-19090}
 "$bin/loadgen" nats -addr "127.0.0.1:$NATS_PORT" >"$bin/nats.log" 2>&1 & pids+=($!)
 sleep 1

@@ -33,6 +33,9 @@ type Metrics struct {
 	// Uploads is the number of attachment uploads in progress: each holds a socket and a chunk
 	// buffer until its body ends or its deadline cuts it off.
 	Uploads prometheus.Gauge
+	// Shed is the share of new messages refused with `overloaded` because the process is short
+	// of CPU (0 to 0.9; session/shed.go).
+	Shed prometheus.Gauge
 }
 
 // New creates the metrics and registers them on reg.
@@ -61,8 +64,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Sessions closed because newer sessions of the same user took their place, by reason."}, []string{"reason"}),
 		Uploads: prometheus.NewGauge(prometheus.GaugeOpts{Name: "frontdesk_gateway_uploads_in_progress",
 			Help: "Attachment uploads in progress."}),
+		Shed: prometheus.NewGauge(prometheus.GaugeOpts{Name: "frontdesk_gateway_shed_ratio",
+			Help: "Share of new messages refused because the gateway is short of CPU."}),
 	}
 	reg.MustRegister(m.Connections, m.FramesIn, m.FramesOut, m.PublishLatency, m.DeliveryLatency,
-		m.Drops, m.RateLimited, m.AuthFailures, m.Subscriptions, m.Evictions, m.Uploads)
+		m.Drops, m.RateLimited, m.AuthFailures, m.Subscriptions, m.Evictions, m.Uploads, m.Shed)
 	return m
 }

@@ -328,6 +328,16 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tr.sess = sess
+	// The session starts on this goroutine, whose stack net/http already grew while reading
+	// the request: started on the connection's own goroutine, the start's deep calls (NATS,
+	// protobuf, JSON) grew a fresh stack by copying it, for every upgrade.
+	if err := sess.Start(context.Background()); err != nil {
+		s.log.Warn("session start", zap.Error(err))
+		_ = conn.Close(websocket.StatusInternalError, "internal error")
+		sess.Finish()
+		runtime.SetFinalizer(conn, nil)
+		return
+	}
 	// The connection is served on a goroutine of its own so this handler returns: net/http keeps
 	// the request (headers and all) alive for as long as a handler runs, a few KB per idle
 	// socket.
@@ -342,11 +352,6 @@ func (s *Server) serveWS(conn *websocket.Conn, sess *session.Session, tr *wsTran
 	defer runtime.SetFinalizer(conn, nil)
 	defer sess.Finish()
 	ctx := context.Background()
-	if err := sess.Start(ctx); err != nil {
-		s.log.Warn("session start", zap.Error(err))
-		_ = conn.Close(websocket.StatusInternalError, "internal error")
-		return
-	}
 	for {
 		_, data, err := conn.Read(ctx)
 		if err != nil {

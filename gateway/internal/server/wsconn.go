@@ -1,7 +1,9 @@
 package server
 
 // The connection under a WebSocket: small buffers while idle, and a session's pending frames
-// written to the socket in one system call per batch instead of one per frame.
+// written to the socket in one system call per batch instead of one per frame. The upgrade's
+// 101 response waits for the connection's first write (the welcome, or a close), so the two
+// leave in one system call too.
 
 import (
 	"bufio"
@@ -42,10 +44,11 @@ type corkConn struct {
 	net.Conn
 	leftover []byte // bytes the HTTP server read past the upgrade request, returned first
 
-	mu     sync.Mutex
-	corked bool
-	buf    *[]byte
-	err    error // a write of the buffer failed: the batch fails
+	mu      sync.Mutex
+	pending []byte // the 101 response, written ahead of the first write
+	corked  bool
+	buf     *[]byte
+	err     error // a write of the buffer failed: the batch fails
 }
 
 // Close ends the connection as HTTP servers do, with a lingering close: it sends FIN first and
@@ -78,6 +81,12 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.corked {
+		if c.pending != nil {
+			b := append(c.pending, p...)
+			c.pending = nil
+			n, err := c.Conn.Write(b)
+			return max(n-(len(b)-len(p)), 0), err
+		}
 		return c.Conn.Write(p)
 	}
 	if c.err != nil {
@@ -103,6 +112,10 @@ func (c *corkConn) cork(deadline time.Time) {
 	c.mu.Lock()
 	c.corked, c.err = true, nil
 	c.buf = corkBufs.Get().(*[]byte)
+	if c.pending != nil {
+		*c.buf = append(*c.buf, c.pending...)
+		c.pending = nil
+	}
 	c.mu.Unlock()
 	_ = c.Conn.SetWriteDeadline(deadline)
 }
@@ -123,10 +136,24 @@ func (c *corkConn) uncork() error {
 }
 
 // hijacker hands coder/websocket a corkConn with small buffers when it hijacks the request's
-// connection.
+// connection. It keeps the 101 response from net/http, which would write it on its own (one
+// system call per upgrade) when the connection is hijacked, and gives it to the corkConn to
+// write ahead of the first frames instead: the client learns the upgrade succeeded when its
+// welcome arrives, as it would a moment later anyway.
 type hijacker struct {
 	http.ResponseWriter
-	conn *corkConn
+	conn      *corkConn
+	switching bool // WriteHeader(101) was called and held back
+}
+
+// WriteHeader holds a 101 back for Hijack; any other status (Accept's refusals, a failed
+// hijack) goes to net/http as usual.
+func (h *hijacker) WriteHeader(code int) {
+	if code == http.StatusSwitchingProtocols {
+		h.switching = true
+		return
+	}
+	h.ResponseWriter.WriteHeader(code)
 }
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -139,6 +166,9 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	c := &corkConn{Conn: nc}
+	if h.switching {
+		c.pending = switchingResponse(h.Header())
+	}
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
 		c.leftover = bytes.Clone(b)
@@ -146,4 +176,15 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	h.conn = c
 	// net/http's buffers (4 KiB each) are dropped with brw: an idle socket keeps only these.
 	return c, bufio.NewReadWriter(bufio.NewReaderSize(c, wsReadBuffer), bufio.NewWriterSize(c, wsWriteBuffer)), nil
+}
+
+// switchingResponse is the 101 response with the headers coder/websocket set (and any the
+// server's middleware set before), as net/http would have written it.
+func switchingResponse(hdr http.Header) []byte {
+	var b bytes.Buffer
+	b.Grow(256)
+	b.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+	_ = hdr.Write(&b)
+	b.WriteString("\r\n")
+	return b.Bytes()
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,18 +44,23 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 }
 
 // TestCorkConn: writes between cork and uncork reach the socket as one write, in order with
-// writes made outside a cork; leftover bytes of the HTTP server are read first.
+// writes made outside a cork; the held 101 response goes out with the first write, corked or
+// not; leftover bytes of the HTTP server are read first.
 func TestCorkConn(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
+		pending    string   // the held 101 response
+		noCork     bool     // no batch: the first write is after
 		corked     []string // written under one cork
 		after      string   // written after uncork, uncorked
 		wantWrites int32
 	}{
-		{"one batch, one write", []string{"aa", "bb", "cc"}, "", 1},
-		{"control frame after a batch", []string{"aa", "bb"}, "pp", 2},
-		{"empty batch writes nothing", nil, "pp", 1},
+		{"one batch, one write", "", false, []string{"aa", "bb", "cc"}, "", 1},
+		{"control frame after a batch", "", false, []string{"aa", "bb"}, "pp", 2},
+		{"empty batch writes nothing", "", false, nil, "pp", 1},
+		{"the 101 leaves with the first batch", "HTTP/1.1 101\r\n\r\n", false, []string{"aa", "bb"}, "pp", 2},
+		{"the 101 leaves with a first write outside a cork", "HTTP/1.1 101\r\n\r\n", true, nil, "pp", 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,23 +68,29 @@ func TestCorkConn(t *testing.T) {
 			s, cl := tcpPair(t)
 			cnt := &countingConn{Conn: s}
 			c := &corkConn{Conn: cnt, leftover: []byte("left")}
-			c.cork(time.Now().Add(5 * time.Second))
-			want := ""
-			for _, p := range tc.corked {
-				if _, err := c.Write([]byte(p)); err != nil {
+			if tc.pending != "" {
+				c.pending = []byte(tc.pending)
+			}
+			want := tc.pending
+			if !tc.noCork {
+				c.cork(time.Now().Add(5 * time.Second))
+				for _, p := range tc.corked {
+					if _, err := c.Write([]byte(p)); err != nil {
+						t.Fatal(err)
+					}
+					want += p
+				}
+				if n := cnt.writes.Load(); n != 0 {
+					t.Fatalf("%d writes reached the socket while corked", n)
+				}
+				if err := c.uncork(); err != nil {
 					t.Fatal(err)
 				}
-				want += p
-			}
-			if n := cnt.writes.Load(); n != 0 {
-				t.Fatalf("%d writes reached the socket while corked", n)
-			}
-			if err := c.uncork(); err != nil {
-				t.Fatal(err)
 			}
 			if tc.after != "" {
-				if _, err := c.Write([]byte(tc.after)); err != nil {
-					t.Fatal(err)
+				n, err := c.Write([]byte(tc.after))
+				if err != nil || n != len(tc.after) {
+					t.Fatalf("write = %d, %v; want %d", n, err, len(tc.after))
 				}
 				want += tc.after
 			}
@@ -98,5 +111,37 @@ func TestCorkConn(t *testing.T) {
 				t.Fatalf("read %q (%v), want leftpeer", in, err)
 			}
 		})
+	}
+}
+
+// TestHijackerHoldsTheSwitch: the hijacker keeps a 101 from net/http (it is written with the
+// connection's first frames) and lets every other status through, as Accept's refusals need.
+func TestHijackerHoldsTheSwitch(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		code      int
+		switching bool
+		recorded  bool // net/http saw the status
+	}{
+		{"switching protocols is held", http.StatusSwitchingProtocols, true, false},
+		{"a refusal goes through", http.StatusForbidden, false, true},
+		{"a failed hijack's error goes through", http.StatusInternalServerError, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := httptest.NewRecorder()
+			h := &hijacker{ResponseWriter: rec}
+			h.WriteHeader(tc.code)
+			if h.switching != tc.switching || (rec.Code == tc.code) != tc.recorded {
+				t.Fatalf("switching %v, recorded %d; want switching %v, recorded %v", h.switching, rec.Code, tc.switching, tc.recorded)
+			}
+		})
+	}
+	hdr := http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "Sec-Websocket-Accept": {"k"}}
+	want := "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-Websocket-Accept: k\r\nUpgrade: websocket\r\n\r\n"
+	if got := string(switchingResponse(hdr)); got != want {
+		t.Fatalf("response = %q, want %q", got, want)
 	}
 }

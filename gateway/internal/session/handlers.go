@@ -180,6 +180,9 @@ var (
 )
 
 func (s *Session) handleSend(ctx context.Context, f *fd.ClientFrame) error {
+	if !s.m.shed.admit() {
+		return errOverloaded
+	}
 	conv, err := s.conversationFor(ctx, f)
 	if err != nil {
 		return err

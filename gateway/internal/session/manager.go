@@ -86,6 +86,12 @@ type Config struct {
 	MaxPublishes int
 	// PublishWait is how long a frame may wait for a publish slot before it is refused.
 	PublishWait time.Duration
+	// ShedLatency is the p99 of the Go scheduler's latency over a janitor tick above which a
+	// busy gateway (ShedMinSends or more messages a tick) refuses a growing share of new
+	// messages with `overloaded` (shed.go); 0 turns it off.
+	ShedLatency time.Duration
+	// ShedMinSends is the messages admitted in a janitor tick under which nothing is shed.
+	ShedMinSends int
 	// ContactSeenEvery is how often the same customer connecting with the same token details
 	// from the same page is recorded on their contact (seen.go); 0: DefaultContactSeenEvery,
 	// negative: every connection.
@@ -107,6 +113,8 @@ func DefaultConfig() Config {
 		AbuseLimit:          10,
 		MaxLimiters:         1 << 17,
 		JanitorEvery:        100 * time.Millisecond,
+		ShedLatency:         DefaultShedLatency,
+		ShedMinSends:        DefaultShedMinSends,
 		MaxPublishes:        1024,
 		PublishWait:         100 * time.Millisecond,
 	}
@@ -237,6 +245,7 @@ type Manager struct {
 	idle     chan struct{}         // closed when sessions becomes empty while draining
 
 	publishes *publishWindow // JetStream publishes in flight (shed.go)
+	shed      *cpuShed       // messages refused while the process is short of CPU (shed.go)
 }
 
 type userState struct {
@@ -261,6 +270,7 @@ func NewManager(cfg Config, log *zap.Logger, nc *nats.Conn, rec *record.Record, 
 	mg := &Manager{cfg: cfg, log: log, nc: nc, js: rec.JetStream(), rec: rec, hub: h, tenants: tenants, metrics: m,
 		sessions: map[string]*Session{}, users: map[string]*userState{},
 		limiters: newLimiterSet(cfg.MaxLimiters, time.Minute), publishes: newPublishWindow(cfg.MaxPublishes, cfg.PublishWait),
+		shed: newCPUShed(cfg.ShedLatency, cfg.ShedMinSends),
 		seen: newSeenThrottle(cfg.ContactSeenEvery, maxSeen)}
 	mg.bg, mg.stopBg = context.WithCancel(context.Background())
 	return mg
@@ -398,7 +408,7 @@ func (m *Manager) snapshot() []*Session {
 }
 
 // Run runs the janitor until ctx is done: pings, dead-connection detection, token expiry and
-// presence heartbeats for every session, from one goroutine.
+// presence heartbeats for every agent's session, from one goroutine.
 func (m *Manager) Run(ctx context.Context) error {
 	t := time.NewTicker(m.cfg.JanitorEvery)
 	defer t.Stop()
@@ -407,6 +417,8 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case now := <-t.C:
+			m.shed.observe()
+			m.metrics.Shed.Set(float64(m.shed.drop.Load()) / 1000)
 			m.tick(now, n%janitorSlots)
 		}
 	}

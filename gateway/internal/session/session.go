@@ -164,6 +164,11 @@ func (s *Session) Start(ctx context.Context) error {
 		s.userSubs = append(s.userSubs, sub.subj)
 		s.mu.Unlock()
 	}
+	// Announced after subscribing, so a session that opens meanwhile elsewhere is heard by one
+	// of the two at least; and before the reads below, so the subscriptions, the announcement
+	// and the first read's request leave in one write of the NATS connection rather than two.
+	s.announce(true)
+	s.announced.Store(true)
 	summaries, err := m.openConversations(ctx, s)
 	if err != nil {
 		return err
@@ -203,10 +208,6 @@ func (s *Session) Start(ctx context.Context) error {
 	s.kick()
 	s.mu.Unlock()
 	m.metrics.FramesOut.WithLabelValues(frames.TypeWelcome).Inc()
-	// Announced after subscribing, so a session that opens meanwhile elsewhere is heard by one
-	// of the two at least.
-	s.announce(true)
-	s.announced.Store(true)
 	s.publishPresence(true)
 	return nil
 }
@@ -279,7 +280,14 @@ func (s *Session) presence(online bool) *fd.SessionPresence {
 		Priority: int32(s.claims.Priority)}
 }
 
+// publishPresence publishes the session's heartbeat (or goodbye) on the Presence subject, for
+// agents only: the dispatcher, its one consumer, counts agents' sessions and drops every other
+// role's, so a customer's or supervisor's heartbeats were two publishes per connection and one
+// per session every ttl_s/3 that nobody read.
 func (s *Session) publishPresence(online bool) {
+	if s.role != frames.RoleAgent {
+		return
+	}
 	if err := s.m.publishProto(context.Background(), subjects.Presence(s.tenant, s.user), s.presence(online)); err != nil {
 		s.m.log.Debug("presence", zap.Error(err))
 	}

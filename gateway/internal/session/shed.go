@@ -8,6 +8,10 @@ package session
 import (
 	"context"
 	"errors"
+	"math"
+	"math/rand/v2"
+	"runtime/metrics"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,3 +52,109 @@ func (w *publishWindow) release() { <-w.slots }
 
 // inFlight returns the publishes in flight (tests, metrics).
 func (w *publishWindow) inFlight() int { return len(w.slots) }
+
+// Shedding by CPU starvation. The window above sees a store that falls behind; it cannot see a
+// gateway short of CPU, whose frames wait in the sockets' buffers before they are even read
+// (issue 18's overload shape: 2.5% of sends answered after a second on a saturated machine,
+// with the window never full). Goroutines then wait to run, so the Go scheduler's latency is
+// the signal: while its p99 over the last janitor tick is above the limit, and the gateway is
+// busy publishing, a growing share of new publishes is refused with `overloaded` (each refusal
+// spares a store, its deliveries and its consumers), and the share falls back as soon as the
+// latency does. A quiet gateway on a loaded machine sheds nothing: under minPublishes a tick,
+// its own traffic is not what starves it.
+
+// DefaultShedLatency and DefaultShedMinSends are the defaults of Config.ShedLatency and
+// ShedMinSends: a scheduler p99 of 20 ms is far above a healthy gateway's (well under 1 ms)
+// and well under what makes an ack late; 100 messages a tick is 1,000 a second.
+const (
+	DefaultShedLatency  = 20 * time.Millisecond
+	DefaultShedMinSends = 100
+)
+
+// shedCap is the largest share of publishes refused, in thousandths: some always get through,
+// so the latency keeps being measured with traffic and clients keep making progress.
+const shedCap = 900
+
+// cpuShed holds the share of publishes to refuse, updated once a tick by observe.
+type cpuShed struct {
+	limit        time.Duration // scheduler latency p99 above which publishes are shed; 0: never
+	minPublishes uint64        // messages admitted in a tick below which nothing is shed
+
+	drop      atomic.Uint32 // share refused, in thousandths
+	published atomic.Uint64 // messages admitted since the last tick
+
+	sample []metrics.Sample
+	prev   []uint64 // the histogram's cumulative counts at the last tick
+}
+
+func newCPUShed(limit time.Duration, minPublishes int) *cpuShed {
+	return &cpuShed{limit: limit, minPublishes: uint64(max(minPublishes, 0)),
+		sample: []metrics.Sample{{Name: "/sched/latencies:seconds"}}}
+}
+
+// admit reports whether a new publish goes ahead.
+func (c *cpuShed) admit() bool {
+	if c == nil || c.limit <= 0 {
+		return true
+	}
+	if d := c.drop.Load(); d > 0 && rand.Uint32N(1000) < d {
+		return false
+	}
+	c.published.Add(1)
+	return true
+}
+
+// observe reads the scheduler's latencies since the last call and sets the share to refuse.
+func (c *cpuShed) observe() {
+	if c == nil || c.limit <= 0 {
+		return
+	}
+	metrics.Read(c.sample)
+	if c.sample[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return
+	}
+	h := c.sample[0].Value.Float64Histogram()
+	interval := make([]uint64, len(h.Counts))
+	if len(c.prev) == len(h.Counts) {
+		for i, n := range h.Counts {
+			interval[i] = n - c.prev[i]
+		}
+	}
+	c.prev = append(c.prev[:0], h.Counts...)
+	p99 := histQuantile(interval, h.Buckets, 0.99)
+	c.drop.Store(nextDrop(c.drop.Load(), p99, c.limit, c.published.Swap(0) >= c.minPublishes))
+}
+
+// nextDrop is the controller: up by a tenth while the latency is over the limit and the
+// gateway busy, halved otherwise (quick to shed, quick to let traffic back).
+func nextDrop(drop uint32, p99, limit time.Duration, busy bool) uint32 {
+	if busy && p99 > limit {
+		return min(drop+100, shedCap)
+	}
+	return drop / 2
+}
+
+// histQuantile returns the q quantile of a runtime/metrics histogram's counts (the upper bound
+// of the bucket it falls in, the lower one for the last, unbounded bucket); 0 with no counts.
+func histQuantile(counts []uint64, buckets []float64, q float64) time.Duration {
+	var total uint64
+	for _, n := range counts {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := uint64(math.Ceil(q * float64(total)))
+	var seen uint64
+	for i, n := range counts {
+		seen += n
+		if seen >= rank {
+			upper := buckets[i+1]
+			if math.IsInf(upper, 1) {
+				upper = buckets[i]
+			}
+			return time.Duration(upper * float64(time.Second))
+		}
+	}
+	return 0
+}

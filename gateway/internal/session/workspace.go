@@ -181,7 +181,7 @@ func (s *Session) handleContact(ctx context.Context, f *fd.ClientFrame) error {
 		if !s.tenantHasLabel(f.GetLabel()) {
 			return badFrameError("unknown label " + f.GetLabel())
 		}
-		req.Op, req.Label, req.Remove = frames.ContactLabel, f.GetLabel(), f.GetRemove()
+		req.Op, req.Label, req.Remove, req.Actor = frames.ContactLabel, f.GetLabel(), f.GetRemove(), s.me
 	}
 	reply, err := s.m.rec.Contact(ctx, req)
 	if err != nil {

@@ -42,6 +42,7 @@ func runLatency(ctx context.Context, o options) error {
 		lat        []time.Duration
 		unmeasured int
 		committed  atomic.Int64
+		txns       atomic.Int64
 	)
 	st := store.New(pool)
 	write := func(ctx context.Context, rows []store.MessageRow) (store.WriteResult, error) {
@@ -61,6 +62,7 @@ func runLatency(ctx context.Context, o options) error {
 		}
 		mu.Unlock()
 		committed.Add(res.Inserted)
+		txns.Add(1)
 		return res, nil
 	}
 	cctx, cancel := context.WithCancel(ctx)
@@ -131,5 +133,6 @@ func runLatency(ctx context.Context, o options) error {
 		len(lat), unmeasured, q(0.5), q(0.9), q(0.99), q(0.999), q(1))
 	fmt.Printf("  cpu: benchmark process (NATS server + publishers + consumer) %s, postgres backends %s\n",
 		goCPU.Round(time.Millisecond), pgCPU.Round(time.Millisecond))
+	fmt.Printf("  %d transactions, %.1f rows each on average\n", txns.Load(), float64(committed.Load())/float64(max(txns.Load(), 1)))
 	return nil
 }

@@ -147,7 +147,7 @@ func (b BucketFinder) Find(ctx context.Context, t Target) ([]string, error) {
 }
 
 // Streams purges the conversations' subjects from the messages, events, read positions and
-// commands streams.
+// commands streams, and the customer's contact events.
 type Streams struct{ Bus *bus.Bus }
 
 // Name implements Eraser.
@@ -170,6 +170,12 @@ func (s Streams) Erase(ctx context.Context, t Target) (map[string]int64, error) 
 				return counts, err
 			}
 		}
+	}
+	// The customer's contact events (labels agents set on them) are theirs too.
+	n, err := s.Bus.Purge(ctx, subjects.StreamEvents, subjects.ContactEvents(t.Tenant, t.User), 0)
+	counts["stream."+subjects.StreamEvents] += n
+	if err != nil {
+		return counts, err
 	}
 	return counts, nil
 }

@@ -1,6 +1,11 @@
 // Package ingest copies JetStream streams into the record: durable pull consumers shared by
-// every persister replica, batches bounded by size and time, one transaction per batch, acks
-// only after the commit.
+// every persister replica, one transaction per batch, acks only after the commit.
+//
+// Group commit: a worker writes whatever has arrived as soon as its previous transaction
+// committed, up to BatchSize, and never waits on a timer for more (unless BatchWait asks it
+// to). A lone message is written at once; under load the messages that arrive while a
+// transaction commits form the next batch, so batches grow with the rate and fill to
+// BatchSize from a backlog.
 //
 // Delivery contract: a batch is acked only after its transaction committed, and every write
 // is idempotent (package store), so a crash between commit and ack costs a redelivery, never
@@ -45,8 +50,14 @@ type Options struct {
 	Durable string
 	// BatchSize is the most messages written in one transaction.
 	BatchSize int
-	// BatchWait is the longest a partial batch waits for more messages before it is written.
+	// BatchWait is how long a worker waits after the first message of a batch for more
+	// before writing it, when fewer than BatchSize have arrived. Zero (the default) is pure
+	// group commit: what has arrived is written at once. A wait only trades latency for
+	// fewer transactions at low rates; from a backlog batches fill to BatchSize either way.
 	BatchWait time.Duration
+	// After returns a channel that receives once d has passed: the timer of a BatchWait
+	// (nil: time.After). Tests pass a fake clock.
+	After func(d time.Duration) <-chan time.Time
 	// AckWait is how long JetStream waits for an ack before redelivering (a crashed
 	// replica's batch comes back after it).
 	AckWait time.Duration
@@ -73,8 +84,11 @@ func (o *Options) defaults() {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 2000
 	}
-	if o.BatchWait <= 0 {
-		o.BatchWait = 50 * time.Millisecond
+	if o.BatchWait < 0 {
+		o.BatchWait = 0
+	}
+	if o.After == nil {
+		o.After = time.After
 	}
 	if o.AckWait <= 0 {
 		o.AckWait = 30 * time.Second
@@ -117,12 +131,18 @@ type Consumer[T any] struct {
 	mu       sync.Mutex
 	failing  error
 	failedAt time.Time
+	// queues are the workers' queues of delivered messages not yet taken into a batch.
+	queues map[chan jetstream.Msg]struct{}
+	// partial holds a token while one of the workers writes a small partial batch (see
+	// collect).
+	partial chan struct{}
 }
 
 // NewConsumer returns a consumer of opt.Stream writing through h.
 func NewConsumer[T any](js jetstream.JetStream, opt Options, h Handler[T], met *Metrics, log *zap.Logger) *Consumer[T] {
 	opt.defaults()
-	return &Consumer[T]{js: js, opt: opt, h: h, met: met, log: log.With(zap.String("stream", opt.Stream))}
+	return &Consumer[T]{js: js, opt: opt, h: h, met: met, log: log.With(zap.String("stream", opt.Stream)),
+		partial: make(chan struct{}, 1)}
 }
 
 // Ready reports the consumer healthy unless its last write attempt failed.
@@ -133,6 +153,32 @@ func (c *Consumer[T]) Ready(context.Context) error {
 		return fmt.Errorf("%s: writes failing since %s: %w", c.opt.Stream, c.failedAt.Format(time.RFC3339), c.failing)
 	}
 	return nil
+}
+
+func (c *Consumer[T]) addQueue(q chan jetstream.Msg) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.queues == nil {
+		c.queues = map[chan jetstream.Msg]struct{}{}
+	}
+	c.queues[q] = struct{}{}
+}
+
+func (c *Consumer[T]) removeQueue(q chan jetstream.Msg) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.queues, q)
+}
+
+// queued is the number of delivered messages waiting in the workers' queues for a batch.
+func (c *Consumer[T]) queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for q := range c.queues {
+		n += len(q)
+	}
+	return n
 }
 
 func (c *Consumer[T]) setFailing(err error) {
@@ -208,18 +254,35 @@ func (c *Consumer[T]) runWorker(ctx context.Context) {
 // iterator's prefetching.
 var errHeld = errors.New("iterator stopped while a batch was held")
 
-// consume runs one message iterator until ctx ends or the iterator must be rebuilt.
+// consume runs one message iterator until ctx ends or the iterator must be rebuilt. A pump
+// goroutine moves the iterator's deliveries into a queue of up to BatchSize messages while
+// the worker writes, so that when a transaction commits the worker takes everything queued
+// without blocking (the iterator has no non-blocking Next).
 func (c *Consumer[T]) consume(ctx context.Context, cons jetstream.Consumer) error {
-	// Prefetch up to two batches so the next batch streams in while this one commits.
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * c.opt.BatchSize))
+	// The iterator prefetches up to a batch and the queue holds another, so the next batch
+	// streams in while this one commits (two batches buffered per worker, as before).
+	it, err := cons.Messages(jetstream.PullMaxMessages(c.opt.BatchSize))
 	if err != nil {
 		return fmt.Errorf("messages: %w", err)
 	}
 	defer it.Stop()
+	queue := make(chan jetstream.Msg, c.opt.BatchSize)
+	c.addQueue(queue)
+	defer c.removeQueue(queue)
+	pctx, stopPump := context.WithCancel(ctx)
+	var pumpErr error
+	pumped := make(chan struct{})
+	go func() {
+		defer close(pumped)
+		pumpErr = c.pump(pctx, it, queue)
+	}()
+	// The pump ends before consume returns: it may be blocked on the queue or the iterator.
+	defer func() { stopPump(); <-pumped }()
+
 	batch := make([]jetstream.Msg, 0, c.opt.BatchSize)
 	for {
 		batch = batch[:0]
-		iterErr := c.collect(ctx, it, &batch)
+		open, turn := c.collect(ctx, queue, pumped, &batch)
 		if len(batch) > 0 {
 			wctx := ctx
 			if ctx.Err() != nil {
@@ -228,34 +291,35 @@ func (c *Consumer[T]) consume(ctx context.Context, cons jetstream.Consumer) erro
 				wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), c.opt.ShutdownGrace)
 				defer cancel()
 			}
-			if held := c.process(wctx, it, batch); held && ctx.Err() == nil {
+			held := c.process(wctx, it, batch)
+			if turn {
+				<-c.partial
+			}
+			if held && ctx.Err() == nil {
 				return errHeld
 			}
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		if iterErr != nil {
-			return iterErr
+		if !open {
+			<-pumped
+			if pumpErr == nil {
+				return errors.New("message iterator ended")
+			}
+			return pumpErr
 		}
 	}
 }
 
-// collect fills batch: it blocks for the first message, then takes more until BatchSize or
-// BatchWait after the first. It returns an error only when the iterator must be rebuilt.
-func (c *Consumer[T]) collect(ctx context.Context, it jetstream.MessagesContext, batch *[]jetstream.Msg) error {
-	var deadline context.Context
-	for len(*batch) < c.opt.BatchSize {
-		nctx := ctx
-		if deadline != nil {
-			nctx = deadline
-		}
-		msg, err := it.Next(jetstream.NextContext(nctx))
+// pump moves the iterator's messages into queue until ctx ends (nil) or the iterator must be
+// rebuilt (its error).
+func (c *Consumer[T]) pump(ctx context.Context, it jetstream.MessagesContext, queue chan<- jetstream.Msg) error {
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			switch {
 			case ctx.Err() != nil:
-				return nil
-			case deadline != nil && deadline.Err() != nil:
 				return nil
 			case errors.Is(err, jetstream.ErrMsgIteratorClosed), errors.Is(err, jetstream.ErrConsumerDeleted),
 				errors.Is(err, jetstream.ErrConsumerNotFound), errors.Is(err, nats.ErrConnectionClosed):
@@ -263,20 +327,118 @@ func (c *Consumer[T]) collect(ctx context.Context, it jetstream.MessagesContext,
 			default:
 				// Missed heartbeats and reconnects: the iterator recovers by itself.
 				c.log.Debug("next", zap.Error(err))
-				if len(*batch) > 0 {
-					return nil
-				}
 				continue
 			}
 		}
-		*batch = append(*batch, msg)
-		if deadline == nil {
-			var cancel context.CancelFunc
-			deadline, cancel = context.WithTimeout(ctx, c.opt.BatchWait)
-			defer cancel()
+		select {
+		case queue <- msg:
+		case <-ctx.Done():
+			return nil
 		}
 	}
-	return nil
+}
+
+// turnless: a batch of BatchSize/turnless messages or more is written without waiting for
+// the partial-batch turn (see collect).
+const turnless = 16
+
+// collect fills batch from queue: it blocks for the first message, then takes what has
+// already arrived, up to BatchSize, without waiting for more unless BatchWait is set (then
+// at most BatchWait after the first).
+//
+// A partial batch is written only in its turn: one partial batch of the consumer's workers
+// is in flight at a time (turn reports that this one holds it, to give back after the
+// write). While another worker's partial batch commits, this one keeps taking what
+// arrives, so at moderate rates the workers write one growing batch after another rather
+// than two small transactions at once, which would cost Postgres twice the transactions
+// for no shorter wait. Only small batches need the turn (under BatchSize/16 messages,
+// where the transaction's own cost outweighs its rows'): larger ones, and from a backlog
+// full ones, are written concurrently, so that commits overlap when the rate is high
+// enough to fill them. Nor does a batch that waited AckWait/3 for the turn.
+//
+// open is false once the pump has ended (pumped closed) and the queue is empty: the
+// iterator must be rebuilt.
+func (c *Consumer[T]) collect(ctx context.Context, queue <-chan jetstream.Msg, pumped <-chan struct{}, batch *[]jetstream.Msg) (open, turn bool) {
+	select {
+	case msg := <-queue:
+		*batch = append(*batch, msg)
+	case <-pumped:
+		// The pump may have queued messages before it ended: write them first.
+		return c.drain(queue, batch), false
+	case <-ctx.Done():
+		return true, false
+	}
+	var (
+		expired <-chan time.Time
+		giveUp  *time.Timer
+	)
+	if c.opt.BatchWait > 0 {
+		expired = c.opt.After(c.opt.BatchWait)
+	}
+	for len(*batch) < c.opt.BatchSize {
+		select {
+		case msg := <-queue:
+			*batch = append(*batch, msg)
+			continue
+		default:
+		}
+		// Nothing more has arrived: wait for the wait to expire (if any), then for the
+		// turn, taking what arrives meanwhile. A nil channel is never ready.
+		var (
+			take chan<- struct{}
+			late <-chan time.Time
+		)
+		if expired == nil {
+			if len(*batch) >= c.opt.BatchSize/turnless {
+				return true, false
+			}
+			select {
+			case c.partial <- struct{}{}:
+				return true, true
+			default:
+			}
+			// Another worker's partial batch is committing: wait for it, but not long. A
+			// commit that takes long (a split, a write outage) would let this batch and
+			// what keeps arriving age into redelivery; write alone then, as without turns
+			// (in an outage this worker then holds its batch and stops its iterator too).
+			if giveUp == nil {
+				giveUp = time.NewTimer(c.opt.AckWait / 3)
+				defer giveUp.Stop()
+			}
+			take, late = c.partial, giveUp.C
+		}
+		select {
+		case msg := <-queue:
+			*batch = append(*batch, msg)
+		case <-expired:
+			expired = nil
+		case take <- struct{}{}:
+			// Take what arrived in the same instant: the select chose among ready cases.
+			c.drain(queue, batch)
+			return true, true
+		case <-late:
+			return true, false
+		case <-pumped:
+			return c.drain(queue, batch), false
+		case <-ctx.Done():
+			return true, false
+		}
+	}
+	return true, false
+}
+
+// drain takes what is queued without waiting, up to BatchSize; it reports whether some is
+// left for another batch.
+func (c *Consumer[T]) drain(queue <-chan jetstream.Msg, batch *[]jetstream.Msg) (left bool) {
+	for len(*batch) < c.opt.BatchSize {
+		select {
+		case msg := <-queue:
+			*batch = append(*batch, msg)
+		default:
+			return false
+		}
+	}
+	return len(queue) > 0
 }
 
 type item[T any] struct {

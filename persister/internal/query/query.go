@@ -101,6 +101,10 @@ type Options struct {
 	// TimeZone returns a tenant's time zone (its business hours'), the default of its
 	// reports; nil or "" means UTC.
 	TimeZone func(id string) string
+	// PublishEvent stores an event in FD_EVENTS on subject with id as its Nats-Msg-Id and
+	// returns once JetStream acknowledged it (a duplicate counts as stored). It publishes the
+	// contact_labeled events; nil publishes nothing (tests of the record alone).
+	PublishEvent func(ctx context.Context, subject, id string, data []byte) error
 }
 
 // Server answers queries.

@@ -111,7 +111,12 @@ func (s *Server) contact(ctx context.Context, tenant string, req *fd.ContactRequ
 		if !subjects.ValidToken(req.GetLabel()) {
 			return nil, fmt.Errorf("%w: label", ErrBadRequest)
 		}
-		err = s.st.LabelContact(ctx, tenant, c.GetId(), req.GetLabel(), req.GetRemove(), frames.MaxContactLabels)
+		var got store.ContactLabels
+		got, err = s.st.LabelContact(ctx, tenant, c.GetId(), req.GetLabel(), req.GetRemove(), frames.MaxContactLabels,
+			req.GetActor(), time.Now())
+		if err == nil {
+			err = s.announceContact(ctx, tenant, c.GetId(), got)
+		}
 	default:
 		return nil, fmt.Errorf("%w: op %q", ErrBadRequest, req.GetOp())
 	}
@@ -119,4 +124,29 @@ func (s *Server) contact(ctx context.Context, tenant string, req *fd.ContactRequ
 		return nil, err
 	}
 	return s.st.Contact(ctx, tenant, c.GetId())
+}
+
+// contactRepublish is how long after a contact's latest label change a request that changes
+// nothing publishes that change's event again: well within FD_EVENTS' duplicate window (10
+// minutes by default), so a copy already stored is dropped by JetStream, while a publish that
+// failed (or a persister that died between the commit and the publish) is made good by the
+// console's retry. Later, nothing is published again: a retry never makes a second event.
+const contactRepublish = 2 * time.Minute
+
+// announceContact publishes a contact's label change once it is committed: this call's, or the
+// latest one when this call changed nothing and that one is recent (contactRepublish). An error
+// fails the request, so the caller retries and the retry publishes the same event (same id).
+func (s *Server) announceContact(ctx context.Context, tenant, contact string, got store.ContactLabels) error {
+	ev := got.Event
+	if s.opt.PublishEvent == nil || ev == nil || (!got.Changed && time.Since(ev.GetAt().AsTime()) > contactRepublish) {
+		return nil
+	}
+	data, err := proto.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	if err := s.opt.PublishEvent(ctx, subjects.ContactEvents(tenant, contact), ev.GetId(), data); err != nil {
+		return fmt.Errorf("publish %s: %w", ev.GetId(), err)
+	}
+	return nil
 }

@@ -23,6 +23,7 @@ func tenantStreams(tenant string) []struct{ stream, filter string } {
 	return []struct{ stream, filter string }{
 		{subjects.StreamMessages, subjects.TenantMessages(tenant)},
 		{subjects.StreamEvents, subjects.TenantEvents(tenant)},
+		{subjects.StreamEvents, subjects.TenantContactEvents(tenant)}, // not under TenantEvents
 		{subjects.StreamReads, subjects.TenantReads(tenant)},
 		{subjects.StreamCommands, subjects.TenantConvCommands(tenant)},
 	}

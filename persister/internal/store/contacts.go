@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 )
 
 // MaxContactPages is how many of the pages a contact came from are kept.
@@ -45,26 +47,100 @@ func (s *Store) ContactSeen(ctx context.Context, tenant string, c *fd.Contact, p
 	return nil
 }
 
-// labelContactSQL adds ($4 false) or removes ($4 true) label $3 on a contact, creating the
-// contact when an agent labels one the record has not seen connect; the labels stay sorted and
-// at most $5: an add past it changes nothing, which the caller sees in the contact it reads
-// back.
-const labelContactSQL = `INSERT INTO contacts AS k (tenant, id, labels)
-VALUES ($1, $2, CASE WHEN $4 THEN '{}'::text[] ELSE ARRAY[$3::text] END)
-ON CONFLICT (tenant, id) DO UPDATE SET
-	labels = CASE
-		WHEN $4 THEN array_remove(k.labels, $3::text)
-		WHEN $3::text = ANY(k.labels) OR cardinality(k.labels) >= $5 THEN k.labels
-		ELSE ARRAY(SELECT unnest(k.labels || $3::text) ORDER BY 1) END,
-	updated_at = now()`
+// ContactLabels is what LabelContact left: the contact's labels and the latest change of
+// them as the event that announces it.
+type ContactLabels struct {
+	// Labels are the contact's labels after the call, sorted.
+	Labels []string
+	// Changed reports whether this call changed them (and so made Event).
+	Changed bool
+	// Event is the contact's latest contact_labeled event (this call's when Changed), stored
+	// with the labels; nil when they never changed. Publish it with its id as Nats-Msg-Id.
+	Event *fd.ConversationEvent
+}
 
-// LabelContact adds label to a contact (unless it has max already), or removes it. The caller
-// checks the label is one of the tenant's.
-func (s *Store) LabelContact(ctx context.Context, tenant, id, label string, remove bool, max int) error {
-	if _, err := s.pool.Exec(ctx, labelContactSQL, tenant, id, label, remove, max); err != nil {
-		return fmt.Errorf("label contact: %w", err)
+// NextContactLabels decides a label request on a contact's sorted labels: add label (unless
+// present or the contact has max already) or remove it. It returns the labels after it and
+// whether they changed.
+func NextContactLabels(labels []string, label string, remove bool, max int) ([]string, bool) {
+	i, found := slices.BinarySearch(labels, label)
+	switch {
+	case remove && found:
+		return slices.Delete(slices.Clone(labels), i, i+1), true
+	case remove, found, len(labels) >= max:
+		return labels, false
 	}
-	return nil
+	return slices.Insert(slices.Clone(labels), i, label), true
+}
+
+// LabelContact adds label to a contact (unless it has max already), or removes it, creating
+// the contact when an agent labels one the record has not seen connect. A change is numbered
+// (labels_rev) and its contact_labeled event, made by actor at at, is stored with the labels in
+// the same transaction: the caller publishes it after the commit, and a retried request that
+// changes nothing finds the same event to publish again (same id, stored once). The caller
+// checks the label is one of the tenant's.
+func (s *Store) LabelContact(ctx context.Context, tenant, id, label string, remove bool, max int,
+	actor *fd.Participant, at time.Time) (ContactLabels, error) {
+	var out ContactLabels
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO contacts (tenant, id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, tenant, id); err != nil {
+			return err
+		}
+		var (
+			rev  int64
+			last []byte
+		)
+		// The row lock orders concurrent changes of one contact: each gets its own revision.
+		if err := tx.QueryRow(ctx, `SELECT labels, labels_rev, labels_event FROM contacts WHERE tenant = $1 AND id = $2 FOR UPDATE`,
+			tenant, id).Scan(&out.Labels, &rev, &last); err != nil {
+			return err
+		}
+		slices.Sort(out.Labels) // stored sorted; a row written otherwise still decides right
+		out.Labels, out.Changed = NextContactLabels(out.Labels, label, remove, max)
+		if !out.Changed {
+			if last != nil {
+				out.Event = &fd.ConversationEvent{}
+				if err := proto.Unmarshal(last, out.Event); err != nil {
+					return fmt.Errorf("stored event: %w", err)
+				}
+			}
+			_, err := tx.Exec(ctx, `UPDATE contacts SET updated_at = now() WHERE tenant = $1 AND id = $2`, tenant, id)
+			return err
+		}
+		out.Event = contactLabeledEvent(tenant, id, label, remove, out.Labels, rev+1, actor, at)
+		data, err := proto.Marshal(out.Event)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE contacts SET labels = $3, labels_rev = $4, labels_event = $5, updated_at = now()
+			WHERE tenant = $1 AND id = $2`, tenant, id, out.Labels, rev+1, data)
+		return err
+	})
+	if err != nil {
+		return ContactLabels{}, fmt.Errorf("label contact: %w", err)
+	}
+	return out, nil
+}
+
+// contactLabeledEvent is the event of the change that moved a contact's labels to rev.
+func contactLabeledEvent(tenant, id, label string, remove bool, labels []string, rev int64,
+	actor *fd.Participant, at time.Time) *fd.ConversationEvent {
+	reason := frames.ReasonLabelAdded
+	if remove {
+		reason = frames.ReasonLabelRemoved
+	}
+	return &fd.ConversationEvent{
+		Id:       subjects.ContactEventID(tenant, id, rev, frames.EventContactLabeled),
+		Tenant:   tenant,
+		Type:     frames.EventContactLabeled,
+		Revision: uint64(rev),
+		Customer: &fd.Participant{Id: id, Role: frames.RoleCustomer},
+		Actor:    actor,
+		Reason:   reason,
+		Label:    label,
+		Labels:   slices.Clone(labels),
+		At:       timestamppb.New(at),
+	}
 }
 
 // UpdateContact sets a contact's name, email, phone and notes as an agent edited them.

@@ -98,8 +98,11 @@ type userFold struct {
 // conversations table (and the users they name).
 func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, error) {
 	// An erase's erased event is for platform consumers: the record it describes is gone and
-	// keeps no row naming the erased customer.
-	rows = slices.DeleteFunc(slices.Clone(rows), func(r EventRow) bool { return r.Event.GetType() == frames.EventErased })
+	// keeps no row naming the erased customer. A contact's events (no conversation: their
+	// subject is subjects.ContactEvents) are for them too: the contact row is their record.
+	rows = slices.DeleteFunc(slices.Clone(rows), func(r EventRow) bool {
+		return r.Event.GetType() == frames.EventErased || r.Event.GetConv() == ""
+	})
 	if len(rows) == 0 {
 		return WriteResult{}, nil
 	}

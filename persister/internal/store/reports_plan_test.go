@@ -94,14 +94,45 @@ func TestReportUsesOpenedIndex(t *testing.T) {
 			}
 		})
 	}
+
+	// The agents' time of the same reports, over the busy tenant's year of a million status
+	// events: the whole hours from one range of the roll-up's key, whatever the agent, and the
+	// parts of hours at the ends (a half hour in Asia/Kolkata) from one range of agent_status's
+	// indexes, never a whole history. (A year of the only tenant with agents is the whole
+	// roll-up: there a sequential scan is the right plan, and it takes 0.3-0.5 s.)
+	seedAgentStatus(ctx, t, pool, "busy", 1_000_000)
+	now := year[1].Add(time.Hour)
+	for _, tt := range []struct {
+		name  string
+		rng   [2]time.Time
+		agent string
+	}{
+		{"one month", march, ""}, {"one month, one agent", march, "a7"},
+		{"one week", [2]time.Time{march[0], march[0].AddDate(0, 0, 7)}, ""},
+	} {
+		t.Run("occupancy, "+tt.name, func(t *testing.T) {
+			plan := explain(ctx, t, pool, reportOccupancyHourlySQL, "busy", tt.rng[0], tt.rng[1], tt.agent)
+			if strings.Contains(plan, "Seq Scan") || !strings.Contains(plan, "agent_status_hourly_pkey") {
+				t.Fatalf("plan does not range-scan agent_status_hourly_pkey:\n%s", plan)
+			}
+			edge := tt.rng[0].Add(-30 * time.Minute)
+			plan = explain(ctx, t, pool, reportOccupancySQL, "busy", edge, tt.rng[0], tt.agent, OccupancyLookBack, now)
+			if strings.Contains(plan, "Seq Scan") || !strings.Contains(plan, "agent_status_a") {
+				t.Fatalf("plan of an edge does not range-scan agent_status's indexes:\n%s", plan)
+			}
+		})
+	}
 }
 
-// BenchmarkReport measures a whole report (both queries and the reply) over a busy tenant's
-// year of a million conversations and over one month of it.
+// BenchmarkReport measures a whole report (its queries, the agents' occupancy and the reply)
+// over a busy tenant's year of a million conversations and a million agent status events, and
+// over one month of it.
 func BenchmarkReport(b *testing.B) {
 	ctx := context.Background()
 	pool := MigratedPool(b)
 	seedReportFacts(ctx, b, pool, "busy", 1_000_000)
+	// and its agents' year of status events: the report's time available, away and occupancy.
+	seedAgentStatus(ctx, b, pool, "busy", 1_000_000)
 	if _, err := pool.Exec(ctx, `VACUUM report_conversations`); err != nil {
 		b.Fatal(err)
 	}

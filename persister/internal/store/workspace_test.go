@@ -12,6 +12,7 @@ import (
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 
 	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
 )
@@ -312,27 +313,53 @@ func TestContactLabels(t *testing.T) {
 	if err := st.ContactSeen(ctx, "acme", &fd.Contact{Id: "c_lab", Name: "Lab"}, "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	kim := &fd.Participant{Id: "a_kim", Role: frames.RoleAgent, Name: "Kim"}
+	at := time.Date(2026, 12, 7, 11, 40, 0, 0, time.UTC)
 	steps := []struct {
 		tenant, id, label string
 		remove            bool
 		want              []string
+		changed           bool
+		rev               uint64 // of the contact's latest event (0: none yet)
 	}{
-		{"acme", "c_lab", "vip", false, []string{"vip"}},
-		{"acme", "c_lab", "churn", false, []string{"churn", "vip"}},
-		{"acme", "c_lab", "vip", false, []string{"churn", "vip"}}, // once
-		{"acme", "c_lab", "b2b", false, []string{"churn", "vip"}}, // at the bound of 2
-		{"acme", "c_lab", "churn", true, []string{"vip"}},
-		{"acme", "c_lab", "gone", true, []string{"vip"}}, // removing what is not there
-		{"acme", "c_new", "vip", false, []string{"vip"}}, // never connected: made
-		{"other", "c_lab", "b2b", false, []string{"b2b"}},
+		{"acme", "c_lab", "vip", false, []string{"vip"}, true, 1},
+		{"acme", "c_lab", "churn", false, []string{"churn", "vip"}, true, 2},
+		{"acme", "c_lab", "vip", false, []string{"churn", "vip"}, false, 2}, // once
+		{"acme", "c_lab", "b2b", false, []string{"churn", "vip"}, false, 2}, // at the bound of 2
+		{"acme", "c_lab", "churn", true, []string{"vip"}, true, 3},
+		{"acme", "c_lab", "gone", true, []string{"vip"}, false, 3}, // removing what is not there
+		{"acme", "c_new", "vip", false, []string{"vip"}, true, 1},  // never connected: made
+		{"acme", "c_none", "vip", true, nil, false, 0},             // nothing ever changed
+		{"other", "c_lab", "b2b", false, []string{"b2b"}, true, 1},
 	}
 	for i, s := range steps {
-		if err := st.LabelContact(ctx, s.tenant, s.id, s.label, s.remove, 2); err != nil {
+		got, err := st.LabelContact(ctx, s.tenant, s.id, s.label, s.remove, 2, kim, at)
+		if err != nil {
 			t.Fatal(err)
 		}
 		reply, err := st.Contact(ctx, s.tenant, s.id)
-		if err != nil || !slices.Equal(reply.GetContact().GetOwnLabels(), s.want) {
-			t.Fatalf("step %d (%+v): own labels %v (%v), want %v", i, s, reply.GetContact().GetOwnLabels(), err, s.want)
+		if err != nil || !slices.Equal(reply.GetContact().GetOwnLabels(), s.want) || !slices.Equal(got.Labels, s.want) {
+			t.Fatalf("step %d (%+v): own labels %v, returned %v (%v), want %v", i, s, reply.GetContact().GetOwnLabels(), got.Labels, err, s.want)
+		}
+		ev := got.Event
+		if got.Changed != s.changed || ev.GetRevision() != s.rev {
+			t.Fatalf("step %d (%+v): changed %v, event revision %d", i, s, got.Changed, ev.GetRevision())
+		}
+		if s.rev == 0 {
+			if ev != nil {
+				t.Fatalf("step %d: an event without a change: %v", i, ev)
+			}
+			continue
+		}
+		// The event is the latest change's, whichever call reads it back.
+		if ev.GetId() != subjects.ContactEventID(s.tenant, s.id, int64(s.rev), frames.EventContactLabeled) ||
+			ev.GetType() != frames.EventContactLabeled || ev.GetTenant() != s.tenant || ev.GetConv() != "" ||
+			ev.GetCustomer().GetId() != s.id || ev.GetActor().GetId() != "a_kim" || !ev.GetAt().AsTime().Equal(at) ||
+			!slices.Equal(ev.GetLabels(), reply.GetContact().GetOwnLabels()) {
+			t.Fatalf("step %d: event %v", i, ev)
+		}
+		if s.changed && (ev.GetLabel() != s.label || (ev.GetReason() == frames.ReasonLabelRemoved) != s.remove) {
+			t.Fatalf("step %d: event of another change: %v", i, ev)
 		}
 	}
 	if reply, _ := st.Contact(ctx, "acme", "c_lab"); reply.GetContact().GetName() != "Lab" {

@@ -29,6 +29,14 @@ type event struct {
 var start = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 func (e event) proto() *fd.ConversationEvent {
+	if e.typ == frames.EventContactLabeled {
+		// A contact's event (conv is then the contact): its own subject and id, no conversation.
+		return &fd.ConversationEvent{
+			Id:     subjects.ContactEventID(e.tenant, e.conv, int64(e.rev), e.typ),
+			Tenant: e.tenant, Type: e.typ, Revision: e.rev, Customer: &fd.Participant{Id: e.conv, Role: frames.RoleCustomer},
+			Label: "vip", At: timestamppb.New(start.Add(time.Duration(e.at) * time.Second)),
+		}
+	}
 	return &fd.ConversationEvent{
 		// The catalogue's event id: <tenant>.<conv>.<kv revision>.<type>.
 		Id:     subjects.EventID(e.tenant, e.conv, e.rev, e.typ),
@@ -130,6 +138,18 @@ func TestConsumeEvents(t *testing.T) {
 			wantDuplicates: 3,
 		},
 		{
+			name: "contacts' label changes beside conversations, one stored twice",
+			events: concat(lifecycle("acme", "c_1"), []event{
+				{"acme", "v_ann", frames.EventContactLabeled, "", 1, 10},
+				{"acme", "v_ann", frames.EventContactLabeled, "", 2, 20},
+				{"globex", "v_bob", frames.EventContactLabeled, "", 1, 30},
+			}),
+			republish: []int{5},
+			want: map[string]Figures{"acme": func() Figures { f := lifecycleFigures; f.ContactLabelChanges = 2; return f }(),
+				"globex": {ContactLabelChanges: 1}},
+			wantDuplicates: 1,
+		},
+		{
 			name:           "an event stored twice is counted once",
 			events:         lifecycle("acme", "c_1"),
 			republish:      []int{1, 2},
@@ -159,6 +179,9 @@ func TestConsumeEvents(t *testing.T) {
 					t.Fatal(err)
 				}
 				m := nats.NewMsg(subjects.Events(e.tenant, e.conv))
+				if e.typ == frames.EventContactLabeled {
+					m.Subject = subjects.ContactEvents(e.tenant, e.conv)
+				}
 				m.Data = data
 				m.Header.Set(nats.MsgIdHdr, msgID)
 				if _, err := js.PublishMsg(ctx, m); err != nil {

@@ -18,6 +18,9 @@ type Figures struct {
 	Requeued     int64 `json:"requeued"`
 	Closed       int64 `json:"closed"`
 	MessagesLeft int64 `json:"messages_left"`
+	// ContactLabelChanges counts labels added to or removed from contacts (contact_labeled:
+	// a contact's own labels, apart from its conversations').
+	ContactLabelChanges int64 `json:"contact_label_changes"`
 	// Abandoned counts conversations closed while waiting in a queue.
 	Abandoned int64 `json:"abandoned"`
 	// Waits is how many waits (queued to assigned) MedianWaitMS is taken over.
@@ -107,6 +110,9 @@ func (t *tenant) apply(ev *fd.ConversationEvent) {
 		}
 	case frames.EventMessageLeft:
 		t.fig.MessagesLeft++
+	case frames.EventContactLabeled:
+		// A contact's event: no conversation (conv is empty, customer is the contact).
+		t.fig.ContactLabelChanges++
 	}
 }
 

@@ -178,7 +178,10 @@ type ContactRequest struct {
 	// label is the label to add to the contact or remove from it (label).
 	Label string `protobuf:"bytes,700,opt,name=label,proto3" json:"label,omitempty"`
 	// remove removes label instead of adding it (label).
-	Remove        bool `protobuf:"varint,701,opt,name=remove,proto3" json:"remove,omitempty"`
+	Remove bool `protobuf:"varint,701,opt,name=remove,proto3" json:"remove,omitempty"`
+	// actor is who asks (label: the staff member, filled by the gateway from the token); the
+	// contact_labeled event names them.
+	Actor         *Participant `protobuf:"bytes,750,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -255,6 +258,13 @@ func (x *ContactRequest) GetRemove() bool {
 	return false
 }
 
+func (x *ContactRequest) GetActor() *Participant {
+	if x != nil {
+		return x.Actor
+	}
+	return nil
+}
+
 // ContactReply answers a ContactRequest.
 type ContactReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -323,7 +333,7 @@ var File_frontdesk_v1_workspace_query_proto protoreflect.FileDescriptor
 
 const file_frontdesk_v1_workspace_query_proto_rawDesc = "" +
 	"\n" +
-	"\"frontdesk/v1/workspace_query.proto\x12\ffrontdesk.v1\x1a\x18frontdesk/v1/query.proto\x1a\x1cfrontdesk/v1/workspace.proto\"\x9d\x01\n" +
+	"\"frontdesk/v1/workspace_query.proto\x12\ffrontdesk.v1\x1a\x19frontdesk/v1/client.proto\x1a\x18frontdesk/v1/query.proto\x1a\x1cfrontdesk/v1/workspace.proto\"\x9d\x01\n" +
 	"\rCannedRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x0e\n" +
 	"\x02op\x18\x02 \x01(\tR\x02op\x12\x12\n" +
@@ -334,14 +344,15 @@ const file_frontdesk_v1_workspace_query_proto_rawDesc = "" +
 	"\x04item\x18\x05 \x01(\v2\x1c.frontdesk.v1.CannedResponseR\x04item\"W\n" +
 	"\vCannedReply\x122\n" +
 	"\x05items\x18\x01 \x03(\v2\x1c.frontdesk.v1.CannedResponseR\x05items\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"\xad\x01\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\xdf\x01\n" +
 	"\x0eContactRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x0e\n" +
 	"\x02op\x18\x02 \x01(\tR\x02op\x12/\n" +
 	"\acontact\x18\x03 \x01(\v2\x15.frontdesk.v1.ContactR\acontact\x12\x12\n" +
 	"\x04page\x18\x04 \x01(\tR\x04page\x12\x15\n" +
 	"\x05label\x18\xbc\x05 \x01(\tR\x05label\x12\x17\n" +
-	"\x06remove\x18\xbd\x05 \x01(\bR\x06remove\"\x9d\x01\n" +
+	"\x06remove\x18\xbd\x05 \x01(\bR\x06remove\x120\n" +
+	"\x05actor\x18\xee\x05 \x01(\v2\x19.frontdesk.v1.ParticipantR\x05actor\"\x9d\x01\n" +
 	"\fContactReply\x12/\n" +
 	"\acontact\x18\x01 \x01(\v2\x15.frontdesk.v1.ContactR\acontact\x12F\n" +
 	"\rconversations\x18\x02 \x03(\v2 .frontdesk.v1.ConversationRecordR\rconversations\x12\x14\n" +
@@ -367,19 +378,21 @@ var file_frontdesk_v1_workspace_query_proto_goTypes = []any{
 	(*ContactReply)(nil),       // 3: frontdesk.v1.ContactReply
 	(*CannedResponse)(nil),     // 4: frontdesk.v1.CannedResponse
 	(*Contact)(nil),            // 5: frontdesk.v1.Contact
-	(*ConversationRecord)(nil), // 6: frontdesk.v1.ConversationRecord
+	(*Participant)(nil),        // 6: frontdesk.v1.Participant
+	(*ConversationRecord)(nil), // 7: frontdesk.v1.ConversationRecord
 }
 var file_frontdesk_v1_workspace_query_proto_depIdxs = []int32{
 	4, // 0: frontdesk.v1.CannedRequest.item:type_name -> frontdesk.v1.CannedResponse
 	4, // 1: frontdesk.v1.CannedReply.items:type_name -> frontdesk.v1.CannedResponse
 	5, // 2: frontdesk.v1.ContactRequest.contact:type_name -> frontdesk.v1.Contact
-	5, // 3: frontdesk.v1.ContactReply.contact:type_name -> frontdesk.v1.Contact
-	6, // 4: frontdesk.v1.ContactReply.conversations:type_name -> frontdesk.v1.ConversationRecord
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	6, // 3: frontdesk.v1.ContactRequest.actor:type_name -> frontdesk.v1.Participant
+	5, // 4: frontdesk.v1.ContactReply.contact:type_name -> frontdesk.v1.Contact
+	7, // 5: frontdesk.v1.ContactReply.conversations:type_name -> frontdesk.v1.ConversationRecord
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_frontdesk_v1_workspace_query_proto_init() }
@@ -387,6 +400,7 @@ func file_frontdesk_v1_workspace_query_proto_init() {
 	if File_frontdesk_v1_workspace_query_proto != nil {
 		return
 	}
+	file_frontdesk_v1_client_proto_init()
 	file_frontdesk_v1_query_proto_init()
 	file_frontdesk_v1_workspace_proto_init()
 	type x struct{}

@@ -1,0 +1,135 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/services/testkit"
+)
+
+// TestFoldCsat: the day's ratings rebuilt from stored events are those live counting makes:
+// rated events of today (in the tenant's zone), each conversation once, for the agent the
+// event names, or for older events the agent of the conversation's close read before it.
+func TestFoldCsat(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 2, 15, 30, 0, 0, time.UTC)
+	rated := func(conv, agent string, score int32, at time.Time) *fd.ConversationEvent {
+		ev := &fd.ConversationEvent{Conv: conv, Type: frames.EventRated, Rating: &fd.Rating{Score: score, At: timestamppb.New(at)}}
+		if agent != "" {
+			ev.PreviousAgent = agentP(agent)
+		}
+		return ev
+	}
+	closed := func(conv, agent string) *fd.ConversationEvent {
+		return &fd.ConversationEvent{Conv: conv, Type: frames.EventClosed, PreviousAgent: agentP(agent)}
+	}
+	tests := []struct {
+		name   string
+		events []*fd.ConversationEvent
+		total  csatSum
+		agents map[string]csatSum
+	}{
+		{name: "none", agents: map[string]csatSum{}},
+		{name: "two agents", total: csatSum{3, 12}, agents: map[string]csatSum{"a1": {2, 9}, "a2": {1, 3}},
+			events: []*fd.ConversationEvent{rated("c1", "a1", 5, now), rated("c2", "a2", 3, now), rated("c3", "a1", 4, now)}},
+		{name: "stored twice counts once", total: csatSum{1, 5}, agents: map[string]csatSum{"a1": {1, 5}},
+			events: []*fd.ConversationEvent{rated("c1", "a1", 5, now), rated("c1", "a1", 5, now)}},
+		{name: "an event naming no agent takes the close's", total: csatSum{2, 6}, agents: map[string]csatSum{"a2": {1, 4}},
+			events: []*fd.ConversationEvent{closed("c1", "a2"), rated("c1", "", 4, now), rated("c2", "", 2, now)}},
+		{name: "rated yesterday, published today", agents: map[string]csatSum{},
+			events: []*fd.ConversationEvent{rated("c1", "a1", 5, now.Add(-16*time.Hour))}},
+		{name: "other events change nothing", total: csatSum{1, 1}, agents: map[string]csatSum{"a1": {1, 1}},
+			events: []*fd.ConversationEvent{{Conv: "c1", Type: frames.EventAssigned, Agent: agentP("a1")},
+				rated("c1", "a1", 1, now), {Conv: "c2", Type: frames.EventRated}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d := foldCsat(tt.events, now, time.UTC)
+			if d.day != "2026-03-02" || d.total != tt.total || fmt.Sprint(d.agents) != fmt.Sprint(tt.agents) {
+				t.Fatalf("tally %s %+v %v, want %+v %v", d.day, d.total, d.agents, tt.total, tt.agents)
+			}
+		})
+	}
+}
+
+// TestTakeoverKeepsTodaysRatings: the board's ratings of the day survive the owner's death and
+// a restart: the new owner counts the ratings the previous one applied (per agent and in
+// total), a rating refused because it was given already adds nothing, and ratings after the
+// takeover add to them.
+func TestTakeoverKeepsTodaysRatings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		end  func(*replica)
+	}{
+		{"the owner dies", (*replica).kill},
+		{"the owner stops and another starts", (*replica).stop},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ten := baseTenant("acme")
+			ten.Csat = &fd.Csat{Scale: frames.ScaleFive}
+			v := newEnv(t, ten)
+			board := v.watchBoard()
+			r1 := v.start("r1", testSettings())
+			v.waitOwner(r1)
+			v.online("a1", "s1", 1)
+			v.status("a1", frames.StatusAvailable)
+			v.openConv("c1", "u1", frames.StateQueued, 0)
+			v.wantState("c1", frames.StateAssigned, "a1")
+			v.online("a2", "s2", 1)
+			v.status("a2", frames.StatusAvailable)
+			v.openConv("c2", "u2", frames.StateQueued, 0)
+			v.wantState("c2", frames.StateAssigned, "a2")
+			for _, c := range []struct{ conv, agent, cust string }{{"c1", "a1", "u1"}, {"c2", "a2", "u2"}} {
+				v.convCmd(frames.CommandClose, c.conv, agentP(c.agent), nil)
+				v.wantState(c.conv, frames.StateClosed, "")
+			}
+			v.convCmd(frames.CommandRate, "c1", customer("u1"), func(c *fd.Command) { c.Score = 4 })
+			v.convCmd(frames.CommandRate, "c2", customer("u2"), func(c *fd.Command) { c.Score = 5 })
+			board.wantCsat(t, csatSum{2, 9}, map[string]csatSum{"a1": {1, 4}, "a2": {1, 5}})
+
+			tt.end(r1)
+			board.mu.Lock()
+			board.last = nil // from here on, only the new owner's boards
+			board.mu.Unlock()
+			v.waitOwner(v.start("r2", testSettings()))
+			board.wantCsat(t, csatSum{2, 9}, map[string]csatSum{"a1": {1, 4}, "a2": {1, 5}})
+
+			// c1 is rated already (refused, nothing counted); c3 is a new rating.
+			v.convCmd(frames.CommandRate, "c1", customer("u1"), func(c *fd.Command) { c.Score = 1 })
+			v.openConv("c3", "u3", frames.StateQueued, 0)
+			v.wantState("c3", frames.StateAssigned, "a1")
+			v.convCmd(frames.CommandClose, "c3", agentP("a1"), nil)
+			v.wantState("c3", frames.StateClosed, "")
+			v.convCmd(frames.CommandRate, "c3", customer("u3"), func(c *fd.Command) { c.Score = 2 })
+			board.wantCsat(t, csatSum{3, 11}, map[string]csatSum{"a1": {2, 6}, "a2": {1, 5}})
+		})
+	}
+}
+
+// wantCsat waits for a board whose ratings of the day are total, and agents' as given.
+func (w *boardWatch) wantCsat(t *testing.T, total csatSum, agents map[string]csatSum) {
+	t.Helper()
+	testkit.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		b := w.last
+		if c := b.GetCsat(); int(c.GetCount()) != total.count || int(c.GetSum()) != total.sum {
+			return fmt.Errorf("board csat %v, want %+v", c, total)
+		}
+		for _, a := range b.GetAgents() {
+			if want := agents[a.GetId()]; int(a.GetCsatCount()) != want.count || int(a.GetCsatSum()) != want.sum {
+				return fmt.Errorf("agent %s csat %d/%d, want %+v", a.GetId(), a.GetCsatCount(), a.GetCsatSum(), want)
+			}
+		}
+		return nil
+	})
+}
