@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
@@ -18,8 +19,8 @@ import (
 // connection, so by then every presence the session made has arrived.
 func TestPresenceOnlyForAgents(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	g := e.gateway()
+	e := apptest.NewEnv(t)
+	g := e.Gateway()
 	tests := []struct {
 		name string
 		role string
@@ -36,17 +37,17 @@ func TestPresenceOnlyForAgents(t *testing.T) {
 			// One channel for both subjects keeps the order the gateway published in.
 			ch := make(chan *nats.Msg, 100)
 			for _, subj := range []string{subjects.Presence("acme", user), subjects.Session("acme", user)} {
-				s, err := e.nc.ChanSubscribe(subj, ch)
+				s, err := e.NC.ChanSubscribe(subj, ch)
 				if err != nil {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { _ = s.Unsubscribe() })
 			}
-			if err := e.nc.Flush(); err != nil {
+			if err := e.NC.Flush(); err != nil {
 				t.Fatal(err)
 			}
-			c, w := g.dial(t, tok(t, "acme", user, tc.role))
-			_ = c.c.Close(websocket.StatusNormalClosure, "")
+			c, w := g.Dial(t, apptest.Token(t, "acme", user, tc.role))
+			_ = c.Conn.Close(websocket.StatusNormalClosure, "")
 			var got []bool
 			for {
 				var msg *nats.Msg
