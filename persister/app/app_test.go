@@ -143,18 +143,7 @@ func waitExactly(t *testing.T, pool *pgxpool.Pool, js jetstream.JetStream, want 
 		if rows != want || distinct != want {
 			return fmt.Errorf("%d rows (%d distinct), want %d", rows, distinct, want)
 		}
-		c, err := js.Consumer(ctx, subjects.StreamMessages, app.DurableMessages)
-		if err != nil {
-			return err
-		}
-		ci, err := c.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if ci.NumAckPending != 0 || ci.NumPending != 0 {
-			return fmt.Errorf("consumer: %d unacked, %d pending", ci.NumAckPending, ci.NumPending)
-		}
-		return nil
+		return consumerDrained(ctx, js, subjects.StreamMessages, app.DurableMessages)
 	})
 }
 
@@ -446,4 +435,20 @@ func TestEditedMigrationFailsStart(t *testing.T) {
 	if runCtx.Err() != nil || !errors.Is(err, migrate.ErrChanged) || !strings.Contains(err.Error(), "0001_init.sql") {
 		t.Fatalf("run = %v (context %v), want ErrChanged naming 0001_init.sql", err, runCtx.Err())
 	}
+}
+
+// consumerDrained fails while the durable consumer has messages pending or unacknowledged.
+func consumerDrained(ctx context.Context, js jetstream.JetStream, stream, durable string) error {
+	c, err := js.Consumer(ctx, stream, durable)
+	if err != nil {
+		return err
+	}
+	ci, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if ci.NumAckPending != 0 || ci.NumPending != 0 {
+		return fmt.Errorf("%s: %d unacked, %d pending", durable, ci.NumAckPending, ci.NumPending)
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -94,18 +93,7 @@ func TestContactLabelsAreEvents(t *testing.T) {
 
 	// The persister's events consumer reads them (they are under AllEvents) and stores nothing.
 	testkit.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
-		c, err := js.Consumer(ctx, subjects.StreamEvents, app.DurableEvents)
-		if err != nil {
-			return err
-		}
-		ci, err := c.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if ci.NumAckPending != 0 || ci.NumPending != 0 {
-			return fmt.Errorf("events consumer: %d unacked, %d pending", ci.NumAckPending, ci.NumPending)
-		}
-		return nil
+		return consumerDrained(ctx, js, subjects.StreamEvents, app.DurableEvents)
 	})
 	var rows int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE tenant = 'acme'`).Scan(&rows); err != nil || rows != 0 {
