@@ -37,12 +37,51 @@ func (h *Hub) Watch(ctx context.Context, every time.Duration) {
 		r := h.nc.Stats().Reconnects
 		if r == seen {
 			storeMax(&h.mark, high)
+			h.fillDropped()
 			continue
 		}
 		if h.nc.IsConnected() {
 			seen = r
 			h.catchUp(ctx)
 		}
+	}
+}
+
+// fillDropped fills the conversations whose subscription lost messages to a slow-consumer drop
+// since it was last looked at. A drop is otherwise found only when the conversation's next
+// message reveals the gap, so the last messages of a burst, dropped with nothing after them,
+// would wait for the customer's or agent's next message (TestDroppedTailIsFilled).
+func (h *Hub) fillDropped() {
+	type lossy struct {
+		e     *entry
+		drops int
+	}
+	// The drop counts are read under Hub.mu, the entries locked after it is released (an
+	// entry's lock is never taken while holding Hub.mu).
+	var seen []lossy
+	h.mu.RLock()
+	for _, e := range h.entries {
+		if e.kind != Messages || e.sub == nil {
+			continue
+		}
+		if n, err := e.sub.Dropped(); err == nil && n > 0 {
+			seen = append(seen, lossy{e, n})
+		}
+	}
+	h.mu.RUnlock()
+	var dropped []*entry
+	for _, l := range seen {
+		l.e.mu.Lock()
+		if l.drops > l.e.drops && !l.e.filling {
+			l.e.drops = l.drops
+			l.e.filling = true
+			dropped = append(dropped, l.e)
+		}
+		l.e.mu.Unlock()
+	}
+	if len(dropped) > 0 {
+		h.metrics.Drops.WithLabelValues("gap").Add(float64(len(dropped)))
+		h.spawn(func() { h.fillAll(dropped) })
 	}
 }
 

@@ -174,7 +174,7 @@ type entry struct {
 	pending  []*Delivery // live messages held during a fill, in arrival (seq) order
 	overflow bool        // pending was full: the fill reads on to the stream's end
 	again    bool        // a reconnect happened during the fill: it reads the stream once more
-	drops    int         // the subscription's slow-consumer drops seen by the last catch-up
+	drops    int         // the subscription's slow-consumer drops seen by the last catch-up or fillDropped
 }
 
 // Options tune the hub.

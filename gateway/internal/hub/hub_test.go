@@ -123,9 +123,27 @@ func (r *rec) seqs() []int64 {
 // TestConversationDelivery: a conversation is followed with one core subscription on its
 // deliver subject (no JetStream consumer); messages stored before Subscribe are not delivered,
 // those after are, with their stream sequences; messages dropped by NATS (a slow listener) are
-// read from the stream when the next one reveals the gap, and everything arrives once, in order.
+// read from the stream, found by the next message's previous sequence or, when nothing follows
+// them (the tail of a burst), by Watch seeing the subscription's drop count; everything
+// arrives once, in order.
 func TestConversationDelivery(t *testing.T) {
 	t.Parallel()
+	tests := []struct {
+		name  string
+		after bool // a message follows the burst once the listener reads again
+	}{
+		{"the next message reveals the gap", true},
+		{"a dropped tail is filled without a next message", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testConversationDelivery(t, tc.after)
+		})
+	}
+}
+
+func testConversationDelivery(t *testing.T, after bool) {
 	n := testkit.RunNATS(t)
 	nc, js := testkit.Connect(t, n.URL())
 	testkit.Provision(t, js)
@@ -143,6 +161,11 @@ func TestConversationDelivery(t *testing.T) {
 	// One worker with room for one message: while the listener blocks, NATS drops the rest.
 	m := metrics.New(prometheus.NewRegistry())
 	h := newHubWith(t, nc, m, hub.Options{Workers: 1, Buffer: 1})
+	// As the gateway runs it: besides reconnects, Watch finds subscriptions that dropped.
+	var watching sync.WaitGroup
+	wctx, stopWatch := context.WithCancel(ctx)
+	watching.Go(func() { h.Watch(wctx, 20*time.Millisecond) })
+	t.Cleanup(func() { stopWatch(); watching.Wait() })
 	store("c1", "before")
 	store("other", "elsewhere")
 	l := &gate{block: make(chan struct{})}
@@ -162,14 +185,18 @@ func TestConversationDelivery(t *testing.T) {
 		store("other", "noise")
 	}
 	close(l.block)
-	want = append(want, store("c1", "after the gap"))
+	last := "m19"
+	if after {
+		want = append(want, store("c1", "after the gap"))
+		last = "after the gap"
+	}
 	testkit.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if got := l.seqs(); fmt.Sprint(got) != fmt.Sprint(want) {
 			return errorf("delivered %v, want %v", got, want)
 		}
 		return nil
 	})
-	if l.d[len(l.d)-1].Message.GetText() != "after the gap" || l.d[0].Message.GetText() != "m0" || l.d[0].Conv != "c1" {
+	if l.d[len(l.d)-1].Message.GetText() != last || l.d[0].Message.GetText() != "m0" || l.d[0].Conv != "c1" {
 		t.Fatalf("deliveries %v ... %v", l.d[0].Message, l.d[len(l.d)-1].Message)
 	}
 	if testutil.ToFloat64(m.Drops.WithLabelValues("gap")) == 0 {
