@@ -56,7 +56,16 @@ type corkConn struct {
 // makes the kernel send a reset, which drops the close frame the client has not read yet: a
 // client whose frame went over the size limit (its payload left unread behind the small read
 // buffer) would see its connection reset instead of close code 1009.
+//
+// What a batch in progress holds is written first: the close frame coder/websocket writes from
+// the reading goroutine (1009 for a frame over the limit) joins a session's batch when one is
+// corked, and the batch never gets to uncork once the connection is closed under it.
 func (c *corkConn) Close() error {
+	c.mu.Lock()
+	if c.corked {
+		c.flushLocked()
+	}
+	c.mu.Unlock()
 	if hc, ok := c.Conn.(interface{ CloseWrite() error }); ok && hc.CloseWrite() == nil {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(lingerFor))
 		_, _ = io.CopyN(io.Discard, c.Conn, lingerMax)

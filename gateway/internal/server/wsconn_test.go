@@ -145,3 +145,31 @@ func TestHijackerHoldsTheSwitch(t *testing.T) {
 		t.Fatalf("response = %q, want %q", got, want)
 	}
 }
+
+// TestCloseFlushesHeldBatch: a connection closed while a batch is corked sends what the batch
+// holds before it ends (the close frame the reading goroutine wrote among it, above all). The abuse suite saw a client whose frame went over the limit
+// get its connection ended without the 1009 close frame.
+func TestCloseFlushesHeldBatch(t *testing.T) {
+	t.Parallel()
+	s, cl := tcpPair(t)
+	c := &corkConn{Conn: s}
+	c.cork(time.Now().Add(5 * time.Second))
+	for _, p := range []string{"frame", "close"} {
+		if _, err := c.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	_ = cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(cl)
+	if err != nil {
+		t.Fatalf("read: %v (got %q)", err, got)
+	}
+	if string(got) != "frameclose" {
+		t.Fatalf("the peer read %q before the end, want %q", got, "frameclose")
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+}
