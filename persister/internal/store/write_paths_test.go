@@ -44,12 +44,19 @@ func TestWriteMessagesBothPaths(t *testing.T) {
 				rows = append(rows, r)
 			}
 
-			bad := append([]store.MessageRow(nil), rows...)
-			bad[len(bad)-1] = msg("acme", "c0", int64(len(rows)+1), "u0", "bad", now)
-			bad[len(bad)-1].Msg.Id = "m_" + randomHex(t, 6000)
-			var pe *pgconn.PgError
-			if _, err := st.WriteMessages(ctx, bad); !errors.As(err, &pe) || pe.Code != "54000" {
-				t.Fatalf("refused batch: %v, want SQLSTATE 54000", err)
+			// Refused by the messages' insert, and by the senders' upsert that follows it in
+			// the same transaction (which must take the inserted messages back with it).
+			for _, spoil := range []func(r *store.MessageRow){
+				func(r *store.MessageRow) { r.Msg.Id = "m_" + randomHex(t, 6000) },
+				func(r *store.MessageRow) { r.Msg.From.Id = randomHex(t, 6000) },
+			} {
+				bad := append([]store.MessageRow(nil), rows...)
+				bad[len(bad)-1] = msg("acme", "c0", int64(len(rows)+1), "u0", "bad", now)
+				spoil(&bad[len(bad)-1])
+				var pe *pgconn.PgError
+				if _, err := st.WriteMessages(ctx, bad); !errors.As(err, &pe) || pe.Code != "54000" {
+					t.Fatalf("refused batch: %v, want SQLSTATE 54000", err)
+				}
 			}
 			counts := func() (msgs, facts, users, parts, indexed int) {
 				t.Helper()
