@@ -27,3 +27,6 @@ func MigratedPool(t testing.TB) *pgxpool.Pool {
 	}
 	return pool
 }
+
+// ArrayBatchMax is the largest batch WriteMessages writes without the staging table.
+const ArrayBatchMax = arrayBatchMax

@@ -89,6 +89,21 @@ const (
 	lockTenantFactsExclusiveSQL = `SELECT pg_advisory_xact_lock(hashtextextended('fd-report-facts/' || $1, 0))`
 )
 
+// queueTenantLocks adds to b the facts lock of each tenant, in sorted order, as lockTenantFacts
+// takes them, and returns how many statements it added.
+func queueTenantLocks(b *pgx.Batch, tenants []string, exclusive bool) int {
+	slices.Sort(tenants)
+	tenants = slices.Compact(tenants)
+	q := lockTenantFactsSharedSQL
+	if exclusive {
+		q = lockTenantFactsExclusiveSQL
+	}
+	for _, t := range tenants {
+		b.Queue(q, t)
+	}
+	return len(tenants)
+}
+
 // lockTenantFacts takes the facts lock of each tenant, in sorted order (so two batches of
 // several tenants cannot wait on each other).
 func lockTenantFacts(ctx context.Context, tx pgx.Tx, tenants []string, exclusive bool) error {

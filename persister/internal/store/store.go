@@ -111,21 +111,42 @@ var stageMessagesCols = []string{
 
 // The ORDER BY makes the lowest seq win when one message id appears twice in a batch (it was
 // published twice past the dedup window), and takes row locks in one order across replicas.
-const insertMessagesSQL = `INSERT INTO messages (
+const insertMessagesSQL = insertMessagesHead + `stage_messages` + insertMessagesTail
+
+const (
+	insertMessagesHead = `INSERT INTO messages (
 	tenant, conv, seq, id, client_id, sender_id, sender_role, sender_name, kind, text,
 	attachment_id, attachment_url, attachment_type, attachment_size, attachment_name,
 	reply_to, revision, created_at, search)
 SELECT tenant, conv, seq, id, client_id, sender_id, sender_role, sender_name, kind, text,
 	attachment_id, attachment_url, attachment_type, attachment_size, attachment_name,
 	reply_to, revision, created_at, to_tsvector('simple', search_doc)
-FROM stage_messages ORDER BY seq
+FROM `
+	insertMessagesTail = ` ORDER BY seq
 ON CONFLICT DO NOTHING`
+)
+
+// unnestMessagesSQL is a small batch given as arrays, with stage_messages's columns: a
+// statement that reads it needs no staging table (see WriteMessages).
+const unnestMessagesSQL = `unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+	$6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+	$11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[],
+	$16::text[], $17::bigint[], $18::timestamptz[], $19::text[]) AS stage_messages (
+	tenant, conv, seq, id, client_id, sender_id, sender_role, sender_name, kind, text,
+	attachment_id, attachment_url, attachment_type, attachment_size, attachment_name,
+	reply_to, revision, created_at, search_doc)`
 
 // insertMessagesAndFactsSQL is insertMessagesSQL that also adds the messages it inserted
 // (and only those: a redelivered message inserts nothing) to their conversations' report
 // facts, and returns how many it inserted. The facts' rows are locked in (tenant, conv)
 // order, as the event batches lock them.
-const insertMessagesAndFactsSQL = `WITH ins AS (` + insertMessagesSQL + `
+const insertMessagesAndFactsSQL = `WITH ins AS (` + insertMessagesSQL + factsOfInserted
+
+// insertArrayMessagesAndFactsSQL is insertMessagesAndFactsSQL reading the batch from arrays
+// (unnestMessagesSQL), for small batches.
+const insertArrayMessagesAndFactsSQL = `WITH ins AS (` + insertMessagesHead + unnestMessagesSQL + insertMessagesTail + factsOfInserted
+
+const factsOfInserted = `
 RETURNING tenant, conv, sender_role, created_at),
 facts AS (INSERT INTO report_conversations AS r (tenant, conv, messages, first_customer_at, first_bot_at, first_agent_at)
 	SELECT tenant, conv, count(*) FILTER (WHERE sender_role <> 'system'),
@@ -304,9 +325,21 @@ func queueParticipants(b *pgx.Batch, parts map[partKey]struct{}) {
 	b.Queue(insertParticipantsSQL, tenants, convs, users)
 }
 
-// WriteMessages writes a batch in one transaction: COPY into a session-local staging table,
-// then one INSERT ... SELECT that skips rows whose id (or conversation and seq) exists.
-// Nothing is visible until the commit, so the caller acks only after a nil error.
+// arrayBatchMax is the largest batch WriteMessages sends as arrays in one pipeline. Larger
+// batches keep COPY and the staging table, whose fixed costs per transaction (the CREATE ...
+// IF NOT EXISTS lookup, the truncation at commit, four more round trips) matter little at
+// that size; arrays were not measured against COPY for full batches.
+const arrayBatchMax = 256
+
+// WriteMessages writes a batch in one transaction that skips rows whose id (or conversation
+// and seq) exists. Nothing is visible until the commit, so the caller acks only after a nil
+// error.
+//
+// A batch of up to arrayBatchMax rows is one pipeline (one round trip): the tenants' locks,
+// one INSERT ... SELECT FROM unnest of the rows as arrays, and the report facts, participants
+// and senders, run by Postgres as one implicit transaction (every statement up to the
+// pipeline's Sync, which pgx sends once per batch; an error rolls all of them back). A larger
+// batch is copied into a session-local staging table inside an explicit transaction first.
 func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResult, error) {
 	if len(rows) == 0 {
 		return WriteResult{}, nil
@@ -314,45 +347,93 @@ func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResu
 	senders := s.staleSenders(rows)
 	parts := s.newParticipants(rows)
 	answers := agentConvs(rows)
-	var res WriteResult
 	tenantIDs := make([]string, 0, 1)
 	for _, r := range rows {
 		tenantIDs = append(tenantIDs, r.Msg.GetTenant())
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := lockTenantFacts(ctx, tx, tenantIDs, false); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, stageMessagesDDL); err != nil {
-			return fmt.Errorf("create staging table: %w", err)
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_messages"}, stageMessagesCols, &messageSource{rows: rows, i: -1}); err != nil {
-			return fmt.Errorf("copy messages: %w", err)
-		}
-		b := &pgx.Batch{}
+	b := &pgx.Batch{}
+	locks := queueTenantLocks(b, tenantIDs, false)
+	if len(rows) <= arrayBatchMax {
+		b.Queue(insertArrayMessagesAndFactsSQL, messageArrays(rows)...)
+	} else {
 		b.Queue(insertMessagesAndFactsSQL)
-		if len(answers.tenants) > 0 {
-			b.Queue(leftAnsweredSQL, answers.tenants, answers.convs, false)
-		}
-		queueParticipants(b, parts)
-		queueSenders(b, senders)
-		br := tx.SendBatch(ctx, b)
-		if err := br.QueryRow().Scan(&res.Inserted); err != nil {
-			_ = br.Close()
-			return fmt.Errorf("insert messages: %w", err)
-		}
-		if err := br.Close(); err != nil {
-			return fmt.Errorf("record report facts, participants and senders: %w", err)
-		}
-		return nil
-	})
+	}
+	if len(answers.tenants) > 0 {
+		b.Queue(leftAnsweredSQL, answers.tenants, answers.convs, false)
+	}
+	queueParticipants(b, parts)
+	queueSenders(b, senders)
+	var inserted int64
+	var err error
+	if len(rows) <= arrayBatchMax {
+		inserted, err = sendMessageBatch(ctx, s.pool, b, locks)
+	} else {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, stageMessagesDDL); err != nil {
+				return fmt.Errorf("create staging table: %w", err)
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_messages"}, stageMessagesCols, &messageSource{rows: rows, i: -1}); err != nil {
+				return fmt.Errorf("copy messages: %w", err)
+			}
+			var err error
+			inserted, err = sendMessageBatch(ctx, tx, b, locks)
+			return err
+		})
+	}
 	if err != nil {
 		return WriteResult{}, fmt.Errorf("write %d messages: %w", len(rows), err)
 	}
 	s.remember(senders)
 	s.rememberParticipants(parts)
-	res.Duplicates = int64(len(rows)) - res.Inserted
-	return res, nil
+	return WriteResult{Inserted: inserted, Duplicates: int64(len(rows)) - inserted}, nil
+}
+
+// batchSender is a pool (the batch is its own implicit transaction) or a transaction.
+type batchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// sendMessageBatch sends a batch queued by WriteMessages (locks statements taking the tenants'
+// locks, then the insert) and returns how many messages it inserted.
+func sendMessageBatch(ctx context.Context, to batchSender, b *pgx.Batch, locks int) (int64, error) {
+	br := to.SendBatch(ctx, b)
+	for range locks {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return 0, fmt.Errorf("lock report facts: %w", err)
+		}
+	}
+	var inserted int64
+	if err := br.QueryRow().Scan(&inserted); err != nil {
+		_ = br.Close()
+		return 0, fmt.Errorf("insert messages: %w", err)
+	}
+	if err := br.Close(); err != nil {
+		return 0, fmt.Errorf("record report facts, participants and senders: %w", err)
+	}
+	return inserted, nil
+}
+
+// messageArrays is rows as the parameters of unnestMessagesSQL.
+func messageArrays(rows []MessageRow) []any {
+	n := len(rows)
+	var (
+		tenant, conv, id, clientID, senderID, senderRole, senderName, kind, text = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		attID, attURL, attType, attName, replyTo, doc                            = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		seq, attSize, revision                                                   = make([]int64, n), make([]int64, n), make([]int64, n)
+		created                                                                  = make([]time.Time, n)
+	)
+	for i, r := range rows {
+		msg := r.Msg
+		from := msg.GetFrom()
+		att := msg.GetAttachment()
+		tenant[i], conv[i], seq[i], id[i], clientID[i] = msg.GetTenant(), msg.GetConv(), r.Seq, msg.GetId(), msg.GetClientId()
+		senderID[i], senderRole[i], senderName[i], kind[i], text[i] = from.GetId(), from.GetRole(), from.GetName(), msg.GetKind(), msg.GetText()
+		attID[i], attURL[i], attType[i], attSize[i], attName[i] = att.GetId(), att.GetUrl(), att.GetType(), att.GetSize(), att.GetName()
+		replyTo[i], revision[i], created[i], doc[i] = msg.GetReplyTo(), int64(msg.GetRevision()), createdAt(msg), SearchDocument(msg.GetText())
+	}
+	return []any{tenant, conv, seq, id, clientID, senderID, senderRole, senderName, kind, text,
+		attID, attURL, attType, attSize, attName, replyTo, revision, created, doc}
 }
 
 // convList is a list of conversations as two parallel arrays, for unnest.
