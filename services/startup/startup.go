@@ -107,22 +107,14 @@ func Begin(ctx context.Context, stack *lifecycle.Stack, cfg config.Base, service
 func Tenants(ctx context.Context, stack *lifecycle.Stack, js jetstream.JetStream, path string, srv *ops.Server,
 	log *zap.Logger) (*tenants.Store, error) {
 	watchCtx, waitFor := stack.Background(ctx, "tenants")
-	var (
-		store *tenants.Store
-		bad   error
-	)
-	err := lifecycle.RetryUntil(ctx, log, "open tenants", func() (err error) {
+	var store *tenants.Store
+	if err := lifecycle.RetryUntil(ctx, log, "open tenants", func() (err error) {
 		store, err = tenants.Open(ctx, watchCtx, js, path, log)
 		if errors.Is(err, tenants.ErrFile) {
-			bad = err
-			return nil
+			return lifecycle.Permanent(err)
 		}
 		return err
-	})
-	if bad != nil {
-		return nil, bad
-	}
-	if err != nil {
+	}); err != nil {
 		return nil, err
 	}
 	waitFor(store.Done())
