@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -70,13 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fail(err)
 	}
-	var started atomic.Bool
-	base.Ops.AddCheck("started", func(context.Context) error {
-		if !started.Load() {
-			return errors.New("starting")
-		}
-		return nil
-	})
+	started := base.Ops.AddPending("started", "starting: waiting for the tenant view")
 	if err := base.Ops.Start(ctx); err != nil {
 		return fail(err)
 	}
@@ -101,7 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return nil
 	})
 
-	started.Store(true)
+	started()
 	select {
 	case <-ctx.Done():
 	case <-work.Done():

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -165,9 +164,8 @@ type Service struct {
 	stack  *lifecycle.Stack
 	getenv func(string) string
 	tracer *tracing.Provider
-
-	mu      sync.Mutex
-	running bool
+	// consuming is called by Run once it consumes; /readyz says not ready until then.
+	consuming func()
 }
 
 // New connects to NATS (lazily: an outage at start shows in /readyz rather than failing the
@@ -189,17 +187,10 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Option) (_ *S
 		return nil, err
 	}
 	s.ops, s.nc, s.js, s.tracer = base.Ops, base.NC, base.JS, base.Tracer
-	// Run sets running only after it has added its own checks (tenants, fence), so /readyz
+	// Run calls consuming only after it has added its own checks (tenants, fence), so /readyz
 	// cannot call the bridge ready while they are missing (the persister once could: its late
-	// check was the only one failing). Checks Run adds must stay before running is set.
-	s.ops.AddCheck("consumer", func(context.Context) error {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if !s.running {
-			return errors.New("not consuming yet")
-		}
-		return nil
-	})
+	// check was the only one failing). Checks Run adds must stay before consuming is called.
+	s.consuming = s.ops.AddPending("consumer", "not consuming yet")
 	if err := s.ops.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -329,9 +320,7 @@ func (s *Service) run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
-	s.mu.Lock()
-	s.running = true
-	s.mu.Unlock()
+	s.consuming()
 	s.log.Info("aibridge running")
 	select {
 	case <-ctx.Done():

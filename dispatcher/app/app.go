@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -82,7 +81,7 @@ type Service struct {
 	engine *engine.Engine
 	store  *tenants.Store
 
-	started atomic.Bool // set when New wired everything: /readyz fails before
+	started func() // called when New wired everything: /readyz fails before
 }
 
 // New connects, provisions what the dispatcher uses, and wires the engine; Run dispatches.
@@ -104,12 +103,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 	}
 	s.ops, s.nc = base.Ops, base.NC
 	tp, js := base.Tracer, base.JS
-	s.ops.AddCheck("started", func(context.Context) error {
-		if !s.started.Load() {
-			return errors.New("starting: waiting for the streams and the tenant view")
-		}
-		return nil
-	})
+	s.started = s.ops.AddPending("started", "starting: waiting for the streams and the tenant view")
 	if err := s.ops.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -133,7 +127,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		engine.WithTracer(tp.Tracer("dispatcher/engine"))); err != nil {
 		return nil, err
 	}
-	s.started.Store(true)
+	s.started()
 	return s, nil
 }
 

@@ -238,7 +238,7 @@ type Service struct {
 	ln       net.Listener
 	ops      *ops.Server
 	stopping atomic.Bool // set when shutdown starts: consumers ending then are no errors
-	started  atomic.Bool // set when New wired everything: /readyz fails before
+	started  func()      // called when New wired everything: /readyz fails before
 }
 
 // New connects and wires the gateway and binds its listeners; Run serves. On error everything
@@ -276,12 +276,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 		debug.FreeOSMemory()
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	s.ops.AddCheck("started", func(context.Context) error {
-		if !s.started.Load() {
-			return errors.New("starting: waiting for the streams and the tenant view")
-		}
-		return nil
-	})
+	s.started = s.ops.AddPending("started", "starting: waiting for the streams and the tenant view")
 	if err := s.ops.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -367,7 +362,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 		err := s.sessions.Shutdown(ctx)
 		return errors.Join(err, <-errc)
 	})
-	s.started.Store(true)
+	s.started()
 	return s, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -181,10 +180,10 @@ type Service struct {
 	stack  *lifecycle.Stack
 	tracer *tracing.Provider
 
-	migrated atomic.Bool
-	// answering is set once Run has started every consumer and query subscription and flushed
-	// them to the server; /readyz says not ready until then.
-	answering atomic.Bool
+	// migrated is called once the schema is up to date, answering once Run has started every
+	// consumer and query subscription and flushed them to the server; /readyz says not ready
+	// until then.
+	migrated, answering func()
 }
 
 // New connects to NATS and Postgres (both lazily: an outage at start shows in /readyz rather
@@ -213,18 +212,8 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 	// Registered here, not in Run: a check added while /readyz is already being polled leaves a
 	// moment when every check present passes and the service is called ready before Run has
 	// subscribed to the queries (a client then meets "no responders").
-	s.ops.AddCheck("queries", func(context.Context) error {
-		if !s.answering.Load() {
-			return errors.New("not answering queries yet")
-		}
-		return nil
-	})
-	s.ops.AddCheck("schema", func(context.Context) error {
-		if !s.migrated.Load() {
-			return errors.New("migrations not applied yet")
-		}
-		return nil
-	})
+	s.answering = s.ops.AddPending("queries", "not answering queries yet")
+	s.migrated = s.ops.AddPending("schema", "migrations not applied yet")
 	if err := s.ops.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -279,7 +268,7 @@ func (s *Service) run(ctx context.Context) error {
 			return lifecycle.IgnoreCanceled(ctx, err)
 		}
 	}
-	s.migrated.Store(true)
+	s.migrated()
 
 	// The watch outlives ctx until the stack stops it, so retention and queries keep their
 	// tenant view while they drain.
@@ -378,7 +367,7 @@ func (s *Service) run(ctx context.Context) error {
 	cancel()
 	// Ready only once queries are answered: a client that saw /readyz answer 200 must not
 	// meet "no responders" (the subscriptions are flushed to the server first).
-	s.answering.Store(true)
+	s.answering()
 	s.log.Info("persister running")
 	<-ctx.Done()
 	return nil
