@@ -9,18 +9,17 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	frontdeskv1 "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 	"github.com/frontdesk-chat/frontdesk/services/buildinfo"
 	"github.com/frontdesk-chat/frontdesk/services/config"
 	"github.com/frontdesk-chat/frontdesk/services/lifecycle"
 	"github.com/frontdesk-chat/frontdesk/services/logging"
-	"github.com/frontdesk-chat/frontdesk/services/natsconn"
 	"github.com/frontdesk-chat/frontdesk/services/ops"
+	"github.com/frontdesk-chat/frontdesk/services/startup"
 	"github.com/frontdesk-chat/frontdesk/services/streams"
-	"github.com/frontdesk-chat/frontdesk/services/tenants"
 )
 
 // Settings is the service's own section.
@@ -64,42 +63,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	stack := lifecycle.NewStack(log)
 	fail := func(err error) error { return errors.Join(err, stack.Shutdown(ctx, cfg.Shutdown.Timeout)) }
-	reg := ops.NewRegistry()
-	opsSrv := ops.New(cfg.Ops.Addr, log, reg)
-
-	nc, err := natsconn.Connect(ctx, cfg.NATS, log, reg)
-	if err != nil {
-		return err
-	}
-	stack.Push("nats", func(ctx context.Context) error { return natsconn.Drain(ctx, nc) })
-	opsSrv.AddCheck("nats", natsconn.Ready(nc))
-	if err := opsSrv.Start(ctx); err != nil {
-		return fail(err)
-	}
-	stack.Push("ops", opsSrv.Shutdown)
-
-	js, err := jetstream.New(nc)
+	// Ops server, tracing and NATS with their stops on the stack (startup.Begin); the ops
+	// server is started once every check that guards readiness is registered.
+	base, err := startup.Begin(ctx, stack, cfg.Base, "example", log, ops.NewRegistry(), startup.Options{})
 	if err != nil {
 		return fail(err)
 	}
-	if err := natsconn.WaitConnected(ctx, nc); err != nil {
+	started := base.Ops.AddPending("started", "starting: waiting for the tenant view")
+	if err := base.Ops.Start(ctx); err != nil {
 		return fail(err)
 	}
 	// A provisioner creates the topology before services start; a service only waits for
 	// what it uses (its NATS user may not create or change streams).
 	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas}).Only(subjects.BucketTenants)
-	if err := streams.Await(ctx, js, top, log); err != nil {
+	if err := streams.Await(ctx, base.JS, top, log); err != nil {
 		return fail(err)
 	}
 	// The tenant view outlives ctx until the stack stops it, so work draining at shutdown
 	// keeps it; the stack then waits for the watcher.
-	watchCtx, waitFor := stack.Background(ctx, "tenants")
-	store, err := tenants.Open(ctx, watchCtx, js, cfg.Tenants.File, log)
+	store, err := startup.Tenants(ctx, stack, base.JS, cfg.Tenants.File, base.Ops, log)
 	if err != nil {
 		return fail(err)
 	}
-	waitFor(store.Done())
-	opsSrv.AddCheck("tenants", store.Ready())
+	store.OnChange(func(id string, _ *frontdeskv1.Tenant) { log.Info("tenant changed", zap.String("tenant", id)) })
 
 	// The service's own work runs in goroutines the stack owns: cancelled at shutdown (in
 	// reverse order, before the connections it uses) and waited for.
@@ -108,12 +94,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return nil
 	})
 
+	started()
 	select {
 	case <-ctx.Done():
 	case <-work.Done():
 		err = work.Err()
 	}
-	opsSrv.SetDraining()
+	base.Ops.SetDraining()
 	return errors.Join(err, stack.Shutdown(ctx, cfg.Shutdown.Timeout))
 }
 

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,8 +21,8 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/lifecycle"
 	"github.com/frontdesk-chat/frontdesk/services/natsconn"
 	"github.com/frontdesk-chat/frontdesk/services/ops"
+	"github.com/frontdesk-chat/frontdesk/services/startup"
 	"github.com/frontdesk-chat/frontdesk/services/streams"
-	"github.com/frontdesk-chat/frontdesk/services/tenants"
 	"github.com/frontdesk-chat/frontdesk/services/tracing"
 
 	"github.com/frontdesk-chat/frontdesk/aibridge/internal/assist"
@@ -165,9 +164,8 @@ type Service struct {
 	stack  *lifecycle.Stack
 	getenv func(string) string
 	tracer *tracing.Provider
-
-	mu      sync.Mutex
-	running bool
+	// consuming is called by Run once it consumes; /readyz says not ready until then.
+	consuming func()
 }
 
 // New connects to NATS (lazily: an outage at start shows in /readyz rather than failing the
@@ -182,40 +180,20 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Option) (_ *S
 			_ = s.stack.Shutdown(ctx, cfg.Shutdown.Timeout)
 		}
 	}()
-	// Pushed first so it stops last: the spans of the last replies are exported.
-	if s.tracer, err = tracing.New(ctx, cfg.Tracing, "aibridge", log.Named("tracing")); err != nil {
-		return nil, err
-	}
-	s.stack.Push("tracing", s.tracer.Shutdown)
-	s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), s.reg)
+	// The start-up policy of every service (startup). Tracing stops after the NATS drain: the
+	// spans of the last replies are exported.
+	base, err := startup.Begin(ctx, s.stack, cfg.Base, "aibridge", log, s.reg, startup.Options{})
 	if err != nil {
 		return nil, err
 	}
-	s.stack.Push("nats", func(ctx context.Context) error { return natsconn.Drain(ctx, s.nc) })
-	s.js, err = jetstream.New(s.nc)
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
-	}
-	s.ops = ops.New(cfg.Ops.Addr, log.Named("ops"), s.reg)
-	if cfg.Ops.Debug {
-		s.ops.EnableDebug()
-	}
-	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
-	// Run sets running only after it has added its own checks (tenants, fence), so /readyz
+	s.ops, s.nc, s.js, s.tracer = base.Ops, base.NC, base.JS, base.Tracer
+	// Run calls consuming only after it has added its own checks (tenants, fence), so /readyz
 	// cannot call the bridge ready while they are missing (the persister once could: its late
-	// check was the only one failing). Checks Run adds must stay before running is set.
-	s.ops.AddCheck("consumer", func(context.Context) error {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if !s.running {
-			return errors.New("not consuming yet")
-		}
-		return nil
-	})
+	// check was the only one failing). Checks Run adds must stay before consuming is called.
+	s.consuming = s.ops.AddPending("consumer", "not consuming yet")
 	if err := s.ops.Start(ctx); err != nil {
 		return nil, err
 	}
-	s.stack.Push("ops", s.ops.Shutdown)
 	return s, nil
 }
 
@@ -249,20 +227,15 @@ func (s *Service) run(ctx context.Context) error {
 	if err := streams.Await(ctx, s.js, topo, s.log); err != nil {
 		return lifecycle.IgnoreCanceled(ctx, err)
 	}
+	store, err := startup.Tenants(ctx, s.stack, s.js, s.cfg.Tenants.File, s.ops, s.log)
+	if err != nil {
+		return lifecycle.IgnoreCanceled(ctx, err)
+	}
 	var (
-		store  *tenants.Store
 		convKV jetstream.KeyValue
 		msgs   jetstream.Stream
 	)
-	// Workers outlive ctx so that shutdown can let replies in flight finish.
-	wctx, waitFor := s.stack.Background(ctx, "watchers")
 	if err := lifecycle.RetryUntil(ctx, s.log, "open streams", func() (err error) {
-		if store == nil {
-			if store, err = tenants.Open(ctx, wctx, s.js, s.cfg.Tenants.File, s.log); err != nil {
-				return err
-			}
-			waitFor(store.Done())
-		}
 		if convKV, err = s.js.KeyValue(ctx, subjects.BucketConversations); err != nil {
 			return err
 		}
@@ -271,7 +244,6 @@ func (s *Service) run(ctx context.Context) error {
 	}); err != nil {
 		return lifecycle.IgnoreCanceled(ctx, err)
 	}
-	s.ops.AddCheck("tenants", store.Ready())
 
 	met := metrics.New(s.reg)
 	fence := convo.NewFence(s.log.Named("fence"))
@@ -348,9 +320,7 @@ func (s *Service) run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
-	s.mu.Lock()
-	s.running = true
-	s.mu.Unlock()
+	s.consuming()
 	s.log.Info("aibridge running")
 	select {
 	case <-ctx.Done():

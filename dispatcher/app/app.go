@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -20,9 +19,9 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/lifecycle"
 	"github.com/frontdesk-chat/frontdesk/services/natsconn"
 	"github.com/frontdesk-chat/frontdesk/services/ops"
+	"github.com/frontdesk-chat/frontdesk/services/startup"
 	"github.com/frontdesk-chat/frontdesk/services/streams"
 	"github.com/frontdesk-chat/frontdesk/services/tenants"
-	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // DefaultOpsAddr is the dispatcher's ops port.
@@ -82,7 +81,7 @@ type Service struct {
 	engine *engine.Engine
 	store  *tenants.Store
 
-	started atomic.Bool // set when New wired everything: /readyz fails before
+	started func() // called when New wired everything: /readyz fails before
 }
 
 // New connects, provisions what the dispatcher uses, and wires the engine; Run dispatches.
@@ -95,38 +94,18 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		}
 	}()
 	reg := ops.NewRegistry()
-	s.ops = ops.New(cfg.Ops.Addr, log.Named("ops"), reg)
-	if cfg.Ops.Debug {
-		s.ops.EnableDebug()
-	}
-	s.stack.Push("ops", s.ops.Shutdown)
-	// Pushed before NATS so it stops after the hand-over: the last commands' spans are exported.
-	tp, err := tracing.New(ctx, cfg.Tracing, "dispatcher", log.Named("tracing"))
+	// The start-up policy of every service (startup): the ops server answers from the start
+	// and /readyz says what is missing while the dispatcher waits for NATS, the topology and
+	// its tenant view. Tracing stops after the NATS drain: the last commands' spans are exported.
+	base, err := startup.Begin(ctx, s.stack, cfg.Base, "dispatcher", log, reg, startup.Options{})
 	if err != nil {
 		return nil, err
 	}
-	s.stack.Push("tracing", tp.Shutdown)
-	if s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), reg); err != nil {
-		return nil, err
-	}
-	// The chassis drain waits for the connection to close under the shutdown deadline and keeps
-	// natsconn's own closed handler (and its logging) in place.
-	s.stack.Push("nats", func(ctx context.Context) error { return natsconn.Drain(ctx, s.nc) })
-	// The start-up policy of every service: the ops server answers from the start and /readyz
-	// says what is missing while the dispatcher waits for NATS, the topology and its tenant view.
-	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
-	s.ops.AddCheck("started", func(context.Context) error {
-		if !s.started.Load() {
-			return errors.New("starting: waiting for the streams and the tenant view")
-		}
-		return nil
-	})
+	s.ops, s.nc = base.Ops, base.NC
+	tp, js := base.Tracer, base.JS
+	s.started = s.ops.AddPending("started", "starting: waiting for the streams and the tenant view")
 	if err := s.ops.Start(ctx); err != nil {
 		return nil, err
-	}
-	js, err := jetstream.New(s.nc)
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas}).Only(subjects.StreamMessages,
 		subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters, subjects.BucketTenants, subjects.BucketConversations,
@@ -136,12 +115,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		return nil, err
 	}
 	// The watch outlives ctx so the engine keeps its tenant view while it hands over.
-	watchCtx, waitFor := s.stack.Background(ctx, "tenants")
-	if s.store, err = tenants.Open(ctx, watchCtx, js, cfg.Tenants.File, log); err != nil {
+	if s.store, err = startup.Tenants(ctx, s.stack, js, cfg.Tenants.File, s.ops, log); err != nil {
 		return nil, err
 	}
-	waitFor(s.store.Done())
-	s.ops.AddCheck("tenants", s.store.Ready())
 	set := cfg.Dispatcher
 	if set.Instance == "" {
 		host, _ := os.Hostname()
@@ -151,7 +127,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err erro
 		engine.WithTracer(tp.Tracer("dispatcher/engine"))); err != nil {
 		return nil, err
 	}
-	s.started.Store(true)
+	s.started()
 	return s, nil
 }
 

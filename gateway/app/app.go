@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/auth"
@@ -30,11 +29,9 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 	"github.com/frontdesk-chat/frontdesk/services/config"
 	"github.com/frontdesk-chat/frontdesk/services/lifecycle"
-	"github.com/frontdesk-chat/frontdesk/services/natsconn"
 	"github.com/frontdesk-chat/frontdesk/services/ops"
+	"github.com/frontdesk-chat/frontdesk/services/startup"
 	"github.com/frontdesk-chat/frontdesk/services/streams"
-	"github.com/frontdesk-chat/frontdesk/services/tenants"
-	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // Settings are the gateway's own settings (key "gateway", env FRONTDESK_GATEWAY_*).
@@ -241,7 +238,7 @@ type Service struct {
 	ln       net.Listener
 	ops      *ops.Server
 	stopping atomic.Bool // set when shutdown starts: consumers ending then are no errors
-	started  atomic.Bool // set when New wired everything: /readyz fails before
+	started  func()      // called when New wired everything: /readyz fails before
 }
 
 // New connects and wires the gateway and binds its listeners; Run serves. On error everything
@@ -257,27 +254,21 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 	}()
 	reg := ops.NewRegistry()
 	m := metrics.New(reg)
-	s.ops = ops.New(cfg.Ops.Addr, log.Named("ops"), reg)
-	if cfg.Ops.Debug {
-		s.ops.EnableDebug()
-	}
-	s.stack.Push("ops", s.ops.Shutdown)
-	// Pushed before NATS so it stops after the drain: the last frames' spans are exported.
-	tp, err := tracing.New(ctx, cfg.Tracing, "gateway", log.Named("tracing"))
+	// The start-up policy of every service (startup): the ops server answers from the start
+	// and /readyz says what is missing while the gateway waits for NATS, the topology and its
+	// tenant view. A NATS outage degrades a started gateway without making it unready: it
+	// shares the outage with every other gateway, so taking it out of the load balancer would
+	// only cut the sockets it holds (they keep their pings, and sends are refused until NATS is
+	// back). /readyz says "degraded" and names it. A gateway that never reached NATS is not
+	// started. Tracing stops after the NATS drain: the last frames' spans are exported.
+	base, err := startup.Begin(ctx, s.stack, cfg.Base, "gateway", log, reg, startup.Options{
+		DegradableNATS: true, BeforeDrain: func() { s.stopping.Store(true) }})
 	if err != nil {
 		return nil, err
 	}
-	s.stack.Push("tracing", tp.Shutdown)
-	if s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), reg); err != nil {
-		return nil, err
-	}
+	s.ops, s.nc = base.Ops, base.NC
+	tp, js := base.Tracer, base.JS
 	s.nc.SetErrorHandler(quietWhileStopping(s.nc.Opts.AsyncErrorCB, s.stopping.Load, log.Named("nats")))
-	s.stack.Push("nats", func(ctx context.Context) error {
-		s.stopping.Store(true)
-		return natsconn.Drain(ctx, s.nc)
-	})
-	// The start-up policy of every service: the ops server answers from the start and /readyz
-	// says what is missing while the gateway waits for NATS, the topology and its tenant view.
 	// A forced collection on the internal port lets the load generator measure memory per
 	// connection as RSS after GC, the way BENCHMARKS.md reports it (only with ops.debug).
 	s.ops.HandleDebug("POST /debug/gc", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -285,23 +276,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 		debug.FreeOSMemory()
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	// A NATS outage degrades a started gateway without making it unready: it shares the outage
-	// with every other gateway, so taking it out of the load balancer would only cut the
-	// sockets it holds (they keep their pings, and sends are refused until NATS is back).
-	// /readyz says "degraded" and names it. A gateway that never reached NATS is not started.
-	s.ops.AddDegradable("nats", natsconn.Ready(s.nc))
-	s.ops.AddCheck("started", func(context.Context) error {
-		if !s.started.Load() {
-			return errors.New("starting: waiting for the streams and the tenant view")
-		}
-		return nil
-	})
+	s.started = s.ops.AddPending("started", "starting: waiting for the streams and the tenant view")
 	if err := s.ops.Start(ctx); err != nil {
 		return nil, err
-	}
-	js, err := jetstream.New(s.nc)
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	// The provisioner creates the topology (the gateway may not): wait for it.
 	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas}).Only(subjects.StreamMessages, subjects.StreamEvents,
@@ -311,15 +288,10 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 		return nil, err
 	}
 	// The watch outlives ctx so sessions keep their tenant view while they close.
-	watchCtx, waitFor := s.stack.Background(ctx, "tenants")
-	// Not retried: the bucket is there (Await) and a tenants file that does not load is a
-	// configuration error that must fail the start.
-	store, err := tenants.Open(ctx, watchCtx, js, cfg.Tenants.File, log)
+	store, err := startup.Tenants(ctx, s.stack, js, cfg.Tenants.File, s.ops, log)
 	if err != nil {
 		return nil, err
 	}
-	waitFor(store.Done())
-	s.ops.AddCheck("tenants", store.Ready())
 	h, err := hub.New(s.nc, log.Named("hub"), m, hub.Options{Workers: cfg.Gateway.Workers, Tracer: tp.Tracer("gateway/hub")})
 	if err != nil {
 		return nil, err
@@ -390,7 +362,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 		err := s.sessions.Shutdown(ctx)
 		return errors.Join(err, <-errc)
 	})
-	s.started.Store(true)
+	s.started()
 	return s, nil
 }
 

@@ -6,10 +6,8 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -24,8 +22,8 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/natsconn"
 	"github.com/frontdesk-chat/frontdesk/services/ops"
 	"github.com/frontdesk-chat/frontdesk/services/pg"
+	"github.com/frontdesk-chat/frontdesk/services/startup"
 	"github.com/frontdesk-chat/frontdesk/services/streams"
-	"github.com/frontdesk-chat/frontdesk/services/tenants"
 	"github.com/frontdesk-chat/frontdesk/services/tracing"
 
 	"github.com/frontdesk-chat/frontdesk/persister/internal/erase"
@@ -182,10 +180,10 @@ type Service struct {
 	stack  *lifecycle.Stack
 	tracer *tracing.Provider
 
-	migrated atomic.Bool
-	// answering is set once Run has started every consumer and query subscription and flushed
-	// them to the server; /readyz says not ready until then.
-	answering atomic.Bool
+	// migrated is called once the schema is up to date, answering once Run has started every
+	// consumer and query subscription and flushed them to the server; /readyz says not ready
+	// until then.
+	migrated, answering func()
 }
 
 // New connects to NATS and Postgres (both lazily: an outage at start shows in /readyz rather
@@ -197,52 +195,28 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 			_ = s.stack.Shutdown(ctx, cfg.Shutdown.Timeout)
 		}
 	}()
-	// Pushed first so it stops last: the spans of the last batches are exported.
-	if s.tracer, err = tracing.New(ctx, cfg.Tracing, "persister", log.Named("tracing")); err != nil {
-		return nil, err
-	}
-	s.stack.Push("tracing", s.tracer.Shutdown)
-	s.nc, err = natsconn.Connect(ctx, cfg.NATS, log.Named("nats"), s.reg)
+	// The start-up policy of every service (startup). Tracing stops after the NATS drain
+	// (which flushes the last acks and replies): the spans of the last batches are exported.
+	base, err := startup.Begin(ctx, s.stack, cfg.Base, "persister", log, s.reg, startup.Options{})
 	if err != nil {
 		return nil, err
 	}
-	// Drain flushes the last acks and replies before closing.
-	s.stack.Push("nats", func(ctx context.Context) error { return natsconn.Drain(ctx, s.nc) })
-	s.js, err = jetstream.New(s.nc)
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
-	}
+	s.ops, s.nc, s.js, s.tracer = base.Ops, base.NC, base.JS, base.Tracer
 	s.pool, err = pg.Connect(ctx, cfg.Database, log.Named("pg"))
 	if err != nil {
 		return nil, err
 	}
 	s.stack.Push("postgres", func(context.Context) error { s.pool.Close(); return nil })
 
-	s.ops = ops.New(cfg.Ops.Addr, log.Named("ops"), s.reg)
-	if cfg.Ops.Debug {
-		s.ops.EnableDebug()
-	}
-	s.ops.AddCheck("nats", natsconn.Ready(s.nc))
 	s.ops.AddCheck("postgres", pg.Ready(s.pool))
 	// Registered here, not in Run: a check added while /readyz is already being polled leaves a
 	// moment when every check present passes and the service is called ready before Run has
 	// subscribed to the queries (a client then meets "no responders").
-	s.ops.AddCheck("queries", func(context.Context) error {
-		if !s.answering.Load() {
-			return errors.New("not answering queries yet")
-		}
-		return nil
-	})
-	s.ops.AddCheck("schema", func(context.Context) error {
-		if !s.migrated.Load() {
-			return errors.New("migrations not applied yet")
-		}
-		return nil
-	})
+	s.answering = s.ops.AddPending("queries", "not answering queries yet")
+	s.migrated = s.ops.AddPending("schema", "migrations not applied yet")
 	if err := s.ops.Start(ctx); err != nil {
 		return nil, err
 	}
-	s.stack.Push("ops", s.ops.Shutdown)
 	return s, nil
 }
 
@@ -283,36 +257,25 @@ func (s *Service) run(ctx context.Context) error {
 		return lifecycle.IgnoreCanceled(ctx, err)
 	}
 	if s.cfg.Persister.Migrate {
-		var changed error
 		if err := lifecycle.RetryUntil(ctx, s.log, "migrate", func() error {
 			_, err := migrate.Apply(ctx, s.pool, s.log.Named("migrate"))
 			if errors.Is(err, migrate.ErrChanged) {
 				// An edited migration does not fix itself: stop retrying and fail the start.
-				changed = err
-				return nil
+				return lifecycle.Permanent(err)
 			}
 			return err
 		}); err != nil {
 			return lifecycle.IgnoreCanceled(ctx, err)
 		}
-		if changed != nil {
-			return changed
-		}
 	}
-	s.migrated.Store(true)
+	s.migrated()
 
 	// The watch outlives ctx until the stack stops it, so retention and queries keep their
 	// tenant view while they drain.
-	wctx, waitFor := s.stack.Background(ctx, "tenants")
-	var ts *tenants.Store
-	if err := lifecycle.RetryUntil(ctx, s.log, "watch tenants", func() (err error) {
-		ts, err = tenants.Open(ctx, wctx, s.js, s.cfg.Tenants.File, s.log)
-		return err
-	}); err != nil {
+	ts, err := startup.Tenants(ctx, s.stack, s.js, s.cfg.Tenants.File, s.ops, s.log)
+	if err != nil {
 		return lifecycle.IgnoreCanceled(ctx, err)
 	}
-	waitFor(ts.Done())
-	s.ops.AddCheck("tenants", ts.Ready())
 	known := func(id string) bool { _, ok := ts.Get(id); return ok }
 	zone := func(id string) string { t, _ := ts.Get(id); return t.GetHours().GetTimeZone() }
 
@@ -404,7 +367,7 @@ func (s *Service) run(ctx context.Context) error {
 	cancel()
 	// Ready only once queries are answered: a client that saw /readyz answer 200 must not
 	// meet "no responders" (the subscriptions are flushed to the server first).
-	s.answering.Store(true)
+	s.answering()
 	s.log.Info("persister running")
 	<-ctx.Done()
 	return nil

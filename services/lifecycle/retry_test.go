@@ -3,6 +3,7 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -24,6 +25,17 @@ func TestRetryUntil(t *testing.T) {
 		})
 		if err != nil || calls != 3 {
 			t.Fatalf("err %v after %d calls", err, calls)
+		}
+	})
+	t.Run("returns a permanent error at once", func(t *testing.T) {
+		t.Parallel()
+		calls := 0
+		err := lifecycle.RetryUntil(t.Context(), testkit.Logger(t), "load", func() error {
+			calls++
+			return fmt.Errorf("load: %w", lifecycle.Permanent(down))
+		})
+		if !errors.Is(err, down) || err.Error() != "load: down" || calls != 1 {
+			t.Fatalf("err %v after %d calls, want fn's error after 1", err, calls)
 		}
 	})
 	t.Run("gives up when ctx ends", func(t *testing.T) {

@@ -121,6 +121,22 @@ func (s *Server) AddCheck(name string, check func(context.Context) error) {
 	s.checks = append(s.checks, namedCheck{name: name, check: check})
 }
 
+// AddPending adds a check that fails with reason until done is called: a part of the service
+// that is not there yet (started, answering queries, consuming). Register it before Start, and
+// call done only after the checks added later (a tenant view opened after Start) are in place:
+// a check added while /readyz is polled otherwise lets the service be called ready too early.
+// done may be called more than once.
+func (s *Server) AddPending(name, reason string) (done func()) {
+	var ok atomic.Bool
+	s.AddCheck(name, func(context.Context) error {
+		if !ok.Load() {
+			return errors.New(reason)
+		}
+		return nil
+	})
+	return func() { ok.Store(true) }
+}
+
 // AddDegradable adds a check whose failure degrades the service without making it unready:
 // /readyz still answers 200, with status "degraded" and the check's error, so a load
 // balancer keeps sending traffic the service can partly serve (the gateway during a NATS

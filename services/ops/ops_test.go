@@ -272,3 +272,17 @@ func TestDegradableChecks(t *testing.T) {
 		})
 	}
 }
+
+func TestPendingCheckPassesOnceDone(t *testing.T) {
+	t.Parallel()
+	s := ops.New(":0", nil, nil)
+	done := s.AddPending("started", "starting: waiting for the streams")
+	if body, ready := s.Check(t.Context()); ready || body.Checks["started"] != "starting: waiting for the streams" {
+		t.Fatalf("before done: %+v ready %v, want not ready with the reason", body, ready)
+	}
+	done()
+	done()
+	if body, ready := s.Check(t.Context()); !ready || body.Checks["started"] != "ok" {
+		t.Fatalf("after done: %+v ready %v, want ready", body, ready)
+	}
+}

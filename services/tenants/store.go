@@ -21,27 +21,49 @@ const maxSeedAttempts = 5
 
 // SeedFile loads the tenants YAML file at path and seeds them (see Seed); an empty path means
 // the service was given no file and does nothing, since tenants may be managed in the bucket.
+// A file that does not load is an ErrFile.
 func SeedFile(ctx context.Context, kv jetstream.KeyValue, path string) error {
 	if path == "" {
 		return nil
 	}
 	ts, err := LoadFile(path)
 	if err != nil {
-		return err
+		return fileError{err}
 	}
 	return Seed(ctx, kv, ts)
 }
 
-// Open is how a service comes to know its tenants: it opens the tenants bucket (subjects.BucketTenants), seeds it from
-// the YAML file at path (empty: no file, see SeedFile) and watches it. The watch runs until
-// watchCtx ends; services pass a context that outlives their run context so that work
-// draining at shutdown keeps its tenant view. ctx bounds the opening itself.
+// ErrFile is matched (errors.Is) by the errors of Open and SeedFile that come from the
+// tenants file itself (unreadable, not strict YAML, an invalid or duplicate tenant): a
+// configuration error that retrying cannot fix. Other errors of Open come from NATS.
+var ErrFile = errors.New("tenants file does not load")
+
+// fileError marks err as ErrFile without changing its message.
+type fileError struct{ err error }
+
+func (e fileError) Error() string   { return e.err.Error() }
+func (e fileError) Unwrap() []error { return []error{ErrFile, e.err} }
+
+// Open is how a service comes to know its tenants: it loads the YAML file at path (empty: no
+// file, see SeedFile), opens the tenants bucket (subjects.BucketTenants), seeds it and
+// watches it. The file is read first, so a file that does not load fails (ErrFile) even while
+// NATS is away. The watch runs until watchCtx ends; services pass a context that outlives
+// their run context so that work draining at shutdown keeps its tenant view. ctx bounds the
+// opening itself.
 func Open(ctx, watchCtx context.Context, js jetstream.JetStream, path string, log *zap.Logger) (*Store, error) {
+	var seed []*frontdeskv1.Tenant
+	if path != "" {
+		ts, err := LoadFile(path)
+		if err != nil {
+			return nil, fileError{err}
+		}
+		seed = ts
+	}
 	kv, err := js.KeyValue(ctx, subjects.BucketTenants)
 	if err != nil {
 		return nil, fmt.Errorf("tenants bucket: %w", err)
 	}
-	if err := SeedFile(ctx, kv, path); err != nil {
+	if err := Seed(ctx, kv, seed); err != nil {
 		return nil, err
 	}
 	return Watch(watchCtx, kv, log)

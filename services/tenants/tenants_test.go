@@ -408,8 +408,8 @@ func TestSeedFile(t *testing.T) {
 	if _, err := kv.Get(ctx, "demo"); err != nil {
 		t.Fatalf("demo not seeded: %v", err)
 	}
-	if err := tenants.SeedFile(ctx, kv, writeFile(t, "tenants: [{id: \"bad.id\"}]\n")); err == nil {
-		t.Fatal("a bad file seeded without error")
+	if err := tenants.SeedFile(ctx, kv, writeFile(t, "tenants: [{id: \"bad.id\"}]\n")); !errors.Is(err, tenants.ErrFile) {
+		t.Fatalf("a bad file seeded: %v, want tenants.ErrFile", err)
 	}
 }
 
@@ -422,11 +422,15 @@ func TestOpen(t *testing.T) {
 	if _, err := tenants.Open(ctx, ctx, js, "", testkit.Logger(t)); err == nil || !strings.Contains(err.Error(), "tenants bucket") {
 		t.Fatalf("open without the bucket: %v, want an error naming the bucket", err)
 	}
+	// The file is read first: a bad one is a configuration error even while the bucket is missing.
+	if _, err := tenants.Open(ctx, ctx, js, writeFile(t, "tenants: [{id: \"bad.id\"}]\n"), testkit.Logger(t)); !errors.Is(err, tenants.ErrFile) {
+		t.Fatalf("open a bad file without the bucket: %v, want tenants.ErrFile", err)
+	}
 	if err := streams.Provision(ctx, js, streams.Declared(streams.Options{}).Only(subjects.BucketTenants)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tenants.Open(ctx, ctx, js, writeFile(t, "tenants: [{id: \"bad.id\"}]\n"), testkit.Logger(t)); err == nil {
-		t.Fatal("a bad file opened without error")
+	if _, err := tenants.Open(ctx, ctx, js, writeFile(t, "tenants: [{id: \"bad.id\"}]\n"), testkit.Logger(t)); !errors.Is(err, tenants.ErrFile) {
+		t.Fatalf("a bad file opened: %v, want tenants.ErrFile", err)
 	}
 	watchCtx, stop := context.WithCancel(ctx)
 	store, err := tenants.Open(ctx, watchCtx, js, writeFile(t, seedYAML), testkit.Logger(t))

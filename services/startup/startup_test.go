@@ -1,0 +1,143 @@
+package startup_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
+	"github.com/frontdesk-chat/frontdesk/services/config"
+	"github.com/frontdesk-chat/frontdesk/services/lifecycle"
+	"github.com/frontdesk-chat/frontdesk/services/natsconn"
+	"github.com/frontdesk-chat/frontdesk/services/ops"
+	"github.com/frontdesk-chat/frontdesk/services/startup"
+	"github.com/frontdesk-chat/frontdesk/services/streams"
+	"github.com/frontdesk-chat/frontdesk/services/tenants"
+	"github.com/frontdesk-chat/frontdesk/services/testkit"
+)
+
+func writeTenants(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tenants.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func baseConfig(url string) config.Base {
+	cfg := config.DefaultBase()
+	cfg.NATS.URL = url
+	cfg.NATS.Name = "startup-test"
+	cfg.Ops.Addr = "127.0.0.1:0"
+	return cfg
+}
+
+func TestBeginStopsWhatItStartedInOrder(t *testing.T) {
+	t.Parallel()
+	ns := testkit.RunNATS(t)
+	log := testkit.Logger(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	stack := lifecycle.NewStack(log)
+	drained := false
+	b, err := startup.Begin(ctx, stack, baseConfig(ns.URL()), "test", log, ops.NewRegistry(),
+		startup.Options{BeforeDrain: func() { drained = true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := natsconn.WaitConnected(ctx, b.NC); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.JS.AccountInfo(ctx); err != nil {
+		t.Fatalf("jetstream: %v", err)
+	}
+	// Not started by Begin: the service adds its checks first.
+	if err := b.Ops.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	body, ready := b.Ops.Check(ctx)
+	if !ready || body.Checks["nats"] != "ok" {
+		t.Fatalf("readiness %v %+v, want ready with a passing nats check", ready, body)
+	}
+	if err := stack.Shutdown(ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !drained || !b.NC.IsClosed() {
+		t.Fatalf("before drain ran: %v, connection closed: %v", drained, b.NC.IsClosed())
+	}
+}
+
+func TestTenantsFailsAtOnceOnAFileThatDoesNotLoad(t *testing.T) {
+	t.Parallel()
+	ns := testkit.RunNATS(t)
+	_, js := testkit.Connect(t, ns.URL())
+	log := testkit.Logger(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	stack := lifecycle.NewStack(log)
+	t.Cleanup(func() { _ = stack.Shutdown(context.Background(), 10*time.Second) })
+	// No bucket either: the file is the error that retrying cannot fix, so it is not retried.
+	_, err := startup.Tenants(ctx, stack, js, writeTenants(t, "tenants: [{id: \"bad.id\"}]\n"), ops.New("127.0.0.1:0", log, nil), log)
+	if !errors.Is(err, tenants.ErrFile) {
+		t.Fatalf("err = %v, want tenants.ErrFile", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("retried until the context ended")
+	}
+}
+
+func TestTenantsRetriesUntilTheBucketIsThere(t *testing.T) {
+	t.Parallel()
+	ns := testkit.RunNATS(t)
+	_, js := testkit.Connect(t, ns.URL())
+	core, logs := observer.New(zapcore.WarnLevel)
+	log := zap.New(zapcore.NewTee(testkit.Logger(t).Core(), core))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	stack := lifecycle.NewStack(log)
+	srv := ops.New("127.0.0.1:0", log, nil)
+	type result struct {
+		store *tenants.Store
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := startup.Tenants(ctx, stack, js, writeTenants(t, "tenants: [{id: demo, name: Demo}]\n"), srv, log)
+		done <- result{s, err}
+	}()
+	testkit.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if logs.FilterMessageSnippet("open tenants failed").Len() == 0 {
+			return errors.New("no failed attempt logged yet")
+		}
+		return nil
+	})
+	if err := streams.Provision(ctx, js, streams.Declared(streams.Options{}).Only(subjects.BucketTenants)); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if _, ok := r.store.Get("demo"); !ok {
+		t.Fatal("demo not seeded and watched")
+	}
+	if body, _ := srv.Check(ctx); body.Checks["tenants"] != "ok" {
+		t.Fatalf("checks %+v, want a passing tenants check", body.Checks)
+	}
+	if err := stack.Shutdown(ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-r.store.Done():
+	default:
+		t.Fatal("the tenants step did not wait for the watch")
+	}
+}
