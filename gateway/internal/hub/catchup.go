@@ -50,7 +50,8 @@ func (h *Hub) Watch(ctx context.Context, every time.Duration) {
 // fillDropped fills the conversations whose subscription lost messages to a slow-consumer drop
 // since it was last looked at. A drop is otherwise found only when the conversation's next
 // message reveals the gap, so the last messages of a burst, dropped with nothing after them,
-// would wait for the customer's or agent's next message (TestDroppedTailIsFilled).
+// would wait for the customer's or agent's next message (TestConversationDelivery, "a dropped
+// tail is filled without a next message").
 func (h *Hub) fillDropped() {
 	type lossy struct {
 		e     *entry
