@@ -127,8 +127,8 @@ type Settings struct {
 	MaxPublishes int           `mapstructure:"max_publishes"`
 	PublishWait  time.Duration `mapstructure:"publish_wait"`
 	// ShedLatency: while the Go scheduler's p99 latency is above it (default 20ms) and the
-	// gateway takes ShedMinSends messages or more a 100 ms tick (default 100), a growing share
-	// of new messages is refused with `overloaded`; 0 turns it off.
+	// gateway is sent ShedMinSends messages or more a 100 ms tick (refused ones count; default
+	// 100), a growing share of new messages is refused with `overloaded`; 0 turns it off.
 	ShedLatency  time.Duration `mapstructure:"shed_latency"`
 	ShedMinSends int           `mapstructure:"shed_min_sends"`
 	// ContactSeenEvery is how often a customer reconnecting with the same token details from

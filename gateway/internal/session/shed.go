@@ -58,10 +58,12 @@ func (w *publishWindow) inFlight() int { return len(w.slots) }
 // (issue 18's overload shape: 2.5% of sends answered after a second on a saturated machine,
 // with the window never full). Goroutines then wait to run, so the Go scheduler's latency is
 // the signal: while its p99 over the last janitor tick is above the limit, and the gateway is
-// busy publishing, a growing share of new publishes is refused with `overloaded` (each refusal
-// spares a store, its deliveries and its consumers), and the share falls back as soon as the
-// latency does. A quiet gateway on a loaded machine sheds nothing: under minPublishes a tick,
-// its own traffic is not what starves it.
+// busy, a growing share of new sends is refused with `overloaded` (each refusal spares a store,
+// its deliveries and its consumers), and the share falls back as soon as the latency does. A
+// quiet gateway on a loaded machine sheds nothing: under minSends offered a tick, its own
+// traffic is not what starves it. "Busy" counts the sends offered, refused ones included: were
+// it to count the admitted ones, a share near the cap would make a loaded gateway look quiet
+// and halve the share while it is still late, so the share would swing instead of holding.
 
 // DefaultShedLatency and DefaultShedMinSends are the defaults of Config.ShedLatency and
 // ShedMinSends: a scheduler p99 of 20 ms is far above a healthy gateway's (well under 1 ms)
@@ -75,33 +77,34 @@ const (
 // so the latency keeps being measured with traffic and clients keep making progress.
 const shedCap = 900
 
-// cpuShed holds the share of publishes to refuse, updated once a tick by observe.
+// cpuShed holds the share of sends to refuse, updated once a tick by observe.
 type cpuShed struct {
-	limit        time.Duration // scheduler latency p99 above which publishes are shed; 0: never
-	minPublishes uint64        // messages admitted in a tick below which nothing is shed
+	limit    time.Duration // scheduler latency p99 above which sends are shed; 0: never
+	minSends uint64        // sends offered in a tick below which nothing is shed
 
-	drop      atomic.Uint32 // share refused, in thousandths
-	published atomic.Uint64 // messages admitted since the last tick
+	drop    atomic.Uint32 // share refused, in thousandths
+	offered atomic.Uint64 // sends offered since the last tick, admitted or not
 
-	sample []metrics.Sample
-	prev   []uint64 // the histogram's cumulative counts at the last tick
+	// Owned by observe (the janitor's goroutine), kept between ticks so a tick allocates
+	// nothing.
+	sample   []metrics.Sample
+	prev     []uint64 // the histogram's cumulative counts at the last tick
+	interval []uint64 // the counts of the last tick
 }
 
-func newCPUShed(limit time.Duration, minPublishes int) *cpuShed {
-	return &cpuShed{limit: limit, minPublishes: uint64(max(minPublishes, 0)),
+func newCPUShed(limit time.Duration, minSends int) *cpuShed {
+	return &cpuShed{limit: limit, minSends: uint64(max(minSends, 0)),
 		sample: []metrics.Sample{{Name: "/sched/latencies:seconds"}}}
 }
 
-// admit reports whether a new publish goes ahead.
+// admit reports whether a new send goes ahead.
 func (c *cpuShed) admit() bool {
 	if c == nil || c.limit <= 0 {
 		return true
 	}
-	if d := c.drop.Load(); d > 0 && rand.Uint32N(1000) < d {
-		return false
-	}
-	c.published.Add(1)
-	return true
+	c.offered.Add(1)
+	d := c.drop.Load()
+	return d == 0 || rand.Uint32N(1000) >= d
 }
 
 // observe reads the scheduler's latencies since the last call and sets the share to refuse.
@@ -114,15 +117,17 @@ func (c *cpuShed) observe() {
 		return
 	}
 	h := c.sample[0].Value.Float64Histogram()
-	interval := make([]uint64, len(h.Counts))
+	c.interval = append(c.interval[:0], h.Counts...)
 	if len(c.prev) == len(h.Counts) {
 		for i, n := range h.Counts {
-			interval[i] = n - c.prev[i]
+			c.interval[i] = n - c.prev[i]
 		}
+	} else {
+		clear(c.interval) // the first tick: no interval yet
 	}
 	c.prev = append(c.prev[:0], h.Counts...)
-	p99 := histQuantile(interval, h.Buckets, 0.99)
-	c.drop.Store(nextDrop(c.drop.Load(), p99, c.limit, c.published.Swap(0) >= c.minPublishes))
+	p99 := histQuantile(c.interval, h.Buckets, 0.99)
+	c.drop.Store(nextDrop(c.drop.Load(), p99, c.limit, c.offered.Swap(0) >= c.minSends))
 }
 
 // nextDrop is the controller: up by a tenth while the latency is over the limit and the

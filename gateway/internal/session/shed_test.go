@@ -116,7 +116,8 @@ func TestHistQuantile(t *testing.T) {
 }
 
 // TestCPUShedAdmits: off or with nothing to shed, every message goes ahead; at the cap about
-// nine in ten are refused; observe keeps working on the real runtime histogram.
+// nine in ten are refused, and every send counts as offered; observe keeps working on the real
+// runtime histogram.
 func TestCPUShedAdmits(t *testing.T) {
 	t.Parallel()
 	var off *cpuShed
@@ -143,5 +144,10 @@ func TestCPUShedAdmits(t *testing.T) {
 	}
 	if refused < 8500 || refused > 9500 {
 		t.Fatalf("at the cap %d of 10000 refused, want about 9000", refused)
+	}
+	// Refused sends count as offered: the gateway is as busy as before it shed, so the share
+	// holds while the latency stays high instead of swinging back down.
+	if n := c.offered.Load(); n != 10000 {
+		t.Fatalf("offered %d after 10000 sends, want 10000", n)
 	}
 }
