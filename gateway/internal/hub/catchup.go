@@ -73,8 +73,7 @@ func (h *Hub) fillDropped() {
 	var dropped []*entry
 	for _, l := range seen {
 		l.e.mu.Lock()
-		if l.drops > l.e.drops && !l.e.filling {
-			l.e.drops = l.drops
+		if !l.e.filling && l.e.droppedMore(l.drops) {
 			l.e.filling = true
 			dropped = append(dropped, l.e)
 		}
@@ -154,8 +153,8 @@ func (h *Hub) catchUp(ctx context.Context) {
 	for _, f := range all {
 		dropped := false
 		if f.sub != nil {
-			if n, err := f.sub.Dropped(); err == nil && n > f.e.drops {
-				f.e.drops, dropped = n, true
+			if n, err := f.sub.Dropped(); err == nil && f.e.droppedMore(n) {
+				dropped = true
 			}
 		}
 		e := f.e
@@ -253,4 +252,15 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// droppedMore records n, a subscription's count of messages dropped for a slow consumer, and
+// reports whether it rose since the entry last looked: the messages in between are missing and
+// the entry needs a fill. Only Watch's goroutine calls it (fillDropped and catchUp).
+func (e *entry) droppedMore(n int) bool {
+	if n <= e.drops {
+		return false
+	}
+	e.drops = n
+	return true
 }
