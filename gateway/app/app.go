@@ -119,6 +119,12 @@ type Settings struct {
 	// of one client address, trusted proxies excepted (default 10000); over them: 503 and close.
 	MaxConnections           int `mapstructure:"max_connections"`
 	MaxConnectionsPerAddress int `mapstructure:"max_connections_per_address"`
+	// MaxHandshakes bounds the sessions opening at once on this gateway (WebSocket upgrades and
+	// SSE streams: token check, handshake, session start), so a burst of them queues outside the
+	// CPU the open sessions' deliveries need (default 0: twice GOMAXPROCS; negative: no bound).
+	// One that waits HandshakeWait (default 1s) for a slot is refused with 503 and Retry-After.
+	MaxHandshakes int           `mapstructure:"max_handshakes"`
+	HandshakeWait time.Duration `mapstructure:"handshake_wait"`
 	// ReplyBytesPerSecond is each user's budget for sync replays and history pages, in encoded
 	// bytes per second on this gateway (default 4 MiB).
 	ReplyBytesPerSecond int `mapstructure:"reply_bytes_per_second"`
@@ -156,7 +162,7 @@ func DefaultConfig() Config {
 		VisitorRate: sd.VisitorRate, VisitorBurst: sd.VisitorBurst,
 		HTTPTimeout: sd.HTTPTimeout, IdleTimeout: sd.IdleTimeout, UploadTimeout: sd.UploadTimeout,
 		UploadsPerUser: sd.UploadsPerUser, UploadsPerTenant: sd.UploadsPerTenant,
-		MaxConnections: sd.MaxConnections, MaxConnectionsPerAddress: sd.MaxConnectionsPerAddress,
+		MaxConnections: sd.MaxConnections, MaxConnectionsPerAddress: sd.MaxConnectionsPerAddress, HandshakeWait: sd.HandshakeWait,
 		MaxPublishes: d.MaxPublishes, PublishWait: d.PublishWait, ContactSeenEvery: session.DefaultContactSeenEvery,
 		ShedLatency: d.ShedLatency, ShedMinSends: d.ShedMinSends,
 	}}
@@ -198,7 +204,8 @@ func (c Config) Validate() error {
 		v   time.Duration
 	}{{"gateway.visitor_ttl", g.VisitorTTL}, {"gateway.ping_interval", g.PingInterval}, {"gateway.dead_timeout", g.DeadTimeout},
 		{"gateway.presence_ttl", g.PresenceTTL}, {"gateway.write_timeout", g.WriteTimeout}, {"gateway.request_timeout", g.RequestTimeout},
-		{"gateway.session_ttl", g.SessionTTL}, {"gateway.staff_token_ttl", g.StaffTokenTTL}, {"gateway.keys_reload", g.KeysReload}} {
+		{"gateway.session_ttl", g.SessionTTL}, {"gateway.staff_token_ttl", g.StaffTokenTTL}, {"gateway.keys_reload", g.KeysReload},
+		{"gateway.handshake_wait", g.HandshakeWait}} {
 		errs = append(errs, config.PositiveDuration(d.key, d.v))
 	}
 	if g.DeadTimeout <= g.PingInterval {
@@ -346,7 +353,8 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 	srv := server.New(server.Config{Auth: authn, SSO: ssoh, VisitorTTL: g.VisitorTTL, VisitorRate: g.VisitorRate,
 		VisitorBurst: g.VisitorBurst, TrustedProxies: proxies, HTTPTimeout: g.HTTPTimeout, IdleTimeout: g.IdleTimeout,
 		UploadTimeout: g.UploadTimeout, UploadsPerUser: g.UploadsPerUser, UploadsPerTenant: g.UploadsPerTenant,
-		MaxConnections: g.MaxConnections, MaxConnectionsPerAddress: g.MaxConnectionsPerAddress},
+		MaxConnections: g.MaxConnections, MaxConnectionsPerAddress: g.MaxConnectionsPerAddress,
+		MaxHandshakes: g.MaxHandshakes, HandshakeWait: g.HandshakeWait},
 		log.Named("http"), s.sessions, m, web.Handler())
 	s.http = srv.HTTPServer(log.Named("http"))
 	ln, err := net.Listen("tcp", g.Listen)

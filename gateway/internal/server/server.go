@@ -66,13 +66,19 @@ type Config struct {
 	// all come from its address; listed proxies are excepted). Over them: 503 and close.
 	MaxConnections           int
 	MaxConnectionsPerAddress int
+	// MaxHandshakes bounds the sessions opening at once (WebSocket upgrades and SSE streams:
+	// token check, handshake, session start), 0 for twice GOMAXPROCS, negative for no bound;
+	// HandshakeWait is how long an opening waits for a slot before it is refused with 503 and
+	// Retry-After (handshakes.go).
+	MaxHandshakes int
+	HandshakeWait time.Duration
 }
 
 // DefaultConfig returns the defaults (Secret aside).
 func DefaultConfig() Config {
 	return Config{VisitorTTL: 24 * time.Hour, VisitorRate: 60, VisitorBurst: 30, VisitorClients: 1 << 16,
 		UploadsPerUser: 2, UploadsPerTenant: 32, UploadTimeout: 2 * time.Minute, HTTPTimeout: 30 * time.Second,
-		IdleTimeout: time.Minute, MaxConnections: 100_000, MaxConnectionsPerAddress: 10_000}
+		IdleTimeout: time.Minute, MaxConnections: 100_000, MaxConnectionsPerAddress: 10_000, HandshakeWait: time.Second}
 }
 
 // Server serves the public endpoints.
@@ -83,8 +89,10 @@ type Server struct {
 	visitors *visitorLimiter
 	uploads  *uploadSlots
 	reports  reportSlots
-	metrics  *metrics.Metrics
-	mux      *http.ServeMux
+	// handshakes bounds the sessions opening at once (nil: no bound).
+	handshakes *handshakeGate
+	metrics    *metrics.Metrics
+	mux        *http.ServeMux
 }
 
 // New creates the server; Handler returns its routes. extra, when not nil, serves everything
@@ -124,9 +132,12 @@ func New(cfg Config, log *zap.Logger, sessions *session.Manager, m *metrics.Metr
 	if cfg.MaxConnectionsPerAddress <= 0 {
 		cfg.MaxConnectionsPerAddress = d.MaxConnectionsPerAddress
 	}
+	if cfg.HandshakeWait <= 0 {
+		cfg.HandshakeWait = d.HandshakeWait
+	}
 	s := &Server{cfg: cfg, log: log, sessions: sessions, metrics: m,
 		visitors: newVisitorLimiter(cfg.VisitorRate, cfg.VisitorBurst, cfg.VisitorClients), mux: http.NewServeMux(),
-		uploads: newUploadSlots(cfg.UploadsPerUser, cfg.UploadsPerTenant)}
+		uploads: newUploadSlots(cfg.UploadsPerUser, cfg.UploadsPerTenant), handshakes: newHandshakeGate(cfg.MaxHandshakes, cfg.HandshakeWait)}
 	s.mux.HandleFunc("GET /v1/ws", s.handleWS)
 	s.mux.HandleFunc("POST /v1/visitors", s.handleVisitors)
 	s.mux.HandleFunc("GET /v1/sse", s.handleSSE)
@@ -281,6 +292,11 @@ func (s *Server) handlePreflight(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	if !s.enterHandshake(w, r) {
+		return
+	}
+	// The slot is held until the session has started (its welcome written) or failed to.
+	defer s.handshakes.leave()
 	c, t, err := s.authenticate(r)
 	if err != nil {
 		s.refuse(w, err)

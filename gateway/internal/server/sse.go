@@ -25,6 +25,18 @@ import (
 
 func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 	cors(w, r)
+	if !s.enterHandshake(w, r) {
+		return
+	}
+	// The slot is held until the session has started or failed to; the stream outlives it.
+	opening := true
+	leave := func() {
+		if opening {
+			opening = false
+			s.handshakes.leave()
+		}
+	}
+	defer leave()
 	c, t, err := s.authenticate(r)
 	if err != nil {
 		s.refuse(w, err)
@@ -58,6 +70,7 @@ func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("sse session start", zap.Error(err))
 		tr.Close(1011, "internal error")
 	}
+	leave()
 	select {
 	case <-r.Context().Done():
 	case <-tr.done:

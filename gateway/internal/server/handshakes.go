@@ -1,0 +1,101 @@
+package server
+
+// A bound on the session opens in progress. An upgrade's expensive part (the token's signature
+// check, the handshake, the session's subscriptions and welcome) is CPU the chat's deliveries
+// need too. Without a bound, a burst of upgrades (a reconnect storm after a deploy, or 1,000
+// new visitors a second on 2 cores) puts hundreds of runnable handshake goroutines in the
+// scheduler's run queues, and a delivery woken behind them waits for all of them. With it, the
+// handshakes past the bound wait parked, in arrival order, where they cost no CPU and do not
+// stand in front of anyone; one that waits too long is refused with 503 and Retry-After, which
+// a client's reconnect backoff already handles, instead of queueing without end.
+
+import (
+	"context"
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+)
+
+// defaultHandshakesPerCPU sizes the bound from GOMAXPROCS when the configuration does not: twice
+// the processors, so that the slots of handshakes waiting on NATS (the subscriptions' flush, the
+// open-conversation read) do not leave a processor idle, and no more, so that the handshakes
+// never outnumber the processors by much in the run queues. The price, measured at 1,000 new
+// visitors a second (BENCHMARKS.md, "A bound on the handshakes in progress"): fewer handshakes at
+// a time share fewer NATS writes, about a fifth more CPU per upgrade, for a chat p99 a sixth of
+// what it was beside them.
+const defaultHandshakesPerCPU = 2
+
+// handshakeRetryAfter is the Retry-After of a refused handshake, in seconds: about what the
+// ones ahead of it need to drain at the rates a gateway keeps (thousands a second).
+const handshakeRetryAfter = 1
+
+// handshakeGate holds the slots. A nil gate admits everyone (Config.MaxHandshakes < 0).
+type handshakeGate struct {
+	slots chan struct{}
+	wait  time.Duration
+}
+
+// newHandshakeGate returns a gate of n slots (0: defaultHandshakesPerCPU per GOMAXPROCS;
+// negative: no gate) whose waiters give up after wait.
+func newHandshakeGate(n int, wait time.Duration) *handshakeGate {
+	if n < 0 {
+		return nil
+	}
+	if n == 0 {
+		n = defaultHandshakesPerCPU * runtime.GOMAXPROCS(0)
+	}
+	return &handshakeGate{slots: make(chan struct{}, n), wait: wait}
+}
+
+// enter takes a slot, waiting at most the gate's wait for one (less if ctx ends first), and
+// reports whether it got one; the caller then calls leave once. Waiters are served in arrival
+// order: blocked senders on a channel queue first in, first out.
+func (g *handshakeGate) enter(ctx context.Context) bool {
+	if g == nil {
+		return true
+	}
+	select {
+	case g.slots <- struct{}{}:
+		return true
+	default:
+	}
+	// Only a handshake that has to wait pays for a timer.
+	t := time.NewTimer(g.wait)
+	defer t.Stop()
+	select {
+	case g.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// leave gives the slot back.
+func (g *handshakeGate) leave() {
+	if g != nil {
+		<-g.slots
+	}
+}
+
+// busy reports how many slots are taken (tests).
+func (g *handshakeGate) busy() int {
+	if g == nil {
+		return 0
+	}
+	return len(g.slots)
+}
+
+// enterHandshake takes a handshake slot for r, or answers the refusal itself (503, Retry-After)
+// and returns false.
+func (s *Server) enterHandshake(w http.ResponseWriter, r *http.Request) bool {
+	if s.handshakes.enter(r.Context()) {
+		return true
+	}
+	s.metrics.AuthFailures.WithLabelValues("handshakes_busy").Inc()
+	w.Header().Set("Retry-After", strconv.Itoa(handshakeRetryAfter))
+	http.Error(w, "too many connections opening, retry", http.StatusServiceUnavailable)
+	return false
+}
