@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/frontdesk-chat/frontdesk/gateway/app"
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/apptest"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
@@ -17,31 +19,43 @@ import (
 
 // TestHandshakesBeyondTheBoundAreRefused: with every handshake slot taken (here the one slot, by
 // a customer whose tenant's key set is slow to come), a WebSocket upgrade or an SSE stream that
-// waits its handshake_wait for a slot is refused with 503 and Retry-After rather than queued
-// without end; once the slot is free, the held upgrade completes and the next one opens.
+// waits its handshake_wait for a slot is refused (an upgrade closed with 1013, a stream with 503
+// and Retry-After) rather than queued without end; once the slot is free, the held upgrade completes and the next one opens.
 func TestHandshakesBeyondTheBoundAreRefused(t *testing.T) {
 	t.Parallel()
+	// refused opens a session with every slot taken and checks the refusal.
 	tests := []struct {
-		name string
-		open func(t *testing.T, g *apptest.Gateway, tok string) *http.Response
+		name    string
+		refused func(t *testing.T, g *apptest.Gateway, tok string)
 	}{
-		{"websocket upgrade", func(t *testing.T, g *apptest.Gateway, tok string) *http.Response {
-			c, resp, _ := g.DialRaw(t, tok, apptest.DialOpts{})
-			if c != nil {
-				_ = c.CloseNow()
+		// Accepted and closed with 1013: a browser cannot read a refused upgrade's status and
+		// would take a 503 for a network that blocks WebSocket.
+		{"websocket upgrade", func(t *testing.T, g *apptest.Gateway, tok string) {
+			c, resp, err := g.DialRaw(t, tok, apptest.DialOpts{})
+			if err != nil || resp == nil || resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("upgrade with every slot taken: %v, %v; want 101 then close 1013", resp, err)
 			}
-			return resp
-		}},
-		{"sse stream", func(t *testing.T, g *apptest.Gateway, tok string) *http.Response {
+			defer func() { _ = c.CloseNow() }()
 			ctx, cancel := context.WithTimeout(context.Background(), apptest.Wait)
-			t.Cleanup(cancel)
+			defer cancel()
+			if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != frames.CloseTryAgainLater {
+				t.Fatalf("upgrade with every slot taken: read %v, want close %d", err, frames.CloseTryAgainLater)
+			}
+		}},
+		{"sse stream", func(t *testing.T, g *apptest.Gateway, tok string) {
+			ctx, cancel := context.WithTimeout(context.Background(), apptest.Wait)
+			defer cancel()
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, g.URL+"/v1/sse?token="+tok, nil)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = resp.Body.Close() })
-			return resp
+			defer func() { _ = resp.Body.Close() }()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("stream with every slot taken: status %d, Retry-After %q (%s), want 503 with Retry-After",
+					resp.StatusCode, resp.Header.Get("Retry-After"), strings.TrimSpace(string(body)))
+			}
 		}},
 	}
 	for _, tc := range tests {
@@ -105,18 +119,7 @@ func TestHandshakesBeyondTheBoundAreRefused(t *testing.T) {
 				t.Fatal("the first upgrade never asked for the tenant's key set")
 			}
 
-			resp := tc.open(t, g, apptest.Token(t, "acme", "bob", frames.RoleCustomer))
-			if resp == nil {
-				t.Fatal("no response")
-			}
-			var body []byte
-			if resp.Body != nil { // none after a 101
-				body, _ = io.ReadAll(resp.Body)
-			}
-			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-				t.Fatalf("opening with every slot taken: status %d, Retry-After %q (%s), want 503 with Retry-After",
-					resp.StatusCode, resp.Header.Get("Retry-After"), strings.TrimSpace(string(body)))
-			}
+			tc.refused(t, g, apptest.Token(t, "acme", "bob", frames.RoleCustomer))
 
 			free()
 			if d := <-held; d.err != nil || d.status != http.StatusSwitchingProtocols {

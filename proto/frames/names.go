@@ -165,6 +165,9 @@ const (
 	CloseTooBig          = 1009
 	CloseServerError     = 1011
 	CloseRestarting      = 1012
+	// CloseTryAgainLater ends an upgrade the gateway could not take on now (too many sessions
+	// opening at once): reconnect after a backoff, over WebSocket as before.
+	CloseTryAgainLater   = 1013
 	CloseTokenExpired    = 4001
 	CloseSessionReplaced = 4002
 	// CloseTooManyConnections closes the oldest sessions of a user who holds more than the

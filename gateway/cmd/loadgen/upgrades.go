@@ -78,7 +78,7 @@ func runUpgrades(ctx context.Context, args []string, out io.Writer) error {
 	var (
 		wg         sync.WaitGroup
 		ok, failed atomic.Int64
-		busy       atomic.Int64 // of failed: refused with 503 (the gateway's handshake bound)
+		busy       atomic.Int64 // of failed: refused by the gateway's handshake bound (close 1013)
 		mu         sync.Mutex
 		lat        []time.Duration
 		firstErr   string
@@ -130,8 +130,9 @@ loop:
 				_ = c.CloseNow()
 			}
 			if err != nil {
-				// coder/websocket names the status it got instead of 101.
-				if strings.Contains(err.Error(), "got 503") {
+				// Over the gateway's handshake bound an upgrade is accepted and closed with 1013
+				// (a 503 from older gateways: coder/websocket names the status it got instead of 101).
+				if websocket.CloseStatus(err) == frames.CloseTryAgainLater || strings.Contains(err.Error(), "got 503") {
 					busy.Add(1)
 				}
 				if failed.Add(1) == 1 {
@@ -153,14 +154,14 @@ loop:
 	if len(held) > 0 {
 		kind = fmt.Sprintf("%d visitors reconnecting with their tokens", len(held))
 	}
-	fmt.Fprintf(out, "upgrades: %.0f/s offered for %s (%s): ok %d (%.0f/s), failed %d (%d of them 503: over the gateway's handshake bound), started late %d; dial -> welcome: %s\n",
+	fmt.Fprintf(out, "upgrades: %.0f/s offered for %s (%s): ok %d (%.0f/s), failed %d (%d of them refused: over the gateway's handshake bound), started late %d; dial -> welcome: %s\n",
 		*rate, elapsed.Round(time.Second), kind, ok.Load(), float64(ok.Load())/elapsed.Seconds(), failed.Load(), busy.Load(), late, percentiles(lat))
 	if firstErr != "" {
 		fmt.Fprintf(out, "first failed upgrade: %s\n", firstErr)
 	}
 	if cpu1, err := t.metric(context.Background(), "process_cpu_seconds_total"); err == nil && cpuErr == nil && t.ops != "" {
 		used := cpu1 - cpu0
-		// Per attempt as well: a refused upgrade costs the gateway its accept, request and 503.
+		// Per attempt as well: a refused upgrade costs the gateway its accept, request and close.
 		fmt.Fprintf(out, "gateway CPU while upgrading: %.2f s in %.1f s (%.2f cores; %.0f µs per upgrade done, %.0f µs per attempt, other load included)\n",
 			used, elapsed.Seconds(), used/elapsed.Seconds(), used/float64(max(1, ok.Load()))*1e6,
 			used/float64(max(1, ok.Load()+failed.Load()))*1e6)

@@ -6,8 +6,8 @@ package server
 // new visitors a second on 2 cores) puts hundreds of runnable handshake goroutines in the
 // scheduler's run queues, and a delivery woken behind them waits for all of them. With it, the
 // handshakes past the bound wait parked, in arrival order, where they cost no CPU and do not
-// stand in front of anyone; one that waits too long is refused with 503 and Retry-After, which
-// a client's reconnect backoff already handles, instead of queueing without end.
+// stand in front of anyone; one that waits too long is refused (enterHandshake), which a
+// client's reconnect backoff already handles, instead of queueing without end.
 
 import (
 	"context"
@@ -15,6 +15,10 @@ import (
 	"runtime"
 	"strconv"
 	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/frontdesk-chat/frontdesk/proto/frames"
 )
 
 // defaultHandshakesPerCPU sizes the bound from GOMAXPROCS when the configuration does not: twice
@@ -88,13 +92,29 @@ func (g *handshakeGate) busy() int {
 	return len(g.slots)
 }
 
-// enterHandshake takes a handshake slot for r, or answers the refusal itself (503, Retry-After)
-// and returns false.
-func (s *Server) enterHandshake(w http.ResponseWriter, r *http.Request) bool {
+// enterHandshake takes a handshake slot for r, or answers the refusal itself and returns false.
+// An SSE stream is refused with 503 and Retry-After. A WebSocket upgrade is accepted and closed
+// at once with 1013 (try again later): a browser cannot read the status of a refused upgrade,
+// so a 503 looks to it like a network that blocks WebSocket, and the web client moves to SSE
+// for minutes after two of those; an upgrade that opened and closed with 1013 is retried over
+// WebSocket after the client's backoff. The accept skips the origin check (the tenant is not
+// known before the token is read): nothing is read or written on the socket but the close.
+func (s *Server) enterHandshake(w http.ResponseWriter, r *http.Request, ws bool) bool {
 	if s.handshakes.enter(r.Context()) {
 		return true
 	}
 	s.metrics.AuthFailures.WithLabelValues("handshakes_busy").Inc()
+	if ws {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+			Subprotocols:       []string{frames.SubprotocolJSON, frames.SubprotocolProto},
+			InsecureSkipVerify: true,
+		})
+		if err != nil {
+			return false // Accept wrote the response
+		}
+		_ = c.Close(websocket.StatusCode(frames.CloseTryAgainLater), "too many connections opening, retry")
+		return false
+	}
 	w.Header().Set("Retry-After", strconv.Itoa(handshakeRetryAfter))
 	http.Error(w, "too many connections opening, retry", http.StatusServiceUnavailable)
 	return false

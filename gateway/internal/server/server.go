@@ -292,7 +292,7 @@ func (s *Server) handlePreflight(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
-	if !s.enterHandshake(w, r) {
+	if !s.enterHandshake(w, r, true) {
 		return
 	}
 	// The slot is held until the session has started (its welcome written) or failed to.

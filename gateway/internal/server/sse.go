@@ -25,7 +25,7 @@ import (
 
 func (s *Server) handleSSE(w http.ResponseWriter, r *http.Request) {
 	cors(w, r)
-	if !s.enterHandshake(w, r) {
+	if !s.enterHandshake(w, r, false) {
 		return
 	}
 	// The slot is held until the session has started or failed to; the stream outlives it.

@@ -101,6 +101,7 @@ export const Close = Object.freeze({
   TooBig: 1009,
   ServerError: 1011,
   Restarting: 1012,
+  TryAgainLater: 1013,
   TokenExpired: 4001,
   SessionReplaced: 4002,
   TooManyConnections: 4003,
