@@ -254,8 +254,9 @@ func (o Objects) Erase(ctx context.Context, t Target) (map[string]int64, error) 
 // Default registers the record's stores: the conversations are found in Postgres and the
 // buckets, the dispatcher closes and forgets those still open (nothing new is written of
 // them after), the persister's ingest records what the streams still held of them (Ingested),
-// then the dead-letter copies are deleted and the streams purged (nothing is copied back into
-// Postgres after the record is erased), then the buckets, the attachments, Postgres, and last
+// then the dead-letter copies are deleted and the streams purged, then the buckets, the
+// attachments, Postgres (with the tombstones: nothing is copied back into the record after it
+// is erased, whatever the ingest took when), and last
 // the erased event tells platform consumers. js is the connection erasing (reads, the erase
 // commands, the event), own the persister's own identity (its durables' state); b purges and
 // deletes.
