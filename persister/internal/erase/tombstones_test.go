@@ -13,6 +13,7 @@ import (
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
 
 	"github.com/frontdesk-chat/frontdesk/persister/app"
@@ -299,4 +300,82 @@ func waiting(t *testing.T, pool *pgxpool.Pool, n int) {
 		}
 		return nil
 	})
+}
+
+func TestTombstoneKeep(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		maxAge time.Duration
+		want   time.Duration
+	}{
+		{"streams without a max age keep them for good", 0, 0},
+		{"the default 30 days and a day", 30 * 24 * time.Hour, 31 * 24 * time.Hour},
+		{"an hour and a day", time.Hour, 25 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := erase.TombstoneKeep(tc.maxAge); got != tc.want {
+				t.Fatalf("TombstoneKeep(%v) = %v, want %v", tc.maxAge, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestTombstonesExpireAfterStreamsMaxAge: retention drops the tombstones older than the
+// provisioned ingest streams' max age and a day, and keeps the younger ones.
+func TestTombstonesExpireAfterStreamsMaxAge(t *testing.T) {
+	t.Parallel()
+	r := newRecord(t)
+	ctx := context.Background()
+	ns := testkit.RunNATS(t)
+	_, js := testkit.Connect(t, ns.URL())
+	testkit.Provision(t, js)
+	now := time.Now()
+	day := 24 * time.Hour
+	for _, tb := range []struct {
+		table, id string
+		age       time.Duration
+	}{
+		{"erased_conversations", "old", 32 * day},
+		{"erased_conversations", "young", 30 * day},
+		{"erased_contacts", "old", 32 * day},
+		{"erased_contacts", "young", day},
+	} {
+		col := "conv"
+		if tb.table == "erased_contacts" {
+			col = "user_id"
+		}
+		if _, err := r.pool.Exec(ctx, "INSERT INTO "+tb.table+" (tenant, "+col+", erased_at) VALUES ($1, $2, $3)",
+			tenant, tb.id, now.Add(-tb.age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := erase.Tombstones{Pool: r.pool, Own: js, Now: func() time.Time { return now },
+		Streams: []string{subjects.StreamMessages, subjects.StreamEvents, subjects.StreamReads, subjects.StreamNotes, "FD_MISSING"}}
+	n, err := x.Expire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("expired %d tombstones, want 2", n)
+	}
+	var left []string
+	rows, err := r.pool.Query(ctx, `SELECT 'conv ' || conv FROM erased_conversations UNION ALL SELECT 'contact ' || user_id FROM erased_contacts ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(left, ", "); got != "contact young, conv young" {
+		t.Errorf("tombstones left: %s, want contact young, conv young", got)
+	}
 }
