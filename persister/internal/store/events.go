@@ -118,7 +118,6 @@ func eventConv(r EventRow) userKey { return userKey{r.Event.GetTenant(), r.Event
 // writeEvents is WriteEvents of rows sorted by seq; it fails with errErased when some of their
 // conversations are erased.
 func (s *Store) writeEvents(ctx context.Context, rows []EventRow) (WriteResult, error) {
-
 	convs := map[userKey]*convFold{}
 	marks := factMarks{}
 	users := map[userKey]userFold{}

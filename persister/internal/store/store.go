@@ -349,10 +349,10 @@ const arrayBatchMax = 256
 // A batch of up to arrayBatchMax rows is one pipeline (one round trip): the tenants' locks,
 // one INSERT ... SELECT FROM unnest of the rows as arrays, and the report facts, participants
 // and senders, run by Postgres as one implicit transaction (every statement up to the
-// pipeline's Sync, which pgx sends once per batch; an error rolls all of them back). The
-// tenants' erase locks come before the insert, which skips erased conversations (tombstones.go).
-// A larger
+// pipeline's Sync, which pgx sends once per batch; an error rolls all of them back). A larger
 // batch is copied into a session-local staging table inside an explicit transaction first.
+// Either way the tenants' erase locks come before the insert, which skips erased
+// conversations (tombstones.go).
 func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResult, error) {
 	if len(rows) == 0 {
 		return WriteResult{}, nil
