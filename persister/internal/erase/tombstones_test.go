@@ -145,14 +145,18 @@ func TestEraseDropsLateWrites(t *testing.T) {
 		kind string
 		user string
 		seq  int64
+		// at is when the late write was made, from now; stamped before the erase but for a
+		// sender whose clock runs ahead of the database's.
+		at time.Duration
 	}{
-		{"a message", "messages", "cust", 10},
-		{"a closing event", "closing event", "cust", 11},
-		{"a read position", "reads", "cust", 10},
-		{"an agent's read position", "reads", "agent1", 10},
-		{"a note", "notes", "agent1", 12},
-		{"a connection", "contact seen", "cust", 0},
-		{"a pre-chat form", "prechat", "cust", 0},
+		{"a message", "messages", "cust", 10, -time.Minute},
+		{"a message stamped by a clock ahead", "messages", "cust", 13, time.Minute},
+		{"a closing event", "closing event", "cust", 11, -time.Minute},
+		{"a read position", "reads", "cust", 10, -time.Minute},
+		{"an agent's read position", "reads", "agent1", 10, -time.Minute},
+		{"a note", "notes", "agent1", 12, -time.Minute},
+		{"a connection", "contact seen", "cust", 0, -time.Minute},
+		{"a pre-chat form", "prechat", "cust", 0, -time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -167,7 +171,7 @@ func TestEraseDropsLateWrites(t *testing.T) {
 			// Another replica's store: it has not seen the customer, so it records them as a
 			// sender and participant again.
 			r.st = store.New(r.pool)
-			before := time.Now().Add(-time.Minute) // made before the erase, committed after it
+			before := time.Now().Add(tc.at) // made before the erase, committed after it
 			r.write(t, tc.kind, "conv", tc.user, tc.seq, before)
 			if left := r.left(t, "conv", "cust"); left != "" {
 				t.Errorf("a late write brought back %s", left)

@@ -47,6 +47,9 @@ type partKey struct{ tenant, conv, user string }
 type recorded struct {
 	role, name string
 	at         time.Time
+	// conv is the conversation of the sender's newest message in the batch (not compared:
+	// only the upsert reads it).
+	conv string
 }
 
 // recentMax bounds the recent and parts maps; when full they start over.
@@ -188,12 +191,16 @@ const leftAnsweredSQL = `UPDATE report_conversations r SET left_answered_at = co
 FROM unnest($1::text[], $2::text[]) AS b(tenant, conv)
 WHERE r.tenant = b.tenant AND r.conv = b.conv AND r.left_at IS NOT NULL AND ($3 OR r.left_answered_at IS NULL)`
 
-// upsertUsersSQL records senders given as arrays (one row per user, no repeats), except an
-// erased customer seen in messages from before their erase (a late message of an erased
-// conversation, which the insert dropped, must not bring their profile back).
+// upsertUsersSQL records senders given as arrays (one row per user, no repeats, with the
+// conversation of their newest message), except an erased customer seen in messages from
+// before their erase or whose newest message is in an erased conversation: a late message of
+// an erased conversation, which the insert dropped, must not bring their profile back (the
+// conversation's tombstone holds even when the sender's clock ran ahead of the database's).
 const upsertUsersSQL = `INSERT INTO users AS u (tenant, id, role, name, first_seen, last_seen)
-SELECT * , at FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS s(tenant, id, role, name, at)
+SELECT tenant, id, role, name, at, at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[]) AS s(tenant, id, role, name, at, conv)
 WHERE NOT EXISTS (SELECT 1 FROM erased_contacts e WHERE e.tenant = s.tenant AND e.user_id = s.id AND e.erased_at >= s.at)
+	AND NOT EXISTS (SELECT 1 FROM erased_conversations e WHERE e.tenant = s.tenant AND e.conv = s.conv)
 ORDER BY tenant, id
 ON CONFLICT (tenant, id) DO UPDATE SET
 	role = CASE WHEN EXCLUDED.role <> '' THEN EXCLUDED.role ELSE u.role END,
@@ -221,7 +228,7 @@ func (s *Store) staleSenders(rows []MessageRow) map[userKey]recorded {
 			continue
 		}
 		k := userKey{m.GetTenant(), from.GetId()}
-		rec := recorded{role: from.GetRole(), name: from.GetName(), at: at}
+		rec := recorded{role: from.GetRole(), name: from.GetName(), at: at, conv: m.GetConv()}
 		if prev, ok := s.recent[k]; ok && prev.role == rec.role && prev.name == rec.name && !at.After(prev.at.Add(userFreshness)) {
 			continue
 		}
@@ -249,7 +256,7 @@ func (s *Store) remember(senders map[userKey]recorded) {
 
 // queueSenders adds the upserts of senders to b.
 func queueSenders(b *pgx.Batch, senders map[userKey]recorded) {
-	var tenants, ut, uid, urole, uname []string
+	var tenants, ut, uid, urole, uname, uconv []string
 	var uat []time.Time
 	for _, k := range sortedKeys(senders) {
 		v := senders[k]
@@ -258,9 +265,10 @@ func queueSenders(b *pgx.Batch, senders map[userKey]recorded) {
 			continue
 		}
 		ut, uid, urole, uname, uat = append(ut, k.tenant), append(uid, k.id), append(urole, v.role), append(uname, v.name), append(uat, v.at)
+		uconv = append(uconv, v.conv)
 	}
 	if len(uid) > 0 {
-		b.Queue(upsertUsersSQL, ut, uid, urole, uname, uat)
+		b.Queue(upsertUsersSQL, ut, uid, urole, uname, uat, uconv)
 	}
 	if len(tenants) > 0 {
 		b.Queue(insertTenantsSQL, tenants)

@@ -40,8 +40,8 @@ func TestTombstoneChecksUseKeys(t *testing.T) {
 		want []string
 	}{
 		{"messages", insertArrayMessagesAndFactsSQL, messageArrays(rows), []string{"erased_conversations_pkey", "erased_contacts_pkey"}},
-		{"senders", upsertUsersSQL, []any{[]string{"acme"}, []string{"u1"}, []string{"customer"}, []string{""}, []time.Time{time.Now()}},
-			[]string{"erased_contacts_pkey"}},
+		{"senders", upsertUsersSQL, []any{[]string{"acme"}, []string{"u1"}, []string{"customer"}, []string{""}, []time.Time{time.Now()}, []string{"c1"}},
+			[]string{"erased_contacts_pkey", "erased_conversations_pkey"}},
 		{"participants", insertParticipantsSQL, []any{[]string{"acme"}, []string{"c1"}, []string{"u1"}}, []string{"erased_conversations_pkey"}},
 		{"guard", erasedConvsSQL, []any{[]string{"acme", "acme"}, []string{"c1", "c2"}}, []string{"erased_conversations_pkey"}},
 	} {
