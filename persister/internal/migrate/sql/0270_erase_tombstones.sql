@@ -6,10 +6,10 @@
 -- delete, and deleted with the rest, or meets the tombstone and is dropped: the erase never
 -- races a batch in flight.
 --
--- A conversation's tombstone covers every row of it (conversation ids are never reused).
--- A contact's covers the profile rows a write would make of the customer (users,
--- conversation_participants) from data dated at or before the erase: a customer who comes
--- back after it starts a new record.
+-- A conversation's tombstone covers every row of it (conversation ids are never reused),
+-- participants and the senders of its messages included. A contact's covers the customer's
+-- contact and user rows and messages dated at or before the erase: a customer who comes back
+-- after it starts a new record.
 --
 -- Retention drops tombstones once the streams can no longer hold anything they cover (the
 -- ingest streams' max age after the erase).
