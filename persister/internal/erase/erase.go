@@ -54,9 +54,13 @@ type Finder interface {
 
 // Registry is the set of stores an erase goes through.
 type Registry struct {
-	finders []Finder
-	erasers []Eraser
+	finders    []Finder
+	erasers    []Eraser
+	tombstones *Tombstones
 }
+
+// Tombstones has Resume expire the erases' tombstones with x.
+func (r *Registry) Tombstones(x Tombstones) { r.tombstones = &x }
 
 // Register adds erasers, run after those registered before them. Register a store whose rows
 // refer to others' (a table with a foreign key to conversations) before what it refers to.
@@ -145,13 +149,23 @@ func (r *Runner) Erase(ctx context.Context, tenant, user, by string) (Result, er
 	return r.run(ctx, row)
 }
 
-// Resume finishes every erase of the record left unfinished (a persister stopped mid-way).
+// Resume finishes every erase of the record left unfinished (a persister stopped mid-way),
+// and drops the tombstones no stream needs any more (Registry.Tombstones). The persister
+// calls it on every retention run.
 func (r *Runner) Resume(ctx context.Context) error {
+	var errs []error
+	if x := r.reg.tombstones; x != nil {
+		n, err := x.Expire(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("expire tombstones: %w", err))
+		} else if n > 0 {
+			r.log.Info("erase tombstones expired", zap.Int64("tombstones", n))
+		}
+	}
 	rows, err := r.audit.Unfinished(ctx)
 	if err != nil {
-		return err
+		return errors.Join(append(errs, err)...)
 	}
-	var errs []error
 	for _, row := range rows {
 		if _, err := r.run(ctx, row); err != nil {
 			errs = append(errs, err)

@@ -37,6 +37,11 @@ var IngestDurables = []Durable{
 // to it (the persister acks after the commit): what the record receives of the customer is in
 // Postgres before Postgres is erased.
 //
+// Ingested narrows the window; the tombstones the Postgres eraser writes close it: a batch that
+// commits after the delete anyway (one taken after the snapshot: a message a client sent to the
+// closed conversation, a late event) finds them and writes nothing of the customer (package
+// store, tombstones.go). Waiting here still counts what was in flight among the rows erased.
+//
 // A durable that does not exist is skipped, and so is one no persister pulls from with
 // nothing unacked (`persister erase` run with no persister: nothing is in flight, and what
 // waits in the stream is purged before anyone takes it). A persister far behind or unable to

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/persister/internal/bus"
+	"github.com/frontdesk-chat/frontdesk/persister/internal/store"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
@@ -38,7 +39,11 @@ var PostgresTables = []Table{
 }
 
 // Postgres erases tables in one transaction (all or nothing: a failed attempt leaves the
-// record as it was, for the next attempt).
+// record as it was, for the next attempt). In the same transaction, under the tenant's erase
+// lock taken exclusively first, it records a tombstone per conversation and one for the
+// customer: the persister's ingest writes take that lock shared and skip what a tombstone
+// covers (package store, tombstones.go), so a batch taken from a stream before the purge, or
+// published after it, is either committed before this delete and deleted, or dropped.
 type Postgres struct {
 	Pool   *pgxpool.Pool
 	Tables []Table
@@ -58,6 +63,18 @@ func (p Postgres) Erase(ctx context.Context, t Target) (map[string]int64, error)
 	convs := t.Convs
 	if convs == nil {
 		convs = []string{}
+	}
+	// The lock before the tombstones and the deletes: every statement after it sees what the
+	// batches that held it committed, and no batch writes after it without the tombstones.
+	if _, err := tx.Exec(ctx, store.LockEraseExclusiveSQL, t.Tenant); err != nil {
+		return nil, fmt.Errorf("take erase lock: %w", err)
+	}
+	// Not counted: the counts are what was removed.
+	if _, err := tx.Exec(ctx, store.TombstoneConversationsSQL, t.Tenant, convs); err != nil {
+		return nil, fmt.Errorf("tombstone conversations: %w", err)
+	}
+	if _, err := tx.Exec(ctx, store.TombstoneContactSQL, t.Tenant, t.User); err != nil {
+		return nil, fmt.Errorf("tombstone contact: %w", err)
 	}
 	args := []any{t.Tenant, t.User, convs}
 	for _, tb := range p.Tables {
@@ -237,8 +254,9 @@ func (o Objects) Erase(ctx context.Context, t Target) (map[string]int64, error) 
 // Default registers the record's stores: the conversations are found in Postgres and the
 // buckets, the dispatcher closes and forgets those still open (nothing new is written of
 // them after), the persister's ingest records what the streams still held of them (Ingested),
-// then the dead-letter copies are deleted and the streams purged (nothing is copied back into
-// Postgres after the record is erased), then the buckets, the attachments, Postgres, and last
+// then the dead-letter copies are deleted and the streams purged, then the buckets, the
+// attachments, Postgres (with the tombstones: nothing is copied back into the record after it
+// is erased, whatever the ingest took when), and last
 // the erased event tells platform consumers. js is the connection erasing (reads, the erase
 // commands, the event), own the persister's own identity (its durables' state); b purges and
 // deletes.
@@ -248,5 +266,10 @@ func Default(pool *pgxpool.Pool, js, own jetstream.JetStream, b *bus.Bus, log *z
 	r.Register(InFlight{JS: js}, Ingested{JS: js, Own: own, Pool: pool, Durables: IngestDurables, Log: log}, DeadLetters{Bus: b},
 		Streams{Bus: b}, Buckets{Bus: b}, Objects{Bus: b},
 		Postgres{Pool: pool, Tables: append(slices.Clone(extra), PostgresTables...)}, Announce{JS: js})
+	streams := make([]string, 0, len(IngestDurables))
+	for _, d := range IngestDurables {
+		streams = append(streams, d.Stream)
+	}
+	r.Tombstones(Tombstones{Pool: pool, Own: own, Streams: streams})
 	return r
 }

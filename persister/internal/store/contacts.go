@@ -28,7 +28,8 @@ const MaxContactConversations = 20
 // email the token gives replace the stored ones unless an agent edited the contact; token
 // attributes are merged over the stored ones; the page goes first in pages.
 const seenContactSQL = `INSERT INTO contacts AS k (tenant, id, name, email, attributes, pages, first_seen, last_seen)
-VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 = '' THEN '{}'::text[] ELSE ARRAY[$6] END, $7, $7)
+SELECT $1::text, $2::text, $3::text, $4::text, $5::jsonb, CASE WHEN $6::text = '' THEN '{}'::text[] ELSE ARRAY[$6::text] END, $7::timestamptz, $7::timestamptz
+WHERE ` + notErasedContactAt7 + `
 ON CONFLICT (tenant, id) DO UPDATE SET
 	name = CASE WHEN EXCLUDED.name <> '' AND (NOT k.edited OR k.name = '') THEN EXCLUDED.name ELSE k.name END,
 	email = CASE WHEN EXCLUDED.email <> '' AND (NOT k.edited OR k.email = '') THEN EXCLUDED.email ELSE k.email END,
@@ -38,10 +39,25 @@ ON CONFLICT (tenant, id) DO UPDATE SET
 	last_seen = GREATEST(k.last_seen, EXCLUDED.last_seen),
 	updated_at = now()`
 
+// notErasedContactAt7 is the condition of a contact write ($1 the tenant, $2 the contact, $7
+// when it happened) that no erase of the contact followed (tombstones.go): a connection or a
+// pre-chat form handled while the customer was erased must not bring their profile back; one
+// after the erase starts a new record.
+const notErasedContactAt7 = `NOT EXISTS (SELECT 1 FROM erased_contacts e WHERE e.tenant = $1 AND e.user_id = $2 AND e.erased_at >= $7)`
+
+// writeContact runs a contact write ($1 the tenant) under the
+// tenant's erase lock, in one round trip: the lock and the write are one implicit transaction.
+func (s *Store) writeContact(ctx context.Context, sql string, args ...any) error {
+	b := &pgx.Batch{}
+	b.Queue(LockEraseSharedSQL, args[0])
+	b.Queue(sql, args...)
+	return s.pool.SendBatch(ctx, b).Close()
+}
+
 // ContactSeen records a customer's connection (name, email and attributes from their token, the
 // page they are on).
 func (s *Store) ContactSeen(ctx context.Context, tenant string, c *fd.Contact, page string, at time.Time) error {
-	if _, err := s.pool.Exec(ctx, seenContactSQL, tenant, c.GetId(), c.GetName(), c.GetEmail(), attributesOf(c), page, at); err != nil {
+	if err := s.writeContact(ctx, seenContactSQL, tenant, c.GetId(), c.GetName(), c.GetEmail(), attributesOf(c), page, at); err != nil {
 		return fmt.Errorf("contact seen: %w", err)
 	}
 	return nil
@@ -156,9 +172,11 @@ func (s *Store) UpdateContact(ctx context.Context, tenant string, c *fd.Contact)
 }
 
 // PrechatContact stores a visitor's pre-chat answers: name and email when given, the tenant's
-// fields as attributes.
+// fields as attributes; not those of a customer erased since at (notErasedContactAt7).
 func (s *Store) PrechatContact(ctx context.Context, tenant string, c *fd.Contact, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO contacts AS k (tenant, id, name, email, attributes, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $6)
+	err := s.writeContact(ctx, `INSERT INTO contacts AS k (tenant, id, name, email, attributes, first_seen, last_seen)
+		SELECT $1::text, $2::text, $3::text, $4::text, $5::jsonb, $6::timestamptz, $6::timestamptz
+		WHERE NOT EXISTS (SELECT 1 FROM erased_contacts e WHERE e.tenant = $1 AND e.user_id = $2 AND e.erased_at >= $6)
 		ON CONFLICT (tenant, id) DO UPDATE SET
 		name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE k.name END,
 		email = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.email ELSE k.email END,

@@ -107,7 +107,17 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 		return WriteResult{}, nil
 	}
 	slices.SortFunc(rows, func(a, b EventRow) int { return cmp.Compare(a.Seq, b.Seq) })
+	// The events of an erased conversation are dropped (tombstones.go): a batch that finds
+	// some is rolled back and written again without them.
+	return withoutErased(ctx, rows, eventConv, s.writeEvents)
+}
 
+// eventConv is the conversation of an event row.
+func eventConv(r EventRow) userKey { return userKey{r.Event.GetTenant(), r.Event.GetConv()} }
+
+// writeEvents is WriteEvents of rows sorted by seq; it fails with errErased when some of their
+// conversations are erased.
+func (s *Store) writeEvents(ctx context.Context, rows []EventRow) (WriteResult, error) {
 	convs := map[userKey]*convFold{}
 	marks := factMarks{}
 	users := map[userKey]userFold{}
@@ -174,6 +184,8 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 			return fmt.Errorf("copy events: %w", err)
 		}
 		b := &pgx.Batch{}
+		var guard erasedCheck
+		guard.queue(b, convKeys(rows, eventConv))
 		b.Queue(insertEventsReturningSQL)
 		// Sorted keys: concurrent batches lock conversation and user rows in the same order.
 		for _, k := range sortedKeys(convs) {
@@ -200,6 +212,10 @@ func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) (WriteResult, 
 		}
 		queueTranscripts(b, rows)
 		br := tx.SendBatch(ctx, b)
+		if err := guard.read(br); err != nil {
+			_ = br.Close()
+			return err
+		}
 		var changed convList
 		rows, err := br.Query()
 		if err == nil {

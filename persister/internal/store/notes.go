@@ -31,11 +31,21 @@ ON CONFLICT DO NOTHING`
 // WriteNotes stores a batch of notes in one transaction; a note stored before (a redelivery)
 // is counted as a duplicate.
 func (s *Store) WriteNotes(ctx context.Context, rows []NoteRow) (WriteResult, error) {
+	// The notes of an erased conversation are dropped (tombstones.go).
+	return withoutErased(ctx, rows, noteConv, s.writeNotes)
+}
+
+// noteConv is the conversation of a note row.
+func noteConv(r NoteRow) userKey { return userKey{r.Msg.GetTenant(), r.Msg.GetConv()} }
+
+// writeNotes is WriteNotes; it fails with errErased when some of the notes' conversations are
+// erased.
+func (s *Store) writeNotes(ctx context.Context, rows []NoteRow) (WriteResult, error) {
 	tenants := map[string]bool{}
 	for _, r := range rows {
 		tenants[r.Msg.GetTenant()] = true
 	}
-	return s.insertRows(ctx, "notes", len(rows), tenants, func(b *pgx.Batch) {
+	return s.insertConvRows(ctx, "notes", len(rows), convKeys(rows, noteConv), tenants, func(b *pgx.Batch) {
 		for _, r := range rows {
 			m := r.Msg
 			b.Queue(insertNoteSQL, m.GetTenant(), m.GetConv(), r.Seq, m.GetId(), m.GetFrom().GetId(), m.GetFrom().GetRole(),
@@ -49,6 +59,12 @@ func (s *Store) WriteNotes(ctx context.Context, rows []NoteRow) (WriteResult, er
 // walks the tenants the record holds). A row that inserts nothing (stored before: a replay, a
 // redelivery) is a duplicate. what names the rows in errors.
 func (s *Store) insertRows(ctx context.Context, what string, n int, tenants map[string]bool, queue func(*pgx.Batch)) (WriteResult, error) {
+	return s.insertConvRows(ctx, what, n, nil, tenants, queue)
+}
+
+// insertConvRows is insertRows of rows of conversations convs, guarded against an erase
+// (erasedCheck): the transaction fails with errErased when some of convs are erased.
+func (s *Store) insertConvRows(ctx context.Context, what string, n int, convs []userKey, tenants map[string]bool, queue func(*pgx.Batch)) (WriteResult, error) {
 	var res WriteResult
 	if n == 0 {
 		return res, nil
@@ -56,11 +72,21 @@ func (s *Store) insertRows(ctx context.Context, what string, n int, tenants map[
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		res = WriteResult{}
 		b := &pgx.Batch{}
+		var guard erasedCheck
+		if len(convs) > 0 {
+			guard.queue(b, convs)
+		}
 		queue(b)
 		for _, t := range sortedStrings(tenants) {
 			b.Queue(insertTenantSQL, t)
 		}
 		br := tx.SendBatch(ctx, b)
+		if len(convs) > 0 {
+			if err := guard.read(br); err != nil {
+				_ = br.Close()
+				return err
+			}
+		}
 		for range n {
 			tag, err := br.Exec()
 			if err != nil {

@@ -47,6 +47,9 @@ type partKey struct{ tenant, conv, user string }
 type recorded struct {
 	role, name string
 	at         time.Time
+	// conv is the conversation of the sender's newest message in the batch (not compared:
+	// only the upsert reads it).
+	conv string
 }
 
 // recentMax bounds the recent and parts maps; when full they start over.
@@ -109,6 +112,8 @@ var stageMessagesCols = []string{
 	"reply_to", "revision", "created_at", "search_doc",
 }
 
+// The NOT EXISTS drop the messages of erased conversations, and those the erased customer sent
+// before the erase elsewhere (tombstones.go): the batch runs under the tenants' erase locks.
 // The ORDER BY makes the lowest seq win when one message id appears twice in a batch (it was
 // published twice past the dedup window), and takes row locks in one order across replicas.
 const insertMessagesSQL = insertMessagesHead + `stage_messages` + insertMessagesTail
@@ -122,7 +127,11 @@ SELECT tenant, conv, seq, id, client_id, sender_id, sender_role, sender_name, ki
 	attachment_id, attachment_url, attachment_type, attachment_size, attachment_name,
 	reply_to, revision, created_at, to_tsvector('simple', search_doc)
 FROM `
-	insertMessagesTail = ` ORDER BY seq
+	insertMessagesTail = `
+WHERE NOT EXISTS (SELECT 1 FROM erased_conversations e WHERE e.tenant = stage_messages.tenant AND e.conv = stage_messages.conv)
+	AND NOT EXISTS (SELECT 1 FROM erased_contacts e
+		WHERE e.tenant = stage_messages.tenant AND e.user_id = stage_messages.sender_id AND e.erased_at >= stage_messages.created_at)
+ORDER BY seq
 ON CONFLICT DO NOTHING`
 )
 
@@ -182,9 +191,16 @@ const leftAnsweredSQL = `UPDATE report_conversations r SET left_answered_at = co
 FROM unnest($1::text[], $2::text[]) AS b(tenant, conv)
 WHERE r.tenant = b.tenant AND r.conv = b.conv AND r.left_at IS NOT NULL AND ($3 OR r.left_answered_at IS NULL)`
 
-// upsertUsersSQL records senders given as arrays (one row per user, no repeats).
+// upsertUsersSQL records senders given as arrays (one row per user, no repeats, with the
+// conversation of their newest message), except an erased customer seen in messages from
+// before their erase or whose newest message is in an erased conversation: a late message of
+// an erased conversation, which the insert dropped, must not bring their profile back (the
+// conversation's tombstone holds even when the sender's clock ran ahead of the database's).
 const upsertUsersSQL = `INSERT INTO users AS u (tenant, id, role, name, first_seen, last_seen)
-SELECT * , at FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS s(tenant, id, role, name, at)
+SELECT tenant, id, role, name, at, at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[]) AS s(tenant, id, role, name, at, conv)
+WHERE NOT EXISTS (SELECT 1 FROM erased_contacts e WHERE e.tenant = s.tenant AND e.user_id = s.id AND e.erased_at >= s.at)
+	AND NOT EXISTS (SELECT 1 FROM erased_conversations e WHERE e.tenant = s.tenant AND e.conv = s.conv)
 ORDER BY tenant, id
 ON CONFLICT (tenant, id) DO UPDATE SET
 	role = CASE WHEN EXCLUDED.role <> '' THEN EXCLUDED.role ELSE u.role END,
@@ -212,7 +228,7 @@ func (s *Store) staleSenders(rows []MessageRow) map[userKey]recorded {
 			continue
 		}
 		k := userKey{m.GetTenant(), from.GetId()}
-		rec := recorded{role: from.GetRole(), name: from.GetName(), at: at}
+		rec := recorded{role: from.GetRole(), name: from.GetName(), at: at, conv: m.GetConv()}
 		if prev, ok := s.recent[k]; ok && prev.role == rec.role && prev.name == rec.name && !at.After(prev.at.Add(userFreshness)) {
 			continue
 		}
@@ -240,7 +256,7 @@ func (s *Store) remember(senders map[userKey]recorded) {
 
 // queueSenders adds the upserts of senders to b.
 func queueSenders(b *pgx.Batch, senders map[userKey]recorded) {
-	var tenants, ut, uid, urole, uname []string
+	var tenants, ut, uid, urole, uname, uconv []string
 	var uat []time.Time
 	for _, k := range sortedKeys(senders) {
 		v := senders[k]
@@ -249,9 +265,10 @@ func queueSenders(b *pgx.Batch, senders map[userKey]recorded) {
 			continue
 		}
 		ut, uid, urole, uname, uat = append(ut, k.tenant), append(uid, k.id), append(urole, v.role), append(uname, v.name), append(uat, v.at)
+		uconv = append(uconv, v.conv)
 	}
 	if len(uid) > 0 {
-		b.Queue(upsertUsersSQL, ut, uid, urole, uname, uat)
+		b.Queue(upsertUsersSQL, ut, uid, urole, uname, uat, uconv)
 	}
 	if len(tenants) > 0 {
 		b.Queue(insertTenantsSQL, tenants)
@@ -266,12 +283,14 @@ func isParticipant(id, role string) bool {
 
 // insertParticipantsSQL records participants given as arrays. opened_at comes from the
 // conversation when the record has it; a message that lands before its conversation's first
-// event leaves it NULL, and that event's batch fills it in (fixParticipantsSQL). The ORDER BY
-// takes the rows' locks in one order across concurrent batches.
+// event leaves it NULL, and that event's batch fills it in (fixParticipantsSQL). An erased
+// conversation gets none back (the batch holds its tenant's erase lock, tombstones.go). The
+// ORDER BY takes the rows' locks in one order across concurrent batches.
 const insertParticipantsSQL = `INSERT INTO conversation_participants (tenant, conv, user_id, opened_at)
 SELECT s.tenant, s.conv, s.user_id, c.opened_at
 FROM unnest($1::text[], $2::text[], $3::text[]) AS s(tenant, conv, user_id)
 LEFT JOIN conversations c ON c.tenant = s.tenant AND c.id = s.conv
+WHERE NOT EXISTS (SELECT 1 FROM erased_conversations e WHERE e.tenant = s.tenant AND e.conv = s.conv)
 ORDER BY 1, 2, 3
 ON CONFLICT DO NOTHING`
 
@@ -340,6 +359,8 @@ const arrayBatchMax = 256
 // and senders, run by Postgres as one implicit transaction (every statement up to the
 // pipeline's Sync, which pgx sends once per batch; an error rolls all of them back). A larger
 // batch is copied into a session-local staging table inside an explicit transaction first.
+// Either way the tenants' erase locks come before the insert, which skips erased
+// conversations (tombstones.go).
 func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResult, error) {
 	if len(rows) == 0 {
 		return WriteResult{}, nil
@@ -353,6 +374,9 @@ func (s *Store) WriteMessages(ctx context.Context, rows []MessageRow) (WriteResu
 	}
 	b := &pgx.Batch{}
 	locks := queueTenantLocks(b, tenantIDs, false)
+	// After the facts locks (an event batch takes them first too), before anything is written:
+	// the statements after it see the tombstones of an erase that committed meanwhile.
+	locks += queueEraseLocks(b, tenantIDs)
 	if len(rows) <= arrayBatchMax {
 		b.Queue(insertArrayMessagesAndFactsSQL, messageArrays(rows)...)
 	} else {
@@ -400,7 +424,7 @@ func sendMessageBatch(ctx context.Context, to batchSender, b *pgx.Batch, locks i
 	for range locks {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
-			return 0, fmt.Errorf("lock report facts: %w", err)
+			return 0, fmt.Errorf("lock report facts and erase: %w", err)
 		}
 	}
 	var inserted int64
@@ -517,6 +541,16 @@ func (s *Store) WriteReads(ctx context.Context, rows []ReadRow) (WriteResult, er
 	if len(rows) == 0 {
 		return WriteResult{}, nil
 	}
+	// The positions in an erased conversation are dropped (tombstones.go).
+	return withoutErased(ctx, rows, readConv, s.writeReads)
+}
+
+// readConv is the conversation of a read position.
+func readConv(r ReadRow) userKey { return userKey{r.Tenant, r.Conv} }
+
+// writeReads is WriteReads; it fails with errErased when some of the positions' conversations
+// are erased.
+func (s *Store) writeReads(ctx context.Context, rows []ReadRow) (WriteResult, error) {
 	latest := map[readKey]ReadRow{}
 	for _, r := range rows {
 		k := readKey{r.Tenant, r.User, r.Conv}
@@ -534,6 +568,8 @@ func (s *Store) WriteReads(ctx context.Context, rows []ReadRow) (WriteResult, er
 	var res WriteResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
+		var guard erasedCheck
+		guard.queue(b, convKeys(rows, readConv))
 		for _, k := range keys {
 			r := latest[k]
 			var at *time.Time
@@ -543,6 +579,10 @@ func (s *Store) WriteReads(ctx context.Context, rows []ReadRow) (WriteResult, er
 			b.Queue(upsertReadSQL, r.Tenant, r.User, r.Conv, r.Seq, at)
 		}
 		br := tx.SendBatch(ctx, b)
+		if err := guard.read(br); err != nil {
+			_ = br.Close()
+			return err
+		}
 		for range keys {
 			tag, err := br.Exec()
 			if err != nil {
