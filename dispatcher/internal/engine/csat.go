@@ -22,9 +22,11 @@ import (
 // them the moment it is acknowledged, while the persister copies them in batches (a rating
 // made just before the takeover may not be in Postgres yet) and is a service the dispatcher
 // does not otherwise need to take a tenant over. A rating the previous owner committed but
-// had not published yet (it died in between) is missed, as it is by every consumer of the
-// stream; one published twice counts once (per conversation, as live). The cost is one read
-// of the tenant's events of the day (about ten per conversation), filtered by the server.
+// had not published yet (it died in between, or the event waited in its outbox) is counted
+// too: the rating marks its event as owed in the conversation's record (rating.go), and the
+// takeover's repairs, which run before this read, publish it (rebuild.go). One published
+// twice counts once (per conversation, as live). The cost is one read of the tenant's events
+// of the day (about ten per conversation), filtered by the server.
 
 // foldCsat tallies the ratings among events: the rated events given today (in loc), each
 // conversation once, for the agent the event names (previous_agent: who held the

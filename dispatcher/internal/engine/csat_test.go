@@ -1,14 +1,20 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 	"github.com/frontdesk-chat/frontdesk/services/testkit"
 )
 
@@ -132,4 +138,86 @@ func (w *boardWatch) wantCsat(t *testing.T, total csatSum, agents map[string]csa
 		}
 		return nil
 	})
+}
+
+// TestTakeoverPublishesALostRating: a rating the owner committed (written into the
+// conversation) but whose rated event it never stored, because FD_EVENTS refused it and the
+// owner then ended, is published by the next owner's takeover as the rated event the rating
+// made (same id, rating, actor and agent), exactly once, and the board counts it.
+func TestTakeoverPublishesALostRating(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		end  func(*replica)
+	}{
+		{"the owner dies", (*replica).kill},
+		// A graceful stop tries the waiting events once more, and fails again.
+		{"the owner stops", (*replica).stop},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			ten := baseTenant("acme")
+			ten.Csat = &fd.Csat{Scale: frames.ScaleFive}
+			v := newEnv(t, ten)
+			board := v.watchBoard()
+			r1 := v.start("r1", testSettings())
+			v.waitOwner(r1)
+			v.online("a1", "s1", 1)
+			v.status("a1", frames.StatusAvailable)
+			v.openConv("c1", "u1", frames.StateQueued, 0)
+			v.wantState("c1", frames.StateAssigned, "a1")
+			v.convCmd(frames.CommandClose, "c1", agentP("a1"), nil)
+			v.wantEvents("c1", frames.EventClosed, 1)
+
+			// The conversations' events lose their stream (the stream keeps what it holds):
+			// the rating commits, its event waits in the owner's outbox.
+			s, err := v.js.Stream(ctx, subjects.StreamEvents)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := s.CachedInfo().Config
+			cfg.Subjects = slices.DeleteFunc(slices.Clone(cfg.Subjects), func(s string) bool { return s == subjects.AllEvents() })
+			if _, err := v.js.UpdateStream(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			v.convCmd(frames.CommandRate, "c1", customer("u1"), func(c *fd.Command) { c.Score = 4; c.Comment = "quick" })
+			testkit.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+				if v.get("c1").GetRating() == nil {
+					return errors.New("not rated yet")
+				}
+				if n := testutil.ToFloat64(r1.e.m.waiting.WithLabelValues("acme")); n < 1 {
+					return fmt.Errorf("%v events waiting", n)
+				}
+				return nil
+			})
+			tt.end(r1)
+			testkit.Provision(t, v.js)
+			if n := len(v.eventsOf("c1", frames.EventRated)); n != 0 {
+				t.Fatalf("%d rated events stored before the takeover", n)
+			}
+
+			board.mu.Lock()
+			board.last = nil // from here on, only the new owner's boards
+			board.mu.Unlock()
+			v.waitOwner(v.start("r2", testSettings()))
+			board.wantCsat(t, csatSum{1, 4}, map[string]csatSum{"a1": {1, 4}})
+			// Rebuilt before the board was: the repair is done, nothing more comes.
+			evs := v.eventsOf("c1", frames.EventRated)
+			if len(evs) != 1 {
+				t.Fatalf("%d rated events, want 1", len(evs))
+			}
+			e, err := v.conv.Get(ctx, subjects.ConversationKey("acme", "c1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, rated := evs[0], v.get("c1").GetRating()
+			if ev.GetId() != subjects.EventID("acme", "c1", e.Revision(), frames.EventRated) || ev.GetRevision() != e.Revision() ||
+				!proto.Equal(ev.GetRating(), rated) || ev.GetRating().GetComment() != "quick" ||
+				ev.GetActor().GetId() != "u1" || ev.GetPreviousAgent().GetId() != "a1" || !proto.Equal(ev.GetAt(), rated.GetAt()) {
+				t.Fatalf("rated event %v, want the rating %v at revision %d", ev, rated, e.Revision())
+			}
+		})
+	}
 }
