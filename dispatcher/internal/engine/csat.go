@@ -30,9 +30,9 @@ import (
 // twice counts once (per conversation, as live).
 //
 // Why a checkpoint: reading the whole day's events of a busy tenant (200,000 events for
-// 20,000 conversations) took 12 to 28 s of a takeover, nearly all of it in the server, which
-// for a wildcard filter looks for the next matching message among every subject of the block
-// at each message (BENCHMARKS.md). So the owner notes the day's counts in fd_dispatcher with
+// 20,000 conversations) took about 37 s of a takeover on a loaded machine, nearly all of it
+// in the server, which for a wildcard filter looks for the next matching message among every
+// subject of the block at each message (BENCHMARKS.md, BenchmarkTakeoverCsatNATS). So the owner notes the day's counts in fd_dispatcher with
 // the stream's last sequence when they change (and at least every csatCheckpointEvery), and a
 // takeover starts from the note and reads only the events stored after it: a few seconds' or
 // minutes' worth. Without a note of the day (the day's first takeover after an upgrade, a note
