@@ -266,6 +266,9 @@ func (t *tenant) persist(ctx context.Context) {
 			}
 		}
 	}
+	if err := t.saveCsat(ctx, time.Now()); err != nil { // csat.go
+		t.log.Debug("checkpoint ratings of the day", zap.Error(err))
+	}
 }
 
 func (t *tenant) saveAgent(ctx context.Context, a *assign.Agent) error {

@@ -76,6 +76,10 @@ func (t *tenant) carryOut(ctx context.Context, cs *convState, d decision, now ti
 					return err
 				}
 			}
+		case owe:
+			if err := t.saveRecord(ctx, cs, ef.cmd); err != nil {
+				return err
+			}
 		case lineAdd:
 			t.push(cs, ef.front, now, 0)
 		case lineRemove:
@@ -344,7 +348,7 @@ func (t *tenant) eventOf(cs *convState, ef event) pendingEvent {
 		ev.Position = int32(t.d.Q.Position(conv))
 	}
 	data, _ := proto.Marshal(ev)
-	return pendingEvent{conv: conv, id: id, typ: ef.typ, data: data}
+	return pendingEvent{conv: conv, id: id, typ: ef.typ, data: data, owed: ef.owed}
 }
 
 // sendEvent publishes an event, or queues it behind the conversation's events still waiting
@@ -380,7 +384,20 @@ func (t *tenant) publishEvent(ctx context.Context, pe pendingEvent) error {
 	if _, err := t.e.js.PublishMsg(ctx, msg, jetstream.WithMsgID(pe.id)); err != nil {
 		return fmt.Errorf("publish %s event of %s: %w", pe.typ, pe.conv, err)
 	}
+	t.settle(ctx, pe)
 	return nil
+}
+
+// settle deletes the record that marked pe as owed (owe), now that pe is stored. A record left
+// behind costs the next takeover a read (it finds the event stored and cleans up), so a
+// failure is logged, not returned: the event is stored, nothing is to retry.
+func (t *tenant) settle(ctx context.Context, pe pendingEvent) {
+	if !pe.owed {
+		return
+	}
+	if err := t.deleteRecord(ctx, pe.conv); err != nil {
+		t.log.Warn("record of a stored event left to the next takeover", zap.String("conv", pe.conv), zap.Error(err))
+	}
 }
 
 // frame sends a frame to a user's gateways, with the trace context of ctx when it has one.

@@ -214,6 +214,8 @@ func (t *tenant) flushIO(ctx context.Context) {
 	var (
 		pubs, runs []*pending
 		futs       []jetstream.PubAckFuture
+		// owed are the stored events whose records go once the steps are done (settle).
+		owed []pendingEvent
 	)
 	steps := 0
 	for _, j := range b.jobs {
@@ -256,8 +258,13 @@ func (t *tenant) flushIO(ctx context.Context) {
 				p.j.fail(p.op, p.err)
 			}
 		}
-		acks(ctx, futs, func(i int, err error) { pubs[i].j.fail(pubs[i].op, err) })
+		for i, ack := range acks(ctx, futs, func(i int, err error) { pubs[i].j.fail(pubs[i].op, err) }) {
+			if ev := pubs[i].op.ev; ack != nil && ev != nil && ev.owed {
+				owed = append(owed, *ev)
+			}
+		}
 	}
+	concurrently(len(owed), func(i int) { t.settle(ctx, owed[i]) })
 	for _, j := range b.jobs {
 		for _, pe := range j.failed {
 			t.await(pe)

@@ -45,6 +45,14 @@ type setStatus struct {
 // saveAgent writes an agent's record to fd_dispatcher.
 type saveAgent struct{ agent string }
 
+// owe writes the conversation's record to fd_dispatcher before a change of a conversation the
+// actor does not manage (a rating of a closed one), so that the change's event is owed where a
+// takeover looks: rebuild visits every conversation with a record and publishes the event of
+// its revision when the stream lacks it (rebuild.go). Without it an owner ending between the
+// change and its event (or with the event still in its outbox) loses the event for good. The
+// event marked owed deletes the record once stored.
+type owe struct{ cmd uint64 }
+
 // Effects on the actor's memory (the waiting line and the agents).
 
 // lineAdd puts the conversation into the waiting line (at the front after a transfer or the
@@ -107,6 +115,8 @@ type event struct {
 	alongside bool
 	// at is when it happened, when not now (opened: when the gateway opened the conversation).
 	at *timestamppb.Timestamp
+	// owed says a record marks the event as owed (owe): it is deleted once the event is stored.
+	owed bool
 }
 
 // sendFrame sends a frame to a user (core NATS: the user's gateways, if any, deliver it).
@@ -129,6 +139,7 @@ func (p publishMessage) String() string { return "message(" + p.m.GetText() + ")
 func (a acceptOffer) String() string    { return "accept(" + a.agent + ")" }
 func (s setStatus) String() string      { return "status(" + s.agent + " " + s.status + ")" }
 func (s saveAgent) String() string      { return "agent+(" + s.agent + ")" }
+func (o owe) String() string            { return fmt.Sprintf("owe(%d)", o.cmd) }
 func (l lineAdd) String() string {
 	if l.front {
 		return "line+front"
@@ -166,6 +177,9 @@ func (e event) String() string {
 	if e.position {
 		parts = append(parts, "pos")
 	}
+	if e.owed {
+		parts = append(parts, "owed")
+	}
 	return "event(" + strings.Join(parts, " ") + ")"
 }
 func (s sendFrame) String() string {
@@ -177,10 +191,11 @@ func (s sendFrame) String() string {
 
 // commits reports whether ef is an effect whose failure fails the decision. Transitions put
 // them first. setStatus counts with the saveAgent that follows it: a retried status command
-// sets the same status again.
+// sets the same status again. owe commits before the write it marks: a record without the
+// change costs the next takeover a read, a change without the record may lose its event.
 func commits(ef effect) bool {
 	switch ef.(type) {
-	case write, publishMessage, acceptOffer, setStatus, saveAgent:
+	case write, publishMessage, acceptOffer, setStatus, saveAgent, owe:
 		return true
 	}
 	return false

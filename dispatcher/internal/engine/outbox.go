@@ -5,10 +5,12 @@ import (
 	"time"
 )
 
-// pendingEvent is a lifecycle event ready to publish.
+// pendingEvent is a lifecycle event ready to publish. owed: the conversation's record marks
+// it as owed (effects.go owe), to delete once it is stored (tenant.settle).
 type pendingEvent struct {
 	conv, id, typ string
 	data          []byte
+	owed          bool
 }
 
 // Outbox retry schedule: the first retry on the next tick, then doubling up to the cap.

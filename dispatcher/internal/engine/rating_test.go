@@ -54,11 +54,11 @@ func TestRateTransitions(t *testing.T) {
 		why     string // in the refusal's message
 	}{
 		{name: "five stars, agent told", scale: frames.ScaleFive, cv: closedBy("a1", false), by: byCustomer, score: 5, comment: "great",
-			want: []string{"write(closed)", "event(rated prev=a1 by=u1)", "frame(a1 rated)"}},
+			want: []string{"owe(9)", "write(closed)", "event(rated prev=a1 by=u1 owed)", "frame(a1 rated)"}},
 		{name: "closed from the queue: nobody to tell", scale: frames.ScaleFive, cv: closedBy("", false), by: byCustomer, score: 1,
-			want: []string{"write(closed)", "event(rated by=u1)"}},
+			want: []string{"owe(9)", "write(closed)", "event(rated by=u1 owed)"}},
 		{name: "thumbs up", scale: frames.ScaleThumbs, cv: closedBy("a1", false), by: byCustomer, score: 2,
-			want: []string{"write(closed)", "event(rated prev=a1 by=u1)", "frame(a1 rated)"}},
+			want: []string{"owe(9)", "write(closed)", "event(rated prev=a1 by=u1 owed)", "frame(a1 rated)"}},
 		{name: "twice", scale: frames.ScaleFive, cv: closedBy("a1", true), by: byCustomer, score: 5,
 			want: []string{"frame(u1 notice rating_refused)"}, refused: frames.ReasonRatingRefused, why: "already rated"},
 		{name: "someone else's", scale: frames.ScaleFive, cv: closedBy("a1", false), by: customer("u9"), score: 5,
@@ -101,8 +101,11 @@ func TestRateTransitions(t *testing.T) {
 			if got := next.GetRating(); got.GetScore() != tt.score || got.GetScale() != tt.scale || got.GetComment() != tt.comment || got.GetAt() == nil {
 				t.Errorf("rating written %v", got)
 			}
-			if len(d.effects) == 3 {
-				f := d.effects[2].(sendFrame).f
+			if ev := d.effects[2].(event); !proto.Equal(ev.at, next.GetRating().GetAt()) {
+				t.Errorf("rated event dated %v, want the rating's %v", ev.at, next.GetRating().GetAt())
+			}
+			if len(d.effects) == 4 {
+				f := d.effects[3].(sendFrame).f
 				if f.GetRating().GetScore() != tt.score || f.GetCustomer().GetId() != "u1" || f.GetType() != frames.TypeRated {
 					t.Errorf("rated frame %v", f)
 				}

@@ -157,25 +157,49 @@ func (t *tenant) rebuild(ctx context.Context) error {
 }
 
 // repair publishes the event of the conversation's current revision if the last event on its
-// subject is older: the previous owner died between the KV update and the publish. The event
-// id is derived from the revision, so a repair racing the original is deduplicated.
+// subject is older: the previous owner died between the KV update and the publish (or with
+// the event in its outbox). The event id is derived from the revision, so a repair racing the
+// original is deduplicated.
 func (t *tenant) repair(ctx context.Context, cs *convState) error {
 	conv := cs.c.GetConv()
 	raw, err := t.e.events.GetLastMsgForSubject(ctx, subjects.Events(t.id, conv))
 	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("last event of %s: %w", conv, err)
 	}
+	var last *fd.ConversationEvent
 	if raw != nil {
-		var ev fd.ConversationEvent
-		if proto.Unmarshal(raw.Data, &ev) == nil && ev.GetRevision() >= cs.rev {
-			return nil
+		last = &fd.ConversationEvent{}
+		if proto.Unmarshal(raw.Data, last) != nil {
+			last = nil // unreadable: as good as none
 		}
 	}
+	ef, owed := owedEvent(cs.c, cs.rev, last)
+	if !owed {
+		return nil
+	}
+	// The record marking it owed goes with the conversation's clean-up in rebuild.
+	ef.owed = false
+	t.log.Info("repairing missing event", zap.String("conv", conv), zap.String("type", ef.typ), zap.Uint64("revision", cs.rev))
+	return t.publishEvent(ctx, t.eventOf(cs, ef))
+}
+
+// owedEvent decides the event conversation c owes at revision rev, given last, the last event
+// stored on its subject (nil if none): none (false) when last is of rev or later. Otherwise
+// it is the event the missing revision made, as far as the conversation tells: its rating if
+// last does not carry it (every event carries the conversation's rating once it is rated, so
+// the rated event is the one missing), else the event of its state. A rating's event is
+// built as the rating builds it (ratedEvent), so it counts on the board and for consumers.
+func owedEvent(c *fd.Conversation, rev uint64, last *fd.ConversationEvent) (event, bool) {
+	if last != nil && last.GetRevision() >= rev {
+		return event{}, false
+	}
+	if c.GetRating() != nil && last.GetRating() == nil {
+		return ratedEvent(c, c.GetCustomer()), true
+	}
 	typ := map[string]string{frames.StateQueued: frames.EventQueued, frames.StateAssigned: frames.EventAssigned,
-		frames.StateClosed: frames.EventClosed}[cs.c.GetState()]
+		frames.StateClosed: frames.EventClosed}[c.GetState()]
 	if typ == "" {
 		typ = frames.EventState
 	}
-	t.log.Info("repairing missing event", zap.String("conv", conv), zap.String("type", typ), zap.Uint64("revision", cs.rev))
-	return t.publishEvent(ctx, t.eventOf(cs, event{typ: typ}))
+	return event{typ: typ}, true
 }

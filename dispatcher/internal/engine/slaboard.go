@@ -104,6 +104,13 @@ type csatDay struct {
 	total   csatSum
 	agents  map[string]csatSum
 	counted map[string]bool
+	// base is when the checkpoint the tally started from was taken (csat.go): the ratings
+	// given at or before it are in the counts already, their conversations not in counted.
+	base time.Time
+	// savedDay, saved and savedAt are the day, total and time of the last checkpoint written.
+	savedDay string
+	saved    csatSum
+	savedAt  time.Time
 }
 
 // add counts the rating r of conv, held by agent, if it was given on today (the day of now in
@@ -113,7 +120,8 @@ func (d *csatDay) add(conv, agent string, r *fd.Rating, now time.Time, loc *time
 	if d.day != today {
 		*d = csatDay{day: today, agents: map[string]csatSum{}, counted: map[string]bool{}}
 	}
-	if r == nil || r.GetScore() <= 0 || !r.GetAt().IsValid() || r.GetAt().AsTime().In(loc).Format(time.DateOnly) != today || d.counted[conv] {
+	if r == nil || r.GetScore() <= 0 || !r.GetAt().IsValid() || r.GetAt().AsTime().In(loc).Format(time.DateOnly) != today || d.counted[conv] ||
+		!r.GetAt().AsTime().After(d.base) {
 		return false
 	}
 	d.counted[conv] = true
