@@ -141,3 +141,52 @@ func TestTenantsRetriesUntilTheBucketIsThere(t *testing.T) {
 		t.Fatal("the tenants step did not wait for the watch")
 	}
 }
+
+func TestGateFailsItsCheckUntilOpened(t *testing.T) {
+	t.Parallel()
+	log := testkit.Logger(t)
+	srv := ops.New("127.0.0.1:0", log, nil)
+	g := startup.NewGate(srv, "started", "starting: waiting")
+	if body, ready := srv.Check(t.Context()); ready || body.Checks["started"] != "starting: waiting" {
+		t.Fatalf("before Open: ready %v, checks %+v; want unready with the reason", ready, body.Checks)
+	}
+	select {
+	case <-g.Opened():
+		t.Fatal("Opened closed before Open")
+	default:
+	}
+	g.Open()
+	g.Open() // a second Open must not close the channel twice
+	<-g.Opened()
+	if body, ready := srv.Check(t.Context()); !ready || body.Checks["started"] != "ok" {
+		t.Fatalf("after Open: ready %v, checks %+v; want ready", ready, body.Checks)
+	}
+}
+
+func TestTopologyWaitsForTheProvisioner(t *testing.T) {
+	t.Parallel()
+	ns := testkit.RunNATS(t)
+	nc, js := testkit.Connect(t, ns.URL())
+	core, logs := observer.New(zapcore.WarnLevel)
+	log := zap.New(zapcore.NewTee(testkit.Logger(t).Core(), core))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- startup.Topology(ctx, nc, js, 1, log, subjects.StreamMessages, subjects.BucketTenants) }()
+	testkit.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if logs.FilterMessageSnippet("waiting for the streams").Len() == 0 {
+			return errors.New("no wait logged yet")
+		}
+		return nil
+	})
+	// A service told to stop while it waits stops waiting (before the provisioner came).
+	cctx, ccancel := context.WithCancel(t.Context())
+	ccancel()
+	if err := startup.Topology(cctx, nc, js, 1, log, subjects.StreamMessages); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: err = %v, want context.Canceled", err)
+	}
+	testkit.Provision(t, js)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
