@@ -91,7 +91,7 @@ func Begin(ctx context.Context, stack *lifecycle.Stack, cfg config.Base, service
 		if opts.BeforeDrain != nil {
 			opts.BeforeDrain()
 		}
-		return natsconn.Drain(ctx, nc)
+		return drain(ctx, nc)
 	})
 	if opts.DegradableNATS {
 		b.Ops.AddDegradable("nats", natsconn.Ready(nc))
@@ -102,6 +102,21 @@ func Begin(ctx context.Context, stack *lifecycle.Stack, cfg config.Base, service
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return b, nil
+}
+
+// drain drains nc, or closes it while NATS is away: a drain then cannot flush and fails. That
+// is a shutdown's failure only if publishes waited in the reconnect buffer (they are lost); a
+// service stopped while it waited for NATS lost nothing.
+func drain(ctx context.Context, nc *nats.Conn) error {
+	if st := nc.Status(); st == nats.RECONNECTING || st == nats.CONNECTING {
+		pending, _ := nc.Buffered()
+		nc.Close()
+		if pending > 0 {
+			return fmt.Errorf("nats away (%s) at shutdown: %d bytes of publishes lost", st, pending)
+		}
+		return nil
+	}
+	return natsconn.Drain(ctx, nc)
 }
 
 // Tenants opens the service's tenant view (tenants.Open with the file at path) and adds its

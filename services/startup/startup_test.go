@@ -3,6 +3,7 @@ package startup_test
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -188,5 +189,46 @@ func TestTopologyWaitsForTheProvisioner(t *testing.T) {
 	testkit.Provision(t, js)
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestShutdownWhileNATSIsAway(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		publish bool // a publish waits in the reconnect buffer
+		wantErr bool
+	}{
+		{name: "nothing buffered: a clean stop", publish: false, wantErr: false},
+		{name: "publishes lost: reported", publish: true, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			url := "nats://" + ln.Addr().String()
+			ln.Close() // nothing listens there: the connection keeps retrying
+			log := testkit.Logger(t)
+			stack := lifecycle.NewStack(log)
+			b, err := startup.Begin(t.Context(), stack, baseConfig(url), "test", log, ops.NewRegistry(), startup.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.publish {
+				if err := b.NC.Publish("x", []byte("lost")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err = stack.Shutdown(t.Context(), 10*time.Second)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("shutdown = %v, want an error: %v", err, tt.wantErr)
+			}
+			if !b.NC.IsClosed() {
+				t.Fatal("connection left open")
+			}
+		})
 	}
 }
