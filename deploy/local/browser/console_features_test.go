@@ -1,3 +1,7 @@
+// Over 600 lines on purpose: TestConsoleFeatures drives every console feature as a subtest
+// of one running system and one browser (starting them is most of its cost), with the
+// helpers those subtests share.
+
 package browser_test
 
 import (
