@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -95,14 +97,22 @@ func TestTenantsFailsAtOnceOnAFileThatDoesNotLoad(t *testing.T) {
 	}
 }
 
-func TestTenantsRetriesUntilTheBucketIsThere(t *testing.T) {
-	t.Parallel()
+// watched starts a NATS server for the test and returns a connection, a logger whose warnings
+// are also kept in logs (to see a retry happen), and the test's context bounded to 30 s.
+func watched(t *testing.T) (*nats.Conn, jetstream.JetStream, *zap.Logger, *observer.ObservedLogs, context.Context) {
+	t.Helper()
 	ns := testkit.RunNATS(t)
-	_, js := testkit.Connect(t, ns.URL())
+	nc, js := testkit.Connect(t, ns.URL())
 	core, logs := observer.New(zapcore.WarnLevel)
 	log := zap.New(zapcore.NewTee(testkit.Logger(t).Core(), core))
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
+	return nc, js, log, logs, ctx
+}
+
+func TestTenantsRetriesUntilTheBucketIsThere(t *testing.T) {
+	t.Parallel()
+	_, js, log, logs, ctx := watched(t)
 	stack := lifecycle.NewStack(log)
 	srv := ops.New("127.0.0.1:0", log, nil)
 	type result struct {
@@ -166,12 +176,7 @@ func TestGateFailsItsCheckUntilOpened(t *testing.T) {
 
 func TestTopologyWaitsForTheProvisioner(t *testing.T) {
 	t.Parallel()
-	ns := testkit.RunNATS(t)
-	nc, js := testkit.Connect(t, ns.URL())
-	core, logs := observer.New(zapcore.WarnLevel)
-	log := zap.New(zapcore.NewTee(testkit.Logger(t).Core(), core))
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	t.Cleanup(cancel)
+	nc, js, log, logs, ctx := watched(t)
 	done := make(chan error, 1)
 	go func() { done <- startup.Topology(ctx, nc, js, 1, log, subjects.StreamMessages, subjects.BucketTenants) }()
 	testkit.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
