@@ -19,10 +19,8 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 	"github.com/frontdesk-chat/frontdesk/services/config"
 	"github.com/frontdesk-chat/frontdesk/services/lifecycle"
-	"github.com/frontdesk-chat/frontdesk/services/natsconn"
 	"github.com/frontdesk-chat/frontdesk/services/ops"
 	"github.com/frontdesk-chat/frontdesk/services/startup"
-	"github.com/frontdesk-chat/frontdesk/services/streams"
 	"github.com/frontdesk-chat/frontdesk/services/tracing"
 
 	"github.com/frontdesk-chat/frontdesk/aibridge/internal/assist"
@@ -164,12 +162,13 @@ type Service struct {
 	stack  *lifecycle.Stack
 	getenv func(string) string
 	tracer *tracing.Provider
-	// consuming is called by Run once it consumes; /readyz says not ready until then.
-	consuming func()
+	// consuming is opened by Run once it consumes; /readyz says not ready until then.
+	consuming *startup.Gate
 }
 
 // New connects to NATS (lazily: an outage at start shows in /readyz rather than failing the
-// process) and starts the ops server. Run does the rest.
+// process) and starts the ops server; Run waits for the topology and the tenant view, and
+// does the rest. On error everything already started is stopped.
 func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Option) (_ *Service, err error) {
 	s := &Service{cfg: cfg, log: log, reg: ops.NewRegistry(), stack: lifecycle.NewStack(log), getenv: os.Getenv}
 	for _, o := range opts {
@@ -187,10 +186,10 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Option) (_ *S
 		return nil, err
 	}
 	s.ops, s.nc, s.js, s.tracer = base.Ops, base.NC, base.JS, base.Tracer
-	// Run calls consuming only after it has added its own checks (tenants, fence), so /readyz
+	// Run opens consuming only after it has added its own checks (tenants, fence), so /readyz
 	// cannot call the bridge ready while they are missing (the persister once could: its late
-	// check was the only one failing). Checks Run adds must stay before consuming is called.
-	s.consuming = s.ops.AddPending("consumer", "not consuming yet")
+	// check was the only one failing). Checks Run adds must stay before consuming is opened.
+	s.consuming = startup.NewGate(s.ops, "consumer", "not consuming yet")
 	if err := s.ops.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -203,28 +202,23 @@ func (s *Service) Addr() string { return s.ops.Addr() }
 // Registry is the service's metrics registry.
 func (s *Service) Registry() *prometheus.Registry { return s.reg }
 
+// Started is closed once Run consumes (see startup.Gate).
+func (s *Service) Started() <-chan struct{} { return s.consuming.Opened() }
+
 // Run prepares the streams and the tenant view, then answers until ctx ends, and shuts down
 // within cfg.Shutdown.Timeout: the consumer stops pulling, replies in flight finish (or are
 // left for redelivery at the deadline), the assist subscription drains, then NATS.
 func (s *Service) Run(ctx context.Context) error {
 	err := s.run(ctx)
 	s.ops.SetDraining()
-	if serr := s.stack.Shutdown(context.WithoutCancel(ctx), s.cfg.Shutdown.Timeout); serr != nil {
-		err = errors.Join(err, serr)
-	}
-	return err
+	return errors.Join(err, s.stack.Shutdown(ctx, s.cfg.Shutdown.Timeout))
 }
 
 func (s *Service) run(ctx context.Context) error {
 	a := s.cfg.AIBridge
-	if err := natsconn.WaitConnected(ctx, s.nc); err != nil {
-		return lifecycle.IgnoreCanceled(ctx, err)
-	}
 	// The provisioner creates the topology (the bridge may not): wait for it.
-	topo := streams.Declared(streams.Options{Replicas: s.cfg.NATS.Replicas}).Only(
-		subjects.StreamMessages, subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters,
-		subjects.BucketTenants, subjects.BucketConversations)
-	if err := streams.Await(ctx, s.js, topo, s.log); err != nil {
+	if err := startup.Topology(ctx, s.nc, s.js, s.cfg.NATS.Replicas, s.log, subjects.StreamMessages, subjects.StreamEvents,
+		subjects.StreamCommands, subjects.StreamDeadLetters, subjects.BucketTenants, subjects.BucketConversations); err != nil {
 		return lifecycle.IgnoreCanceled(ctx, err)
 	}
 	store, err := startup.Tenants(ctx, s.stack, s.js, s.cfg.Tenants.File, s.ops, s.log)
@@ -320,7 +314,7 @@ func (s *Service) run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
-	s.consuming()
+	s.consuming.Open()
 	s.log.Info("aibridge running")
 	select {
 	case <-ctx.Done():

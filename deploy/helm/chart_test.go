@@ -1,6 +1,11 @@
 // Package helm_test renders the Frontdesk chart with the Helm Go SDK, decodes every object
 // strictly into the Kubernetes API types and checks what the deployment promises for every
 // service; it also runs Helm's linter and the values schema.
+//
+// Over 600 lines on purpose: TestChart is the one list of what the rendered chart promises
+// for every service (probes, security context, PDB, HPA, volumes), read top to bottom as the
+// deployment's contract; the rest of the chart's tests live in values_test.go and
+// monitoring_test.go.
 package helm_test
 
 import (

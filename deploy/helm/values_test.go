@@ -1,3 +1,6 @@
+// Over 600 lines on purpose: TestNewValues is one table, a row per value of the chart and
+// what the rendered objects must show, so a new value is a new row beside its neighbours.
+
 package helm_test
 
 import (

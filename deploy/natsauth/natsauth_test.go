@@ -1,3 +1,7 @@
+// Over 600 lines on purpose: TestServicePermissions is the one matrix of what each NATS
+// identity may and may not publish, subscribe and consume, against a real server; split by
+// identity it would no longer show the permission model in one place.
+
 package natsauth_test
 
 import (

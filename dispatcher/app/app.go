@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/frontdesk-chat/frontdesk/dispatcher/internal/engine"
@@ -21,7 +22,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/ops"
 	"github.com/frontdesk-chat/frontdesk/services/startup"
 	"github.com/frontdesk-chat/frontdesk/services/streams"
-	"github.com/frontdesk-chat/frontdesk/services/tenants"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // DefaultOpsAddr is the dispatcher's ops port.
@@ -77,73 +78,79 @@ type Service struct {
 	log    *zap.Logger
 	stack  *lifecycle.Stack
 	nc     *nats.Conn
+	js     jetstream.JetStream
 	ops    *ops.Server
-	engine *engine.Engine
-	store  *tenants.Store
-
-	started func() // called when New wired everything: /readyz fails before
+	tracer *tracing.Provider
+	reg    *prometheus.Registry
+	// started is opened by Run once the engine runs; /readyz fails before.
+	started *startup.Gate
 }
 
-// New connects, provisions what the dispatcher uses, and wires the engine; Run dispatches.
-// On error everything already started is stopped.
-func New(ctx context.Context, cfg Config, log *zap.Logger) (s *Service, err error) {
-	s = &Service{cfg: cfg, log: log, stack: lifecycle.NewStack(log)}
+// New connects to NATS (lazily: an outage at start shows in /readyz rather than failing the
+// process) and starts the ops server; Run waits for the topology and the tenant view and
+// dispatches. On error everything already started is stopped.
+func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err error) {
+	// s is not the named result: a failing return sets that to nil before the cleanup below.
+	s := &Service{cfg: cfg, log: log, stack: lifecycle.NewStack(log), reg: ops.NewRegistry()}
 	defer func() {
 		if err != nil {
 			_ = s.stack.Shutdown(ctx, cfg.Shutdown.Timeout)
 		}
 	}()
-	reg := ops.NewRegistry()
-	// The start-up policy of every service (startup): the ops server answers from the start
-	// and /readyz says what is missing while the dispatcher waits for NATS, the topology and
-	// its tenant view. Tracing stops after the NATS drain: the last commands' spans are exported.
-	base, err := startup.Begin(ctx, s.stack, cfg.Base, "dispatcher", log, reg, startup.Options{})
+	// The start-up policy of every service (startup). Tracing stops after the NATS drain: the
+	// last commands' spans are exported.
+	base, err := startup.Begin(ctx, s.stack, cfg.Base, "dispatcher", log, s.reg, startup.Options{})
 	if err != nil {
 		return nil, err
 	}
-	s.ops, s.nc = base.Ops, base.NC
-	tp, js := base.Tracer, base.JS
-	s.started = s.ops.AddPending("started", "starting: waiting for the streams and the tenant view")
+	s.ops, s.nc, s.js, s.tracer = base.Ops, base.NC, base.JS, base.Tracer
+	s.started = startup.NewGate(s.ops, "started", "starting: waiting for the streams and the tenant view")
 	if err := s.ops.Start(ctx); err != nil {
 		return nil, err
 	}
-	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas}).Only(subjects.StreamMessages,
-		subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters, subjects.BucketTenants, subjects.BucketConversations,
-		subjects.BucketParticipants, subjects.BucketOpen, subjects.BucketDispatcher)
-	// The provisioner creates the topology (the dispatcher may not): wait for it.
-	if err := streams.Await(ctx, js, top, log); err != nil {
-		return nil, err
-	}
-	// The watch outlives ctx so the engine keeps its tenant view while it hands over.
-	if s.store, err = startup.Tenants(ctx, s.stack, js, cfg.Tenants.File, s.ops, log); err != nil {
-		return nil, err
-	}
-	set := cfg.Dispatcher
-	if set.Instance == "" {
-		host, _ := os.Hostname()
-		set.Instance = host + "-" + nats.NewInbox()[len(nats.InboxPrefix):][:6]
-	}
-	if s.engine, err = engine.New(ctx, s.nc, js, s.store, set, log.Named("engine"), reg,
-		engine.WithTracer(tp.Tracer("dispatcher/engine"))); err != nil {
-		return nil, err
-	}
-	s.started()
 	return s, nil
 }
 
 // OpsAddr is the bound ops address.
 func (s *Service) OpsAddr() string { return s.ops.Addr() }
 
-// Engine is the dispatch engine (tests).
-func (s *Service) Engine() *engine.Engine { return s.engine }
+// Started is closed once Run has started the engine (see startup.Gate).
+func (s *Service) Started() <-chan struct{} { return s.started.Opened() }
 
-// Run dispatches until ctx is cancelled, then hands its partitions over (state flushed,
-// leases released) and shuts down within cfg.Shutdown.Timeout.
+// Run waits for the topology and the tenant view, dispatches until ctx is cancelled, then
+// hands its partitions over (state flushed, leases released) and shuts down within
+// cfg.Shutdown.Timeout.
 func (s *Service) Run(ctx context.Context) error {
-	s.log.Info("dispatcher running", zap.String("instance", s.engine.Instance()), zap.String("ops", s.OpsAddr()))
-	err := s.engine.Run(ctx)
+	err := s.run(ctx)
 	s.ops.SetDraining()
-	return errors.Join(err, s.stack.Shutdown(context.WithoutCancel(ctx), s.cfg.Shutdown.Timeout))
+	return errors.Join(err, s.stack.Shutdown(ctx, s.cfg.Shutdown.Timeout))
+}
+
+func (s *Service) run(ctx context.Context) error {
+	// The provisioner creates the topology (the dispatcher may not): wait for it.
+	if err := startup.Topology(ctx, s.nc, s.js, s.cfg.NATS.Replicas, s.log, subjects.StreamMessages,
+		subjects.StreamEvents, subjects.StreamCommands, subjects.StreamDeadLetters, subjects.BucketTenants,
+		subjects.BucketConversations, subjects.BucketParticipants, subjects.BucketOpen, subjects.BucketDispatcher); err != nil {
+		return lifecycle.IgnoreCanceled(ctx, err)
+	}
+	// The watch outlives ctx so the engine keeps its tenant view while it hands over.
+	store, err := startup.Tenants(ctx, s.stack, s.js, s.cfg.Tenants.File, s.ops, s.log)
+	if err != nil {
+		return lifecycle.IgnoreCanceled(ctx, err)
+	}
+	set := s.cfg.Dispatcher
+	if set.Instance == "" {
+		host, _ := os.Hostname()
+		set.Instance = host + "-" + nats.NewInbox()[len(nats.InboxPrefix):][:6]
+	}
+	eng, err := engine.New(ctx, s.nc, s.js, store, set, s.log.Named("engine"), s.reg,
+		engine.WithTracer(s.tracer.Tracer("dispatcher/engine")))
+	if err != nil {
+		return lifecycle.IgnoreCanceled(ctx, err)
+	}
+	s.started.Open()
+	s.log.Info("dispatcher running", zap.String("instance", eng.Instance()), zap.String("ops", s.OpsAddr()))
+	return eng.Run(ctx)
 }
 
 // Run runs a dispatcher with cfg until ctx is cancelled.

@@ -58,21 +58,9 @@ func TestServiceOps(t *testing.T) {
 	cfg.Dispatcher.LeaseTTL = time.Second
 	cfg.Shutdown.Timeout = 5 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())
-	// The service waits for the topology; `dispatcher provision` creates it.
-	type started struct {
-		s   *Service
-		err error
-	}
-	startc := make(chan started, 1)
-	go func() {
-		s, err := New(ctx, cfg, testkit.Logger(t).Named("service"))
-		startc <- started{s, err}
-	}()
-	if err := Provision(ctx, cfg, testkit.Logger(t).Named("provision")); err != nil {
-		t.Fatal(err)
-	}
-	st := <-startc
-	s, err := st.s, st.err
+	defer cancel()
+	// New does not wait for NATS or the topology: Run does, with /readyz saying so.
+	s, err := New(ctx, cfg, testkit.Logger(t).Named("service"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +74,21 @@ func TestServiceOps(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
+	}
+	testkit.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "waiting for the streams") {
+			return fmt.Errorf("readyz before the topology: %d %s", code, body)
+		}
+		return nil
+	})
+	// `dispatcher provision` creates the topology the service waits for.
+	if err := Provision(ctx, cfg, testkit.Logger(t).Named("provision")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Started():
+	case err := <-done:
+		t.Fatalf("run ended before starting: %v", err)
 	}
 	testkit.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
 		if code, body := get("/readyz"); code != http.StatusOK {

@@ -1,3 +1,6 @@
+// Over 600 lines on purpose: TestAbuseSuite's table and its attacks, each a short function,
+// side by side, so an attack is added in one place with the refusal it must meet.
+
 package abuse_test
 
 import (

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/frontdesk-chat/frontdesk/gateway/internal/auth"
@@ -31,7 +33,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/lifecycle"
 	"github.com/frontdesk-chat/frontdesk/services/ops"
 	"github.com/frontdesk-chat/frontdesk/services/startup"
-	"github.com/frontdesk-chat/frontdesk/services/streams"
+	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
 
 // Settings are the gateway's own settings (key "gateway", env FRONTDESK_GATEWAY_*).
@@ -122,7 +124,7 @@ type Settings struct {
 	// MaxHandshakes bounds the sessions opening at once on this gateway (WebSocket upgrades and
 	// SSE streams: token check, handshake, session start), so a burst of them queues outside the
 	// CPU the open sessions' deliveries need (default 0: twice GOMAXPROCS; negative: no bound).
-	// One that waits HandshakeWait (default 1s) for a slot is refused with 503 and Retry-After.
+	// One that waits HandshakeWait (default 1s) for a slot is refused (close 1013, SSE 503).
 	MaxHandshakes int           `mapstructure:"max_handshakes"`
 	HandshakeWait time.Duration `mapstructure:"handshake_wait"`
 	// ReplyBytesPerSecond is each user's budget for sync replays and history pages, in encoded
@@ -240,16 +242,24 @@ type Service struct {
 	log      *zap.Logger
 	stack    *lifecycle.Stack
 	nc       *nats.Conn
-	sessions *session.Manager
-	http     *http.Server
-	ln       net.Listener
+	js       jetstream.JetStream
+	tracer   *tracing.Provider
+	metrics  *metrics.Metrics
+	sessions *session.Manager // set by Run once started
+	ln       net.Listener     // bound by New
+	conns    net.Listener     // ln under the connection limits, set by Run once started
 	ops      *ops.Server
-	stopping atomic.Bool // set when shutdown starts: consumers ending then are no errors
-	started  func()      // called when New wired everything: /readyz fails before
+	proxies  []netip.Prefix
+	ring     *auth.Ring
+	keyData  []byte
+	stopping atomic.Bool   // set when shutdown starts: consumers ending then are no errors
+	started  *startup.Gate // opened when Run serves: /readyz fails before
 }
 
-// New connects and wires the gateway and binds its listeners; Run serves. On error everything
-// already started is stopped.
+// New connects to NATS (lazily: an outage at start shows in /readyz rather than failing the
+// process), starts the ops server and binds the public listener, so that a bad key set or a
+// port in use fail at once; Run waits for the topology and the tenant view, wires the sessions
+// and serves. On error everything already started is stopped.
 func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err error) {
 	// s is not the named result: a failing return sets that to nil before the cleanup below,
 	// and the cleanup steps pushed on the stack use s.
@@ -260,7 +270,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 		}
 	}()
 	reg := ops.NewRegistry()
-	m := metrics.New(reg)
+	s.metrics = metrics.New(reg)
 	// The start-up policy of every service (startup): the ops server answers from the start
 	// and /readyz says what is missing while the gateway waits for NATS, the topology and its
 	// tenant view. A NATS outage degrades a started gateway without making it unready: it
@@ -273,8 +283,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 	if err != nil {
 		return nil, err
 	}
-	s.ops, s.nc = base.Ops, base.NC
-	tp, js := base.Tracer, base.JS
+	s.ops, s.nc, s.js, s.tracer = base.Ops, base.NC, base.JS, base.Tracer
 	s.nc.SetErrorHandler(quietWhileStopping(s.nc.Opts.AsyncErrorCB, s.stopping.Load, log.Named("nats")))
 	// A forced collection on the internal port lets the load generator measure memory per
 	// connection as RSS after GC, the way BENCHMARKS.md reports it (only with ops.debug).
@@ -283,35 +292,109 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 		debug.FreeOSMemory()
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	s.started = s.ops.AddPending("started", "starting: waiting for the streams and the tenant view")
+	s.started = startup.NewGate(s.ops, "started", "starting: waiting for the streams and the tenant view")
 	if err := s.ops.Start(ctx); err != nil {
 		return nil, err
 	}
-	// The provisioner creates the topology (the gateway may not): wait for it.
-	top := streams.Declared(streams.Options{Replicas: cfg.NATS.Replicas}).Only(subjects.StreamMessages, subjects.StreamEvents,
-		subjects.StreamCommands, subjects.StreamReads, subjects.BucketTenants, subjects.BucketConversations,
-		subjects.BucketParticipants, subjects.BucketOpen, subjects.BucketQuotas, subjects.ObjectAttachments, subjects.StreamNotes)
-	if err := streams.Await(ctx, js, top, log); err != nil {
-		return nil, err
+	g := cfg.Gateway
+	if s.proxies, err = server.ParseTrustedProxies(g.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("gateway.trusted_proxies: %w", err)
 	}
-	// The watch outlives ctx so sessions keep their tenant view while they close.
-	store, err := startup.Tenants(ctx, s.stack, js, cfg.Tenants.File, s.ops, log)
+	keys, keyData, err := auth.LoadKeys(g.SigningKeys, g.SigningKeysFile)
 	if err != nil {
 		return nil, err
 	}
-	h, err := hub.New(s.nc, log.Named("hub"), m, hub.Options{Workers: cfg.Gateway.Workers, Tracer: tp.Tracer("gateway/hub")})
+	s.ring, s.keyData = &auth.Ring{}, keyData
+	s.ring.Store(keys)
+	// Bound now, served once started: until then a connection waits in the backlog, and
+	// /readyz keeps load balancers from sending any.
+	ln, err := net.Listen("tcp", g.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", g.Listen, err)
+	}
+	s.ln = ln
+	// Closes the listener of a gateway stopped before it served (the HTTP server closes it
+	// otherwise, and a second close is no error worth reporting).
+	s.stack.Push("listener", func(context.Context) error {
+		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
+	})
+	return s, nil
+}
+
+// Addr is the bound public address.
+func (s *Service) Addr() string { return s.ln.Addr().String() }
+
+// OpsAddr is the bound ops address.
+func (s *Service) OpsAddr() string { return s.ops.Addr() }
+
+// Started is closed once Run serves (see startup.Gate).
+func (s *Service) Started() <-chan struct{} { return s.started.Opened() }
+
+// Sessions is the session manager (tests), nil until Started is closed.
+func (s *Service) Sessions() *session.Manager {
+	select {
+	case <-s.started.Opened():
+		return s.sessions
+	default:
+		return nil
+	}
+}
+
+// Run waits for the topology and the tenant view, wires the sessions and serves until ctx is
+// cancelled, then shuts down within cfg.Shutdown.Timeout.
+func (s *Service) Run(ctx context.Context) error {
+	err := s.run(ctx)
+	s.stopping.Store(true)
+	s.ops.SetDraining()
+	return errors.Join(err, s.stack.Shutdown(ctx, s.cfg.Shutdown.Timeout))
+}
+
+func (s *Service) run(ctx context.Context) error {
+	serve, err := s.start(ctx)
+	if err != nil {
+		return lifecycle.IgnoreCanceled(ctx, err)
+	}
+	s.started.Open()
+	s.log.Info("gateway listening", zap.String("addr", s.Addr()), zap.String("ops", s.OpsAddr()))
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-serve.Done():
+		return serve.Err()
+	}
+}
+
+// start waits for the topology and the tenant view, wires the hub, the sessions and the HTTP
+// server, each stop pushed on the stack, and serves.
+func (s *Service) start(ctx context.Context) (*lifecycle.Task, error) {
+	// The provisioner creates the topology (the gateway may not): wait for it.
+	if err := startup.Topology(ctx, s.nc, s.js, s.cfg.NATS.Replicas, s.log, subjects.StreamMessages, subjects.StreamEvents,
+		subjects.StreamCommands, subjects.StreamReads, subjects.BucketTenants, subjects.BucketConversations,
+		subjects.BucketParticipants, subjects.BucketOpen, subjects.BucketQuotas, subjects.ObjectAttachments, subjects.StreamNotes); err != nil {
+		return nil, err
+	}
+	// The watch outlives ctx so sessions keep their tenant view while they close.
+	store, err := startup.Tenants(ctx, s.stack, s.js, s.cfg.Tenants.File, s.ops, s.log)
+	if err != nil {
+		return nil, err
+	}
+	log, tp, m := s.log, s.tracer, s.metrics
+	h, err := hub.New(s.nc, log.Named("hub"), m, hub.Options{Workers: s.cfg.Gateway.Workers, Tracer: tp.Tracer("gateway/hub")})
 	if err != nil {
 		return nil, err
 	}
 	s.stack.Push("hub", func(context.Context) error { h.Close(); return nil })
 	s.stack.Go(ctx, "hub watch", func(ctx context.Context) error { h.Watch(ctx, 250*time.Millisecond); return nil })
-	g := cfg.Gateway
+	g := s.cfg.Gateway
 	id := g.ID
 	if id == "" {
 		host, _ := os.Hostname()
 		id = host + "-" + session.NewID("")[:6]
 	}
-	s.sessions, err = session.New(ctx, session.Config{GatewayID: id, QueueFrames: g.QueueFrames, QueueBytes: g.QueueBytes,
+	sessions, err := session.New(ctx, session.Config{GatewayID: id, QueueFrames: g.QueueFrames, QueueBytes: g.QueueBytes,
 		PingInterval: g.PingInterval, DeadTimeout: g.DeadTimeout, PresenceTTL: g.PresenceTTL, WriteTimeout: g.WriteTimeout,
 		RequestTimeout: g.RequestTimeout, AbuseLimit: g.AbuseLimit, ReplyBytesPerSecond: g.ReplyBytesPerSecond,
 		Tracer: tp.Tracer("gateway/session"), MaxPublishes: g.MaxPublishes, PublishWait: g.PublishWait,
@@ -320,22 +403,13 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 	if err != nil {
 		return nil, err
 	}
-	store.OnChange(s.sessions.TenantChanged)
-	s.stack.Go(ctx, "janitor", s.sessions.Run)
+	s.sessions = sessions
+	store.OnChange(sessions.TenantChanged)
+	s.stack.Go(ctx, "janitor", sessions.Run)
 
-	proxies, err := server.ParseTrustedProxies(g.TrustedProxies)
-	if err != nil {
-		return nil, fmt.Errorf("gateway.trusted_proxies: %w", err)
-	}
-	keys, keyData, err := auth.LoadKeys(g.SigningKeys, g.SigningKeysFile)
-	if err != nil {
-		return nil, err
-	}
-	ring := &auth.Ring{}
-	ring.Store(keys)
 	if g.SigningKeys == "" {
 		s.stack.Go(ctx, "keys", func(ctx context.Context) error {
-			auth.WatchKeyFile(ctx, g.SigningKeysFile, keyData, ring, g.KeysReload, log.Named("keys"))
+			auth.WatchKeyFile(ctx, g.SigningKeysFile, s.keyData, s.ring, g.KeysReload, log.Named("keys"))
 			return nil
 		})
 	}
@@ -346,64 +420,36 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 		log.Warn("gateway.legacy_shared_secret is set: HS256 tokens of the shared secret are accepted for every tenant " +
 			"with their claims believed; move tenants to customer_issuers and staff_sso, then remove it (next release refuses it)")
 	}
-	authn := auth.New(auth.Config{Issuer: g.Issuer, Keys: ring.Keys, DevSecret: []byte(g.DevSecret), DevTenants: g.DevTenants,
+	authn := auth.New(auth.Config{Issuer: g.Issuer, Keys: s.ring.Keys, DevSecret: []byte(g.DevSecret), DevTenants: g.DevTenants,
 		LegacySecret: []byte(g.LegacySharedSecret), CacheEntries: g.VerifiedTokens}, log.Named("auth"))
-	ssoh := sso.New(sso.Config{Auth: authn, Tenant: s.sessions.Tenant, PublicURL: g.PublicURL, SecretsDir: g.SSOSecretsDir,
+	ssoh := sso.New(sso.Config{Auth: authn, Tenant: sessions.Tenant, PublicURL: g.PublicURL, SecretsDir: g.SSOSecretsDir,
 		SessionTTL: g.SessionTTL, TokenTTL: g.StaffTokenTTL}, log.Named("sso"))
 	srv := server.New(server.Config{Auth: authn, SSO: ssoh, VisitorTTL: g.VisitorTTL, VisitorRate: g.VisitorRate,
-		VisitorBurst: g.VisitorBurst, TrustedProxies: proxies, HTTPTimeout: g.HTTPTimeout, IdleTimeout: g.IdleTimeout,
+		VisitorBurst: g.VisitorBurst, TrustedProxies: s.proxies, HTTPTimeout: g.HTTPTimeout, IdleTimeout: g.IdleTimeout,
 		UploadTimeout: g.UploadTimeout, UploadsPerUser: g.UploadsPerUser, UploadsPerTenant: g.UploadsPerTenant,
 		MaxConnections: g.MaxConnections, MaxConnectionsPerAddress: g.MaxConnectionsPerAddress,
 		MaxHandshakes: g.MaxHandshakes, HandshakeWait: g.HandshakeWait},
-		log.Named("http"), s.sessions, m, web.Handler())
-	s.http = srv.HTTPServer(log.Named("http"))
-	ln, err := net.Listen("tcp", g.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", g.Listen, err)
-	}
-	s.ln = srv.Listener(ln)
-	// Reverse order at shutdown: sessions get 1012 (and refuse newcomers) while the listener
-	// closes, then the key watcher, janitor, hub, tenant watcher, NATS drain and ops server stop.
+		log.Named("http"), sessions, m, web.Handler())
+	httpSrv := srv.HTTPServer(log.Named("http"))
+	s.conns = srv.Listener(s.ln)
+	// Pushed before the sessions step, which shuts the server down: this one then waits for
+	// Serve to return.
+	serve := s.stack.Go(ctx, "serve", func(context.Context) error {
+		if err := httpSrv.Serve(s.conns); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	})
+	// Reverse order at shutdown: sessions get 1012 (and refuse newcomers) while the HTTP
+	// server closes the listener, then Serve's return is awaited, then the key watcher,
+	// janitor, hub, tenant watcher, NATS drain and ops server stop.
 	s.stack.Push("sessions", func(ctx context.Context) error {
 		errc := make(chan error, 1)
-		go func() { errc <- s.http.Shutdown(ctx) }()
-		err := s.sessions.Shutdown(ctx)
+		go func() { errc <- httpSrv.Shutdown(ctx) }()
+		err := sessions.Shutdown(ctx)
 		return errors.Join(err, <-errc)
 	})
-	s.started()
-	return s, nil
-}
-
-// Addr is the bound public address.
-func (s *Service) Addr() string { return s.ln.Addr().String() }
-
-// OpsAddr is the bound ops address.
-func (s *Service) OpsAddr() string { return s.ops.Addr() }
-
-// Sessions is the session manager (tests).
-func (s *Service) Sessions() *session.Manager { return s.sessions }
-
-// Run serves until ctx is cancelled, then shuts down within cfg.Shutdown.Timeout.
-func (s *Service) Run(ctx context.Context) error {
-	errc := make(chan error, 1)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("serve: %w", err)
-		}
-	}()
-	s.log.Info("gateway listening", zap.String("addr", s.Addr()), zap.String("ops", s.OpsAddr()))
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	s.stopping.Store(true)
-	s.ops.SetDraining()
-	err = errors.Join(err, s.stack.Shutdown(context.WithoutCancel(ctx), s.cfg.Shutdown.Timeout))
-	<-served // the sessions step shut the server down, so Serve has returned or is returning
-	return err
+	return serve, nil
 }
 
 // Run runs a gateway with cfg until ctx is cancelled.

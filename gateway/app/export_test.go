@@ -8,7 +8,7 @@ func (s *Service) NATSConn() *nats.Conn { return s.nc }
 
 // OpenConnections is how many accepted connections the gateway's listener counts.
 func (s *Service) OpenConnections() int {
-	if l, ok := s.ln.(interface{ Open() int }); ok {
+	if l, ok := s.conns.(interface{ Open() int }); ok {
 		return l.Open()
 	}
 	return -1

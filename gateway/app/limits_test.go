@@ -169,7 +169,8 @@ func TestConnectionLimitAcrossGateways(t *testing.T) {
 		k := apptest.Token(t, "tiny", "lim3", frames.RoleCustomer)
 		a1, _ := ga.Dial(t, k)
 		b1, _ := gb.Dial(t, k)
-		// Without its repeated announcements b1 would be forgotten by now.
+		// Without its repeated announcements b1 would be forgotten by now: time has to pass
+		// past the ttl to show that it is not (a window, not a condition to wait for).
 		time.Sleep(ttl + 2*time.Second)
 		ga.Dial(t, k)
 		if code := a1.Closed(); code != frames.CloseTooManyConnections {

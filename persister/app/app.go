@@ -19,11 +19,9 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
 	"github.com/frontdesk-chat/frontdesk/services/config"
 	"github.com/frontdesk-chat/frontdesk/services/lifecycle"
-	"github.com/frontdesk-chat/frontdesk/services/natsconn"
 	"github.com/frontdesk-chat/frontdesk/services/ops"
 	"github.com/frontdesk-chat/frontdesk/services/pg"
 	"github.com/frontdesk-chat/frontdesk/services/startup"
-	"github.com/frontdesk-chat/frontdesk/services/streams"
 	"github.com/frontdesk-chat/frontdesk/services/tracing"
 
 	"github.com/frontdesk-chat/frontdesk/persister/internal/erase"
@@ -180,14 +178,17 @@ type Service struct {
 	stack  *lifecycle.Stack
 	tracer *tracing.Provider
 
-	// migrated is called once the schema is up to date, answering once Run has started every
-	// consumer and query subscription and flushed them to the server; /readyz says not ready
-	// until then.
-	migrated, answering func()
+	// migrated is called once the schema is up to date; answering is opened once Run has
+	// started every consumer and query subscription and flushed them to the server. /readyz
+	// says not ready until then.
+	migrated  func()
+	answering *startup.Gate
 }
 
 // New connects to NATS and Postgres (both lazily: an outage at start shows in /readyz rather
-// than failing the process) and starts the ops server. Run does the rest.
+// than failing the process) and starts the ops server; Run waits for the topology, the
+// schema and the tenant view, and does the rest. On error everything already started is
+// stopped.
 func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err error) {
 	s := &Service{cfg: cfg, log: log, reg: ops.NewRegistry(), stack: lifecycle.NewStack(log)}
 	defer func() {
@@ -212,7 +213,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 	// Registered here, not in Run: a check added while /readyz is already being polled leaves a
 	// moment when every check present passes and the service is called ready before Run has
 	// subscribed to the queries (a client then meets "no responders").
-	s.answering = s.ops.AddPending("queries", "not answering queries yet")
+	s.answering = startup.NewGate(s.ops, "queries", "not answering queries yet")
 	s.migrated = s.ops.AddPending("schema", "migrations not applied yet")
 	if err := s.ops.Start(ctx); err != nil {
 		return nil, err
@@ -226,22 +227,19 @@ func (s *Service) Addr() string { return s.ops.Addr() }
 // Registry is the service's metrics registry.
 func (s *Service) Registry() *prometheus.Registry { return s.reg }
 
+// Started is closed once Run answers queries (see startup.Gate).
+func (s *Service) Started() <-chan struct{} { return s.answering.Opened() }
+
 // Run prepares the record (migrations), the streams and the tenant view, then ingests and
 // answers queries until ctx ends, and shuts down within cfg.Shutdown.Timeout.
 func (s *Service) Run(ctx context.Context) error {
 	err := s.run(ctx)
 	s.ops.SetDraining()
-	if serr := s.stack.Shutdown(ctx, s.cfg.Shutdown.Timeout); serr != nil {
-		err = errors.Join(err, serr)
-	}
-	return err
+	return errors.Join(err, s.stack.Shutdown(ctx, s.cfg.Shutdown.Timeout))
 }
 
 func (s *Service) run(ctx context.Context) error {
 	// Everything below needs live servers; until they answer, /readyz says why.
-	if err := natsconn.WaitConnected(ctx, s.nc); err != nil {
-		return lifecycle.IgnoreCanceled(ctx, err)
-	}
 	// The provisioner creates the topology (the persister may not): wait for it. The tenants
 	// bucket only when the persister seeds it.
 	// Retention and erasures also purge the commands stream and the conversation, participation,
@@ -252,8 +250,7 @@ func (s *Service) run(ctx context.Context) error {
 	if s.cfg.Tenants.File != "" {
 		names = append(names, subjects.BucketTenants)
 	}
-	topo := streams.Declared(streams.Options{Replicas: s.cfg.NATS.Replicas}).Only(names...)
-	if err := streams.Await(ctx, s.js, topo, s.log); err != nil {
+	if err := startup.Topology(ctx, s.nc, s.js, s.cfg.NATS.Replicas, s.log, names...); err != nil {
 		return lifecycle.IgnoreCanceled(ctx, err)
 	}
 	if s.cfg.Persister.Migrate {
@@ -367,7 +364,7 @@ func (s *Service) run(ctx context.Context) error {
 	cancel()
 	// Ready only once queries are answered: a client that saw /readyz answer 200 must not
 	// meet "no responders" (the subscriptions are flushed to the server first).
-	s.answering()
+	s.answering.Open()
 	s.log.Info("persister running")
 	<-ctx.Done()
 	return nil

@@ -171,7 +171,7 @@ func TestPostgresStoppedDuringRun(t *testing.T) {
 				pubDone <- err
 				return
 			}
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond) // pacing the flow, not a wait for a condition
 		}
 		pubDone <- nil
 	}()

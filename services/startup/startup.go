@@ -4,6 +4,11 @@
 // parts.
 //
 // The policy, the same for every service:
+//   - New wires without waiting: Begin, the service's own readiness gate (NewGate) and
+//     checks, Ops.Start, and whatever fails fast on a bad configuration (a listener's port).
+//     Run does every wait under its ctx (Topology, Tenants, the parts that need them), opens
+//     the gate, then works until ctx ends; a ctx ending during the waits is a shutdown, not
+//     an error.
 //   - The ops server answers from the start; /readyz says what is missing while the service
 //     waits. Begin does not start it: the service registers every check that guards its
 //     readiness first (a check added while /readyz is polled lets the service be called ready
@@ -19,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,6 +35,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/services/lifecycle"
 	"github.com/frontdesk-chat/frontdesk/services/natsconn"
 	"github.com/frontdesk-chat/frontdesk/services/ops"
+	"github.com/frontdesk-chat/frontdesk/services/streams"
 	"github.com/frontdesk-chat/frontdesk/services/tenants"
 	"github.com/frontdesk-chat/frontdesk/services/tracing"
 )
@@ -84,7 +91,7 @@ func Begin(ctx context.Context, stack *lifecycle.Stack, cfg config.Base, service
 		if opts.BeforeDrain != nil {
 			opts.BeforeDrain()
 		}
-		return natsconn.Drain(ctx, nc)
+		return drain(ctx, nc)
 	})
 	if opts.DegradableNATS {
 		b.Ops.AddDegradable("nats", natsconn.Ready(nc))
@@ -95,6 +102,21 @@ func Begin(ctx context.Context, stack *lifecycle.Stack, cfg config.Base, service
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return b, nil
+}
+
+// drain drains nc, or closes it while NATS is away: a drain then cannot flush and fails. That
+// is a shutdown's failure only if publishes waited in the reconnect buffer (they are lost); a
+// service stopped while it waited for NATS lost nothing.
+func drain(ctx context.Context, nc *nats.Conn) error {
+	if st := nc.Status(); st == nats.RECONNECTING || st == nats.CONNECTING {
+		pending, _ := nc.Buffered()
+		nc.Close()
+		if pending > 0 {
+			return fmt.Errorf("nats away (%s) at shutdown: %d bytes of publishes lost", st, pending)
+		}
+		return nil
+	}
+	return natsconn.Drain(ctx, nc)
 }
 
 // Tenants opens the service's tenant view (tenants.Open with the file at path) and adds its
@@ -121,3 +143,41 @@ func Tenants(ctx context.Context, stack *lifecycle.Stack, js jetstream.JetStream
 	srv.AddCheck("tenants", store.Ready())
 	return store, nil
 }
+
+// Topology waits until nc is connected and then until the assets names of the declared
+// topology (with replicas) exist: the provisioner creates them, a service may not. Waiting for
+// the connection first keeps the log to one reason while NATS is away, rather than a missing
+// stream every retry. It returns when ctx ends.
+func Topology(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, replicas int, log *zap.Logger, names ...string) error {
+	if err := natsconn.WaitConnected(ctx, nc); err != nil {
+		return err
+	}
+	return streams.Await(ctx, js, streams.Declared(streams.Options{Replicas: replicas}).Only(names...), log)
+}
+
+// Gate is a service's readiness until its Run has started every part: an ops check that fails
+// with a reason until Open, and a channel closed by Open for whoever waits in process (tests,
+// the local runner). Create it in New, before Ops.Start, and open it in Run only after the
+// checks Run adds (tenants, ...) are in place.
+type Gate struct {
+	pending func()
+	once    sync.Once
+	opened  chan struct{}
+}
+
+// NewGate registers the gate's check name on srv, failing with reason until Open.
+func NewGate(srv *ops.Server, name, reason string) *Gate {
+	return &Gate{pending: srv.AddPending(name, reason), opened: make(chan struct{})}
+}
+
+// Open passes the check and closes Opened; later calls do nothing.
+func (g *Gate) Open() {
+	g.once.Do(func() {
+		g.pending()
+		close(g.opened)
+	})
+}
+
+// Opened is closed once Open was called. It stays open when Run ends before: wait on it
+// together with Run's end.
+func (g *Gate) Opened() <-chan struct{} { return g.opened }

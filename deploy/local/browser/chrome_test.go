@@ -181,19 +181,37 @@ func eval[T any](tb *tab, expr string) T {
 // rather than chromedp.Poll, whose page-side `new Function` the pages' CSP (rightly) refuses.
 func (tb *tab) waitJS(what, expr string) {
 	tb.t.Helper()
-	deadline := time.Now().Add(waitFor)
 	var last error
-	for time.Now().Before(deadline) {
+	if poll(waitFor, 100*time.Millisecond, func() bool {
 		ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
+		defer cancel()
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
-		cancel()
-		if err == nil && ok {
-			return
-		}
 		last = err
-		time.Sleep(100 * time.Millisecond)
+		return err == nil && ok
+	}) {
+		return
 	}
 	tb.fail("waiting for %s: timed out (last error: %v)", what, last)
+}
+
+// poll calls ok every `every` until it returns true (poll then does too) or wait has passed.
+// The tab helpers fail through tab.fail, with a screenshot of the page, so they poll here
+// rather than with testkit.CheckFor, which fails the test itself.
+func poll(wait, every time.Duration, ok func() bool) bool {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		if ok() {
+			return true
+		}
+		select {
+		case <-deadline.C:
+			return false
+		case <-tick.C:
+		}
+	}
 }
 
 // fail saves a screenshot of the page and fails the test.
@@ -224,14 +242,12 @@ func (tb *tab) screenshot(name string) string {
 	// Let opening animations finish (the infinite ones, carets and spinners, never do).
 	const settled = `(() => { const roots = [document, document.querySelector('#frontdesk-widget')?.shadowRoot].filter(Boolean);
 		return !roots.some(r => r.getAnimations().some(a => a.playState === 'running' && a.effect?.getTiming().iterations !== Infinity)); })()`
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+	poll(3*time.Second, 50*time.Millisecond, func() bool {
 		c, cancel := context.WithTimeout(tb.ctx, time.Second)
+		defer cancel()
 		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](settled))
-		cancel()
-		if err != nil || ok {
-			break
-		}
-	}
+		return err != nil || ok
+	})
 	ctx, cancel := context.WithTimeout(tb.ctx, waitFor)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())

@@ -1,3 +1,7 @@
+// Over 600 lines on purpose: TestConsoleFeatures drives every console feature as a subtest
+// of one running system and one browser (starting them is most of its cost), with the
+// helpers those subtests share.
+
 package browser_test
 
 import (
@@ -250,13 +254,17 @@ func testOffer(t *testing.T, sys *system, b *browser) {
 // waitEither waits until expr holds in one of two tabs and returns that one first.
 func waitEither(t *testing.T, x, y *tab, expr string) (*tab, *tab) {
 	t.Helper()
-	for end := time.Now().Add(waitFor); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if eval[bool](x, "!!("+expr+")") {
-			return x, y
+	var first, other *tab
+	if poll(waitFor, 100*time.Millisecond, func() bool {
+		switch {
+		case eval[bool](x, "!!("+expr+")"):
+			first, other = x, y
+		case eval[bool](y, "!!("+expr+")"):
+			first, other = y, x
 		}
-		if eval[bool](y, "!!("+expr+")") {
-			return y, x
-		}
+		return first != nil
+	}) {
+		return first, other
 	}
 	x.fail("neither %s nor %s: %s", x.name, y.name, expr)
 	return nil, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/frontdesk-chat/frontdesk/gateway/token"
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
+	"github.com/frontdesk-chat/frontdesk/services/testkit"
 
 	"github.com/frontdesk-chat/frontdesk/deploy/local/internal/wsclient"
 )
@@ -99,7 +100,7 @@ func (u *user) conn(ctx context.Context) (*wsclient.Client, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		time.Sleep(backoff/2 + rand.N(backoff))
+		time.Sleep(backoff/2 + rand.N(backoff)) // a client's reconnect backoff, as the widget's: load shape, not a wait
 		backoff = min(2*backoff, 2*time.Second)
 	}
 }
@@ -110,7 +111,7 @@ func (u *user) send(ctx context.Context, conv, id, text string) (sent, error) {
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			u.led.retries.Add(1)
-			time.Sleep(time.Duration(50+rand.IntN(200)) * time.Millisecond)
+			time.Sleep(time.Duration(50+rand.IntN(200)) * time.Millisecond) // a client's retry pause: load shape
 		}
 		c, err := u.conn(ctx)
 		if err != nil {
@@ -202,7 +203,7 @@ func runTraffic(t *testing.T, sys *System, o trafficOptions) *ledger {
 	var customers sync.WaitGroup
 	for i := range o.conversations {
 		if i > 0 {
-			time.Sleep(o.arrival)
+			time.Sleep(o.arrival) // customers arrive spread over time: load shape, not a wait
 		}
 		customers.Go(func() {
 			if err := runCustomer(ctx, sys, led, o, i); err != nil {
@@ -239,7 +240,7 @@ func runCustomer(ctx context.Context, sys *System, led *ledger, o trafficOptions
 		if ctx.Err() != nil {
 			return fmt.Errorf("visitor token: %w", err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // a client's retry pause: load shape
 	}
 	u := &user{sys: sys, tok: tok, id: id, led: led, last: map[string]int64{}}
 	defer func() {
@@ -308,7 +309,7 @@ func runCustomer(ctx context.Context, sys *System, led *ledger, o trafficOptions
 		if _, err := u.send(ctx, conv, fmt.Sprintf("m%d", m), fmt.Sprintf("customer %d message %d", i, m)); err != nil {
 			return err
 		}
-		time.Sleep(o.interval)
+		time.Sleep(o.interval) // a customer typing: load shape, not a wait
 	}
 
 	// Close and wait for the closed state (asking again after a drop).
@@ -442,10 +443,10 @@ func checkRecord(t *testing.T, sys *System, led *ledger, tenant string, conversa
 		}
 	}
 
-	// The persister may still be catching up after its restart.
+	// The persister may still be catching up after its restart: wait for every acked message
+	// (a message stored twice or at another seq fails the test at once instead).
 	var missing []string
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	testkit.CheckFor(t, 2*time.Minute, 500*time.Millisecond, func() error {
 		missing = missing[:0]
 		stored := map[string][]int64{}
 		rows, err := sys.DB.Query(ctx, `SELECT sender_id, client_id, seq FROM messages WHERE tenant = $1`, tenant)
@@ -473,14 +474,11 @@ func checkRecord(t *testing.T, sys *System, led *ledger, tenant string, conversa
 				t.Errorf("message %s stored at seq %d, acked with %d", k, seqs[0], s.seq)
 			}
 		}
-		if len(missing) == 0 || time.Now().After(deadline) || t.Failed() {
-			break
+		if len(missing) == 0 || t.Failed() {
+			return nil
 		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	if len(missing) > 0 {
-		t.Errorf("%d acked messages not in Postgres, e.g. %v", len(missing), missing[:min(10, len(missing))])
-	}
+		return fmt.Errorf("%d acked messages not in Postgres, e.g. %v", len(missing), missing[:min(10, len(missing))])
+	})
 
 	rows, err := sys.DB.Query(ctx, `SELECT conv, count(*) FROM events WHERE tenant = $1 AND type = 'assigned'
 		GROUP BY conv HAVING count(*) > 1`, tenant)

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -138,6 +139,16 @@ func (e *Env) TryGateway(mod ...func(*app.Config)) (*Gateway, error) {
 	}
 	g := &Gateway{Service: s, URL: "http://" + s.Addr(), cancel: cancel, done: make(chan error, 1)}
 	go func() { g.done <- s.Run(ctx) }()
+	// Run waits for the topology and the tenant view before it serves.
+	select {
+	case <-s.Started():
+	case err := <-g.done:
+		cancel()
+		if err == nil {
+			err = errors.New("gateway stopped before it started")
+		}
+		return nil, err
+	}
 	e.T.Cleanup(g.Stop)
 	return g, nil
 }

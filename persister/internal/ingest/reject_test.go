@@ -164,7 +164,9 @@ func (e *env) watchAcks(t *testing.T) *ackWatch {
 				if err == nil || ctx.Err() != nil {
 					break
 				}
-				// A connection the restarted server no longer knows; try another one.
+				// A connection the restarted server no longer knows; try another one after a
+				// pause (a retry bounded by ctx, in an ack handler where testkit.CheckFor, which
+				// fails the test, may not run).
 				time.Sleep(50 * time.Millisecond)
 			}
 			w.mu.Lock()
