@@ -395,11 +395,13 @@ func (t *tenant) publishEvent(ctx context.Context, pe pendingEvent) error {
 
 // settle deletes the record that marked pe as owed (owe), now that pe is stored, unless
 // another owed event of the conversation still waits in the outbox (a rating made while its
-// close's event waited): the record stays until the last of them is stored. A record left
-// behind costs the next takeover a read (it finds the event stored and cleans up), so a
-// failure is logged, not returned: the event is stored, nothing is to retry.
+// close's event waited): the record stays until the last of them is stored; or unless the
+// actor manages the conversation again (handed back from the bot while its state event
+// waited): the record is its queue record then. A record left behind costs the next takeover
+// a read (it finds the event stored and cleans up), so a failure is logged, not returned:
+// the event is stored, nothing is to retry.
 func (t *tenant) settle(ctx context.Context, pe pendingEvent) {
-	if !pe.owed || t.out.owes(pe.conv, pe.id) {
+	if !pe.owed || t.out.owes(pe.conv, pe.id) || t.convs[pe.conv] != nil {
 		return
 	}
 	if err := t.deleteRecord(ctx, pe.conv); err != nil {

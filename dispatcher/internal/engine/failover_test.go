@@ -258,3 +258,44 @@ func TestTakeoverPublishesALostClose(t *testing.T) {
 		})
 	}
 }
+
+// TestBackFromTheBotKeepsItsRecord: a conversation handed to the bot while FD_EVENTS refuses
+// its events, then handed back to the queue, keeps its queue record once the waiting events
+// are stored: the state event's record (owed) is its queue record again by then, which a
+// takeover needs to put it back in the line.
+func TestBackFromTheBotKeepsItsRecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ten := baseTenant("acme")
+	ten.Bot = &fd.Bot{Enabled: true}
+	v := newEnv(t, ten)
+	r1 := v.start("r1", testSettings())
+	v.waitOwner(r1)
+	v.openConv("c1", "u1", frames.StateQueued, 0)
+	v.wantEvents("c1", frames.EventQueued, 1)
+
+	s, err := v.js.Stream(ctx, subjects.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.Subjects = slices.DeleteFunc(slices.Clone(cfg.Subjects), func(s string) bool { return s == subjects.AllEvents() })
+	if _, err := v.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	v.convCmd(frames.CommandToBot, "c1", customer("u1"), nil)
+	v.wantState("c1", frames.StateBot, "")
+	v.convCmd(frames.CommandHandoff, "c1", customer("u1"), nil)
+	v.wantState("c1", frames.StateQueued, "")
+	testkit.Provision(t, v.js)
+	v.wantEvents("c1", frames.EventState, 1)
+	v.wantEvents("c1", frames.EventQueued, 2)
+
+	disp, err := v.js.KeyValue(ctx, subjects.BucketDispatcher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := disp.Get(ctx, convRecordKey("acme", "c1")); err != nil {
+		t.Fatalf("record of the queued c1: %v", err)
+	}
+}
