@@ -77,7 +77,9 @@ func (t *tenant) carryOut(ctx context.Context, cs *convState, d decision, now ti
 				}
 			}
 		case owe:
-			if err := t.saveRecord(ctx, cs, ef.cmd); err != nil {
+			rec := t.record(cs, ef.cmd)
+			rec.By, rec.Reason = actorOf(ef.by), ef.reason
+			if err := t.putRecord(ctx, cs.c.GetConv(), convRecordKey(t.id, cs.c.GetConv()), mustJSON(rec)); err != nil {
 				return err
 			}
 		case lineAdd:
@@ -252,12 +254,15 @@ func (t *tenant) saveRecord(ctx context.Context, cs *convState, cmdSeq uint64) e
 
 // recordOf is the conversation's queue record as the line holds it now.
 func (t *tenant) recordOf(cs *convState, cmdSeq uint64) (key string, data []byte) {
-	conv := cs.c.GetConv()
+	return convRecordKey(t.id, cs.c.GetConv()), mustJSON(t.record(cs, cmdSeq))
+}
+
+func (t *tenant) record(cs *convState, cmdSeq uint64) convRecord {
 	rec := convRecord{Cmd: cmdSeq}
-	if e := t.d.Q.Get(conv); e != nil {
+	if e := t.d.Q.Get(cs.c.GetConv()); e != nil {
 		rec.Seq, rec.Front, rec.Since = e.Seq, e.Front, e.Since
 	}
-	return convRecordKey(t.id, conv), mustJSON(rec)
+	return rec
 }
 
 func (t *tenant) putRecord(ctx context.Context, conv, key string, data []byte) error {
@@ -388,11 +393,15 @@ func (t *tenant) publishEvent(ctx context.Context, pe pendingEvent) error {
 	return nil
 }
 
-// settle deletes the record that marked pe as owed (owe), now that pe is stored. A record left
-// behind costs the next takeover a read (it finds the event stored and cleans up), so a
-// failure is logged, not returned: the event is stored, nothing is to retry.
+// settle deletes the record that marked pe as owed (owe), now that pe is stored, unless
+// another owed event of the conversation still waits in the outbox (a rating made while its
+// close's event waited): the record stays until the last of them is stored; or unless the
+// actor manages the conversation again (handed back from the bot while its state event
+// waited): the record is its queue record then. A record left behind costs the next takeover
+// a read (it finds the event stored and cleans up), so a failure is logged, not returned:
+// the event is stored, nothing is to retry.
 func (t *tenant) settle(ctx context.Context, pe pendingEvent) {
-	if !pe.owed {
+	if !pe.owed || t.out.owes(pe.conv, pe.id) || t.convs[pe.conv] != nil {
 		return
 	}
 	if err := t.deleteRecord(ctx, pe.conv); err != nil {

@@ -264,11 +264,14 @@ func (t *tenant) flushIO(ctx context.Context) {
 			}
 		}
 	}
-	concurrently(len(owed), func(i int) { t.settle(ctx, owed[i]) })
 	for _, j := range b.jobs {
 		for _, pe := range j.failed {
 			t.await(pe)
 		}
+	}
+	// After the failed events are in the outbox: a record stays while an owed event waits.
+	concurrently(len(owed), func(i int) { t.settle(ctx, owed[i]) })
+	for _, j := range b.jobs {
 		if len(j.errs) > 0 {
 			t.log.Warn("effects failed after commit", zap.String("conv", j.conv), zap.Error(errors.Join(j.errs...)))
 		}

@@ -122,7 +122,23 @@ func TestTakeoverKeepsTodaysRatings(t *testing.T) {
 			v.waitOwner(v.start("r2", testSettings()))
 			board.wantCsat(t, csatSum{2, 9}, map[string]csatSum{"a1": {1, 4}, "a2": {1, 5}})
 
-			// c1 is rated already (refused, nothing counted); c3 is a new rating.
+			// c1 is rated already (refused, nothing counted); c3 is a new rating, of a1's. a2
+			// steps away first, so c3 can go to a1 only: with both free, least busy then longest
+			// idle would pick a1, but only while the new owner has heard a1's session, and on a
+			// loaded machine a1's heartbeat may come later than the takeover or than its
+			// one-second TTL; c3 then went to a2, the one agent online at that moment. Away,
+			// a2 leaves c3 waiting in the line until a1 is back.
+			v.status("a2", frames.StatusAway)
+			testkit.CheckFor(t, waitLimit, 10*time.Millisecond, func() error {
+				board.mu.Lock()
+				defer board.mu.Unlock()
+				for _, a := range board.last.GetAgents() {
+					if a.GetId() == "a2" && a.GetStatus() == frames.StatusAway {
+						return nil
+					}
+				}
+				return errors.New("a2 not away yet")
+			})
 			v.convCmd(frames.CommandRate, "c1", customer("u1"), func(c *fd.Command) { c.Score = 1 })
 			v.openConv("c3", "u3", frames.StateQueued, 0)
 			v.wantState("c3", frames.StateAssigned, "a1")

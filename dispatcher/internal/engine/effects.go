@@ -45,13 +45,19 @@ type setStatus struct {
 // saveAgent writes an agent's record to fd_dispatcher.
 type saveAgent struct{ agent string }
 
-// owe writes the conversation's record to fd_dispatcher before a change of a conversation the
-// actor does not manage (a rating of a closed one), so that the change's event is owed where a
-// takeover looks: rebuild visits every conversation with a record and publishes the event of
-// its revision when the stream lacks it (rebuild.go). Without it an owner ending between the
-// change and its event (or with the event still in its outbox) loses the event for good. The
-// event marked owed deletes the record once stored.
-type owe struct{ cmd uint64 }
+// owe writes the conversation's record to fd_dispatcher before a change that leaves the
+// conversation out of the actor's care (a close, a return to the bot, a rating of a closed
+// one), so that the change's event is owed where a takeover looks: rebuild visits every
+// conversation with a record and publishes the event of its revision when the stream lacks it
+// (rebuild.go). Without it an owner ending between the change and its event (or with the event
+// still in its outbox) loses the event for good. The event marked owed deletes the record once
+// stored. by and reason are the event's actor and reason where the conversation does not
+// tell them (who closed it, and why), for the takeover to build the same event.
+type owe struct {
+	cmd    uint64
+	by     *fd.Participant
+	reason string
+}
 
 // Effects on the actor's memory (the waiting line and the agents).
 
@@ -139,7 +145,12 @@ func (p publishMessage) String() string { return "message(" + p.m.GetText() + ")
 func (a acceptOffer) String() string    { return "accept(" + a.agent + ")" }
 func (s setStatus) String() string      { return "status(" + s.agent + " " + s.status + ")" }
 func (s saveAgent) String() string      { return "agent+(" + s.agent + ")" }
-func (o owe) String() string            { return fmt.Sprintf("owe(%d)", o.cmd) }
+func (o owe) String() string {
+	if o.by != nil || o.reason != "" {
+		return fmt.Sprintf("owe(%d by=%s %s)", o.cmd, o.by.GetId(), o.reason)
+	}
+	return fmt.Sprintf("owe(%d)", o.cmd)
+}
 func (l lineAdd) String() string {
 	if l.front {
 		return "line+front"

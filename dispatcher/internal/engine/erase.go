@@ -16,12 +16,5 @@ func (r rules) erase(cv conversation, c command, now time.Time) decision {
 	if c.GetActor().GetRole() != frames.RoleSystem {
 		return decision{}
 	}
-	d := r.close(cv, c, now)
-	for i, ef := range d.effects {
-		if e, ok := ef.(event); ok && e.typ == frames.EventClosed {
-			e.reason = frames.ReasonErased
-			d.effects[i] = e
-		}
-	}
-	return d
+	return r.closeFor(cv, c, frames.ReasonErased, now)
 }

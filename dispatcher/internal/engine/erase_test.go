@@ -18,18 +18,18 @@ func init() {
 	}
 	matrix[cell{frames.StateBot, frames.CommandErase}] = append([]row{
 		{name: "by the erase", cmd: &fd.Command{Actor: byEraser},
-			want: []string{"write(closed)", "part-(u1)", "open-(u1)", "record-", "forget", "event(closed erased by=persister)"}},
+			want: []string{"owe(7 by=persister erased)", "write(closed)", "part-(u1)", "open-(u1)", "forget", "event(closed erased by=persister owed)"}},
 	}, refused...)
 	matrix[cell{frames.StateQueued, frames.CommandErase}] = append([]row{
 		{name: "by the erase", cmd: &fd.Command{Actor: byEraser},
-			want: []string{"write(closed)", "line-", "part-(u1)", "open-(u1)", "record-", "forget", "event(closed erased by=persister)"}},
+			want: []string{"owe(7 by=persister erased)", "write(closed)", "line-", "part-(u1)", "open-(u1)", "forget", "event(closed erased by=persister owed)"}},
 		{name: "offered", conv: offeredA1, cmd: &fd.Command{Actor: byEraser},
-			want: []string{"write(closed)", "line-", "part-(u1)", "open-(u1)", "record-", "forget", "event(closed erased by=persister)"}},
+			want: []string{"owe(7 by=persister erased)", "write(closed)", "line-", "part-(u1)", "open-(u1)", "forget", "event(closed erased by=persister owed)"}},
 	}, refused...)
 	matrix[cell{frames.StateAssigned, frames.CommandErase}] = append([]row{
 		{name: "by the erase", cmd: &fd.Command{Actor: byEraser},
-			want: []string{"write(closed)", "release(a1 handled)", "part-(u1)", "open-(u1)", "part-(a1)", "record-", "forget",
-				"event(closed erased prev=a1 by=persister)"}},
+			want: []string{"owe(7 by=persister erased)", "write(closed)", "release(a1 handled)", "part-(u1)", "open-(u1)", "part-(a1)", "forget",
+				"event(closed erased prev=a1 by=persister owed)"}},
 	}, refused...)
 	matrix[cell{frames.StateClosed, frames.CommandErase}] = []row{{name: "already closed", cmd: &fd.Command{Actor: byEraser}, want: nothing}}
 }

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -8,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
@@ -153,5 +157,145 @@ func TestRestartKeepsState(t *testing.T) {
 	v.wantState("c2", frames.StateAssigned, "a1")
 	if n := len(v.eventsOf("c1", frames.EventAssigned)); n != 1 {
 		t.Fatalf("c1 assigned %d times", n)
+	}
+}
+
+// TestTakeoverPublishesALostClose: a close the owner committed (written into the
+// conversation) but whose closed event it never stored, because FD_EVENTS refused it and the
+// owner then ended, is published by the next owner's takeover as the closed event the close
+// made (same id, reason, actor, previous agent and time), exactly once, and the dispatcher's
+// record of the conversation is gone afterwards. Without it the persister and every consumer
+// would keep the conversation open for good.
+func TestTakeoverPublishesALostClose(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		end    func(*replica)
+		agent  bool // assigned to a1 when it closes, else waiting in the line
+		by     *fd.Participant
+		reason string
+	}{
+		{name: "closed by its agent, the owner dies", end: (*replica).kill, agent: true, by: agentP("a1"),
+			reason: frames.ReasonClosedByAgent},
+		// A graceful stop tries the waiting events once more, and fails again.
+		{name: "closed by its customer in the line, the owner stops", end: (*replica).stop, by: customer("u1"),
+			reason: frames.ReasonClosedByCustomer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			v := newEnv(t, baseTenant("acme"))
+			r1 := v.start("r1", testSettings())
+			v.waitOwner(r1)
+			if tt.agent {
+				v.online("a1", "s1", 1)
+				v.status("a1", frames.StatusAvailable)
+				v.openConv("c1", "u1", frames.StateQueued, 0)
+				v.wantState("c1", frames.StateAssigned, "a1")
+				v.wantEvents("c1", frames.EventAssigned, 1)
+			} else {
+				v.openConv("c1", "u1", frames.StateQueued, 0)
+				v.wantEvents("c1", frames.EventQueued, 1)
+			}
+
+			// The conversations' events lose their stream (the stream keeps what it holds):
+			// the close commits, its event waits in the owner's outbox.
+			s, err := v.js.Stream(ctx, subjects.StreamEvents)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := s.CachedInfo().Config
+			cfg.Subjects = slices.DeleteFunc(slices.Clone(cfg.Subjects), func(s string) bool { return s == subjects.AllEvents() })
+			if _, err := v.js.UpdateStream(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			v.convCmd(frames.CommandClose, "c1", tt.by, nil)
+			v.wantState("c1", frames.StateClosed, "")
+			testkit.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+				if n := testutil.ToFloat64(r1.e.m.waiting.WithLabelValues("acme")); n < 1 {
+					return fmt.Errorf("%v events waiting", n)
+				}
+				return nil
+			})
+			tt.end(r1)
+			testkit.Provision(t, v.js)
+			if n := len(v.eventsOf("c1", frames.EventClosed)); n != 0 {
+				t.Fatalf("%d closed events stored before the takeover", n)
+			}
+
+			v.waitOwner(v.start("r2", testSettings()))
+			evs := v.wantEvents("c1", frames.EventClosed, 1)
+			disp, err := v.js.KeyValue(ctx, subjects.BucketDispatcher)
+			if err != nil {
+				t.Fatal(err)
+			}
+			testkit.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+				_, err := disp.Get(ctx, convRecordKey("acme", "c1"))
+				if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+					return nil
+				}
+				return fmt.Errorf("record of c1 still there (%v)", err)
+			})
+			if n := len(v.eventsOf("c1", frames.EventClosed)); n != 1 {
+				t.Fatalf("%d closed events, want 1", n)
+			}
+			e, err := v.conv.Get(ctx, subjects.ConversationKey("acme", "c1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, c := evs[0], v.get("c1")
+			var prev string
+			if tt.agent {
+				prev = "a1"
+			}
+			if ev.GetId() != subjects.EventID("acme", "c1", e.Revision(), frames.EventClosed) || ev.GetRevision() != e.Revision() ||
+				ev.GetState() != frames.StateClosed || ev.GetReason() != tt.reason || !proto.Equal(ev.GetActor(), tt.by) ||
+				ev.GetPreviousAgent().GetId() != prev || !proto.Equal(ev.GetAt(), c.GetClosedAt()) {
+				t.Fatalf("closed event %v, want the close of revision %d by %v (%s) at %v", ev, e.Revision(), tt.by, tt.reason,
+					c.GetClosedAt().AsTime())
+			}
+		})
+	}
+}
+
+// TestBackFromTheBotKeepsItsRecord: a conversation handed to the bot while FD_EVENTS refuses
+// its events, then handed back to the queue, keeps its queue record once the waiting events
+// are stored: the state event's record (owed) is its queue record again by then, which a
+// takeover needs to put it back in the line.
+func TestBackFromTheBotKeepsItsRecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ten := baseTenant("acme")
+	ten.Bot = &fd.Bot{Enabled: true}
+	v := newEnv(t, ten)
+	r1 := v.start("r1", testSettings())
+	v.waitOwner(r1)
+	v.openConv("c1", "u1", frames.StateQueued, 0)
+	v.wantEvents("c1", frames.EventQueued, 1)
+
+	s, err := v.js.Stream(ctx, subjects.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.Subjects = slices.DeleteFunc(slices.Clone(cfg.Subjects), func(s string) bool { return s == subjects.AllEvents() })
+	if _, err := v.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	v.convCmd(frames.CommandToBot, "c1", customer("u1"), nil)
+	v.wantState("c1", frames.StateBot, "")
+	v.convCmd(frames.CommandHandoff, "c1", customer("u1"), nil)
+	v.wantState("c1", frames.StateQueued, "")
+	testkit.Provision(t, v.js)
+	v.wantEvents("c1", frames.EventState, 1)
+	v.wantEvents("c1", frames.EventQueued, 2)
+
+	disp, err := v.js.KeyValue(ctx, subjects.BucketDispatcher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := disp.Get(ctx, convRecordKey("acme", "c1")); err != nil {
+		t.Fatalf("record of the queued c1: %v", err)
 	}
 }

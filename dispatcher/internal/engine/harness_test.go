@@ -35,6 +35,12 @@ type env struct {
 	open   jetstream.KeyValue
 }
 
+// waitLimit bounds the harness's waits for a condition (an owner, a state, events). It is no
+// measure of speed: a condition met returns at once, and on a 2-core machine shared with other
+// builds, with the race detector and every parallel test running its own NATS server, a
+// command's round trip through JetStream and the actor has taken over 5 s.
+const waitLimit = 30 * time.Second
+
 // testSettings make every timer short so tests take about a second. The lease is the
 // exception: an owner renews it every quarter of its TTL and loses it when a renewal takes
 // longer than the rest, which at 600 ms a loaded 2-core machine running the race detector did
@@ -120,7 +126,7 @@ func (v *env) waitOwner(rs ...*replica) *replica {
 	v.t.Helper()
 	p := Partition(v.tenant, testSettings().Partitions)
 	var owner *replica
-	testkit.CheckFor(v.t, 5*time.Second, 10*time.Millisecond, func() error {
+	testkit.CheckFor(v.t, waitLimit, 10*time.Millisecond, func() error {
 		for _, r := range rs {
 			if r.cancel != nil && slices.Contains(r.e.Owned(), p) {
 				owner = r
@@ -130,7 +136,7 @@ func (v *env) waitOwner(rs ...*replica) *replica {
 		return errors.New("no owner yet")
 	})
 	// Past the warm-up in which a new replica does not tell customers nobody is online.
-	testkit.CheckFor(v.t, 5*time.Second, 10*time.Millisecond, func() error {
+	testkit.CheckFor(v.t, waitLimit, 10*time.Millisecond, func() error {
 		if time.Since(owner.e.started) < owner.e.set.PresenceTTL {
 			return errors.New("warming up")
 		}
@@ -322,7 +328,7 @@ func (in *inbox) all(typ string) []*fd.ServerFrame {
 // wantPosition waits until the last queued frame says pos.
 func (in *inbox) wantPosition(t *testing.T, conv string, pos int32) {
 	t.Helper()
-	testkit.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	testkit.CheckFor(t, waitLimit, 10*time.Millisecond, func() error {
 		f := in.last(frames.TypeQueued)
 		if f == nil || f.GetConv() != conv || f.GetPosition() != pos {
 			return fmt.Errorf("%s: last queued frame %v, want position %d", conv, f, pos)
@@ -346,7 +352,7 @@ func (v *env) get(conv string) *fd.Conversation {
 
 func (v *env) wantState(conv, state, agent string) {
 	v.t.Helper()
-	testkit.CheckFor(v.t, 5*time.Second, 10*time.Millisecond, func() error {
+	testkit.CheckFor(v.t, waitLimit, 10*time.Millisecond, func() error {
 		c := v.get(conv)
 		if c.GetState() != state || c.GetAgent().GetId() != agent {
 			return fmt.Errorf("%s is %s/%q, want %s/%q", conv, c.GetState(), c.GetAgent().GetId(), state, agent)
@@ -403,7 +409,7 @@ func baseTenant(id string) *fd.Tenant {
 func (v *env) wantEvents(conv, typ string, n int) []*fd.ConversationEvent {
 	v.t.Helper()
 	var evs []*fd.ConversationEvent
-	testkit.CheckFor(v.t, 5*time.Second, 10*time.Millisecond, func() error {
+	testkit.CheckFor(v.t, waitLimit, 10*time.Millisecond, func() error {
 		evs = v.eventsOf(conv, typ)
 		if len(evs) != n {
 			return fmt.Errorf("%s has %d %s events, want %d", conv, len(evs), typ, n)

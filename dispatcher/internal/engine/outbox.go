@@ -41,6 +41,16 @@ type outbox struct {
 // holds reports whether conv has events waiting.
 func (o *outbox) holds(conv string) bool { return len(o.byConv[conv]) > 0 }
 
+// owes reports whether an owed event of conv other than the one with id except waits.
+func (o *outbox) owes(conv, except string) bool {
+	for _, pe := range o.byConv[conv] {
+		if pe.owed && pe.id != except {
+			return true
+		}
+	}
+	return false
+}
+
 // len is the number of waiting events.
 func (o *outbox) len() int { return o.n }
 

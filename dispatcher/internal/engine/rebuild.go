@@ -82,7 +82,7 @@ func (t *tenant) rebuild(ctx context.Context) error {
 			defer func() { <-sem }()
 			it.cs, it.err = t.fetch(ctx, strings.TrimPrefix(it.key, "conv."+t.id+"."))
 			if it.err == nil && it.cs != nil {
-				it.err = t.repair(ctx, it.cs)
+				it.err = t.repair(ctx, it.cs, it.rec)
 			}
 		}(&items[i])
 	}
@@ -116,7 +116,8 @@ func (t *tenant) rebuild(ctx context.Context) error {
 			}
 		case frames.StateClosed:
 			// Closed by a previous owner that died before cleaning up.
-			if err := t.carryOut(ctx, cs, decision{effects: closedCleanup(cs.c, nil)}, now); err != nil {
+			// The record goes last: the repair above stored the closed event it marked as owed.
+			if err := t.carryOut(ctx, cs, decision{effects: append(closedCleanup(cs.c, nil), dropRecord{})}, now); err != nil {
 				t.log.Warn("clean up closed conversation", zap.String("conv", conv), zap.Error(err))
 			}
 		default:
@@ -160,7 +161,7 @@ func (t *tenant) rebuild(ctx context.Context) error {
 // subject is older: the previous owner died between the KV update and the publish (or with
 // the event in its outbox). The event id is derived from the revision, so a repair racing the
 // original is deduplicated.
-func (t *tenant) repair(ctx context.Context, cs *convState) error {
+func (t *tenant) repair(ctx context.Context, cs *convState, rec convRecord) error {
 	conv := cs.c.GetConv()
 	raw, err := t.e.events.GetLastMsgForSubject(ctx, subjects.Events(t.id, conv))
 	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -173,7 +174,7 @@ func (t *tenant) repair(ctx context.Context, cs *convState) error {
 			last = nil // unreadable: as good as none
 		}
 	}
-	ef, owed := owedEvent(cs.c, cs.rev, last)
+	ef, owed := owedEvent(cs.c, cs.rev, last, rec)
 	if !owed {
 		return nil
 	}
@@ -184,22 +185,29 @@ func (t *tenant) repair(ctx context.Context, cs *convState) error {
 }
 
 // owedEvent decides the event conversation c owes at revision rev, given last, the last event
-// stored on its subject (nil if none): none (false) when last is of rev or later. Otherwise
-// it is the event the missing revision made, as far as the conversation tells: its rating if
-// last does not carry it (every event carries the conversation's rating once it is rated, so
-// the rated event is the one missing), else the event of its state. A rating's event is
-// built as the rating builds it (ratedEvent), so it counts on the board and for consumers.
-func owedEvent(c *fd.Conversation, rev uint64, last *fd.ConversationEvent) (event, bool) {
+// stored on its subject (nil if none), and rec, its record: none (false) when last is of rev
+// or later. Otherwise it is the event the missing revision made, as far as the conversation
+// and its record tell: its rating if last does not carry it (every event carries the
+// conversation's rating once it is rated, so the rated event is the one missing), else the
+// event of its state. The events of a rating, a close and a return to the bot are built by
+// the builders of the live ones (ratedEvent, closedEvent with the closer and reason the record
+// holds, toBotEvent), so they are the same events under the same ids.
+func owedEvent(c *fd.Conversation, rev uint64, last *fd.ConversationEvent, rec convRecord) (event, bool) {
 	if last != nil && last.GetRevision() >= rev {
 		return event{}, false
 	}
 	if c.GetRating() != nil && last.GetRating() == nil {
 		return ratedEvent(c, c.GetCustomer()), true
 	}
-	typ := map[string]string{frames.StateQueued: frames.EventQueued, frames.StateAssigned: frames.EventAssigned,
-		frames.StateClosed: frames.EventClosed}[c.GetState()]
-	if typ == "" {
-		typ = frames.EventState
+	switch c.GetState() {
+	case frames.StateQueued:
+		return event{typ: frames.EventQueued}, true
+	case frames.StateAssigned:
+		return event{typ: frames.EventAssigned}, true
+	case frames.StateClosed:
+		return closedEvent(c, rec.By.participant(), rec.Reason), true
+	case frames.StateBot:
+		return toBotEvent(), true
 	}
-	return event{typ: typ}, true
+	return event{typ: frames.EventState}, true
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
 
 // Keys of the dispatcher's own bucket (fd_dispatcher). Tenant and ids are subject tokens, so
@@ -32,6 +34,31 @@ type convRecord struct {
 	Since time.Time `json:"since"`
 	// Cmd is the stream sequence of the last command applied to it.
 	Cmd uint64 `json:"cmd,omitempty"`
+	// By and Reason are the actor and reason of the event the record marks as owed (owe), when
+	// the conversation does not tell them: who closed it, and why (rebuild.go owedEvent).
+	By     *recordActor `json:"by,omitempty"`
+	Reason string       `json:"reason,omitempty"`
+}
+
+// recordActor is a participant as a record keeps it.
+type recordActor struct {
+	ID   string `json:"id"`
+	Role string `json:"role,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+func actorOf(p *fd.Participant) *recordActor {
+	if p == nil {
+		return nil
+	}
+	return &recordActor{ID: p.GetId(), Role: p.GetRole(), Name: p.GetName()}
+}
+
+func (a *recordActor) participant() *fd.Participant {
+	if a == nil {
+		return nil
+	}
+	return &fd.Participant{Id: a.ID, Role: a.Role, Name: a.Name}
 }
 
 // agentRecord is an agent's durable state: the status they chose persists across sessions

@@ -128,7 +128,7 @@ func (r rules) decide(cv conversation, c command, now time.Time) decision {
 	case frames.CommandLeaveMessage:
 		return r.leaveMessage(cv, c, now)
 	case frames.CommandToBot:
-		return r.toBot(cv, now)
+		return r.toBot(cv, c, now)
 	case frames.CommandLabel:
 		return r.label(cv, c) // labels.go
 	case frames.CommandRate:
@@ -172,6 +172,20 @@ func (r rules) toQueue(cv conversation, c command, now time.Time) []effect {
 }
 
 func (r rules) close(cv conversation, c command, now time.Time) decision {
+	reason := frames.ReasonClosedByAgent
+	if c.GetActor().GetRole() == frames.RoleCustomer {
+		reason = frames.ReasonClosedByCustomer
+	}
+	return r.closeFor(cv, c, reason, now)
+}
+
+// closeFor closes cv on command c, with reason as the closed event's. The conversation's
+// record stays until the closed event is stored (owe, and the event marked owed): closing
+// takes the conversation out of the actor's care, and an owner ending between the write and
+// the event (or with the event in its outbox) would otherwise lose the event for good, while
+// the persister and every consumer take the close from it. The record holds the actor and
+// the reason, which the conversation does not, for a takeover to build the same event.
+func (r rules) closeFor(cv conversation, c command, reason string, now time.Time) decision {
 	state := cv.c.GetState()
 	if state == frames.StateClosed {
 		return decision{}
@@ -193,24 +207,29 @@ func (r rules) close(cv conversation, c command, now time.Time) decision {
 	next.ClosedAt = timestamppb.New(now)
 	next.Agent = nil
 	next.LastAgent = prev // told of the customer's rating (rating.go)
-	effs := []effect{write{next}}
+	effs := []effect{owe{cmd: c.seq, by: actor, reason: reason}, write{next}}
 	if cv.inLine {
 		effs = append(effs, lineRemove{})
 	}
 	if state == frames.StateAssigned {
 		effs = append(effs, release{agent: prev.GetId(), handled: true})
 	}
-	reason := frames.ReasonClosedByAgent
-	if actor.GetRole() == frames.RoleCustomer {
-		reason = frames.ReasonClosedByCustomer
-	}
 	effs = append(effs, closedCleanup(cv.c, prev)...)
-	effs = append(effs, event{typ: frames.EventClosed, reason: reason, actor: actor, prev: prev})
+	effs = append(effs, closedEvent(next, actor, reason))
 	return decision{effects: effs}
 }
 
-// closedCleanup deletes a closed conversation's participant keys, the customer's open key
-// (only if it still names this conversation) and the dispatcher's record, and forgets it.
+// closedEvent is the closed event of c, closed by actor for reason: the one builder of the
+// event, for the close (closeFor) and for a takeover publishing a close whose event was lost
+// (rebuild.go owedEvent), so both make the same event under the same id. It names the agent
+// who held the conversation (previous_agent) and is dated when it closed.
+func closedEvent(c *fd.Conversation, actor *fd.Participant, reason string) event {
+	return event{typ: frames.EventClosed, reason: reason, actor: actor, prev: c.GetLastAgent(), at: c.GetClosedAt(), owed: true}
+}
+
+// closedCleanup deletes a closed conversation's participant keys and the customer's open key
+// (only if it still names this conversation), and forgets it. The dispatcher's record goes
+// once the closed event is stored (closeFor).
 func closedCleanup(c *fd.Conversation, prev *fd.Participant) []effect {
 	var effs []effect
 	if cust := c.GetCustomer().GetId(); cust != "" {
@@ -219,7 +238,7 @@ func closedCleanup(c *fd.Conversation, prev *fd.Participant) []effect {
 	if prev.GetId() != "" {
 		effs = append(effs, dropParticipant{user: prev.GetId()})
 	}
-	return append(effs, dropRecord{}, forget{})
+	return append(effs, forget{})
 }
 
 func (r rules) transfer(cv conversation, c command, now time.Time) decision {
@@ -329,7 +348,7 @@ func (r rules) leaveMessage(cv conversation, c command, now time.Time) decision 
 	return decision{effects: effs}
 }
 
-func (r rules) toBot(cv conversation, now time.Time) decision {
+func (r rules) toBot(cv conversation, c command, now time.Time) decision {
 	if cv.c.GetState() != frames.StateQueued {
 		return decision{}
 	}
@@ -340,13 +359,21 @@ func (r rules) toBot(cv conversation, now time.Time) decision {
 			f: &fd.ServerFrame{Type: frames.TypeNotice, Conv: cv.c.GetConv(), Reason: frames.ReasonBotUnavailable,
 				Message: text, Actions: actions, Ts: frames.Timestamp(now)}}}}
 	}
+	// The record stays until the state event is stored, as for a close (closeFor): back with
+	// the bot, the conversation leaves the actor's care.
 	next := clone(cv.c)
 	next.State = frames.StateBot
-	effs := []effect{write{next}}
+	effs := []effect{owe{cmd: c.seq}, write{next}}
 	if cv.inLine {
 		effs = append(effs, lineRemove{})
 	}
-	return decision{effects: append(effs, dropRecord{}, forget{}, event{typ: frames.EventState, reason: frames.ReasonToBot})}
+	return decision{effects: append(effs, forget{}, toBotEvent())}
+}
+
+// toBotEvent is the state event of a conversation handed back to the bot: the one builder of
+// the event, for toBot and for a takeover publishing it when it was lost (rebuild.go).
+func toBotEvent() event {
+	return event{typ: frames.EventState, reason: frames.ReasonToBot, owed: true}
 }
 
 // status sets an agent's chosen status (and what the console says of them).
