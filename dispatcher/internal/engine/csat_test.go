@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -202,17 +201,9 @@ func TestTakeoverPublishesALostRating(t *testing.T) {
 
 			// The conversations' events lose their stream (the stream keeps what it holds):
 			// the rating commits, its event waits in the owner's outbox.
-			s, err := v.js.Stream(ctx, subjects.StreamEvents)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := s.CachedInfo().Config
-			cfg.Subjects = slices.DeleteFunc(slices.Clone(cfg.Subjects), func(s string) bool { return s == subjects.AllEvents() })
-			if _, err := v.js.UpdateStream(ctx, cfg); err != nil {
-				t.Fatal(err)
-			}
+			v.refuseEvents()
 			v.convCmd(frames.CommandRate, "c1", customer("u1"), func(c *fd.Command) { c.Score = 4; c.Comment = "quick" })
-			testkit.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+			testkit.CheckFor(t, waitLimit, 10*time.Millisecond, func() error {
 				if v.get("c1").GetRating() == nil {
 					return errors.New("not rated yet")
 				}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
@@ -201,23 +200,10 @@ func TestTakeoverPublishesALostClose(t *testing.T) {
 
 			// The conversations' events lose their stream (the stream keeps what it holds):
 			// the close commits, its event waits in the owner's outbox.
-			s, err := v.js.Stream(ctx, subjects.StreamEvents)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := s.CachedInfo().Config
-			cfg.Subjects = slices.DeleteFunc(slices.Clone(cfg.Subjects), func(s string) bool { return s == subjects.AllEvents() })
-			if _, err := v.js.UpdateStream(ctx, cfg); err != nil {
-				t.Fatal(err)
-			}
+			v.refuseEvents()
 			v.convCmd(frames.CommandClose, "c1", tt.by, nil)
 			v.wantState("c1", frames.StateClosed, "")
-			testkit.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
-				if n := testutil.ToFloat64(r1.e.m.waiting.WithLabelValues("acme")); n < 1 {
-					return fmt.Errorf("%v events waiting", n)
-				}
-				return nil
-			})
+			v.waitEventsWaiting(r1)
 			tt.end(r1)
 			testkit.Provision(t, v.js)
 			if n := len(v.eventsOf("c1", frames.EventClosed)); n != 0 {
@@ -274,15 +260,7 @@ func TestBackFromTheBotKeepsItsRecord(t *testing.T) {
 	v.openConv("c1", "u1", frames.StateQueued, 0)
 	v.wantEvents("c1", frames.EventQueued, 1)
 
-	s, err := v.js.Stream(ctx, subjects.StreamEvents)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := s.CachedInfo().Config
-	cfg.Subjects = slices.DeleteFunc(slices.Clone(cfg.Subjects), func(s string) bool { return s == subjects.AllEvents() })
-	if _, err := v.js.UpdateStream(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
+	v.refuseEvents()
 	v.convCmd(frames.CommandToBot, "c1", customer("u1"), nil)
 	v.wantState("c1", frames.StateBot, "")
 	v.convCmd(frames.CommandHandoff, "c1", customer("u1"), nil)

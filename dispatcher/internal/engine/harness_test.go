@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -448,4 +449,32 @@ func (w *workers) stop() {
 	w.stopped = true
 	w.mu.Unlock()
 	w.wg.Wait()
+}
+
+// refuseEvents takes the conversations' events subject off FD_EVENTS (the stream keeps what it
+// holds): the owner's lifecycle events are refused from now on and wait in its outbox, while
+// the conversations' keys still commit. testkit.Provision puts the subject back.
+func (v *env) refuseEvents() {
+	v.t.Helper()
+	ctx := context.Background()
+	s, err := v.js.Stream(ctx, subjects.StreamEvents)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.Subjects = slices.DeleteFunc(slices.Clone(cfg.Subjects), func(s string) bool { return s == subjects.AllEvents() })
+	if _, err := v.js.UpdateStream(ctx, cfg); err != nil {
+		v.t.Fatal(err)
+	}
+}
+
+// waitEventsWaiting waits until r holds at least one of the tenant's events in its outbox.
+func (v *env) waitEventsWaiting(r *replica) {
+	v.t.Helper()
+	testkit.CheckFor(v.t, waitLimit, 10*time.Millisecond, func() error {
+		if n := testutil.ToFloat64(r.e.m.waiting.WithLabelValues(v.tenant)); n < 1 {
+			return fmt.Errorf("%v events waiting", n)
+		}
+		return nil
+	})
 }
