@@ -69,8 +69,9 @@ test-faults: build
 	cd deploy/local && FRONTDESK_BIN=$(CURDIR)/bin go test -count=1 -timeout 30m -tags faults -run 'Fault' -v ./...
 
 ## fuzz: a short run of every fuzz target (longer by hand: make fuzz FUZZTIME=5m). A run that
-## fails only with the Go 1.26 fuzz coordinator's deadline race (no failing input written) is
-## run once more; anything else fails.
+## fails only with the Go 1.26 fuzz coordinator's deadline race (no failing input written), or
+## with no output at all (the go command ended by a signal before it printed anything; its
+## exit status is printed), is run once more; anything else fails.
 fuzz:
 	@for pkg in $$(grep -rl --include='*_test.go' --exclude-dir=node_modules '^func Fuzz' . | xargs -r -n1 dirname | sort -u); do \
 	  mod=$$pkg; while [ ! -f $$mod/go.mod ]; do mod=$$(dirname $$mod); done; \
@@ -83,6 +84,10 @@ fuzz:
 	      if [ $$try -eq 1 ] && echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input written'; then \
 	        echo "== fuzz $$f: the fuzzing engine's deadline race (go.dev/issue/75804, fixed in Go 1.27), no input failed: again"; continue; \
 	      fi; \
+	      if [ $$try -eq 1 ] && [ -z "$$out" ]; then \
+	        echo "== fuzz $$f: exit status $$rc with no output (no input failed): again"; continue; \
+	      fi; \
+	      echo "== fuzz $$f: exit status $$rc"; \
 	      exit 1; \
 	    done; \
 	  done; \
