@@ -72,13 +72,11 @@ type erasedCheck struct {
 
 // queue adds the guard of the conversations keys (tenant and conversation id) to b.
 func (c *erasedCheck) queue(b *pgx.Batch, keys []userKey) {
-	tenants := make([]string, 0, 1)
 	l := convList{tenants: make([]string, 0, len(keys)), convs: make([]string, 0, len(keys))}
 	for _, k := range keys {
-		tenants = append(tenants, k.tenant)
 		l.tenants, l.convs = append(l.tenants, k.tenant), append(l.convs, k.id)
 	}
-	c.locks = queueEraseLocks(b, tenants)
+	c.locks = queueEraseLocks(b, l.tenants) // sorts and dedupes a copy
 	b.Queue(erasedConvsSQL, l.tenants, l.convs)
 }
 
