@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -329,6 +330,37 @@ func TestUploadBounds(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("slow upload: %d", resp.StatusCode)
+		}
+	})
+	t.Run("a flood of refused uploads waits on its answers", func(t *testing.T) {
+		// Each refused upload used to be answered at once, so a client refused at full speed
+		// made the gateway accept, check and close hundreds of connections a second. A refusal
+		// is now answered after upload_refusal_delay: four clients at full speed for 2 s get
+		// at most four answers per delay, and every one is a refusal.
+		const workers, delay, run = 4, 500 * time.Millisecond, 2 * time.Second
+		g := e.Gateway(func(c *app.Config) { c.Gateway.UploadRefusalDelay = delay })
+		stranger := apptest.Token(t, "acme", "flooder", frames.RoleCustomer)
+		var answered, wrong atomic.Int64
+		stop := time.Now().Add(run)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for time.Now().Before(stop) {
+					code, _ := g.Upload(t, stranger, conv, "cat.png", png)
+					answered.Add(1)
+					// 429 when the user's two upload places are taken by the other workers.
+					if code != http.StatusForbidden && code != http.StatusTooManyRequests {
+						wrong.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if n, most := answered.Load(), int64(workers*(int(run/delay)+1)); n > most {
+			t.Fatalf("%d refusals answered in %s to %d clients, want at most %d", n, run, workers, most)
+		}
+		if w := wrong.Load(); w > 0 {
+			t.Fatalf("%d answers other than 403 or 429", w)
 		}
 	})
 	t.Run("file name", func(t *testing.T) {

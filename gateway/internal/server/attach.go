@@ -83,6 +83,7 @@ func (s *Server) handleUpload(rw http.ResponseWriter, r *http.Request) {
 	// read up to 256 KB of the unread body before answering (a chunked body whatever the
 	// Connection header says), and wait on a stalled one until its deadline.
 	w := &refusing{ResponseWriter: rw, rc: rc}
+	defer s.holdRefusal(w) // after the upload slot is released (defers run last first)
 	w.Header().Set("Connection", "close")
 	c, t, err := s.authenticate(r)
 	if err != nil {
@@ -182,14 +183,30 @@ func (s *Server) handleUpload(rw http.ResponseWriter, r *http.Request) {
 // an upload flood that discarding was a fifth of the gateway's CPU (BENCHMARKS.md).
 type refusing struct {
 	http.ResponseWriter
-	rc *http.ResponseController
+	rc   *http.ResponseController
+	code int // the status written, 0 before
 }
 
 func (w *refusing) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
 	if code >= http.StatusBadRequest {
 		_ = w.rc.SetReadDeadline(time.Now())
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// holdRefusal keeps an upload refused for the client's fault (4xx) waiting UploadRefusalDelay
+// before its answer goes out (the answer sits in the response's buffer until the handler
+// returns): see Config.UploadRefusalDelay. The request's context is no way out of the wait: a
+// small body read to its end has net/http read the connection in the background, and the read
+// deadline the refusal set cancels the context at once.
+func (s *Server) holdRefusal(w *refusing) {
+	if s.cfg.UploadRefusalDelay <= 0 || w.code < http.StatusBadRequest || w.code >= http.StatusInternalServerError {
+		return
+	}
+	time.Sleep(s.cfg.UploadRefusalDelay)
 }
 
 // Unwrap lets http.ResponseController reach the connection.
