@@ -55,7 +55,9 @@ func acked(t *testing.T, code int, out []*fd.ServerFrame) int {
 func TestRateLimitsHoldOverSSEPost(t *testing.T) {
 	t.Parallel()
 	e := apptest.NewEnv(t)
-	g := e.Gateway()
+	// Refusals answered at once: this test counts what the buckets grant over time
+	// (TestRateLimitedPostsWait holds them).
+	g := e.Gateway(func(c *app.Config) { c.Gateway.RefusalDelay = -1 })
 	const tries = 20
 	// allowed is what the buckets may grant in d: the burst, one a second, one for rounding.
 	allowed := func(d time.Duration) int { return 2 + int(d.Seconds()) + 1 }
@@ -100,6 +102,40 @@ func TestRateLimitsHoldOverSSEPost(t *testing.T) {
 				t.Fatal("nothing acked: the limit refuses everyone")
 			}
 		})
+	}
+}
+
+// TestRateLimitedPostsWait: a POST /v1/sse without a session whose frame is refused by a rate
+// limit used to be answered at once, so a client flooding them made the gateway check a token
+// and refuse a frame thousands of times a second. Such an answer is now held refusal_delay:
+// four clients at full speed for 2 s get at most four answers per delay.
+func TestRateLimitedPostsWait(t *testing.T) {
+	t.Parallel()
+	const workers, delay, run = 4, 500 * time.Millisecond, 2 * time.Second
+	e := apptest.NewEnv(t)
+	g := e.Gateway(func(c *app.Config) { c.Gateway.RefusalDelay = delay })
+	tok := apptest.Token(t, "strict", "flood4", frames.RoleCustomer)
+	var answered, acks atomic.Int64
+	stop := time.Now().Add(run)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(stop); i++ {
+				code, out := apptest.PostFrame(t, g, tok, "", apptest.Text(fmt.Sprintf("f%d_%d", w, i), "", "flood"))
+				answered.Add(1)
+				acks.Add(int64(acked(t, code, out)))
+			}
+		})
+	}
+	wg.Wait()
+	// The bursts of two and one a second, as in TestRateLimitsHoldOverSSEPost, are answered
+	// at once; every refusal waits.
+	granted := int64(2 + int(run.Seconds()) + 1)
+	if n, most := answered.Load(), granted+int64(workers*(int(run/delay)+1)); n > most {
+		t.Fatalf("%d answers in %s to %d clients, want at most %d", n, run, workers, most)
+	}
+	if acks.Load() == 0 {
+		t.Fatal("nothing acked: the limit refuses everyone")
 	}
 }
 
@@ -335,10 +371,10 @@ func TestUploadBounds(t *testing.T) {
 	t.Run("a flood of refused uploads waits on its answers", func(t *testing.T) {
 		// Each refused upload used to be answered at once, so a client refused at full speed
 		// made the gateway accept, check and close hundreds of connections a second. A refusal
-		// is now answered after upload_refusal_delay: four clients at full speed for 2 s get
+		// is now answered after refusal_delay: four clients at full speed for 2 s get
 		// at most four answers per delay, and every one is a refusal.
 		const workers, delay, run = 4, 500 * time.Millisecond, 2 * time.Second
-		g := e.Gateway(func(c *app.Config) { c.Gateway.UploadRefusalDelay = delay })
+		g := e.Gateway(func(c *app.Config) { c.Gateway.RefusalDelay = delay })
 		stranger := apptest.Token(t, "acme", "flooder", frames.RoleCustomer)
 		var answered, wrong atomic.Int64
 		stop := time.Now().Add(run)

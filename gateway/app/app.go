@@ -117,10 +117,11 @@ type Settings struct {
 	UploadTimeout    time.Duration `mapstructure:"upload_timeout"`
 	UploadsPerUser   int           `mapstructure:"uploads_per_user"`
 	UploadsPerTenant int           `mapstructure:"uploads_per_tenant"`
-	// UploadRefusalDelay holds the answer to an upload refused for the client's fault (4xx:
-	// not a participant, too many in progress, bad token...) this long, so a flood gets at most
-	// its connections per delay (default 1s; negative: answered at once).
-	UploadRefusalDelay time.Duration `mapstructure:"upload_refusal_delay"`
+	// RefusalDelay holds the answer to an upload refused for the client's fault (4xx: not a
+	// participant, too many in progress, bad token...) and to a POST /v1/sse without a session
+	// whose last frame was rate-limited this long, so a flood gets at most its connections per
+	// delay (default 1s; negative: answered at once).
+	RefusalDelay time.Duration `mapstructure:"refusal_delay"`
 	// MaxConnections bounds open connections (default 100000), MaxConnectionsPerAddress those
 	// of one client address, trusted proxies excepted (default 10000); over them: 503 and close.
 	MaxConnections           int `mapstructure:"max_connections"`
@@ -167,7 +168,7 @@ func DefaultConfig() Config {
 		QueueFrames: d.QueueFrames, QueueBytes: d.QueueBytes, AbuseLimit: d.AbuseLimit, Workers: 4,
 		VisitorRate: sd.VisitorRate, VisitorBurst: sd.VisitorBurst,
 		HTTPTimeout: sd.HTTPTimeout, IdleTimeout: sd.IdleTimeout, UploadTimeout: sd.UploadTimeout,
-		UploadsPerUser: sd.UploadsPerUser, UploadsPerTenant: sd.UploadsPerTenant, UploadRefusalDelay: sd.UploadRefusalDelay,
+		UploadsPerUser: sd.UploadsPerUser, UploadsPerTenant: sd.UploadsPerTenant, RefusalDelay: sd.RefusalDelay,
 		MaxConnections: sd.MaxConnections, MaxConnectionsPerAddress: sd.MaxConnectionsPerAddress, HandshakeWait: sd.HandshakeWait,
 		MaxPublishes: d.MaxPublishes, PublishWait: d.PublishWait, ContactSeenEvery: session.DefaultContactSeenEvery,
 		ShedLatency: d.ShedLatency, ShedMinSends: d.ShedMinSends,
@@ -431,7 +432,7 @@ func (s *Service) start(ctx context.Context) (*lifecycle.Task, error) {
 	srv := server.New(server.Config{Auth: authn, SSO: ssoh, VisitorTTL: g.VisitorTTL, VisitorRate: g.VisitorRate,
 		VisitorBurst: g.VisitorBurst, TrustedProxies: s.proxies, HTTPTimeout: g.HTTPTimeout, IdleTimeout: g.IdleTimeout,
 		UploadTimeout: g.UploadTimeout, UploadsPerUser: g.UploadsPerUser, UploadsPerTenant: g.UploadsPerTenant,
-		UploadRefusalDelay: g.UploadRefusalDelay, MaxConnections: g.MaxConnections, MaxConnectionsPerAddress: g.MaxConnectionsPerAddress,
+		RefusalDelay: g.RefusalDelay, MaxConnections: g.MaxConnections, MaxConnectionsPerAddress: g.MaxConnectionsPerAddress,
 		MaxHandshakes: g.MaxHandshakes, HandshakeWait: g.HandshakeWait},
 		log.Named("http"), sessions, m, web.Handler())
 	httpSrv := srv.HTTPServer(log.Named("http"))

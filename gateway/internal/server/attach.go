@@ -197,16 +197,21 @@ func (w *refusing) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// holdRefusal keeps an upload refused for the client's fault (4xx) waiting UploadRefusalDelay
-// before its answer goes out (the answer sits in the response's buffer until the handler
-// returns): see Config.UploadRefusalDelay. The request's context is no way out of the wait: a
-// small body read to its end has net/http read the connection in the background, and the read
-// deadline the refusal set cancels the context at once.
+// holdRefusal keeps an upload refused for the client's fault (4xx) waiting before its answer
+// goes out (the answer sits in the response's buffer until the handler returns).
 func (s *Server) holdRefusal(w *refusing) {
-	if s.cfg.UploadRefusalDelay <= 0 || w.code < http.StatusBadRequest || w.code >= http.StatusInternalServerError {
-		return
+	if w.code >= http.StatusBadRequest && w.code < http.StatusInternalServerError {
+		s.holdAnswer()
 	}
-	time.Sleep(s.cfg.UploadRefusalDelay)
+}
+
+// holdAnswer waits Config.RefusalDelay. The request's context is no way out of the wait: a
+// refused upload's small body read to its end has net/http read the connection in the
+// background, and the read deadline the refusal set cancels the context at once.
+func (s *Server) holdAnswer() {
+	if s.cfg.RefusalDelay > 0 {
+		time.Sleep(s.cfg.RefusalDelay)
+	}
 }
 
 // Unwrap lets http.ResponseController reach the connection.

@@ -54,12 +54,13 @@ type Config struct {
 	UploadsPerTenant int
 	// UploadTimeout bounds the reading of one upload's body, and the writing of a download.
 	UploadTimeout time.Duration
-	// UploadRefusalDelay holds the answer to an upload refused for the client's fault (4xx)
-	// this long (0: 1s; negative: not at all). A refused upload costs the gateway a connection
-	// (its body is never read, so the connection cannot be kept), a token check and a
-	// participation check; a flooding client waits on its answers instead, parked at no CPU,
-	// so it gets at most its connections per delay. Well-behaved clients are not refused.
-	UploadRefusalDelay time.Duration
+	// RefusalDelay holds, this long, the answer to an upload refused for the client's fault
+	// (4xx) and to a POST /v1/sse without a session whose last frame was refused by a rate limit
+	// (0: 1s; negative: not at all). Each such request costs the gateway a token check and
+	// more (a refused upload also its connection: the body is never read, so the connection
+	// cannot be kept); a flooding client waits on its answers instead, parked at no CPU, so it
+	// gets at most its connections per delay. Well-behaved clients are not refused.
+	RefusalDelay time.Duration
 	// HTTPTimeout bounds reading and writing every request but WebSocket upgrades (hijacked,
 	// then under the session's ping and write timeouts), the SSE stream (under per-write
 	// deadlines) and attachments (UploadTimeout): a stalled body or reader is cut off.
@@ -83,7 +84,7 @@ type Config struct {
 // DefaultConfig returns the defaults (Secret aside).
 func DefaultConfig() Config {
 	return Config{VisitorTTL: 24 * time.Hour, VisitorRate: 60, VisitorBurst: 30, VisitorClients: 1 << 16,
-		UploadsPerUser: 2, UploadsPerTenant: 32, UploadTimeout: 2 * time.Minute, UploadRefusalDelay: time.Second, HTTPTimeout: 30 * time.Second,
+		UploadsPerUser: 2, UploadsPerTenant: 32, UploadTimeout: 2 * time.Minute, RefusalDelay: time.Second, HTTPTimeout: 30 * time.Second,
 		IdleTimeout: time.Minute, MaxConnections: 100_000, MaxConnectionsPerAddress: 10_000, HandshakeWait: time.Second}
 }
 
@@ -126,8 +127,8 @@ func New(cfg Config, log *zap.Logger, sessions *session.Manager, m *metrics.Metr
 	if cfg.UploadTimeout <= 0 {
 		cfg.UploadTimeout = d.UploadTimeout
 	}
-	if cfg.UploadRefusalDelay == 0 {
-		cfg.UploadRefusalDelay = d.UploadRefusalDelay
+	if cfg.RefusalDelay == 0 {
+		cfg.RefusalDelay = d.RefusalDelay
 	}
 	if cfg.HTTPTimeout <= 0 {
 		cfg.HTTPTimeout = d.HTTPTimeout

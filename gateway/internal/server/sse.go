@@ -208,6 +208,9 @@ func (s *Server) handleSSEPost(w http.ResponseWriter, r *http.Request) {
 	sess := s.sessions.Detached(c, t, tr, addr)
 	sess.Handle(context.WithoutCancel(r.Context()), body)
 	sess.Drain()
+	if sess.RateLimited() {
+		s.holdAnswer()
+	}
 	tr.mu.Lock()
 	out := tr.frames
 	tr.mu.Unlock()

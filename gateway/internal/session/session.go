@@ -420,6 +420,15 @@ func (s *Session) waitQueue(ctx context.Context) {
 	}
 }
 
+// RateLimited reports whether the last frame handled was refused by a rate limit: a POST
+// without a session that is answered only with that refusal is held (the gateway's
+// refusal_delay), so a flood of them waits on its answers.
+func (s *Session) RateLimited() bool {
+	s.handleMu.Lock()
+	defer s.handleMu.Unlock()
+	return s.abuse > 0
+}
+
 // Drain waits until everything queued was written.
 func (s *Session) Drain() {
 	for {
