@@ -2,11 +2,12 @@ package auth
 
 // One parse per token. Choosing the key that may verify a token needs its header and claims
 // (issuer, tenant, alg) before the signature is checked; jwt.Parser.ParseWithClaims would then
-// decode the same three segments and unmarshal the same JSON a second time: about a tenth of
-// the gateway's CPU at 1,000 new visitors a second (BENCHMARKS.md, "New visitors beside the
-// chat"). So the token is parsed once, and what ParseWithClaims does after its own parse (the
-// algorithm allowed, the key, the signature over the same bytes, the claims' checks) is done
-// here on that parse, with golang-jwt's own signing methods and validator.
+// decode the same three segments and unmarshal the same JSON a second time (the two parses were
+// a tenth of the gateway's CPU at 1,000 new visitors a second, and 40% of a verification's
+// allocations: BENCHMARKS.md, "New visitors beside the chat"). So the token is parsed once, and
+// what ParseWithClaims does after its own parse (the algorithm allowed, the key, the signature
+// over the same bytes, the claims' checks) is done here on that parse, with golang-jwt's own
+// signing methods and validator.
 
 import (
 	"fmt"
