@@ -12,7 +12,9 @@
 # while the gateway still pays for every request it refuses.
 # UPGRADES="-rate 1000 [-users N]" runs authenticated upgrades the same way, in a process of
 # their own from 127.0.0.10-13 (loadgen upgrades); KEYS=eddsa gives the gateway an Ed25519 key
-# instead of the default P-256 one.
+# instead of the default P-256 one. New visitors' tokens are signed before the upgrades start
+# (-mint; "-mint 0" signs each on its schedule), so the generator's CPU during the run is what
+# a client's upgrade costs, not a signature each.
 #
 # GATEWAY=path runs that gateway binary instead of this tree's (the load generator is still built
 # from this tree), to compare two gateways with the same load.

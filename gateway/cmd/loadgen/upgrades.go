@@ -8,15 +8,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -36,6 +40,9 @@ func runUpgrades(ctx context.Context, args []string, out io.Writer) error {
 		"N: N visitors reconnecting in turn with the token they hold (a reconnect storm: each token verified once, then from the gateway's cache)")
 	srcs := fs.String("src", "127.0.0.10,127.0.0.11,127.0.0.12,127.0.0.13", "source addresses, used in turn (each keeps its own ephemeral ports)")
 	conc := fs.Int("conc", 512, "most upgrades in flight")
+	mint := fs.Int("mint", -1, "new visitors' tokens signed before the run starts (-1: rate x duration, or rate x 30 s without a -duration); "+
+		"past them each is signed on its schedule. Signing is a quarter of this generator's CPU, which on one machine comes out of the gateway's cores")
+	cpuProfile := fs.String("cpuprofile", "", "write this generator's CPU profile to the file (what the clients' side costs)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,6 +64,23 @@ func runUpgrades(ctx context.Context, args []string, out io.Writer) error {
 	held := make([]string, *users)
 	for i := range held {
 		if held[i], err = sign(i); err != nil {
+			return err
+		}
+	}
+	// New visitors' tokens are signed ahead, so the run itself costs what a client's upgrade
+	// costs (dial, request, welcome, close) and not a signature each: in production the tokens
+	// are signed by the gateway's token endpoint, earlier and elsewhere.
+	var minted []string
+	if *users == 0 {
+		n := *mint
+		if n < 0 {
+			d := *duration
+			if d <= 0 {
+				d = 30 * time.Second
+			}
+			n = int(*rate * d.Seconds())
+		}
+		if minted, err = mintTokens(n, sign); err != nil {
 			return err
 		}
 	}
@@ -83,9 +107,22 @@ func runUpgrades(ctx context.Context, args []string, out io.Writer) error {
 		lat        []time.Duration
 		firstErr   string
 	)
+	// Profiled from here: the run, not the keys and tokens made before it.
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	// The gateway's CPU over the run is the figure a loaded, shared machine cannot blur much:
 	// latencies there follow everyone's load, CPU seconds per upgrade do not.
 	cpu0, cpuErr := t.metric(context.Background(), "process_cpu_seconds_total")
+	own0 := ownCPU()
 	wsURL := strings.Replace(t.url, "http", "ws", 1) + "/v1/ws"
 	sem := make(chan struct{}, *conc)
 	start := time.Now()
@@ -113,9 +150,15 @@ loop:
 			defer func() { <-sem }()
 			var tok string
 			var err error
-			if len(held) > 0 {
+			switch {
+			case len(held) > 0:
 				tok = held[k%len(held)]
-			} else if tok, err = sign(k); err != nil {
+			case k < len(minted):
+				tok = minted[k]
+			default:
+				tok, err = sign(k)
+			}
+			if err != nil {
 				failed.Add(1)
 				return
 			}
@@ -150,12 +193,16 @@ loop:
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	kind := "a new visitor each"
+	kind := fmt.Sprintf("a new visitor each, %d tokens signed ahead, %d on the schedule", len(minted), max(0, ok.Load()+failed.Load()-int64(len(minted))))
 	if len(held) > 0 {
 		kind = fmt.Sprintf("%d visitors reconnecting with their tokens", len(held))
 	}
 	fmt.Fprintf(out, "upgrades: %.0f/s offered for %s (%s): ok %d (%.0f/s), failed %d (%d of them refused: over the gateway's handshake bound), started late %d; dial -> welcome: %s\n",
 		*rate, elapsed.Round(time.Second), kind, ok.Load(), float64(ok.Load())/elapsed.Seconds(), failed.Load(), busy.Load(), late, percentiles(lat))
+	// This generator's own CPU over the run (tokens signed ahead excluded): on one machine it
+	// comes out of the cores the gateway and the chat run on.
+	fmt.Fprintf(out, "generator CPU while upgrading: %.2f s (%.0f µs per attempt)\n", (ownCPU() - own0).Seconds(),
+		float64((ownCPU()-own0).Microseconds())/float64(max(1, ok.Load()+failed.Load())))
 	if firstErr != "" {
 		fmt.Fprintf(out, "first failed upgrade: %s\n", firstErr)
 	}
@@ -167,6 +214,35 @@ loop:
 			used/float64(max(1, ok.Load()+failed.Load()))*1e6)
 	}
 	return nil
+}
+
+// ownCPU is this process's CPU time so far (user and system).
+func ownCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// mintTokens signs tokens 0..n-1 with sign on every processor, before the run.
+func mintTokens(n int, sign func(int) (string, error)) ([]string, error) {
+	out := make([]string, n)
+	workers := runtime.GOMAXPROCS(0)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				if out[i], errs[w] = sign(i); errs[w] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("mint tokens: %w", err)
+	}
+	return out, nil
 }
 
 // writeEdDSAKeys writes a gateway key set of one EdDSA key (bench.sh KEYS=eddsa), to compare

@@ -143,12 +143,13 @@ func (a *Authenticator) Verify(ctx context.Context, raw, tenantHint string, tena
 // verify decides a token with its signature. The proof it returns (nil for tokens not worth
 // caching) says which key verified it.
 func (a *Authenticator) verify(ctx context.Context, raw, tenantHint string, tenantOf func(string) (*fd.Tenant, bool)) (*token.Claims, *fd.Tenant, *proof, error) {
-	// The unverified claims only choose which key may verify; nothing in them is believed yet.
-	var peek token.Claims
-	parsed, _, err := jwt.NewParser().ParseUnverified(raw, &peek)
+	// The unverified claims only choose which key may verify; nothing in them is believed until
+	// the same parse is verified (parse.go).
+	parsed, err := parseToken(raw)
 	if err != nil {
 		return nil, nil, nil, refuse("bad_token", "not a JWT: %v", err)
 	}
+	peek := parsed.claims
 	tenantID := tenantHint
 	if tenantID == "" {
 		tenantID = peek.Tenant
@@ -163,16 +164,16 @@ func (a *Authenticator) verify(ctx context.Context, raw, tenantHint string, tena
 	if !ok {
 		return nil, nil, nil, &Error{Status: http.StatusForbidden, Reason: "unknown_tenant", Detail: fmt.Sprintf("tenant %q is not configured", tenantID)}
 	}
-	alg := parsed.Method.Alg()
+	alg := parsed.tok.Method.Alg()
 	var (
 		c *token.Claims
 		p *proof
 	)
 	switch {
 	case peek.Issuer != "" && peek.Issuer == a.cfg.Issuer:
-		c, p, err = a.verifyOwn(raw, tenantID)
+		c, p, err = a.verifyOwn(parsed, tenantID)
 	case peek.Issuer != "" && issuerOf(t, peek.Issuer) != nil:
-		c, p, err = a.verifyCustomer(ctx, raw, t, issuerOf(t, peek.Issuer))
+		c, p, err = a.verifyCustomer(ctx, parsed, t, issuerOf(t, peek.Issuer))
 	case alg == jwt.SigningMethodHS256.Alg() && len(a.cfg.DevSecret) > 0 && a.devTenant(tenantID):
 		c, err = a.verifyShared(a.cfg.DevSecret, raw, tenantID, token.KindDevelopment)
 	case alg == jwt.SigningMethodHS256.Alg() && len(a.cfg.LegacySecret) > 0:
@@ -192,18 +193,18 @@ func (a *Authenticator) devTenant(id string) bool {
 
 // verifyOwn checks a token the gateway signed: its keys, its issuer, the tenant's audience, a
 // kind that may open a socket and that kind's lifetime cap.
-func (a *Authenticator) verifyOwn(raw, tenantID string) (*token.Claims, *proof, error) {
+func (a *Authenticator) verifyOwn(parsed *parsedToken, tenantID string) (*token.Claims, *proof, error) {
 	keys := a.cfg.Keys()
 	if keys == nil {
 		return nil, nil, refuse("bad_token", "the gateway has no keys")
 	}
-	c := &token.Claims{}
 	pr := &proof{own: keys}
-	p := jwt.NewParser(jwt.WithValidMethods(token.Methods), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
+	v := jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
 		jwt.WithLeeway(token.Leeway), jwt.WithIssuer(a.cfg.Issuer), jwt.WithAudience(Audience(tenantID)), jwt.WithTimeFunc(a.cfg.Now))
-	if _, err := p.ParseWithClaims(raw, c, pr.record(keys.Keyfunc)); err != nil {
+	if err := parsed.verify(token.Methods, pr.record(keys.Keyfunc), v); err != nil {
 		return nil, nil, refuse(reasonOf(err), "%v", err)
 	}
+	c := parsed.claims
 	if c.Tenant != tenantID {
 		return nil, nil, refuse("tenant_mismatch", "token is for tenant %q", c.Tenant)
 	}
@@ -270,18 +271,18 @@ func (a *Authenticator) Sign(c token.Claims, ttl time.Duration) (string, error) 
 // verifyCustomer checks a token from one of the tenant's own issuers. Only a customer can come
 // from there, and only for this tenant; the user id is derived from the issuer's subject so
 // that it is the same person on every device and never one of another kind.
-func (a *Authenticator) verifyCustomer(ctx context.Context, raw string, t *fd.Tenant, iss *fd.CustomerIssuer) (*token.Claims, *proof, error) {
+func (a *Authenticator) verifyCustomer(ctx context.Context, parsed *parsedToken, t *fd.Tenant, iss *fd.CustomerIssuer) (*token.Claims, *proof, error) {
 	kf, err := a.issuers.keyfunc(ctx, iss)
 	if err != nil {
 		return nil, nil, refuse("issuer_keys", "issuer %q: %v", iss.GetIssuer(), err)
 	}
-	c := &token.Claims{}
 	pr := &proof{issuer: proto.Clone(iss).(*fd.CustomerIssuer)}
-	p := jwt.NewParser(jwt.WithValidMethods(customerMethods), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
+	v := jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
 		jwt.WithLeeway(token.Leeway), jwt.WithIssuer(iss.GetIssuer()), jwt.WithAudience(iss.GetAudience()), jwt.WithTimeFunc(a.cfg.Now))
-	if _, err := p.ParseWithClaims(raw, c, pr.record(kf)); err != nil {
+	if err := parsed.verify(customerMethods, pr.record(kf), v); err != nil {
 		return nil, nil, refuse(reasonOf(err), "%v", err)
 	}
+	c := parsed.claims
 	if c.IssuedAt == nil {
 		return nil, nil, refuse("bad_claims", "iat is required")
 	}
