@@ -55,6 +55,9 @@ const (
 // Tenants is where tenant settings come from (*tenants.Store).
 type Tenants interface {
 	Get(id string) (*fd.Tenant, bool)
+	// IDs and OnChange keep the consumer's tenant filter current (FilterSubjects).
+	IDs() []string
+	OnChange(fn func(id string, t *fd.Tenant))
 }
 
 // Config tunes the consumer and the replies.
@@ -138,31 +141,31 @@ func New(cfg Config, d Deps) *Bot {
 // asked while the bridge was first starting, not so far as to answer a month of history.
 const LookBack = 5 * time.Minute
 
-// ConsumerConfig is the shared durable consumer: every message of the messages stream (customer
-// messages cannot be told apart by subject), explicit acks, starting LookBack before now when it
-// is first created, redelivery bounded by MaxDeliver with the handler's own backoff
-// (NakWithDelay).
-func (b *Bot) ConsumerConfig(start time.Time) jetstream.ConsumerConfig {
+// ConsumerConfig is the shared durable consumer: every message of the tenants in filter
+// (FilterSubjects: the tenants with a bot; customer messages cannot be told apart by subject),
+// explicit acks, starting LookBack before now when it is first created, redelivery bounded by
+// MaxDeliver with the handler's own backoff (NakWithDelay).
+func (b *Bot) ConsumerConfig(filter []string, start time.Time) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
-		Durable:       Durable,
-		Description:   "AI bridge: customer messages of bot conversations",
-		FilterSubject: subjects.AllMessages(),
-		DeliverPolicy: jetstream.DeliverByStartTimePolicy,
-		OptStartTime:  &start,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       b.cfg.AckWait,
-		MaxDeliver:    b.cfg.MaxDeliver,
-		MaxAckPending: 32 * b.cfg.Workers,
+		Durable:        Durable,
+		Description:    "AI bridge: customer messages of bot conversations",
+		FilterSubjects: filter,
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &start,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        b.cfg.AckWait,
+		MaxDeliver:     b.cfg.MaxDeliver,
+		MaxAckPending:  32 * b.cfg.Workers,
 	}
 }
 
 // consumer creates the durable consumer, or updates it keeping its original start (JetStream
 // refuses to change where a consumer starts). Replicas racing to create it converge.
-func (b *Bot) consumer(ctx context.Context) (jetstream.Consumer, error) {
+func (b *Bot) consumer(ctx context.Context, filter []string) (jetstream.Consumer, error) {
 	for attempt := 0; ; attempt++ {
 		c, err := b.d.JS.Consumer(ctx, subjects.StreamMessages, Durable)
 		if err == nil {
-			cfg := b.ConsumerConfig(time.Now())
+			cfg := b.ConsumerConfig(filter, time.Now())
 			old := c.CachedInfo().Config
 			cfg.DeliverPolicy, cfg.OptStartTime, cfg.OptStartSeq = old.DeliverPolicy, old.OptStartTime, old.OptStartSeq
 			return b.d.JS.UpdateConsumer(ctx, subjects.StreamMessages, cfg)
@@ -170,7 +173,7 @@ func (b *Bot) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		if !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return nil, err
 		}
-		c, err = b.d.JS.CreateConsumer(ctx, subjects.StreamMessages, b.ConsumerConfig(time.Now().Add(-LookBack)))
+		c, err = b.d.JS.CreateConsumer(ctx, subjects.StreamMessages, b.ConsumerConfig(filter, time.Now().Add(-LookBack)))
 		if err == nil || !errors.Is(err, jetstream.ErrConsumerExists) || attempt > 2 {
 			return c, err
 		}
@@ -179,10 +182,21 @@ func (b *Bot) consumer(ctx context.Context) (jetstream.Consumer, error) {
 
 // Run consumes until ctx ends. Replies in flight then continue until Wait's deadline.
 func (b *Bot) Run(ctx context.Context) error {
+	// Registered before the first filter is read, so no change after it is missed; a signal
+	// after Run returned only fills the buffer.
+	changed := make(chan struct{}, 1)
+	b.d.Tenants.OnChange(func(string, *fd.Tenant) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
 	var cons jetstream.Consumer
+	var filter []string
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		var err error
-		if cons, err = b.consumer(ctx); err == nil {
+		filter = b.filter()
+		if cons, err = b.consumer(ctx, filter); err == nil {
 			break
 		}
 		// NATS may be restarting or the stream not provisioned yet: /readyz says so meanwhile.
@@ -214,8 +228,11 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", Durable, err)
 	}
+	var following sync.WaitGroup
+	following.Go(func() { b.follow(ctx, changed, filter) })
 	close(b.started)
 	<-ctx.Done()
+	following.Wait()
 	cc.Drain()
 	<-cc.Closed()
 	return nil

@@ -59,13 +59,16 @@ type slaClocks struct {
 // (the board's last_customer_at), a human's stops the first-response clock, looked at only
 // when the tenant has a policy. It runs on the tenant's deliver subscription (slaboard.go).
 func (s *slaClocks) noteMessage(conv string, data []byte) {
-	var m fd.Message
-	if err := proto.Unmarshal(data, &m); err != nil {
+	role, at, ok := peekMessage(data)
+	if !ok {
 		return
 	}
-	switch m.GetFrom().GetRole() {
+	switch string(role) {
 	case frames.RoleCustomer:
-		s.noteCustomer(conv, messageTime(&m, time.Now()))
+		if at.IsZero() {
+			at = time.Now()
+		}
+		s.noteCustomer(conv, at)
 		return
 	case frames.RoleAgent, frames.RoleSupervisor:
 	default:
