@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -174,5 +175,101 @@ func TestIOSteps(t *testing.T) {
 				t.Errorf("steps %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestLongLineInPipelinedGroups clears a line longer than two groups (match.go sends a
+// group's compare-and-sets before the previous group's are awaited) while one conversation of
+// the second group was changed behind the dispatcher's back (a previous owner's last write:
+// its compare-and-set fails and the serial path follows the truth). Every other conversation
+// is assigned exactly once, after it was queued; the changed one is not assigned and its
+// agent's slot goes back; no agent holds more than its capacity. (The production lease: with
+// the tests' 2 s lease a loaded machine made this a test of takeovers.)
+func TestLongLineInPipelinedGroups(t *testing.T) {
+	t.Parallel()
+	const n, agents, capacity = 2*maxGroup + 200, 30, 80
+	v := newEnv(t, baseTenant("acme"))
+	v.waitOwner(v.start("r1", benchSettings()))
+	var (
+		mu   sync.Mutex
+		seen = map[string][]string{}
+		// by conversation: queued seen, and the agent of each assigned event
+		queued   = map[string]bool{}
+		assigned = map[string][]string{}
+	)
+	sub, err := v.nc.Subscribe(subjects.TenantEvents("acme"), func(m *nats.Msg) {
+		ev := &fd.ConversationEvent{}
+		if proto.Unmarshal(m.Data, ev) != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		conv := ev.GetConv()
+		seen[conv] = append(seen[conv], ev.GetType())
+		switch ev.GetType() {
+		case frames.EventQueued:
+			queued[conv] = true
+		case frames.EventAssigned:
+			assigned[conv] = append(assigned[conv], ev.GetAgent().GetId())
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	convs := benchConvs(n)
+	bulkConversations(t, v, convs, frames.StateQueued)
+	testkit.CheckFor(t, 5*time.Minute, 20*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(queued) < n {
+			return fmt.Errorf("%d of %d queued", len(queued), n)
+		}
+		return nil
+	})
+	moved := convs[maxGroup+100]
+	c := v.get(moved)
+	c.State = frames.StateClosed
+	data, _ := proto.Marshal(c)
+	if _, err := v.conv.Put(t.Context(), subjects.ConversationKey("acme", moved), data); err != nil {
+		t.Fatal(err)
+	}
+	for i := range agents {
+		v.online(fmt.Sprint("a", i), "s", capacity)
+		v.status(fmt.Sprint("a", i), frames.StatusAvailable)
+	}
+	testkit.CheckFor(t, 5*time.Minute, 50*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(assigned) < n-1 {
+			return fmt.Errorf("%d of %d assigned", len(assigned), n-1)
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	load := map[string]int{}
+	for _, conv := range convs {
+		got := seen[conv]
+		if conv == moved {
+			if len(assigned[conv]) > 0 {
+				t.Errorf("%s (closed behind the dispatcher's back) events %v: assigned", conv, got)
+			}
+			continue
+		}
+		if len(assigned[conv]) != 1 || got[len(got)-1] != frames.EventAssigned ||
+			slices.Index(got, frames.EventQueued) > slices.Index(got, frames.EventAssigned) {
+			t.Errorf("%s events %v, want queued, then one assignment, last", conv, got)
+			continue
+		}
+		load[assigned[conv][0]]++
+	}
+	for a, k := range load {
+		if k > capacity {
+			t.Errorf("%s holds %d, capacity %d", a, k, capacity)
+		}
+	}
+	if got := v.get(moved).GetState(); got != frames.StateClosed {
+		t.Errorf("%s is %s, want closed", moved, got)
 	}
 }

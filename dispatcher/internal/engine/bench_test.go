@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,6 +64,7 @@ func benchLine(b *testing.B, set Settings, agents int, wait time.Duration, open 
 	// Every agent's heartbeat is in before the clock starts: all of them online (and away
 	// until their status command).
 	agentsOnline(b, v, r, agents, int32(n/agents+1), false)
+	stopProfile := profileTimed(b)
 	b.ResetTimer()
 	start, cpu0 := time.Now(), cpuTime(b)
 	for i := range agents {
@@ -73,8 +76,30 @@ func benchLine(b *testing.B, set Settings, agents int, wait time.Duration, open 
 		b.Fatalf("%d of %d assigned", assigned.Load(), n)
 	}
 	b.StopTimer()
+	stopProfile()
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "assignments/s")
 	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(time.Microsecond)/float64(n), "cpu-µs/assignment")
+}
+
+// profileTimed starts a CPU profile of the timed part alone when FRONTDESK_BENCH_CPUPROFILE
+// names a file (go test's -cpuprofile would mostly show a long line's setup), and returns
+// its stop.
+func profileTimed(b *testing.B) func() {
+	path := os.Getenv("FRONTDESK_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
 }
 
 // benchConvs names n conversations in order, c000000 first.
