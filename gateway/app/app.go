@@ -128,7 +128,7 @@ type Settings struct {
 	MaxConnectionsPerAddress int `mapstructure:"max_connections_per_address"`
 	// MaxHandshakes bounds the sessions opening at once on this gateway (WebSocket upgrades and
 	// SSE streams: token check, handshake, session start), so a burst of them queues outside the
-	// CPU the open sessions' deliveries need (default 0: twice GOMAXPROCS; negative: no bound).
+	// CPU the open sessions' deliveries need (default 0: GOMAXPROCS, at least 2; negative: no bound).
 	// One that waits HandshakeWait (default 1s) for a slot is refused (close 1013, SSE 503).
 	MaxHandshakes int           `mapstructure:"max_handshakes"`
 	HandshakeWait time.Duration `mapstructure:"handshake_wait"`

@@ -21,14 +21,16 @@ import (
 	"github.com/frontdesk-chat/frontdesk/proto/frames"
 )
 
-// defaultHandshakesPerCPU sizes the bound from GOMAXPROCS when the configuration does not: twice
-// the processors, so that the slots of handshakes waiting on NATS (the subscriptions' flush, the
-// open-conversation read) do not leave a processor idle, and no more, so that the handshakes
-// never outnumber the processors by much in the run queues. The price, measured at 1,000 new
-// visitors a second (BENCHMARKS.md, "A bound on the handshakes in progress"): fewer handshakes at
-// a time share fewer NATS writes, about a fifth more CPU per upgrade, for a chat p99 a sixth of
-// what it was beside them.
-const defaultHandshakesPerCPU = 2
+// minHandshakes is the default bound's floor, and the bound is GOMAXPROCS above it: one handshake
+// per processor, so that the handshakes never outnumber the processors in the run queues and the
+// open sessions' deliveries keep a processor when there are two, and at least two, so that one
+// handshake waiting on I/O (NATS, a tenant's key set) does not stop the others. Measured at 1,000
+// new visitors a second beside the chat on 2 processors (BENCHMARKS.md, "A bound on the
+// handshakes in progress" and "Session 8"): twice the processors cut the chat's p99 beside them
+// to a sixth, and the processors alone cut it by another 5-25% in four pairs of four, with every
+// upgrade done. The price: fewer handshakes at a time share fewer NATS writes (more CPU per
+// upgrade).
+const minHandshakes = 2
 
 // handshakeRetryAfter is the Retry-After of a refused handshake, in seconds: about what the
 // ones ahead of it need to drain at the rates a gateway keeps (thousands a second).
@@ -40,14 +42,14 @@ type handshakeGate struct {
 	wait  time.Duration
 }
 
-// newHandshakeGate returns a gate of n slots (0: defaultHandshakesPerCPU per GOMAXPROCS;
-// negative: no gate) whose waiters give up after wait.
+// newHandshakeGate returns a gate of n slots (0: GOMAXPROCS, at least minHandshakes; negative:
+// no gate) whose waiters give up after wait.
 func newHandshakeGate(n int, wait time.Duration) *handshakeGate {
 	if n < 0 {
 		return nil
 	}
 	if n == 0 {
-		n = defaultHandshakesPerCPU * runtime.GOMAXPROCS(0)
+		n = max(minHandshakes, runtime.GOMAXPROCS(0))
 	}
 	return &handshakeGate{slots: make(chan struct{}, n), wait: wait}
 }

@@ -74,7 +74,7 @@ type Config struct {
 	MaxConnections           int
 	MaxConnectionsPerAddress int
 	// MaxHandshakes bounds the sessions opening at once (WebSocket upgrades and SSE streams:
-	// token check, handshake, session start), 0 for twice GOMAXPROCS, negative for no bound;
+	// token check, handshake, session start), 0 for GOMAXPROCS (at least 2), negative for no bound;
 	// HandshakeWait is how long an opening waits for a slot before it is refused with 503 and
 	// Retry-After (handshakes.go).
 	MaxHandshakes int
