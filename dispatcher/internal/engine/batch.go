@@ -350,19 +350,10 @@ type grouped struct {
 // checks them as they are acknowledged: a conversation changed meanwhile is read again and
 // its command or match decided again on the serial path (errConflict).
 func (t *tenant) commitGroup(ctx context.Context, g []*grouped) {
-	t.awaitCommits(ctx, t.sendCommits(g))
-}
-
-// casFlight is a group's compare-and-sets in flight.
-type casFlight struct {
-	sent []*grouped
-	futs []jetstream.PubAckFuture
-}
-
-// sendCommits publishes the group's compare-and-sets without waiting for them: the matching
-// of a long line sends the next group's while this one's are acknowledged (match.go).
-func (t *tenant) sendCommits(g []*grouped) casFlight {
-	var c casFlight
+	var (
+		sent []*grouped
+		futs []jetstream.PubAckFuture
+	)
 	for _, x := range g {
 		if x.err != nil || x.cs == nil || len(x.d.effects) == 0 {
 			continue
@@ -383,17 +374,12 @@ func (t *tenant) sendCommits(g []*grouped) casFlight {
 			x.err = fmt.Errorf("update conversation %s: %w", w.next.GetConv(), err)
 			continue
 		}
-		c.sent = append(c.sent, x)
-		c.futs = append(c.futs, fut)
+		sent = append(sent, x)
+		futs = append(futs, fut)
 	}
-	return c
-}
-
-// awaitCommits checks the acknowledgements of sent compare-and-sets (commitGroup).
-func (t *tenant) awaitCommits(ctx context.Context, c casFlight) {
 	var conflicts []*grouped
-	got := acks(ctx, c.futs, func(i int, err error) {
-		x := c.sent[i]
+	got := acks(ctx, futs, func(i int, err error) {
+		x := sent[i]
 		if isMismatch(err) {
 			conflicts = append(conflicts, x)
 			return
@@ -402,7 +388,7 @@ func (t *tenant) awaitCommits(ctx context.Context, c casFlight) {
 	})
 	for i, ack := range got {
 		if ack != nil {
-			x := c.sent[i]
+			x := sent[i]
 			x.cs.c, x.cs.rev = x.d.next(), ack.Sequence
 		}
 	}
@@ -556,4 +542,62 @@ func (t *tenant) requeue(ps []*pendingCommand) {
 		back = append(back, p.msg)
 	}
 	t.inbox = append(back, t.inbox...)
+}
+
+// matchGroup assigns up to maxGroup waiting conversations at once: the matches are made in
+// memory one after the other (package assign), their compare-and-sets concurrently, then
+// the rest in order. It reports whether matching should go on.
+func (t *tenant) matchGroup(ctx context.Context, choose assign.Chooser) bool {
+	now := time.Now()
+	var g []*grouped
+	for len(g) < maxGroup {
+		m, ok := t.d.Next(now, choose)
+		if !ok {
+			break
+		}
+		if m.Offer {
+			t.offer(m.Entry, m.Agent)
+			continue
+		}
+		cs := t.convs[m.Entry.Conv]
+		d := decision{}
+		if cs != nil {
+			d = t.rules().assignTo(t.view(cs), participant(m.Agent), now)
+		}
+		if d.next() == nil {
+			// Gone or moved: the serial path follows the truth.
+			_ = t.assign(ctx, m.Entry, m.Agent, now)
+			continue
+		}
+		g = append(g, &grouped{m: m, cs: cs, d: d})
+	}
+	if len(g) == 0 {
+		return false
+	}
+	t.commitGroup(ctx, g)
+	var undo []assign.Match
+	for _, x := range g {
+		err := x.err
+		if err == nil {
+			t.wrote(x.cs, x.d.next(), now)
+			err = t.committed(t.carryOut(ctx, x.cs, decision{effects: x.d.effects[1:]}, now), x.m.Entry.Conv)
+			if err == nil {
+				t.assigned(x.m.Entry, x.m.Agent, now)
+				continue
+			}
+		}
+		if errors.Is(err, errConflict) {
+			// Decide again on the fresh truth, alone.
+			err = t.assign(ctx, x.m.Entry, x.m.Agent, now)
+		}
+		if err != nil && !errors.Is(err, errStale) {
+			undo = append(undo, x.m)
+			t.log.Warn("assign failed", zap.String("conv", x.m.Entry.Conv), zap.String("agent", x.m.Agent.ID), zap.Error(err))
+		}
+	}
+	// In reverse, so an agent matched twice gets back what it had before the first.
+	for i := len(undo) - 1; i >= 0; i-- {
+		t.d.Undo(undo[i])
+	}
+	return len(undo) == 0 && len(g) == maxGroup
 }

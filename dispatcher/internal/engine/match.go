@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -18,120 +17,13 @@ import (
 
 // match gives waiting conversations to routable agents (or offers them) until no match is
 // left, then stops at the first failure: the next input tries again.
-//
-// A long line is matched in groups of up to maxGroup, pipelined (issue 18, steady state): the
-// next group's compare-and-sets are sent before this group's acknowledgements are awaited, and
-// this group's effects (events, participant keys, frames) are carried out while the next
-// group's compare-and-sets are stored. With 100,000 waiting, matching one group, storing its
-// commits and storing its effects took turns, each waiting for the others; now the actor
-// decides while the server stores. Groups are disjoint (a conversation leaves the line when
-// matched), so a later group never depends on an earlier one's outcome: a failed match is
-// undone (its agent gets the slot back, its conversation its place) when its group finishes.
 func (t *tenant) match(ctx context.Context) {
 	if t.d.Q.Len() == 0 {
 		return
 	}
 	choose := t.chooser()
-	var prev *matched
-	for {
-		var cur *matched
-		if (prev == nil || prev.full()) && t.owned() {
-			cur = t.sendMatches(ctx, choose)
-		}
-		if prev != nil {
-			ok := t.finishMatches(ctx, prev)
-			if cur != nil && t.io != nil {
-				// Carried out while cur's commits are stored; the round's last group's
-				// effects go with the round's (run).
-				t.flushIO(ctx)
-				t.io = newIOBatch()
-			}
-			if !ok {
-				if cur != nil {
-					t.finishMatches(ctx, cur)
-				}
-				return
-			}
-		}
-		if cur == nil {
-			return
-		}
-		prev = cur
+	for t.matchGroup(ctx, choose) {
 	}
-}
-
-// matched is a group of matches whose compare-and-sets are in flight.
-type matched struct {
-	g   []*grouped
-	c   casFlight
-	now time.Time
-}
-
-func (m *matched) full() bool { return len(m.g) == maxGroup }
-
-// sendMatches makes up to maxGroup matches in memory, one after the other (package assign),
-// and sends their compare-and-sets; nil when nothing matched.
-func (t *tenant) sendMatches(ctx context.Context, choose assign.Chooser) *matched {
-	now := time.Now()
-	var g []*grouped
-	for len(g) < maxGroup {
-		m, ok := t.d.Next(now, choose)
-		if !ok {
-			break
-		}
-		if m.Offer {
-			t.offer(m.Entry, m.Agent)
-			continue
-		}
-		cs := t.convs[m.Entry.Conv]
-		d := decision{}
-		if cs != nil {
-			d = t.rules().assignTo(t.view(cs), participant(m.Agent), now)
-		}
-		if d.next() == nil {
-			// Gone or moved: the serial path follows the truth.
-			_ = t.assign(ctx, m.Entry, m.Agent, now)
-			continue
-		}
-		g = append(g, &grouped{m: m, cs: cs, d: d})
-	}
-	if len(g) == 0 {
-		return nil
-	}
-	return &matched{g: g, c: t.sendCommits(g), now: now}
-}
-
-// finishMatches awaits a group's compare-and-sets, carries out the committed matches' effects
-// (queued in the round's batch) and undoes the failed ones. It reports whether matching
-// should go on (nothing failed).
-func (t *tenant) finishMatches(ctx context.Context, mg *matched) bool {
-	t.awaitCommits(ctx, mg.c)
-	now := mg.now
-	var undo []assign.Match
-	for _, x := range mg.g {
-		err := x.err
-		if err == nil {
-			t.wrote(x.cs, x.d.next(), now)
-			err = t.committed(t.carryOut(ctx, x.cs, decision{effects: x.d.effects[1:]}, now), x.m.Entry.Conv)
-			if err == nil {
-				t.assigned(x.m.Entry, x.m.Agent, now)
-				continue
-			}
-		}
-		if errors.Is(err, errConflict) {
-			// Decide again on the fresh truth, alone.
-			err = t.assign(ctx, x.m.Entry, x.m.Agent, now)
-		}
-		if err != nil && !errors.Is(err, errStale) {
-			undo = append(undo, x.m)
-			t.log.Warn("assign failed", zap.String("conv", x.m.Entry.Conv), zap.String("agent", x.m.Agent.ID), zap.Error(err))
-		}
-	}
-	// In reverse, so an agent matched twice gets back what it had before the first.
-	for i := len(undo) - 1; i >= 0; i-- {
-		t.d.Undo(undo[i])
-	}
-	return len(undo) == 0
 }
 
 // assign commits the decision that e goes to a (already applied in memory by package
