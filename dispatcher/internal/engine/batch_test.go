@@ -178,14 +178,13 @@ func TestIOSteps(t *testing.T) {
 	}
 }
 
-// TestLongLineInPipelinedGroups clears a line longer than two groups (match.go sends a
-// group's compare-and-sets before the previous group's are awaited) while one conversation of
-// the second group was changed behind the dispatcher's back (a previous owner's last write:
+// TestLongLineInGroups clears a line longer than two groups (matchGroup, match.go) while one
+// conversation of the second group was changed behind the dispatcher's back (a previous owner's last write:
 // its compare-and-set fails and the serial path follows the truth). Every other conversation
 // is assigned exactly once, after it was queued; the changed one is not assigned and its
 // agent's slot goes back; no agent holds more than its capacity. (The production lease: with
 // the tests' 2 s lease a loaded machine made this a test of takeovers.)
-func TestLongLineInPipelinedGroups(t *testing.T) {
+func TestLongLineInGroups(t *testing.T) {
 	t.Parallel()
 	const n, agents, capacity = 2*maxGroup + 200, 30, 80
 	v := newEnv(t, baseTenant("acme"))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -142,4 +143,62 @@ func (t *tenant) chooser() assign.Chooser {
 		t.e.m.hook.WithLabelValues("fallback").Inc()
 		return nil
 	}
+}
+
+// matchGroup assigns up to maxGroup waiting conversations at once: the matches are made in
+// memory one after the other (package assign), their compare-and-sets concurrently, then
+// the rest in order. It reports whether matching should go on.
+func (t *tenant) matchGroup(ctx context.Context, choose assign.Chooser) bool {
+	now := time.Now()
+	var g []*grouped
+	for len(g) < maxGroup {
+		m, ok := t.d.Next(now, choose)
+		if !ok {
+			break
+		}
+		if m.Offer {
+			t.offer(m.Entry, m.Agent)
+			continue
+		}
+		cs := t.convs[m.Entry.Conv]
+		d := decision{}
+		if cs != nil {
+			d = t.rules().assignTo(t.view(cs), participant(m.Agent), now)
+		}
+		if d.next() == nil {
+			// Gone or moved: the serial path follows the truth.
+			_ = t.assign(ctx, m.Entry, m.Agent, now)
+			continue
+		}
+		g = append(g, &grouped{m: m, cs: cs, d: d})
+	}
+	if len(g) == 0 {
+		return false
+	}
+	t.commitGroup(ctx, g)
+	var undo []assign.Match
+	for _, x := range g {
+		err := x.err
+		if err == nil {
+			t.wrote(x.cs, x.d.next(), now)
+			err = t.committed(t.carryOut(ctx, x.cs, decision{effects: x.d.effects[1:]}, now), x.m.Entry.Conv)
+			if err == nil {
+				t.assigned(x.m.Entry, x.m.Agent, now)
+				continue
+			}
+		}
+		if errors.Is(err, errConflict) {
+			// Decide again on the fresh truth, alone.
+			err = t.assign(ctx, x.m.Entry, x.m.Agent, now)
+		}
+		if err != nil && !errors.Is(err, errStale) {
+			undo = append(undo, x.m)
+			t.log.Warn("assign failed", zap.String("conv", x.m.Entry.Conv), zap.String("agent", x.m.Agent.ID), zap.Error(err))
+		}
+	}
+	// In reverse, so an agent matched twice gets back what it had before the first.
+	for i := len(undo) - 1; i >= 0; i-- {
+		t.d.Undo(undo[i])
+	}
+	return len(undo) == 0 && len(g) == maxGroup
 }
