@@ -165,10 +165,7 @@ func (b *Bot) consumer(ctx context.Context, filter []string) (jetstream.Consumer
 	for attempt := 0; ; attempt++ {
 		c, err := b.d.JS.Consumer(ctx, subjects.StreamMessages, Durable)
 		if err == nil {
-			cfg := b.ConsumerConfig(filter, time.Now())
-			old := c.CachedInfo().Config
-			cfg.DeliverPolicy, cfg.OptStartTime, cfg.OptStartSeq = old.DeliverPolicy, old.OptStartTime, old.OptStartSeq
-			return b.d.JS.UpdateConsumer(ctx, subjects.StreamMessages, cfg)
+			return b.update(ctx, c, filter)
 		}
 		if !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return nil, err

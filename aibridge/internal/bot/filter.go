@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
@@ -90,11 +91,17 @@ func (b *Bot) setFilter(ctx context.Context, filter []string) error {
 	if err != nil {
 		return fmt.Errorf("read consumer %s: %w", Durable, err)
 	}
-	cfg := b.ConsumerConfig(filter, time.Now())
-	old := c.CachedInfo().Config
-	cfg.DeliverPolicy, cfg.OptStartTime, cfg.OptStartSeq = old.DeliverPolicy, old.OptStartTime, old.OptStartSeq
-	if _, err := b.d.JS.UpdateConsumer(ctx, subjects.StreamMessages, cfg); err != nil {
+	if _, err := b.update(ctx, c, filter); err != nil {
 		return fmt.Errorf("update consumer %s: %w", Durable, err)
 	}
 	return nil
+}
+
+// update sets the existing consumer c's configuration for filter, keeping where it started
+// (JetStream refuses to change where a consumer starts).
+func (b *Bot) update(ctx context.Context, c jetstream.Consumer, filter []string) (jetstream.Consumer, error) {
+	cfg := b.ConsumerConfig(filter, time.Now())
+	old := c.CachedInfo().Config
+	cfg.DeliverPolicy, cfg.OptStartTime, cfg.OptStartSeq = old.DeliverPolicy, old.OptStartTime, old.OptStartSeq
+	return b.d.JS.UpdateConsumer(ctx, subjects.StreamMessages, cfg)
 }

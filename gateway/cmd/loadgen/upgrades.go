@@ -201,8 +201,9 @@ loop:
 		*rate, elapsed.Round(time.Second), kind, ok.Load(), float64(ok.Load())/elapsed.Seconds(), failed.Load(), busy.Load(), late, percentiles(lat))
 	// This generator's own CPU over the run (tokens signed ahead excluded): on one machine it
 	// comes out of the cores the gateway and the chat run on.
-	fmt.Fprintf(out, "generator CPU while upgrading: %.2f s (%.0f µs per attempt)\n", (ownCPU() - own0).Seconds(),
-		float64((ownCPU()-own0).Microseconds())/float64(max(1, ok.Load()+failed.Load())))
+	own := ownCPU() - own0
+	fmt.Fprintf(out, "generator CPU while upgrading: %.2f s (%.0f µs per attempt)\n", own.Seconds(),
+		float64(own.Microseconds())/float64(max(1, ok.Load()+failed.Load())))
 	if firstErr != "" {
 		fmt.Fprintf(out, "first failed upgrade: %s\n", firstErr)
 	}

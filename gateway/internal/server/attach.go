@@ -197,6 +197,9 @@ func (w *refusing) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection.
+func (w *refusing) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // holdRefusal keeps an upload refused for the client's fault (4xx) waiting before its answer
 // goes out (the answer sits in the response's buffer until the handler returns).
 func (s *Server) holdRefusal(w *refusing) {
@@ -213,9 +216,6 @@ func (s *Server) holdAnswer() {
 		time.Sleep(s.cfg.RefusalDelay)
 	}
 }
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *refusing) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // errType refuses a sniffed type the tenant does not allow.
 type errType string

@@ -420,9 +420,9 @@ func (s *Session) waitQueue(ctx context.Context) {
 	}
 }
 
-// RateLimited reports whether the last frame handled was refused by a rate limit: a POST
-// without a session that is answered only with that refusal is held (the gateway's
-// refusal_delay), so a flood of them waits on its answers.
+// RateLimited reports whether the last frame handled was refused by a rate limit: the answer to
+// a POST without a session whose last frame was is held (the gateway's refusal_delay), so a
+// flood of them waits on its answers.
 func (s *Session) RateLimited() bool {
 	s.handleMu.Lock()
 	defer s.handleMu.Unlock()
