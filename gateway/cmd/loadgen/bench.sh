@@ -16,6 +16,10 @@
 # (-mint; "-mint 0" signs each on its schedule), so the generator's CPU during the run is what
 # a client's upgrade costs, not a signature each.
 #
+# UPGRADES_NICE=19 runs that generator at the lowest CPU priority, as ATTACK_NICE does the attacker:
+# the clients' dials, handshakes and closes are then taken from what the gateway and the chat
+# clients leave, as if they ran on their own machines; the gateway still does every upgrade.
+#
 # GATEWAY=path runs that gateway binary instead of this tree's (the load generator is still built
 # from this tree), to compare two gateways with the same load.
 #
@@ -51,7 +55,7 @@ if [ -n "${ATTACK:-}" ]; then
 fi
 if [ -n "${UPGRADES:-}" ]; then
   # shellcheck disable=SC2086
-  "$bin/loadgen" upgrades -url "http://127.0.0.1:$GW_PORT" -ops "http://127.0.0.1:$OPS_PORT" -keys "$bin/keys.json" $UPGRADES >"$bin/upgrades.log" 2>&1 & up=$!; pids+=($up)
+  ${UPGRADES_NICE:+nice -n "$UPGRADES_NICE"} "$bin/loadgen" upgrades -url "http://127.0.0.1:$GW_PORT" -ops "http://127.0.0.1:$OPS_PORT" -keys "$bin/keys.json" $UPGRADES >"$bin/upgrades.log" 2>&1 & up=$!; pids+=($up)
 fi
 "$bin/loadgen" "$mode" "${args[@]}" "$@"
 if [ -n "${UPGRADES:-}" ]; then
