@@ -74,8 +74,8 @@ func runLatency(ctx context.Context, o options) error {
 	// Publishers: each sends every publishers-th message at its scheduled time (open loop:
 	// a late publish does not delay the next one's schedule) and waits for its ack.
 	const publishers = 16
-	fmt.Printf("publishing %d messages/s for %s over %d conversations (batch %d, wait %s, %d workers)...\n",
-		o.rate, o.duration, o.convs, o.batch, o.wait, o.workers)
+	fmt.Printf("publishing %d messages/s for %s over %d conversations (batch %d, wait %s, fill %d, %d workers)...\n",
+		o.rate, o.duration, o.convs, o.batch, o.wait, o.fill, o.workers)
 	start := time.Now().Add(100 * time.Millisecond)
 	cpu0 := processCPU()
 	var wg sync.WaitGroup

@@ -50,6 +50,7 @@ type options struct {
 	setupSQL                               string
 	// wait is the batch wait; rate and duration select the latency mode (latency.go).
 	wait     time.Duration
+	fill     int
 	rate     int
 	duration time.Duration
 }
@@ -67,6 +68,7 @@ func main() {
 	flag.StringVar(&o.setupSQL, "setup-sql", "", "SQL run on each fresh database after the migrations (to try schema variants)")
 	flag.BoolVar(&o.skipNaive, "skip-naive", false, "skip the naive one-row INSERT run")
 	flag.DurationVar(&o.wait, "wait", defaults.BatchWait, "how long a batch waits after its first message for more (default: the service's, 0: group commit only)")
+	flag.IntVar(&o.fill, "fill", defaults.BatchFill, "a batch stops waiting once it holds this many messages (default: the service's, 0: the whole wait)")
 	flag.IntVar(&o.rate, "rate", 0, "latency mode: publish this many messages a second and report ack->commit latency")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "latency mode: how long to publish")
 	def := os.Getenv("FRONTDESK_TEST_DATABASE_URL")

@@ -95,7 +95,7 @@ func freshDatabase(ctx context.Context, o options) (pool *pgxpool.Pool, drop fun
 // and workers, storing each batch with write.
 func serviceConsumer(js jetstream.JetStream, o options, durable string, write func(context.Context, []store.MessageRow) (store.WriteResult, error)) *ingest.Consumer[store.MessageRow] {
 	return ingest.NewConsumer(js, ingest.Options{
-		Stream: subjects.StreamMessages, Durable: durable, BatchSize: o.batch, BatchWait: o.wait, Workers: o.workers,
+		Stream: subjects.StreamMessages, Durable: durable, BatchSize: o.batch, BatchWait: o.wait, BatchFill: o.fill, Workers: o.workers,
 	}, ingest.Handler[store.MessageRow]{Decode: ingest.DecodeMessage, Write: write},
 		ingest.NewMetrics(prometheus.NewRegistry()), zap.NewNop())
 }

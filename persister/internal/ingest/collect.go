@@ -47,7 +47,7 @@ const turnless = 16
 
 // collect fills batch from queue: it blocks for the first message, then takes what has
 // already arrived, up to BatchSize, without waiting for more unless BatchWait is set (then
-// at most BatchWait after the first).
+// at most BatchWait after the first, and no longer once the batch holds BatchFill).
 //
 // A partial batch is written only in its turn: one partial batch of the consumer's workers
 // is in flight at a time (turn reports that this one holds it, to give back after the
@@ -79,6 +79,9 @@ func (c *Consumer[T]) collect(ctx context.Context, queue <-chan jetstream.Msg, p
 		expired = c.opt.After(c.opt.BatchWait)
 	}
 	for len(*batch) < c.opt.BatchSize {
+		if expired != nil && c.opt.BatchFill > 0 && len(*batch) >= c.opt.BatchFill {
+			expired = nil // full enough to pay for its transaction
+		}
 		select {
 		case msg := <-queue:
 			*batch = append(*batch, msg)

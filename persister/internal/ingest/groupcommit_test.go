@@ -216,3 +216,36 @@ func TestOnePartialBatchInFlight(t *testing.T) {
 		t.Fatalf("%d partial batches were written at once", m)
 	}
 }
+
+// A batch that holds BatchFill messages stops waiting: with a batch wait of an hour on a clock
+// that never moves, two messages are held, and the third makes the batch full enough to be
+// written at once, all three in one transaction.
+func TestBatchFillEndsTheWait(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	clock := &fakeClock{}
+	var writes atomic.Int32
+	opt := e.options()
+	opt.BatchSize, opt.MaxAckPending, opt.Workers, opt.AckWait = 10000, 20000, 1, time.Minute
+	opt.BatchWait, opt.BatchFill, opt.After = time.Hour, 3, clock.After
+	e.startConsumer(t, opt, func(ctx context.Context, rows []store.MessageRow) (store.WriteResult, error) {
+		writes.Add(1)
+		return e.st.WriteMessages(ctx, rows)
+	})
+	e.publish(t, message("c1", 0), "m0")
+	e.publish(t, message("c1", 1), "m1")
+	testkit.CheckFor(t, 30*time.Second, 5*time.Millisecond, func() error {
+		if n := clock.armed(); n != 1 {
+			return fmt.Errorf("%d timers armed", n)
+		}
+		return nil
+	})
+	if rows, _ := e.count(t); rows != 0 || writes.Load() != 0 {
+		t.Fatalf("%d rows in %d writes with two messages of a fill of three", rows, writes.Load())
+	}
+	e.publish(t, message("c1", 2), "m2")
+	e.waitRows(t, 3)
+	if w := writes.Load(); w != 1 {
+		t.Fatalf("%d writes, want 1", w)
+	}
+}

@@ -54,6 +54,11 @@ type Options struct {
 	// group commit: what has arrived is written at once. A wait only trades latency for
 	// fewer transactions at low rates; from a backlog batches fill to BatchSize either way.
 	BatchWait time.Duration
+	// BatchFill ends a BatchWait early: a partial batch that holds BatchFill messages is
+	// written without waiting out the rest (0: the whole wait). The wait exists to spare
+	// Postgres transactions of a row or two at low rates; a batch of BatchFill rows already
+	// pays for its transaction, and waiting longer at a high rate only ages every row in it.
+	BatchFill int
 	// After returns a channel that receives once d has passed: the timer of a BatchWait
 	// (nil: time.After). Tests pass a fake clock.
 	After func(d time.Duration) <-chan time.Time
