@@ -313,7 +313,11 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (_ *Service, err erro
 	s.ring.Store(keys)
 	// Bound now, served once started: until then a connection waits in the backlog, and
 	// /readyz keeps load balancers from sending any.
-	ln, err := net.Listen("tcp", g.Listen)
+	// Without TCP keepalive: a WebSocket's pings and an SSE stream's heartbeats find a dead
+	// peer (the janitor closes silent sessions) and the HTTP server's idle timeout ends an idle
+	// connection, while the keepalive's four setsockopt calls per accepted connection were 2%
+	// of the gateway's CPU at 1,000 new connections a second (BENCHMARKS.md, "Session 9").
+	ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(ctx, "tcp", g.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", g.Listen, err)
 	}
