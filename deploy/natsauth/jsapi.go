@@ -88,15 +88,6 @@ func foreignDurable(stream, name string) []string {
 	}
 }
 
-// kvStream is the stream backing a KV bucket.
-func kvStream(bucket string) string { return "KV_" + bucket }
-
-// kvKey is the subject a KV bucket stores key under; key may contain wildcards.
-func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
-
-// objStream is the stream backing an object store.
-func objStream(bucket string) string { return "OBJ_" + bucket }
-
 // maxDeliveriesAdvisory is the subject (to subscribe to) on which the server reports a
 // message of consumer name that reached its MaxDeliver.
 func maxDeliveriesAdvisory(stream, name string) string {

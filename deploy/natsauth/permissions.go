@@ -122,7 +122,7 @@ func (b *builder) use(asset, stream string) {
 
 // kvRead grants reading and watching a bucket (Get, Keys, Watch).
 func (b *builder) kvRead(bucket string) {
-	s := kvStream(bucket)
+	s := subjects.KVStream(bucket)
 	b.use(bucket, s)
 	b.publish(directGet(s)...)
 	b.publish(ephemeralConsumers(s)...)
@@ -131,7 +131,7 @@ func (b *builder) kvRead(bucket string) {
 // kvWrite grants Put, Create, Update and Delete of keys matching key in bucket.
 func (b *builder) kvWrite(bucket, key string) {
 	b.kvRead(bucket)
-	b.publish(kvKey(bucket, key))
+	b.publish(subjects.KVPut(bucket, key))
 }
 
 // For returns the permissions of service (one of Services, Provisioner or Retention).
@@ -204,7 +204,7 @@ func For(service string, opts Options) (Permissions, error) {
 		b.kvWrite(subjects.BucketQuotas, ">")
 		// Attachments are written and read, never deleted by the gateway: object deletes purge
 		// the stream, and a purge right cannot be limited to one object's chunks.
-		o := objStream(subjects.ObjectAttachments)
+		o := subjects.ObjectStream(subjects.ObjectAttachments)
 		b.use(subjects.ObjectAttachments, o)
 		b.publish("$O." + subjects.ObjectAttachments + ".>")
 		b.publish(directGet(o)...)
@@ -256,9 +256,9 @@ func For(service string, opts Options) (Permissions, error) {
 			b.use(s, s)
 		}
 		for _, k := range []string{subjects.BucketConversations, subjects.BucketParticipants, subjects.BucketOpen, subjects.BucketQuotas} {
-			b.use(k, kvStream(k))
+			b.use(k, subjects.KVStream(k))
 		}
-		b.use(subjects.ObjectAttachments, objStream(subjects.ObjectAttachments))
+		b.use(subjects.ObjectAttachments, subjects.ObjectStream(subjects.ObjectAttachments))
 
 	case AIBridge:
 		b.publish(
@@ -276,7 +276,7 @@ func For(service string, opts Options) (Permissions, error) {
 		// The conversation history for the model prompt is read by sequence and subject.
 		b.publish(directGet(subjects.StreamMessages)...)
 		// Voice messages are read, never written, for speech-to-text.
-		o := objStream(subjects.ObjectAttachments)
+		o := subjects.ObjectStream(subjects.ObjectAttachments)
 		b.use(subjects.ObjectAttachments, o)
 		b.publish(directGet(o)...)
 		b.publish(ephemeralConsumers(o)...)
@@ -328,10 +328,10 @@ func provisioner() Permissions {
 	for _, k := range []string{subjects.BucketTenants, subjects.BucketConversations, subjects.BucketParticipants,
 		subjects.BucketOpen, subjects.BucketDispatcher, subjects.BucketQuotas} {
 		b.uses = append(b.uses, k)
-		b.publish(streamProvision(kvStream(k))...)
+		b.publish(streamProvision(subjects.KVStream(k))...)
 	}
 	b.uses = append(b.uses, subjects.ObjectAttachments)
-	b.publish(streamProvision(objStream(subjects.ObjectAttachments))...)
+	b.publish(streamProvision(subjects.ObjectStream(subjects.ObjectAttachments))...)
 	return Permissions{
 		Publish:   Rules{Allow: uniq(b.pub)},
 		Subscribe: Rules{Allow: uniq(b.sub)},

@@ -33,10 +33,10 @@ func retention() Permissions {
 	b.publish(jsAPI + "STREAM.MSG.DELETE." + subjects.StreamDeadLetters)
 	for _, k := range []string{subjects.BucketConversations, subjects.BucketParticipants, subjects.BucketOpen, subjects.BucketQuotas} {
 		b.kvRead(k)
-		b.publish(streamPurge(kvStream(k)))
+		b.publish(streamPurge(subjects.KVStream(k)))
 	}
 	b.kvWrite(subjects.BucketQuotas, ">")
-	o := objStream(subjects.ObjectAttachments)
+	o := subjects.ObjectStream(subjects.ObjectAttachments)
 	b.use(subjects.ObjectAttachments, o)
 	b.publish("$O." + subjects.ObjectAttachments + ".M.>") // the deletion mark
 	b.publish(streamPurge(o))

@@ -6,3 +6,10 @@ package subjects
 // expected sequence as the revision check of an Update) instead of one request and reply
 // each; reads and single writes go through the KeyValue API.
 func KVPut(bucket, key string) string { return "$KV." + bucket + "." + key }
+
+// KVStream is the stream JetStream keeps a KV bucket in (NATS's naming: "KV_<bucket>"):
+// purges, stream permissions and stream settings name it.
+func KVStream(bucket string) string { return "KV_" + bucket }
+
+// ObjectStream is the stream JetStream keeps an object store in ("OBJ_<bucket>").
+func ObjectStream(bucket string) string { return "OBJ_" + bucket }

@@ -186,7 +186,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, t Topology) error {
 		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
 			return fmt.Errorf("provision kv %s: %w", cfg.Bucket, err)
 		}
-		if err := refuseRollups(ctx, js, "KV_"+cfg.Bucket); err != nil {
+		if err := refuseRollups(ctx, js, subjects.KVStream(cfg.Bucket)); err != nil {
 			return fmt.Errorf("provision kv %s: %w", cfg.Bucket, err)
 		}
 	}

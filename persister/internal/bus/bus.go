@@ -27,12 +27,6 @@ type Bus struct {
 // New returns a Bus over js; q (may be nil) gets back the bytes of deleted attachments.
 func New(js jetstream.JetStream, q *quota.Counter) *Bus { return &Bus{js: js, quota: q} }
 
-// KVStream is the stream behind a KV bucket; KVSubject the subject a key is stored under (key
-// may hold wildcards).
-func KVStream(bucket string) string { return "KV_" + bucket }
-
-// KVSubject is the subject key of bucket is stored under.
-func KVSubject(bucket, key string) string { return "$KV." + bucket + "." + key }
 
 func count(info *jetstream.StreamInfo) int64 { return int64(info.State.Msgs) }
 
@@ -159,7 +153,7 @@ func (b *Bus) DeleteAttachment(ctx context.Context, a Attachment) error {
 	// The deletion mark still holds the description (the file's name) and the headers (tenant,
 	// conversation, uploader): purge it too, so nothing of the attachment is left.
 	meta := "$O." + subjects.ObjectAttachments + ".M." + base64.URLEncoding.EncodeToString([]byte(a.ID))
-	if _, err := b.Purge(ctx, "OBJ_"+subjects.ObjectAttachments, meta, 0); err != nil {
+	if _, err := b.Purge(ctx, subjects.ObjectStream(subjects.ObjectAttachments), meta, 0); err != nil {
 		return fmt.Errorf("delete attachment %s: %w", a.ID, err)
 	}
 	if b.quota != nil {

@@ -216,7 +216,7 @@ func (b Buckets) Erase(ctx context.Context, t Target) (map[string]int64, error) 
 		purge{subjects.BucketOpen, subjects.OpenKey(t.Tenant, t.User)})
 	counts := map[string]int64{}
 	for _, p := range ps {
-		n, err := b.Bus.Purge(ctx, bus.KVStream(p.bucket), bus.KVSubject(p.bucket, p.key), 0)
+		n, err := b.Bus.Purge(ctx, subjects.KVStream(p.bucket), subjects.KVPut(p.bucket, p.key), 0)
 		counts["kv."+p.bucket] += n
 		if err != nil {
 			return counts, err

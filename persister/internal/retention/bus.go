@@ -8,7 +8,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/frontdesk-chat/frontdesk/persister/internal/bus"
 	"github.com/frontdesk-chat/frontdesk/services/quota"
 
 	"github.com/frontdesk-chat/frontdesk/proto/subjects"
@@ -58,7 +57,7 @@ func (r *Runner) expireBus(ctx context.Context, tenant string, cutoff time.Time)
 				{subjects.BucketConversations, subjects.ConversationKey(tenant, c)},
 				{subjects.BucketParticipants, subjects.ParticipantKey(tenant, "*", c)},
 			} {
-				n, err := r.opt.Bus.Purge(ctx, bus.KVStream(k.bucket), bus.KVSubject(k.bucket, k.key), 0)
+				n, err := r.opt.Bus.Purge(ctx, subjects.KVStream(k.bucket), subjects.KVPut(k.bucket, k.key), 0)
 				out["kv."+k.bucket] += n
 				if err != nil {
 					return out, errors.Join(append(errs, err)...)
@@ -105,7 +104,7 @@ func (r *Runner) expireQuotaDays(ctx context.Context, tenant string) error {
 		}
 	}
 	for _, k := range old {
-		if _, err := r.opt.Bus.Purge(ctx, bus.KVStream(subjects.BucketQuotas), bus.KVSubject(subjects.BucketQuotas, k), 0); err != nil {
+		if _, err := r.opt.Bus.Purge(ctx, subjects.KVStream(subjects.BucketQuotas), subjects.KVPut(subjects.BucketQuotas, k), 0); err != nil {
 			return err
 		}
 	}
