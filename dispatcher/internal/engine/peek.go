@@ -1,20 +1,35 @@
 package engine
 
 import (
+	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	fd "github.com/frontdesk-chat/frontdesk/proto/gen/frontdesk/v1"
 )
 
 // Field numbers of frontdesk.v1.Message, Participant and google.protobuf.Timestamp that the
-// deliver subscription reads (proto/frontdesk/v1/message.proto).
-const (
-	messageFrom      protowire.Number = 5
-	messageCreatedAt protowire.Number = 9
-	participantRole  protowire.Number = 2
-	timestampSeconds protowire.Number = 1
-	timestampNanos   protowire.Number = 2
+// deliver subscription reads, taken from the generated descriptors by name, so that a
+// renumbered field in proto/ cannot leave this reader on the old number.
+var (
+	messageFrom      = fieldNumber((*fd.Message)(nil), "from")
+	messageCreatedAt = fieldNumber((*fd.Message)(nil), "created_at")
+	participantRole  = fieldNumber((*fd.Participant)(nil), "role")
+	timestampSeconds = fieldNumber((*timestamppb.Timestamp)(nil), "seconds")
+	timestampNanos   = fieldNumber((*timestamppb.Timestamp)(nil), "nanos")
 )
+
+// fieldNumber returns the number of m's field name; it panics at start-up if there is none.
+func fieldNumber(m protoreflect.ProtoMessage, name protoreflect.Name) protowire.Number {
+	f := m.ProtoReflect().Descriptor().Fields().ByName(name)
+	if f == nil {
+		panic(fmt.Sprintf("engine: %s has no field %s", m.ProtoReflect().Descriptor().FullName(), name))
+	}
+	return f.Number()
+}
 
 // maxTimestampSeconds is 9999-12-31T23:59:59Z, the last second timestamppb accepts as valid.
 const maxTimestampSeconds = 253402300799
