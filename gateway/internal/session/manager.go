@@ -533,7 +533,7 @@ func (m *Manager) jsPublish(ctx context.Context, subject, msgID string, msg prot
 	defer m.publishes.release()
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
 	defer cancel()
-	ack, err := m.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: b,
+	ack, err := publishMsg(ctx, m.nc, &nats.Msg{Subject: subject, Data: b,
 		Header: tracing.InjectHeader(ctx, nats.Header{jetstream.MsgIDHeader: []string{msgID}})})
 	if err != nil {
 		return nil, fmt.Errorf("publish %s: %w", subject, err)
