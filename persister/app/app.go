@@ -58,7 +58,7 @@ type Settings struct {
 	// hook job runs `persister migrate` before the rollout.
 	Migrate bool `mapstructure:"migrate"`
 	// BatchSize is the most messages written in one transaction (default 5000: with a backlog,
-	// ~15% less Postgres CPU per row than 2000, mostly fewer report-facts upserts per row,
+	// 10-14% less Postgres CPU per row than 2000, mostly fewer report-facts upserts per row,
 	// one per conversation and batch; see BENCHMARKS.md). Batches are group
 	// commits: a worker writes what has arrived as soon as its previous transaction
 	// committed, so a batch fills to BatchSize only when messages arrive faster than that.
