@@ -141,9 +141,9 @@ type Settings struct {
 	PublishWait  time.Duration `mapstructure:"publish_wait"`
 	// ShedLatency and ShedPublishLatency: while the gateway is sent ShedMinSends messages or
 	// more a 100 ms tick (refused ones count; default 100), it admits new messages at a rate cut
-	// whenever the Go scheduler's p99 latency is above ShedLatency (default 20ms) or the
-	// JetStream publishes' p99 above ShedPublishLatency (default 20ms), and raised step by step
-	// otherwise; the rest are refused with `overloaded`. A ShedLatency of 0 turns admission off,
+	// when, two ticks in a row, the Go scheduler's p99 latency is above ShedLatency (default
+	// 20ms) or the JetStream publishes' p99 above ShedPublishLatency (default 50ms), and raised
+	// step by step otherwise; the rest are refused with `overloaded`. A ShedLatency of 0 turns admission off,
 	// a ShedPublishLatency of 0 ignores the publishes.
 	ShedLatency        time.Duration `mapstructure:"shed_latency"`
 	ShedPublishLatency time.Duration `mapstructure:"shed_publish_latency"`

@@ -144,6 +144,7 @@ func TestAdmissionShedsNewSends(t *testing.T) {
 			t.Fatalf("%d sends in a minute, all acked: admission never cut the rate", k)
 		}
 		id := fmt.Sprintf("s%d", k)
+		time.Sleep(2 * time.Millisecond) // at most 500 a second: under the tenant's user rate limit
 		c.Send(apptest.Text(id, conv, "one at a time"))
 		f := c.Next()
 		for f.GetId() != id || (f.GetType() != frames.TypeAck && f.GetType() != frames.TypeError) {

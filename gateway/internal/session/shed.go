@@ -71,25 +71,26 @@ func (w *publishWindow) inFlight() int { return len(w.slots) }
 // DefaultShedLatency, DefaultShedPublishLatency and DefaultShedMinSends are the defaults of
 // Config.ShedLatency, ShedPublishLatency and ShedMinSends: a scheduler p99 of 20 ms is far above
 // a healthy gateway's (well under 1 ms) and under what makes an ack late; an in-process or
-// nearby JetStream stores in a few milliseconds, so 20 ms of publish p99 is a store falling
-// behind; 100 messages a tick is 1,000 a second.
+// nearby JetStream stores in a few milliseconds, so a publish p99 of 50 ms (the whole budget of
+// an acked send) is a store falling behind, not a busy disk's blip; 100 messages a tick is 1,000
+// a second.
 const (
 	DefaultShedLatency        = 20 * time.Millisecond
-	DefaultShedPublishLatency = 20 * time.Millisecond
+	DefaultShedPublishLatency = 50 * time.Millisecond
 	DefaultShedMinSends       = 100
 )
 
 // The controller's constants. shedCap is the largest share of sends refused, in thousandths:
 // some always get through, so the latencies keep being measured with traffic and clients keep
-// making progress. aimdCut is the multiplicative decrease, aimdStep the additive increase per
-// tick as a share of the rate (aimdMinStep sends a second at least), aimdOpen how far above the
+// making progress. aimdCut is the multiplicative decrease, aimdStep the increase per on-time tick
+// as a share of the rate (aimdMinStep sends a second at least: from a cut, back in 6 ticks), aimdOpen how far above the
 // offered rate the rate may grow before the gate opens. admitBurst is how far ahead of its rate
 // the bucket admits (a burst of rate x admitBurst sends), so sends that arrive together within
 // a tick's rate are not refused for their arrival order.
 const (
 	shedCap     = 900
 	aimdCut     = 0.75
-	aimdStep    = 0.02
+	aimdStep    = 0.05
 	aimdMinStep = 25.0
 	aimdOpen    = 1.2
 	admitBurst  = 20 * time.Millisecond
@@ -108,15 +109,20 @@ type aimdLimits struct {
 	minSends       uint64        // sends offered in a tick under which the gate is open
 }
 
-// aimd is the controller's state: the admitted sends a second (0: the gate is open) and whether
-// the last tick cut the rate (the next tick's latencies still show the queue the cut is
-// draining, so it is not cut again for them).
+// aimd is the controller's state: the admitted sends a second (0: the gate is open) and the
+// busy ticks in a row that were late since the rate was last cut. A cut waits for aimdConfirm
+// of them: one late tick is a blip (a collection, a neighbour's burst on the machine) that a
+// quiet load rides out, while overload keeps every tick late; and the ticks after a cut still
+// show the queue it is draining, so they are not taken for more load.
 type aimd struct {
 	rate float64
-	cut  bool
+	late int
 }
 
-// next is the controller: the rate for the next tick after a tick with stats t.
+// aimdConfirm is the late busy ticks in a row that cut the rate.
+const aimdConfirm = 2
+
+// next is the controller: the state for the next tick after a tick with stats t.
 func (a aimd) next(t tickStats, l aimdLimits) aimd {
 	if t.offered < l.minSends || t.elapsed <= 0 {
 		return aimd{} // quiet: the load is someone else's
@@ -126,14 +132,14 @@ func (a aimd) next(t tickStats, l aimdLimits) aimd {
 	floor := offered * (1000 - shedCap) / 1000
 	late := t.sched > l.sched || (l.publish > 0 && t.publish > l.publish)
 	switch {
-	case late && a.cut:
-		return aimd{rate: a.rate} // hold: the last cut is still draining the queue
+	case late && a.late+1 < aimdConfirm:
+		return aimd{rate: a.rate, late: a.late + 1} // hold: not late long enough to cut
 	case late:
 		base := admitted
 		if a.rate > 0 {
 			base = min(a.rate, admitted)
 		}
-		return aimd{rate: max(base*aimdCut, floor), cut: true}
+		return aimd{rate: max(base*aimdCut, floor)}
 	case a.rate == 0:
 		return aimd{} // open and on time
 	}

@@ -55,10 +55,10 @@ func TestPublishWindow(t *testing.T) {
 	}
 }
 
-// TestAIMD: the controller cuts the rate to a fraction of what was admitted when a busy tick
-// is late (then holds it one tick while the queue drains), grows it step by step when on time,
-// opens the gate once it no longer binds, never refuses more than shedCap of what is offered,
-// and never closes on a quiet gateway, however late the machine is.
+// TestAIMD: the controller cuts the rate to a fraction of what was admitted once busy ticks have
+// been late aimdConfirm times in a row (a lone late tick only stops its growth), grows it step
+// by step when on time, opens the gate once it no longer binds, never refuses more than shedCap
+// of what is offered, and never closes on a quiet gateway, however late the machine is.
 func TestAIMD(t *testing.T) {
 	t.Parallel()
 	lim := aimdLimits{sched: 20 * time.Millisecond, publish: 20 * time.Millisecond, minSends: 100}
@@ -66,33 +66,31 @@ func TestAIMD(t *testing.T) {
 	ms := time.Millisecond
 	tests := []struct {
 		name string
+		lim  aimdLimits
 		from aimd
 		t    tickStats
 		want aimd
 	}{
-		{"open and on time stays open", aimd{}, tickStats{offered: 500, admitted: 500, elapsed: tick, sched: ms, publish: ms}, aimd{}},
-		{"late scheduler closes at a cut of the admitted rate", aimd{}, tickStats{offered: 500, admitted: 400, elapsed: tick, sched: 50 * ms}, aimd{rate: 3000, cut: true}},
-		{"late publishes close too", aimd{}, tickStats{offered: 500, admitted: 400, elapsed: tick, sched: ms, publish: 50 * ms}, aimd{rate: 3000, cut: true}},
-		{"publishes ignored with no limit", aimd{}, tickStats{offered: 500, admitted: 400, elapsed: tick, sched: ms, publish: time.Second}, aimd{}},
-		{"late again after a cut holds", aimd{rate: 3000, cut: true}, tickStats{offered: 500, admitted: 300, elapsed: tick, sched: 50 * ms}, aimd{rate: 3000}},
-		{"late after a hold cuts again, from the lower of rate and admitted", aimd{rate: 3000}, tickStats{offered: 500, admitted: 200, elapsed: tick, sched: 50 * ms}, aimd{rate: 1500, cut: true}},
-		{"on time grows by a step", aimd{rate: 2000, cut: true}, tickStats{offered: 500, admitted: 200, elapsed: tick, sched: ms}, aimd{rate: 2040}},
-		{"small rates grow by the least step", aimd{rate: 1000}, tickStats{offered: 500, admitted: 100, elapsed: tick, sched: ms}, aimd{rate: 1025}},
-		{"opens once well above the offered rate", aimd{rate: 5990}, tickStats{offered: 500, admitted: 500, elapsed: tick, sched: ms}, aimd{}},
-		{"never under a tenth of the offered rate", aimd{rate: 1100}, tickStats{offered: 1000, admitted: 110, elapsed: tick, sched: time.Second}, aimd{rate: 1000, cut: true}},
-		{"late but quiet: the load is someone else's", aimd{rate: 500}, tickStats{offered: 99, admitted: 50, elapsed: tick, sched: time.Second, publish: time.Second}, aimd{}},
-		{"at the limit is not over it", aimd{rate: 2000}, tickStats{offered: 500, admitted: 200, elapsed: tick, sched: 20 * ms, publish: 20 * ms}, aimd{rate: 2040}},
-		{"no interval yet: open", aimd{}, tickStats{offered: 500, admitted: 500, sched: time.Second}, aimd{}},
+		{"open and on time stays open", lim, aimd{}, tickStats{offered: 500, admitted: 500, elapsed: tick, sched: ms, publish: ms}, aimd{}},
+		{"one late tick is a blip", lim, aimd{}, tickStats{offered: 500, admitted: 500, elapsed: tick, sched: 50 * ms}, aimd{late: 1}},
+		{"a second late scheduler tick closes at a cut of the admitted rate", lim, aimd{late: 1}, tickStats{offered: 500, admitted: 400, elapsed: tick, sched: 50 * ms}, aimd{rate: 3000}},
+		{"late publishes close too", lim, aimd{late: 1}, tickStats{offered: 500, admitted: 400, elapsed: tick, sched: ms, publish: 50 * ms}, aimd{rate: 3000}},
+		{"publishes ignored with no limit", aimdLimits{sched: 20 * ms, minSends: 100}, aimd{late: 1}, tickStats{offered: 500, admitted: 400, elapsed: tick, sched: ms, publish: time.Second}, aimd{}},
+		{"the tick after a cut holds the rate", lim, aimd{rate: 3000}, tickStats{offered: 500, admitted: 300, elapsed: tick, sched: 50 * ms}, aimd{rate: 3000, late: 1}},
+		{"late again cuts from the lower of rate and admitted", lim, aimd{rate: 3000, late: 1}, tickStats{offered: 500, admitted: 200, elapsed: tick, sched: 50 * ms}, aimd{rate: 1500}},
+		{"on time grows by a step and forgets a late tick", lim, aimd{rate: 2000, late: 1}, tickStats{offered: 500, admitted: 200, elapsed: tick, sched: ms}, aimd{rate: 2100}},
+		{"small rates grow by the least step", lim, aimd{rate: 400}, tickStats{offered: 300, admitted: 40, elapsed: tick, sched: ms}, aimd{rate: 425}},
+		{"opens once well above the offered rate", lim, aimd{rate: 5800}, tickStats{offered: 500, admitted: 500, elapsed: tick, sched: ms}, aimd{}},
+		{"never under a tenth of the offered rate", lim, aimd{rate: 1100, late: 1}, tickStats{offered: 1000, admitted: 110, elapsed: tick, sched: time.Second}, aimd{rate: 1000}},
+		{"late but quiet: the load is someone else's", lim, aimd{rate: 500, late: 1}, tickStats{offered: 99, admitted: 50, elapsed: tick, sched: time.Second, publish: time.Second}, aimd{}},
+		{"at the limit is not over it", lim, aimd{rate: 2000, late: 1}, tickStats{offered: 500, admitted: 200, elapsed: tick, sched: 20 * ms, publish: 20 * ms}, aimd{rate: 2100}},
+		{"no interval yet: open", lim, aimd{late: 1}, tickStats{offered: 500, admitted: 500, sched: time.Second}, aimd{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			l := lim
-			if tc.name == "publishes ignored with no limit" {
-				l.publish = 0
-			}
-			got := tc.from.next(tc.t, l)
-			if math.Abs(got.rate-tc.want.rate) > 1e-6 || got.cut != tc.want.cut {
+			got := tc.from.next(tc.t, tc.lim)
+			if math.Abs(got.rate-tc.want.rate) > 1e-6 || got.late != tc.want.late {
 				t.Fatalf("%+v.next(%+v) = %+v, want %+v", tc.from, tc.t, got, tc.want)
 			}
 		})
