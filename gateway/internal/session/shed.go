@@ -109,28 +109,41 @@ type aimdLimits struct {
 	minSends       uint64        // sends offered in a tick under which the gate is open
 }
 
-// aimd is the controller's state: the admitted sends a second (0: the gate is open) and the
-// busy ticks in a row that were late since the rate was last cut. A cut waits for aimdConfirm
-// of them: one late tick is a blip (a collection, a neighbour's burst on the machine) that a
-// quiet load rides out, while overload keeps every tick late; and the ticks after a cut still
-// show the queue it is draining, so they are not taken for more load.
+// aimd is the controller's state: the admitted sends a second (0: the gate is open), the busy
+// ticks in a row that were late since the rate was last cut, and the on-time ticks in a row
+// whose offered load the rate no longer bound. A cut waits for aimdConfirm late ticks: one is a
+// blip (a collection, a neighbour's burst on the machine) that a quiet load rides out, while
+// overload keeps every tick late; and the ticks after a cut still show the queue it is
+// draining, so they are not taken for more load. The gate opens again only after aimdRelax
+// slack ticks: a starved gateway reads fewer frames in a stalled tick (and a sender may pause),
+// and opening on one such tick lets the whole backlog in at the next.
 type aimd struct {
-	rate float64
-	late int
+	rate        float64
+	late, slack int
 }
 
-// aimdConfirm is the late busy ticks in a row that cut the rate.
-const aimdConfirm = 2
+// aimdConfirm is the late busy ticks in a row that cut the rate, aimdRelax the slack ticks in
+// a row that open the gate.
+const (
+	aimdConfirm = 2
+	aimdRelax   = 10
+)
 
 // next is the controller: the state for the next tick after a tick with stats t.
 func (a aimd) next(t tickStats, l aimdLimits) aimd {
-	if t.offered < l.minSends || t.elapsed <= 0 {
-		return aimd{} // quiet: the load is someone else's
+	late := t.sched > l.sched || (l.publish > 0 && t.publish > l.publish)
+	if t.elapsed <= 0 {
+		return a // no interval to judge
+	}
+	if t.offered < l.minSends {
+		if late && a.rate > 0 {
+			return aimd{rate: a.rate} // a stall of a closed gate, not quiet: hold
+		}
+		return aimd{} // quiet: the load, late or not, is someone else's
 	}
 	secs := t.elapsed.Seconds()
 	offered, admitted := float64(t.offered)/secs, float64(t.admitted)/secs
 	floor := offered * (1000 - shedCap) / 1000
-	late := t.sched > l.sched || (l.publish > 0 && t.publish > l.publish)
 	switch {
 	case late && a.late+1 < aimdConfirm:
 		return aimd{rate: a.rate, late: a.late + 1} // hold: not late long enough to cut
@@ -143,11 +156,13 @@ func (a aimd) next(t tickStats, l aimdLimits) aimd {
 	case a.rate == 0:
 		return aimd{} // open and on time
 	}
-	rate := max(a.rate+max(a.rate*aimdStep, aimdMinStep), floor)
-	if rate > offered*aimdOpen {
-		return aimd{} // the bucket no longer binds
+	next := aimd{rate: max(a.rate+max(a.rate*aimdStep, aimdMinStep), floor)}
+	if next.rate > offered*aimdOpen {
+		if next.slack = a.slack + 1; next.slack >= aimdRelax {
+			return aimd{} // the bucket has not bound for a while
+		}
 	}
-	return aimd{rate: rate}
+	return next
 }
 
 // gcra is the token bucket, as a generic cell rate algorithm over a theoretical arrival time:

@@ -57,8 +57,9 @@ func TestPublishWindow(t *testing.T) {
 
 // TestAIMD: the controller cuts the rate to a fraction of what was admitted once busy ticks have
 // been late aimdConfirm times in a row (a lone late tick only stops its growth), grows it step
-// by step when on time, opens the gate once it no longer binds, never refuses more than shedCap
-// of what is offered, and never closes on a quiet gateway, however late the machine is.
+// by step when on time, opens the gate once it has not bound for aimdRelax ticks, never refuses
+// more than shedCap of what is offered, never closes on a quiet gateway, however late the
+// machine is, and does not take a stalled tick of a closed gate for a quiet one.
 func TestAIMD(t *testing.T) {
 	t.Parallel()
 	lim := aimdLimits{sched: 20 * time.Millisecond, publish: 20 * time.Millisecond, minSends: 100}
@@ -80,17 +81,21 @@ func TestAIMD(t *testing.T) {
 		{"late again cuts from the lower of rate and admitted", lim, aimd{rate: 3000, late: 1}, tickStats{offered: 500, admitted: 200, elapsed: tick, sched: 50 * ms}, aimd{rate: 1500}},
 		{"on time grows by a step and forgets a late tick", lim, aimd{rate: 2000, late: 1}, tickStats{offered: 500, admitted: 200, elapsed: tick, sched: ms}, aimd{rate: 2100}},
 		{"small rates grow by the least step", lim, aimd{rate: 400}, tickStats{offered: 300, admitted: 40, elapsed: tick, sched: ms}, aimd{rate: 425}},
-		{"opens once well above the offered rate", lim, aimd{rate: 5800}, tickStats{offered: 500, admitted: 500, elapsed: tick, sched: ms}, aimd{}},
+		{"well above the offered rate counts a slack tick", lim, aimd{rate: 5800}, tickStats{offered: 500, admitted: 500, elapsed: tick, sched: ms}, aimd{rate: 6090, slack: 1}},
+		{"opens after aimdRelax slack ticks", lim, aimd{rate: 5800, slack: aimdRelax - 1}, tickStats{offered: 500, admitted: 500, elapsed: tick, sched: ms}, aimd{}},
+		{"a binding tick forgets the slack ones", lim, aimd{rate: 2000, slack: aimdRelax - 1}, tickStats{offered: 500, admitted: 200, elapsed: tick, sched: ms}, aimd{rate: 2100}},
 		{"never under a tenth of the offered rate", lim, aimd{rate: 1100, late: 1}, tickStats{offered: 1000, admitted: 110, elapsed: tick, sched: time.Second}, aimd{rate: 1000}},
-		{"late but quiet: the load is someone else's", lim, aimd{rate: 500, late: 1}, tickStats{offered: 99, admitted: 50, elapsed: tick, sched: time.Second, publish: time.Second}, aimd{}},
+		{"late but quiet: the load is someone else's", lim, aimd{late: 1}, tickStats{offered: 99, admitted: 99, elapsed: tick, sched: time.Second, publish: time.Second}, aimd{}},
+		{"quiet and on time opens a closed gate", lim, aimd{rate: 500, late: 1}, tickStats{offered: 99, admitted: 50, elapsed: tick, sched: ms}, aimd{}},
+		{"a closed gate's stalled tick holds, not taken for quiet", lim, aimd{rate: 500, late: 1}, tickStats{offered: 20, admitted: 20, elapsed: tick, sched: time.Second}, aimd{rate: 500}},
 		{"at the limit is not over it", lim, aimd{rate: 2000, late: 1}, tickStats{offered: 500, admitted: 200, elapsed: tick, sched: 20 * ms, publish: 20 * ms}, aimd{rate: 2100}},
-		{"no interval yet: open", lim, aimd{late: 1}, tickStats{offered: 500, admitted: 500, sched: time.Second}, aimd{}},
+		{"no interval: unchanged", lim, aimd{rate: 700, late: 1}, tickStats{offered: 500, admitted: 500, sched: time.Second}, aimd{rate: 700, late: 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			got := tc.from.next(tc.t, tc.lim)
-			if math.Abs(got.rate-tc.want.rate) > 1e-6 || got.late != tc.want.late {
+			if math.Abs(got.rate-tc.want.rate) > 1e-6 || got.late != tc.want.late || got.slack != tc.want.slack {
 				t.Fatalf("%+v.next(%+v) = %+v, want %+v", tc.from, tc.t, got, tc.want)
 			}
 		})
