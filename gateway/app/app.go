@@ -139,11 +139,15 @@ type Settings struct {
 	// frame that waits PublishWait (default 100ms) without a slot is refused with `overloaded`.
 	MaxPublishes int           `mapstructure:"max_publishes"`
 	PublishWait  time.Duration `mapstructure:"publish_wait"`
-	// ShedLatency: while the Go scheduler's p99 latency is above it (default 20ms) and the
-	// gateway is sent ShedMinSends messages or more a 100 ms tick (refused ones count; default
-	// 100), a growing share of new messages is refused with `overloaded`; 0 turns it off.
-	ShedLatency  time.Duration `mapstructure:"shed_latency"`
-	ShedMinSends int           `mapstructure:"shed_min_sends"`
+	// ShedLatency and ShedPublishLatency: while the gateway is sent ShedMinSends messages or
+	// more a 100 ms tick (refused ones count; default 100), it admits new messages at a rate cut
+	// when, two ticks in a row, the Go scheduler's p99 latency is above ShedLatency (default
+	// 20ms) or the JetStream publishes' p99 above ShedPublishLatency (default 50ms), and raised
+	// step by step otherwise; the rest are refused with `overloaded`. A ShedLatency of 0 turns admission off,
+	// a ShedPublishLatency of 0 ignores the publishes.
+	ShedLatency        time.Duration `mapstructure:"shed_latency"`
+	ShedPublishLatency time.Duration `mapstructure:"shed_publish_latency"`
+	ShedMinSends       int           `mapstructure:"shed_min_sends"`
 	// ContactSeenEvery is how often a customer reconnecting with the same token details from
 	// the same page is recorded on their contact (default 10m; negative: every connection).
 	ContactSeenEvery time.Duration `mapstructure:"contact_seen_every"`
@@ -171,7 +175,7 @@ func DefaultConfig() Config {
 		UploadsPerUser: sd.UploadsPerUser, UploadsPerTenant: sd.UploadsPerTenant, RefusalDelay: sd.RefusalDelay,
 		MaxConnections: sd.MaxConnections, MaxConnectionsPerAddress: sd.MaxConnectionsPerAddress, HandshakeWait: sd.HandshakeWait,
 		MaxPublishes: d.MaxPublishes, PublishWait: d.PublishWait, ContactSeenEvery: session.DefaultContactSeenEvery,
-		ShedLatency: d.ShedLatency, ShedMinSends: d.ShedMinSends,
+		ShedLatency: d.ShedLatency, ShedPublishLatency: d.ShedPublishLatency, ShedMinSends: d.ShedMinSends,
 	}}
 }
 
@@ -228,8 +232,8 @@ func (c Config) Validate() error {
 			errs = append(errs, &config.FieldError{Key: n.key, Msg: "must be positive"})
 		}
 	}
-	if g.ShedLatency < 0 || g.ShedMinSends < 0 {
-		errs = append(errs, &config.FieldError{Key: "gateway.shed_latency", Msg: "shed_latency and shed_min_sends must not be negative (0 turns shedding by CPU off)"})
+	if g.ShedLatency < 0 || g.ShedPublishLatency < 0 || g.ShedMinSends < 0 {
+		errs = append(errs, &config.FieldError{Key: "gateway.shed_latency", Msg: "shed_latency, shed_publish_latency and shed_min_sends must not be negative (0 turns admission off)"})
 	}
 	// NaN fails too.
 	if !(g.VisitorRate > 0) || math.IsInf(g.VisitorRate, 0) {
@@ -407,7 +411,8 @@ func (s *Service) start(ctx context.Context) (*lifecycle.Task, error) {
 		PingInterval: g.PingInterval, DeadTimeout: g.DeadTimeout, PresenceTTL: g.PresenceTTL, WriteTimeout: g.WriteTimeout,
 		RequestTimeout: g.RequestTimeout, AbuseLimit: g.AbuseLimit, ReplyBytesPerSecond: g.ReplyBytesPerSecond,
 		Tracer: tp.Tracer("gateway/session"), MaxPublishes: g.MaxPublishes, PublishWait: g.PublishWait,
-		ContactSeenEvery: g.ContactSeenEvery, ShedLatency: g.ShedLatency, ShedMinSends: g.ShedMinSends},
+		ContactSeenEvery: g.ContactSeenEvery, ShedLatency: g.ShedLatency,
+		ShedPublishLatency: g.ShedPublishLatency, ShedMinSends: g.ShedMinSends},
 		log.Named("session"), s.nc, h, store, m)
 	if err != nil {
 		return nil, err

@@ -121,3 +121,57 @@ func clientID(t *testing.T, m jetstream.Msg) string {
 	}
 	return msg.GetClientId()
 }
+
+// TestAdmissionShedsNewSends: once the publishes are late (a limit of 1ns makes every one
+// late), a busy gateway cuts the rate at which it admits new sends below what it is sent and
+// refuses the rest with `overloaded` at once; nothing refused was stored, everything acked was,
+// once. With admission off (shed_latency 0), or a controller that never cuts, every send is
+// acked and the test fails at its deadline.
+func TestAdmissionShedsNewSends(t *testing.T) {
+	t.Parallel()
+	e := apptest.NewEnv(t)
+	g := e.Gateway(func(c *app.Config) {
+		c.Gateway.ShedPublishLatency = time.Nanosecond
+		c.Gateway.ShedMinSends = 1
+	})
+	c, _ := g.Dial(t, apptest.Token(t, "roomy", "admitted", frames.RoleCustomer))
+	c.Send(apptest.Text("open", "", "hello"))
+	conv := c.Await(frames.TypeAck, apptest.HasID("open")).GetConv()
+	acked, refused := map[string]bool{"open": true}, map[string]bool{}
+	deadline := time.Now().Add(time.Minute)
+	for k := 0; len(refused) < 5; k++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sends in a minute, all acked: admission never cut the rate", k)
+		}
+		id := fmt.Sprintf("s%d", k)
+		time.Sleep(2 * time.Millisecond) // at most 500 a second: under the tenant's user rate limit
+		c.Send(apptest.Text(id, conv, "one at a time"))
+		f := c.Next()
+		for f.GetId() != id || (f.GetType() != frames.TypeAck && f.GetType() != frames.TypeError) {
+			f = c.Next() // the customer's own messages, echoed
+		}
+		switch {
+		case f.GetType() == frames.TypeAck:
+			acked[id] = true
+		case f.GetCode() == frames.CodeOverloaded:
+			refused[id] = true
+		default:
+			t.Fatalf("send %s: %v, want ack or overloaded", id, f)
+		}
+	}
+	got := map[string]int{}
+	for _, m := range e.StreamMsgs(subjects.StreamMessages, subjects.TenantMessages("roomy")) {
+		got[clientID(t, m)]++
+	}
+	for id := range refused {
+		if got[id] != 0 {
+			t.Fatalf("refused send %s was stored", id)
+		}
+	}
+	for id := range acked {
+		if got[id] != 1 {
+			t.Fatalf("acked send %s stored %d times", id, got[id])
+		}
+	}
+	t.Logf("%d acked, %d refused overloaded", len(acked), len(refused))
+}

@@ -153,8 +153,8 @@ const (
 	// {"error":"quota_exceeded"} with HTTP 507, an upload past attachment_bytes).
 	CodeQuotaExceeded = "quota_exceeded"
 	// CodeOverloaded refuses a frame the gateway could not take on without queueing it beyond
-	// its bounds (too many stores in flight): nothing was stored; retry the same frame, with the
-	// same id, after a jittered backoff.
+	// its bounds (too many stores in flight, or more new messages than its admission rate):
+	// nothing was stored; retry the same frame, with the same id, after a jittered backoff.
 	CodeOverloaded = "overloaded"
 )
 

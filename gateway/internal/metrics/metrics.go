@@ -33,8 +33,8 @@ type Metrics struct {
 	// Uploads is the number of attachment uploads in progress: each holds a socket and a chunk
 	// buffer until its body ends or its deadline cuts it off.
 	Uploads prometheus.Gauge
-	// Shed is the share of new messages refused with `overloaded` because the process is short
-	// of CPU (0 to 0.9; session/shed.go).
+	// Shed is the share of the new messages of the last janitor tick refused with `overloaded`
+	// by the admission bucket (session/shed.go).
 	Shed prometheus.Gauge
 }
 
@@ -65,7 +65,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Uploads: prometheus.NewGauge(prometheus.GaugeOpts{Name: "frontdesk_gateway_uploads_in_progress",
 			Help: "Attachment uploads in progress."}),
 		Shed: prometheus.NewGauge(prometheus.GaugeOpts{Name: "frontdesk_gateway_shed_ratio",
-			Help: "Share of new messages refused because the gateway is short of CPU."}),
+			Help: "Share of the new messages of the last 100 ms refused because the gateway is sent more than it carries."}),
 	}
 	reg.MustRegister(m.Connections, m.FramesIn, m.FramesOut, m.PublishLatency, m.DeliveryLatency,
 		m.Drops, m.RateLimited, m.AuthFailures, m.Subscriptions, m.Evictions, m.Uploads, m.Shed)

@@ -49,6 +49,13 @@ func (s *Session) Handle(ctx context.Context, data []byte) {
 	if !ok {
 		return // Validate knows every type; a type without a handler asks nothing of the server
 	}
+	if f.GetType() == frames.TypeSend && !s.m.shed.admit() {
+		// Refused before anything else is spent on it (no context, span, access check or
+		// store): refusals must stay cheap, as there are most of them when the gateway is
+		// sent more than it carries (shed.go).
+		s.fail(f.GetId(), errOverloaded)
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*s.m.cfg.RequestTimeout)
 	defer cancel()
 	ctx, span := s.startFrame(ctx, f)
@@ -179,10 +186,8 @@ var (
 	errRateLimited = errors.New("rate limited")
 )
 
+// handleSend stores a message; Handle has admitted it (shed.go).
 func (s *Session) handleSend(ctx context.Context, f *fd.ClientFrame) error {
-	if !s.m.shed.admit() {
-		return errOverloaded
-	}
 	conv, err := s.conversationFor(ctx, f)
 	if err != nil {
 		return err

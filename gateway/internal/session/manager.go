@@ -86,11 +86,14 @@ type Config struct {
 	MaxPublishes int
 	// PublishWait is how long a frame may wait for a publish slot before it is refused.
 	PublishWait time.Duration
-	// ShedLatency is the p99 of the Go scheduler's latency over a janitor tick above which a
-	// busy gateway (ShedMinSends or more messages a tick) refuses a growing share of new
-	// messages with `overloaded` (shed.go); 0 turns it off.
-	ShedLatency time.Duration
-	// ShedMinSends is the messages admitted in a janitor tick under which nothing is shed.
+	// ShedLatency and ShedPublishLatency are the p99s of the Go scheduler's latency and of the
+	// JetStream publishes' over a janitor tick above which a busy gateway (ShedMinSends or more
+	// messages offered a tick) cuts the rate at which it admits new messages; the rest are
+	// refused with `overloaded` (shed.go). A ShedLatency of 0 turns admission off, a
+	// ShedPublishLatency of 0 ignores the publishes.
+	ShedLatency        time.Duration
+	ShedPublishLatency time.Duration
+	// ShedMinSends is the messages offered in a janitor tick under which nothing is refused.
 	ShedMinSends int
 	// ContactSeenEvery is how often the same customer connecting with the same token details
 	// from the same page is recorded on their contact (seen.go); 0: DefaultContactSeenEvery,
@@ -114,6 +117,7 @@ func DefaultConfig() Config {
 		MaxLimiters:         1 << 17,
 		JanitorEvery:        100 * time.Millisecond,
 		ShedLatency:         DefaultShedLatency,
+		ShedPublishLatency:  DefaultShedPublishLatency,
 		ShedMinSends:        DefaultShedMinSends,
 		MaxPublishes:        1024,
 		PublishWait:         100 * time.Millisecond,
@@ -245,7 +249,7 @@ type Manager struct {
 	idle     chan struct{}         // closed when sessions becomes empty while draining
 
 	publishes *publishWindow // JetStream publishes in flight (shed.go)
-	shed      *cpuShed       // messages refused while the process is short of CPU (shed.go)
+	shed      *admission     // new messages admitted at the rate the process carries (shed.go)
 }
 
 type userState struct {
@@ -270,7 +274,7 @@ func NewManager(cfg Config, log *zap.Logger, nc *nats.Conn, rec *record.Record, 
 	mg := &Manager{cfg: cfg, log: log, nc: nc, js: rec.JetStream(), rec: rec, hub: h, tenants: tenants, metrics: m,
 		sessions: map[string]*Session{}, users: map[string]*userState{},
 		limiters: newLimiterSet(cfg.MaxLimiters, time.Minute), publishes: newPublishWindow(cfg.MaxPublishes, cfg.PublishWait),
-		shed: newCPUShed(cfg.ShedLatency, cfg.ShedMinSends),
+		shed: newAdmission(cfg.ShedLatency, cfg.ShedPublishLatency, cfg.ShedMinSends),
 		seen: newSeenThrottle(cfg.ContactSeenEvery, maxSeen)}
 	mg.bg, mg.stopBg = context.WithCancel(context.Background())
 	return mg
@@ -417,8 +421,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case now := <-t.C:
-			m.shed.observe()
-			m.metrics.Shed.Set(float64(m.shed.drop.Load()) / 1000)
+			m.metrics.Shed.Set(m.shed.observe(now))
 			m.tick(now, n%janitorSlots)
 		}
 	}
@@ -527,6 +530,10 @@ func (m *Manager) jsPublish(ctx context.Context, subject, msgID string, msg prot
 	if err != nil {
 		return nil, fmt.Errorf("marshal for %s: %w", subject, err)
 	}
+	t0 := time.Now()
+	// Every outcome is a latency to the controller: a publish refused for want of a slot or
+	// timed out is the store falling behind as much as a slow ack is.
+	defer func() { m.shed.observePublish(time.Since(t0)) }()
 	if err := m.publishes.acquire(ctx); err != nil {
 		return nil, fmt.Errorf("publish %s: %w", subject, err)
 	}
