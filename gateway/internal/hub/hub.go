@@ -146,6 +146,7 @@ type Hub struct {
 	based   atomic.Bool // mark was set from the stream before the first conversation started
 	baseMu  sync.Mutex
 	catchMu sync.Mutex // one catch-up at a time; guards entry.drops
+	slow    slowSet    // subscriptions NATS reported dropping messages (slow.go)
 	// catchUpHook, when set (tests), runs once a catch-up has taken the conversations over
 	// and before it reads the stream.
 	catchUpHook func()
@@ -226,6 +227,7 @@ func New(nc *nats.Conn, log *zap.Logger, m *metrics.Metrics, opts Options) (*Hub
 	ctx, stop := context.WithCancel(context.Background())
 	h := &Hub{nc: nc, js: js, log: log, metrics: m, opts: opts, seed: maphash.MakeSeed(), entries: map[string]*entry{},
 		ctx: ctx, stop: stop, fills: make(chan struct{}, opts.Fills)}
+	h.watchSlowConsumers(nc)
 	for range opts.Workers {
 		ch := make(chan *nats.Msg, opts.Buffer)
 		h.shards = append(h.shards, ch)
