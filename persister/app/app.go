@@ -73,11 +73,12 @@ type Settings struct {
 	// Postgres against 0.14 with 50ms (BENCHMARKS.md). From a backlog batches are full
 	// either way.
 	BatchWait time.Duration `mapstructure:"batch_wait"`
-	// BatchFill ends a batch's wait early once it holds that many messages (default 16;
+	// BatchFill ends a batch's wait early once it holds that many messages (default 32;
 	// 0: always the whole wait). At 5,000 msg/s a 50ms wait aged every row by up to 50ms
-	// (ack->commit p99 68ms) for batches far larger than a transaction needs; with 16 the
-	// batch is written after a few milliseconds there, while at low rates, where the wait
-	// earns its keep, it still waits (BENCHMARKS.md, "Issue 18, session 9").
+	// (ack->commit p99 65ms) for batches far larger than a transaction needs; with 32 the p99
+	// is 15ms there, while at low rates, where the wait earns its keep, a batch still waits
+	// most of it: at 1,500 msg/s 16 cost Postgres 0.03 more cores, 32 about 0.01
+	// (BENCHMARKS.md, "Session 9").
 	BatchFill int `mapstructure:"batch_fill"`
 	// AckWait is how long JetStream waits for an ack before redelivering to another replica
 	// (default 30s).
@@ -119,7 +120,7 @@ func DefaultConfig() Config {
 			Migrate:             true,
 			BatchSize:           5000,
 			BatchWait:           50 * time.Millisecond,
-			BatchFill:           16,
+			BatchFill:           32,
 			Workers:             2,
 			AckWait:             30 * time.Second,
 			MaxAckPending:       20000,
