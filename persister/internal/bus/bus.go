@@ -27,7 +27,6 @@ type Bus struct {
 // New returns a Bus over js; q (may be nil) gets back the bytes of deleted attachments.
 func New(js jetstream.JetStream, q *quota.Counter) *Bus { return &Bus{js: js, quota: q} }
 
-
 func count(info *jetstream.StreamInfo) int64 { return int64(info.State.Msgs) }
 
 // Purge removes the messages of stream on filter with a sequence below below (0: all of them)
