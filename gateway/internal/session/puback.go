@@ -21,23 +21,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Retries of a publish that found no stream to answer it (a leader election under way), as
-// jetstream's defaults.
-const (
-	pubRetryWait     = jetstream.DefaultPubRetryWait
-	pubRetryAttempts = jetstream.DefaultPubRetryAttempts
-)
-
-// errInvalidAck is an acknowledgement that says neither where the message is stored nor why it
-// is not.
-var errInvalidAck = errors.New("invalid jetstream publish response")
-
 // publishMsg publishes m to its stream and returns the server's acknowledgement, retrying a
-// publish nobody answered as jetstream.PublishMsg does.
+// publish nobody answered (a leader election under way) as jetstream.PublishMsg does, with its
+// defaults, and failing as it does.
 func publishMsg(ctx context.Context, nc *nats.Conn, m *nats.Msg) (*jetstream.PubAck, error) {
 	resp, err := nc.RequestMsgWithContext(ctx, m)
-	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < pubRetryAttempts; r++ {
-		t := time.NewTimer(pubRetryWait)
+	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < jetstream.DefaultPubRetryAttempts; r++ {
+		t := time.NewTimer(jetstream.DefaultPubRetryWait)
 		select {
 		case <-ctx.Done():
 		case <-t.C:
@@ -66,13 +56,13 @@ func parsePubAck(b []byte) (*jetstream.PubAck, error) {
 		Error *jetstream.APIError `json:"error"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, errInvalidAck
+		return nil, jetstream.ErrInvalidJSAck
 	}
 	if r.Error != nil {
 		return nil, fmt.Errorf("nats: %w", r.Error)
 	}
 	if r.PubAck == nil || r.PubAck.Stream == "" {
-		return nil, errInvalidAck
+		return nil, jetstream.ErrInvalidJSAck
 	}
 	return r.PubAck, nil
 }

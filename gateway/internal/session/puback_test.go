@@ -42,8 +42,8 @@ func TestParsePubAck(t *testing.T) {
 			got, err := parsePubAck([]byte(tc.in))
 			switch {
 			case tc.invalid:
-				if !errors.Is(err, errInvalidAck) {
-					t.Fatalf("parsePubAck(%s) = %+v, %v; want errInvalidAck", tc.in, got, err)
+				if !errors.Is(err, jetstream.ErrInvalidJSAck) {
+					t.Fatalf("parsePubAck(%s) = %+v, %v; want ErrInvalidJSAck", tc.in, got, err)
 				}
 			case tc.apiCode != 0:
 				var api *jetstream.APIError
