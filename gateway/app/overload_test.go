@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -77,24 +79,7 @@ func TestOverloadShedsAtOnce(t *testing.T) {
 		t.Fatalf("all %d sends acked: nothing was shed", len(acked))
 	}
 	t.Logf("burst of %d sends: %d acked, %d refused overloaded", customers*sends, len(acked), len(refused))
-	stored := func() map[string]int {
-		n := map[string]int{}
-		for _, m := range e.StreamMsgs(subjects.StreamMessages, subjects.TenantMessages("roomy")) {
-			n[clientID(t, m)]++
-		}
-		return n
-	}
-	got := stored()
-	for id := range refused {
-		if got[id] != 0 {
-			t.Fatalf("refused send %s was stored", id)
-		}
-	}
-	for id := range acked {
-		if got[id] != 1 {
-			t.Fatalf("acked send %s stored %d times", id, got[id])
-		}
-	}
+	checkStoredOnce(t, storedCounts(t, e, "roomy"), slices.Collect(maps.Keys(acked)), slices.Collect(maps.Keys(refused)))
 	// Retried one at a time, every refused send goes through, once.
 	for id := range refused {
 		var i, k int
@@ -103,12 +88,37 @@ func TestOverloadShedsAtOnce(t *testing.T) {
 		c.Send(apptest.Text(id, cs[i].conv, "burst"))
 		c.Await(frames.TypeAck, apptest.HasID(id))
 	}
-	got = stored()
+	got := storedCounts(t, e, "roomy")
 	for i := range customers {
 		for k := range sends {
 			if id := fmt.Sprintf("%d.%d", i, k); got[id] != 1 {
 				t.Fatalf("send %s stored %d times after the retries", id, got[id])
 			}
+		}
+	}
+}
+
+// storedCounts counts tenant's stored messages by client id.
+func storedCounts(t *testing.T, e *apptest.Env, tenant string) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	for _, m := range e.StreamMsgs(subjects.StreamMessages, subjects.TenantMessages(tenant)) {
+		n[clientID(t, m)]++
+	}
+	return n
+}
+
+// checkStoredOnce fails unless no refused send was stored and every acked one was, once.
+func checkStoredOnce(t *testing.T, stored map[string]int, acked, refused []string) {
+	t.Helper()
+	for _, id := range refused {
+		if stored[id] != 0 {
+			t.Fatalf("refused send %s was stored", id)
+		}
+	}
+	for _, id := range acked {
+		if stored[id] != 1 {
+			t.Fatalf("acked send %s stored %d times", id, stored[id])
 		}
 	}
 }
@@ -159,19 +169,6 @@ func TestAdmissionShedsNewSends(t *testing.T) {
 			t.Fatalf("send %s: %v, want ack or overloaded", id, f)
 		}
 	}
-	got := map[string]int{}
-	for _, m := range e.StreamMsgs(subjects.StreamMessages, subjects.TenantMessages("roomy")) {
-		got[clientID(t, m)]++
-	}
-	for id := range refused {
-		if got[id] != 0 {
-			t.Fatalf("refused send %s was stored", id)
-		}
-	}
-	for id := range acked {
-		if got[id] != 1 {
-			t.Fatalf("acked send %s stored %d times", id, got[id])
-		}
-	}
+	checkStoredOnce(t, storedCounts(t, e, "roomy"), slices.Collect(maps.Keys(acked)), slices.Collect(maps.Keys(refused)))
 	t.Logf("%d acked, %d refused overloaded", len(acked), len(refused))
 }

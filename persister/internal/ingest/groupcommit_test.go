@@ -36,6 +36,17 @@ func (f *fakeClock) armed() int {
 	return len(f.timers)
 }
 
+// waitArmed waits until n timers are armed and not fired (a worker holds a batch on its wait).
+func (f *fakeClock) waitArmed(t *testing.T, n int) {
+	t.Helper()
+	testkit.CheckFor(t, 30*time.Second, 5*time.Millisecond, func() error {
+		if got := f.armed(); got != n {
+			return fmt.Errorf("%d timers armed, want %d", got, n)
+		}
+		return nil
+	})
+}
+
 // fire fires every armed timer.
 func (f *fakeClock) fire() {
 	f.mu.Lock()
@@ -88,12 +99,7 @@ func TestLoneMessageCommittedWithoutTimer(t *testing.T) {
 			if tt.wait > 0 {
 				// The worker holds the message and waits on its timer: nothing is written
 				// until the clock fires.
-				testkit.CheckFor(t, 30*time.Second, 5*time.Millisecond, func() error {
-					if n := clock.armed(); n != 1 {
-						return fmt.Errorf("%d timers armed", n)
-					}
-					return nil
-				})
+				clock.waitArmed(t, 1)
 				if rows, _ := e.count(t); rows != 0 || writes.Load() != 0 {
 					t.Fatalf("%d rows in %d writes before the wait expired", rows, writes.Load())
 				}
@@ -234,12 +240,7 @@ func TestBatchFillEndsTheWait(t *testing.T) {
 	})
 	e.publish(t, message("c1", 0), "m0")
 	e.publish(t, message("c1", 1), "m1")
-	testkit.CheckFor(t, 30*time.Second, 5*time.Millisecond, func() error {
-		if n := clock.armed(); n != 1 {
-			return fmt.Errorf("%d timers armed", n)
-		}
-		return nil
-	})
+	clock.waitArmed(t, 1)
 	if rows, _ := e.count(t); rows != 0 || writes.Load() != 0 {
 		t.Fatalf("%d rows in %d writes with two messages of a fill of three", rows, writes.Load())
 	}
